@@ -1,0 +1,164 @@
+"""The records that flow through camscan: evidence in, verdicts out. No I/O here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+RAW_EXCERPT_MAX = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One observation about one host: what was seen, where, and by which method."""
+
+    host: str  # IP address, or a caller's label for offline evidence
+    source: str  # method that saw it: arp, mdns, ssdp, wsd, onvif, sadp, dhip, http, tls, ...
+    key: str  # from camscan.keys.KEYS
+    value: str
+    port: int | None = None
+    raw: str | None = None  # short excerpt of the bytes that carried it (<= RAW_EXCERPT_MAX)
+
+    def sort_key(self) -> tuple[str, str, str, str, int]:
+        """Total order used wherever evidence must be deterministic."""
+        return (self.host, self.key, self.value, self.source, self.port or 0)
+
+
+EvidenceSink = Callable[[Evidence], None]
+
+
+def excerpt(data: bytes | str, limit: int = RAW_EXCERPT_MAX) -> str:
+    """A bounded, printable excerpt of device bytes for `Evidence.raw`."""
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+class Confidence(StrEnum):
+    CONFIRMED = "confirmed"
+    LIKELY = "likely"
+    POSSIBLE = "possible"
+    UNDETERMINED = "undetermined"
+
+
+class DeviceType(StrEnum):
+    CAMERA = "camera"
+    RECORDER = "nvr/dvr"
+    DOORBELL = "doorbell/intercom"
+    ACCESS_CONTROL = "access control"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+class Strength(StrEnum):
+    CONCLUSIVE = "conclusive"
+    STRONG = "strong"
+    CORROBORATING = "corroborating"
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A fingerprint that matched one evidence item, and what it says."""
+
+    fingerprint_id: str
+    strength: Strength
+    evidence: Evidence
+    maker: str | None = None
+    brand: str | None = None
+    device_type: str | None = None
+    model: str | None = None
+    firmware: str | None = None
+    serial: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """Two claims about the same field that disagree; never silently resolved."""
+
+    field: str  # "maker", "brand", "model", ...
+    values: tuple[str, ...]
+    fingerprint_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What one host is, how sure we are, and the evidence that decided it."""
+
+    maker: str | None  # "Hikvision", "Dahua", another vocabulary maker, or None (undetermined)
+    brand: str | None
+    device_type: str
+    model: str | None
+    firmware: str | None
+    serial: str | None
+    confidence: Confidence
+    conflicts: tuple[Conflict, ...] = ()
+    matches: tuple[Match, ...] = ()  # the fingerprints that decided it, strongest first
+    notes: tuple[str, ...] = ()
+
+    @property
+    def is_target_maker(self) -> bool:
+        """True when the verdict names Hikvision or Dahua as maker."""
+        return self.maker in ("Hikvision", "Dahua")
+
+
+UNDETERMINED = Verdict(
+    maker=None, brand=None, device_type=DeviceType.UNKNOWN, model=None, firmware=None,
+    serial=None, confidence=Confidence.UNDETERMINED,
+)
+
+
+@dataclass(slots=True)
+class MethodStats:
+    """Per-method traffic figures for the scan document."""
+
+    method: str
+    sent: int = 0
+    answered: int = 0
+    errors: int = 0
+    dropped: int = 0  # replies discarded: oversize, out of scope, malformed, flood
+    duration_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Device:
+    """One host of a scan: where it is, everything seen of it, and the verdict."""
+
+    ip: str
+    mac: str | None = None
+    vendor: str | None = None  # IEEE registrant of the MAC's prefix
+    outside_scope: bool = False  # found by discovery at an address outside the targets
+    first_seen: float | None = None  # seconds since scan start
+    evidence: list[Evidence] = field(default_factory=list)
+    verdict: Verdict = UNDETERMINED
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ScanScope:
+    """What was asked for: the scope statement of the document."""
+
+    targets: list[str]
+    exclusions: list[str]
+    interface: str | None
+    probes: list[str]
+    ports: list[int]
+    rate: int
+    retries: int
+    address_count: int
+    listen_window_s: float
+
+
+@dataclass(slots=True)
+class ScanResult:
+    """Everything a scan produced; formatters read this."""
+
+    scope: ScanScope
+    started: str  # ISO 8601 UTC
+    finished: str | None
+    complete: bool
+    stats: dict[str, MethodStats]
+    devices: list[Device]
+    site: str | None = None
+    operator: str | None = None
+    errors: list[str] = field(default_factory=list)

@@ -1,0 +1,1 @@
+"""Formatters and the audit workflow: JSON, NDJSON, CSV, HTML report, inventory, diff."""

@@ -1,0 +1,28 @@
+"""Suite-wide rules: lab tests run only inside the isolated test namespace, as root."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def _lab_allowed() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root for network namespaces"
+    if not os.environ.get("CAMSCAN_IN_TEST_NETNS"):
+        return "lab tests run only inside scripts/test's empty namespace"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    reason = _lab_allowed()
+    if reason is None:
+        return
+    if os.environ.get("CI"):
+        # In CI a lab test that cannot run is a failure, never a silent skip.
+        raise pytest.UsageError(f"lab tests cannot run in CI: {reason}")
+    skip = pytest.mark.skip(reason=reason)
+    for item in items:
+        if "lab" in item.keywords:
+            item.add_marker(skip)
