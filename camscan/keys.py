@@ -108,6 +108,7 @@ KEYS: dict[str, str] = {
     # Scanner-side observations
     "arp.reply": "the host answered ARP (value: MAC)",
     "probe.error": "what went wrong talking to the host (timeout, reset, oversize, garbage)",
+    "probe.alive": "the host answered a TCP connect check (routed targets, no ARP)",
 }
 
 _KEY_RE = re.compile(r"^[a-z0-9_]+(?:\.[a-z0-9_]+)*$")

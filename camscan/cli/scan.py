@@ -1,9 +1,298 @@
-"""(placeholder: filled in by its owner)"""
+"""`camscan scan` and `camscan demo`: options in, library call, one formatter out."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, TextIO
+
 import typer
+
+from camscan.context import ScanSettings
+from camscan.models import ScanResult
+from camscan.pipeline import ALL_METHODS, Method, Scan, ScanError, ScanRequest
+
+DEFAULT_LAB_SPEC = Path(__file__).resolve().parents[2] / "examples" / "lab" / "office"
+
+
+class OutputFormat(StrEnum):
+    JSON = "json"
+    NDJSON = "ndjson"
+    CSV = "csv"
+    NETBOX = "netbox"
+    SNIPEIT = "snipeit"
+    GLPI = "glpi"
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print a one-line error on stderr and return the Exit to raise."""
+    typer.echo(f"camscan: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def parse_methods(values: list[str] | None) -> tuple[Method, ...]:
+    """`--probes arp,sadp --probes http` → methods; 'all' means every method."""
+    if not values:
+        return ALL_METHODS
+    names = [n.strip().lower() for v in values for n in v.split(",") if n.strip()]
+    if "all" in names:
+        return ALL_METHODS
+    out: list[Method] = []
+    for n in names:
+        try:
+            m = Method(n)
+        except ValueError:
+            choices = ", ".join(m.value for m in Method)
+            raise fail(f"unknown probe {n!r}; choose from: {choices}, all") from None
+        if m not in out:
+            out.append(m)
+    return tuple(out)
+
+
+def parse_ports(value: str | None) -> tuple[int, ...] | None:
+    """'80,443,8000-8002' → ports; None keeps the default set."""
+    if value is None:
+        return None
+    ports: list[int] = []
+    for part in value.split(","):
+        part = part.strip()
+        try:
+            if "-" in part:
+                lo, hi = (int(x) for x in part.split("-", 1))
+                if hi - lo > 1024:
+                    raise fail(f"port range {part} is wider than 1024 ports")
+                ports.extend(range(lo, hi + 1))
+            elif part:
+                ports.append(int(part))
+        except ValueError:
+            raise fail(f"bad port list {value!r}: use e.g. 80,443,8000-8010") from None
+    if not ports or any(not 0 < p < 65536 for p in ports):
+        raise fail(f"bad port list {value!r}: ports are 1-65535")
+    return tuple(dict.fromkeys(ports))
+
+
+def read_secret(path: Path | None) -> str | None:
+    """The ONVIF password: from a file if given, else CAMSCAN_ONVIF_PASSWORD, never argv."""
+    if path is not None:
+        try:
+            return path.read_text().strip()
+        except OSError as exc:
+            raise fail(f"cannot read password file {path}: {exc.strerror}") from None
+    return os.environ.get("CAMSCAN_ONVIF_PASSWORD")
+
+
+def _run(scan: Scan) -> ScanResult:
+    """Run the scan; SIGINT/SIGTERM stop it and still hand back what it found."""
+
+    async def main() -> ScanResult:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, task.cancel)
+        return await scan.run()
+
+    return asyncio.run(main())
+
+
+def emit_result(result: ScanResult, fmt: OutputFormat, out: TextIO) -> None:
+    """Write a finished (or interrupted) scan in the chosen machine format."""
+    from camscan.output import csv as csv_out
+    from camscan.output.jsonout import dump_json
+
+    if fmt is OutputFormat.JSON:
+        dump_json(result, out)
+    elif fmt is OutputFormat.NDJSON:
+        from camscan.output.ndjson import write_all
+
+        write_all(result, out)
+    else:
+        csv_out.write_csv(result, out, profile=fmt.value)
+
+
+def scan(
+    targets: Annotated[list[str] | None, typer.Argument(
+        help="CIDRs, ranges (a.b.c.d-e) or addresses. Required unless --localnet.")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(
+        "--exclude", "-x", help="Addresses or CIDRs to leave out (repeatable).")] = None,
+    interface: Annotated[str | None, typer.Option(
+        "--interface", "-i", help="Interface to sweep and listen on.")] = None,
+    localnet: Annotated[bool, typer.Option(
+        "--localnet", "-l", help="Scan the interface's own subnet.")] = False,
+    yes: Annotated[bool, typer.Option(
+        "--yes", help="Allow scopes larger than 65,536 addresses.")] = False,
+    probes: Annotated[list[str] | None, typer.Option(
+        "--probes", "-p",
+        help="Methods to run, comma-separated: arp,mdns,ssdp,wsd,sadp,dhip,banners (default all).")
+    ] = None,
+    ports: Annotated[str | None, typer.Option(
+        "--ports", help="Banner ports (default 80,443,554,8000,8080,8443,8899,37777,34567).")
+    ] = None,
+    rate: Annotated[int, typer.Option(
+        "--rate", min=1, max=1000, help="ARP requests per second.")] = ScanSettings.rate,
+    retries: Annotated[int, typer.Option(
+        "--retries", min=0, max=10, help="ARP retries for silent addresses.")] = 1,
+    window: Annotated[float, typer.Option(
+        "--window", min=0.2, max=30.0, help="Discovery listen window, seconds.")] = 2.5,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", min=0.1, max=60.0, help="Per-connection timeout, seconds.")] = 1.5,
+    max_connections: Annotated[int, typer.Option(
+        "--max-connections", min=1, max=1024, help="Open connections at once.")] = 64,
+    deep: Annotated[bool, typer.Option(
+        "--deep", help="Also ask login endpoints for their challenge (never a password).")
+    ] = False,
+    onvif_user: Annotated[str | None, typer.Option(
+        "--onvif-user",
+        help="ONVIF user for authenticated device info; password from "
+             "CAMSCAN_ONVIF_PASSWORD or --onvif-password-file.")] = None,
+    onvif_password_file: Annotated[Path | None, typer.Option(
+        "--onvif-password-file", help="File holding the ONVIF password.")] = None,
+    fmt: Annotated[OutputFormat, typer.Option(
+        "--format", "-f", help="Machine output format.")] = OutputFormat.JSON,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the machine output here instead of stdout.")] = None,
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="Also write the HTML (or .pdf) report here.")] = None,
+    store: Annotated[bool, typer.Option(
+        "--store", help="Keep this scan in the inventory database.")] = False,
+    db: Annotated[Path | None, typer.Option("--db", help="Inventory database path.")] = None,
+    site: Annotated[str | None, typer.Option("--site", help="Site label.")] = None,
+    operator: Annotated[str | None, typer.Option("--operator", help="Operator label.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or table.")] = False,
+    fail_on_found: Annotated[bool, typer.Option(
+        "--fail-on-found", help="Exit 3 when any Hikvision or Dahua device is found.")] = False,
+    debug_traffic: Annotated[bool, typer.Option(
+        "--debug-traffic", help="Log every packet sent and received on stderr.")] = False,
+    save_captures: Annotated[Path | None, typer.Option(
+        "--save-captures", help="Write exchanges as test fixtures into this directory.")] = None,
+) -> None:
+    """Scan targets for Hikvision, Dahua and white-label devices; JSON on stdout."""
+    if debug_traffic:
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+        logging.getLogger("camscan.traffic").setLevel(logging.DEBUG)
+    if not targets and not localnet:
+        raise fail("no targets: give CIDRs/ranges/addresses or --localnet")
+    if onvif_user and read_secret(onvif_password_file) is None:
+        raise fail("--onvif-user needs CAMSCAN_ONVIF_PASSWORD or --onvif-password-file")
+    settings = ScanSettings(
+        rate=rate, retries=retries, listen_window_s=window, connect_timeout_s=timeout,
+        max_connections=max_connections, deep=deep, onvif_user=onvif_user,
+        onvif_password=read_secret(onvif_password_file) if onvif_user else None,
+        save_captures=save_captures,
+    )
+    if (p := parse_ports(ports)) is not None:
+        settings.ports = p
+    request = ScanRequest(
+        targets=list(targets or []), exclude=list(exclude or []), interface=interface,
+        localnet=localnet, allow_large=yes, methods=parse_methods(probes), settings=settings,
+        site=site, operator=operator,
+    )
+    from camscan.progress import make_observer
+
+    observer = make_observer(quiet=quiet, ndjson_out=None)
+    out_stream: TextIO = sys.stdout
+    if output is not None:
+        try:
+            out_stream = output.open("w", encoding="utf-8")
+        except OSError as exc:
+            raise fail(f"cannot write {output}: {exc.strerror}") from None
+    if fmt is OutputFormat.NDJSON:
+        observer = make_observer(quiet=quiet, ndjson_out=out_stream)
+    scan_ = Scan(request, observer)
+    try:
+        scan_.prepare()
+        _check_privileges(request)
+        if fmt is OutputFormat.NDJSON:
+            observer.header(scan_)  # type: ignore[attr-defined]
+        result = _run(scan_)
+    except ScanError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        observer.close()  # type: ignore[attr-defined]
+    if fmt is OutputFormat.NDJSON:
+        observer.summary(result)  # type: ignore[attr-defined]
+    else:
+        emit_result(result, fmt, out_stream)
+    if out_stream is not sys.stdout:
+        out_stream.close()
+    _after(result, quiet=quiet, report=report, store=store, db=db)
+    from camscan.output.exitcodes import exit_code_for
+
+    raise typer.Exit(exit_code_for(result, fail_on_found))
+
+
+def _check_privileges(request: ScanRequest) -> None:
+    if Method.ARP in request.methods:
+        from camscan.discovery.arp import ArpPermissionError, check_raw_socket
+
+        try:
+            check_raw_socket()
+        except ArpPermissionError as exc:
+            raise ScanError(str(exc)) from None
+
+
+def _after(result: ScanResult, *, quiet: bool, report: Path | None, store: bool,
+           db: Path | None) -> None:
+    if not quiet:
+        from camscan.output.table import print_table
+
+        print_table(result)
+    if report is not None:
+        from camscan.output.report import write_report
+
+        write_report(result, report)
+    if store:
+        from camscan.inventory import Inventory
+
+        scan_id = Inventory(db).store(result)
+        typer.echo(f"stored as scan {scan_id}", err=True)
+
+
+def demo(
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the JSON document here instead of stdout.")] = None,
+    spec: Annotated[Path, typer.Option("--spec", help="Lab spec to bring up.")] = DEFAULT_LAB_SPEC,
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="Also write the HTML report here.")] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Leave the lab up afterwards.")] = False,
+) -> None:
+    """Bring the lab up, scan it from inside its scanner namespace, report, bring it down."""
+    from camscan.lab.network import Lab, load_spec
+
+    if os.geteuid() != 0:
+        raise fail("the demo builds network namespaces: run it as root")
+    try:
+        lab_spec = load_spec(spec)
+    except Exception as exc:
+        raise fail(f"cannot load lab spec {spec}: {exc}") from None
+    lab = Lab(lab_spec)
+    typer.echo(f"camscan: bringing the lab up ({spec})", err=True)
+    code = 1
+    try:
+        lab.up()
+        argv = ["ip", "netns", "exec", lab.scanner_netns, sys.executable, "-m", "camscan",
+                "scan", lab_spec.scan_subnet, "--interface", lab.scanner_interface]
+        if output is not None:
+            argv += ["--output", str(output.resolve())]
+        if report is not None:
+            argv += ["--report", str(report.resolve())]
+        code = subprocess.run(argv, check=False).returncode
+    finally:
+        if not keep:
+            typer.echo("camscan: taking the lab down", err=True)
+            lab.down()
+    raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the top-level app."""
+    """Add `scan` and `demo` to the top-level app."""
+    app.command("scan")(scan)
+    app.command("demo")(demo)

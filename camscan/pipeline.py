@@ -1,0 +1,376 @@
+"""The scan: discover (ARP + listeners) → group by host → probe banners → identify, in one loop."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import ipaddress
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from camscan.context import ScanContext, ScanSettings
+from camscan.models import Device, Evidence, ScanResult, ScanScope
+
+log = logging.getLogger("camscan.pipeline")
+
+
+class Method(StrEnum):
+    """Everything `--probes` can switch on or off."""
+
+    ARP = "arp"
+    MDNS = "mdns"
+    SSDP = "ssdp"
+    WSD = "wsd"
+    SADP = "sadp"
+    DHIP = "dhip"
+    BANNERS = "banners"
+
+
+ALL_METHODS: tuple[Method, ...] = tuple(Method)
+
+# Segment listeners: each "module:function" is an async (ctx) -> None discoverer.
+LISTENERS: dict[Method, str] = {
+    Method.MDNS: "camscan.discovery.mdns:discover",
+    Method.SSDP: "camscan.discovery.ssdp:discover",
+    Method.WSD: "camscan.discovery.wsd:discover",
+    Method.SADP: "camscan.discovery.sadp:discover",
+    Method.DHIP: "camscan.discovery.dhip:discover",
+}
+
+# What a method cannot see, said in the scope statement of every document.
+LIMITS: dict[Method, str] = {
+    Method.ARP: "ARP sees only the local segment: hosts beyond a router are found by TCP connect",
+    Method.MDNS: "mDNS, SSDP, WS-Discovery, SADP and DHIP are link-local multicast: "
+                 "they reach only the scanner's own segment",
+    Method.BANNERS: "banner probes are unauthenticated and read-only: a device that answers "
+                    "nothing on the probed ports can only be named by discovery or its MAC",
+}
+
+
+class ScanObserver(Protocol):
+    """Told about progress and each device once its verdict is final (for streaming output)."""
+
+    def start_phase(self, name: str, total: int | None) -> None: ...
+    def advance(self, name: str, n: int = 1) -> None: ...
+    def end_phase(self, name: str) -> None: ...
+    def device_final(self, device: Device) -> None: ...
+
+
+class NullObserver:
+    """An observer that ignores everything."""
+
+    def start_phase(self, name: str, total: int | None) -> None:
+        pass
+
+    def advance(self, name: str, n: int = 1) -> None:
+        pass
+
+    def end_phase(self, name: str) -> None:
+        pass
+
+    def device_final(self, device: Device) -> None:
+        pass
+
+
+class ScanError(Exception):
+    """A scan that cannot start; the message is one line for the user."""
+
+
+@dataclass(slots=True)
+class ScanRequest:
+    """What the user asked for."""
+
+    targets: list[str]
+    exclude: list[str] = field(default_factory=list)
+    interface: str | None = None
+    localnet: bool = False
+    allow_large: bool = False
+    methods: tuple[Method, ...] = ALL_METHODS
+    settings: ScanSettings = field(default_factory=ScanSettings)
+    site: str | None = None
+    operator: str | None = None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _load(spec: str) -> Callable[..., Awaitable[Any]]:
+    module, func = spec.split(":")
+    return getattr(importlib.import_module(module), func)  # type: ignore[no-any-return]
+
+
+class EvidenceStore:
+    """Evidence grouped by host, each distinct item kept once, in arrival order."""
+
+    def __init__(self, t0: float) -> None:
+        self._t0 = t0
+        self.by_host: dict[str, list[Evidence]] = {}
+        self.first_seen: dict[str, float] = {}
+        self._seen: set[Evidence] = set()
+
+    def emit(self, ev: Evidence) -> None:
+        if ev in self._seen:
+            return
+        self._seen.add(ev)
+        if ev.host not in self.by_host:
+            self.by_host[ev.host] = []
+            self.first_seen[ev.host] = round(time.monotonic() - self._t0, 3)
+        self.by_host[ev.host].append(ev)
+
+
+def _host_key(host: str) -> tuple[int, int | str]:
+    try:
+        return (0, int(ipaddress.ip_address(host)))
+    except ValueError:
+        return (1, host)
+
+
+_MAC_KEYS = ("mac", "sadp.mac", "dhip.mac", "wsd.epr_mac", "dahua.rpc2_mac")
+
+
+def _normalise_mac(value: str) -> str | None:
+    digits = "".join(c for c in value.lower() if c in "0123456789abcdef")
+    if len(digits) != 12:
+        return None
+    return ":".join(digits[i:i + 2] for i in range(0, 12, 2))
+
+
+def device_mac(evidence: Iterable[Evidence]) -> str | None:
+    """The host's MAC: ARP's answer first, then what a discovery reply says."""
+    items = list(evidence)
+    for key in _MAC_KEYS:
+        for ev in items:
+            if ev.key == key and (mac := _normalise_mac(ev.value)):
+                return mac
+    return None
+
+
+def build_device(host: str, evidence: list[Evidence], *, outside_scope: bool,
+                 first_seen: float | None) -> Device:
+    """One device record: evidence sorted, verdict from identification, errors collected."""
+    from camscan.identify import identify
+    from camscan.oui import lookup
+
+    ordered = sorted(evidence, key=Evidence.sort_key)
+    mac = device_mac(ordered)
+    entry = lookup(mac) if mac else None
+    return Device(
+        ip=host,
+        mac=mac,
+        vendor=entry.registrant if entry else None,
+        outside_scope=outside_scope,
+        first_seen=first_seen,
+        evidence=ordered,
+        verdict=identify(ordered),
+        errors=[ev.value for ev in ordered if ev.key == "probe.error"],
+    )
+
+
+class Scan:
+    """One scan's state; `result()` can be taken at any moment, so nothing found is lost."""
+
+    def __init__(self, request: ScanRequest, observer: ScanObserver | None = None) -> None:
+        self.request = request
+        self.observer: ScanObserver = observer or NullObserver()
+        self.started = _now()
+        self._t0 = time.monotonic()
+        self.store = EvidenceStore(self._t0)
+        self.devices: dict[str, Device] = {}
+        self.errors: list[str] = []
+        self.scope: ScanScope | None = None
+        self.ctx: ScanContext | None = None
+
+    # -- set-up ---------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Resolve targets and interface; raises ScanError with a one-line message."""
+        from camscan.targets import TargetError, localnet, parse_targets, resolve_interface
+
+        req = self.request
+        try:
+            specs = list(req.targets)
+            iface = None
+            if req.localnet:
+                iface = resolve_interface(req.interface, None)
+                specs.append(localnet(iface))
+            targets = parse_targets(specs, req.exclude, allow_large=req.allow_large)
+            if iface is None:
+                try:
+                    iface = resolve_interface(req.interface, targets)
+                except TargetError:
+                    if req.interface:
+                        raise
+                    iface = None  # routed targets: no local segment to sweep
+        except TargetError as exc:
+            raise ScanError(str(exc)) from None
+        self.targets = targets
+        self.iface = iface
+        settings = req.settings
+        self.scope = ScanScope(
+            targets=list(req.targets) + ([localnet(iface)] if req.localnet and iface else []),
+            exclusions=list(req.exclude),
+            interface=iface.name if iface else None,
+            probes=[m.value for m in req.methods],
+            ports=list(settings.ports),
+            rate=settings.rate,
+            retries=settings.retries,
+            address_count=targets.size,
+            listen_window_s=settings.listen_window_s,
+        )
+        self.ctx = ScanContext(
+            settings=settings,
+            interface=iface.name if iface else None,
+            source_ip=str(iface.ip) if iface else None,
+            in_scope=targets,
+            emit=self.store.emit,
+            connections=asyncio.Semaphore(settings.max_connections),
+        )
+
+    # -- phases ---------------------------------------------------------------------------
+    async def _guarded(self, name: str, coro: Awaitable[Any]) -> None:
+        assert self.ctx is not None
+        stat = self.ctx.stat(name)
+        t = time.monotonic()
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # one method failing must not lose the others' findings
+            log.debug("%s failed", name, exc_info=True)
+            stat.errors += 1
+            stat.notes.append(f"failed: {type(exc).__name__}: {exc}")
+        finally:
+            stat.duration_s = round(time.monotonic() - t, 3)
+
+    async def discover(self) -> None:
+        """ARP sweep and every segment listener, concurrently."""
+        assert self.ctx is not None
+        ctx, req = self.ctx, self.request
+        jobs: list[Awaitable[None]] = []
+        if self.iface is None:
+            for m in req.methods:
+                if m is not Method.BANNERS:
+                    ctx.stat(m.value).notes.append(
+                        "skipped: targets are not on a local segment of this machine")
+        else:
+            if Method.ARP in req.methods:
+                from camscan.discovery.arp import sweep
+
+                addresses = self.targets.addresses()
+                jobs.append(self._guarded("arp", sweep(ctx, self.iface, addresses)))
+            for method, spec in LISTENERS.items():
+                if method in req.methods:
+                    jobs.append(self._guarded(method.value, _load(spec)(ctx)))
+        self.observer.start_phase("discovery", len(jobs))
+        for job in asyncio.as_completed(jobs):
+            await job
+            self.observer.advance("discovery")
+        self.observer.end_phase("discovery")
+
+    def _in_scope(self, host: str) -> bool:
+        try:
+            return ipaddress.ip_address(host) in self.targets
+        except ValueError:
+            return False
+
+    async def find_routed(self) -> None:
+        """Without a local segment, a TCP connect check decides which targets are up."""
+        assert self.ctx is not None
+        from camscan.probes.banners import tcp_alive
+
+        ctx = self.ctx
+        addresses = [str(a) for a in self.targets.addresses()]
+        stat = ctx.stat("tcp-ping")
+        self.observer.start_phase("tcp-ping", len(addresses))
+        gate = asyncio.Semaphore(ctx.settings.max_connections)
+
+        async def check(ip: str) -> None:
+            async with gate:
+                stat.sent += 1
+                if await tcp_alive(ctx, ip):
+                    stat.answered += 1
+                    ctx.emit(Evidence(ip, "tcp-ping", "probe.alive", "tcp connect answered"))
+            self.observer.advance("tcp-ping")
+
+        await asyncio.gather(*(check(ip) for ip in addresses))
+        self.observer.end_phase("tcp-ping")
+
+    async def probe_and_identify(self) -> None:
+        """Banner probes per in-scope host; each device is final as soon as its probes end."""
+        assert self.ctx is not None
+        ctx = self.ctx
+        hosts = sorted(self.store.by_host, key=_host_key)
+        probe_hosts = [h for h in hosts if self._in_scope(h)]
+        outside = [h for h in hosts if not self._in_scope(h)]
+        for host in outside:  # never probe beyond the scope the user gave
+            self._finish(host, outside_scope=True)
+        if Method.BANNERS not in self.request.methods:
+            for host in probe_hosts:
+                self._finish(host, outside_scope=False)
+            return
+        from camscan.probes.banners import probe_host
+
+        self.observer.start_phase("probes", len(probe_hosts))
+        # Hosts are gated here so that a slow host delays only itself; the global connection
+        # limit inside the probes bounds sockets.
+        gate = asyncio.Semaphore(max(1, ctx.settings.max_connections // 2))
+
+        async def one(host: str) -> None:
+            async with gate:
+                await self._guarded("banners", probe_host(ctx, host))
+            self._finish(host, outside_scope=False)
+            self.observer.advance("probes")
+
+        await asyncio.gather(*(one(h) for h in probe_hosts))
+        self.observer.end_phase("probes")
+
+    def _finish(self, host: str, *, outside_scope: bool) -> None:
+        if host in self.devices:
+            return
+        dev = build_device(host, self.store.by_host.get(host, []), outside_scope=outside_scope,
+                           first_seen=self.store.first_seen.get(host))
+        self.devices[host] = dev
+        self.observer.device_final(dev)
+
+    async def run(self) -> ScanResult:
+        """Run every phase; cancellation (SIGINT) returns what was found, marked incomplete."""
+        complete = False
+        try:
+            await self.discover()
+            if self.iface is None:
+                await self.find_routed()
+            await self.probe_and_identify()
+            complete = True
+        except asyncio.CancelledError:
+            self.errors.append("interrupted: the scan was stopped before it finished")
+        return self.result(complete=complete)
+
+    def result(self, *, complete: bool) -> ScanResult:
+        """The scan so far; hosts not yet identified are identified from what they have."""
+        for host in sorted(self.store.by_host, key=_host_key):
+            if host not in self.devices:
+                self._finish(host, outside_scope=not self._in_scope(host))
+        assert self.scope is not None and self.ctx is not None
+        return ScanResult(
+            scope=self.scope,
+            started=self.started,
+            finished=_now(),
+            complete=complete,
+            stats=dict(sorted(self.ctx.stats.items())),
+            devices=[self.devices[h] for h in sorted(self.devices, key=_host_key)],
+            site=self.request.site,
+            operator=self.request.operator,
+            errors=list(self.errors),
+        )
+
+
+async def run_scan(request: ScanRequest, observer: ScanObserver | None = None) -> ScanResult:
+    """Library entry point: prepare and run one scan."""
+    scan = Scan(request, observer)
+    scan.prepare()
+    return await scan.run()
