@@ -1,0 +1,237 @@
+"""MAC vendor identification: longest-prefix IEEE lookup and the curated maker/brand map."""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from bisect import bisect_left
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from camscan.models import Strength
+
+OUI_DIR = Path(__file__).resolve().parent.parent / "fingerprints" / "oui"
+TABLE_PATH = OUI_DIR / "ieee.tsv"
+GROUPS_PATH = OUI_DIR / "groups.toml"
+
+# Longest prefix first: MA-S/IAB (36 bits) before MA-M (28) before MA-L (24).
+PREFIX_DIGITS = (9, 7, 6)
+_HEXDIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+class OuiDataError(Exception):
+    """The OUI table or the curated map is malformed (one-line message)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OuiEntry:
+    """One IEEE assignment: hex prefix (6/7/9 digits), registry, registrant as IEEE spells it."""
+
+    prefix: str
+    registry: str  # MA-L, MA-M, MA-S, IAB
+    registrant: str
+
+    @property
+    def bits(self) -> int:
+        """Prefix length in bits."""
+        return 4 * len(self.prefix)
+
+
+@dataclass(frozen=True, slots=True)
+class OuiClaim:
+    """What a MAC's registrant says about maker and brand, from the curated map."""
+
+    fingerprint_id: str
+    prefix: str
+    registrant: str
+    maker: str | None
+    brand: str | None
+    strength: Strength
+    flags: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OuiGroup:
+    """One curated row of groups.toml."""
+
+    id: str
+    registrants: tuple[str, ...]
+    maker: str | None
+    brand: str | None
+    strength: Strength
+    flags: tuple[str, ...]
+    note: str
+    source: str
+
+
+def mac_to_int(mac: str) -> int | None:
+    """The 48-bit value of a MAC in any common notation (aa:bb.., aa-bb.., aabb.ccdd.., bare)."""
+    digits = mac.strip().replace(":", "").replace("-", "").replace(".", "")
+    if len(digits) != 12 or not set(digits) <= _HEXDIGITS:
+        return None
+    return int(digits, 16)
+
+
+def normalize_mac(mac: str) -> str | None:
+    """`aa:bb:cc:dd:ee:ff` (lower case) for any common notation, None if not a MAC."""
+    value = mac_to_int(mac)
+    if value is None:
+        return None
+    h = f"{value:012x}"
+    return ":".join(h[i:i + 2] for i in range(0, 12, 2))
+
+
+def is_locally_administered(mac: str) -> bool:
+    """True for a locally administered (or multicast) MAC: no IEEE registrant can own it."""
+    value = mac_to_int(mac)
+    return value is not None and bool((value >> 40) & 0x03)
+
+
+class OuiTable:
+    """The generated table's sorted lines, searched in place: loads in milliseconds."""
+
+    def __init__(self, text: str) -> None:
+        lines = text.splitlines()
+        first = 0
+        while first < len(lines) and lines[first].startswith("#"):
+            first += 1
+        self.header = [line[1:].strip() for line in lines[:first]]
+        # Rows sort as `prefix<TAB>…`; TAB sorts before every hex digit, so a prefix's row
+        # sorts before the rows of longer prefixes that extend it and bisect finds it.
+        self._rows = lines[first:]
+        if self._rows != sorted(self._rows):
+            raise OuiDataError("OUI table rows are not sorted")
+        if self._rows and (self._rows[0] == "" or self._rows[0].count("\t") != 2):
+            raise OuiDataError("OUI table rows are malformed")
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def entries(self) -> list[OuiEntry]:
+        """Every row as an OuiEntry (for checks and tools, not the lookup path)."""
+        out = []
+        for lineno, row in enumerate(self._rows, start=len(self.header) + 1):
+            parts = row.split("\t")
+            if len(parts) != 3 or len(parts[0]) not in PREFIX_DIGITS:
+                raise OuiDataError(f"OUI table line {lineno}: malformed")
+            out.append(OuiEntry(*parts))
+        return out
+
+    @functools.cached_property
+    def registrants(self) -> frozenset[str]:
+        """Every registrant name in the table."""
+        return frozenset(e.registrant for e in self.entries())
+
+    def lookup(self, mac: str) -> OuiEntry | None:
+        """The longest IEEE prefix containing `mac`, or None (unassigned, local, not a MAC)."""
+        value = mac_to_int(mac)
+        if value is None:
+            return None
+        digits12 = f"{value:012X}"
+        rows = self._rows
+        for digits in PREFIX_DIGITS:
+            # The IEEE lists a few MA-L blocks twice (e.g. 080030); the first row wins.
+            needle = digits12[:digits] + "\t"
+            i = bisect_left(rows, needle)
+            if i < len(rows) and rows[i].startswith(needle):
+                parts = rows[i].split("\t", 2)
+                if len(parts) == 3:
+                    return OuiEntry(parts[0], parts[1], parts[2])
+        return None
+
+
+def _str(row: dict[str, Any], key: str, where: str, required: bool = True) -> str | None:
+    value = row.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise OuiDataError(f"{where}: '{key}' must be a non-empty string")
+    return value
+
+
+def parse_groups(data: dict[str, Any]) -> tuple[list[OuiGroup], dict[str, str]]:
+    """Curated groups and exclusions (registrant -> note) from groups.toml's parsed data."""
+    groups: list[OuiGroup] = []
+    for n, row in enumerate(data.get("group", []), start=1):
+        where = f"groups.toml group #{n}"
+        names = row.get("registrants")
+        if not isinstance(names, list) or not names or not all(
+                isinstance(x, str) and x for x in names):
+            raise OuiDataError(f"{where}: 'registrants' must be a list of names")
+        flags = row.get("flags", [])
+        if not isinstance(flags, list) or not all(isinstance(x, str) for x in flags):
+            raise OuiDataError(f"{where}: 'flags' must be a list of strings")
+        try:
+            strength = Strength(row.get("strength"))
+        except ValueError:
+            raise OuiDataError(f"{where}: unknown strength {row.get('strength')!r}") from None
+        maker = _str(row, "maker", where, required=False)
+        brand = _str(row, "brand", where, required=False)
+        if maker is None and brand is None:
+            raise OuiDataError(f"{where}: needs a maker or a brand")
+        groups.append(OuiGroup(
+            id=str(_str(row, "id", where)), registrants=tuple(names), maker=maker, brand=brand,
+            strength=strength, flags=tuple(flags), note=str(_str(row, "note", where)),
+            source=str(_str(row, "source", where))))
+    excluded: dict[str, str] = {}
+    for n, row in enumerate(data.get("exclude", []), start=1):
+        where = f"groups.toml exclude #{n}"
+        _str(row, "source", where)
+        excluded[str(_str(row, "registrant", where))] = str(_str(row, "note", where))
+    return groups, excluded
+
+
+@functools.cache
+def table() -> OuiTable:
+    """The generated IEEE table, loaded on first use."""
+    try:
+        return OuiTable(TABLE_PATH.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise OuiDataError(f"cannot read {TABLE_PATH}: {exc.strerror}") from exc
+
+
+@functools.cache
+def _curated() -> tuple[tuple[OuiGroup, ...], dict[str, OuiGroup], dict[str, str]]:
+    try:
+        data = tomllib.loads(GROUPS_PATH.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise OuiDataError(f"cannot load {GROUPS_PATH}: {exc}") from exc
+    groups, excluded = parse_groups(data)
+    by_name: dict[str, OuiGroup] = {}
+    for group in groups:
+        for name in group.registrants:
+            if name in by_name or name in excluded:
+                raise OuiDataError(f"groups.toml: registrant {name!r} listed twice")
+            by_name[name] = group
+    return tuple(groups), by_name, excluded
+
+
+def groups() -> tuple[OuiGroup, ...]:
+    """Every curated group, in file order."""
+    return _curated()[0]
+
+
+def exclusions() -> dict[str, str]:
+    """Registrants that look like a group but are not it -> why."""
+    return dict(_curated()[2])
+
+
+def lookup(mac: str) -> OuiEntry | None:
+    """The IEEE assignment (longest prefix) of `mac`, or None."""
+    return table().lookup(mac)
+
+
+def classify(mac: str) -> OuiClaim | None:
+    """The curated maker/brand claim of `mac`'s exact registrant, or None (unknown/excluded)."""
+    entry = lookup(mac)
+    if entry is None:
+        return None
+    group = _curated()[1].get(entry.registrant)
+    if group is None:
+        return None
+    return OuiClaim(
+        fingerprint_id=group.id, prefix=entry.prefix, registrant=entry.registrant,
+        maker=group.maker, brand=group.brand, strength=group.strength, flags=group.flags,
+        note=group.note)
