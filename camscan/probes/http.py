@@ -1,0 +1,154 @@
+"""HTTP responses as devices send them: pure parse keeping raw case and order, and `expand`."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+
+from camscan.models import Evidence
+
+MAX_HEADER = 64 * 1024  # a header block longer than this is "oversize"
+MAX_BODY = 64 * 1024  # bodies are cut here; a longer body is not an error
+MAX_TITLE = 512
+
+_STATUS_RE = re.compile(rb"^HTTP/(\d)\.(\d) +(\d{3})(?: (.*))?$")
+_TITLE_RE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+_FLAT_HEADER_KEYS = {
+    "server": "http.server",
+    "www-authenticate": "http.www_authenticate",
+    "set-cookie": "http.cookie",
+    "location": "http.location",
+}
+
+
+class ParseError(ValueError):
+    """Bytes that are not an HTTP response."""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    """One parsed response; `headers` keeps each name's original case and the device's order."""
+
+    status_line: str
+    status: int
+    reason: str
+    header_block: str  # the header lines exactly as sent, without the status line
+    headers: tuple[tuple[str, str], ...]
+    body: bytes  # de-chunked if the device sent chunked encoding, at most MAX_BODY
+
+    def header(self, name: str) -> str | None:
+        """The first value of header `name` (case-insensitive), or None."""
+        values = self.header_all(name)
+        return values[0] if values else None
+
+    def header_all(self, name: str) -> list[str]:
+        """Every value of header `name` (case-insensitive), in order."""
+        low = name.lower()
+        return [v for n, v in self.headers if n.lower() == low]
+
+    @property
+    def title(self) -> str | None:
+        """Text of the first HTML <title>, whitespace collapsed, or None."""
+        m = _TITLE_RE.search(self.body)
+        if m is None:
+            return None
+        text = html.unescape(m.group(1).decode("utf-8", "replace"))
+        return " ".join(text.split())[:MAX_TITLE]
+
+
+def split_head(data: bytes) -> tuple[bytes, bytes] | None:
+    """(header block incl. status line, rest) if `data` holds a complete head, else None."""
+    crlf = data.find(b"\r\n\r\n")
+    lf = data.find(b"\n\n")
+    if crlf < 0 and lf < 0:
+        return None
+    # Some embedded servers end lines with a bare LF; take whichever terminator comes first.
+    if crlf >= 0 and (lf < 0 or crlf <= lf):
+        return data[:crlf], data[crlf + 4:]
+    return data[:lf], data[lf + 2:]
+
+
+def _dechunk(data: bytes) -> bytes:
+    """Chunked transfer decoding, tolerant of truncation (a cut body is kept as far as it goes)."""
+    out = bytearray()
+    pos = 0
+    while pos < len(data) and len(out) < MAX_BODY:
+        eol = data.find(b"\n", pos)
+        if eol < 0:
+            break
+        size_text = data[pos:eol].split(b";")[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise ParseError(f"bad chunk size {size_text[:20]!r}") from None
+        if size == 0:
+            break
+        start = eol + 1
+        out += data[start:start + size]
+        pos = start + size
+        if data[pos:pos + 2] == b"\r\n":
+            pos += 2
+        elif data[pos:pos + 1] == b"\n":
+            pos += 1
+    return bytes(out[:MAX_BODY])
+
+
+def parse_http_response(data: bytes) -> HttpResponse:
+    """Parse a (possibly truncated) response; a head without its blank line is taken as a whole."""
+    parts = split_head(data)
+    head, body = parts if parts is not None else (data, b"")
+    if len(head) > MAX_HEADER:
+        raise ParseError("header block over 64 KiB")
+    lines = head.split(b"\n")
+    status_raw = lines[0].rstrip(b"\r")
+    m = _STATUS_RE.match(status_raw)
+    if m is None:
+        raise ParseError(f"not an HTTP status line: {status_raw[:40]!r}")
+    headers: list[tuple[str, str]] = []
+    for raw in lines[1:]:
+        line = raw.rstrip(b"\r").decode("latin-1")
+        if not line:
+            continue
+        if line[0] in " \t" and headers:  # obsolete line folding (RFC 7230 §3.2.4)
+            name, value = headers[-1]
+            headers[-1] = (name, f"{value} {line.strip()}")
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            continue  # a malformed line is kept in header_block, not in headers
+        headers.append((name.strip(), value.strip()))
+    block = b"\n".join(lines[1:]).decode("latin-1")
+    resp = HttpResponse(
+        status_line=status_raw.decode("latin-1"),
+        status=int(m.group(3)),
+        reason=(m.group(4) or b"").decode("latin-1").strip(),
+        header_block=block,
+        headers=tuple(headers),
+        body=body[:MAX_BODY],
+    )
+    te = (resp.header("Transfer-Encoding") or "").lower()
+    if "chunked" in te:
+        return HttpResponse(resp.status_line, resp.status, resp.reason, block, resp.headers,
+                            _dechunk(body))
+    return resp
+
+
+def expand(ev: Evidence) -> list[Evidence]:
+    """Structured http.* keys read out of one raw `http.response` item."""
+    resp = parse_http_response(ev.value.encode("utf-8"))
+
+    def out(key: str, value: str) -> Evidence:
+        return Evidence(ev.host, ev.source, key, value, ev.port)
+
+    items = [out("http.status", resp.status_line), out("http.headers", resp.header_block)]
+    for name, value in resp.headers:
+        key = _FLAT_HEADER_KEYS.get(name.lower())
+        if key is not None:
+            items.append(out(key, value))
+    title = resp.title
+    if title is not None:
+        items.append(out("http.title", title))
+    if resp.body:
+        items.append(out("http.body", resp.body.decode("utf-8", "replace")))
+    return items

@@ -1,0 +1,96 @@
+"""RTSP OPTIONS/DESCRIBE without credentials: pure build and parse, and `expand`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from camscan.models import Evidence
+
+MAX_HEADER = 64 * 1024
+MAX_BODY = 64 * 1024
+USER_AGENT = "camscan"
+
+_STATUS_RE = re.compile(rb"^RTSP/(\d)\.(\d) +(\d{3})(?: (.*))?$")
+
+
+class ParseError(ValueError):
+    """Bytes that are not an RTSP response."""
+
+
+@dataclass(frozen=True, slots=True)
+class RtspResponse:
+    """One parsed RTSP response; header names keep their original case and order."""
+
+    status_line: str
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    def header_all(self, name: str) -> list[str]:
+        """Every value of header `name` (case-insensitive), in order."""
+        low = name.lower()
+        return [v for n, v in self.headers if n.lower() == low]
+
+    def header(self, name: str) -> str | None:
+        """The first value of header `name` (case-insensitive), or None."""
+        values = self.header_all(name)
+        return values[0] if values else None
+
+    @property
+    def sdp(self) -> str | None:
+        """The body when it is an SDP description, else None."""
+        ctype = (self.header("Content-Type") or "").lower()
+        if self.body and ("sdp" in ctype or self.body.startswith(b"v=")):
+            return self.body.decode("utf-8", "replace")
+        return None
+
+
+def build_request(method: str, url: str, cseq: int) -> bytes:
+    """An RTSP/1.0 request carrying no credentials."""
+    accept = "Accept: application/sdp\r\n" if method == "DESCRIBE" else ""
+    return (f"{method} {url} RTSP/1.0\r\nCSeq: {cseq}\r\nUser-Agent: {USER_AGENT}\r\n"
+            f"{accept}\r\n").encode("ascii")
+
+
+def content_length(head: bytes) -> int:
+    """The Content-Length of a raw head (0 when absent or unreadable)."""
+    m = re.search(rb"(?im)^content-length[ \t]*:[ \t]*(\d{1,9})[ \t]*\r?$", head)
+    return int(m.group(1)) if m else 0
+
+
+def parse_rtsp_response(data: bytes) -> RtspResponse:
+    """Parse one (possibly truncated) RTSP response."""
+    end = data.find(b"\r\n\r\n")
+    head, body = (data, b"") if end < 0 else (data[:end], data[end + 4:])
+    if len(head) > MAX_HEADER:
+        raise ParseError("header block over 64 KiB")
+    lines = head.split(b"\n")
+    status_raw = lines[0].rstrip(b"\r")
+    m = _STATUS_RE.match(status_raw)
+    if m is None:
+        raise ParseError(f"not an RTSP status line: {status_raw[:40]!r}")
+    headers: list[tuple[str, str]] = []
+    for raw in lines[1:]:
+        name, sep, value = raw.rstrip(b"\r").decode("latin-1").partition(":")
+        if sep and name.strip():
+            headers.append((name.strip(), value.strip()))
+    return RtspResponse(status_raw.decode("latin-1"), int(m.group(3)), tuple(headers),
+                        body[:MAX_BODY])
+
+
+def expand(ev: Evidence) -> list[Evidence]:
+    """Structured rtsp.* keys read out of one raw `rtsp.response` item."""
+    resp = parse_rtsp_response(ev.value.encode("utf-8"))
+
+    def out(key: str, value: str) -> Evidence:
+        return Evidence(ev.host, ev.source, key, value, ev.port)
+
+    items = [out("rtsp.status", resp.status_line)]
+    for key, name in (("rtsp.server", "Server"), ("rtsp.public", "Public"),
+                      ("rtsp.www_authenticate", "WWW-Authenticate")):
+        items.extend(out(key, v) for v in resp.header_all(name))
+    sdp = resp.sdp
+    if sdp is not None:
+        items.append(out("rtsp.sdp", sdp))
+    return items
