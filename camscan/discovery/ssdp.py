@@ -271,7 +271,8 @@ async def discover(ctx: ScanContext) -> None:
         stats.notes.append("no source address: SSDP needs a local interface")
         return
     loop = asyncio.get_running_loop()
-    seen: set[tuple[str, str, str]] = set()  # (host, USN, ST) already emitted
+    seen: set[tuple[str, str, str]] = set()  # (host, USN, ST) already heard
+    emitted: set[tuple[str, str, str]] = set()  # (host, key, value): one item per fact
     locations: dict[tuple[str, str], None] = {}  # distinct (host, LOCATION), in arrival order
     count = 0
 
@@ -304,7 +305,9 @@ async def discover(ctx: ScanContext) -> None:
             stats.answered += 1
         seen.add(key)
         for ev in message_evidence(host, msg):
-            ctx.emit(ev)
+            if (host, ev.key, ev.value) not in emitted:
+                emitted.add((host, ev.key, ev.value))
+                ctx.emit(ev)
         if msg.location and len(locations) < MAX_LOCATIONS:
             locations.setdefault((host, msg.location), None)
 

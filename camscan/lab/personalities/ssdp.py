@@ -9,7 +9,7 @@ import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import formatdate
-from typing import Any
+from typing import Any, cast
 
 from camscan.discovery.ssdp import MAX_DATAGRAM, SSDP_GROUP, SSDP_PORT, ParseError, parse_ssdp
 from camscan.lab.personality import Closer, LabHost
@@ -90,8 +90,7 @@ class _Responder(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, ...]) -> None:
         if len(data) > MAX_DATAGRAM:
@@ -192,7 +191,6 @@ async def serve(host: LabHost, service: Mapping[str, Any]) -> Closer:
                                         limit=_MAX_REQUEST)
     transport, _ = await loop.create_datagram_endpoint(lambda: _Responder(dev),
                                                        sock=ssdp_socket(host))
-    assert isinstance(transport, asyncio.DatagramTransport)
     notifier = (loop.create_task(_notify_loop(transport, dev))
                 if dev.notify_interval_s > 0 else None)
     return _Closer(transport, server, notifier)
