@@ -1,0 +1,174 @@
+"""Dahua DHIP discovery: `DHDiscover.search` on UDP 37810 and the `client.notifyDevInfo` replies.
+
+Packet: a 32-byte little-endian header (u32 0x20, b"DHIP", 8 zero bytes, u32 payload length at
+16, u32 0, the length again at 24, u32 0) then JSON, replies ending in b"\\n\\0". Facts:
+fingerprints.md §5.2 (julienblitte/UniversalScanner Dahua2.cs, Haicam/Haicam discovery.go,
+theweefies/ethodump-ng dhip.py, Phenomite/AMP-Research, Rapid7 LOREX_DISCOVER.rb).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+
+from camscan.context import ScanContext
+from camscan.discovery.udp import Datagram, canonical_mac, exchange
+from camscan.models import Evidence, excerpt
+
+GROUP = "239.255.255.251"
+BROADCAST = "255.255.255.255"
+PORT = 37810
+MAGIC = b"DHIP"
+HEADER = struct.Struct("<I4sIIIIII")
+MAX_REPLY = 8192  # replies average ~800 bytes (Phenomite)
+MAX_VALUE = 256
+SOURCE = "dhip"
+
+# The request as Haicam/Haicam sends it (payload length 0x49 including the newline).
+SEARCH_JSON = b'{ "method" : "DHDiscover.search", "params" : { "mac" : "", "uni" : 1 } }\n'
+
+# flattened deviceInfo field -> evidence key ("mac" is the top-level member)
+FIELD_KEYS: dict[str, str] = {
+    "Vendor": "dhip.vendor",
+    "Manufacturer": "dhip.manufacturer",
+    "DeviceType": "dhip.model",
+    "DeviceClass": "dhip.device_class",
+    "SerialNo": "dhip.serial",
+    "Version": "dhip.firmware",
+    "MachineName": "dhip.machine_name",
+    "mac": "dhip.mac",
+    "IPv4Address.IPAddress": "dhip.ipv4",
+    "Port": "dhip.port",
+    "HttpPort": "dhip.http_port",
+}
+
+
+class ParseError(ValueError):
+    """The bytes are not a DHIP device-information reply."""
+
+
+@dataclass(frozen=True, slots=True)
+class DhipReply:
+    """Scalar fields of a notifyDevInfo reply; nested objects flattened with dots."""
+
+    fields: tuple[tuple[str, str], ...]
+
+    def get(self, name: str) -> str | None:
+        """The value of field `name`, None when absent or empty."""
+        for key, value in self.fields:
+            if key == name:
+                return value or None
+        return None
+
+
+def build_packet(payload: bytes) -> bytes:
+    """A DHIP packet around `payload`."""
+    return HEADER.pack(0x20, MAGIC, 0, 0, len(payload), 0, len(payload), 0) + payload
+
+
+def build_search() -> bytes:
+    """The DHDiscover.search request."""
+    return build_packet(SEARCH_JSON)
+
+
+def _scalar(value: object) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)[:MAX_VALUE]
+    return None
+
+
+def parse_json(text: bytes) -> DhipReply:
+    """The fields of a notifyDevInfo JSON document."""
+    if len(text) > MAX_REPLY:
+        raise ParseError(f"{len(text)} bytes exceeds {MAX_REPLY}")
+    try:
+        doc = json.loads(text.rstrip(b"\x00 \r\n\t").decode("utf-8"))
+    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+        raise ParseError(f"not JSON: {str(exc)[:80]}") from None
+    params = doc.get("params") if isinstance(doc, dict) else None
+    info = params.get("deviceInfo") if isinstance(params, dict) else None
+    if not isinstance(info, dict):
+        raise ParseError("no params.deviceInfo object (a request, or not DHIP)")
+    fields: list[tuple[str, str]] = []
+    if (mac := _scalar(doc.get("mac"))) is not None:
+        fields.append(("mac", mac))
+    for key, value in list(info.items())[:128]:
+        if isinstance(value, dict):
+            fields.extend((f"{key}.{sub}"[:MAX_VALUE], text_value)
+                          for sub, sub_value in list(value.items())[:32]
+                          if (text_value := _scalar(sub_value)) is not None)
+        elif (text_value := _scalar(value)) is not None:
+            fields.append((str(key)[:MAX_VALUE], text_value))
+    return DhipReply(tuple(fields))
+
+
+def parse_packet(data: bytes) -> DhipReply:
+    """The fields of a DHIP reply packet (header + JSON); ParseError for anything else."""
+    if len(data) > MAX_REPLY:
+        raise ParseError(f"{len(data)} bytes exceeds {MAX_REPLY}")
+    if len(data) < HEADER.size or data[4:8] != MAGIC:
+        raise ParseError("no DHIP header")
+    length = HEADER.unpack_from(data)[4]
+    return parse_json(data[HEADER.size:HEADER.size + length])
+
+
+def evidence_of(reply: DhipReply, host: str, port: int | None = PORT) -> list[Evidence]:
+    """Structured evidence of one reply."""
+    out = [Evidence(host, SOURCE, key, value, port)
+           for name, key in FIELD_KEYS.items() if (value := reply.get(name)) is not None]
+    if model := reply.get("DeviceType"):
+        out.append(Evidence(host, SOURCE, "model", model, port))
+    if (mac := canonical_mac(reply.get("mac") or "")) is not None:
+        out.append(Evidence(host, SOURCE, "mac", mac, port))
+    return out
+
+
+def expand(ev: Evidence) -> list[Evidence]:
+    """`dhip.reply` evidence (its JSON, or the whole packet) -> the dhip.* keys, model and mac."""
+    data = ev.value.encode("utf-8", "surrogateescape")
+    reply = parse_packet(data) if data[4:8] == MAGIC else parse_json(data)
+    return evidence_of(reply, ev.host, ev.port)
+
+
+def reply_evidence(datagram: Datagram) -> list[Evidence]:
+    """Raw plus structured evidence of one received datagram; ParseError if it is no reply."""
+    reply = parse_packet(datagram.data)
+    length = HEADER.unpack_from(datagram.data)[4]
+    body = datagram.data[HEADER.size:HEADER.size + length].rstrip(b"\x00 \r\n")
+    raw = Evidence(datagram.ip, SOURCE, "dhip.reply", body.decode("utf-8", "replace"), PORT,
+                   excerpt(datagram.data))
+    return [raw, *evidence_of(reply, datagram.ip)]
+
+
+async def discover(ctx: ScanContext) -> None:
+    """Search by multicast and broadcast; emit every device that answers, in scope or not."""
+    stats = ctx.stat(SOURCE)
+    answered: set[str] = set()
+
+    def on_datagram(datagram: Datagram) -> None:
+        if b"DHDiscover.search" in datagram.data[:160]:
+            return  # another client's search
+        try:
+            found = reply_evidence(datagram)
+        except ParseError:
+            stats.errors += 1
+            return
+        if datagram.ip not in answered:
+            answered.add(datagram.ip)
+            stats.answered += 1
+        for ev in found:
+            ctx.emit(ev)
+
+    packet = build_search()
+    sends = [(packet, (GROUP, PORT))]
+    if ctx.interface:  # a limited broadcast needs a link to leave by
+        sends.append((packet, (BROADCAST, PORT)))
+    await exchange(ctx, SOURCE, sends, on_datagram, max_size=MAX_REPLY, port=PORT,
+                   groups=[GROUP], broadcast=True)
+
+
+__all__ = ["FIELD_KEYS", "DhipReply", "ParseError", "build_packet", "build_search", "discover",
+           "expand", "parse_json", "parse_packet", "reply_evidence"]

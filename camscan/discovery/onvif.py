@@ -1,0 +1,264 @@
+"""ONVIF device service: GetSystemDateAndTime and GetDeviceInformation over SOAP 1.2.
+
+Unauthenticated calls first; a 401 or a SOAP fault is normal and is itself evidence
+(`onvif.www_authenticate`, `onvif.fault`). With credentials, GetDeviceInformation is repeated
+with a WS-UsernameToken (password digest) made by zeep's `UsernameToken`. The password comes
+from the environment (`CAMSCAN_ONVIF_PASSWORD`) or a file, never from the command line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import aiohttp
+import defusedxml.ElementTree as DET
+from defusedxml import DefusedXmlException
+
+from camscan.context import ScanContext, traffic_log
+from camscan.models import Evidence, excerpt
+
+SOAP_ENV = "http://www.w3.org/2003/05/soap-envelope"
+TDS = "http://www.onvif.org/ver10/device/wsdl"
+GET_SYSTEM_DATE_AND_TIME = "GetSystemDateAndTime"
+GET_DEVICE_INFORMATION = "GetDeviceInformation"
+MAX_RESPONSE = 65536
+MAX_VALUE = 256
+SOURCE = "onvif"
+PASSWORD_ENV = "CAMSCAN_ONVIF_PASSWORD"
+
+DEVICE_INFO_KEYS: dict[str, str] = {
+    "Manufacturer": "onvif.manufacturer",
+    "Model": "onvif.model",
+    "FirmwareVersion": "onvif.firmware",
+    "SerialNumber": "onvif.serial",
+    "HardwareId": "onvif.hardware_id",
+}
+
+
+# Cheap cameras send prefixes they never declare (agsh/onvif#165: `<SOAP-ENV:Envelope >`);
+# such replies are read again with every prefix removed.
+_TAG_PREFIX = re.compile(rb"<(/?)[A-Za-z_][\w.-]{0,63}:")
+_ATTR_PREFIX = re.compile(rb"(\s)(?!xmlns)[A-Za-z_][\w.-]{0,63}:([\w.-]{1,64}\s*=)")
+
+
+class ParseError(ValueError):
+    """The bytes are not a SOAP response this module reads."""
+
+
+@dataclass(frozen=True, slots=True)
+class SoapReply:
+    """What one ONVIF response says: its operation's fields, or a fault."""
+
+    operation: str  # "GetDeviceInformation", "GetSystemDateAndTime" or "Fault"
+    fields: tuple[tuple[str, str], ...] = ()
+    fault: str | None = None
+
+    def get(self, name: str) -> str | None:
+        """The value of field `name`, None when absent or empty."""
+        for key, value in self.fields:
+            if key == name:
+                return value or None
+        return None
+
+
+def build_request(operation: str, username: str | None = None, password: str | None = None,
+                  *, nonce: str | None = None, created: datetime | None = None) -> bytes:
+    """A SOAP 1.2 request for a parameterless tds operation, optionally with a UsernameToken."""
+    body = (f'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="{SOAP_ENV}" '
+            f'xmlns:tds="{TDS}"><s:Header/><s:Body><tds:{operation}/></s:Body></s:Envelope>')
+    if username is None:
+        return body.encode()
+    from lxml import etree  # our own bytes; zeep's WS-Security works on lxml trees
+    from zeep.wsse.username import UsernameToken
+
+    envelope = etree.fromstring(body.encode())
+    token = UsernameToken(username, password, use_digest=True, nonce=nonce,  # type: ignore[no-untyped-call]
+                          created=created, zulu_timestamp=True)
+    envelope, _ = token.apply(envelope, {})  # type: ignore[no-untyped-call]
+    return bytes(etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"))
+
+
+def load_password(file: Path | None = None, env: dict[str, str] | None = None) -> str | None:
+    """The ONVIF password from `file` (first line) or the environment; never from argv."""
+    if file is not None:
+        lines = file.read_text(encoding="utf-8").splitlines()
+        return lines[0] if lines else ""
+    return (os.environ if env is None else env).get(PASSWORD_ENV)
+
+
+def _local(tag: object) -> str:
+    return str(tag).rsplit("}", 1)[-1]
+
+
+def _child(parent: ET.Element, *path: str) -> ET.Element | None:
+    node: ET.Element | None = parent
+    for name in path:
+        if node is None:
+            return None
+        node = next((c for c in node if _local(c.tag) == name), None)
+    return node
+
+
+def _text(node: ET.Element | None) -> str:
+    return "" if node is None else "".join(node.itertext()).strip()[:MAX_VALUE]
+
+
+def _fault(fault: ET.Element) -> str:
+    # SOAP 1.2: Code/Value, Code/Subcode/Value, Reason/Text; SOAP 1.1: faultcode, faultstring.
+    codes = [_text(_child(fault, "Code", "Value")),
+             _text(_child(fault, "Code", "Subcode", "Value")),
+             _text(_child(fault, "faultcode"))]
+    reason = _text(_child(fault, "Reason", "Text")) or _text(_child(fault, "faultstring"))
+    code = "/".join(c for c in codes if c)
+    return f"{code}: {reason}" if code and reason else code or reason or "SOAP fault"
+
+
+def _date_time(info: ET.Element) -> str:
+    """UTCDateTime as ISO 8601; LocalDateTime, marked as such, when a device gives only that."""
+    utc = _child(info, "UTCDateTime")
+    local = _child(info, "LocalDateTime")
+    stamp = utc if utc is not None else local
+    if stamp is None:
+        raise ParseError("neither UTCDateTime nor LocalDateTime")
+    parts = [_text(_child(stamp, *path)) for path in
+             (("Date", "Year"), ("Date", "Month"), ("Date", "Day"),
+              ("Time", "Hour"), ("Time", "Minute"), ("Time", "Second"))]
+    try:
+        y, mo, d, h, mi, s = (int(p) for p in parts)
+    except ValueError:
+        raise ParseError(f"date/time is not numeric: {parts}") from None
+    text = f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}"
+    return text + "Z" if utc is not None else text + " (LocalDateTime; no UTC given)"
+
+
+def _tree(data: bytes) -> ET.Element:
+    try:
+        return DET.fromstring(data, forbid_dtd=True)
+    except ET.ParseError as exc:
+        if "unbound prefix" not in str(exc):
+            raise ParseError(f"not XML: {str(exc)[:80]}") from None
+    except (DefusedXmlException, ValueError) as exc:
+        raise ParseError(f"not XML: {str(exc)[:80]}") from None
+    bare = _ATTR_PREFIX.sub(rb"\1\2", _TAG_PREFIX.sub(rb"<\1", data))
+    try:
+        return DET.fromstring(bare, forbid_dtd=True)
+    except (ET.ParseError, DefusedXmlException, ValueError) as exc:
+        raise ParseError(f"not XML: {str(exc)[:80]}") from None
+
+
+def parse_response(data: bytes) -> SoapReply:
+    """GetDeviceInformation fields, the GetSystemDateAndTime UTC time, or the fault."""
+    if len(data) > MAX_RESPONSE:
+        raise ParseError(f"{len(data)} bytes exceeds {MAX_RESPONSE}")
+    root = _tree(data)
+    body = _child(root, "Body")
+    if _local(root.tag) != "Envelope" or body is None or not len(body):
+        raise ParseError("no SOAP Envelope/Body")
+    first = body[0]
+    name = _local(first.tag)
+    if name == "Fault":
+        return SoapReply("Fault", fault=_fault(first))
+    if name == "GetDeviceInformationResponse":
+        fields = tuple((field, value) for field in DEVICE_INFO_KEYS
+                       if (value := _text(_child(first, field))))
+        return SoapReply(GET_DEVICE_INFORMATION, fields)
+    if name == "GetSystemDateAndTimeResponse":
+        info = _child(first, "SystemDateAndTime")
+        if info is None:
+            raise ParseError("no SystemDateAndTime")
+        return SoapReply(GET_SYSTEM_DATE_AND_TIME, (("UTCDateTime", _date_time(info)),))
+    raise ParseError(f"unexpected body element {name[:40]!r}")
+
+
+def reply_evidence(reply: SoapReply, host: str, port: int | None, raw: str) -> list[Evidence]:
+    """Evidence of one parsed response."""
+    if reply.fault is not None:
+        return [Evidence(host, SOURCE, "onvif.fault", reply.fault, port, raw)]
+    if reply.operation == GET_SYSTEM_DATE_AND_TIME:
+        return [Evidence(host, SOURCE, "onvif.system_time", reply.get("UTCDateTime") or "",
+                         port, raw)]
+    return [Evidence(host, SOURCE, key, value, port, raw)
+            for field, key in DEVICE_INFO_KEYS.items() if (value := reply.get(field))]
+
+
+async def _post(session: aiohttp.ClientSession, url: str, operation: str,
+                payload: bytes) -> tuple[int, list[str], bytes]:
+    headers = {"Content-Type": f'application/soap+xml; charset=utf-8; action="{TDS}/{operation}"'}
+    async with session.post(url, data=payload, headers=headers, allow_redirects=False) as resp:
+        body = await resp.content.read(MAX_RESPONSE + 1)
+        return resp.status, resp.headers.getall("WWW-Authenticate", []), body
+
+
+async def _call(ctx: ScanContext, session: aiohttp.ClientSession, host: str, url: str,
+                operation: str, payload: bytes) -> bool:
+    """One call; emits what it learns. True when the operation answered with data."""
+    stats = ctx.stat(SOURCE)
+    port = urlsplit(url).port or (443 if url.startswith("https") else 80)
+    stats.sent += 1
+    try:
+        async with ctx.connections:
+            status, challenges, body = await _post(session, url, operation, payload)
+    except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+        stats.errors += 1
+        ctx.emit(Evidence(host, SOURCE, "probe.error",
+                          f"ONVIF {operation} {url}: {type(exc).__name__} {str(exc)[:120]}", port))
+        return False
+    traffic_log.debug("onvif %s %s -> %d %r", operation, url, status, body[:512])
+    stats.answered += 1
+    for challenge in challenges:
+        ctx.emit(Evidence(host, SOURCE, "onvif.www_authenticate", challenge[:MAX_VALUE], port,
+                          f"HTTP {status} to {operation}"))
+    if len(body) > MAX_RESPONSE:
+        stats.dropped += 1
+        ctx.emit(Evidence(host, SOURCE, "probe.error", f"ONVIF {operation}: response oversize",
+                          port))
+        return False
+    try:
+        reply = parse_response(body)
+    except ParseError as exc:
+        if status == 200:
+            stats.errors += 1
+            ctx.emit(Evidence(host, SOURCE, "probe.error", f"ONVIF {operation}: {exc}", port))
+        return False
+    for ev in reply_evidence(reply, host, port, excerpt(body)):
+        ctx.emit(ev)
+    return reply.fault is None and status == 200
+
+
+async def query(ctx: ScanContext, host: str, xaddr: str) -> None:
+    """Ask one device service for its time and identity; emit everything it answers."""
+    settings = ctx.settings
+    timeout = aiohttp.ClientTimeout(total=settings.connect_timeout_s + settings.read_timeout_s,
+                                    sock_connect=settings.connect_timeout_s,
+                                    sock_read=settings.read_timeout_s)
+    local = (ctx.source_ip, 0) if ctx.source_ip else None
+    connector = aiohttp.TCPConnector(limit=2, local_addr=local, ssl=False, force_close=True)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+        await _call(ctx, session, host, xaddr, GET_SYSTEM_DATE_AND_TIME,
+                    build_request(GET_SYSTEM_DATE_AND_TIME))
+        answered = await _call(ctx, session, host, xaddr, GET_DEVICE_INFORMATION,
+                               build_request(GET_DEVICE_INFORMATION))
+        if not answered and settings.onvif_user and settings.onvif_password is not None:
+            await _call(ctx, session, host, xaddr, GET_DEVICE_INFORMATION,
+                        build_request(GET_DEVICE_INFORMATION, settings.onvif_user,
+                                      settings.onvif_password))
+
+
+async def device_information(ctx: ScanContext, host: str, xaddr: str, username: str,
+                             password: str) -> None:
+    """An authenticated GetDeviceInformation (WS-UsernameToken digest) against one service."""
+    timeout = aiohttp.ClientTimeout(total=ctx.settings.connect_timeout_s
+                                    + ctx.settings.read_timeout_s)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        await _call(ctx, session, host, xaddr, GET_DEVICE_INFORMATION,
+                    build_request(GET_DEVICE_INFORMATION, username, password))
+
+
+__all__ = ["DEVICE_INFO_KEYS", "PASSWORD_ENV", "ParseError", "SoapReply", "build_request",
+           "device_information", "load_password", "parse_response", "query", "reply_evidence"]

@@ -1,0 +1,160 @@
+"""Hikvision SADP discovery: the XML inquiry on 239.255.255.250:37020 and its ProbeMatch replies.
+
+Read-only: only the `inquiry` is ever sent; SADP's activate/modify/reset messages are not built.
+Facts: fingerprints.md §5.1 (julienblitte/UniversalScanner Hikvision.cs, Haicam/Haicam
+golang/discovery.go, MatrixEditor/hiktools, theweefies/ethodump-ng hikvision.py).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+import defusedxml.ElementTree as DET
+from defusedxml import DefusedXmlException
+
+from camscan.context import ScanContext
+from camscan.discovery.udp import Datagram, canonical_mac, exchange
+from camscan.models import Evidence, excerpt
+
+GROUP = "239.255.255.250"
+PORT = 37020
+MAX_REPLY = 8192  # real replies are ~1.5 KB
+MAX_FIELDS = 128
+MAX_VALUE = 256
+SOURCE = "sadp"
+
+# ProbeMatch element -> evidence key
+FIELD_KEYS: dict[str, str] = {
+    "DeviceType": "sadp.device_type",
+    "DeviceDescription": "sadp.model",
+    "DeviceSN": "sadp.serial",
+    "MAC": "sadp.mac",
+    "IPv4Address": "sadp.ipv4",
+    "IPv4SubnetMask": "sadp.ipv4_mask",
+    "IPv4Gateway": "sadp.ipv4_gateway",
+    "HttpPort": "sadp.http_port",
+    "CommandPort": "sadp.command_port",
+    "SoftwareVersion": "sadp.firmware",
+    "DSPVersion": "sadp.dsp_version",
+    "Activated": "sadp.activated",
+    "DetailOEMCode": "sadp.oem_code",
+}
+
+# Some firmware sends XML that does not parse (ethodump-ng's parseMalformedXML); read flat tags.
+_FLAT_TAG = re.compile(rb"<([A-Za-z][A-Za-z0-9_]{0,63})>([^<]{0,1024})</\1>")
+
+
+class ParseError(ValueError):
+    """The bytes are not a SADP ProbeMatch."""
+
+
+@dataclass(frozen=True, slots=True)
+class SadpReply:
+    """The fields of one ProbeMatch, element name -> text, in document order."""
+
+    fields: tuple[tuple[str, str], ...]
+
+    def get(self, name: str) -> str | None:
+        """The text of element `name`, None when absent or empty."""
+        for key, value in self.fields:
+            if key == name:
+                return value or None
+        return None
+
+
+def build_inquiry(probe_uuid: str | None = None) -> bytes:
+    """The SADP inquiry, as Hikvision's SADP tool sends it (upper-case UUID)."""
+    ident = (probe_uuid or str(uuid.uuid4())).upper()
+    return (f'<?xml version="1.0" encoding="utf-8"?><Probe><Uuid>{ident}</Uuid>'
+            f"<Types>inquiry</Types></Probe>").encode()
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _fields_from_tree(data: bytes) -> list[tuple[str, str]] | None:
+    try:
+        root = DET.fromstring(data, forbid_dtd=True)
+    except DefusedXmlException as exc:  # no device sends a DTD; refuse rather than guess
+        raise ParseError(f"forbidden XML construct: {type(exc).__name__}") from None
+    except (ET.ParseError, ValueError):
+        return None
+    if _local(root.tag) != "ProbeMatch":
+        raise ParseError(f"root element is {_local(root.tag)[:40]!r}, not ProbeMatch")
+    return [(_local(child.tag), (child.text or "").strip()[:MAX_VALUE])
+            for child in list(root)[:MAX_FIELDS] if isinstance(child.tag, str)]
+
+
+def parse_probe_match(data: bytes) -> SadpReply:
+    """The fields of a SADP ProbeMatch; ParseError for anything else."""
+    if len(data) > MAX_REPLY:
+        raise ParseError(f"{len(data)} bytes exceeds {MAX_REPLY}")
+    fields = _fields_from_tree(data)
+    if fields is None:
+        if b"<ProbeMatch" not in data:
+            raise ParseError("not XML and no ProbeMatch element")
+        fields = [(m.group(1).decode("ascii"),
+                   m.group(2).decode("utf-8", "replace").strip()[:MAX_VALUE])
+                  for m in _FLAT_TAG.finditer(data)][:MAX_FIELDS]
+    if not any(name in FIELD_KEYS for name, _ in fields):
+        raise ParseError("ProbeMatch carries no device field")
+    return SadpReply(tuple(fields))
+
+
+def evidence_of(reply: SadpReply, host: str, port: int | None = PORT) -> list[Evidence]:
+    """Structured evidence of one reply."""
+    out = [Evidence(host, SOURCE, key, value, port)
+           for name, key in FIELD_KEYS.items() if (value := reply.get(name)) is not None]
+    if model := reply.get("DeviceDescription"):
+        out.append(Evidence(host, SOURCE, "model", model, port))
+    if (mac := canonical_mac(reply.get("MAC") or "")) is not None:
+        out.append(Evidence(host, SOURCE, "mac", mac, port))
+    return out
+
+
+def expand(ev: Evidence) -> list[Evidence]:
+    """`sadp.reply` evidence -> the sadp.* keys (plus model and mac) it carries."""
+    return evidence_of(parse_probe_match(ev.value.encode("utf-8")), ev.host, ev.port)
+
+
+def reply_evidence(datagram: Datagram) -> list[Evidence]:
+    """Raw plus structured evidence of one received datagram; ParseError if it is no reply."""
+    reply = parse_probe_match(datagram.data)
+    text = datagram.data.decode("utf-8", "replace")
+    raw = Evidence(datagram.ip, SOURCE, "sadp.reply", text, PORT, excerpt(datagram.data))
+    return [raw, *evidence_of(reply, datagram.ip)]
+
+
+def _is_inquiry(data: bytes) -> bool:
+    return b"<Probe>" in data[:200] and b"inquiry" in data
+
+
+async def discover(ctx: ScanContext) -> None:
+    """Send one inquiry, emit every device that answers, in scope or not (the pipeline flags)."""
+    stats = ctx.stat(SOURCE)
+    answered: set[str] = set()
+
+    def on_datagram(datagram: Datagram) -> None:
+        if _is_inquiry(datagram.data):
+            return  # another SADP client asking, not a device answering
+        try:
+            found = reply_evidence(datagram)
+        except ParseError:
+            stats.errors += 1
+            return
+        if datagram.ip not in answered:
+            answered.add(datagram.ip)
+            stats.answered += 1
+        for ev in found:
+            ctx.emit(ev)
+
+    await exchange(ctx, SOURCE, [(build_inquiry(), (GROUP, PORT))], on_datagram,
+                   max_size=MAX_REPLY, port=PORT, groups=[GROUP])
+
+
+__all__ = ["FIELD_KEYS", "ParseError", "SadpReply", "build_inquiry", "discover", "expand",
+           "parse_probe_match", "reply_evidence"]

@@ -1,0 +1,156 @@
+"""Thin asyncio UDP transport shared by the multicast/broadcast discoverers.
+
+One socket bound to the scan interface sends the discovery payloads and collects the replies
+for the listen window. Oversize datagrams are dropped and counted; each source may keep only a
+few datagrams and the whole exchange only a bounded number, so a flooding device cannot grow
+memory. Identical datagrams from one source (a device answering two probes) count once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import socket
+import struct
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from camscan.context import ScanContext, traffic_log
+from camscan.models import MethodStats
+
+MAX_PER_SOURCE = 8  # datagrams kept per replying address
+MAX_TOTAL = 4096  # datagrams kept per exchange, whatever their sources
+RESEND_AFTER_S = 0.4  # second copy of each payload when settings.retries > 0
+
+
+@dataclass(frozen=True, slots=True)
+class Datagram:
+    """One datagram received during an exchange."""
+
+    ip: str
+    port: int
+    data: bytes
+
+
+@dataclass(slots=True)
+class _Limits:
+    max_size: int
+    max_per_source: int = MAX_PER_SOURCE
+    max_total: int = MAX_TOTAL
+    ignore: frozenset[str] = frozenset()
+
+
+@dataclass(slots=True)
+class _Collector(asyncio.DatagramProtocol):
+    limits: _Limits
+    stats: MethodStats
+    on_datagram: Callable[[Datagram], None]
+    per_source: dict[str, int] = field(default_factory=dict)
+    seen: set[bytes] = field(default_factory=set)
+    kept: int = 0
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        ip, port = str(addr[0]), int(addr[1])
+        if ip in self.limits.ignore:
+            return
+        traffic_log.debug("udp %s:%d -> %d bytes %r", ip, port, len(data), data[:256])
+        if len(data) > self.limits.max_size:
+            self.stats.dropped += 1
+            return
+        digest = hashlib.blake2b(ip.encode() + b"\0" + data, digest_size=16).digest()
+        if digest in self.seen:
+            return
+        count = self.per_source.get(ip, 0)
+        if count >= self.limits.max_per_source or self.kept >= self.limits.max_total:
+            self.stats.dropped += 1
+            return
+        self.seen.add(digest)
+        self.per_source[ip] = count + 1
+        self.kept += 1
+        self.on_datagram(Datagram(ip, port, data))
+
+    def error_received(self, exc: Exception) -> None:
+        self.stats.errors += 1
+        self.stats.notes.append(f"receive error: {exc}")
+
+
+def open_socket(interface: str | None, source_ip: str | None, *, port: int = 0,
+                groups: Sequence[str] = (), broadcast: bool = False) -> socket.socket:
+    """A non-blocking UDP socket bound to `interface`, joined to `groups` on it only."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if interface:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
+        if broadcast:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+        local = socket.inet_aton(source_ip or "0.0.0.0")
+        ifindex = socket.if_nametoindex(interface) if interface else 0
+        if source_ip:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, local)
+        for group in groups:
+            # struct ip_mreqn: group, local address, interface index -- this interface only.
+            mreqn = struct.pack("=4s4si", socket.inet_aton(group), local, ifindex)
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+        try:
+            sock.bind(("", port))
+        except OSError:
+            if port == 0:
+                raise
+            sock.bind(("", 0))  # the well-known port is taken: unicast replies still arrive
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def exchange(ctx: ScanContext, method: str, sends: Sequence[tuple[bytes, tuple[str, int]]],
+                   on_datagram: Callable[[Datagram], None], *, max_size: int, port: int = 0,
+                   groups: Sequence[str] = (), broadcast: bool = False,
+                   max_per_source: int = MAX_PER_SOURCE) -> None:
+    """Send each payload, hand every acceptable reply to `on_datagram` for the listen window."""
+    stats = ctx.stat(method)
+    try:
+        sock = open_socket(ctx.interface, ctx.source_ip, port=port, groups=groups,
+                           broadcast=broadcast)
+    except OSError as exc:
+        stats.errors += 1
+        stats.notes.append(f"cannot open UDP socket: {exc}")
+        return
+    if port and sock.getsockname()[1] != port:
+        stats.notes.append(f"UDP port {port} busy: multicast replies may be missed")
+    ignore = frozenset({ctx.source_ip}) if ctx.source_ip else frozenset()
+    limits = _Limits(max_size, max_per_source, MAX_TOTAL, ignore)
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(
+        lambda: _Collector(limits, stats, on_datagram), sock=sock)
+    try:
+        rounds = 2 if ctx.settings.retries > 0 else 1
+        started = loop.time()
+        for round_no in range(rounds):
+            if round_no:
+                await asyncio.sleep(RESEND_AFTER_S)
+            for payload, dest in sends:
+                try:
+                    transport.sendto(payload, dest)
+                    stats.sent += 1
+                    traffic_log.debug("udp -> %s:%d %r", dest[0], dest[1], payload[:256])
+                except OSError as exc:
+                    stats.errors += 1
+                    stats.notes.append(f"send to {dest[0]}:{dest[1]} failed: {exc}")
+        remaining = ctx.settings.listen_window_s - (loop.time() - started)
+        if remaining > 0:
+            await asyncio.sleep(remaining)
+    finally:
+        transport.close()
+
+
+def canonical_mac(text: str) -> str | None:
+    """`aa:bb:cc:dd:ee:ff` for any common MAC notation, None when it is not one."""
+    digits = "".join(ch for ch in text if ch not in ":-. ").lower()
+    if len(digits) != 12 or any(ch not in "0123456789abcdef" for ch in digits):
+        return None
+    return ":".join(digits[i:i + 2] for i in range(0, 12, 2))

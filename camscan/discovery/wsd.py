@@ -1,0 +1,225 @@
+"""ONVIF WS-Discovery: Probe on 239.255.255.250:3702, ProbeMatches, then ONVIF device info.
+
+Two Probes (dn:NetworkVideoTransmitter, tds:Device) so devices advertising only one type answer.
+Hikvision's EndpointReference is a version-1 UUID whose node field is the MAC
+(Haicam/Haicam discovery.go: urn:uuid:aa85c000-6324-11b3-819e-5850ed1fe385 with
+MAC/58:50:ed:1f:e3:85); RFC 4122 §4.1.6 makes that reading safe only for v1 UUIDs whose node
+is not marked random (multicast bit clear).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import defusedxml.ElementTree as DET
+from defusedxml import DefusedXmlException
+
+from camscan.context import ScanContext
+from camscan.discovery import onvif
+from camscan.discovery.udp import Datagram, canonical_mac, exchange
+from camscan.models import Evidence, excerpt
+
+GROUP = "239.255.255.250"
+PORT = 3702
+MAX_REPLY = 32768  # a Hikvision ProbeMatch with its namespace list is ~4 KB
+MAX_MATCHES = 16
+MAX_SCOPES = 64
+MAX_XADDRS = 8
+MAX_VALUE = 512
+ONVIF_CONCURRENCY = 16
+SOURCE = "wsd"
+
+SOAP_ENV = "http://www.w3.org/2003/05/soap-envelope"
+WSA = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
+WSD = "http://schemas.xmlsoap.org/ws/2005/04/discovery"
+DN = "http://www.onvif.org/ver10/network/wsdl"
+TDS = "http://www.onvif.org/ver10/device/wsdl"
+PROBE_TYPES = ("dn:NetworkVideoTransmitter", "tds:Device")
+
+
+class ParseError(ValueError):
+    """The bytes are not a WS-Discovery ProbeMatches message."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeMatch:
+    """One ProbeMatch: endpoint, types, scopes, service addresses, metadata version."""
+
+    epr: str
+    types: tuple[str, ...]
+    scopes: tuple[str, ...]
+    xaddrs: tuple[str, ...]
+    metadata_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeMatches:
+    """A ProbeMatches message."""
+
+    relates_to: str
+    matches: tuple[ProbeMatch, ...]
+
+
+def build_probe(types: str, message_id: str | None = None) -> bytes:
+    """A Probe for `types` (a prefixed QName list using dn: and tds:)."""
+    mid = message_id or f"urn:uuid:{uuid.uuid4()}"
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>'
+        f'<s:Envelope xmlns:s="{SOAP_ENV}" xmlns:a="{WSA}" xmlns:d="{WSD}" xmlns:dn="{DN}" '
+        f'xmlns:tds="{TDS}"><s:Header>'
+        f'<a:Action s:mustUnderstand="1">{WSD}/Probe</a:Action>'
+        f"<a:MessageID>{mid}</a:MessageID>"
+        f"<a:ReplyTo><a:Address>{WSA}/role/anonymous</a:Address></a:ReplyTo>"
+        f'<a:To s:mustUnderstand="1">urn:schemas-xmlsoap-org:ws:2005:04:discovery</a:To>'
+        f"</s:Header><s:Body><d:Probe><d:Types>{types}</d:Types></d:Probe></s:Body>"
+        f"</s:Envelope>"
+    ).encode()
+
+
+def _local(tag: object) -> str:
+    return str(tag).rsplit("}", 1)[-1]
+
+
+def _find(parent: ET.Element, name: str) -> ET.Element | None:
+    return next((c for c in parent if _local(c.tag) == name), None)
+
+
+def _text(node: ET.Element | None) -> str:
+    return "" if node is None else "".join(node.itertext()).strip()
+
+
+def _words(node: ET.Element | None, limit: int) -> tuple[str, ...]:
+    return tuple(w[:MAX_VALUE] for w in _text(node).split()[:limit])
+
+
+def _match(node: ET.Element) -> ProbeMatch:
+    epr = _find(node, "EndpointReference")
+    return ProbeMatch(
+        epr=_text(None if epr is None else _find(epr, "Address"))[:MAX_VALUE],
+        types=_words(_find(node, "Types"), MAX_SCOPES),
+        scopes=_words(_find(node, "Scopes"), MAX_SCOPES),
+        xaddrs=_words(_find(node, "XAddrs"), MAX_XADDRS),
+        metadata_version=_text(_find(node, "MetadataVersion"))[:MAX_VALUE],
+    )
+
+
+def parse_probe_matches(data: bytes) -> ProbeMatches:
+    """The ProbeMatch entries of a ProbeMatches envelope; ParseError for anything else."""
+    if len(data) > MAX_REPLY:
+        raise ParseError(f"{len(data)} bytes exceeds {MAX_REPLY}")
+    try:
+        root = DET.fromstring(data, forbid_dtd=True)
+    except (ET.ParseError, DefusedXmlException, ValueError) as exc:
+        raise ParseError(f"not XML: {str(exc)[:80]}") from None
+    header, body = _find(root, "Header"), _find(root, "Body")
+    if _local(root.tag) != "Envelope" or body is None:
+        raise ParseError("no SOAP Envelope/Body")
+    container = _find(body, "ProbeMatches")
+    if container is None:
+        raise ParseError("no ProbeMatches (a Probe, Hello or another message)")
+    matches = tuple(_match(n) for n in list(container)[:MAX_MATCHES]
+                    if _local(n.tag) == "ProbeMatch")
+    if not matches:
+        raise ParseError("ProbeMatches without a ProbeMatch")
+    relates = _text(None if header is None else _find(header, "RelatesTo"))[:MAX_VALUE]
+    return ProbeMatches(relates, matches)
+
+
+def epr_mac(epr: str) -> str | None:
+    """The MAC in a version-1 UUID endpoint reference (Hikvision), None otherwise."""
+    text = epr.strip().lower().removeprefix("urn:").removeprefix("uuid:")
+    try:
+        ident = uuid.UUID(text)
+    except ValueError:
+        return None
+    if ident.version != 1 or (ident.node >> 40) & 1:
+        return None
+    return canonical_mac(f"{ident.node:012x}")
+
+
+def match_evidence(match: ProbeMatch, host: str, port: int | None = PORT) -> list[Evidence]:
+    """Structured evidence of one ProbeMatch: wsd.* keys and one onvif.scope per scope."""
+    out: list[Evidence] = []
+    for key, value in (("wsd.epr", match.epr), ("wsd.types", " ".join(match.types)),
+                       ("wsd.xaddrs", " ".join(match.xaddrs)),
+                       ("wsd.metadata_version", match.metadata_version),
+                       ("wsd.epr_mac", epr_mac(match.epr) or "")):
+        if value:
+            out.append(Evidence(host, SOURCE, key, value, port))
+    out.extend(Evidence(host, SOURCE, "onvif.scope", scope, port) for scope in match.scopes)
+    return out
+
+
+def expand(ev: Evidence) -> list[Evidence]:
+    """`wsd.probe_match` evidence -> wsd.* keys and onvif.scope items."""
+    message = parse_probe_matches(ev.value.encode("utf-8"))
+    return [item for m in message.matches for item in match_evidence(m, ev.host, ev.port)]
+
+
+def device_xaddrs(match: ProbeMatch, host: str) -> list[str]:
+    """The http(s) XAddrs of a match that point at the replying device itself."""
+    out = []
+    for xaddr in match.xaddrs:
+        try:
+            parts = urlsplit(xaddr)
+            same = parts.hostname is not None and (
+                ipaddress.ip_address(parts.hostname) == ipaddress.ip_address(host))
+        except ValueError:
+            continue
+        if parts.scheme in ("http", "https") and same:
+            out.append(xaddr)
+    return out
+
+
+async def discover(ctx: ScanContext) -> None:
+    """Probe, emit every ProbeMatch, and query each device's own ONVIF device service."""
+    stats = ctx.stat(SOURCE)
+    answered: set[str] = set()
+    queried: set[tuple[str, str]] = set()
+    tasks: set[asyncio.Task[None]] = set()
+    limit = asyncio.Semaphore(ONVIF_CONCURRENCY)
+
+    async def ask(host: str, xaddr: str) -> None:
+        async with limit:
+            await onvif.query(ctx, host, xaddr)
+
+    def on_datagram(datagram: Datagram) -> None:
+        try:
+            message = parse_probe_matches(datagram.data)
+        except ParseError:
+            stats.errors += 1
+            return
+        if datagram.ip not in answered:
+            answered.add(datagram.ip)
+            stats.answered += 1
+        text = datagram.data.decode("utf-8", "replace")
+        ctx.emit(Evidence(datagram.ip, SOURCE, "wsd.probe_match", text, PORT,
+                          excerpt(datagram.data)))
+        for match in message.matches:
+            for ev in match_evidence(match, datagram.ip):
+                ctx.emit(ev)
+            for xaddr in device_xaddrs(match, datagram.ip)[:2]:
+                if (datagram.ip, xaddr) not in queried:
+                    queried.add((datagram.ip, xaddr))
+                    task = asyncio.create_task(ask(datagram.ip, xaddr))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+
+    probes = [(build_probe(t), (GROUP, PORT)) for t in PROBE_TYPES]
+    await exchange(ctx, SOURCE, probes, on_datagram, max_size=MAX_REPLY)
+    if tasks:
+        budget = ctx.settings.connect_timeout_s + 2 * ctx.settings.read_timeout_s
+        _, pending = await asyncio.wait(set(tasks), timeout=budget)
+        for task in pending:
+            task.cancel()
+        if pending:
+            ctx.stat(onvif.SOURCE).notes.append(f"{len(pending)} ONVIF queries cut at {budget}s")
+
+
+__all__ = ["ParseError", "ProbeMatch", "ProbeMatches", "build_probe", "device_xaddrs",
+           "discover", "epr_mac", "expand", "match_evidence", "parse_probe_matches"]
