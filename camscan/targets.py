@@ -34,6 +34,8 @@ class _Spec:
 def _parse_one(spec: str, *, hosts_only: bool) -> _Spec:
     """One CIDR, range or address; `hosts_only` drops network/broadcast of prefixes < /31."""
     text = spec.strip()
+    if ":" in text:
+        raise TargetError(f"IPv6 targets are not supported: {spec!r}")
     if "/" in text:
         try:
             net = IPv4Network(text, strict=False)
@@ -60,8 +62,6 @@ def _parse_one(spec: str, *, hosts_only: bool) -> _Spec:
     try:
         addr = IPv4Address(text)
     except ValueError:
-        if ":" in text:
-            raise TargetError(f"IPv6 targets are not supported: {spec!r}") from None
         if not _IPV4ISH_RE.match(text):
             raise TargetError(
                 f"hostnames are not resolved; give an IPv4 address, range or CIDR: {spec!r}"

@@ -1,0 +1,205 @@
+"""ARP request builder and reply parser on bytes; no sockets."""
+
+from __future__ import annotations
+
+import struct
+from ipaddress import IPv4Address
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from camscan.discovery.arp import (
+    FRAME_LEN,
+    ArpHost,
+    ArpPermissionError,
+    ArpReply,
+    ArpResult,
+    ParseError,
+    build_request,
+    parse_reply,
+    reply_filter,
+)
+
+# who-has 24.166.173.159 tell 24.166.172.1, from 00:07:0d:af:f4:54 (42 bytes, unpadded);
+# intel-go/yanff packet/arp_test.go gtLineARPRequest, "created with gopacket library".
+CAPTURED_REQUEST = bytes.fromhex(
+    "ffffffffffff00070daff454080600010800060400010007"
+    "0daff45418a6ac0100000000000018a6ad9f")
+
+# 192.168.1.2 is-at 00:03:2f:1a:74:de (Linksys), to 192.168.1.105 at 00:1b:11:51:b7:ce, with
+# 4 trailing bytes; packetfu/packetfu test/test_arp.rb test_arp_read.
+CAPTURED_REPLY = bytes.fromhex(
+    "001b1151b7ce00032f1a74de0806000108000604000200032f1a74dec0a80102"
+    "001b1151b7cec0a80169c0a80169")
+
+# 10.0.0.2 is-at c4:02:32:6b:00:00 to 10.0.0.1 (c4:01:32:58:00:00); intel-go/yanff
+# packet/arp_test.go gtLineARPReply.
+CAPTURED_REPLY_2 = bytes.fromhex(
+    "c40132580000c402326b000008060001080006040002c402326b00000a000002"
+    "c401325800000a000001")
+
+
+def test_request_matches_captured_bytes() -> None:
+    frame = build_request("00:07:0d:af:f4:54", "24.166.172.1", IPv4Address("24.166.173.159"))
+    assert len(frame) == FRAME_LEN == 60
+    assert frame[:42] == CAPTURED_REQUEST
+    assert frame[42:] == b"\x00" * 18  # Ethernet minimum-size padding
+
+
+def test_request_fields() -> None:
+    frame = build_request("02-00-5E-10-00-02", "198.18.0.2", "198.18.0.77")
+    assert frame[0:6] == b"\xff" * 6
+    assert frame[6:12] == bytes.fromhex("02005e100002")
+    assert struct.unpack("!HHHBBH", frame[12:22]) == (0x0806, 1, 0x0800, 6, 4, 1)
+    assert frame[28:32] == IPv4Address("198.18.0.2").packed
+    assert frame[32:38] == b"\x00" * 6
+    assert frame[38:42] == IPv4Address("198.18.0.77").packed
+
+
+def test_request_rejects_bad_mac() -> None:
+    with pytest.raises(ValueError, match="not a MAC"):
+        build_request("00:07:0d:af:f4", "1.2.3.4", "1.2.3.5")
+
+
+def test_parse_captured_reply() -> None:
+    assert parse_reply(CAPTURED_REPLY) == ArpReply(
+        sender_mac="00:03:2f:1a:74:de", sender_ip=IPv4Address("192.168.1.2"),
+        target_mac="00:1b:11:51:b7:ce", target_ip=IPv4Address("192.168.1.105"),
+        eth_src="00:03:2f:1a:74:de")
+    reply = parse_reply(CAPTURED_REPLY_2)
+    assert reply is not None
+    assert (reply.sender_ip, reply.sender_mac) == (IPv4Address("10.0.0.2"), "c4:02:32:6b:00:00")
+
+
+def test_padded_reply_parses() -> None:
+    padded = CAPTURED_REPLY_2 + b"\x00" * (60 - len(CAPTURED_REPLY_2))
+    assert parse_reply(padded) == parse_reply(CAPTURED_REPLY_2)
+
+
+def test_vlan_tagged_reply_parses() -> None:
+    tagged = CAPTURED_REPLY_2[:12] + bytes.fromhex("81000064") + CAPTURED_REPLY_2[12:]
+    reply = parse_reply(tagged)
+    assert reply is not None and reply.sender_ip == IPv4Address("10.0.0.2")
+
+
+def test_request_is_not_a_reply() -> None:
+    assert parse_reply(CAPTURED_REQUEST) is None
+    assert parse_reply(build_request("02:00:00:00:00:01", "10.0.0.1", "10.0.0.2")) is None
+
+
+def test_other_traffic_is_none() -> None:
+    ipv4 = CAPTURED_REPLY[:12] + b"\x08\x00" + b"\x45" + b"\x00" * 40
+    assert parse_reply(ipv4) is None
+    assert parse_reply(b"") is None
+    assert parse_reply(b"\x00" * 13) is None
+    # Tagged frame cut inside the tag.
+    assert parse_reply(CAPTURED_REPLY[:12] + b"\x81\x00\x00") is None
+
+
+def test_other_arp_hardware_is_none() -> None:
+    # htype 6 (IEEE 802) with the usual lengths: valid ARP, not IPv4-over-Ethernet.
+    frame = bytearray(CAPTURED_REPLY)
+    frame[14:16] = b"\x00\x06"
+    assert parse_reply(bytes(frame)) is None
+
+
+@pytest.mark.parametrize("cut", [14, 15, 21, 22, 30, 41])
+def test_truncated_arp_raises_parse_error(cut: int) -> None:
+    with pytest.raises(ParseError, match="truncated"):
+        parse_reply(CAPTURED_REPLY[:cut])
+
+
+def test_wrong_lengths_raise_parse_error() -> None:
+    frame = bytearray(CAPTURED_REPLY)
+    frame[18] = 8  # hlen
+    with pytest.raises(ParseError, match="hlen 8"):
+        parse_reply(bytes(frame))
+
+
+@given(st.binary(max_size=200))
+def test_any_bytes_give_reply_none_or_parse_error(data: bytes) -> None:
+    try:
+        result = parse_reply(data)
+    except ParseError:
+        return
+    assert result is None or isinstance(result, ArpReply)
+
+
+@given(st.binary(min_size=28, max_size=28), st.binary(max_size=20))
+def test_any_arp_body_gives_reply_none_or_parse_error(body: bytes, tail: bytes) -> None:
+    try:
+        result = parse_reply(CAPTURED_REPLY[:14] + body + tail)
+    except ParseError:
+        return
+    assert result is None or isinstance(result, ArpReply)
+
+
+def test_build_parse_round_trip_through_a_reply() -> None:
+    request = build_request("02:00:5e:10:00:02", "198.18.0.2", "198.18.0.11")
+    # Make the reply a host would send: swap roles, op 2.
+    reply = (request[6:12] + bytes.fromhex("4419b63a1001") + b"\x08\x06"
+             + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 2)
+             + bytes.fromhex("4419b63a1001") + request[38:42] + request[22:28] + request[28:32])
+    parsed = parse_reply(reply)
+    assert parsed is not None
+    assert parsed.sender_ip == IPv4Address("198.18.0.11")
+    assert parsed.sender_mac == "44:19:b6:3a:10:01"
+    assert parsed.target_ip == IPv4Address("198.18.0.2")
+
+
+# -------------------------------------------------------------------------- BPF filter
+
+def run_bpf(prog: bytes, frame: bytes) -> int:
+    """A tiny interpreter for the instructions reply_filter uses."""
+    insns = [struct.unpack("HBBI", prog[i:i + 8]) for i in range(0, len(prog), 8)]
+    acc, pc = 0, 0
+    while True:
+        code, jt, jf, k = insns[pc]
+        if code == 0x28:
+            if k + 2 > len(frame):
+                return 0
+            acc = int.from_bytes(frame[k:k + 2], "big")
+        elif code == 0x20:
+            if k + 4 > len(frame):
+                return 0
+            acc = int.from_bytes(frame[k:k + 4], "big")
+        elif code == 0x15:
+            pc += jt if acc == k else jf
+        elif code == 0x06:
+            return k
+        else:  # pragma: no cover - reply_filter emits nothing else
+            raise AssertionError(f"unexpected BPF code {code:#x}")
+        pc += 1
+
+
+def test_bpf_accepts_only_replies_to_us() -> None:
+    prog = reply_filter(IPv4Address("192.168.1.105"))
+    assert run_bpf(prog, CAPTURED_REPLY) > 0
+    assert run_bpf(reply_filter(IPv4Address("192.168.1.106")), CAPTURED_REPLY) == 0
+    assert run_bpf(prog, CAPTURED_REQUEST) == 0
+    assert run_bpf(prog, CAPTURED_REPLY[:12] + b"\x08\x00" + CAPTURED_REPLY[14:]) == 0
+    assert run_bpf(prog, CAPTURED_REPLY[:20]) == 0
+
+
+# -------------------------------------------------------------------------- result
+
+def test_result_reports_duplicates_both_ways() -> None:
+    a, b, c = IPv4Address("198.18.0.10"), IPv4Address("198.18.0.11"), IPv4Address("198.18.0.12")
+    r = ArpResult(hosts={
+        a: ArpHost(a, "02:00:00:00:00:0a", 0.01, ["02:00:00:00:00:0b"]),
+        b: ArpHost(b, "02:00:00:00:00:0b", 0.02),
+        c: ArpHost(c, "02:00:00:00:00:0c", 0.03),
+    })
+    assert r.duplicate_ips() == {a: ["02:00:00:00:00:0a", "02:00:00:00:00:0b"]}
+    assert r.shared_macs() == {"02:00:00:00:00:0b": [a, b]}
+    assert r.macs()[c] == "02:00:00:00:00:0c"
+    assert r.notes() == [
+        "duplicate: 198.18.0.10 answered from 02:00:00:00:00:0a, 02:00:00:00:00:0b",
+        "shared MAC: 02:00:00:00:00:0b answered for 198.18.0.10, 198.18.0.11",
+    ]
+
+
+def test_permission_error_is_one_line() -> None:
+    msg = str(ArpPermissionError())
+    assert "root or CAP_NET_RAW" in msg and "\n" not in msg
