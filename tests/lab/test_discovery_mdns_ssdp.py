@@ -1,0 +1,123 @@
+"""End to end in the default lab: mDNS (incl. a real avahi-daemon) and SSDP/UPnP discovery."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from camscan.context import ScanContext, ScanSettings
+from camscan.discovery import mdns, ssdp
+from camscan.discovery.ssdp import parse_description
+from camscan.models import Evidence, MethodStats
+
+pytestmark = pytest.mark.lab
+
+WINDOW_S = 2.5
+
+
+def run_discoverer(lab: Any, discover: Callable[[ScanContext], Awaitable[None]],
+                   method: str) -> tuple[list[Evidence], MethodStats, float]:
+    """Run one discoverer in the scanner's namespace; (evidence, its stats, wall seconds)."""
+    found: list[Evidence] = []
+    ctx = ScanContext(
+        settings=ScanSettings(listen_window_s=WINDOW_S),
+        interface=lab.scanner_interface,
+        source_ip=lab.scanner_ip,
+        in_scope=ipaddress.ip_network(lab.spec.settings.scan_subnet),
+        emit=found.append,
+    )
+    with lab.in_scanner():
+        started = time.monotonic()
+        asyncio.run(discover(ctx))
+        took = time.monotonic() - started
+    print(f"{method}: {took:.2f} s, {ctx.stat(method)}")
+    return found, ctx.stat(method), took
+
+
+def facts(found: list[Evidence], host: str) -> set[tuple[str, str, int | None]]:
+    return {(e.key, e.value, e.port) for e in found if e.host == host}
+
+
+def services_of(lab: Any, *kinds: str) -> list[tuple[Any, Any]]:
+    return [(d, s) for d in lab.devices for s in d.spec.services if s.kind in kinds]
+
+
+def test_mdns_finds_every_published_instance_and_ignores_out_of_scope(lab: Any) -> None:
+    found, stats, took = run_discoverer(lab, mdns.discover, "mdns")
+    scope = ipaddress.ip_network(lab.spec.settings.scan_subnet)
+    published = services_of(lab, "mdns", "avahi")
+    assert {d.name for d, s in published if s.kind == "avahi"} == {"hik-cam-loading"}
+    outside = 0
+    for device, service in published:
+        got = facts(found, device.ip)
+        if ipaddress.ip_address(device.ip) not in scope:
+            outside += 1
+            assert got == set(), f"{device.name} is outside the scan scope"
+            continue
+        for inst in service.table["instance"]:
+            port = inst["port"]
+            want = {("mdns.service", inst["type"], port), ("mdns.instance", inst["name"], port),
+                    ("mdns.hostname", inst["hostname"], port),
+                    ("mdns.txt", ";".join(inst["txt"]), port)}
+            assert want <= got, f"{device.name}: missing {want - got}"
+    assert outside >= 1 and stats.dropped >= outside
+    assert stats.answered == len({d.ip for d, _ in published
+                                  if ipaddress.ip_address(d.ip) in scope})
+    assert stats.errors == 0
+    assert {e.host for e in found} <= {d.ip for d, _ in published}
+    assert took < WINDOW_S + 1.0
+
+
+def test_avahi_published_camera(lab: Any) -> None:
+    found, _, _ = run_discoverer(lab, mdns.discover, "mdns")
+    got = facts(found, lab.device("hik-cam-loading").ip)
+    assert ("mdns.instance", "HIKVISION DS-2CD2387G2-LU - 123456789", 80) in got
+    assert ("mdns.service", "_CGI._tcp.local.", 80) in got
+    assert ("mdns.txt", "path=/", 80) in got
+    assert ("mdns.hostname", "DS-2CD2387G2-LU20230815AAWR123456789.local.", 80) in got
+
+
+def test_ssdp_finds_every_device_with_every_recorded_field(lab: Any) -> None:
+    found, stats, took = run_discoverer(lab, ssdp.discover, "ssdp")
+    devices = services_of(lab, "ssdp")
+    assert devices
+    for device, service in devices:
+        table = service.table
+        ip = device.ip
+        got = {(k, v) for k, v, _ in facts(found, ip)}
+        location = f"http://{ip}:{table['description_port']}{table['description_path']}"
+        want = {("upnp.server", table["server"].replace("{ip}", ip)),
+                ("upnp.location", location)}
+        for advert in table["advert"]:
+            want |= {("upnp.st", advert["st"]), ("upnp.usn", advert["usn"])}
+        if table.get("description"):
+            desc = parse_description(table["description"].replace("{ip}", ip).encode())
+            keys = {"manufacturer": "upnp.manufacturer", "modelName": "upnp.model_name",
+                    "modelNumber": "upnp.model_number",
+                    "modelDescription": "upnp.model_description",
+                    "serialNumber": "upnp.serial", "friendlyName": "upnp.friendly_name",
+                    "UDN": "upnp.udn"}
+            want |= {(keys[k], v) for k, v in desc.fields.items()}
+            assert any(k == "upnp.description" for k, _ in got)
+        else:
+            assert any(k == "probe.error" and "HTTP 404" in v for k, v in got)
+        assert want <= got, f"{device.name}: missing {want - got}"
+    assert stats.answered == len(devices)
+    assert {e.host for e in found} == {d.ip for d, _ in devices}
+    assert took < WINDOW_S + 1.5
+
+
+def test_ssdp_out_of_scope_answers_are_dropped(lab: Any) -> None:
+    found: list[Evidence] = []
+    ctx = ScanContext(settings=ScanSettings(listen_window_s=1.5),
+                      interface=lab.scanner_interface, source_ip=lab.scanner_ip,
+                      in_scope=ipaddress.ip_network("198.18.3.0/24"), emit=found.append)
+    with lab.in_scanner():
+        asyncio.run(ssdp.discover(ctx))
+    assert found == []
+    assert ctx.stat("ssdp").dropped >= len(services_of(lab, "ssdp"))
