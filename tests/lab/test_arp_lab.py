@@ -99,7 +99,7 @@ def test_duplicates_are_reported_not_hidden(lab: Any) -> None:
 def test_rate_pacing_and_retries_on_silent_addresses(lab: Any) -> None:
     # 198.18.2.0/24 holds no lab host: every address stays silent.
     silent = ["198.18.2.1-198.18.2.100"]
-    result, ctx, found = run_sweep(lab, silent, rate=200, retries=0, arp_timeout_s=0.2)
+    result, _, found = run_sweep(lab, silent, rate=200, retries=0, arp_timeout_s=0.2)
     assert found == [] and result.sent == 100
     # 100 frames at 200/s: the first at t=0, the last at 99/200 s.
     assert 0.46 <= result.send_s <= 0.60, result.send_s
