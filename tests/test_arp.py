@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
+import sys
 from ipaddress import IPv4Address
 
 import pytest
@@ -203,3 +206,15 @@ def test_result_reports_duplicates_both_ways() -> None:
 def test_permission_error_is_one_line() -> None:
     msg = str(ArpPermissionError())
     assert "root or CAP_NET_RAW" in msg and "\n" not in msg
+
+
+def test_without_raw_socket_rights_the_error_says_so() -> None:
+    # Opening an AF_PACKET socket with protocol 0 receives and sends nothing.
+    code = ("from camscan.discovery.arp import check_raw_socket, ArpPermissionError\n"
+            "try:\n    check_raw_socket()\nexcept ArpPermissionError as e:\n    print(e)\n")
+    argv = [sys.executable, "-c", code]
+    if os.geteuid() == 0:
+        # Stay root (file access unchanged) but lose CAP_NET_RAW, as an unprivileged user would.
+        argv = ["setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw", *argv]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout == "ARP sweep needs root or CAP_NET_RAW (raw AF_PACKET socket)\n"
