@@ -1,0 +1,171 @@
+"""HTTP response parsing on captured bytes, hostile bytes and any bytes; path table rules."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from camscan import rawkeys
+from camscan.models import Evidence
+from camscan.probes import banners, http, paths
+
+CAPTURES = Path(__file__).parents[1] / "captures" / "http"
+
+
+def capture(name: str) -> bytes:
+    return (CAPTURES / name).read_bytes()
+
+
+def test_dahua_skeleton_keeps_upper_case_names_in_order_and_no_server() -> None:
+    # HTTP/1.1 200 OK, CONNECTION/CONTENT-LENGTH/CACHE-CONTROL/CONTENT-TYPE, BOM + XHTML Strict
+    resp = http.parse_http_response(capture("dahua-web-service.http"))
+    assert resp.status_line == "HTTP/1.1 200 OK"
+    assert [n for n, _ in resp.headers] == ["CONNECTION", "CONTENT-LENGTH", "CACHE-CONTROL",
+                                           "CONTENT-TYPE"]
+    assert resp.header_block.startswith("CONNECTION: close\r\nCONTENT-LENGTH: ")
+    assert resp.header("Server") is None
+    assert resp.header("content-type") == "text/html"
+    assert resp.title == "WEB SERVICE"
+    assert resp.body.startswith(b"\xef\xbb\xbf<!DOCTYPE html PUBLIC")
+
+
+def test_cpplus_title_with_en_dash() -> None:
+    resp = http.parse_http_response(capture("cpplus-dvr.http"))
+    assert resp.title == "CPPLUS DVR –Web View"
+
+
+def test_hikvision_app_webs_http10() -> None:
+    resp = http.parse_http_response(capture("hikvision-app-webs.http"))
+    assert resp.status == 200
+    assert resp.status_line == "HTTP/1.0 200 OK"
+    assert resp.header("Server") == "App-webs/"
+    assert [n for n, _ in resp.headers][:2] == ["Date", "Server"]
+
+
+def test_hikvision_usercheck_401_keeps_digest_challenge() -> None:
+    resp = http.parse_http_response(capture("hikvision-usercheck-401.http"))
+    assert resp.status == 401
+    auth = resp.header("WWW-Authenticate")
+    assert auth is not None and auth.startswith('Digest realm="DS-2CD2385G1-I", domain="::"')
+    assert b"<statusValue>401</statusValue>" in resp.body
+
+
+def test_chunked_body_is_decoded() -> None:
+    resp = http.parse_http_response(capture("synology-chunked.http"))
+    assert resp.title == "Synology DiskStation"
+    assert resp.body.endswith(b"</html>\n")
+    assert b"\r\n0\r\n" not in resp.body
+
+
+def test_expand_yields_every_flat_key_once_per_header() -> None:
+    raw = capture("hikvision-webs-302.http").decode()
+    ev = Evidence("198.18.0.12", "http", "http.response", raw, 80)
+    out = {(e.key, e.value) for e in http.expand(ev)}
+    assert ("http.status", "HTTP/1.1 302 Redirect") in out
+    assert ("http.server", "Hikvision-Webs") in out
+    assert ("http.location", "http://198.18.0.12:80/doc/page/login.asp") in out
+    assert all(e.port == 80 and e.host == "198.18.0.12" for e in http.expand(ev))
+
+
+def test_expand_via_rawkeys_registry() -> None:
+    raw = capture("xiongmai-netsurveillance.http").decode()
+    items = rawkeys.expand([Evidence("198.18.0.61", "http", "http.response", raw, 80)])
+    keys = {e.key: e.value for e in items}
+    assert keys["http.title"] == "NETSurveillance WEB"
+    assert "http.server" not in keys
+    assert keys["http.headers"] == "Content-type: text/html\r\nExpires: 0"
+
+
+def test_set_cookie_and_www_authenticate_each_value() -> None:
+    raw = (b"HTTP/1.1 401 Unauthorized\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n"
+           b'WWW-Authenticate: Digest realm="x"\r\nWWW-Authenticate: Basic realm="/"\r\n\r\n')
+    ev = Evidence("h", "http", "http.response", raw.decode(), 80)
+    items = http.expand(ev)
+    assert [e.value for e in items if e.key == "http.cookie"] == ["a=1", "b=2"]
+    assert [e.value for e in items if e.key == "http.www_authenticate"] == [
+        'Digest realm="x"', 'Basic realm="/"']
+
+
+def test_bare_lf_line_endings_and_folding() -> None:
+    resp = http.parse_http_response(b"HTTP/1.0 200 OK\nServer: a\n b\nX: 1\n\nbody")
+    assert resp.headers == (("Server", "a b"), ("X", "1"))
+    assert resp.body == b"body"
+
+
+def test_truncated_head_is_parsed_as_far_as_it_goes() -> None:
+    resp = http.parse_http_response(b"HTTP/1.1 200 OK\r\nServer: App-w")
+    assert resp.header("Server") == "App-w"
+    assert resp.body == b""
+
+
+@pytest.mark.parametrize("data", [
+    b"", b"garbage", b"\x8f\x00\x01", b"HTTP/1.1 2000 OK\r\n\r\n", b"RTSP/1.0 200 OK\r\n\r\n",
+    b"SSH-2.0-dropbear\r\n", b"HTTP/x.y 200 OK\r\n\r\n",
+])
+def test_non_http_raises_parse_error(data: bytes) -> None:
+    with pytest.raises(http.ParseError):
+        http.parse_http_response(data)
+
+
+def test_oversize_head_raises() -> None:
+    with pytest.raises(http.ParseError):
+        http.parse_http_response(b"HTTP/1.1 200 OK\r\nX: " + b"a" * (70 * 1024) + b"\r\n\r\n")
+
+
+def test_body_capped_at_64k() -> None:
+    resp = http.parse_http_response(b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * (200 * 1024))
+    assert len(resp.body) == http.MAX_BODY
+
+
+def test_bad_chunk_size_is_parse_error() -> None:
+    with pytest.raises(http.ParseError):
+        http.parse_http_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+
+
+@given(st.binary(max_size=2048))
+def test_any_bytes_give_response_or_parse_error(data: bytes) -> None:
+    with contextlib.suppress(http.ParseError):
+        http.parse_http_response(data)
+
+
+@given(st.binary(max_size=1024))
+def test_any_bytes_after_a_status_line_parse(data: bytes) -> None:
+    try:
+        resp = http.parse_http_response(b"HTTP/1.1 200 OK\r\n" + data)
+    except http.ParseError:
+        return
+    assert resp.status == 200
+
+
+def test_requests_carry_no_credentials() -> None:
+    for entry in paths.VENDOR_PATHS:
+        req = banners.build_http_request("198.18.0.11", 80, entry.method, entry.path, entry.body,
+                                         entry.content_type)
+        assert b"authorization" not in req.lower()
+        assert b"password\":\"\"" in req or b"password" not in req.lower()
+
+
+def test_path_table_has_no_exploit_paths() -> None:
+    for entry in paths.VENDOR_PATHS:
+        for bad in paths.FORBIDDEN:
+            assert bad not in entry.path, entry.name
+
+
+def test_rpc2_login_is_deep_only() -> None:
+    default = {p.name for p in paths.selected_paths(deep=False)}
+    deep = {p.name for p in paths.selected_paths(deep=True)}
+    assert "dahua_rpc2_login" not in default
+    assert "dahua_rpc2_login" in deep
+    assert {"hik_usercheck", "hik_login_asp", "hik_device_info"} <= default
+
+
+def test_rpc2_challenge_fields() -> None:
+    resp = http.parse_http_response(capture("amcrest-rpc2-challenge.http"))
+    assert banners.rpc2_challenge(resp.body) == {
+        "dahua.rpc2_realm": "Login to AMC000N49SSV0M2U46", "dahua.rpc2_mac": "9C8ECD0A1B2C"}
+    assert banners.rpc2_challenge(b"not json") == {}
+    assert banners.rpc2_challenge(b"[1, 2]") == {}
