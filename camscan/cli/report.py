@@ -1,9 +1,119 @@
-"""(placeholder: filled in by its owner)"""
+"""`camscan report`, `camscan diff` and `camscan history`: the audit workflow over saved scans."""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from camscan.diff import diff_documents, diff_to_dict, print_diff
+from camscan.inventory import Inventory, InventoryError
+from camscan.output.exitcodes import RUNTIME_ERROR, USAGE_ERROR
+from camscan.output.jsonout import read_json
+from camscan.output.report import ReportError, write_report
+from camscan.output.table import plain
+
+DbOption = Annotated[Path | None, typer.Option(
+    "--db", help="Inventory file (default: $CAMSCAN_DB, else in the user data directory).",
+    dir_okay=False)]
+
+
+def _fail(message: str, code: int = RUNTIME_ERROR) -> typer.Exit:
+    Console(stderr=True).print(f"camscan: {message}", markup=False, highlight=False)
+    return typer.Exit(code)
+
+
+def _read_scan(path: Path) -> dict[str, Any]:
+    try:
+        doc = read_json(path)
+    except (OSError, ValueError) as exc:
+        raise _fail(f"cannot read {path}: {exc}") from None
+    if "devices" not in doc or "summary" not in doc:
+        raise _fail(f"{path}: not a camscan scan document")
+    return doc
+
+
+def _resolve(ref: str, db: Path | None) -> dict[str, Any]:
+    """A scan given as a JSON file path or as an inventory scan id."""
+    path = Path(ref)
+    if path.is_file():
+        return _read_scan(path)
+    if ref.isdigit():
+        try:
+            with Inventory(db) as inv:
+                return inv.load(int(ref))
+        except InventoryError as exc:
+            raise _fail(str(exc)) from None
+    raise _fail(f"{ref!r} is neither a scan file nor an inventory scan id", USAGE_ERROR)
+
+
+def report(
+    scans: Annotated[list[Path], typer.Argument(
+        help="Scan documents (JSON) to report on; several make one report with a row per site.",
+        exists=True, dir_okay=False, readable=True)],
+    output: Annotated[Path, typer.Option(
+        "-o", "--output", help="report.html, or report.pdf (needs WeasyPrint).",
+        dir_okay=False)],
+) -> None:
+    """Write an FOI-ready report: totals, a chart, every Hikvision/Dahua device with evidence."""
+    docs = [_read_scan(p) for p in scans]
+    try:
+        write_report(docs, output)
+    except ReportError as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"cannot write {output}: {exc}") from None
+    Console(stderr=True).print(f"report written to {output}", markup=False, highlight=False)
+
+
+def diff(
+    before: Annotated[str, typer.Argument(help="Earlier scan: a JSON file or an inventory id.")],
+    after: Annotated[str, typer.Argument(help="Later scan: a JSON file or an inventory id.")],
+    db: DbOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table on stderr.")] = False,
+) -> None:
+    """New, removed, changed and still-present devices (JSON on stdout, table on stderr)."""
+    a, b = _resolve(before, db), _resolve(after, db)
+    result = diff_documents(a, b)
+    json.dump(diff_to_dict(result, a, b, a_label=before, b_label=after), sys.stdout, indent=2,
+              ensure_ascii=False)
+    sys.stdout.write("\n")
+    if not quiet:
+        print_diff(result)
+
+
+def history(
+    db: DbOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table on stderr.")] = False,
+) -> None:
+    """List the scans stored in the inventory (JSON on stdout, table on stderr)."""
+    try:
+        with Inventory(db) as inv:
+            scans = inv.scans()
+            path = inv.path
+    except InventoryError as exc:
+        raise _fail(str(exc)) from None
+    json.dump([s.to_dict() for s in scans], sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+    if quiet:
+        return
+    table = Table(title=f"{len(scans)} stored scans in {path}")
+    for col in ("id", "started", "site", "operator", "complete", "devices", "Hikvision", "Dahua"):
+        table.add_column(col)
+    for s in scans:
+        table.add_row(str(s.id), plain(s.started), plain(s.site), plain(s.operator),
+                      "yes" if s.complete else "NO", str(s.devices), str(s.hikvision),
+                      str(s.dahua))
+    Console(stderr=True).print(table)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the top-level app."""
+    app.command("report")(report)
+    app.command("diff")(diff)
+    app.command("history")(history)
