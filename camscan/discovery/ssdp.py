@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from camscan.context import ScanContext, traffic_log
+from camscan.discovery.udp import Datagram, exchange
 from camscan.models import Evidence, excerpt
 
 SSDP_GROUP = "239.255.255.250"
@@ -23,11 +23,10 @@ SSDP_PORT = 1900
 MAX_DATAGRAM = 8192  # an SSDP message is a few hundred bytes; larger is dropped and counted
 MAX_HEADERS = 64
 MAX_DESCRIPTION = 256 * 1024
-MAX_MESSAGES = 4096  # per scan: a flooding device cannot grow memory without bound
+MAX_PER_SOURCE = 64  # datagrams kept per device: one reply per embedded device/service
 MAX_LOCATIONS = 256
 DESCRIPTION_TIMEOUT_S = 2.0
 MX_S = 1
-_IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)  # Linux <linux/in.h>
 
 _UPNP_NS = "urn:schemas-upnp-org:device-1-0"
 # description element -> evidence key
@@ -188,42 +187,44 @@ def same_host_location(location: str, host: str) -> tuple[str, int] | None:
 
 # --- transport -------------------------------------------------------------------------------
 
-class _SsdpProtocol(asyncio.DatagramProtocol):
-    """Hands each datagram and its sender's address to a callback."""
+class SsdpHearing:
+    """What one scan hears over SSDP: de-duplicated, in-scope evidence and LOCATIONs to fetch."""
 
-    def __init__(self, on_datagram: Callable[[bytes, str], None]) -> None:
-        self.on_datagram = on_datagram
+    def __init__(self, ctx: ScanContext, on_location: Callable[[str, str], None]) -> None:
+        self.ctx = ctx
+        self.stats = ctx.stat("ssdp")
+        self.on_location = on_location
+        self.hosts: set[str] = set()
+        self.emitted: set[tuple[str, str, str]] = set()  # (host, key, value): one item per fact
+        self.locations: set[tuple[str, str]] = set()
 
-    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
-        self.on_datagram(data, str(addr[0]))
-
-    def error_received(self, exc: Exception) -> None:
-        traffic_log.debug("ssdp socket error: %s", exc)
-
-
-def _search_socket(source_ip: str) -> socket.socket:
-    """UDP socket bound to the scan interface's address; multicast leaves by that interface."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(source_ip))
-    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 2)
-    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
-    sock.bind((source_ip, 0))
-    sock.setblocking(False)
-    return sock
-
-
-def _notify_socket(source_ip: str) -> socket.socket:
-    """UDP socket on port 1900 joined to the SSDP group on the scan interface only."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if hasattr(socket, "SO_REUSEPORT"):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.setsockopt(socket.IPPROTO_IP, _IP_MULTICAST_ALL, 0)  # only groups we joined here
-    sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
-                    socket.inet_aton(SSDP_GROUP) + socket.inet_aton(source_ip))
-    sock.bind((SSDP_GROUP, SSDP_PORT))
-    sock.setblocking(False)
-    return sock
+    def feed(self, dg: Datagram) -> None:
+        """Take one received datagram (the transport has already bounded size and count)."""
+        try:
+            in_scope = ipaddress.IPv4Address(dg.ip) in self.ctx.in_scope
+        except ValueError:
+            in_scope = False
+        if not in_scope:
+            self.stats.dropped += 1
+            return
+        try:
+            msg = parse_ssdp(dg.data)
+        except ParseError:
+            self.stats.dropped += 1
+            return
+        if msg.kind == "search":
+            return  # another control point's query, not a device
+        if dg.ip not in self.hosts:
+            self.hosts.add(dg.ip)
+            self.stats.answered += 1
+        for ev in message_evidence(dg.ip, msg):
+            if (dg.ip, ev.key, ev.value) not in self.emitted:
+                self.emitted.add((dg.ip, ev.key, ev.value))
+                self.ctx.emit(ev)
+        key = (dg.ip, msg.location or "")
+        if msg.location and key not in self.locations and len(self.locations) < MAX_LOCATIONS:
+            self.locations.add(key)
+            self.on_location(dg.ip, msg.location)
 
 
 async def _fetch_description(ctx: ScanContext, session: aiohttp.ClientSession, host: str,
@@ -270,79 +271,19 @@ async def discover(ctx: ScanContext) -> None:
     if not ctx.source_ip:
         stats.notes.append("no source address: SSDP needs a local interface")
         return
-    loop = asyncio.get_running_loop()
-    seen: set[tuple[str, str, str]] = set()  # (host, USN, ST) already heard
-    emitted: set[tuple[str, str, str]] = set()  # (host, key, value): one item per fact
-    locations: dict[tuple[str, str], None] = {}  # distinct (host, LOCATION), in arrival order
-    count = 0
-
-    def on_datagram(data: bytes, host: str) -> None:
-        nonlocal count
-        count += 1
-        if count > MAX_MESSAGES:
-            stats.dropped += 1
-            return
-        traffic_log.debug("ssdp from %s: %r", host, data[:2048])
-        try:
-            addr = ipaddress.IPv4Address(host)
-        except ValueError:
-            stats.dropped += 1
-            return
-        if addr not in ctx.in_scope:
-            stats.dropped += 1
-            return
-        try:
-            msg = parse_ssdp(data)
-        except ParseError:
-            stats.dropped += 1
-            return
-        if msg.kind == "search":
-            return  # another control point's query, not a device
-        key = (host, msg.headers.get("USN", ""), msg.st or "")
-        if key in seen:
-            return
-        if not any(h == host for h, _, _ in seen):
-            stats.answered += 1
-        seen.add(key)
-        for ev in message_evidence(host, msg):
-            if (host, ev.key, ev.value) not in emitted:
-                emitted.add((host, ev.key, ev.value))
-                ctx.emit(ev)
-        if msg.location and len(locations) < MAX_LOCATIONS:
-            locations.setdefault((host, msg.location), None)
-
-    transports: list[asyncio.DatagramTransport] = []
-    try:
-        search = _search_socket(ctx.source_ip)
-        t, _ = await loop.create_datagram_endpoint(lambda: _SsdpProtocol(on_datagram), sock=search)
-        transports.append(t)
-        try:
-            notify = _notify_socket(ctx.source_ip)
-            t2, _ = await loop.create_datagram_endpoint(lambda: _SsdpProtocol(on_datagram),
-                                                        sock=notify)
-            transports.append(t2)
-        except OSError as exc:  # port 1900 taken without SO_REUSEPORT: search replies still work
-            stats.notes.append(f"not listening for NOTIFY: {exc}")
-        packet = build_msearch()
-        traffic_log.debug("ssdp to %s:%d: %r", SSDP_GROUP, SSDP_PORT, packet)
-        for _ in range(2):  # UDP may drop one; replies are de-duplicated
-            t.sendto(packet, (SSDP_GROUP, SSDP_PORT))
-            stats.sent += 1
-            await asyncio.sleep(0.1)
-        window = max(ctx.settings.listen_window_s, MX_S + 0.2)
-        await asyncio.sleep(max(0.0, window - (time.monotonic() - started)))
-    except OSError as exc:
-        stats.errors += 1
-        stats.notes.append(f"ssdp socket: {exc}")
-    finally:
-        for t in transports:
-            t.close()
-
-    if locations:
-        timeout = aiohttp.ClientTimeout(total=DESCRIPTION_TIMEOUT_S,
-                                        connect=ctx.settings.connect_timeout_s)
-        connector = aiohttp.TCPConnector(local_addr=(ctx.source_ip, 0), limit=16)
-        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-            await asyncio.gather(*(_fetch_description(ctx, session, host, loc)
-                                   for host, loc in locations))
+    timeout = aiohttp.ClientTimeout(total=DESCRIPTION_TIMEOUT_S,
+                                    connect=ctx.settings.connect_timeout_s)
+    connector = aiohttp.TCPConnector(local_addr=(ctx.source_ip, 0), limit=16)
+    fetches: list[asyncio.Task[None]] = []
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+        # Each description is fetched as soon as its LOCATION is first heard, inside the window.
+        hearing = SsdpHearing(ctx, lambda host, loc: fetches.append(asyncio.create_task(
+            _fetch_description(ctx, session, host, loc))))
+        # One socket on port 1900 joined to the group on the scan interface: unicast search
+        # replies and multicast NOTIFYs both arrive on it.
+        await exchange(ctx, "ssdp", [(build_msearch(), (SSDP_GROUP, SSDP_PORT))], hearing.feed,
+                       max_size=MAX_DATAGRAM, port=SSDP_PORT, groups=[SSDP_GROUP],
+                       max_per_source=MAX_PER_SOURCE)
+        if fetches:
+            await asyncio.gather(*fetches)
     stats.duration_s = time.monotonic() - started

@@ -227,3 +227,46 @@ def test_lab_answers_ssdp_all_and_exact_st_only() -> None:
     assert len(lab_ssdp.matching(dev, "ssdp:all")) == 2
     assert lab_ssdp.matching(dev, "upnp:rootdevice") == []
     assert [a.st for a in lab_ssdp.matching(dev, dev.adverts[0].st)] == [dev.adverts[0].st]
+
+
+# --- what discover() does with each datagram (no sockets) --------------------------------------
+
+def _ctx(found: list[Evidence]) -> Any:
+    import ipaddress
+
+    from camscan.context import ScanContext, ScanSettings
+
+    return ScanContext(ScanSettings(), "eth0", "192.168.1.2",
+                       ipaddress.ip_network("192.168.1.0/24"), found.append)
+
+
+def test_hearing_dedupes_keeps_scope_and_asks_for_each_location_once() -> None:
+    from camscan.discovery.udp import Datagram
+
+    found: list[Evidence] = []
+    asked: list[tuple[str, str]] = []
+    ctx = _ctx(found)
+    hearing = ssdp.SsdpHearing(ctx, lambda host, loc: asked.append((host, loc)))
+    reply = capture("dahua-search-reply.http")
+    hearing.feed(Datagram("192.168.1.20", 1900, reply))
+    hearing.feed(Datagram("192.168.1.20", 1900, reply))  # the second M-SEARCH's answer
+    hearing.feed(Datagram("10.9.9.9", 1900, reply))  # outside the scan scope
+    hearing.feed(Datagram("192.168.1.30", 1900, b"\x00garbage"))
+    hearing.feed(Datagram("192.168.1.31", 1900, build_msearch()))  # a control point, not a device
+    assert asked == [("192.168.1.20", "http://192.168.1.20:49152/upnp_device_desc.xml")]
+    assert sorted(e.key for e in found) == ["upnp.location", "upnp.server", "upnp.st", "upnp.usn"]
+    assert {e.host for e in found} == {"192.168.1.20"}
+    stats = ctx.stat("ssdp")
+    assert (stats.answered, stats.dropped) == (1, 2)
+
+
+def test_hearing_bounds_locations_under_a_flood() -> None:
+    from camscan.discovery.udp import Datagram
+
+    asked: list[tuple[str, str]] = []
+    hearing = ssdp.SsdpHearing(_ctx([]), lambda host, loc: asked.append((host, loc)))
+    for n in range(ssdp.MAX_LOCATIONS + 50):
+        msg = (f"HTTP/1.1 200 OK\r\nLOCATION: http://192.168.1.20:{1000 + n}/d.xml\r\n"
+               f"USN: uuid:{n}\r\n\r\n").encode()
+        hearing.feed(Datagram("192.168.1.20", 1900, msg))
+    assert len(asked) == ssdp.MAX_LOCATIONS
