@@ -1,0 +1,372 @@
+"""Load, validate, compile and self-test the fingerprint library in `fingerprints/`."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from camscan.keys import is_known_key
+from camscan.models import DeviceType, Evidence, Match, Strength
+
+DEFAULT_DIR = Path(__file__).resolve().parents[1] / "fingerprints"
+TARGET_MAKERS = frozenset({"Hikvision", "Dahua"})
+FIELDS = ("maker", "brand", "device_type", "model", "firmware", "serial")
+GROUP_FIELDS = frozenset({"brand", "device_type", "model", "firmware", "serial"})
+STRENGTH_RANK = {Strength.CONCLUSIVE: 3, Strength.STRONG: 2, Strength.CORROBORATING: 1}
+
+
+class LibraryError(ValueError):
+    """The fingerprint library on disk is malformed (schema, regex or vocabulary)."""
+
+
+_EXAMPLE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["value"],
+    "additionalProperties": False,
+    "properties": {
+        "value": {"type": "string", "minLength": 1},
+        "note": {"type": "string"},
+        **{f: {"type": "string"} for f in FIELDS},
+    },
+}
+_FINGERPRINT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "description", "pattern", "strength", "source", "examples"],
+    "additionalProperties": False,
+    "properties": {
+        "id": {"type": "string", "pattern": r"^[a-z0-9_.-]+$"},
+        "description": {"type": "string", "minLength": 3},
+        "pattern": {"type": "string", "minLength": 1},
+        "strength": {"enum": [s.value for s in Strength]},
+        "source": {"type": "string", "minLength": 3},
+        "note": {"type": "string"},
+        **{f: {"type": "string", "minLength": 1} for f in ("maker", "brand", "device_type")},
+        "examples": {"type": "array", "minItems": 1,
+                     "items": {"anyOf": [{"type": "string", "minLength": 1}, _EXAMPLE_SCHEMA]}},
+        "counter_examples": {"type": "array", "items": {"type": "string", "minLength": 1}},
+    },
+}
+FILE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["key", "fingerprint"],
+    "additionalProperties": False,
+    "properties": {
+        "key": {"type": "string"},
+        "description": {"type": "string"},
+        "also_keys": {"type": "array", "items": {"type": "string"}},
+        "matches": {"enum": ["value", "registrant"]},
+        "fingerprint": {"type": "array", "minItems": 1, "items": _FINGERPRINT_SCHEMA},
+    },
+}
+BRANDS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["brand"],
+    "additionalProperties": False,
+    "properties": {"brand": {"type": "array", "items": {
+        "type": "object",
+        "required": ["name", "relation", "source"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string"},
+            "maker": {"type": "string"},
+            "relation": {"enum": ["maker", "own", "oem", "mixed"]},
+            "aliases": {"type": "array", "items": {"type": "string"}},
+            "evidence": {"type": "string"},
+            "recognise": {"type": "string"},
+            "source": {"type": "string"},
+        },
+    }}},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """A value a fingerprint must match, and the fields it must yield."""
+
+    value: str
+    expect: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """One compiled library entry."""
+
+    id: str
+    key: str
+    description: str
+    regex: re.Pattern[str]
+    strength: Strength
+    source: str
+    maker: str | None
+    brand: str | None
+    device_type: str | None
+    examples: tuple[Example, ...]
+    counter_examples: tuple[str, ...]
+
+    def names_target(self) -> bool:
+        """True when a match of this fingerprint says Hikvision or Dahua made the device."""
+        return self.maker in TARGET_MAKERS
+
+
+@dataclass(frozen=True, slots=True)
+class FingerprintFile:
+    """The fingerprints of one file, tried in order (first match wins within a file)."""
+
+    path: Path
+    key: str
+    keys: tuple[str, ...]  # `key` plus `also_keys`
+    matches: str  # "value", or "registrant" for MAC keys (the IEEE registrant name is matched)
+    fingerprints: tuple[Fingerprint, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Brand:
+    """A brand and the maker behind it (None when mixed or unknown)."""
+
+    name: str
+    maker: str | None
+    relation: str
+    aliases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Library:
+    """The whole compiled library plus its vocabulary; matches evidence by key."""
+
+    files: tuple[FingerprintFile, ...]
+    makers: frozenset[str]
+    brands: dict[str, Brand]
+    device_types: dict[str, str]  # alias (lower-case) -> DeviceType value
+    _brand_alias: dict[str, str] = field(default_factory=dict)
+    _by_key: dict[str, tuple[FingerprintFile, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for b in self.brands.values():
+            for alias in (b.name, *b.aliases):
+                self._brand_alias[alias.casefold()] = b.name
+
+    def fingerprints(self) -> Iterator[Fingerprint]:
+        """Every fingerprint in library order."""
+        for f in self.files:
+            yield from f.fingerprints
+
+    def files_for(self, key: str) -> tuple[FingerprintFile, ...]:
+        """Files whose fingerprints read `key` (exact keys, then `prefix.` families)."""
+        hit = self._by_key.get(key)
+        if hit is None:
+            hit = tuple(f for f in self.files
+                        if any(k == key or (k.endswith(".") and key.startswith(k))
+                               for k in f.keys))
+            self._by_key[key] = hit
+        return hit
+
+    def normalise_brand(self, raw: str) -> str:
+        """Canonical brand name for a raw vendor string (unknown strings kept as given)."""
+        text = raw.strip()
+        return self._brand_alias.get(text.casefold(), text)
+
+    def normalise_type(self, raw: str) -> str:
+        """DeviceType value for a raw device class (unknown -> 'unknown')."""
+        return self.device_types.get(raw.strip().casefold(), DeviceType.UNKNOWN.value)
+
+    def match_value(self, fp_file: FingerprintFile, value: str) -> tuple[Fingerprint,
+                                                                         re.Match[str]] | None:
+        """The first fingerprint of `fp_file` matching `value`, with its regex match."""
+        for fp in fp_file.fingerprints:
+            m = fp.regex.search(value)
+            if m is not None:
+                return fp, m
+        return None
+
+    def to_match(self, fp: Fingerprint, m: re.Match[str], ev: Evidence) -> Match:
+        """The Match record for `fp` having matched `ev` (named groups fill fields)."""
+        groups = {k: v for k, v in m.groupdict().items() if v and k in GROUP_FIELDS}
+        brand, maker = fp.brand, fp.maker
+        if "brand" in groups:
+            brand = self.normalise_brand(groups["brand"])
+            info = self.brands.get(brand)
+            # A captured maker's own name ("AXIS") names that maker; never a target maker,
+            # whose claims must be declared in the fingerprint itself.
+            if maker is None and info is not None and info.relation == "maker" \
+                    and info.maker not in TARGET_MAKERS:
+                maker = info.maker
+        device_type = fp.device_type
+        if "device_type" in groups:
+            device_type = self.normalise_type(groups["device_type"])
+        return Match(
+            fingerprint_id=fp.id, strength=fp.strength, evidence=ev, maker=maker,
+            brand=brand, device_type=device_type, model=groups.get("model"),
+            firmware=groups.get("firmware"), serial=groups.get("serial"),
+        )
+
+    def match(self, ev: Evidence, *, registrant: str | None = None) -> list[Match]:
+        """Every file's first matching fingerprint for one evidence item."""
+        out: list[Match] = []
+        for fp_file in self.files_for(ev.key):
+            value = registrant if fp_file.matches == "registrant" else ev.value
+            if value is None:
+                continue
+            hit = self.match_value(fp_file, value)
+            if hit is not None:
+                out.append(self.to_match(hit[0], hit[1], ev))
+        return out
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise LibraryError(f"{path}: {exc}") from exc
+
+
+def _validate(data: dict[str, Any], schema: dict[str, Any], path: Path) -> None:
+    try:
+        jsonschema.validate(data, schema)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path)
+        raise LibraryError(f"{path}: {where}: {exc.message}") from exc
+
+
+def _compile_fp(raw: dict[str, Any], key: str, path: Path) -> Fingerprint:
+    try:
+        regex = re.compile(raw["pattern"])
+    except re.error as exc:
+        raise LibraryError(f"{path}: {raw['id']}: bad pattern: {exc}") from exc
+    unknown = set(regex.groupindex) - GROUP_FIELDS
+    if unknown:
+        raise LibraryError(f"{path}: {raw['id']}: unknown named groups {sorted(unknown)}")
+    examples = tuple(
+        Example(e, {}) if isinstance(e, str)
+        else Example(e["value"], {k: v for k, v in e.items() if k in FIELDS})
+        for e in raw["examples"]
+    )
+    return Fingerprint(
+        id=raw["id"], key=key, description=raw["description"], regex=regex,
+        strength=Strength(raw["strength"]), source=raw["source"], maker=raw.get("maker"),
+        brand=raw.get("brand"), device_type=raw.get("device_type"), examples=examples,
+        counter_examples=tuple(raw.get("counter_examples", ())),
+    )
+
+
+def _load_vocabulary(root: Path) -> tuple[frozenset[str], dict[str, str], frozenset[str]]:
+    vocab = root / "vocabulary"
+    makers = _read_toml(vocab / "makers.toml")
+    types = _read_toml(vocab / "device_types.toml")
+    brands = _read_toml(vocab / "brands.toml")
+    aliases: dict[str, str] = {}
+    for entry in types["device_type"]:
+        value = DeviceType(entry["value"]).value
+        for alias in (value, *entry.get("aliases", ())):
+            aliases[alias.casefold()] = value
+    return (frozenset(m["name"] for m in makers["maker"]), aliases,
+            frozenset(brands["brands"]))
+
+
+def load(root: Path = DEFAULT_DIR) -> Library:
+    """Read, validate and compile the library under `root`; raise LibraryError if malformed."""
+    makers, type_aliases, brand_vocab = _load_vocabulary(root)
+    brands_raw = _read_toml(root / "brands.toml")
+    _validate(brands_raw, BRANDS_SCHEMA, root / "brands.toml")
+    brands: dict[str, Brand] = {}
+    for b in brands_raw["brand"]:
+        if b["name"] not in brand_vocab:
+            raise LibraryError(f"brands.toml: brand {b['name']!r} not in the vocabulary")
+        if b.get("maker") is not None and b["maker"] not in makers:
+            raise LibraryError(f"brands.toml: maker {b['maker']!r} not in the vocabulary")
+        brands[b["name"]] = Brand(b["name"], b.get("maker"), b["relation"],
+                                  tuple(b.get("aliases", ())))
+    files: list[FingerprintFile] = []
+    for path in sorted(root.glob("*.toml")):
+        if path.name == "brands.toml":
+            continue
+        data = _read_toml(path)
+        _validate(data, FILE_SCHEMA, path)
+        key = data["key"]
+        if path.stem != key.rstrip("."):
+            raise LibraryError(f"{path}: file name must be the key it reads ({key!r})")
+        keys = (key, *data.get("also_keys", ()))
+        for k in keys:
+            if not is_known_key(k) and k not in ("http.path.", "tcp.banner."):
+                raise LibraryError(f"{path}: unknown evidence key {k!r}")
+        fps = tuple(_compile_fp(raw, key, path) for raw in data["fingerprint"])
+        for fp in fps:
+            if fp.maker is not None and fp.maker not in makers:
+                raise LibraryError(f"{path}: {fp.id}: maker {fp.maker!r} not in the vocabulary")
+            if fp.brand is not None and fp.brand not in brand_vocab:
+                raise LibraryError(f"{path}: {fp.id}: brand {fp.brand!r} not in the vocabulary")
+            if fp.device_type is not None and fp.device_type not in set(type_aliases.values()):
+                raise LibraryError(f"{path}: {fp.id}: device type {fp.device_type!r} unknown")
+        files.append(FingerprintFile(path, key, keys, data.get("matches", "value"), fps))
+    return Library(tuple(files), makers, brands, type_aliases)
+
+
+@cache
+def default_library() -> Library:
+    """The library shipped in the repository, loaded once per process."""
+    return load(DEFAULT_DIR)
+
+
+def self_test(lib: Library) -> list[str]:
+    """Every way the library breaks its own examples; empty when the library is sound."""
+    problems: list[str] = []
+    seen_ids: set[str] = set()
+    for fp_file in lib.files:
+        seen_examples: set[str] = set()
+        for fp in fp_file.fingerprints:
+            if fp.id in seen_ids:
+                problems.append(f"{fp.id}: duplicate id")
+            seen_ids.add(fp.id)
+            for ex in fp.examples:
+                if ex.value in seen_examples:
+                    problems.append(f"{fp.id}: duplicate example {ex.value!r}")
+                seen_examples.add(ex.value)
+                problems.extend(_check_example(lib, fp_file, fp, ex))
+            for cex in fp.counter_examples:
+                if fp.regex.search(cex):
+                    problems.append(f"{fp.id}: matches its counter-example {cex!r}")
+                problems.extend(_check_counter_example(lib, fp_file, fp, cex))
+    return problems
+
+
+def _check_counter_example(lib: Library, fp_file: FingerprintFile, fp: Fingerprint,
+                           cex: str) -> list[str]:
+    """A counter-example may not reach any strong Hikvision/Dahua rule reading the same keys."""
+    problems = []
+    files = {f.path: f for f in lib.files_for(fp_file.key)}
+    for other_file in files.values():
+        hit = lib.match_value(other_file, cex)
+        if hit is not None and hit[0].names_target() \
+                and hit[0].strength != Strength.CORROBORATING:
+            problems.append(f"{fp.id}: counter-example {cex!r} is taken by {hit[0].id}, "
+                            f"which names {hit[0].maker}")
+    return problems
+
+
+def _check_example(lib: Library, fp_file: FingerprintFile, fp: Fingerprint,
+                   ex: Example) -> list[str]:
+    hit = lib.match_value(fp_file, ex.value)
+    if hit is None:
+        return [f"{fp.id}: example {ex.value!r} matches nothing"]
+    first, m = hit
+    if first.id != fp.id:
+        return [f"{fp.id}: example {ex.value!r} is taken first by {first.id}"]
+    got = lib.to_match(fp, m, Evidence("self-test", "self-test", fp.key, ex.value))
+    problems = []
+    for name, want in ex.expect.items():
+        have = getattr(got, name)
+        if have != want:
+            problems.append(f"{fp.id}: example {ex.value!r} gives {name}={have!r}, want {want!r}")
+    return problems
+
+
+def example_count(lib: Library) -> int:
+    """Number of examples in the library."""
+    return sum(len(fp.examples) for fp in lib.fingerprints())

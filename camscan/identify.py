@@ -1,0 +1,287 @@
+"""Identification: all evidence of one host + the fingerprint library -> one Verdict (pure)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from camscan import rawkeys
+from camscan.fingerprints import STRENGTH_RANK, TARGET_MAKERS, Library, default_library
+from camscan.models import Confidence, Conflict, DeviceType, Evidence, Match, Strength, Verdict
+
+# Evidence keys whose value is a MAC address: matched through the OUI tables.
+MAC_KEYS = frozenset({"mac", "sadp.mac", "dhip.mac", "wsd.epr_mac", "dahua.rpc2_mac",
+                      "arp.reply"})
+_SCOPE_MAC = re.compile(r"^onvif://www\.onvif\.org/MAC/([0-9A-Fa-f:.-]{12,17})$")
+# Plain fields a device reports about itself, used when no fingerprint extracted them;
+# earlier keys win (vendor discovery replies before free text).
+MODEL_KEYS = ("sadp.model", "dhip.model", "onvif.model", "upnp.model_number",
+              "upnp.model_name", "model")
+FIRMWARE_KEYS = ("sadp.firmware", "dhip.firmware", "onvif.firmware")
+SERIAL_KEYS = ("sadp.serial", "dhip.serial", "onvif.serial", "upnp.serial")
+_LEVEL_CONFIDENCE = {3: Confidence.CONFIRMED, 2: Confidence.LIKELY, 1: Confidence.POSSIBLE,
+                     0: Confidence.UNDETERMINED}
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    match: Match
+    rank: int  # 3 conclusive, 2 strong, 1 corroborating
+    group: str  # independence group: the protocol that carried the evidence
+
+
+_SAME_GROUP = {"https": "http", "rtsps": "rtsp", "arp": "mac"}
+
+
+def _group(ev: Evidence) -> str:
+    """Independence group: the protocol that carried the item (its source, else its key's)."""
+    if ev.key in MAC_KEYS:
+        return "mac"
+    if ev.source and ev.source not in ("offline", "cli", "self-test"):
+        return _SAME_GROUP.get(ev.source, ev.source)
+    return ev.key.split(".", 1)[0]
+
+
+OuiClassifier = Callable[[str], Any]
+
+
+def _oui_functions() -> tuple[OuiClassifier | None, OuiClassifier | None]:
+    try:
+        from camscan import oui
+    except ImportError:  # the OUI tables are optional for pure banner identification
+        return None, None
+    return getattr(oui, "classify", None), getattr(oui, "lookup", None)
+
+
+def _mac_matches(lib: Library, ev: Evidence, mac: str) -> list[Match]:
+    classify, lookup = _oui_functions()
+    if classify is not None:
+        claim = classify(mac)
+        if claim is not None:
+            device_type = DeviceType.OTHER.value if "machine-vision" in claim.flags else None
+            brand = claim.brand or claim.maker
+            return [Match(fingerprint_id=claim.fingerprint_id, strength=Strength(claim.strength),
+                          evidence=ev, maker=claim.maker, brand=brand, device_type=device_type)]
+    if lookup is None:
+        return []
+    entry = lookup(mac)
+    if entry is None:
+        return []
+    return lib.match(ev, registrant=entry.registrant)
+
+
+def match_evidence(lib: Library, ev: Evidence) -> list[Match]:
+    """Every match one evidence item produces (fingerprints by key, OUI tables for MACs)."""
+    if ev.key in MAC_KEYS:
+        return _mac_matches(lib, ev, ev.value)
+    out = lib.match(ev)
+    if ev.key == "onvif.scope":
+        m = _SCOPE_MAC.match(ev.value)
+        if m:
+            out.extend(_mac_matches(lib, ev, m.group(1)))
+    return out
+
+
+def _drop_it_vendor_ouis(lib: Library, claims: list[_Claim]) -> list[_Claim]:
+    """Drop the maker of MAC claims naming PC/NIC vendors outside the maker vocabulary (Dell,
+    Intel, ASUS) when any device evidence names a maker: a commodity NIC says nothing about
+    the platform (a TruVision recorder on a Dell OUI), while it is all we know of a bare PC."""
+    if not any(c.match.maker in lib.makers for c in claims):
+        return claims
+    return [c for c in claims if c.match.maker is None or c.match.maker in lib.makers]
+
+
+def _level(claims: list[_Claim], maker: str) -> int:
+    """3 confirmed, 2 likely, 1 possible, 0 not enough, for the claims naming one maker."""
+    if any(c.rank == 3 for c in claims):
+        return 3
+    strong_groups = {c.group for c in claims if c.rank >= 2}
+    if len(strong_groups) >= 2:
+        return 3
+    if strong_groups:
+        return 2
+    groups = {c.group for c in claims}
+    if maker in TARGET_MAKERS and len(groups) < 2:
+        return 0  # one corroborating token never names Hikvision/Dahua
+    return 1
+
+
+def _order(m: Match) -> tuple[int, str, tuple[str, str, str, str, int]]:
+    return (-STRENGTH_RANK[m.strength], m.fingerprint_id, m.evidence.sort_key())
+
+
+def _pick(claims: list[_Claim], attr: str) -> tuple[str | None, list[_Claim]]:
+    """Strongest value of one field; the claims that carried it."""
+    best: dict[str, list[_Claim]] = {}
+    for c in claims:
+        value = getattr(c.match, attr)
+        if value:
+            best.setdefault(value, []).append(c)
+    if not best:
+        return None, []
+    value = min(best, key=lambda v: (-max(c.rank for c in best[v]), -len(best[v]), v))
+    return value, best[value]
+
+
+def _resolve_maker(claims: list[_Claim]) -> tuple[str | None, int, list[Conflict], list[str]]:
+    by_maker: dict[str, list[_Claim]] = {}
+    for c in claims:
+        if c.match.maker:
+            by_maker.setdefault(c.match.maker, []).append(c)
+    levels = {m: _level(cs, m) for m, cs in by_maker.items()}
+    ranked = sorted(by_maker, key=lambda m: (-levels[m],
+                                             -len({c.group for c in by_maker[m]}), m))
+    notes: list[str] = []
+    conflicts: list[Conflict] = []
+    if not ranked or levels[ranked[0]] == 0:
+        for m in ranked:
+            ids = ", ".join(sorted(c.match.fingerprint_id for c in by_maker[m]))
+            notes.append(f"{m} suggested by {ids} only (corroborating, not enough alone)")
+        return None, 0, conflicts, notes
+    top = ranked[0]
+    rivals = [m for m in ranked[1:]
+              if levels[m] > 0 or any(c.rank >= 2 for c in by_maker[m])]
+    for m in ranked[1:]:
+        if m not in rivals:
+            notes.append(f"ignored weak {m} claim from "
+                         f"{', '.join(sorted(c.match.fingerprint_id for c in by_maker[m]))}")
+    if not rivals:
+        return top, levels[top], conflicts, notes
+    sides = [top, *rivals]
+    ids = tuple(sorted({c.match.fingerprint_id for m in sides for c in by_maker[m]}))
+    conflicts.append(Conflict("maker", tuple(sides), ids))
+    if levels[top] > max(levels[m] for m in rivals):
+        notes.append(f"maker {top} outweighs {', '.join(rivals)}; confidence lowered")
+        return top, levels[top] - 1, conflicts, notes
+    notes.append(f"maker left undetermined: {' vs '.join(sides)} equally supported")
+    return None, 0, conflicts, notes
+
+
+def _resolve_brand(lib: Library, claims: list[_Claim], maker: str | None
+                   ) -> tuple[str | None, list[_Claim], list[Conflict]]:
+    by_brand: dict[str, list[_Claim]] = {}
+    for c in claims:
+        b = c.match.brand
+        if b and (c.match.maker is None or maker is None or c.match.maker == maker):
+            by_brand.setdefault(b, []).append(c)
+    if maker is not None and len(by_brand) > 1:
+        # The maker's own name yields to one of its OEM brands (a Lorex unit with a Dahua OUI).
+        oem = [b for b in by_brand if b != maker and lib.brands.get(b) is not None
+               and lib.brands[b].maker == maker]
+        if oem:
+            by_brand.pop(maker, None)
+    if maker is not None:
+        # Another maker's own brand (e.g. TP-Link from a registrant) cannot name a Dahua unit.
+        for b in list(by_brand):
+            info = lib.brands.get(b)
+            if len(by_brand) > 1 and info is not None and info.maker not in (None, maker):
+                by_brand.pop(b)
+    if not by_brand:
+        return None, [], []
+    ranked = sorted(by_brand, key=lambda b: (-max(c.rank for c in by_brand[b]),
+                                             -len({c.group for c in by_brand[b]}), b))
+    top = ranked[0]
+    top_rank = max(c.rank for c in by_brand[top])
+    rivals = [b for b in ranked[1:] if max(c.rank for c in by_brand[b]) == top_rank]
+    if rivals:
+        ids = tuple(sorted({c.match.fingerprint_id for b in (top, *rivals)
+                            for c in by_brand[b]}))
+        return None, [], [Conflict("brand", (top, *rivals), ids)]
+    return top, by_brand[top], []
+
+
+def _first_value(evidence: list[Evidence], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        values = sorted(ev.value.strip() for ev in evidence if ev.key == key and ev.value.strip())
+        if values:
+            return values[0]
+    return None
+
+
+def _type_from_model(lib: Library, model: str, maker: str | None) -> str | None:
+    for fp_file in lib.files_for("model"):
+        hit = lib.match_value(fp_file, model)
+        if hit is not None and hit[0].device_type and hit[0].maker in (None, maker):
+            return hit[0].device_type
+    return None
+
+
+def identify(evidence: Iterable[Evidence], lib: Library | None = None) -> Verdict:
+    """The verdict for one host's evidence: same evidence in any order gives the same verdict."""
+    lib = lib or default_library()
+    items = sorted(set(rawkeys.expand(sorted(set(evidence), key=Evidence.sort_key))),
+                   key=Evidence.sort_key)
+    claims = _drop_it_vendor_ouis(lib, [_Claim(m, STRENGTH_RANK[m.strength], _group(m.evidence))
+                                        for ev in items for m in match_evidence(lib, ev)])
+    maker, level, conflicts, notes = _resolve_maker(claims)
+    usable = [c for c in claims if c.match.maker in (None, maker)]
+    brand, brand_claims, brand_conflicts = _resolve_brand(lib, usable, maker)
+    conflicts.extend(brand_conflicts)
+    typed = [c for c in usable if c.match.device_type]
+    device_type, type_claims = _pick(typed, "device_type")
+    model, model_claims = _pick(usable, "model")
+    model = _first_value(items, MODEL_KEYS) if model is None else model
+    firmware, fw_claims = _pick(usable, "firmware")
+    firmware = firmware or _first_value(items, FIRMWARE_KEYS)
+    serial, serial_claims = _pick(usable, "serial")
+    serial = _first_value(items, SERIAL_KEYS) or serial
+    if device_type is None and model is not None and maker is not None:
+        device_type = _type_from_model(lib, model, maker)
+    if maker is None and brand is None:
+        confidence = Confidence.UNDETERMINED
+    elif maker is None:
+        confidence = Confidence.POSSIBLE
+    else:
+        confidence = _LEVEL_CONFIDENCE[level]
+    deciding = {id(c) for c in (*brand_claims, *type_claims, *model_claims, *fw_claims,
+                                *serial_claims)}
+    decided = sorted((c.match for c in usable
+                      if (maker is not None and c.match.maker == maker) or id(c) in deciding),
+                     key=_order)
+    for c in claims:
+        if "unverified" in c.match.fingerprint_id:
+            notes.append(f"{c.match.fingerprint_id}: link unverified")
+    if maker is None and brand is None and confidence is Confidence.UNDETERMINED:
+        decided = []
+    return Verdict(maker=maker, brand=brand,
+                   device_type=device_type or DeviceType.UNKNOWN.value, model=model,
+                   firmware=firmware, serial=serial, confidence=confidence,
+                   conflicts=tuple(conflicts), matches=tuple(decided),
+                   notes=tuple(sorted(set(notes))))
+
+
+def identify_hosts(evidence: Iterable[Evidence], lib: Library | None = None
+                   ) -> dict[str, Verdict]:
+    """One verdict per host, hosts in sorted order."""
+    by_host: dict[str, list[Evidence]] = {}
+    for ev in evidence:
+        by_host.setdefault(ev.host, []).append(ev)
+    return {host: identify(evs, lib) for host, evs in sorted(by_host.items())}
+
+
+def match_to_dict(m: Match) -> dict[str, Any]:
+    """A Match as plain data, stable key order."""
+    sets = {f: getattr(m, f) for f in ("maker", "brand", "device_type", "model", "firmware",
+                                        "serial") if getattr(m, f)}
+    return {"fingerprint_id": m.fingerprint_id, "strength": m.strength.value,
+            "key": m.evidence.key, "value": m.evidence.value, "source": m.evidence.source,
+            "port": m.evidence.port, "sets": sets}
+
+
+def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
+    """A Verdict as plain data for JSON output, stable key order."""
+    return {
+        "maker": verdict.maker,
+        "brand": verdict.brand,
+        "device_type": str(verdict.device_type),
+        "model": verdict.model,
+        "firmware": verdict.firmware,
+        "serial": verdict.serial,
+        "confidence": verdict.confidence.value,
+        "conflicts": [{"field": c.field, "values": list(c.values),
+                       "fingerprint_ids": list(c.fingerprint_ids)} for c in verdict.conflicts],
+        "decided_by": [match_to_dict(m) for m in verdict.matches],
+        "notes": list(verdict.notes),
+    }
