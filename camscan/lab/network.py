@@ -366,6 +366,9 @@ class Lab:
                        | {n for n in state.get("namespaces", []) if netns.exists(n)})
         recorded = [state.get("runner") or {}, *self._runner_report().get("spawned", [])]
         pids = [r["pid"] for r in recorded if proc_alive(r.get("pid"), r.get("starttime"))]
+        for r in recorded:  # a runner that died as our child is a zombie until reaped
+            with contextlib.suppress(ChildProcessError, KeyError, TypeError):
+                os.waitpid(r["pid"], os.WNOHANG)
         _end_processes(pids)  # the runner first: it closes its personalities cleanly
         _end_processes(_pids_in_netns(names))
         if names:

@@ -72,6 +72,16 @@ class LabSpec:
     settings: LabSettings
     devices: tuple[DeviceSpec, ...]
 
+    @property
+    def scan_subnet(self) -> str:
+        """What a demo scans (`[lab] scan_subnet`)."""
+        return self.settings.scan_subnet
+
+    @property
+    def scanner_ip(self) -> str:
+        """The scanner's address."""
+        return self.settings.scanner_ip
+
     def device(self, name: str) -> DeviceSpec:
         """The device called `name`; KeyError if the spec has none."""
         for dev in self.devices:
@@ -124,7 +134,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SpecError(f"{path}: invalid TOML: {exc}") from None
     except OSError as exc:
         raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
