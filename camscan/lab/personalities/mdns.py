@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any, cast
 from xml.sax.saxutils import escape
 
-from zeroconf._dns import DNSAddress, DNSPointer, DNSRecord, DNSService, DNSText
+from zeroconf._dns import DNSAddress, DNSPointer, DNSQuestion, DNSRecord, DNSService, DNSText
 from zeroconf._protocol.incoming import DNSIncoming
 from zeroconf._protocol.outgoing import DNSOutgoing
 from zeroconf.const import (
     _CLASS_IN,
     _CLASS_IN_UNIQUE,
     _FLAGS_AA,
+    _FLAGS_QR_QUERY,
     _FLAGS_QR_RESPONSE,
     _TYPE_A,
     _TYPE_ANY,
@@ -35,6 +36,7 @@ from camscan.lab.personality import Closer, LabHost
 
 MDNS_GROUP = "224.0.0.251"
 MDNS_PORT = 5353
+AVAHI_READY_S = 10.0  # avahi probes its names (~1 s) before it answers
 _IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)
 # Hikvision cameras' TTLs (128keaton/hikvision-mdns:test/cameras.json): 4500 s for PTR/TXT,
 # 120 s for SRV and A.
@@ -278,5 +280,39 @@ async def serve_avahi(host: LabHost, service: Mapping[str, Any]) -> Closer:
     (workdir / "avahi-daemon.conf").write_text(avahi_config(host, service))
     for n, inst in enumerate(instances(service)):
         (workdir / "services" / f"camscan-{n}.service").write_text(avahi_service_file(inst))
+    published = instances(service)
     pid = host.spawn(avahi_argv(workdir))
-    return _AvahiCloser(pid, workdir)
+    closer = _AvahiCloser(pid, workdir)
+    if published and not await _answers(host, published[0].fullname, AVAHI_READY_S):
+        closer.close()
+        raise RuntimeError(f"avahi-daemon did not answer for {published[0].fullname} "
+                           f"within {AVAHI_READY_S} s")
+    return closer
+
+
+async def _answers(host: LabHost, fullname: str, timeout: float) -> bool:
+    """True once a responder on the device's own link answers an SRV query for `fullname`."""
+    query = DNSOutgoing(_FLAGS_QR_QUERY, True)
+    query.add_question(DNSQuestion(fullname, _TYPE_SRV, _CLASS_IN))
+    (packet,) = query.packets()
+    sock = host.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(host.ip))
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)  # avahi is on this host
+    sock.bind((host.ip, 0))
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    try:
+        while loop.time() < deadline:
+            # RFC 6762 §6.7: a query from a port other than 5353 gets a unicast answer.
+            await loop.sock_sendto(sock, packet, (MDNS_GROUP, MDNS_PORT))
+            try:
+                data = await asyncio.wait_for(loop.sock_recv(sock, MAX_PACKET), 0.25)
+            except TimeoutError:
+                continue
+            msg = DNSIncoming(data)
+            if msg.valid and any(r.name.lower() == fullname.lower() for r in msg.answers()):
+                return True
+        return False
+    finally:
+        sock.close()
