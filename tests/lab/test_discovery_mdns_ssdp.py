@@ -47,8 +47,15 @@ def services_of(lab: Any, *kinds: str) -> list[tuple[Any, Any]]:
     return [(d, s) for d in lab.devices for s in d.spec.services if s.kind in kinds]
 
 
-def test_mdns_finds_every_published_instance_and_ignores_out_of_scope(lab: Any) -> None:
-    found, stats, took = run_discoverer(lab, mdns.discover, "mdns")
+@pytest.fixture(scope="module")
+def mdns_run(lab: Any) -> tuple[list[Evidence], MethodStats, float]:
+    """One mDNS discovery of the default lab, shared by the tests below."""
+    return run_discoverer(lab, mdns.discover, "mdns")
+
+
+def test_mdns_finds_every_published_instance_and_ignores_out_of_scope(
+        lab: Any, mdns_run: tuple[list[Evidence], MethodStats, float]) -> None:
+    found, stats, took = mdns_run
     scope = ipaddress.ip_network(lab.spec.settings.scan_subnet)
     published = services_of(lab, "mdns", "avahi")
     assert {d.name for d, s in published if s.kind == "avahi"} == {"hik-cam-loading"}
@@ -73,8 +80,9 @@ def test_mdns_finds_every_published_instance_and_ignores_out_of_scope(lab: Any) 
     assert took < WINDOW_S + 1.0
 
 
-def test_avahi_published_camera(lab: Any) -> None:
-    found, _, _ = run_discoverer(lab, mdns.discover, "mdns")
+def test_avahi_published_camera(
+        lab: Any, mdns_run: tuple[list[Evidence], MethodStats, float]) -> None:
+    found, _, _ = mdns_run
     got = facts(found, lab.device("hik-cam-loading").ip)
     assert ("mdns.instance", "HIKVISION DS-2CD2387G2-LU - 123456789", 80) in got
     assert ("mdns.service", "_CGI._tcp.local.", 80) in got
