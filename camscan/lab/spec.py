@@ -160,8 +160,8 @@ def _settings(file: str, table: Any) -> LabSettings:
     if not net.subnet_of(LAB_NETWORK):
         raise SpecError(f"{where}: scan_subnet {subnet} is outside the lab range {LAB_NETWORK}")
     return LabSettings(
-        scanner_ip=_ip(where, table.get("scanner_ip")),
-        scanner_mac=_mac(where, table.get("scanner_mac")),
+        scanner_ip=_ip(where, table.get("scanner_ip"), "scanner_ip"),
+        scanner_mac=_mac(where, table.get("scanner_mac"), "scanner_mac"),
         prefix_len=prefix_len,
         scan_subnet=str(net),
         table=table,
@@ -195,22 +195,22 @@ def _device(file: str, table: Mapping[str, Any], settings: LabSettings,
     )
 
 
-def _ip(where: str, value: Any) -> str:
+def _ip(where: str, value: Any, what: str = "ip") -> str:
     try:
         ip = ipaddress.IPv4Address(value)
     except (ValueError, TypeError):
-        raise SpecError(f"{where}: ip {value!r} is not an IPv4 address") from None
+        raise SpecError(f"{where}: {what} {value!r} is not an IPv4 address") from None
     if ip not in LAB_NETWORK or ip in (LAB_NETWORK.network_address, LAB_NETWORK.broadcast_address):
-        raise SpecError(f"{where}: ip {ip} is outside the lab range {LAB_NETWORK}")
+        raise SpecError(f"{where}: {what} {ip} is outside the lab range {LAB_NETWORK}")
     return str(ip)
 
 
-def _mac(where: str, value: Any) -> str:
+def _mac(where: str, value: Any, what: str = "mac") -> str:
     mac = value.lower().replace("-", ":") if isinstance(value, str) else ""
     if not _MAC.fullmatch(mac):
-        raise SpecError(f"{where}: mac {value!r} is not a MAC address like 44:19:b6:00:00:01")
+        raise SpecError(f"{where}: {what} {value!r} is not a MAC address like 44:19:b6:00:00:01")
     if int(mac[:2], 16) & 1:
-        raise SpecError(f"{where}: mac {mac} is a multicast address")
+        raise SpecError(f"{where}: {what} {mac} is a multicast address")
     return mac
 
 
