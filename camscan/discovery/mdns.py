@@ -157,15 +157,18 @@ async def discover(ctx: ScanContext) -> None:
     browsers: dict[str, AsyncServiceBrowser] = {}
     resolving: dict[tuple[str, str], asyncio.Task[None]] = {}
     answered: set[str] = set()
+    unresolved = 0
     loop = asyncio.get_running_loop()
 
     async def resolve(service: str, name: str) -> None:
+        nonlocal unresolved
         info = AsyncServiceInfo(service, name)
         remaining = window - (time.monotonic() - started)
         if remaining <= 0.05:
             return
         if not await info.async_request(azc.zeroconf, timeout=remaining * 1000):
-            stats.notes.append(f"unresolved: {name}")
+            unresolved += 1
+            traffic_log.debug("mdns unresolved %s", name)
             return
         svc = MdnsService(
             service=service, instance=instance_label(name, service), hostname=info.server,
@@ -223,6 +226,8 @@ async def discover(ctx: ScanContext) -> None:
             if task.done() and not task.cancelled() and task.exception() is not None:
                 stats.errors += 1
                 stats.notes.append(f"resolve failed: {task.exception()}")
+        if unresolved:
+            stats.notes.append(f"{unresolved} instance(s) announced but not resolved in time")
     finally:
         await azc.async_close()
         stats.duration_s = time.monotonic() - started

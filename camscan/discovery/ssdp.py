@@ -28,7 +28,6 @@ MAX_LOCATIONS = 256
 DESCRIPTION_TIMEOUT_S = 2.0
 MX_S = 1
 
-_UPNP_NS = "urn:schemas-upnp-org:device-1-0"
 # description element -> evidence key
 _DESCRIPTION_KEYS = {
     "manufacturer": "upnp.manufacturer",
