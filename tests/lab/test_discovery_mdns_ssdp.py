@@ -129,3 +129,26 @@ def test_ssdp_out_of_scope_answers_are_dropped(lab: Any) -> None:
         asyncio.run(ssdp.discover(ctx))
     assert found == []
     assert ctx.stat("ssdp").dropped >= len(services_of(lab, "ssdp"))
+
+
+def test_ssdp_hears_notify_without_searching(lab: Any) -> None:
+    """Listening alone (no M-SEARCH sent) hears the devices that announce themselves."""
+    from camscan.discovery.udp import exchange
+
+    found: list[Evidence] = []
+    ctx = ScanContext(settings=ScanSettings(listen_window_s=2.5),
+                      interface=lab.scanner_interface, source_ip=lab.scanner_ip,
+                      in_scope=ipaddress.ip_network(lab.spec.settings.scan_subnet),
+                      emit=found.append)
+    hearing = ssdp.SsdpHearing(ctx, lambda host, location: None)
+
+    async def listen() -> None:
+        await exchange(ctx, "ssdp", [], hearing.feed, max_size=ssdp.MAX_DATAGRAM,
+                       port=ssdp.SSDP_PORT, groups=[ssdp.SSDP_GROUP])
+
+    with lab.in_scanner():
+        asyncio.run(listen())
+    announcing = {d.ip for d, s in services_of(lab, "ssdp") if s.table["notify_interval_s"] > 0}
+    assert announcing
+    assert {e.host for e in found} == announcing
+    assert ctx.stat("ssdp").sent == 0
