@@ -181,4 +181,4 @@ def test_patterns_do_not_backtrack_on_hostile_values() -> None:
     for fp in ALL:
         for value in hostile:
             fp.regex.search(value)
-    assert time.perf_counter() - start < 5.0
+    assert time.perf_counter() - start < 2.0
