@@ -21,6 +21,7 @@ from camscan.models import MethodStats
 MAX_PER_SOURCE = 8  # datagrams kept per replying address
 MAX_TOTAL = 4096  # datagrams kept per exchange, whatever their sources
 RESEND_AFTER_S = 0.4  # second copy of each payload when settings.retries > 0
+_IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)  # Linux <linux/in.h>
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,8 @@ def open_socket(interface: str | None, source_ip: str | None, *, port: int = 0,
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+        # Only the groups this socket joined, not every group joined in the namespace.
+        sock.setsockopt(socket.IPPROTO_IP, _IP_MULTICAST_ALL, 0)
         local = socket.inet_aton(source_ip or "0.0.0.0")
         ifindex = socket.if_nametoindex(interface) if interface else 0
         if source_ip:

@@ -176,8 +176,15 @@ def device_xaddrs(match: ProbeMatch, host: str) -> list[str]:
     return out
 
 
+def _in_scope(ctx: ScanContext, ip: str) -> bool:
+    try:
+        return ipaddress.IPv4Address(ip) in ctx.in_scope
+    except ValueError:
+        return False
+
+
 async def discover(ctx: ScanContext) -> None:
-    """Probe, emit every ProbeMatch, and query each device's own ONVIF device service."""
+    """Probe, emit every ProbeMatch; query the ONVIF device service of in-scope devices."""
     stats = ctx.stat(SOURCE)
     answered: set[str] = set()
     queried: set[tuple[str, str]] = set()
@@ -203,6 +210,8 @@ async def discover(ctx: ScanContext) -> None:
         for match in message.matches:
             for ev in match_evidence(match, datagram.ip):
                 ctx.emit(ev)
+            if not _in_scope(ctx, datagram.ip):
+                continue  # answering a multicast is not consent to be connected to
             for xaddr in device_xaddrs(match, datagram.ip)[:2]:
                 if (datagram.ip, xaddr) not in queried:
                     queried.add((datagram.ip, xaddr))

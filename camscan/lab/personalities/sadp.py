@@ -1,0 +1,40 @@
+"""Lab Hikvision SADP device: answers the inquiry with its recorded ProbeMatch.
+
+Service table: `reply` (the recorded ProbeMatch XML; its <Uuid> is replaced by the inquiry's,
+as devices echo it), `reply_to` ("multicast", the default, answers to 239.255.255.250:37020
+where SADP tools listen; "unicast" answers the sender), plus the hostile options of
+`udp_responder`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from camscan.discovery.sadp import GROUP, PORT
+from camscan.lab.personalities.udp_responder import Reply, hostile_replies, serve_udp
+from camscan.lab.personality import Closer, LabHost
+
+_UUID = re.compile(rb"<Uuid>([^<]{1,64})</Uuid>")
+
+
+def answer_inquiry(service: Mapping[str, Any], data: bytes, sender: tuple[str, int]) -> list[Reply]:
+    """The datagrams a device with this service sends in answer to `data`."""
+    if b"<Types>inquiry</Types>" not in data or b"<Probe>" not in data:
+        return []
+    dest = sender if service.get("reply_to") == "unicast" else (GROUP, PORT)
+    out: list[Reply] = []
+    if reply := service.get("reply"):
+        ident = _UUID.search(data)
+        body = str(reply).strip().encode("utf-8")
+        if ident:
+            body = _UUID.sub(b"<Uuid>" + ident.group(1) + b"</Uuid>", body, count=1)
+        out.append((body, dest))
+    return out + hostile_replies(service, lambda i: b"<ProbeMatch><Junk>%d</Junk>" % i, dest)
+
+
+async def serve(host: LabHost, service: Mapping[str, Any]) -> Closer:
+    """Listen on UDP 37020 joined to 239.255.255.250 and answer inquiries."""
+    return await serve_udp(host, int(service.get("port", PORT)), GROUP,
+                           lambda data, sender: answer_inquiry(service, data, sender))

@@ -1,0 +1,90 @@
+"""Lab WS-Discovery devices.
+
+Kind `wsd`: answers Probes with the recorded ProbeMatches envelope (`reply`), RelatesTo set to
+the Probe's MessageID and a fresh MessageID, when the Probe's Types (if any) name one of the
+match's types. Kind `wsd_thirdparty`: the PyPI `WSDiscovery` package's publisher runs in the
+device's namespace (`wsd_publisher`) and answers for itself -- an implementation not ours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import sys
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from typing import Any
+
+import defusedxml.ElementTree as DET
+from defusedxml import DefusedXmlException
+
+from camscan.discovery.wsd import GROUP, PORT
+from camscan.lab.personalities.udp_responder import Reply, serve_udp
+from camscan.lab.personality import Closer, LabHost
+
+_RELATES_TO = re.compile(r"(<(?:[\w.-]+:)?RelatesTo>)[^<]*(</(?:[\w.-]+:)?RelatesTo>)")
+_MESSAGE_ID = re.compile(r"(<(?:[\w.-]+:)?MessageID>)[^<]*(</(?:[\w.-]+:)?MessageID>)")
+_TYPES = re.compile(r"<(?:[\w.-]+:)?Types>([^<]*)</(?:[\w.-]+:)?Types>")
+
+
+def _local(name: str) -> str:
+    return name.rsplit("}", 1)[-1].rsplit(":", 1)[-1]
+
+
+def read_probe(data: bytes) -> tuple[str, set[str]] | None:
+    """(MessageID, local names of the probed Types) of a Probe; None for anything else."""
+    try:
+        root = DET.fromstring(data, forbid_dtd=True)
+    except (ET.ParseError, DefusedXmlException, ValueError):
+        return None
+    action = next((e.text or "" for e in root.iter() if _local(str(e.tag)) == "Action"), "")
+    message_id = next((e.text or "" for e in root.iter() if _local(str(e.tag)) == "MessageID"), "")
+    if not action.strip().endswith("/Probe") or not message_id.strip():
+        return None
+    types = next((e.text or "" for e in root.iter() if _local(str(e.tag)) == "Types"), "")
+    return message_id.strip(), {_local(t) for t in types.split()}
+
+
+def answer_probe(service: Mapping[str, Any], data: bytes, sender: tuple[str, int]) -> list[Reply]:
+    """The recorded ProbeMatches, re-addressed to this Probe, if the Probe asks for it."""
+    probe = read_probe(data)
+    reply = str(service.get("reply", "")).strip()
+    if probe is None or not reply:
+        return []
+    message_id, wanted = probe
+    offered = _TYPES.search(reply)
+    if wanted and offered and not wanted & {_local(t) for t in offered.group(1).split()}:
+        return []
+    body = _RELATES_TO.sub(lambda m: m.group(1) + message_id + m.group(2), reply, count=1)
+    body = _MESSAGE_ID.sub(lambda m: f"{m.group(1)}urn:uuid:{uuid.uuid4()}{m.group(2)}", body,
+                           count=1)
+    return [(body.encode("utf-8"), sender)]
+
+
+async def serve(host: LabHost, service: Mapping[str, Any]) -> Closer:
+    """Listen on UDP 3702 joined to 239.255.255.250 and answer Probes."""
+    return await serve_udp(host, int(service.get("port", PORT)), GROUP,
+                           lambda data, sender: answer_probe(service, data, sender))
+
+
+class _Process:
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def close(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGTERM)  # spawned with a session of its own
+
+
+async def serve_thirdparty(host: LabHost, service: Mapping[str, Any]) -> Closer:
+    """Run the WSDiscovery publisher in the device's namespace with the table's types/scopes."""
+    argv = [sys.executable, "-m", "camscan.lab.personalities.wsd_publisher",
+            "--xaddr", str(service.get("xaddr", f"http://{host.ip}/onvif/device_service"))]
+    for scope in service.get("scopes", []):
+        argv += ["--scope", str(scope)]
+    for qname in service.get("types", ["dn:NetworkVideoTransmitter", "tds:Device"]):
+        argv += ["--type", str(qname)]
+    return _Process(host.spawn(argv))
