@@ -94,6 +94,16 @@ class Inventory:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path)
+        except (sqlite3.Error, OSError) as exc:
+            raise InventoryError(f"cannot open inventory {self.path}: {exc}") from None
+        try:
+            self._prepare()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _prepare(self) -> None:
+        try:
             self._db.execute("PRAGMA foreign_keys = ON")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > USER_VERSION:
@@ -102,7 +112,7 @@ class Inventory:
             with self._db:
                 self._db.executescript(_SCHEMA)
                 self._db.execute(f"PRAGMA user_version = {USER_VERSION}")
-        except (sqlite3.Error, OSError) as exc:
+        except sqlite3.Error as exc:
             raise InventoryError(f"cannot open inventory {self.path}: {exc}") from None
 
     def store(self, doc: ScanResult | Mapping[str, Any],

@@ -24,7 +24,7 @@ DbOption = Annotated[Path | None, typer.Option(
 
 
 def _fail(message: str, code: int = RUNTIME_ERROR) -> typer.Exit:
-    Console(stderr=True).print(f"camscan: {message}", markup=False, highlight=False)
+    typer.echo(f"camscan: error: {message}", err=True)
     return typer.Exit(code)
 
 
@@ -68,7 +68,7 @@ def report(
         raise _fail(str(exc)) from None
     except OSError as exc:
         raise _fail(f"cannot write {output}: {exc}") from None
-    Console(stderr=True).print(f"report written to {output}", markup=False, highlight=False)
+    typer.echo(f"camscan: report written to {output}", err=True)
 
 
 def diff(

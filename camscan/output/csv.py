@@ -47,7 +47,7 @@ def _short(text: str) -> str:
 def decided_by_text(verdict: Mapping[str, Any]) -> str:
     """The fingerprints that decided a verdict and what they matched, one line."""
     return "; ".join(
-        f"{m['fingerprint_id']} ({m['evidence']['key']}={_short(str(m['evidence']['value']))})"
+        f"{m['fingerprint_id']} ({m['key']}={_short(str(m['value']))})"
         for m in verdict["decided_by"])
 
 

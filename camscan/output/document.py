@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import camscan
+from camscan.identify import verdict_to_dict
 from camscan.models import (
     Confidence,
     Conflict,
@@ -153,37 +154,14 @@ def device_to_dict(device: Device) -> dict[str, Any]:
 
 
 def verdict_dict(verdict: Verdict) -> dict[str, Any]:
-    """The verdict of one device in document shape."""
-    return {
-        "maker": verdict.maker,
-        "brand": verdict.brand,
-        "white_label": is_white_label(verdict.maker, verdict.brand),
-        "device_type": str(verdict.device_type),
-        "model": verdict.model,
-        "firmware": verdict.firmware,
-        "serial": verdict.serial,
-        "confidence": str(verdict.confidence),
-        "conflicts": [
-            {"field": c.field, "values": list(c.values), "fingerprint_ids": list(c.fingerprint_ids)}
-            for c in verdict.conflicts
-        ],
-        "decided_by": [
-            {
-                "fingerprint_id": m.fingerprint_id,
-                "strength": str(m.strength),
-                "sets": {
-                    "maker": m.maker, "brand": m.brand, "device_type": m.device_type,
-                    "model": m.model, "firmware": m.firmware, "serial": m.serial,
-                },
-                "evidence": {
-                    "source": m.evidence.source, "key": m.evidence.key,
-                    "value": m.evidence.value, "port": m.evidence.port,
-                },
-            }
-            for m in verdict.matches
-        ],
-        "notes": list(verdict.notes),
-    }
+    """The verdict of one device in document shape: identify's dict plus `white_label`."""
+    d = verdict_to_dict(verdict)
+    out: dict[str, Any] = {}
+    for key, value in d.items():
+        out[key] = value
+        if key == "brand":
+            out["white_label"] = is_white_label(verdict.maker, verdict.brand)
+    return out
 
 
 def evidence_to_dict(ev: Evidence) -> dict[str, Any]:
@@ -288,14 +266,13 @@ def _verdict_from_dict(v: Mapping[str, Any], host: str, evidence: list[Evidence]
     full = {(e.source, e.key, e.value, e.port): e for e in evidence}
     matches = []
     for m in v["decided_by"]:
-        e = m["evidence"]
-        ev = full.get((e["source"], e["key"], e["value"], e["port"])) or Evidence(
-            host=host, source=e["source"], key=e["key"], value=e["value"], port=e["port"])
+        ev = full.get((m["source"], m["key"], m["value"], m["port"])) or Evidence(
+            host=host, source=m["source"], key=m["key"], value=m["value"], port=m["port"])
         sets = m["sets"]
         matches.append(Match(fingerprint_id=m["fingerprint_id"], strength=Strength(m["strength"]),
-                             evidence=ev, maker=sets["maker"], brand=sets["brand"],
-                             device_type=sets["device_type"], model=sets["model"],
-                             firmware=sets["firmware"], serial=sets["serial"]))
+                             evidence=ev, maker=sets.get("maker"), brand=sets.get("brand"),
+                             device_type=sets.get("device_type"), model=sets.get("model"),
+                             firmware=sets.get("firmware"), serial=sets.get("serial")))
     return Verdict(
         maker=v["maker"], brand=v["brand"], device_type=v["device_type"], model=v["model"],
         firmware=v["firmware"], serial=v["serial"], confidence=Confidence(v["confidence"]),

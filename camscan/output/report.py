@@ -225,11 +225,10 @@ def _cards(summary: Mapping[str, Any]) -> str:
 def _evidence_cell(v: Mapping[str, Any]) -> str:
     items = []
     for m in v["decided_by"]:
-        ev = m["evidence"]
         items.append(f'<li><code>{e(m["fingerprint_id"])}</code> <span class="strength">'
-                     f'{e(m["strength"])}</span>: {e(ev["key"])} = '
-                     f'<q>{e(_short(str(ev["value"])))}</q> <span class="via">via '
-                     f'{e(ev["source"])}</span></li>')
+                     f'{e(m["strength"])}</span>: {e(m["key"])} = '
+                     f'<q>{e(_short(str(m["value"])))}</q> <span class="via">via '
+                     f'{e(m["source"])}</span></li>')
     for c in v["conflicts"]:
         items.append(f'<li class="conflict">conflict on {e(c["field"])}: '
                      f'{e(" vs ".join(c["values"]))}</li>')

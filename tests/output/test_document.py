@@ -93,8 +93,10 @@ def test_devices_are_ordered_by_address_and_verdict_carries_evidence() -> None:
     lorex = devices[1]["verdict"]
     assert (lorex["maker"], lorex["brand"], lorex["white_label"]) == ("Dahua", "Lorex", True)
     assert lorex["decided_by"][0]["fingerprint_id"] == "dhip.vendor.lorex"
-    assert lorex["decided_by"][0]["evidence"] == {
-        "source": "dhip", "key": "dhip.vendor", "value": "Lorex", "port": 37810}
+    first = lorex["decided_by"][0]
+    assert (first["source"], first["key"], first["value"], first["port"]) == (
+        "dhip", "dhip.vendor", "Lorex", 37810)
+    assert first["sets"] == {"maker": "Dahua", "brand": "Lorex"}
 
 
 def test_scope_limits_follow_the_methods() -> None:

@@ -1,0 +1,88 @@
+"""`camscan report`, `diff` and `history` through the real CLI app."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from output_sample import sample_result
+from typer.testing import CliRunner
+
+from camscan.cli import app
+from camscan.inventory import Inventory
+from camscan.output.document import build_document
+from camscan.output.jsonout import write_json
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def scans(tmp_path: Path) -> tuple[Path, Path]:
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    write_json(sample_result(), a)
+    later = sample_result()
+    later.devices = [d for d in later.devices if d.ip != "198.18.0.31"]
+    write_json(later, b)
+    return a, b
+
+
+def test_report_writes_html(scans: tuple[Path, Path], tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    res = runner.invoke(app, ["report", str(scans[0]), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "1 of them sold as Lorex" in out.read_text(encoding="utf-8")
+
+
+def test_report_pdf_without_weasyprint_is_one_line_exit_1(
+        scans: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "weasyprint", None)
+    res = runner.invoke(app, ["report", str(scans[0]), "-o", str(tmp_path / "r.pdf")])
+    assert res.exit_code == 1
+    assert res.stderr.strip().count("\n") == 0 and "WeasyPrint" in res.stderr
+
+
+def test_report_of_a_non_document_fails_cleanly(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"hello": 1}')
+    res = runner.invoke(app, ["report", str(bad), "-o", str(tmp_path / "r.html")])
+    assert res.exit_code == 1 and "not a camscan scan document" in res.stderr
+
+
+def test_diff_of_two_files(scans: tuple[Path, Path]) -> None:
+    res = runner.invoke(app, ["diff", str(scans[0]), str(scans[1])])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["counts"]["removed"] == 1 and out["counts"]["still_present"] == 5
+    assert out["counts"]["still_present_hikvision_dahua"] == 3
+    assert "1 removed" in res.stderr
+
+
+def test_diff_and_history_from_the_inventory(scans: tuple[Path, Path], tmp_path: Path) -> None:
+    db = tmp_path / "inv.sqlite3"
+    with Inventory(db) as inv:
+        for p in scans:
+            inv.store(json.loads(p.read_text()))
+    res = runner.invoke(app, ["diff", "1", "2", "--db", str(db), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["removed"][0]["ip"] == "198.18.0.31"
+    assert res.stderr == ""
+    res = runner.invoke(app, ["history", "--db", str(db)])
+    assert res.exit_code == 0, res.output
+    assert [(s["id"], s["site"]) for s in json.loads(res.stdout)] == [
+        (1, "Town Hall"), (2, "Town Hall")]
+    assert "2 stored scans" in res.stderr
+
+
+def test_diff_of_an_unknown_reference_is_a_usage_error(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["diff", "nope.json", "also-nope", "--db", str(tmp_path / "i.db")])
+    assert res.exit_code == 2 and "neither a scan file nor" in res.stderr
+
+
+def test_diff_of_a_missing_scan_id(tmp_path: Path, scans: tuple[Path, Path]) -> None:
+    db = tmp_path / "inv.sqlite3"
+    with Inventory(db) as inv:
+        inv.store(build_document(sample_result()))
+    res = runner.invoke(app, ["diff", "1", "7", "--db", str(db)])
+    assert res.exit_code == 1 and "no scan 7" in res.stderr
