@@ -208,3 +208,42 @@ def test_wsd_traps_are_not_called_hikvision_or_dahua(lab: Any, wsd_run: Run) -> 
     for name in ("vigi-cam", "goahead-cam"):
         verdict = identify(e for e in wsd_run[0] if e.host == lab.device(name).ip)
         assert not verdict.is_target_maker, name
+
+
+def test_authenticated_device_information_with_a_username_token(lab: Any) -> None:
+    found: list[Evidence] = []
+    ctx = ScanContext(
+        settings=ScanSettings(listen_window_s=1.0, onvif_user="admin",
+                              onvif_password="lab-only-password"),
+        interface=lab.scanner_interface, source_ip=lab.scanner_ip,
+        in_scope=ipaddress.ip_network(lab.spec.settings.scan_subnet), emit=found.append)
+    with lab.in_scanner():
+        asyncio.run(wsd.discover(ctx))
+    entrance = lab.device("dahua-cam-entrance")
+    got = facts(found, entrance.ip)
+    assert got["onvif.manufacturer"] == {"Dahua"}
+    assert got["onvif.serial"] == {"4M0747EPAA1D284"}
+    assert not [e for e in found if "lab-only-password" in e.value + (e.raw or "")]
+
+
+def test_vendor_discoverers_run_together_within_the_window(lab: Any, sadp_run: Run,
+                                                           dhip_run: Run, wsd_run: Run) -> None:
+    found: list[Evidence] = []
+    ctx = ScanContext(
+        settings=ScanSettings(listen_window_s=WINDOW_S), interface=lab.scanner_interface,
+        source_ip=lab.scanner_ip, in_scope=ipaddress.ip_network(lab.spec.settings.scan_subnet),
+        emit=found.append)
+
+    async def together() -> None:
+        await asyncio.gather(sadp.discover(ctx), dhip.discover(ctx), wsd.discover(ctx))
+
+    with lab.in_scanner():
+        started = time.monotonic()
+        asyncio.run(together())
+        took = time.monotonic() - started
+    print(f"sadp+dhip+wsd+onvif together: {took:.2f} s")
+    for method, alone in (("sadp", sadp_run), ("dhip", dhip_run), ("wsd", wsd_run)):
+        assert ctx.stat(method).answered == alone[1][method].answered, method
+    assert {e.host for e in found} == {e.host for run in (sadp_run, dhip_run, wsd_run)
+                                       for e in run[0]}
+    assert took < WINDOW_S + 1.0
