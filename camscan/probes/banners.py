@@ -201,12 +201,7 @@ class _HostProbe:
     async def http_port(self, port: int, use_tls: bool) -> None:
         """GET / with same-host redirects, then favicon and the vendor path table."""
         source = "https" if use_tls else "http"
-        try:
-            raw = await self.http_exchange(port, use_tls, "GET", "/")
-        except ProbeFailure as exc:
-            self.emit("tcp", f"tcp.open.{port}", "open", port)
-            self.error(port, str(exc))
-            return
+        raw = await self.http_exchange(port, use_tls, "GET", "/")  # failures: see port()
         self.emit("tcp", f"tcp.open.{port}", "open", port)
         self.emit_response(source, port, raw)
         await self.follow_redirects(port, use_tls, raw)
@@ -217,6 +212,21 @@ class _HostProbe:
 
     def emit_response(self, source: str, port: int, raw: bytes) -> None:
         self.emit(source, "http.response", raw.decode("utf-8", "replace"), port, excerpt(raw))
+        self.save("http", f"{port}.http", raw)
+
+    def save(self, protocol: str, name: str, raw: bytes) -> None:
+        """With --save-captures, keep the reply as a test fixture (tests/captures/<protocol>/)."""
+        root = self.settings.save_captures
+        if root is None:
+            return
+        folder = root / protocol
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = f"{self.ip}_{name}"
+        path, n = folder / stem, 1
+        while path.exists():  # one file per exchange: redirects and vendor paths add more
+            n += 1
+            path = folder / f"{n}-{stem}"
+        path.write_bytes(raw)
 
     async def follow_redirects(self, port: int, use_tls: bool, raw: bytes) -> None:
         base = f"{'https' if use_tls else 'http'}://{self.ip}:{port}/"
@@ -273,6 +283,7 @@ class _HostProbe:
         value = raw[:head_len + PATH_EXCERPT].decode("utf-8", "replace")
         source = "https" if use_tls else "http"
         self.emit(source, f"http.path.{entry.name}", value, port, excerpt(raw))
+        self.save("http", f"{port}_{entry.name}.http", raw)
         if entry.name == "dahua_rpc2_login":
             for key, found in rpc2_challenge(resp.body).items():
                 self.emit(source, key, found, port)
@@ -298,6 +309,7 @@ class _HostProbe:
                     traffic_log.debug("rtsp < %s:%d %r", self.ip, port, raw[:2048])
                     self.emit("rtsp", "rtsp.response", raw.decode("utf-8", "replace"), port,
                               excerpt(raw))
+                    self.save("rtsp", f"{port}_{method.lower()}.rtsp", raw)
         except PortClosed:
             return
 
@@ -331,7 +343,7 @@ class _HostProbe:
                 await self.tcp_port(port)
         except PortClosed:
             return
-        except ProbeFailure as exc:  # a TLS failure before any HTTP exchange
+        except ProbeFailure as exc:  # the port accepted, then GET / or the TLS handshake failed
             self.emit("tcp", f"tcp.open.{port}", "open", port)
             self.error(port, str(exc))
 

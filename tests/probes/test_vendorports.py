@@ -11,6 +11,7 @@ import base64
 import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -91,10 +92,10 @@ def by_key(evs: list[Evidence], host: str) -> dict[str, list[str]]:
     return out
 
 
-def fast(deep: bool = False) -> ScanSettings:
+def fast(deep: bool = False, save: Path | None = None) -> ScanSettings:
     """Short timeouts so hostile cases finish quickly."""
     return ScanSettings(connect_timeout_s=0.5, read_timeout_s=0.6, host_budget_s=4.0,
-                        ports=(80, 443, 554, 8000, 37777), deep=deep)
+                        ports=(80, 443, 554, 8000, 37777), deep=deep, save_captures=save)
 
 
 @pytest.mark.lab
@@ -222,3 +223,13 @@ def test_tcp_alive() -> None:
         return up, down
 
     assert asyncio.run(scenario()) == (True, False)
+
+
+@pytest.mark.lab
+def test_save_captures_writes_replies_as_fixtures(tmp_path: Path) -> None:
+    ip = "127.0.0.14"
+    services: list[tuple[Serve, str, dict[str, Any]]] = [
+        (http_personality.serve, ip, {"port": 80, "response": [DAHUA_ROOT]})]
+    asyncio.run(run(services, [ip], fast(save=tmp_path)))
+    saved = (tmp_path / "http" / f"{ip}_80.http").read_bytes()
+    assert saved == http_personality.render(DAHUA_ROOT)
