@@ -103,19 +103,21 @@ def _run(scan: Scan) -> ScanResult:
     return asyncio.run(main())
 
 
-def emit_result(result: ScanResult, fmt: OutputFormat, out: TextIO) -> None:
-    """Write a finished (or interrupted) scan in the chosen machine format."""
-    from camscan.output import csv as csv_out
-    from camscan.output.jsonout import dump_json
+def emit_result(result: ScanResult, fmt: OutputFormat, output: Path | None,
+                version: str | None) -> None:
+    """Write a finished (or interrupted) scan in a whole-document format; files atomically."""
+    from camscan.output.csv import csv_text
+    from camscan.output.jsonout import atomic_write_text, write_json
 
     if fmt is OutputFormat.JSON:
-        dump_json(result, out)
-    elif fmt is OutputFormat.NDJSON:
-        from camscan.output.ndjson import write_all
-
-        write_all(result, out)
+        write_json(result, output, fingerprint_version=version)
+        return
+    text = csv_text(result, "generic" if fmt is OutputFormat.CSV else fmt.value)
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
     else:
-        csv_out.write_csv(result, out, profile=fmt.value)
+        atomic_write_text(output, text)
 
 
 def scan(
@@ -137,7 +139,7 @@ def scan(
         "--ports", help="Banner ports (default 80,443,554,8000,8080,8443,8899,37777,34567).")
     ] = None,
     rate: Annotated[int, typer.Option(
-        "--rate", min=1, max=1000, help="ARP requests per second.")] = ScanSettings.rate,
+        "--rate", min=1, max=1000, help="ARP requests per second.")] = 500,
     retries: Annotated[int, typer.Option(
         "--retries", min=0, max=10, help="ARP retries for silent addresses.")] = 1,
     window: Annotated[float, typer.Option(
@@ -195,38 +197,44 @@ def scan(
         localnet=localnet, allow_large=yes, methods=parse_methods(probes), settings=settings,
         site=site, operator=operator,
     )
+    from camscan.output.exitcodes import exit_code_for
     from camscan.progress import make_observer
 
-    observer = make_observer(quiet=quiet, ndjson_out=None)
-    out_stream: TextIO = sys.stdout
-    if output is not None:
+    version = fingerprint_version()
+    ndjson_out: TextIO | None = None
+    if fmt is OutputFormat.NDJSON:
+        ndjson_out = sys.stdout
+        if output is not None:
+            try:
+                ndjson_out = output.open("w", encoding="utf-8")
+            except OSError as exc:
+                raise fail(f"cannot write {output}: {exc.strerror}") from None
+    scan_ = Scan(request)
+    with make_observer(quiet=quiet, ndjson_out=ndjson_out,
+                       fingerprint_version=version) as observer:
+        scan_.observer = observer
         try:
-            out_stream = output.open("w", encoding="utf-8")
-        except OSError as exc:
-            raise fail(f"cannot write {output}: {exc.strerror}") from None
-    if fmt is OutputFormat.NDJSON:
-        observer = make_observer(quiet=quiet, ndjson_out=out_stream)
-    scan_ = Scan(request, observer)
-    try:
-        scan_.prepare()
-        _check_privileges(request)
-        if fmt is OutputFormat.NDJSON:
-            observer.header(scan_)  # type: ignore[attr-defined]
+            scan_.prepare()
+            _check_privileges(request)
+        except ScanError as exc:
+            raise fail(str(exc)) from None
+        observer.header(scan_)
         result = _run(scan_)
-    except ScanError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        observer.close()  # type: ignore[attr-defined]
-    if fmt is OutputFormat.NDJSON:
-        observer.summary(result)  # type: ignore[attr-defined]
-    else:
-        emit_result(result, fmt, out_stream)
-    if out_stream is not sys.stdout:
-        out_stream.close()
+        observer.summary(result)
+    if ndjson_out is not None and ndjson_out is not sys.stdout:
+        ndjson_out.close()
+    if fmt is not OutputFormat.NDJSON:
+        emit_result(result, fmt, output, version)
     _after(result, quiet=quiet, report=report, store=store, db=db)
-    from camscan.output.exitcodes import exit_code_for
-
     raise typer.Exit(exit_code_for(result, fail_on_found))
+
+
+def fingerprint_version() -> str | None:
+    """The fingerprint data's version, for the document's provenance."""
+    from camscan import fingerprints
+
+    get = getattr(fingerprints, "data_version", None)
+    return str(get()) if callable(get) else None
 
 
 def _check_privileges(request: ScanRequest) -> None:

@@ -1,0 +1,175 @@
+"""End to end: `camscan scan` run inside the lab's scanner namespace, judged by the spec's truth."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from camscan.lab.network import Lab
+from camscan.output.schema import validate_document, validate_ndjson_line
+
+pytestmark = pytest.mark.lab
+
+TARGET_MAKERS = {"Hikvision", "Dahua"}
+
+
+def scan_argv(lab: Lab, *extra: str) -> list[str]:
+    return ["ip", "netns", "exec", lab.scanner_netns, sys.executable, "-m", "camscan", "scan",
+            lab.spec.scan_subnet, "--interface", lab.scanner_interface, "--quiet", *extra]
+
+
+@pytest.fixture(scope="module")
+def scan_doc(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("scan") / "scan.json"
+    t = time.monotonic()
+    proc = subprocess.run(scan_argv(lab, "-o", str(out)), capture_output=True, text=True,
+                          timeout=120)
+    elapsed = time.monotonic() - t
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "", "with -o nothing goes to stdout"
+    doc: dict[str, Any] = json.loads(out.read_text())
+    doc["_elapsed"] = elapsed
+    return doc
+
+
+def by_ip(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {d["ip"]: d for d in doc["devices"]}
+
+
+def test_document_is_schema_valid_and_complete(scan_doc: dict[str, Any]) -> None:
+    doc = dict(scan_doc)
+    doc.pop("_elapsed")
+    validate_document(doc)
+    assert doc["complete"] is True
+    assert doc["scope"]["targets"] == ["198.18.0.0/24"]
+    assert doc["scope"]["address_count"] == 254
+
+
+def test_every_device_found_with_its_mac(lab: Lab, scan_doc: dict[str, Any]) -> None:
+    found = by_ip(scan_doc)
+    missing = [d.name for d in lab.spec.devices if d.ip not in found]
+    assert missing == []
+    wrong_mac = [(d.name, found[d.ip]["mac"]) for d in lab.spec.devices
+                 if found[d.ip]["mac"] != d.mac]
+    assert wrong_mac == []
+    spec_ips = {d.ip for d in lab.spec.devices}
+    assert set(found) - spec_ips == set(), "no phantom hosts"
+
+
+def test_maker_and_brand_match_the_truth(lab: Lab, scan_doc: dict[str, Any]) -> None:
+    found = by_ip(scan_doc)
+    wrong = []
+    for dev in lab.spec.devices:
+        v = found[dev.ip]["verdict"]
+        want = (dev.expect.get("maker"), dev.expect.get("brand"))
+        if (v["maker"], v["brand"]) != want:
+            wrong.append((dev.name, want, (v["maker"], v["brand"])))
+    assert wrong == []
+
+
+def test_no_device_is_given_a_wrong_type(lab: Lab, scan_doc: dict[str, Any]) -> None:
+    found = by_ip(scan_doc)
+    wrong = []
+    right = 0
+    for dev in lab.spec.devices:
+        got = found[dev.ip]["verdict"]["device_type"]
+        if got == "unknown":
+            continue  # not knowing is honest; naming the wrong type is not
+        if got != dev.expect["type"]:
+            wrong.append((dev.name, dev.expect["type"], got))
+        else:
+            right += 1
+    assert wrong == []
+    target_devices = [d for d in lab.spec.devices if d.expect.get("maker") in TARGET_MAKERS]
+    assert right >= len(target_devices) - 3
+
+
+def test_no_negative_is_called_hikvision_or_dahua(lab: Lab, scan_doc: dict[str, Any]) -> None:
+    found = by_ip(scan_doc)
+    false_positives = [d.name for d in lab.spec.devices
+                       if d.expect.get("maker") not in TARGET_MAKERS
+                       and found[d.ip]["verdict"]["maker"] in TARGET_MAKERS]
+    assert false_positives == []
+
+
+def test_outside_scope_devices_are_flagged(lab: Lab, scan_doc: dict[str, Any]) -> None:
+    found = by_ip(scan_doc)
+    for dev in lab.spec.devices:
+        assert found[dev.ip]["outside_scope"] is bool(dev.table.get("outside_scope"))
+    assert scan_doc["summary"]["outside_scope"] == 2
+
+
+def test_hostile_devices_are_reported_and_the_scan_stays_in_budget(
+        lab: Lab, scan_doc: dict[str, Any]) -> None:
+    found = by_ip(scan_doc)
+    for dev in lab.spec.devices:
+        if dev.role == "hostile":
+            assert found[dev.ip]["errors"], f"{dev.name} should say what went wrong"
+    # Discovery window (2.5 s) + banners, with the start-up of a Python process.
+    assert scan_doc["_elapsed"] < 20
+
+
+def test_offline_identify_agrees_with_the_live_verdicts(scan_doc: dict[str, Any]) -> None:
+    lines = [json.dumps({"host": d["ip"], "key": ev["key"], "value": ev["value"],
+                         "source": ev["source"], "port": ev["port"]})
+             for d in scan_doc["devices"] for ev in d["evidence"]]
+    proc = subprocess.run([sys.executable, "-m", "camscan", "identify"],
+                          input="\n".join(lines) + "\n", capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    offline = {v["host"]: v for v in map(json.loads, proc.stdout.splitlines())}
+    for d in scan_doc["devices"]:
+        live = d["verdict"]
+        off = offline[d["ip"]]
+        assert (off["maker"], off["brand"], off["confidence"]) == (
+            live["maker"], live["brand"], live["confidence"]), d["ip"]
+
+
+def _interrupt(argv: list[str], after_s: float, out: Path) -> int:
+    with out.open("w") as fh:
+        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.PIPE, text=True)
+        time.sleep(after_s)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err
+    return proc.returncode
+
+
+def test_sigint_mid_scan_leaves_a_valid_incomplete_json_document(
+        lab: Lab, tmp_path: Path) -> None:
+    out = tmp_path / "stdout.json"
+    # Interrupt during the discovery window, after the ARP sweep has answers.
+    code = _interrupt(scan_argv(lab, "--window", "6"), 2.5, out)
+    assert code == 1
+    doc = json.loads(out.read_text())
+    validate_document(doc)
+    assert doc["complete"] is False
+    assert len(doc["devices"]) >= 40, "what the sweep found before the interrupt is kept"
+
+
+def test_sigint_mid_scan_leaves_a_valid_ndjson_stream(lab: Lab, tmp_path: Path) -> None:
+    out = tmp_path / "stream.ndjson"
+    code = _interrupt(scan_argv(lab, "--format", "ndjson", "--window", "6"), 2.5, out)
+    assert code == 1
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    for line in lines:
+        validate_ndjson_line(line)
+    assert lines[0]["type"] == "header"
+    assert lines[-1]["type"] == "summary" and lines[-1]["complete"] is False
+    assert sum(1 for line in lines if line["type"] == "device") >= 40
+
+
+def test_fail_on_found_exits_3(lab: Lab) -> None:
+    proc = subprocess.run(scan_argv(lab, "--probes", "sadp", "--window", "1",
+                                    "--fail-on-found"),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["summary"]["hikvision"] >= 1
