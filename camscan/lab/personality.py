@@ -50,6 +50,7 @@ PERSONALITIES: dict[str, str] = {
     "hostile": "camscan.lab.personalities.hostile:serve",
     "sadp": "camscan.lab.personalities.sadp:serve",
     "dhip": "camscan.lab.personalities.dhip:serve",
+    "dhip_legacy": "camscan.lab.personalities.dhip:serve_legacy",  # Dahua UDP 5050
     "wsd": "camscan.lab.personalities.wsd:serve",  # WS-Discovery ProbeMatch + ONVIF SOAP
     "wsd_thirdparty": "camscan.lab.personalities.wsd:serve_thirdparty",  # PyPI WSDiscovery
     "ssdp": "camscan.lab.personalities.ssdp:serve",
