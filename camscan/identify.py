@@ -72,6 +72,20 @@ def _mac_matches(lib: Library, ev: Evidence, mac: str) -> list[Match]:
     return lib.match(ev, registrant=entry.registrant)
 
 
+def _oui_notes(items: list[Evidence]) -> list[str]:
+    """Flags and notes of the OUI claims (machine-vision, unverified-link, distributor)."""
+    classify, _ = _oui_functions()
+    if classify is None:
+        return []
+    out = []
+    for ev in items:
+        if ev.key in MAC_KEYS:
+            claim = classify(ev.value)
+            if claim is not None and claim.flags:
+                out.append(f"{claim.fingerprint_id} ({', '.join(claim.flags)}): {claim.note}")
+    return out
+
+
 def match_evidence(lib: Library, ev: Evidence) -> list[Match]:
     """Every match one evidence item produces (fingerprints by key, OUI tables for MACs)."""
     if ev.key in MAC_KEYS:
@@ -240,9 +254,7 @@ def identify(evidence: Iterable[Evidence], lib: Library | None = None) -> Verdic
     decided = sorted((c.match for c in usable
                       if (maker is not None and c.match.maker == maker) or id(c) in deciding),
                      key=_order)
-    for c in claims:
-        if "unverified" in c.match.fingerprint_id:
-            notes.append(f"{c.match.fingerprint_id}: link unverified")
+    notes.extend(_oui_notes(items))
     if maker is None and brand is None and confidence is Confidence.UNDETERMINED:
         decided = []
     return Verdict(maker=maker, brand=brand,
