@@ -86,9 +86,8 @@ async def read_response(reader: asyncio.StreamReader, magic: bytes, timeout_s: f
             if len(buf) > http.MAX_HEADER:
                 raise ProbeFailure("oversize")
             data = await chunk()
-            if not data:
-                raise ProbeFailure("reset" if buf.startswith(magic) else
-                                   "garbage" if buf else "reset")
+            if not data:  # closed before the head was complete
+                raise ProbeFailure("reset")
             buf += data
             probe = bytes(buf[:len(magic)])
             if not magic.startswith(probe):

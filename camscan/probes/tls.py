@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ssl
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,8 +52,9 @@ def cert_evidence(host: str, port: int, info: CertInfo) -> list[Evidence]:
             for name in ("subject", "issuer", "serial", "not_before", "not_after")]
 
 
+@functools.cache
 def client_context() -> ssl.SSLContext:
-    """A client context that accepts any certificate and old protocol versions cameras use."""
+    """A client context (shared) accepting any certificate and the old versions cameras use."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE

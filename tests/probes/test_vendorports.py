@@ -23,7 +23,7 @@ from camscan.lab.personalities import http as http_personality
 from camscan.lab.personalities import rtsp as rtsp_personality
 from camscan.lab.personality import Closer, LabHost
 from camscan.models import Evidence
-from camscan.probes import banners, favicon, vendorports
+from camscan.probes import banners, favicon, paths, vendorports
 
 HIK_8000 = bytes.fromhex("000000100000001e0000001e00000000")  # nmap "Hikvision IPCam control port"
 
@@ -233,3 +233,41 @@ def test_save_captures_writes_replies_as_fixtures(tmp_path: Path) -> None:
     asyncio.run(run(services, [ip], fast(save=tmp_path)))
     saved = (tmp_path / "http" / f"{ip}_80.http").read_bytes()
     assert saved == http_personality.render(DAHUA_ROOT)
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("deep", [False, True])
+def test_every_request_is_read_only_and_credential_free(deep: bool) -> None:
+    ip = "127.0.0.50"
+    seen: list[bytes] = []
+
+    async def scenario() -> None:
+        async def http_handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            seen.append(await reader.readuntil(b"\r\n\r\n"))
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+            writer.close()
+
+        async def rtsp_handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            for _ in range(2):
+                seen.append(await reader.readuntil(b"\r\n\r\n"))
+                writer.write(b"RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n")
+                await writer.drain()
+            writer.close()
+
+        servers = [await asyncio.start_server(http_handle, ip, 80),
+                   await asyncio.start_server(rtsp_handle, ip, 554)]
+        ctx = ScanContext(fast(deep=deep), None, None, [], lambda ev: None)
+        await banners.probe_host(ctx, ip)
+        for server in servers:
+            server.close()
+
+    asyncio.run(scenario())
+    methods = {head.split(b" ", 1)[0] for head in seen}
+    assert methods <= ({b"GET", b"OPTIONS", b"DESCRIBE"} | ({b"POST"} if deep else set()))
+    assert (b"POST" in methods) is deep
+    for head in seen:
+        assert b"authorization" not in head.lower()
+        target = head.split(b" ")[1].decode()
+        assert not any(bad in target for bad in paths.FORBIDDEN), target
+    assert len(seen) == 2 + 2 + len(paths.selected_paths(deep))  # /, favicon, RTSP x2, paths
