@@ -8,11 +8,13 @@ theweefies/ethodump-ng dhip.py, Phenomite/AMP-Research, Rapid7 LOREX_DISCOVER.rb
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
 from dataclasses import dataclass
 
 from camscan.context import ScanContext
+from camscan.discovery import dhip_legacy
 from camscan.discovery.udp import Datagram, canonical_mac, exchange
 from camscan.models import Evidence, excerpt
 
@@ -144,6 +146,11 @@ def reply_evidence(datagram: Datagram) -> list[Evidence]:
 
 
 async def discover(ctx: ScanContext) -> None:
+    """DHIP and the legacy UDP 5050 discovery together; every device answering, in scope or not."""
+    await asyncio.gather(search(ctx), dhip_legacy.discover(ctx))
+
+
+async def search(ctx: ScanContext) -> None:
     """Search by multicast and broadcast; emit every device that answers, in scope or not."""
     stats = ctx.stat(SOURCE)
     answered: set[str] = set()
@@ -171,4 +178,4 @@ async def discover(ctx: ScanContext) -> None:
 
 
 __all__ = ["FIELD_KEYS", "DhipReply", "ParseError", "build_packet", "build_search", "discover",
-           "expand", "parse_json", "parse_packet", "reply_evidence"]
+           "expand", "parse_json", "parse_packet", "reply_evidence", "search"]

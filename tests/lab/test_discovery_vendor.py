@@ -117,9 +117,21 @@ def test_dhip_finds_every_device_with_every_field(lab: Any, dhip_run: Run) -> No
     assert facts(found, lab.device("lorex-cam").ip)["dhip.port"] == {"35000"}
     outside = [d.name for d, _ in devices if not in_scope(lab, d.ip)]
     assert outside == ["intelbras-factory-default"]
-    assert {e.host for e in found} == {d.ip for d, _ in devices}
+    legacy = carrying(lab, "dhip_legacy")
+    assert {e.host for e in found} == {d.ip for d, _ in devices + legacy}
     assert stats["dhip"].answered == len(devices)
     assert took < WINDOW_S + 1.0
+
+
+def test_legacy_5050_discovery_finds_old_firmware(lab: Any, dhip_run: Run) -> None:
+    found, stats, _ = dhip_run
+    ((device, service),) = carrying(lab, "dhip_legacy")
+    got = facts(found, device.ip)
+    assert got["dhip.model"] == {service.table["device_type"]} == {device.spec.table["model"]}
+    assert got["dhip.serial"] == {service.table["serial"]}
+    assert got["dhip.ipv4"] == {device.ip} and got["mac"] == {device.mac}
+    assert "dhip.reply" not in got  # it does not speak DHIP
+    assert stats["dhip_legacy"].answered == 1 and stats["dhip_legacy"].errors == 0
 
 
 def test_dhip_flood_and_oversize_are_dropped_and_counted(lab: Any, dhip_run: Run) -> None:
@@ -197,7 +209,7 @@ def test_discovery_evidence_alone_names_maker_and_oem_brand(lab: Any, sadp_run: 
                                                             dhip_run: Run) -> None:
     # Issue 4 bar: SADP/DHIP evidence, fed through identification, attributes every device.
     evidence = sadp_run[0] + dhip_run[0]
-    devices = carrying(lab, "sadp") + carrying(lab, "dhip")
+    devices = carrying(lab, "sadp") + carrying(lab, "dhip") + carrying(lab, "dhip_legacy")
     for device, _ in devices:
         verdict = identify([e for e in evidence if e.host == device.ip])
         expect = device.expect
@@ -242,7 +254,8 @@ def test_vendor_discoverers_run_together_within_the_window(lab: Any, sadp_run: R
         asyncio.run(together())
         took = time.monotonic() - started
     print(f"sadp+dhip+wsd+onvif together: {took:.2f} s")
-    for method, alone in (("sadp", sadp_run), ("dhip", dhip_run), ("wsd", wsd_run)):
+    for method, alone in (("sadp", sadp_run), ("dhip", dhip_run), ("dhip_legacy", dhip_run),
+                          ("wsd", wsd_run)):
         assert ctx.stat(method).answered == alone[1][method].answered, method
     assert {e.host for e in found} == {e.host for run in (sadp_run, dhip_run, wsd_run)
                                        for e in run[0]}

@@ -1,15 +1,20 @@
-"""Lab Dahua DHIP device: answers DHDiscover.search (and, like real units, any datagram).
+"""Lab Dahua discovery: DHIP on 37810, and the legacy UDP 5050 protocol of older firmware.
 
 Service table: `reply` (the recorded `client.notifyDevInfo` JSON), plus the hostile options of
 `udp_responder` (junk datagrams carry a DHIP header around a non-JSON body). The answer goes
 to the sender; Phenomite/AMP-Research notes any non-null byte to 37810 elicits it.
+Kind `dhip_legacy`: `device_type`, optional `model`, `name`, `serial`, `mask`, `gateway`, `dns`;
+MAC and address are the device's own.
 """
 
 from __future__ import annotations
 
+import socket
+import struct
 from collections.abc import Mapping
 from typing import Any
 
+from camscan.discovery import dhip_legacy as legacy
 from camscan.discovery.dhip import GROUP, MAGIC, PORT, build_packet
 from camscan.lab.personalities.udp_responder import Reply, hostile_replies, serve_udp
 from camscan.lab.personality import Closer, LabHost
@@ -30,3 +35,33 @@ async def serve(host: LabHost, service: Mapping[str, Any]) -> Closer:
     """Listen on UDP 37810, joined to 239.255.255.251, and answer searches."""
     return await serve_udp(host, int(service.get("port", PORT)), GROUP,
                            lambda data, sender: answer_search(service, data, sender))
+
+
+def build_legacy_reply(host: LabHost, service: Mapping[str, Any]) -> bytes:
+    """A UDP 5050 reply in the layout of `camscan.discovery.dhip_legacy` for this device."""
+    section2 = host.mac.encode("ascii") + str(service.get("model", "")).encode("utf-8")
+    lines = [f"{key}:{service[field]}" for key, field in
+             (("Name", "name"), ("Device", "device_type"), ("SerialNo", "serial"))
+             if field in service]
+    section3 = "\r\n".join(lines).encode("utf-8") + (b"\r\n" if lines else b"")
+    head = bytearray(legacy.SECTION1)
+    struct.pack_into("<HHI", head, 0, legacy.REPLY_MAGIC, len(section2), 0x58)
+    struct.pack_into("<IH", head, 16, 2, len(section3))
+    head[40:56] = str(service.get("device_type", "")).encode("ascii")[:16].ljust(16, b"\0")
+    for offset, address in ((56, host.ip), (60, str(service.get("mask", "255.254.0.0"))),
+                            (64, str(service.get("gateway", "0.0.0.0"))),
+                            (68, str(service.get("dns", "0.0.0.0")))):
+        head[offset:offset + 4] = socket.inet_aton(address)
+    return bytes(head) + section2 + section3
+
+
+async def serve_legacy(host: LabHost, service: Mapping[str, Any]) -> Closer:
+    """Answer the legacy broadcast request on UDP 5050 to its sender."""
+    reply = build_legacy_reply(host, service)
+
+    def answer(data: bytes, sender: tuple[str, int]) -> list[Reply]:
+        if len(data) < 2 or data[:2] != legacy.REQUEST[:2]:
+            return []
+        return [(reply, sender)]
+
+    return await serve_udp(host, int(service.get("port", legacy.PORT)), None, answer)
