@@ -151,8 +151,8 @@ def _resolve_maker(claims: list[_Claim]) -> tuple[str | None, int, list[Conflict
     conflicts: list[Conflict] = []
     if not ranked or levels[ranked[0]] == 0:
         for m in ranked:
-            ids = ", ".join(sorted(c.match.fingerprint_id for c in by_maker[m]))
-            notes.append(f"{m} suggested by {ids} only (corroborating, not enough alone)")
+            weak = ", ".join(sorted(c.match.fingerprint_id for c in by_maker[m]))
+            notes.append(f"{m} suggested by {weak} only (corroborating, not enough alone)")
         return None, 0, conflicts, notes
     top = ranked[0]
     rivals = [m for m in ranked[1:]

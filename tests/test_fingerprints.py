@@ -69,7 +69,7 @@ def test_every_fingerprint_has_provenance_and_strength() -> None:
 
 
 def test_target_rules_carry_counter_examples() -> None:
-    """Every strong Hikvision/Dahua rule that is not a vendor-protocol catch-all lists look-alikes."""
+    """Strong Hikvision/Dahua rules (not vendor-protocol catch-alls) list look-alikes."""
     catch_all = {"sadp.", "dhip."}
     for fp in ALL:
         if fp.names_target() and fp.strength.value == "strong" \
