@@ -165,3 +165,17 @@ def test_each_hostile_host_reports_what_went_wrong_and_nothing_else_errs(
     assert len(hostile_ips) == 6
     others = [e for e in evs if e.key == "probe.error" and e.host not in hostile_ips]
     assert others == []
+
+
+@pytest.mark.parametrize("name", ["amcrest-cam", "cpplus-dvr", "intelbras-cam", "luma-nvr",
+                                  "alibi-nvr", "truvision-nvr"])
+def test_oem_devices_identified_from_banners_and_mac(
+        lab: Any, banner_run: tuple[list[Evidence], ScanContext, float, float],
+        name: str) -> None:
+    from camscan.identify import identify
+
+    device = lab.device(name)
+    evs = [e for e in banner_run[0] if e.host == device.ip]
+    evs.append(Evidence(device.ip, "arp", "mac", device.mac))
+    verdict = identify(evs)
+    assert (verdict.maker, verdict.brand) == (device.expect["maker"], device.expect["brand"])
