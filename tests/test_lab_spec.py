@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from camscan.lab import network
 from camscan.lab.filler import (
     FILLER_OUIS,
     FILLER_SUBNET,
@@ -259,3 +260,52 @@ def test_each_macvlan_filler_gets_its_own_mac_address_and_reply_route() -> None:
 ])
 def test_down_only_touches_this_prefixs_namespaces(name: str, ours: bool) -> None:
     assert is_lab_netns("camscan-", name) is ours
+
+
+# ---- neighbour-table limits ---------------------------------------------------------------
+
+@pytest.fixture
+def gc_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, ...]:
+    files = tuple(tmp_path / f"gc_thresh{i}" for i in (1, 2, 3))
+    for f, value in zip(files, (128, 512, 1024), strict=True):
+        f.write_text(f"{value}\n")
+    monkeypatch.setattr(network, "GC_THRESH", files)
+    return files
+
+
+def _gc_values(files: tuple[Path, ...]) -> list[int]:
+    return [int(f.read_text()) for f in files]
+
+
+def test_many_hosts_raise_the_neighbour_limits_and_down_restores_them(
+        gc_files: tuple[Path, ...]) -> None:
+    record = network._raise_gc_thresh(1055)
+    assert record["state"] == "raised" and record["saved"] == [128, 512, 1024]
+    raised = _gc_values(gc_files)
+    assert raised == record["set"] and raised[0] >= 2 * 1055 and raised[0] <= raised[1] <= raised[2]
+    assert "raised" in network._describe_gc(record)
+    network._restore_gc_thresh(record)
+    assert _gc_values(gc_files) == [128, 512, 1024]
+
+
+def test_few_hosts_leave_the_limits_alone(gc_files: tuple[Path, ...]) -> None:
+    record = network._raise_gc_thresh(55)
+    assert record["state"] == "enough" and _gc_values(gc_files) == [128, 512, 1024]
+    network._restore_gc_thresh(record)
+    assert _gc_values(gc_files) == [128, 512, 1024]
+
+
+def test_limits_changed_by_someone_else_are_not_restored(gc_files: tuple[Path, ...]) -> None:
+    record = network._raise_gc_thresh(2000)
+    gc_files[2].write_text("99999\n")
+    network._restore_gc_thresh(record)
+    assert _gc_values(gc_files)[2] == 99999
+
+
+def test_unwritable_limits_are_reported_not_fatal(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(network, "GC_THRESH", tuple(tmp_path / f"absent{i}" for i in (1, 2, 3)))
+    record = network._raise_gc_thresh(1055)
+    assert record["state"] == "not-writable"
+    assert "not writable" in network._describe_gc(record) and "ARP" in network._describe_gc(record)
+    network._restore_gc_thresh(record)  # nothing to do, no error

@@ -40,7 +40,8 @@ def describe(st: LabStatus) -> str:
                  if st.runner_peak_rss_kb else ""))
     lines = [
         f"lab {st.prefix!r}: {'up' if st.up else st.phase or 'down'}"
-        + (f" (came up in {st.up_seconds:.2f} s)" if st.up_seconds is not None else ""),
+        + (f" (came up in {st.up_seconds:.2f} s, network {st.network_seconds:.2f} s)"
+           if st.up_seconds is not None and st.network_seconds is not None else ""),
         f"  spec:       {st.spec or '-'}",
         f"  namespaces: {len(st.namespaces)} present of {st.expected_namespaces} expected",
         f"  devices:    {st.devices}, filler hosts: {st.fillers}"

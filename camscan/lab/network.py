@@ -28,6 +28,7 @@ DEFAULT_SPEC = Path(__file__).resolve().parents[2] / "examples" / "lab" / "offic
 STATE_ROOT = Path("/run/camscan-lab")
 IFNAME = "eth0"  # every simulated host's (and the scanner's) interface in its namespace
 BRIDGE = "br0"
+BRIDGE_MAX_PORTS = 1024  # the kernel's BR_MAX_PORTS; one more fails with EXFULL
 FILLER_MODES = ("macvlan", "netns")
 READY_TIMEOUT_S = 30.0
 # Past ~500 hosts the kernel's global neighbour table (default 128/512/1024) drops entries and
@@ -80,7 +81,8 @@ class LabStatus:
     services_started: int
     services_skipped: tuple[str, ...]
     gc_thresh: str
-    up_seconds: float | None
+    up_seconds: float | None  # `up` from start to the runner's ready report
+    network_seconds: float | None  # of which building namespaces, links and addresses
 
 
 def default_prefix() -> str:
@@ -149,9 +151,10 @@ class Lab:
         if not self.prefix.replace("-", "").replace("_", "").replace(".", "").isalnum():
             raise LabError(f"bad lab prefix {self.prefix!r}: use letters, digits, - _ .")
         self.state_dir = STATE_ROOT / self.prefix
-        saved = self._read_state() or {}
-        config = saved.get("config", {})
-        self._spec_arg = spec if spec is not None else config.get("spec", DEFAULT_SPEC)
+        # Without a spec, attach to the lab as it is up (spec, fillers from its state file).
+        config = (self._read_state() or {}).get("config", {}) if spec is None else {}
+        self._spec_arg: LabSpec | str | Path = spec if spec is not None else config.get(
+            "spec", DEFAULT_SPEC)
         self._spec: LabSpec | None = spec if isinstance(spec, LabSpec) else None
         self.hosts = hosts if hosts is not None else int(config.get("hosts", 0))
         self.filler_http = (filler_http if filler_http is not None
@@ -170,7 +173,8 @@ class Lab:
     def spec(self) -> LabSpec:
         """The lab's spec (loaded on first use)."""
         if self._spec is None:
-            self._spec = load_spec(self._spec_arg)  # type: ignore[arg-type]
+            self._spec = (self._spec_arg if isinstance(self._spec_arg, LabSpec)
+                          else load_spec(self._spec_arg))
         return self._spec
 
     @property
@@ -258,6 +262,7 @@ class Lab:
         state: dict[str, Any] = {
             "version": _STATE_VERSION, "prefix": self.prefix, "phase": "starting",
             "config": self._config(), "namespaces": self.namespaces(), "runner": None,
+            "devices": len(self.spec.devices),
             "gc_thresh": {"state": "untouched"}, "created": time.time(),
         }
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -266,6 +271,7 @@ class Lab:
             state["gc_thresh"] = _raise_gc_thresh(len(self.spec.devices) + len(fillers) + 1)
             self._write_state(state)
             self._build(fillers)
+            state["network_seconds"] = round(time.monotonic() - started, 3)
             state["runner"] = self._start_runner()
             self._write_state(state)
             self._wait_ready(state["runner"]["pid"])
@@ -290,6 +296,9 @@ class Lab:
             ends.append(("f0", filler_netns(self.prefix), None))
         elif fillers:
             ends += [(f"f{h.index}", filler_netns(self.prefix, h.index), h.mac) for h in fillers]
+        if len(ends) > BRIDGE_MAX_PORTS:
+            raise LabError(f"{len(ends)} bridge ports needed, a Linux bridge takes "
+                           f"{BRIDGE_MAX_PORTS}: use macvlan fillers")
         for hubif, ns, mac in ends:
             address = f" address {mac}" if mac else ""
             hub += [f"link add {hubif} type veth peer name {IFNAME}{address} netns {ns}",
@@ -388,12 +397,9 @@ class Lab:
         config = state.get("config", {})
         runner = state.get("runner") or {}
         report = self._runner_report()
-        present = tuple(self._present_netns())
+        present = tuple(n for n in self._present_netns() if netns.exists(n))
         alive = proc_alive(runner.get("pid"), runner.get("starttime"))
         expected = state.get("namespaces", [])
-        devices = len(expected) - 2 - (
-            0 if not config.get("hosts") else
-            1 if config.get("filler_mode") == "macvlan" else int(config["hosts"]))
         return LabStatus(
             prefix=self.prefix,
             state_dir=str(self.state_dir),
@@ -402,7 +408,7 @@ class Lab:
             spec=config.get("spec"),
             namespaces=present,
             expected_namespaces=len(expected),
-            devices=max(devices, 0),
+            devices=int(state.get("devices", 0)),
             fillers=int(config.get("hosts", 0)),
             filler_mode=config.get("filler_mode"),
             runner_pid=runner.get("pid"),
@@ -413,6 +419,7 @@ class Lab:
                                    for s in report.get("skipped", [])),
             gc_thresh=_describe_gc(state.get("gc_thresh", {})),
             up_seconds=state.get("up_seconds"),
+            network_seconds=state.get("network_seconds"),
         )
 
     def _healthy(self, state: dict[str, Any]) -> bool:

@@ -26,6 +26,7 @@ from camscan.lab.spec import ServiceSpec
 
 log = logging.getLogger("camscan.lab.runner")
 SERVE_TIMEOUT_S = 15.0  # one personality's start-up; a slower one is skipped, not fatal
+SLOW_START_S = 0.5  # logged, so a personality that slows `lab up` is easy to find
 CHILD_GRACE_S = 2.0
 
 
@@ -77,10 +78,13 @@ class Runner:
             return self.skip(label, f"no personality registered for kind {service.kind!r}")
         except Exception as exc:  # an unwritten or broken module must not sink the lab
             return self.skip(label, f"personality did not load: {type(exc).__name__}: {exc}")
+        started = time.monotonic()
         try:
             closer = await asyncio.wait_for(serve(host, service.table), SERVE_TIMEOUT_S)
         except Exception as exc:
             return self.skip(label, f"personality failed to start: {type(exc).__name__}: {exc}")
+        if (took := time.monotonic() - started) > SLOW_START_S:
+            log.info("%s took %.2f s to start", label, took)
         self.closers.append((label, closer))
         self.report["started"].append(label)
 

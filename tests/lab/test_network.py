@@ -24,6 +24,7 @@ pytestmark = pytest.mark.lab
 ETH_P_ARP = 0x0806
 ETH_P_IP = 0x0800
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+SWEEP_RATE = 4000  # ARP requests per second; 1,000 macvlan fillers keep up with 8,000
 UNUSED_IP = "198.18.0.250"  # in the office segment, no device has it
 
 SMALL_SPEC = """
@@ -110,10 +111,12 @@ def arp_sweep(lab: Lab, ips: Iterable[str], wait_s: float = 1.0) -> dict[str, se
                 answers[socket.inet_ntoa(frame[28:32])].add(_mac_str(frame[22:28]))
 
     with packet_socket(lab, ETH_P_ARP) as sock:
-        for n, ip in enumerate(ips, 1):
+        start = time.monotonic()
+        for n, ip in enumerate(ips):
+            # Paced: macvlan fans each broadcast out to every filler serially, and bursts
+            # overflow its broadcast queue.
+            drain(sock, start + n / SWEEP_RATE)
             sock.send(head + b"\x00" * 6 + socket.inet_aton(ip))
-            if n % 100 == 0:  # pace: a burst of 1,000 broadcasts would outrun the receivers
-                drain(sock, time.monotonic() + 0.01)
         drain(sock, time.monotonic() + wait_s)
     return dict(answers)
 
