@@ -20,7 +20,9 @@ from camscan.output.document import TARGET_MAKERS, as_document, summarize
 from camscan.output.jsonout import atomic_write_bytes, atomic_write_text
 
 Doc = Mapping[str, Any]
-EVIDENCE_VALUE_MAX = 120
+EVIDENCE_VALUE_MAX = 100
+EVIDENCE_ITEMS_MAX = 5  # strongest first; the JSON document keeps every match
+HEADLINE_BRANDS_MAX = 4
 NO_SITE = "(no site label)"
 
 
@@ -93,8 +95,10 @@ def headline(summary: Mapping[str, Any], scans: int = 1) -> str:
         return f"{subject} found {found}."
     if len(white) == 1:
         brands = f"as {next(iter(white))}"
-    else:
+    elif len(white) <= HEADLINE_BRANDS_MAX:
         brands = "under other brands (" + ", ".join(f"{n} {b}" for b, n in white.items()) + ")"
+    else:
+        brands = f"under {len(white)} other brand names (listed under Totals)"
     if sold == total:
         share = "sold " + brands if total == 1 else "all of them sold " + brands
     else:
@@ -147,10 +151,11 @@ def bar_chart(title: str, rows: Sequence[tuple[str, int, str]], *, width: int = 
 
 
 def maker_chart(summary: Mapping[str, Any]) -> str:
-    """Devices by maker, Hikvision and Dahua first, undetermined last."""
+    """Hikvision, Dahua, every other maker together, undetermined (the table has the detail)."""
     makers: Mapping[str, int] = summary["by_maker"]
     rows = [(m, makers.get(m, 0), "bar-target") for m in TARGET_MAKERS]
-    rows += [(m, n, "bar-other") for m, n in makers.items() if m not in TARGET_MAKERS]
+    others = sum(n for m, n in makers.items() if m not in TARGET_MAKERS)
+    rows.append(("Other makers", others, "bar-other"))
     rows.append(("Undetermined", summary["undetermined"], "bar-unknown"))
     return bar_chart("Devices by maker", rows)
 
@@ -224,11 +229,14 @@ def _cards(summary: Mapping[str, Any]) -> str:
 
 def _evidence_cell(v: Mapping[str, Any]) -> str:
     items = []
-    for m in v["decided_by"]:
+    for m in v["decided_by"][:EVIDENCE_ITEMS_MAX]:
         items.append(f'<li><code>{e(m["fingerprint_id"])}</code> <span class="strength">'
                      f'{e(m["strength"])}</span>: {e(m["key"])} = '
                      f'<q>{e(_short(str(m["value"])))}</q> <span class="via">via '
                      f'{e(m["source"])}</span></li>')
+    if (more := len(v["decided_by"]) - EVIDENCE_ITEMS_MAX) > 0:
+        items.append(f'<li class="more">and {_plural(more, "more matching fingerprint")} '
+                     "(in the JSON document)</li>")
     for c in v["conflicts"]:
         items.append(f'<li class="conflict">conflict on {e(c["field"])}: '
                      f'{e(" vs ".join(c["values"]))}</li>')
@@ -368,7 +376,7 @@ code { font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace; fon
 .conf { font-weight:600; } .conf-confirmed { color:var(--accent); }
 .evidence { margin:0; padding-left:1rem; } .evidence li { margin:.1rem 0; }
 .evidence .strength, .evidence .via { color:var(--muted); font-size:.75rem; }
-.evidence .conflict { color:var(--accent); }
+.evidence .conflict { color:var(--accent); } .evidence .more { color:var(--muted); }
 dl.facts { display:grid; grid-template-columns:max-content 1fr; gap:.2rem 1.2rem;
   margin:.5rem 0; font-size:.92rem; }
 dl.facts dt { color:var(--muted); } dl.facts dd { margin:0; }

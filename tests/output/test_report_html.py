@@ -29,6 +29,9 @@ def _summary(hik: int, dahua: int, white: dict[str, int], devices: int = 100) ->
     (_summary(3, 2, {"Lorex": 2, "EZVIZ": 1}), 1,
      "This scan found 3 Hikvision and 2 Dahua devices, 3 of them sold under other brands "
      "(2 Lorex, 1 EZVIZ)."),
+    (_summary(9, 6, {"Intelbras": 2, "ALIBI": 1, "Amcrest": 1, "BCS": 1, "EZVIZ": 1}), 1,
+     "This scan found 9 Hikvision and 6 Dahua devices, 6 of them sold under 5 other brand "
+     "names (listed under Totals)."),
     (_summary(4, 0, {}), 1, "This scan found 4 Hikvision devices and no Dahua devices."),
     (_summary(0, 1, {"Amcrest": 1}), 1,
      "This scan found 1 Dahua device and no Hikvision devices, sold as Amcrest."),
