@@ -228,7 +228,8 @@ class _HostProbe:
         path.write_bytes(raw)
 
     async def follow_redirects(self, port: int, use_tls: bool, raw: bytes) -> None:
-        base = f"{'https' if use_tls else 'http'}://{self.ip}:{port}/"
+        """Follow up to MAX_REDIRECTS Location headers that stay on this host."""
+        url = f"{'https' if use_tls else 'http'}://{self.ip}:{port}/"
         for _ in range(MAX_REDIRECTS):
             try:
                 resp = http.parse_http_response(raw)
@@ -238,7 +239,7 @@ class _HostProbe:
             if resp.status not in (301, 302, 303, 307, 308) or not location:
                 return
             try:
-                target = urlsplit(urljoin(base, location.strip()))
+                target = urlsplit(urljoin(url, location.strip()))
                 target_port = target.port
             except ValueError:
                 return
@@ -246,10 +247,10 @@ class _HostProbe:
                 return  # same host only
             use_tls = target.scheme == "https"
             port = target_port or (443 if use_tls else 80)
-            path = target.path or "/"
-            if target.query:
-                path += "?" + target.query
-            base = f"{target.scheme}://{self.ip}:{port}/"
+            path = (target.path or "/") + (f"?{target.query}" if target.query else "")
+            if any(bad in path for bad in paths.FORBIDDEN):
+                return  # not even when the device itself points there
+            url = f"{target.scheme}://{self.ip}:{port}{path}"
             try:
                 raw = await self.http_exchange(port, use_tls, "GET", path)
             except (ProbeFailure, PortClosed):

@@ -271,3 +271,16 @@ def test_every_request_is_read_only_and_credential_free(deep: bool) -> None:
         target = head.split(b" ")[1].decode()
         assert not any(bad in target for bad in paths.FORBIDDEN), target
     assert len(seen) == 2 + 2 + len(paths.selected_paths(deep))  # /, favicon, RTSP x2, paths
+
+
+@pytest.mark.lab
+def test_redirect_to_an_exploit_path_is_not_followed() -> None:
+    ip = "127.0.0.15"
+    chain = [{"path": "/", "status": "HTTP/1.1 302 Found",
+              "headers": ["Location: /SDK/webLanguage"]},
+             {"path": "/SDK/webLanguage", "status": "HTTP/1.1 200 OK", "headers": [],
+              "body": "followed"}]
+    services: list[tuple[Serve, str, dict[str, Any]]] = [
+        (http_personality.serve, ip, {"port": 80, "response": chain})]
+    evs, _, _ = asyncio.run(run(services, [ip], fast()))
+    assert by_key(evs, ip)["http.status"] == ["HTTP/1.1 302 Found"]
