@@ -1,0 +1,169 @@
+"""The scan loop with fake discoverers and probes: no sockets, only the orchestration."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from ipaddress import IPv4Address, IPv4Network
+from typing import Any
+
+import pytest
+
+from camscan import pipeline
+from camscan.context import ScanContext
+from camscan.models import Confidence, Evidence
+from camscan.pipeline import Method, Scan, ScanRequest
+from camscan.targets import InterfaceInfo, parse_targets
+
+IFACE = InterfaceInfo("eth0", 2, "02:00:5e:10:00:02", IPv4Address("198.18.0.2"),
+                      IPv4Network("198.18.0.0/15"))
+
+Fake = Callable[..., Coroutine[Any, Any, None]]
+
+
+def make_scan(monkeypatch: pytest.MonkeyPatch, *, arp: Fake, listeners: dict[str, Fake],
+              probe: Fake, methods: tuple[Method, ...] = pipeline.ALL_METHODS) -> Scan:
+    import camscan.discovery.arp as arp_mod
+    import camscan.probes.banners as banners_mod
+    import camscan.targets as targets_mod
+
+    monkeypatch.setattr(targets_mod, "resolve_interface", lambda name, targets: IFACE)
+    monkeypatch.setattr(arp_mod, "sweep", arp)
+    monkeypatch.setattr(banners_mod, "probe_host", probe)
+    # "camscan.discovery.sadp:discover" -> listeners["sadp"]
+    monkeypatch.setattr(pipeline, "_load",
+                        lambda spec: listeners[spec.split(":")[0].split(".")[-1]])
+    scan = Scan(ScanRequest(targets=["198.18.0.0/24"], methods=methods))
+    scan.prepare()
+    return scan
+
+
+async def quiet(ctx: ScanContext, *args: Any) -> None:
+    return None
+
+
+def test_evidence_from_every_method_is_grouped_and_identified(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    async def arp(ctx: ScanContext, iface: InterfaceInfo, addresses: list[IPv4Address]) -> None:
+        assert len(addresses) == 254
+        ctx.emit(Evidence("198.18.0.11", "arp", "mac", "44:19:b6:3a:10:01"))
+        ctx.emit(Evidence("198.18.0.11", "arp", "mac", "44:19:b6:3a:10:01"))  # a retry's echo
+        ctx.emit(Evidence("198.18.0.57", "arp", "mac", "f8:bc:12:19:1a:1b"))
+
+    async def sadp(ctx: ScanContext) -> None:
+        ctx.emit(Evidence("198.19.0.64", "sadp", "sadp.model", "DS-2CD2143G2-I"))
+        ctx.emit(Evidence("198.19.0.64", "sadp", "sadp.mac", "44-19-b6-3a-10-99"))
+
+    probed: list[str] = []
+
+    async def probe(ctx: ScanContext, ip: str) -> None:
+        probed.append(ip)
+        if ip == "198.18.0.11":
+            ctx.emit(Evidence(ip, "http", "http.server", "App-webs/", 80))
+
+    listeners = {m: quiet for m in ("mdns", "ssdp", "wsd", "dhip")} | {"sadp": sadp}
+    result = asyncio.run(make_scan(monkeypatch, arp=arp, listeners=listeners, probe=probe).run())
+
+    assert result.complete
+    assert [d.ip for d in result.devices] == ["198.18.0.11", "198.18.0.57", "198.19.0.64"]
+    cam, pc, factory = result.devices
+    assert [ev.key for ev in cam.evidence].count("mac") == 1, "duplicates are kept once"
+    assert cam.verdict.maker == "Hikvision" and cam.mac == "44:19:b6:3a:10:01"
+    assert cam.vendor == "Hangzhou Hikvision Digital Technology Co.,Ltd."
+    assert pc.verdict.maker != "Hikvision"
+    assert factory.outside_scope and factory.mac == "44:19:b6:3a:10:99"
+    assert sorted(probed) == ["198.18.0.11", "198.18.0.57"], "never probe beyond the scope"
+
+
+def test_a_failing_method_is_counted_and_loses_no_one_elses_findings(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    async def arp(ctx: ScanContext, iface: InterfaceInfo, addresses: list[IPv4Address]) -> None:
+        ctx.emit(Evidence("198.18.0.31", "arp", "mac", "3c:ef:8c:61:01:c0"))
+
+    async def broken(ctx: ScanContext) -> None:
+        raise OSError("no multicast route")
+
+    listeners = {m: quiet for m in ("mdns", "ssdp", "wsd", "sadp")} | {"dhip": broken}
+    result = asyncio.run(make_scan(monkeypatch, arp=arp, listeners=listeners, probe=quiet).run())
+    assert result.complete
+    assert result.stats["dhip"].errors == 1
+    assert "no multicast route" in result.stats["dhip"].notes[0]
+    assert result.devices[0].verdict.maker == "Dahua"
+
+
+def test_cancelling_returns_what_was_found_marked_incomplete(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    async def arp(ctx: ScanContext, iface: InterfaceInfo, addresses: list[IPv4Address]) -> None:
+        ctx.emit(Evidence("198.18.0.15", "arp", "mac", "4c:bd:8f:10:20:30"))
+
+    async def slow(ctx: ScanContext) -> None:
+        await asyncio.sleep(30)
+
+    listeners = {m: slow for m in ("mdns", "ssdp", "wsd", "sadp", "dhip")}
+    scan = make_scan(monkeypatch, arp=arp, listeners=listeners, probe=quiet)
+
+    async def main() -> Any:
+        task = asyncio.create_task(scan.run())
+        await asyncio.sleep(0.2)
+        task.cancel()
+        return await task
+
+    result = asyncio.run(main())
+    assert result.complete is False
+    assert result.errors and "interrupted" in result.errors[0]
+    assert [d.ip for d in result.devices] == ["198.18.0.15"]
+    assert result.devices[0].verdict.maker == "Hikvision"
+    assert result.devices[0].verdict.confidence is not Confidence.UNDETERMINED
+
+
+def test_methods_not_asked_for_do_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[str] = []
+
+    async def arp(ctx: ScanContext, iface: InterfaceInfo, addresses: list[IPv4Address]) -> None:
+        ran.append("arp")
+        ctx.emit(Evidence("198.18.0.5", "arp", "mac", "02:00:00:00:00:05"))
+
+    def listener(name: str) -> Fake:
+        async def run(ctx: ScanContext) -> None:
+            ran.append(name)
+        return run
+
+    async def probe(ctx: ScanContext, ip: str) -> None:
+        ran.append("banners")
+
+    listeners = {m: listener(m) for m in ("mdns", "ssdp", "wsd", "sadp", "dhip")}
+    scan = make_scan(monkeypatch, arp=arp, listeners=listeners, probe=probe,
+                     methods=(Method.ARP, Method.SADP))
+    result = asyncio.run(scan.run())
+    assert sorted(ran) == ["arp", "sadp"]
+    assert result.scope.probes == ["arp", "sadp"]
+
+
+def test_routed_targets_are_found_by_tcp_connect(monkeypatch: pytest.MonkeyPatch) -> None:
+    import camscan.probes.banners as banners_mod
+    import camscan.targets as targets_mod
+    from camscan.targets import TargetError
+
+    def no_iface(name: str | None, targets: Any) -> InterfaceInfo:
+        raise TargetError("no local interface")
+
+    async def alive(ctx: ScanContext, ip: str) -> bool:
+        return ip == "203.0.113.5"
+
+    monkeypatch.setattr(targets_mod, "resolve_interface", no_iface)
+    monkeypatch.setattr(banners_mod, "tcp_alive", alive)
+    monkeypatch.setattr(banners_mod, "probe_host", quiet)
+    scan = Scan(ScanRequest(targets=["203.0.113.0/29"]))
+    scan.prepare()
+    assert scan.scope is not None and scan.scope.interface is None
+    result = asyncio.run(scan.run())
+    assert [d.ip for d in result.devices] == ["203.0.113.5"]
+    assert result.stats["tcp-ping"].sent == 6 and result.stats["tcp-ping"].answered == 1
+    assert "not on a local segment" in result.stats["arp"].notes[0]
+
+
+def test_target_set_membership_drives_scope() -> None:
+    targets = parse_targets(["198.18.0.0/24"], ["198.18.0.91"])
+    assert IPv4Address("198.18.0.11") in targets
+    assert IPv4Address("198.18.0.91") not in targets
+    assert IPv4Address("198.19.0.64") not in targets
