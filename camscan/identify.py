@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from camscan import rawkeys
+from camscan import oui, rawkeys
 from camscan.fingerprints import STRENGTH_RANK, TARGET_MAKERS, Library, default_library
-from camscan.models import Confidence, Conflict, DeviceType, Evidence, Match, Strength, Verdict
+from camscan.models import Confidence, Conflict, DeviceType, Evidence, Match, Verdict
 
 # Evidence keys whose value is a MAC address: matched through the OUI tables.
 MAC_KEYS = frozenset({"mac", "sadp.mac", "dhip.mac", "wsd.epr_mac", "dahua.rpc2_mac",
@@ -44,45 +44,33 @@ def _group(ev: Evidence) -> str:
     return ev.key.split(".", 1)[0]
 
 
-OuiClassifier = Callable[[str], Any]
-
-
-def _oui_functions() -> tuple[OuiClassifier | None, OuiClassifier | None]:
-    try:
-        from camscan import oui
-    except ImportError:  # the OUI tables are optional for pure banner identification
-        return None, None
-    return getattr(oui, "classify", None), getattr(oui, "lookup", None)
-
-
 def _mac_matches(lib: Library, ev: Evidence, mac: str) -> list[Match]:
-    classify, lookup = _oui_functions()
-    if classify is not None:
-        claim = classify(mac)
-        if claim is not None:
-            device_type = DeviceType.OTHER.value if "machine-vision" in claim.flags else None
-            brand = claim.brand or claim.maker
-            return [Match(fingerprint_id=claim.fingerprint_id, strength=Strength(claim.strength),
-                          evidence=ev, maker=claim.maker, brand=brand, device_type=device_type)]
-    if lookup is None:
-        return []
-    entry = lookup(mac)
-    if entry is None:
+    """The curated OUI claim of a MAC, else the library's registrant rules (mac.toml)."""
+    claim = oui.classify(mac)
+    if claim is not None:
+        device_type = DeviceType.OTHER.value if "machine-vision" in claim.flags else None
+        return [Match(fingerprint_id=claim.fingerprint_id, strength=claim.strength,
+                      evidence=ev, maker=claim.maker, brand=claim.brand or claim.maker,
+                      device_type=device_type)]
+    entry = oui.lookup(mac)
+    if entry is None or entry.registrant in oui.exclusions():
         return []
     return lib.match(ev, registrant=entry.registrant)
 
 
 def _oui_notes(items: list[Evidence]) -> list[str]:
-    """Flags and notes of the OUI claims (machine-vision, unverified-link, distributor)."""
-    classify, _ = _oui_functions()
-    if classify is None:
-        return []
+    """What the OUI tables say beyond a claim: group flags, and look-alike registrants."""
     out = []
+    excluded = oui.exclusions()
     for ev in items:
-        if ev.key in MAC_KEYS:
-            claim = classify(ev.value)
-            if claim is not None and claim.flags:
-                out.append(f"{claim.fingerprint_id} ({', '.join(claim.flags)}): {claim.note}")
+        if ev.key not in MAC_KEYS:
+            continue
+        claim = oui.classify(ev.value)
+        if claim is not None and claim.flags:
+            out.append(f"{claim.fingerprint_id} ({', '.join(claim.flags)}): {claim.note}")
+        entry = oui.lookup(ev.value) if claim is None else None
+        if entry is not None and entry.registrant in excluded:
+            out.append(f"MAC registrant {entry.registrant!r}: {excluded[entry.registrant]}")
     return out
 
 
