@@ -227,9 +227,17 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise LibraryError(f"{path}: {exc}") from exc
 
 
+# jsonschema.validate() re-checks the schema on every call; one validator per schema makes
+# loading the library several times faster.
+_VALIDATORS: dict[int, Any] = {}
+
+
 def _validate(data: dict[str, Any], schema: dict[str, Any], path: Path) -> None:
+    validator = _VALIDATORS.get(id(schema))
+    if validator is None:
+        validator = _VALIDATORS[id(schema)] = jsonschema.validators.validator_for(schema)(schema)
     try:
-        jsonschema.validate(data, schema)
+        validator.validate(data)
     except jsonschema.ValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path)
         raise LibraryError(f"{path}: {where}: {exc.message}") from exc
