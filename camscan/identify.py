@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import unquote
 
 from camscan import oui, rawkeys
 from camscan.fingerprints import STRENGTH_RANK, TARGET_MAKERS, Library, default_library
@@ -15,6 +16,7 @@ from camscan.models import Confidence, Conflict, DeviceType, Evidence, Match, Ve
 MAC_KEYS = frozenset({"mac", "sadp.mac", "dhip.mac", "wsd.epr_mac", "dahua.rpc2_mac",
                       "arp.reply"})
 _SCOPE_MAC = re.compile(r"^onvif://www\.onvif\.org/MAC/([0-9A-Fa-f:.-]{12,17})$")
+_SCOPE_HARDWARE = re.compile(r"^onvif://www\.onvif\.org/hardware/(.{1,64})$")
 # Plain fields a device reports about itself, used when no fingerprint extracted them;
 # earlier keys win (vendor discovery replies before free text).
 MODEL_KEYS = ("sadp.model", "dhip.model", "onvif.model", "upnp.model_number",
@@ -79,10 +81,19 @@ def match_evidence(lib: Library, ev: Evidence) -> list[Match]:
     if ev.key in MAC_KEYS:
         return _mac_matches(lib, ev, ev.value)
     out = lib.match(ev)
-    if ev.key == "onvif.scope":
-        m = _SCOPE_MAC.match(ev.value)
-        if m:
-            out.extend(_mac_matches(lib, ev, m.group(1)))
+    if ev.key != "onvif.scope":
+        return out
+    # Scope values are URL-encoded; a MAC scope goes to the OUI tables and a hardware scope
+    # is a model number, read by the model rules like any other.
+    out = [replace(m, model=unquote(m.model)) if m.model else m for m in out]
+    if mac := _SCOPE_MAC.match(ev.value):
+        out.extend(_mac_matches(lib, ev, mac.group(1)))
+    if hardware := _SCOPE_HARDWARE.match(ev.value):
+        model = unquote(hardware.group(1)).strip()
+        for fp_file in lib.files_for("model"):
+            hit = lib.match_value(fp_file, model)
+            if hit is not None:
+                out.append(lib.to_match(hit[0], hit[1], ev))
     return out
 
 

@@ -327,3 +327,22 @@ def test_identify_hosts_groups_by_host() -> None:
     verdicts = identify_hosts([ev("http.server", "App-webs/", host="b"),
                                ev("mac", "00:1f:54:aa:bb:cc", host="a")])
     assert list(verdicts) == ["a", "b"]
+
+
+def test_onvif_hardware_scope_is_read_as_a_model() -> None:
+    v = identify([ev("onvif.scope", "onvif://www.onvif.org/hardware/IPC-HDW1431T1-S4", "wsd"),
+                  ev("onvif.scope", "onvif://www.onvif.org/name/Dahua", "wsd")])
+    assert (v.maker, v.device_type, v.model) == ("Dahua", "camera", "IPC-HDW1431T1-S4")
+    v = identify([ev("onvif.scope", "onvif://www.onvif.org/hardware/DS-7616NI-I2%2F16P")])
+    assert (v.maker, v.model, v.device_type) == ("Hikvision", "DS-7616NI-I2/16P", "nvr/dvr")
+
+
+def test_generic_onvif_module_is_a_camera_of_no_maker() -> None:
+    scopes = ["type/video_encoder", "hardware/IPC-model", "location/country/china", "name/NVT"]
+    v = identify([ev("onvif.scope", f"onvif://www.onvif.org/{s}", "wsd") for s in scopes])
+    assert (v.maker, v.device_type) == (None, "camera")
+
+
+def test_look_alike_registrant_is_noted_not_claimed() -> None:
+    v = identify([ev("mac", "40:2c:76:1a:bc:de")])
+    assert v.maker is None and any("Shanghai Dahua Scale Factory" in n for n in v.notes)
