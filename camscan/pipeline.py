@@ -172,6 +172,14 @@ def build_device(host: str, evidence: list[Evidence], *, outside_scope: bool,
     )
 
 
+def _warm_up() -> None:
+    from camscan.fingerprints import default_library
+    from camscan.oui import lookup
+
+    default_library()
+    lookup("00:00:00:00:00:00")
+
+
 class Scan:
     """One scan's state; `result()` can be taken at any moment, so nothing found is lost."""
 
@@ -340,14 +348,19 @@ class Scan:
     async def run(self) -> ScanResult:
         """Run every phase; cancellation (SIGINT) returns what was found, marked incomplete."""
         complete = False
+        # Identification's data loads while discovery sits in its listen window.
+        warm = asyncio.create_task(asyncio.to_thread(_warm_up))
         try:
             await self.discover()
+            await warm
             if self.iface is None:
                 await self.find_routed()
             await self.probe_and_identify()
             complete = True
         except asyncio.CancelledError:
             self.errors.append("interrupted: the scan was stopped before it finished")
+        finally:
+            warm.cancel()
         return self.result(complete=complete)
 
     def result(self, *, complete: bool) -> ScanResult:
