@@ -346,3 +346,24 @@ def test_generic_onvif_module_is_a_camera_of_no_maker() -> None:
 def test_look_alike_registrant_is_noted_not_claimed() -> None:
     v = identify([ev("mac", "40:2c:76:1a:bc:de")])
     assert v.maker is None and any("Shanghai Dahua Scale Factory" in n for n in v.notes)
+
+
+def test_cli_update_oui_writes_the_table(tmp_path: Path) -> None:
+    src = tmp_path / "ieee"
+    src.mkdir()
+    header = "Registry,Assignment,Organization Name,Organization Address\n"
+    rows = {"oui.csv": 'MA-L,4419B6,"Hangzhou Hikvision Digital Technology Co.,Ltd.",CN\n',
+            "mam.csv": "MA-M,402C761,Shanghai Dahua Scale Factory,CN\n",
+            "oui36.csv": "MA-S,8C1F64F4B,JOREX LOREX INDIA PRIVATE LIMITED,IN\n",
+            "iab.csv": ""}
+    for name, body in rows.items():
+        (src / name).write_text(header + body)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["fingerprints", "update-oui", "--from", str(src),
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = (out / "ieee.tsv").read_text()
+    assert "4419B6\tMA-L\tHangzhou Hikvision Digital Technology Co.,Ltd." in table
+    bad = CliRunner().invoke(app, ["fingerprints", "update-oui", "--from",
+                                   str(tmp_path / "missing"), "--out", str(out)])
+    assert bad.exit_code == 2 and "camscan: error:" in bad.stderr
