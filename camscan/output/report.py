@@ -20,9 +20,11 @@ from camscan.output.document import TARGET_MAKERS, as_document, summarize
 from camscan.output.jsonout import atomic_write_bytes, atomic_write_text
 
 Doc = Mapping[str, Any]
-EVIDENCE_VALUE_MAX = 100
-EVIDENCE_ITEMS_MAX = 5  # strongest first; the JSON document keeps every match
+EVIDENCE_VALUE_MAX = 80
+EVIDENCE_ITEMS_MAX = 3  # strongest first; the JSON document keeps every match
 HEADLINE_BRANDS_MAX = 4
+# Fill as SVG attributes, not CSS: PDF renderers do not all style inline SVG from the page CSS.
+BAR_FILL = {"bar-target": "#8b1a1a", "bar-other": "#8a8f98", "bar-unknown": "#c9c9c9"}
 NO_SITE = "(no site label)"
 
 
@@ -144,7 +146,8 @@ def bar_chart(title: str, rows: Sequence[tuple[str, int, str]], *, width: int = 
         out.append(
             f'<text class="label" x="{label_w - 8}" y="{y + bar_h * 0.72:.1f}" '
             f'text-anchor="end">{e(_short(label, 28))}</text>'
-            f'<rect class="{cls}" x="{label_w}" y="{y}" width="{w}" height="{bar_h}" rx="3"/>'
+            f'<rect class="{cls}" fill="{BAR_FILL[cls]}" x="{label_w}" y="{y}" width="{w}" '
+            f'height="{bar_h}" rx="3"/>'
             f'<text class="value" x="{label_w + w + 6}" y="{y + bar_h * 0.72:.1f}">{value}</text>')
     out.append("</svg>")
     return "".join(out)
@@ -171,10 +174,14 @@ def _td(cell: Cell) -> str:
     return f"<td>{cell}</td>"
 
 
-def _table(head: Sequence[str], rows: Iterable[Sequence[Cell]], cls: str = "") -> str:
+def _table(head: Sequence[str], rows: Iterable[Sequence[Cell]], cls: str = "",
+           cols: Sequence[str] = ()) -> str:
     body = "".join("<tr>" + "".join(_td(c) for c in r) + "</tr>" for r in rows)
     th = "".join(f'<th scope="col">{h}</th>' for h in head)
-    return f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
+    group = ("<colgroup>" + "".join(f'<col class="c-{c}">' for c in cols) + "</colgroup>"
+             if cols else "")
+    return (f'<table class="{cls}">{group}<thead><tr>{th}</tr></thead>'
+            f"<tbody>{body}</tbody></table>")
 
 
 def _count_table(title: str, counts: Mapping[str, int], what: str) -> str:
@@ -250,6 +257,8 @@ def _device_table(items: Sequence[SiteDevice], with_site: bool) -> str:
     head = (["Site"] if with_site else []) + [
         "Address", "Maker", "Brand", "Type", "Model", "Firmware", "Serial", "Confidence",
         "Evidence"]
+    cols = (["site"] if with_site else []) + [
+        "addr", "maker", "brand", "type", "model", "fw", "serial", "conf", "ev"]
     rows: list[list[Cell]] = []
     for it in listed:
         d, v = it.device, it.device["verdict"]
@@ -263,7 +272,7 @@ def _device_table(items: Sequence[SiteDevice], with_site: bool) -> str:
             *site, addr, e(v["maker"]), brand, e(v["device_type"]), e(v["model"]), e(v["firmware"]),
             ("long", e(v["serial"])), f'<span class="conf conf-{e(v["confidence"])}">'
                                       f'{e(v["confidence"])}</span>', ("ev", _evidence_cell(v))])
-    return _table(head, rows, "devices")
+    return _table(head, rows, "devices", cols)
 
 
 def _scope_section(doc: Doc) -> str:
@@ -354,7 +363,6 @@ h4 { font-size:.98rem; margin:1.2rem 0 .4rem; color:var(--muted); }
 .chart { max-width:100%; height:auto; display:block; margin:.5rem 0 1rem; }
 .chart .label, .chart .value { font-size:13px; fill:var(--ink);
   font-family:inherit; }
-.bar-target { fill:var(--accent); } .bar-other { fill:#8a8f98; } .bar-unknown { fill:#c9c9c9; }
 .grid { display:flex; flex-wrap:wrap; gap:1.5rem 2.5rem; align-items:flex-start; }
 .counts table { min-width:16rem; }
 .counts.wide { flex-basis:100%; }
@@ -389,7 +397,19 @@ footer { margin-top:3rem; padding-top:.8rem; border-top:1px solid var(--rule);
   html { font-size:10.5pt; }
   main { max-width:none; padding:0; }
   h2 { break-after:avoid; }
-  tr, .card, .chart, dl.facts { break-inside:avoid; }
+  .counts tr, .stats tr, .card, .chart, dl.facts { break-inside:avoid; }
+  table.devices { table-layout:fixed; width:100%; font-size:7.5pt; }
+  table.devices td, table.devices td.long, table.devices td.ev { min-width:0;
+    overflow-wrap:anywhere; }
+  table.devices th, table.devices td { padding:.2rem .25rem; }
+  table.devices th { font-size:7.5pt; }
+  .c-site { width:8%; } .c-addr { width:11%; } .c-maker { width:8%; } .c-brand { width:8%; }
+  .c-type { width:7%; } .c-model { width:9%; } .c-fw { width:8%; } .c-serial { width:9%; }
+  .c-conf { width:10%; } .c-ev { width:30%; }
+  table.devices .conf { font-size:7pt; }
+  table.devices code { font-size:6.8pt; }
+  .grid { display:block; }
+  .counts { display:inline-block; vertical-align:top; margin:0 2rem 1rem 0; }
   thead { display:table-header-group; }
   section.scope { break-inside:auto; }
 }
