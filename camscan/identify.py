@@ -23,6 +23,8 @@ MODEL_KEYS = ("sadp.model", "dhip.model", "onvif.model", "upnp.model_number",
               "upnp.model_name", "model")
 FIRMWARE_KEYS = ("sadp.firmware", "dhip.firmware", "onvif.firmware")
 SERIAL_KEYS = ("sadp.serial", "dhip.serial", "onvif.serial", "upnp.serial")
+# Fingerprints saying the device is deliberately unbranded: the brand is not the maker's.
+UNBRANDED = frozenset({"dhip.vendor.unbranded"})
 _LEVEL_CONFIDENCE = {3: Confidence.CONFIRMED, 2: Confidence.LIKELY, 1: Confidence.POSSIBLE,
                      0: Confidence.UNDETERMINED}
 
@@ -242,6 +244,10 @@ def identify(evidence: Iterable[Evidence], lib: Library | None = None) -> Verdic
     serial = _first_value(items, SERIAL_KEYS) or serial
     if device_type is None and model is not None and maker is not None:
         device_type = _type_from_model(lib, model, maker)
+    if brand is None and maker is not None and not brand_conflicts \
+            and not any(c.match.fingerprint_id in UNBRANDED for c in usable):
+        brand = maker
+        notes.append(f"brand {maker} assumed: no brand evidence (white-label units show theirs)")
     if maker is None and brand is None:
         confidence = Confidence.UNDETERMINED
     elif maker is None:

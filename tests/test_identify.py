@@ -367,3 +367,10 @@ def test_cli_update_oui_writes_the_table(tmp_path: Path) -> None:
     bad = CliRunner().invoke(app, ["fingerprints", "update-oui", "--from",
                                    str(tmp_path / "missing"), "--out", str(out)])
     assert bad.exit_code == 2 and "camscan: error:" in bad.stderr
+
+
+def test_brand_defaults_to_maker_with_a_note_unless_unbranded() -> None:
+    v = identify([ev("http.server", "App-webs/", "http")])
+    assert v.brand == "Hikvision" and any("assumed" in n for n in v.notes)
+    v = identify([ev("dhip.vendor", "Private", "dhip"), ev("dhip.device_class", "IPC", "dhip")])
+    assert (v.maker, v.brand, v.device_type) == ("Dahua", None, "camera")
