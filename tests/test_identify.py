@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from camscan import oui
@@ -374,3 +376,26 @@ def test_brand_defaults_to_maker_with_a_note_unless_unbranded() -> None:
     assert v.brand == "Hikvision" and any("assumed" in n for n in v.notes)
     v = identify([ev("dhip.vendor", "Private", "dhip"), ev("dhip.device_class", "IPC", "dhip")])
     assert (v.maker, v.brand, v.device_type) == ("Dahua", None, "camera")
+
+
+KEYS_UNDER_TEST = ["mac", "model", "http.server", "http.www_authenticate", "http.title",
+                   "http.body", "http.headers", "http.path.hik_usercheck", "rtsp.server",
+                   "rtsp.www_authenticate", "rtsp.sdp", "onvif.scope", "onvif.manufacturer",
+                   "mdns.instance", "sadp.model", "sadp.serial", "dhip.vendor", "dhip.model",
+                   "dahua.rpc2_realm", "tls.subject", "tcp.banner.8000", "http.response",
+                   "rtsp.response", "sadp.reply", "dhip.reply", "wsd.probe_match"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(KEYS_UNDER_TEST), st.text(max_size=300),
+                          st.sampled_from(["", "http", "rtsp", "wsd"])), max_size=6),
+       st.randoms())
+def test_any_evidence_gives_a_verdict_in_any_order(items: list[tuple[str, str, str]],
+                                                    rnd: random.Random) -> None:
+    evidence = [ev(k, v, s) for k, v, s in items]
+    first = identify(evidence)
+    rnd.shuffle(evidence)
+    assert identify(evidence) == first
+    assert first.device_type in {t.value for t in DeviceType}
+    if first.confidence is Confidence.UNDETERMINED:
+        assert first.maker is None and first.brand is None
