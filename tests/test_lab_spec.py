@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import socket
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,8 @@ from camscan.lab.filler import (
     plan_fillers,
 )
 from camscan.lab.network import DEFAULT_SPEC, is_lab_netns
+from camscan.lab.personality import PERSONALITIES, LabHost
+from camscan.lab.runner import Runner
 from camscan.lab.spec import LAB_NETWORK, SpecError, load_spec
 
 LAB = """
@@ -309,3 +314,34 @@ def test_unwritable_limits_are_reported_not_fatal(
     assert record["state"] == "not-writable"
     assert "not writable" in network._describe_gc(record) and "ARP" in network._describe_gc(record)
     network._restore_gc_thresh(record)  # nothing to do, no error
+
+
+# ---- the runner's personality loading, without a network ----------------------------------
+
+def _host() -> LabHost:
+    def no_socket(family: int, type: int, proto: int) -> socket.socket:
+        raise AssertionError("a skipped personality made a socket")
+
+    def no_spawn(argv: Sequence[str]) -> int:
+        raise AssertionError("a skipped personality spawned a process")
+
+    return LabHost(name="cam", ip="198.18.0.11", mac="44:19:b6:3a:10:01", ifname="eth0",
+                   netns="x-d-cam", prefix_len=15, device={}, make_socket=no_socket,
+                   spawn=no_spawn)
+
+
+@pytest.mark.parametrize(("target", "why"), [
+    ("camscan.lab.personalities.csa_not_written_yet:serve", "did not load: ModuleNotFoundError"),
+    ("camscan.lab.personalities.tcp:no_such_function", "did not load: AttributeError"),
+    ("camscan.lab.personality:load_personality", "failed to start: TypeError"),
+])
+def test_runner_skips_a_personality_that_is_missing_or_fails(
+        target: str, why: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(PERSONALITIES, "csa-kind", target)
+    spec = load_spec(write(tmp_path, devices=LAB + CAM,
+                           svc='[[service]]\ndevice = "cam"\nkind = "csa-kind"\nport = 1\n'))
+    runner = Runner(network.Lab(spec, "csa-unit-"), tmp_path)
+    asyncio.run(runner.start(_host(), spec.device("cam").services[0]))
+    assert runner.closers == [] and runner.report["started"] == []
+    (skipped,) = runner.report["skipped"]
+    assert skipped["service"] == "cam csa-kind/1" and why in skipped["error"]

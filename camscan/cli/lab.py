@@ -43,7 +43,8 @@ def describe(st: LabStatus) -> str:
         + (f" (came up in {st.up_seconds:.2f} s, network {st.network_seconds:.2f} s)"
            if st.up_seconds is not None and st.network_seconds is not None else ""),
         f"  spec:       {st.spec or '-'}",
-        f"  namespaces: {len(st.namespaces)} present of {st.expected_namespaces} expected",
+        f"  namespaces: {len(st.namespaces)} present of {st.expected_namespaces} expected"
+        + (f" ({_grouped(st.prefix, st.namespaces)})" if st.namespaces else ""),
         f"  devices:    {st.devices}, filler hosts: {st.fillers}"
         + (f" ({st.filler_mode})" if st.fillers else ""),
         f"  runner:     {runner}",
@@ -52,6 +53,17 @@ def describe(st: LabStatus) -> str:
     ]
     lines += [f"    skipped {s}" for s in st.services_skipped]
     return "\n".join(lines)
+
+
+def _grouped(prefix: str, names: tuple[str, ...]) -> str:
+    """'p-hub, p-scanner, 54 × p-d-*, p-fill' rather than every name."""
+    groups: dict[str, int] = {}
+    for name in names:
+        rest = name[len(prefix):]
+        key = f"{prefix}d-*" if rest.startswith("d-") else (
+            f"{prefix}fill-*" if rest.startswith("fill-") else name)
+        groups[key] = groups.get(key, 0) + 1
+    return ", ".join(k if n == 1 else f"{n} × {k}" for k, n in groups.items())
 
 
 @app.command()

@@ -26,7 +26,7 @@ from camscan.lab.spec import ServiceSpec
 
 log = logging.getLogger("camscan.lab.runner")
 SERVE_TIMEOUT_S = 15.0  # one personality's start-up; a slower one is skipped, not fatal
-SLOW_START_S = 0.5  # logged, so a personality that slows `lab up` is easy to find
+SLOW_START_S = 1.0  # logged, so a personality that slows `lab up` is easy to find
 CHILD_GRACE_S = 2.0
 
 
