@@ -207,11 +207,11 @@ def _resolve_brand(lib: Library, claims: list[_Claim], maker: str | None
     return top, by_brand[top], []
 
 
-def _first_value(evidence: list[Evidence], keys: tuple[str, ...]) -> str | None:
+def _first_value(by_key: dict[str, str], keys: tuple[str, ...]) -> str | None:
+    """The value of the first key present (items arrive sorted, so the smallest value)."""
     for key in keys:
-        values = sorted(ev.value.strip() for ev in evidence if ev.key == key and ev.value.strip())
-        if values:
-            return values[0]
+        if key in by_key:
+            return by_key[key]
     return None
 
 
@@ -237,11 +237,15 @@ def identify(evidence: Iterable[Evidence], lib: Library | None = None) -> Verdic
     typed = [c for c in usable if c.match.device_type]
     device_type, type_claims = _pick(typed, "device_type")
     model, model_claims = _pick(usable, "model")
-    model = _first_value(items, MODEL_KEYS) if model is None else model
+    reported: dict[str, str] = {}
+    for item in items:
+        if item.value.strip():
+            reported.setdefault(item.key, item.value.strip())
+    model = _first_value(reported, MODEL_KEYS) if model is None else model
     firmware, fw_claims = _pick(usable, "firmware")
-    firmware = firmware or _first_value(items, FIRMWARE_KEYS)
+    firmware = firmware or _first_value(reported, FIRMWARE_KEYS)
     serial, serial_claims = _pick(usable, "serial")
-    serial = _first_value(items, SERIAL_KEYS) or serial
+    serial = _first_value(reported, SERIAL_KEYS) or serial
     if device_type is None and model is not None and maker is not None:
         device_type = _type_from_model(lib, model, maker)
     if brand is None and maker is not None and not brand_conflicts \

@@ -84,7 +84,8 @@ SECTION7_TRAPS = [
     "Mini Dome IP Camera", "Login to the Router Web Configurator", "Login to Cacti",
     "Login to Symon", "location/country/china", "VIGI", "Shanghai Dahua Scale Factory",
     "JOREX LOREX INDIA", "Zhejiang Haikang Science And Technology", "DS218+",
-    "Rtsp Server/2.0", "hardware/IPC-model", "name/NVT", "OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, PAUSE",
+    "Rtsp Server/2.0", "hardware/IPC-model", "name/NVT",
+    "OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, PAUSE",
 ]
 
 
