@@ -181,18 +181,16 @@ def _resolve_brand(lib: Library, claims: list[_Claim], maker: str | None
         b = c.match.brand
         if b and (c.match.maker is None or maker is None or c.match.maker == maker):
             by_brand.setdefault(b, []).append(c)
-    if maker is not None and len(by_brand) > 1:
-        # The maker's own name yields to one of its OEM brands (a Lorex unit with a Dahua OUI).
-        oem = [b for b in by_brand if b != maker and lib.brands.get(b) is not None
-               and lib.brands[b].maker == maker]
-        if oem:
-            by_brand.pop(maker, None)
     if maker is not None:
-        # Another maker's own brand (e.g. TP-Link from a registrant) cannot name a Dahua unit.
-        for b in list(by_brand):
+        # Another maker's own name cannot be this unit's brand; the maker's own name yields
+        # to the brand the unit is sold under (Lorex on a Dahua OUI, Intelbras on TP-Link).
+        for b in sorted(by_brand):
             info = lib.brands.get(b)
-            if len(by_brand) > 1 and info is not None and info.maker not in (None, maker):
+            if len(by_brand) > 1 and info is not None and info.relation in ("maker", "own") \
+                    and info.maker != maker:
                 by_brand.pop(b)
+        if len(by_brand) > 1:
+            by_brand.pop(maker, None)
     if not by_brand:
         return None, [], []
     ranked = sorted(by_brand, key=lambda b: (-max(c.rank for c in by_brand[b]),

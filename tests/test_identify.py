@@ -399,3 +399,14 @@ def test_any_evidence_gives_a_verdict_in_any_order(items: list[tuple[str, str, s
     assert first.device_type in {t.value for t in DeviceType}
     if first.confidence is Confidence.UNDETERMINED:
         assert first.maker is None and first.brand is None
+
+
+def test_oem_brand_wins_over_the_platform_makers_own_name() -> None:
+    v = identify([ev("mac", "50:c7:bf:2b:2c:2d", "arp"),
+                  ev("onvif.scope", "onvif://www.onvif.org/name/VIGI-C340", "wsd")])
+    assert (v.maker, v.brand) == ("TP-Link", "VIGI")
+    # an Intelbras-branded access point built by TP-Link (nmap: Intelbras WAP, TP-LINK made)
+    v = identify([ev("mac", "58:10:8c:66:77:88", "arp"),
+                  ev("http.www_authenticate", 'Basic realm="TP-LINK Wireless N Router WR841N"',
+                     "http")])
+    assert (v.maker, v.brand) == ("TP-Link", "Intelbras")
