@@ -89,10 +89,16 @@ def default_db_path() -> Path:
 class Inventory:
     """An open inventory file; a context manager that closes it."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, create: bool = True) -> None:
         self.path = Path(path) if path is not None else default_db_path()
+        if not create and not self.path.exists():
+            raise InventoryError(f"no inventory at {self.path} "
+                                 "(scans are stored with `camscan scan --store`)")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                # The inventory maps a network: readable by its owner only.
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             self._db = sqlite3.connect(self.path)
         except (sqlite3.Error, OSError) as exc:
             raise InventoryError(f"cannot open inventory {self.path}: {exc}") from None

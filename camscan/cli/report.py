@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from camscan.diff import diff_documents, diff_to_dict, print_diff
-from camscan.inventory import Inventory, InventoryError
+from camscan.inventory import Inventory, InventoryError, default_db_path
 from camscan.output.exitcodes import RUNTIME_ERROR, USAGE_ERROR
 from camscan.output.jsonout import read_json
 from camscan.output.report import ReportError, write_report
@@ -45,7 +45,7 @@ def _resolve(ref: str, db: Path | None) -> dict[str, Any]:
         return _read_scan(path)
     if ref.isdigit():
         try:
-            with Inventory(db) as inv:
+            with Inventory(db, create=False) as inv:
                 return inv.load(int(ref))
         except InventoryError as exc:
             raise _fail(str(exc)) from None
@@ -92,10 +92,14 @@ def history(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table on stderr.")] = False,
 ) -> None:
     """List the scans stored in the inventory (JSON on stdout, table on stderr)."""
+    path = db or default_db_path()
+    if not path.exists():
+        typer.echo(f"camscan: no inventory at {path} yet (store scans with --store)", err=True)
+        sys.stdout.write("[]\n")
+        return
     try:
-        with Inventory(db) as inv:
+        with Inventory(path, create=False) as inv:
             scans = inv.scans()
-            path = inv.path
     except InventoryError as exc:
         raise _fail(str(exc)) from None
     json.dump([s.to_dict() for s in scans], sys.stdout, indent=2, ensure_ascii=False)

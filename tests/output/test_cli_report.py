@@ -75,6 +75,13 @@ def test_diff_and_history_from_the_inventory(scans: tuple[Path, Path], tmp_path:
     assert "2 stored scans" in res.stderr
 
 
+def test_history_without_an_inventory_is_empty_and_creates_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "none.sqlite3"
+    res = runner.invoke(app, ["history", "--db", str(db)])
+    assert res.exit_code == 0 and json.loads(res.stdout) == [] and "no inventory" in res.stderr
+    assert not db.exists()
+
+
 def test_diff_of_an_unknown_reference_is_a_usage_error(tmp_path: Path) -> None:
     res = runner.invoke(app, ["diff", "nope.json", "also-nope", "--db", str(tmp_path / "i.db")])
     assert res.exit_code == 2 and "neither a scan file nor" in res.stderr

@@ -44,6 +44,15 @@ def test_default_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert default_db_path() == tmp_path / "data" / "camscan" / "inventory.sqlite3"
 
 
+def test_inventory_file_is_private_and_not_created_when_reading(tmp_path: Path) -> None:
+    db = tmp_path / "inv.sqlite3"
+    with pytest.raises(InventoryError, match="no inventory at"):
+        Inventory(db, create=False)
+    assert not db.exists()
+    Inventory(db).close()
+    assert db.stat().st_mode & 0o777 == 0o600
+
+
 def test_newer_inventory_is_refused(tmp_path: Path) -> None:
     db = tmp_path / "new.sqlite3"
     con = sqlite3.connect(db)
