@@ -10,6 +10,7 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -503,11 +504,15 @@ def _ip_batches(batches: Iterable[tuple[str | None, list[str]]], *, force: bool 
             ns, lines = pending.pop(0)
             argv = ["ip", *(["-n", ns] if ns else []), *(["-force"] if force else []),
                     "-batch", "-"]
-            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE)
-            assert proc.stdin is not None
-            proc.stdin.write("\n".join(lines).encode() + b"\n")
-            proc.stdin.close()
+            # Commands from a file, not a pipe: ip may fill its stderr pipe before reading all.
+            with tempfile.TemporaryFile() as commands:
+                commands.write("\n".join(lines).encode() + b"\n")
+                commands.seek(0)
+                try:
+                    proc = subprocess.Popen(argv, stdin=commands, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.PIPE)
+                except FileNotFoundError:
+                    raise LabError("iproute2's `ip` is not installed") from None
             running.append((ns, proc))
         ns, proc = running.pop(0)
         assert proc.stderr is not None
