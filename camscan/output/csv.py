@@ -18,6 +18,7 @@ from camscan.output.document import as_document
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 SUMMARY_VALUE_MAX = 80  # a body or banner in a cell is noise; the JSON keeps all of it
+NOTES_MATCHES_MAX = 3  # deciding fingerprints quoted in an asset register's notes
 
 Row = dict[str, str]
 RowBuilder = Callable[[Mapping[str, Any], Mapping[str, Any]], Row]
@@ -44,11 +45,14 @@ def _short(text: str) -> str:
     return text if len(text) <= SUMMARY_VALUE_MAX else text[:SUMMARY_VALUE_MAX - 1] + "…"
 
 
-def decided_by_text(verdict: Mapping[str, Any]) -> str:
-    """The fingerprints that decided a verdict and what they matched, one line."""
-    return "; ".join(
-        f"{m['fingerprint_id']} ({m['key']}={_short(str(m['value']))})"
-        for m in verdict["decided_by"])
+def decided_by_text(verdict: Mapping[str, Any], limit: int | None = None) -> str:
+    """The fingerprints that decided a verdict (strongest first, at most `limit`), one line."""
+    matches = verdict["decided_by"]
+    text = "; ".join(f"{m['fingerprint_id']} ({m['key']}={_short(str(m['value']))})"
+                     for m in matches[:limit])
+    if limit is not None and len(matches) > limit:
+        text += f"; and {len(matches) - limit} more"
+    return text
 
 
 def conflicts_text(verdict: Mapping[str, Any]) -> str:
@@ -78,7 +82,7 @@ def _facts(doc: Mapping[str, Any], d: Mapping[str, Any]) -> str:
     if v["conflicts"]:
         parts.append(f"conflicts: {conflicts_text(v)}")
     if v["decided_by"]:
-        parts.append(f"decided by: {decided_by_text(v)}")
+        parts.append(f"decided by: {decided_by_text(v, NOTES_MATCHES_MAX)}")
     parts.append(f"camscan scan of {doc['started']}")
     return ". ".join(parts)
 

@@ -132,3 +132,14 @@ def test_asset_tags_are_unique_and_stable() -> None:
 def test_unknown_profile_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown CSV profile"):
         csv_text(sample_result(), "excel")
+
+
+def test_notes_quote_the_strongest_matches_only() -> None:
+    from camscan.output.csv import decided_by_text
+
+    verdict = {"decided_by": [{"fingerprint_id": f"fp{i}", "key": "http.server",
+                               "value": "x" * 200} for i in range(5)]}
+    text = decided_by_text(verdict, 3)
+    assert text.startswith("fp0 (http.server=" + "x" * 79 + "…)")
+    assert "fp2" in text and "fp3" not in text and text.endswith("; and 2 more")
+    assert decided_by_text(verdict).count("fp") == 5
