@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
 from collections.abc import Iterator
@@ -144,6 +145,7 @@ class Library:
     makers: frozenset[str]
     brands: dict[str, Brand]
     device_types: dict[str, str]  # alias (lower-case) -> DeviceType value
+    version: str = ""  # content hash of the library files, for the scan document
     _brand_alias: dict[str, str] = field(default_factory=dict)
     _by_key: dict[str, tuple[FingerprintFile, ...]] = field(default_factory=dict)
 
@@ -313,7 +315,15 @@ def load(root: Path = DEFAULT_DIR) -> Library:
             if fp.device_type is not None and fp.device_type not in set(type_aliases.values()):
                 raise LibraryError(f"{path}: {fp.id}: device type {fp.device_type!r} unknown")
         files.append(FingerprintFile(path, key, keys, data.get("matches", "value"), fps))
-    return Library(tuple(files), makers, brands, type_aliases)
+    return Library(tuple(files), makers, brands, type_aliases, content_version(root))
+
+
+def content_version(root: Path) -> str:
+    """A short content hash of the library's data files (not the generated OUI table)."""
+    digest = hashlib.sha256()
+    for path in sorted([*root.glob("*.toml"), *(root / "vocabulary").glob("*.toml")]):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return "sha256:" + digest.hexdigest()[:16]
 
 
 @cache

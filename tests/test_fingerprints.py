@@ -183,3 +183,12 @@ def test_patterns_do_not_backtrack_on_hostile_values() -> None:
         for value in hostile:
             fp.regex.search(value)
     assert time.perf_counter() - start < 2.0
+
+
+def test_version_tracks_the_content(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    before = fingerprints.load(root).version
+    assert before == LIB.version and before.startswith("sha256:")
+    path = root / "rtsp.sdp.toml"
+    path.write_text(path.read_text() + "\n# edited\n")
+    assert fingerprints.load(root).version != before
