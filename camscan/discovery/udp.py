@@ -12,8 +12,10 @@ import asyncio
 import hashlib
 import socket
 import struct
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from camscan.context import ScanContext, traffic_log
 from camscan.models import MethodStats
@@ -127,6 +129,13 @@ async def exchange(ctx: ScanContext, method: str, sends: Sequence[tuple[bytes, t
         stats.notes.append(f"UDP port {port} busy: multicast replies may be missed")
     ignore = frozenset({ctx.source_ip}) if ctx.source_ip else frozenset()
     limits = _Limits(max_size, max_per_source, MAX_TOTAL, ignore)
+    if (root := ctx.settings.save_captures) is not None:
+        handle = on_datagram
+
+        def on_datagram(datagram: Datagram) -> None:
+            save_capture(root, method, datagram)
+            handle(datagram)
+
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_datagram_endpoint(
         lambda: _Collector(limits, stats, on_datagram), sock=sock)
@@ -149,6 +158,30 @@ async def exchange(ctx: ScanContext, method: str, sends: Sequence[tuple[bytes, t
             await asyncio.sleep(remaining)
     finally:
         transport.close()
+
+
+def save_capture(root: Path, method: str, datagram: Datagram) -> Path:
+    """Write a received datagram as a test fixture: tests/captures/<method>/ format."""
+    folder = root / method
+    folder.mkdir(parents=True, exist_ok=True)
+    text = b"\0" not in datagram.data
+    try:
+        body = datagram.data.decode("utf-8") if text else ""
+    except UnicodeDecodeError:
+        text = False
+    if not text:
+        data = datagram.data
+        body = "\n".join(data[i:i + 32].hex(" ") for i in range(0, len(data), 32)) + "\n"
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    stem = f"{datagram.ip}_{datagram.port}"
+    suffix = ".txt" if text else ".hex"
+    path, n = folder / f"{stem}{suffix}", 1
+    while path.exists():
+        n += 1
+        path = folder / f"{stem}-{n}{suffix}"
+    path.write_text(f"# {method} reply from {datagram.ip}:{datagram.port}, {len(datagram.data)} "
+                    f"bytes -- camscan --save-captures {stamp}\n{body}", encoding="utf-8")
+    return path
 
 
 def canonical_mac(text: str) -> str | None:

@@ -7,12 +7,16 @@ from pathlib import Path
 CAPTURES = Path(__file__).resolve().parent.parent / "captures"
 
 
+def read(path: Path) -> bytes:
+    """The captured bytes of one fixture file (hex files decoded), without the summary line."""
+    first, _, rest = path.read_bytes().partition(b"\n")
+    assert first.startswith(b"# ") and b" -- " in first, f"{path}: needs '# summary -- source'"
+    return bytes.fromhex(rest.decode()) if path.suffix == ".hex" else rest
+
+
 def load(protocol: str, name: str) -> bytes:
-    """The captured bytes (hex files are decoded) without the summary line."""
-    text = (CAPTURES / protocol / name).read_bytes()
-    first, _, rest = text.partition(b"\n")
-    assert first.startswith(b"# ") and b" -- " in first, f"{name}: needs '# summary -- source'"
-    return bytes.fromhex(rest.decode()) if name.endswith(".hex") else rest
+    """The captured bytes of tests/captures/<protocol>/<name>."""
+    return read(CAPTURES / protocol / name)
 
 
 def names(protocol: str) -> list[str]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from capture_files import read
 
 from camscan.discovery import udp
 from camscan.models import MethodStats
@@ -56,3 +59,16 @@ def test_own_address_is_ignored() -> None:
 ])
 def test_canonical_mac(text: str, mac: str | None) -> None:
     assert udp.canonical_mac(text) == mac
+
+
+@pytest.mark.parametrize("data", [
+    b'<?xml version="1.0"?>\r\n<ProbeMatch><MAC>58-50-ed-1f-e3-85</MAC></ProbeMatch>\n',
+    b" \x00\x00\x00DHIP" + bytes(range(256)),
+    b"\xff\xfe not utf-8",
+])
+def test_saved_capture_is_a_fixture_that_reads_back(tmp_path: Path, data: bytes) -> None:
+    datagram = udp.Datagram("198.18.0.11", 37020, data)
+    first = udp.save_capture(tmp_path, "sadp", datagram)
+    second = udp.save_capture(tmp_path, "sadp", datagram)
+    assert first != second and first.parent == tmp_path / "sadp"
+    assert read(first) == data == read(second)
