@@ -117,11 +117,15 @@ def scope_limits(scope: ScanScope) -> list[str]:
             limits.append(ARP_LIMIT)
         names = [name for key, name in MULTICAST_NAMES.items() if key in used]
         if names:
-            joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-            limits.append(MULTICAST_LIMIT.format(names=joined))
+            limits.append(MULTICAST_LIMIT.format(names=english_list(names)))
     if "banners" in used:
         limits.append(BANNERS_LIMIT)
     return limits + list(GENERAL_LIMITS)
+
+
+def english_list(words: Sequence[str]) -> str:
+    """`a`, `a and b`, `a, b and c`."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def stats_to_dict(stats: Mapping[str, MethodStats]) -> dict[str, dict[str, Any]]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import camscan
 from camscan.models import ScanResult
-from camscan.output.document import TARGET_MAKERS, as_document, summarize
+from camscan.output.document import TARGET_MAKERS, as_document, english_list, summarize
 from camscan.output.jsonout import atomic_write_bytes, atomic_write_text
 
 Doc = Mapping[str, Any]
@@ -117,8 +117,7 @@ def confidence_sentence(devices: Sequence[Mapping[str, Any]]) -> str:
         levels = [(c[k], k) for k in ("confirmed", "likely", "possible") if c[k]]
         words = [f"{n} {k}" for n, k in levels]
         words[0] = f"{levels[0][0]} {'is' if levels[0][0] == 1 else 'are'} {levels[0][1]}"
-        joined = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-        parts.append(f"Of these, {joined}.")
+        parts.append(f"Of these, {english_list(words)}.")
     undetermined = sum(d["verdict"]["confidence"] == "undetermined" for d in devices)
     conflicts = sum(bool(d["verdict"]["conflicts"]) for d in devices)
     if undetermined:
