@@ -21,6 +21,7 @@ import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
 
 from camscan.context import ScanContext, traffic_log
+from camscan.discovery.udp import Datagram, save_capture
 from camscan.models import Evidence, excerpt
 
 SOAP_ENV = "http://www.w3.org/2003/05/soap-envelope"
@@ -210,6 +211,8 @@ async def _call(ctx: ScanContext, session: aiohttp.ClientSession, host: str, url
                           f"ONVIF {operation} {url}: {type(exc).__name__} {str(exc)[:120]}", port))
         return False
     traffic_log.debug("onvif %s %s -> %d %r", operation, url, status, body[:512])
+    if ctx.settings.save_captures is not None:
+        save_capture(ctx.settings.save_captures, SOURCE, Datagram(host, port, body))
     stats.answered += 1
     for challenge in challenges:
         ctx.emit(Evidence(host, SOURCE, "onvif.www_authenticate", challenge[:MAX_VALUE], port,
