@@ -123,8 +123,8 @@ def confidence_sentence(devices: Sequence[Mapping[str, Any]]) -> str:
     if undetermined:
         parts.append(f"{_plural(undetermined, 'more device')} could not be identified.")
     if conflicts:
-        parts.append(f"{_plural(conflicts, 'device')} gave conflicting evidence "
-                     f"and {'is' if conflicts == 1 else 'are'} shown with both claims.")
+        parts.append(f"{_plural(conflicts, 'device')} gave conflicting evidence; both claims "
+                     "are reported, neither is silently chosen.")
     return " ".join(parts)
 
 
