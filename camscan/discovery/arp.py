@@ -31,9 +31,11 @@ _SO_ATTACH_FILTER = 26  # linux/asm-generic/socket.h; not exported by Python's s
 _SO_RCVBUFFORCE = 33  # same; lets root exceed rmem_max
 
 DEFAULT_RATE = 500  # packets/s; ScanSettings.rate, the documented --rate default
-MAX_RATE = 10_000  # packets/s; higher values are clamped (the lab's macvlan cannot keep up)
+MAX_RATE = 1_000  # packets/s; higher values are clamped (as the CLI's --rate range)
 _TICK_S = 0.004  # pacing granularity: packets owed are sent in a batch every tick
 _ALL_ANSWERED_GRACE_S = 0.05  # every target answered: wait this long for late duplicates
+_IDLE_POLL_S = 0.01  # while idle, look this often whether waiting is still needed
+_MAX_WAIT_TIMEOUTS = 3  # answers still arriving extend the final wait up to 3 timeouts
 _RCVBUF = 4 * 1024 * 1024
 _RECV_BATCH = 512  # frames drained per wake-up before yielding to the sender
 
@@ -247,6 +249,7 @@ class _Sweep:
         self.retry_queue: deque[tuple[float, bytes, int]] = deque()
         self.wanted = {a.packed for a in unique}
         self.answered: set[bytes] = set()
+        self.last_answer = 0.0  # monotonic time of the latest new (ip, mac)
         self.seen: set[tuple[bytes, str]] = set()
         self.result = ArpResult(targets=len(unique), rate=self.rate)
         self.template = bytearray(build_request(iface.mac, iface.ip, "0.0.0.0"))
@@ -285,6 +288,7 @@ class _Sweep:
             return
         self.seen.add(key)
         self.answered.add(packed)
+        self.last_answer = self.t0 + now
         host = self.result.hosts.get(reply.sender_ip)
         if host is None:
             self.result.hosts[reply.sender_ip] = ArpHost(reply.sender_ip, reply.sender_mac,
@@ -322,6 +326,22 @@ class _Sweep:
             self.retry_queue.append((now + self.timeout, packed, attempt + 1))
         return True
 
+    async def drain(self, last_send: float) -> None:
+        """Collect replies for `timeout` after the last send; a short grace once all answered."""
+        # A congested segment answers late: while new hosts are still answering, keep
+        # listening a timeout past the latest answer, up to _MAX_WAIT_TIMEOUTS timeouts.
+        cap = last_send + _MAX_WAIT_TIMEOUTS * self.timeout
+        while True:
+            now = time.monotonic()
+            deadline = min(cap, max(last_send, self.last_answer) + self.timeout)
+            if now >= deadline:
+                return
+            if len(self.answered) == len(self.wanted):
+                # Nothing more can come but duplicates, which arrive within milliseconds.
+                await asyncio.sleep(min(_ALL_ANSWERED_GRACE_S, deadline - now))
+                return
+            await asyncio.sleep(min(_IDLE_POLL_S, deadline - now))
+
     async def run(self, sock: socket.socket) -> ArpResult:
         loop = asyncio.get_running_loop()
         self.t0 = time.monotonic()
@@ -358,20 +378,13 @@ class _Sweep:
                         break
                     wait = self.retry_queue[0][0] - time.monotonic()
                     if wait > _TICK_S:
-                        # Idle until the next retry is due; restart pacing from there.
-                        await asyncio.sleep(wait)
+                        # Idle until the next retry is due (answers may cancel it meanwhile);
+                        # pacing restarts from there, so no burst follows the pause.
+                        await asyncio.sleep(min(wait, _IDLE_POLL_S))
                         sent_by_pacer, pace_t0 = 0, time.monotonic()
                         continue
                 await asyncio.sleep(_TICK_S)
-            # Collect replies until the timeout after the last send, or a short grace once
-            # every target has answered (nothing more can come but duplicates).
-            deadline = (last_send or time.monotonic()) + self.timeout
-            while time.monotonic() < deadline:
-                if len(self.answered) == len(self.wanted):
-                    await asyncio.sleep(min(_ALL_ANSWERED_GRACE_S,
-                                            max(0.0, deadline - time.monotonic())))
-                    break
-                await asyncio.sleep(min(0.01, max(0.0, deadline - time.monotonic())))
+            await self.drain(last_send or time.monotonic())
         finally:
             loop.remove_reader(sock.fileno())
             self.on_readable(sock)  # whatever is already queued
