@@ -146,7 +146,7 @@ class Lab:
 
     def __init__(self, spec: LabSpec | str | Path | None = None, prefix: str | None = None, *,
                  hosts: int | None = None, filler_http: bool | None = None,
-                 filler_mode: str | None = None,
+                 filler_mode: str | None = None, owner_pid: int | None = None,
                  ready_timeout: float = READY_TIMEOUT_S) -> None:
         self.prefix = prefix or default_prefix()
         if not self.prefix.replace("-", "").replace("_", "").replace(".", "").isalnum():
@@ -163,6 +163,9 @@ class Lab:
         self.filler_mode = filler_mode or str(config.get("filler_mode", "macvlan"))
         if self.filler_mode not in FILLER_MODES:
             raise LabError(f"filler mode must be one of {', '.join(FILLER_MODES)}")
+        # If the owner process dies without `down` (a killed test run), the runner takes the
+        # lab down itself rather than leaving namespaces that nobody can reach any more.
+        self.owner_pid = owner_pid
         self.ready_timeout = ready_timeout
         self.scanner_netns = scanner_netns(self.prefix)
         self.scanner_interface = IFNAME
@@ -264,6 +267,8 @@ class Lab:
             "version": _STATE_VERSION, "prefix": self.prefix, "phase": "starting",
             "config": self._config(), "namespaces": self.namespaces(), "runner": None,
             "devices": len(self.spec.devices),
+            "owner": None if self.owner_pid is None else {
+                "pid": self.owner_pid, "starttime": proc_starttime(self.owner_pid)},
             "gc_thresh": {"state": "untouched"}, "created": time.time(),
         }
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -541,7 +546,7 @@ def _pids_in_netns(names: Iterable[str]) -> list[int]:
 
 def _end_processes(pids: Sequence[int], grace_s: float = 3.0) -> None:
     """SIGTERM each PID, SIGKILL what is left after `grace_s`, reap our own children."""
-    starts = {pid: proc_starttime(pid) for pid in pids}
+    starts = {pid: proc_starttime(pid) for pid in pids if pid != os.getpid()}
     live = [p for p, t in starts.items() if t is not None]
     for pid in live:
         with contextlib.suppress(ProcessLookupError):

@@ -20,7 +20,7 @@ from typing import Any
 
 from camscan.lab import netns
 from camscan.lab.filler import serve_filler_http
-from camscan.lab.network import Lab, LabDevice, proc_starttime
+from camscan.lab.network import Lab, LabDevice, proc_alive, proc_starttime
 from camscan.lab.personality import Closer, LabHost, load_personality
 from camscan.lab.spec import ServiceSpec
 
@@ -28,13 +28,15 @@ log = logging.getLogger("camscan.lab.runner")
 SERVE_TIMEOUT_S = 15.0  # one personality's start-up; a slower one is skipped, not fatal
 SLOW_START_S = 1.0  # logged, so a personality that slows `lab up` is easy to find
 CHILD_GRACE_S = 2.0
+OWNER_POLL_S = 2.0
 
 
 class Runner:
     """Starts personalities for every device of a lab and keeps them until SIGTERM."""
 
-    def __init__(self, lab: Lab, state_dir: Path) -> None:
+    def __init__(self, lab: Lab, state_dir: Path, owner: dict[str, int] | None = None) -> None:
         self.lab = lab
+        self.owner = owner
         self.state_dir = state_dir
         self.fds: dict[str, int] = {}
         self.closers: list[tuple[str, Closer]] = []
@@ -131,9 +133,15 @@ class Runner:
         os.close(ready_fd)
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 5.0)
+                await asyncio.wait_for(stop.wait(), OWNER_POLL_S)
             for proc in self.children:
                 proc.poll()  # reap children that ended on their own
+            if self.owner and not proc_alive(self.owner["pid"], self.owner["starttime"]):
+                log.warning("owner pid %d is gone without `lab down`: taking the lab down",
+                            self.owner["pid"])
+                self.close()
+                self.lab.down()
+                return
         self.close()
 
     def close(self) -> None:
@@ -168,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         state = json.loads((args.state_dir / "state.json").read_text())
-        runner = Runner(Lab(prefix=state["prefix"]), args.state_dir)
+        runner = Runner(Lab(prefix=state["prefix"]), args.state_dir, state.get("owner"))
         asyncio.run(runner.run(args.ready_fd))
     except Exception as exc:
         log.exception("runner failed")

@@ -19,7 +19,7 @@ def lab_prefix() -> str:
 @pytest.fixture(scope="session")
 def lab(lab_prefix: str) -> Iterator[Lab]:
     """The default office lab, up for the whole session and removed at its end."""
-    office = Lab(DEFAULT_SPEC, lab_prefix)
+    office = Lab(DEFAULT_SPEC, lab_prefix, owner_pid=os.getpid())
     try:
         office.up()
         yield office

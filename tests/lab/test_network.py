@@ -140,7 +140,7 @@ def small_lab(lab_prefix: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     """Two devices (tcp services, services of an unwritten kind) and 300 HTTP-serving fillers."""
     spec = _write_spec(tmp_path_factory.mktemp("small"), tcp=TCP_SERVICES,
                        future=UNWRITTEN_SERVICES)
-    small = Lab(spec, lab_prefix[:-1] + "s-", hosts=300, filler_http=True)
+    small = Lab(spec, lab_prefix[:-1] + "s-", hosts=300, filler_http=True, owner_pid=os.getpid())
     try:
         small.up()
         yield small
@@ -323,3 +323,24 @@ def test_up_down_idempotent_and_down_cleans_up_after_a_crash(
     assert all(proc_starttime(pid) is None for pid in inside)
     assert not (STATE_ROOT / life.prefix).exists()
     assert life.down() == [] and not life.status().up and life.status().phase is None
+
+
+def test_a_lab_whose_owner_dies_without_down_takes_itself_down(
+        lab_prefix: str, tmp_path: Path) -> None:
+    spec, prefix = _write_spec(tmp_path / "orphan"), lab_prefix[:-1] + "o-"
+    owner = ("import os; from camscan.lab.network import Lab; "
+             f"Lab({str(spec)!r}, {prefix!r}, owner_pid=os.getpid()).up()")
+    subprocess.run([sys.executable, "-c", owner], check=True)  # exits without `down`
+    orphan = Lab(prefix=prefix)
+    try:
+        runner = orphan.status().runner_pid
+        assert runner is not None
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and (
+                [n for n in netns.list_netns() if n.startswith(prefix)]
+                or proc_starttime(runner) is not None):
+            time.sleep(0.1)
+        assert not [n for n in netns.list_netns() if n.startswith(prefix)]
+        assert proc_starttime(runner) is None and not (STATE_ROOT / prefix).exists()
+    finally:
+        orphan.down()
