@@ -101,12 +101,13 @@ def test_rate_pacing_and_retries_on_silent_addresses(lab: Any) -> None:
     silent = ["198.18.2.1-198.18.2.100"]
     result, _, found = run_sweep(lab, silent, rate=200, retries=0, arp_timeout_s=0.2)
     assert found == [] and result.sent == 100
-    # 100 frames at 200/s: the first at t=0, the last at 99/200 s.
-    assert 0.46 <= result.send_s <= 0.60, result.send_s
+    # 100 frames at 200/s: the first at t=0, the last at 99/200 s. Never faster than the
+    # rate; a loaded machine may stretch it a little (late wake-ups are not caught up in bursts).
+    assert 0.49 <= result.send_s <= 0.80, result.send_s
     result, _, _ = run_sweep(lab, silent, rate=1000, retries=2, arp_timeout_s=0.2)
     assert result.sent == 300  # every silent address asked three times
     # Pacing holds at the higher rate too: first pass 0.1 s, two retry rounds 0.2 s apart.
-    assert 0.45 <= result.send_s <= 0.65, result.send_s
+    assert 0.49 <= result.send_s <= 0.90, result.send_s
 
 
 def test_retries_only_for_silent_addresses(lab: Any) -> None:
