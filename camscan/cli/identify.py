@@ -58,7 +58,7 @@ def parse_line(text: str) -> Evidence:
 def read_lines(stream: Iterable[str], errors: list[str]) -> Iterator[Evidence]:
     """Evidence of every good line; each bad line appends 'line N: why' to `errors`."""
     for number, line in enumerate(stream, 1):
-        text = line.strip()
+        text = line.strip().lstrip("\ufeff")  # a BOM from Windows exports
         if not text or text.startswith("#"):
             continue
         try:
