@@ -153,7 +153,7 @@ def test_expand_of_garbage_is_a_parse_error() -> None:
         ssdp.expand(Evidence("h", "ssdp", "upnp.description", "<oops"))
 
 
-@settings(max_examples=300, deadline=200)
+@settings(max_examples=300, deadline=2000)  # bounded, with room for a loaded CI machine
 @given(st.binary(max_size=MAX_DATAGRAM + 64))
 def test_any_bytes_parse_or_parse_error(data: bytes) -> None:
     try:
@@ -163,7 +163,7 @@ def test_any_bytes_parse_or_parse_error(data: bytes) -> None:
     assert msg.kind in ("reply", "notify", "search")
 
 
-@settings(max_examples=200, deadline=200)
+@settings(max_examples=200, deadline=2000)  # bounded, with room for a loaded CI machine
 @given(st.one_of(st.binary(max_size=4096),
                  st.text(max_size=2048).map(lambda t: f"<root><device>{t}</device></root>"
                                             .encode())))
