@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
-from dataclasses import dataclass
 
 from camscan.context import ScanContext
 from camscan.discovery import dhip_legacy
-from camscan.discovery.udp import Datagram, canonical_mac, exchange
+from camscan.discovery.udp import Datagram, FieldRecord, canonical_mac, exchange, reply_handler
 from camscan.models import Evidence, excerpt
 
 GROUP = "239.255.255.251"
@@ -50,18 +49,10 @@ class ParseError(ValueError):
     """The bytes are not a DHIP device-information reply."""
 
 
-@dataclass(frozen=True, slots=True)
-class DhipReply:
+class DhipReply(FieldRecord):
     """Scalar fields of a notifyDevInfo reply; nested objects flattened with dots."""
 
-    fields: tuple[tuple[str, str], ...]
-
-    def get(self, name: str) -> str | None:
-        """The value of field `name`, None when absent or empty."""
-        for key, value in self.fields:
-            if key == name:
-                return value or None
-        return None
+    __slots__ = ()
 
 
 def build_packet(payload: bytes) -> bytes:
@@ -145,6 +136,10 @@ def reply_evidence(datagram: Datagram) -> list[Evidence]:
     return [raw, *evidence_of(reply, datagram.ip)]
 
 
+def _is_search(data: bytes) -> bool:
+    return b"DHDiscover.search" in data[:160]
+
+
 async def discover(ctx: ScanContext) -> None:
     """DHIP and the legacy UDP 5050 discovery together; every device answering, in scope or not."""
     await asyncio.gather(search(ctx), dhip_legacy.discover(ctx))
@@ -152,23 +147,7 @@ async def discover(ctx: ScanContext) -> None:
 
 async def search(ctx: ScanContext) -> None:
     """Search by multicast and broadcast; emit every device that answers, in scope or not."""
-    stats = ctx.stat(SOURCE)
-    answered: set[str] = set()
-
-    def on_datagram(datagram: Datagram) -> None:
-        if b"DHDiscover.search" in datagram.data[:160]:
-            return  # another client's search
-        try:
-            found = reply_evidence(datagram)
-        except ParseError:
-            stats.errors += 1
-            return
-        if datagram.ip not in answered:
-            answered.add(datagram.ip)
-            stats.answered += 1
-        for ev in found:
-            ctx.emit(ev)
-
+    on_datagram = reply_handler(ctx, SOURCE, reply_evidence, ParseError, _is_search)
     packet = build_search()
     sends = [(packet, (GROUP, PORT))]
     if ctx.interface:  # a limited broadcast needs a link to leave by

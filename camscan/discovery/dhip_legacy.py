@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import socket
 import struct
-from dataclasses import dataclass
 
 from camscan.context import ScanContext
-from camscan.discovery.udp import Datagram, canonical_mac, exchange
+from camscan.discovery.udp import Datagram, FieldRecord, canonical_mac, exchange, reply_handler
 from camscan.models import Evidence
 
 PORT = 5050
@@ -45,18 +44,10 @@ class ParseError(ValueError):
     """The bytes are not a legacy discovery reply."""
 
 
-@dataclass(frozen=True, slots=True)
-class LegacyReply:
+class LegacyReply(FieldRecord):
     """Fields of one reply: section-1 values, the MAC, and the section-3 key/values."""
 
-    fields: tuple[tuple[str, str], ...]
-
-    def get(self, name: str) -> str | None:
-        """The value of field `name`, None when absent or empty."""
-        for key, value in self.fields:
-            if key == name:
-                return value or None
-        return None
+    __slots__ = ()
 
 
 def build_request() -> bytes:
@@ -98,6 +89,11 @@ def parse_reply(data: bytes) -> LegacyReply:
     return LegacyReply(tuple(fields))
 
 
+def read(datagram: Datagram) -> list[Evidence]:
+    """Evidence of one received datagram; ParseError if it is no reply."""
+    return evidence_of(parse_reply(datagram.data), datagram.ip)
+
+
 def evidence_of(reply: LegacyReply, host: str) -> list[Evidence]:
     """Structured evidence of one reply (dhip.* keys, model, mac), port 5050."""
     out = [Evidence(host, SOURCE, key, value, PORT)
@@ -115,25 +111,11 @@ async def discover(ctx: ScanContext) -> None:
     if not ctx.interface:
         stats.notes.append("skipped: a limited broadcast needs the scan interface")
         return
-    answered: set[str] = set()
-
-    def on_datagram(datagram: Datagram) -> None:
-        if datagram.data[:2] == REQUEST[:2]:
-            return  # another client's request
-        try:
-            reply = parse_reply(datagram.data)
-        except ParseError:
-            stats.errors += 1
-            return
-        if datagram.ip not in answered:
-            answered.add(datagram.ip)
-            stats.answered += 1
-        for ev in evidence_of(reply, datagram.ip):
-            ctx.emit(ev)
-
+    on_datagram = reply_handler(ctx, METHOD, read, ParseError,
+                                lambda data: data[:2] == REQUEST[:2])
     await exchange(ctx, METHOD, [(REQUEST, (BROADCAST, PORT))], on_datagram,
                    max_size=MAX_REPLY, port=PORT, broadcast=True)
 
 
 __all__ = ["FIELD_KEYS", "LegacyReply", "ParseError", "build_request", "discover",
-           "evidence_of", "parse_reply"]
+           "evidence_of", "parse_reply", "read"]

@@ -10,13 +10,12 @@ from __future__ import annotations
 import re
 import uuid
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 
 import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
 
 from camscan.context import ScanContext
-from camscan.discovery.udp import Datagram, canonical_mac, exchange
+from camscan.discovery.udp import Datagram, FieldRecord, canonical_mac, exchange, reply_handler
 from camscan.models import Evidence, excerpt
 
 GROUP = "239.255.255.250"
@@ -51,18 +50,10 @@ class ParseError(ValueError):
     """The bytes are not a SADP ProbeMatch."""
 
 
-@dataclass(frozen=True, slots=True)
-class SadpReply:
+class SadpReply(FieldRecord):
     """The fields of one ProbeMatch, element name -> text, in document order."""
 
-    fields: tuple[tuple[str, str], ...]
-
-    def get(self, name: str) -> str | None:
-        """The text of element `name`, None when absent or empty."""
-        for key, value in self.fields:
-            if key == name:
-                return value or None
-        return None
+    __slots__ = ()
 
 
 def build_inquiry(probe_uuid: str | None = None) -> bytes:
@@ -135,23 +126,7 @@ def _is_inquiry(data: bytes) -> bool:
 
 async def discover(ctx: ScanContext) -> None:
     """Send one inquiry, emit every device that answers, in scope or not (the pipeline flags)."""
-    stats = ctx.stat(SOURCE)
-    answered: set[str] = set()
-
-    def on_datagram(datagram: Datagram) -> None:
-        if _is_inquiry(datagram.data):
-            return  # another SADP client asking, not a device answering
-        try:
-            found = reply_evidence(datagram)
-        except ParseError:
-            stats.errors += 1
-            return
-        if datagram.ip not in answered:
-            answered.add(datagram.ip)
-            stats.answered += 1
-        for ev in found:
-            ctx.emit(ev)
-
+    on_datagram = reply_handler(ctx, SOURCE, reply_evidence, ParseError, _is_inquiry)
     await exchange(ctx, SOURCE, [(build_inquiry(), (GROUP, PORT))], on_datagram,
                    max_size=MAX_REPLY, port=PORT, groups=[GROUP])
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from camscan.context import ScanContext, traffic_log
-from camscan.models import MethodStats
+from camscan.models import Evidence, MethodStats
 
 MAX_PER_SOURCE = 8  # datagrams kept per replying address
 MAX_TOTAL = 4096  # datagrams kept per exchange, whatever their sources
@@ -33,6 +33,48 @@ class Datagram:
     ip: str
     port: int
     data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRecord:
+    """What a discovery reply says: (name, text) pairs in the order the device sent them."""
+
+    fields: tuple[tuple[str, str], ...]
+
+    def get(self, name: str) -> str | None:
+        """The value of field `name`, None when absent or empty."""
+        for key, value in self.fields:
+            if key == name:
+                return value or None
+        return None
+
+
+def reply_handler(ctx: ScanContext, method: str, read: Callable[[Datagram], list[Evidence]],
+                  parse_error: type[Exception],
+                  is_request: Callable[[bytes], bool]) -> Callable[[Datagram], None]:
+    """An `on_datagram` that emits what `read` finds, counting answering hosts and errors.
+
+    `read` raises `parse_error` on a datagram that is no reply; `is_request` recognises another
+    client's request, which is ignored.
+    """
+    stats = ctx.stat(method)
+    answered: set[str] = set()
+
+    def on_datagram(datagram: Datagram) -> None:
+        if is_request(datagram.data):
+            return
+        try:
+            found = read(datagram)
+        except parse_error:
+            stats.errors += 1
+            return
+        if datagram.ip not in answered:
+            answered.add(datagram.ip)
+            stats.answered += 1
+        for ev in found:
+            ctx.emit(ev)
+
+    return on_datagram
 
 
 @dataclass(slots=True)
