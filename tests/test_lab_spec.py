@@ -123,6 +123,19 @@ def test_services_from_several_files_merge_by_device_kind_and_port(tmp_path: Pat
     assert spec.device("nvr").services == ()
 
 
+def test_any_array_of_tables_merges_but_scalars_must_agree(tmp_path: Path) -> None:
+    mdns = ('[[service]]\ndevice = "cam"\nkind = "mdns"\nport = 5353\nsource = "{src}"\n'
+            'txt = ["a=1"]\n  [[service.instance]]\n  name = "{name}"\n')
+    spec = load_spec(write(tmp_path, devices=LAB + CAM, a=mdns.format(src="one", name="x"),
+                           b=mdns.format(src="two", name="y")))
+    (svc,) = spec.device("cam").services
+    assert svc.table["instance"] == [{"source": "one", "name": "x"},
+                                     {"source": "two", "name": "y"}]
+    assert svc.table["response"] == [] and svc.table["txt"] == ["a=1"]
+    (tmp_path / "b.toml").write_text(mdns.format(src="two", name="y").replace("a=1", "a=2"))
+    assert "'txt' conflicts" in error_of(tmp_path)
+
+
 def test_same_kind_on_another_port_is_another_service(tmp_path: Path) -> None:
     other = ONVIF.replace("port = 80", "port = 8080")
     spec = load_spec(write(tmp_path, devices=LAB + CAM, http=HTTP, onvif=other))

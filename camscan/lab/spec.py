@@ -224,36 +224,39 @@ def _prefix_len(where: str, value: Any) -> int:
 
 def _merged_services(docs: list[tuple[str, dict[str, Any]]],
                      devices: Mapping[str, Any]) -> list[ServiceSpec]:
-    """Services keyed by (device, kind, port); tables with the same key merge their responses."""
+    """Services keyed by (device, kind, port); tables with one key concatenate their arrays of
+    tables (`response`, `instance`, ...) in file order, each entry keeping its file's `source`."""
     merged: dict[tuple[str, str, int], tuple[dict[str, Any], list[str]]] = {}
     for file, doc in docs:
         for raw in _array(file, doc, "service"):
             key = _service_key(file, raw, devices)
-            table = dict(raw)
-            responses = table.get("response", [])
-            if not isinstance(responses, list):
-                raise SpecError(f"{file}: device {key[0]!r}: {key[1]} port {key[2]}: "
-                                "response must be an array of tables ([[service.response]])")
-            # Keep each response's provenance when several files feed one service.
-            table["response"] = [
-                {"source": table["source"], **r} if isinstance(r, Mapping) and "source" in table
-                else r for r in responses
-            ]
+            where = f"{file}: device {key[0]!r}: {key[1]} port {key[2]}"
+            table = {"response": [], **raw}
+            if not _table_array(table["response"]):
+                raise SpecError(f"{where}: response must be an array of tables "
+                                "([[service.response]])")
+            if "source" in table:
+                for k, v in list(table.items()):
+                    if _table_array(v):
+                        table[k] = [{"source": table["source"], **entry} for entry in v]
             if key not in merged:
                 merged[key] = (table, [file])
                 continue
             into, files = merged[key]
             for k, v in table.items():
-                if k == "response":
-                    into["response"] = [*into["response"], *v]
+                if k in into and _table_array(into[k]) and _table_array(v):
+                    into[k] = [*into[k], *v]
                 elif k not in into:
                     into[k] = v
                 elif into[k] != v and k not in _PROVENANCE_KEYS:
-                    raise SpecError(f"{file}: device {key[0]!r}: {key[1]} port {key[2]}: "
-                                    f"{k!r} conflicts with the value in {files[0]}")
+                    raise SpecError(f"{where}: {k!r} conflicts with the value in {files[0]}")
             files.append(file)
     return [ServiceSpec(device=d, kind=k, port=p, table=t, files=tuple(fs))
             for (d, k, p), (t, fs) in merged.items()]
+
+
+def _table_array(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(entry, Mapping) for entry in value)
 
 
 def _service_key(file: str, table: Mapping[str, Any],
