@@ -1,6 +1,6 @@
 """Single-evidence records classified per second on one core (goal >= 20,000/s).
 
-Run: python benchmarks/identify.py [--seconds 3]
+Run: python benchmarks/identify.py [--seconds 3]   (the goal is measured in CPU seconds)
 Each record is one host with one evidence item (the `camscan identify` use case for a MAC
 table or an exported banner list); the mix covers every fingerprint key and the OUI path.
 """
@@ -43,15 +43,18 @@ def main() -> None:
     for rec in records:  # warm caches (per-key file lists, OUI table)
         identify(rec, lib)
     count = 0
-    start = time.perf_counter()
-    deadline = start + args.seconds
-    while time.perf_counter() < deadline:
+    # CPU time of this (single-threaded) process: the per-core figure, not skewed by other
+    # load on the machine; wall-clock is printed beside it.
+    cpu_start, wall_start = time.process_time(), time.perf_counter()
+    while time.process_time() - cpu_start < args.seconds:
         for rec in records:
             identify(rec, lib)
         count += len(records)
-    rate = count / (time.perf_counter() - start)
-    print(f"identify: {rate:,.0f} single-evidence records/s on one core "
-          f"({len(RECORDS)}-record mix, {count:,} records)")
+    cpu = time.process_time() - cpu_start
+    wall = time.perf_counter() - wall_start
+    print(f"identify: {count / cpu:,.0f} single-evidence records/s on one core "
+          f"(CPU time; {count / wall:,.0f}/s wall-clock; {len(RECORDS)}-record mix, "
+          f"{count:,} records)")
 
 
 if __name__ == "__main__":
