@@ -120,13 +120,19 @@ class _Collector(asyncio.DatagramProtocol):
 
 
 def open_socket(interface: str | None, source_ip: str | None, *, port: int = 0,
-                groups: Sequence[str] = (), broadcast: bool = False) -> socket.socket:
+                groups: Sequence[str] = (), broadcast: bool = False,
+                notes: list[str] | None = None) -> socket.socket:
     """A non-blocking UDP socket bound to `interface`, joined to `groups` on it only."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if interface:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
+            except PermissionError:  # needs CAP_NET_RAW; the group joins below still pin it
+                if notes is not None:
+                    notes.append(f"not bound to {interface} (no CAP_NET_RAW): multicast "
+                                 "stays on it, broadcast follows the routing table")
         if broadcast:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
@@ -162,7 +168,7 @@ async def exchange(ctx: ScanContext, method: str, sends: Sequence[tuple[bytes, t
     stats = ctx.stat(method)
     try:
         sock = open_socket(ctx.interface, ctx.source_ip, port=port, groups=groups,
-                           broadcast=broadcast)
+                           broadcast=broadcast, notes=stats.notes)
     except OSError as exc:
         stats.errors += 1
         stats.notes.append(f"cannot open UDP socket: {exc}")
