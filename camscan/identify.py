@@ -40,11 +40,14 @@ _SAME_GROUP = {"https": "http", "rtsps": "rtsp", "arp": "mac"}
 
 
 def _group(ev: Evidence) -> str:
-    """Independence group: the protocol that carried the item (its source, else its key's)."""
-    if ev.key in MAC_KEYS:
-        return "mac"
+    """Independence group: the protocol that carried the item (its source, else its key's).
+
+    A MAC inside a reply (SADP, DHIP, ONVIF EPR, RPC2) belongs to that reply, so its OUI does
+    not confirm the reply's own claim; a MAC seen by ARP or given offline is its own group."""
     if ev.source and ev.source not in ("offline", "cli", "self-test"):
         return _SAME_GROUP.get(ev.source, ev.source)
+    if ev.key in ("mac", "arp.reply"):
+        return "mac"
     return ev.key.split(".", 1)[0]
 
 

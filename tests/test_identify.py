@@ -410,3 +410,11 @@ def test_oem_brand_wins_over_the_platform_makers_own_name() -> None:
                   ev("http.www_authenticate", 'Basic realm="TP-LINK Wireless N Router WR841N"',
                      "http")])
     assert (v.maker, v.brand) == ("TP-Link", "Intelbras")
+
+
+def test_mac_inside_a_reply_is_not_independent_of_it() -> None:
+    name = ev("onvif.scope", "onvif://www.onvif.org/name/HIKVISION%20DS-2CD2385G1-I", "wsd")
+    same_reply = identify([name, ev("wsd.epr_mac", "58:50:ed:1f:e3:85", "wsd")])
+    assert (same_reply.maker, same_reply.confidence) == ("Hikvision", Confidence.LIKELY)
+    by_arp = identify([name, ev("mac", "58:50:ed:1f:e3:85", "arp")])
+    assert (by_arp.maker, by_arp.confidence) == ("Hikvision", Confidence.CONFIRMED)
