@@ -42,16 +42,6 @@ LISTENERS: dict[Method, str] = {
     Method.DHIP: "camscan.discovery.dhip:discover",
 }
 
-# What a method cannot see, said in the scope statement of every document.
-LIMITS: dict[Method, str] = {
-    Method.ARP: "ARP sees only the local segment: hosts beyond a router are found by TCP connect",
-    Method.MDNS: "mDNS, SSDP, WS-Discovery, SADP and DHIP are link-local multicast: "
-                 "they reach only the scanner's own segment",
-    Method.BANNERS: "banner probes are unauthenticated and read-only: a device that answers "
-                    "nothing on the probed ports can only be named by discovery or its MAC",
-}
-
-
 class ScanObserver(Protocol):
     """Told about progress and each device once its verdict is final (for streaming output)."""
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated, Any, TextIO
 
 import typer
 
@@ -103,16 +103,15 @@ def _run(scan: Scan) -> ScanResult:
     return asyncio.run(main())
 
 
-def emit_result(result: ScanResult, fmt: OutputFormat, output: Path | None,
-                version: str | None) -> None:
+def emit_result(doc: dict[str, Any], fmt: OutputFormat, output: Path | None) -> None:
     """Write a finished (or interrupted) scan in a whole-document format; files atomically."""
     from camscan.output.csv import csv_text
     from camscan.output.jsonout import atomic_write_text, write_json
 
     if fmt is OutputFormat.JSON:
-        write_json(result, output, fingerprint_version=version)
+        write_json(doc, output)
         return
-    text = csv_text(result, "generic" if fmt is OutputFormat.CSV else fmt.value)
+    text = csv_text(doc, "generic" if fmt is OutputFormat.CSV else fmt.value)
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -197,7 +196,8 @@ def scan(
         localnet=localnet, allow_large=yes, methods=parse_methods(probes), settings=settings,
         site=site, operator=operator,
     )
-    from camscan.output.exitcodes import exit_code_for
+    from camscan.output.document import build_document
+    from camscan.output.exitcodes import FOUND, RUNTIME_ERROR, exit_code_for
     from camscan.progress import make_observer
 
     version = fingerprint_version()
@@ -223,10 +223,12 @@ def scan(
         observer.summary(result)
     if ndjson_out is not None and ndjson_out is not sys.stdout:
         ndjson_out.close()
+    doc = build_document(result, fingerprint_version=version)
     if fmt is not OutputFormat.NDJSON:
-        emit_result(result, fmt, output, version)
-    _after(result, quiet=quiet, report=report, store=store, db=db)
-    raise typer.Exit(exit_code_for(result, fail_on_found))
+        emit_result(doc, fmt, output)
+    ok = _after(doc, quiet=quiet, report=report, store=store, db=db)
+    code = exit_code_for(result, fail_on_found)
+    raise typer.Exit(code if ok or code == FOUND else RUNTIME_ERROR)
 
 
 def fingerprint_version() -> str | None:
@@ -247,21 +249,33 @@ def _check_privileges(request: ScanRequest) -> None:
             raise ScanError(str(exc)) from None
 
 
-def _after(result: ScanResult, *, quiet: bool, report: Path | None, store: bool,
-           db: Path | None) -> None:
+def _after(doc: dict[str, Any], *, quiet: bool, report: Path | None, store: bool,
+           db: Path | None) -> bool:
+    """Table, report and inventory from the finished document; False if one of them failed.
+
+    The machine output is already written by then, so a failure here loses no finding.
+    """
+    from camscan.inventory import InventoryError, store_document
+    from camscan.output.report import ReportError, write_report
+    from camscan.output.table import print_table
+
+    ok = True
     if not quiet:
-        from camscan.output.table import print_table
-
-        print_table(result)
+        print_table(doc)
     if report is not None:
-        from camscan.output.report import write_report
-
-        write_report(result, report)
+        try:
+            write_report(doc, report)
+        except (ReportError, OSError) as exc:
+            typer.echo(f"camscan: error: report not written: {exc}", err=True)
+            ok = False
     if store:
-        from camscan.inventory import Inventory
-
-        scan_id = Inventory(db).store(result)
-        typer.echo(f"stored as scan {scan_id}", err=True)
+        try:
+            scan_id = store_document(doc, db)
+            typer.echo(f"camscan: stored as scan {scan_id}", err=True)
+        except (InventoryError, OSError) as exc:
+            typer.echo(f"camscan: error: scan not stored: {exc}", err=True)
+            ok = False
+    return ok
 
 
 def demo(
