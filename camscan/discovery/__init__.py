@@ -1,1 +1,1 @@
-"""Discoverers: ARP, mDNS, SSDP, WS-Discovery, SADP, DHIP. Each module: pure build/parse, thin transport."""
+"""Discoverers: ARP, mDNS, SSDP, WS-Discovery, SADP, DHIP; each pure build/parse + transport."""

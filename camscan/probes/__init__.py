@@ -1,1 +1,1 @@
-"""Per-host banner probes: HTTP(S), TLS, RTSP, vendor ports. Each module: pure parse, thin transport."""
+"""Per-host banner probes: HTTP(S), TLS, RTSP, vendor ports; each pure parse + transport."""
