@@ -220,14 +220,17 @@ async def discover(ctx: ScanContext) -> None:
                     task.add_done_callback(tasks.discard)
 
     probes = [(build_probe(t), (GROUP, PORT)) for t in PROBE_TYPES]
-    await exchange(ctx, SOURCE, probes, on_datagram, max_size=MAX_REPLY)
-    if tasks:
-        budget = ctx.settings.connect_timeout_s + 2 * ctx.settings.read_timeout_s
-        _, pending = await asyncio.wait(set(tasks), timeout=budget)
-        for task in pending:
+    try:
+        await exchange(ctx, SOURCE, probes, on_datagram, max_size=MAX_REPLY)
+        if tasks:
+            budget = ctx.settings.connect_timeout_s + 2 * ctx.settings.read_timeout_s
+            _, pending = await asyncio.wait(set(tasks), timeout=budget)
+            if pending:
+                ctx.stat(onvif.SOURCE).notes.append(
+                    f"{len(pending)} ONVIF queries cut at {budget}s")
+    finally:  # cut short (budget, or the scan interrupted): no query outlives discovery
+        for task in list(tasks):
             task.cancel()
-        if pending:
-            ctx.stat(onvif.SOURCE).notes.append(f"{len(pending)} ONVIF queries cut at {budget}s")
 
 
 __all__ = ["ParseError", "ProbeMatch", "ProbeMatches", "build_probe", "device_xaddrs",
