@@ -231,12 +231,11 @@ def scan(
     raise typer.Exit(code if ok or code == FOUND else RUNTIME_ERROR)
 
 
-def fingerprint_version() -> str | None:
-    """The fingerprint data's version, for the document's provenance."""
-    from camscan import fingerprints
+def fingerprint_version() -> str:
+    """The fingerprint data's content version, for the document's provenance."""
+    from camscan.fingerprints import default_library
 
-    get = getattr(fingerprints, "data_version", None)
-    return str(get()) if callable(get) else None
+    return default_library().version
 
 
 def _check_privileges(request: ScanRequest) -> None:
