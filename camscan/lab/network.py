@@ -276,10 +276,14 @@ class Lab:
         try:
             state["gc_thresh"] = _raise_gc_thresh(len(self.spec.devices) + len(fillers) + 1)
             self._write_state(state)
-            self._build(fillers)
-            state["network_seconds"] = round(time.monotonic() - started, 3)
+            self._add_namespaces()
+            # The runner imports its personalities while the links are wired, then waits.
             state["runner"] = self._start_runner()
             self._write_state(state)
+            self._wire(fillers)
+            state["network_seconds"] = round(time.monotonic() - started, 3)
+            self._write_state(state)
+            os.write(self._go_fd, b"go\n")
             self._wait_ready(state["runner"]["pid"])
             state["phase"] = "up"
             state["up_seconds"] = round(time.monotonic() - started, 3)
@@ -288,12 +292,14 @@ class Lab:
             self._down()
             raise
 
-    def _build(self, fillers: Sequence[FillerHost]) -> None:
+    def _add_namespaces(self) -> None:
         names = self.namespaces()
         _ip_batch(None, [f"netns add {n}" for n in names])
         for name in names:
             with netns.entered(name):
                 _lab_sysctls(many_addresses=name == filler_netns(self.prefix))
+
+    def _wire(self, fillers: Sequence[FillerHost]) -> None:
         hub = [f"link add {BRIDGE} type bridge mcast_snooping 0", f"link set {BRIDGE} up"]
         ends: list[tuple[str, str, str | None]] = [("s0", self.scanner_netns, self.scanner_mac)]
         ends += [(f"d{i}", device_netns(self.prefix, d.name), d.mac)
@@ -325,11 +331,13 @@ class Lab:
 
     def _start_runner(self) -> dict[str, Any]:
         read_fd, write_fd = os.pipe()
+        go_read, go_write = os.pipe()
         log = os.open(self.state_dir / "runner.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             os.set_inheritable(write_fd, True)
+            os.set_inheritable(go_read, True)
             argv = [sys.executable, "-m", "camscan.lab.runner", "--state-dir", str(self.state_dir),
-                    "--ready-fd", str(write_fd)]
+                    "--ready-fd", str(write_fd), "--go-fd", str(go_read)]
             actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                        (os.POSIX_SPAWN_DUP2, log, 1), (os.POSIX_SPAWN_DUP2, log, 2)]
             # The runner never lives in the namespace that built the lab: it starts in the hub.
@@ -338,8 +346,9 @@ class Lab:
                                      file_actions=actions, setsid=True)
         finally:
             os.close(write_fd)
+            os.close(go_read)
             os.close(log)
-        self._ready_fd = read_fd
+        self._ready_fd, self._go_fd = read_fd, go_write
         return {"pid": pid, "starttime": proc_starttime(pid)}
 
     def _wait_ready(self, pid: int) -> None:
@@ -357,6 +366,7 @@ class Lab:
                     buf += chunk
         finally:
             os.close(fd)
+            os.close(self._go_fd)
         report = json.loads(buf.split(b"\n")[0])
         if not report.get("ready"):
             raise LabError(f"runner failed: {report.get('error', '?')}")

@@ -95,6 +95,12 @@ class Runner:
         log.warning("skipped %s: %s", label, why)
         self.report["skipped"].append({"service": label, "error": why})
 
+    def preload(self) -> None:
+        """Import the personality modules of every kind in the spec; failures are reported later."""
+        for kind in {s.kind for d in self.lab.devices for s in d.spec.services}:
+            with contextlib.suppress(Exception):
+                load_personality(kind)
+
     async def start_fillers(self) -> None:
         """One HTTP listener per filler namespace answering port 80 of every filler."""
         for ns in sorted({self.lab.filler_netns(h) for h in self.lab.fillers}):
@@ -167,16 +173,22 @@ class Runner:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m camscan.lab.runner --state-dir DIR --ready-fd N`, started by `Lab.up`."""
+    """`python -m camscan.lab.runner --state-dir DIR --ready-fd N [--go-fd M]`, run by `Lab.up`."""
     parser = argparse.ArgumentParser(prog="camscan.lab.runner")
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--ready-fd", type=int, required=True)
+    parser.add_argument("--go-fd", type=int, help="wait for a line here before serving")
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         state = json.loads((args.state_dir / "state.json").read_text())
         runner = Runner(Lab(prefix=state["prefix"]), args.state_dir, state.get("owner"))
+        runner.preload()
+        if args.go_fd is not None:
+            with os.fdopen(args.go_fd, "rb") as go:
+                if not go.readline():
+                    raise RuntimeError("`lab up` gave up before the network was ready")
         asyncio.run(runner.run(args.ready_fd))
     except Exception as exc:
         log.exception("runner failed")
