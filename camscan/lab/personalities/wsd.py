@@ -8,10 +8,12 @@ device's namespace (`wsd_publisher`) and answers for itself -- an implementation
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
 import signal
+import socket
 import sys
 import uuid
 import xml.etree.ElementTree as ET
@@ -21,9 +23,11 @@ from typing import Any
 import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
 
-from camscan.discovery.wsd import GROUP, PORT
+from camscan.discovery.wsd import GROUP, PORT, ParseError, build_probe, parse_probe_matches
 from camscan.lab.personalities.udp_responder import Reply, serve_udp
 from camscan.lab.personality import Closer, LabHost
+
+PUBLISHER_READY_S = 10.0  # Python start-up, imports and the first Hello take ~1 s
 
 _RELATES_TO = re.compile(r"(<(?:[\w.-]+:)?RelatesTo>)[^<]*(</(?:[\w.-]+:)?RelatesTo>)")
 _MESSAGE_ID = re.compile(r"(<(?:[\w.-]+:)?MessageID>)[^<]*(</(?:[\w.-]+:)?MessageID>)")
@@ -80,11 +84,36 @@ class _Process:
 
 
 async def serve_thirdparty(host: LabHost, service: Mapping[str, Any]) -> Closer:
-    """Run the WSDiscovery publisher in the device's namespace with the table's types/scopes."""
+    """Run the WSDiscovery publisher in the device's namespace; return once it answers."""
     argv = [sys.executable, "-m", "camscan.lab.personalities.wsd_publisher",
             "--xaddr", str(service.get("xaddr", f"http://{host.ip}/onvif/device_service"))]
     for scope in service.get("scopes", []):
         argv += ["--scope", str(scope)]
     for qname in service.get("types", ["dn:NetworkVideoTransmitter", "tds:Device"]):
         argv += ["--type", str(qname)]
-    return _Process(host.spawn(argv))
+    process = _Process(host.spawn(argv))
+    if not await _answers(host, PUBLISHER_READY_S):
+        process.close()
+        raise RuntimeError(f"WSDiscovery publisher silent after {PUBLISHER_READY_S} s")
+    return process
+
+
+async def _answers(host: LabHost, timeout: float) -> bool:
+    """True once a unicast Probe to the device's own address gets a ProbeMatches back."""
+    sock = host.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    try:
+        sock.bind((host.ip, 0))
+        while loop.time() < deadline:
+            sock.sendto(build_probe("dn:NetworkVideoTransmitter"), (host.ip, PORT))
+            try:
+                data = await asyncio.wait_for(loop.sock_recv(sock, 65535), 0.25)
+            except TimeoutError:
+                continue
+            with contextlib.suppress(ParseError):
+                return bool(parse_probe_matches(data).matches)
+        return False
+    finally:
+        sock.close()
