@@ -135,14 +135,16 @@ class Runner:
         self.write_report()
         log.info("ready: %d services started, %d skipped", len(self.report["started"]),
                  len(self.report["skipped"]))
-        os.write(ready_fd, json.dumps({"ready": True}).encode() + b"\n")
+        with contextlib.suppress(OSError):  # `up` may have given up waiting meanwhile
+            os.write(ready_fd, json.dumps({"ready": True}).encode() + b"\n")
         os.close(ready_fd)
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), OWNER_POLL_S)
             for proc in self.children:
                 proc.poll()  # reap children that ended on their own
-            if self.owner and not proc_alive(self.owner["pid"], self.owner["starttime"]):
+            if self.owner and self.owner.get("starttime") and not proc_alive(
+                    self.owner["pid"], self.owner["starttime"]):
                 log.warning("owner pid %d is gone without `lab down`: taking the lab down",
                             self.owner["pid"])
                 self.close()
