@@ -160,8 +160,9 @@ def test_no_lab_interface_in_the_namespace_that_built_it(lab: Lab) -> None:
     assert lab.status().up
 
 
-def test_no_default_route_in_any_lab_namespace(lab: Lab) -> None:
-    for ns in lab.namespaces():
+def test_no_default_route_in_any_lab_namespace(lab: Lab, small_lab: Lab) -> None:
+    assert small_lab.filler_netns(small_lab.fillers[0]) in small_lab.namespaces()
+    for ns in lab.namespaces() + small_lab.namespaces():
         routes = json.loads(run_in(ns, "-j", "route", "show", "table", "all"))
         assert not [r for r in routes if r.get("dst") == "default"], ns
     probe = subprocess.run(["ip", "-n", lab.scanner_netns, "route", "get", "192.0.2.1"],
