@@ -146,7 +146,7 @@ def test_sigint_mid_scan_leaves_a_valid_incomplete_json_document(
         lab: Lab, tmp_path: Path) -> None:
     out = tmp_path / "stdout.json"
     # Interrupt during the discovery window, after the ARP sweep has answers.
-    code = _interrupt(scan_argv(lab, "--window", "6"), 2.5, out)
+    code = _interrupt(scan_argv(lab, "--window", "10"), 4.5, out)
     assert code == 1
     doc = json.loads(out.read_text())
     validate_document(doc)
@@ -156,7 +156,7 @@ def test_sigint_mid_scan_leaves_a_valid_incomplete_json_document(
 
 def test_sigint_mid_scan_leaves_a_valid_ndjson_stream(lab: Lab, tmp_path: Path) -> None:
     out = tmp_path / "stream.ndjson"
-    code = _interrupt(scan_argv(lab, "--format", "ndjson", "--window", "6"), 2.5, out)
+    code = _interrupt(scan_argv(lab, "--format", "ndjson", "--window", "10"), 4.5, out)
     assert code == 1
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     for line in lines:
