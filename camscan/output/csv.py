@@ -2,7 +2,7 @@
 
 Device strings are untrusted: every cell that a spreadsheet would read as a formula (first
 character `=`, `+`, `-`, `@`, tab or CR) is prefixed with `'` (OWASP "CSV Injection").
-Columns of each profile are documented in camscan/output/README.md.
+Columns of each profile are documented in docs/outputs.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""camscan's exit codes (documented in camscan/output/README.md) and how a scan picks one."""
+"""camscan's exit codes (documented in docs/outputs.md) and how a scan picks one."""
 
 from __future__ import annotations
 
