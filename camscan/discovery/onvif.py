@@ -12,7 +12,7 @@ import os
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -197,8 +197,8 @@ async def _post(session: aiohttp.ClientSession, url: str, operation: str,
 
 
 async def _call(ctx: ScanContext, session: aiohttp.ClientSession, host: str, url: str,
-                operation: str, payload: bytes) -> bool:
-    """One call; emits what it learns. True when the operation answered with data."""
+                operation: str, payload: bytes) -> SoapReply | None:
+    """One call; emits what it learns. The reply when the operation answered with data."""
     stats = ctx.stat(SOURCE)
     port = urlsplit(url).port or (443 if url.startswith("https") else 80)
     stats.sent += 1
@@ -209,7 +209,7 @@ async def _call(ctx: ScanContext, session: aiohttp.ClientSession, host: str, url
         stats.errors += 1
         ctx.emit(Evidence(host, SOURCE, "probe.error",
                           f"ONVIF {operation} {url}: {type(exc).__name__} {str(exc)[:120]}", port))
-        return False
+        return None
     traffic_log.debug("onvif %s %s -> %d %r", operation, url, status, body[:512])
     if ctx.settings.save_captures is not None:
         save_capture(ctx.settings.save_captures, SOURCE, Datagram(host, port, body))
@@ -221,17 +221,28 @@ async def _call(ctx: ScanContext, session: aiohttp.ClientSession, host: str, url
         stats.dropped += 1
         ctx.emit(Evidence(host, SOURCE, "probe.error", f"ONVIF {operation}: response oversize",
                           port))
-        return False
+        return None
     try:
         reply = parse_response(body)
     except ParseError as exc:
         if status == 200:
             stats.errors += 1
             ctx.emit(Evidence(host, SOURCE, "probe.error", f"ONVIF {operation}: {exc}", port))
-        return False
+        return None
     for ev in reply_evidence(reply, host, port, excerpt(body)):
         ctx.emit(ev)
-    return reply.fault is None and status == 200
+    return reply if reply.fault is None and status == 200 else None
+
+
+def device_clock(reply: SoapReply | None) -> datetime | None:
+    """The device's UTC time from a GetSystemDateAndTime reply, None if it gave none."""
+    stamp = reply.get("UTCDateTime") if reply is not None else None
+    if stamp is None or not stamp.endswith("Z"):
+        return None
+    try:
+        return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 async def query(ctx: ScanContext, host: str, xaddr: str) -> None:
@@ -243,14 +254,17 @@ async def query(ctx: ScanContext, host: str, xaddr: str) -> None:
     local = (ctx.source_ip, 0) if ctx.source_ip else None
     connector = aiohttp.TCPConnector(limit=2, local_addr=local, ssl=False, force_close=True)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-        await _call(ctx, session, host, xaddr, GET_SYSTEM_DATE_AND_TIME,
-                    build_request(GET_SYSTEM_DATE_AND_TIME))
+        asked = datetime.now(UTC)
+        clock = device_clock(await _call(ctx, session, host, xaddr, GET_SYSTEM_DATE_AND_TIME,
+                                         build_request(GET_SYSTEM_DATE_AND_TIME)))
         answered = await _call(ctx, session, host, xaddr, GET_DEVICE_INFORMATION,
                                build_request(GET_DEVICE_INFORMATION))
-        if not answered and settings.onvif_user and settings.onvif_password is not None:
+        if answered is None and settings.onvif_user and settings.onvif_password is not None:
+            # Devices reject tokens created far from their own clock: sign in device time.
+            created = datetime.now(UTC) + (clock - asked) if clock else None
             await _call(ctx, session, host, xaddr, GET_DEVICE_INFORMATION,
                         build_request(GET_DEVICE_INFORMATION, settings.onvif_user,
-                                      settings.onvif_password))
+                                      settings.onvif_password, created=created))
 
 
 async def device_information(ctx: ScanContext, host: str, xaddr: str, username: str,
@@ -264,4 +278,5 @@ async def device_information(ctx: ScanContext, host: str, xaddr: str, username: 
 
 
 __all__ = ["DEVICE_INFO_KEYS", "PASSWORD_ENV", "ParseError", "SoapReply", "build_request",
-           "device_information", "load_password", "parse_response", "query", "reply_evidence"]
+           "device_clock", "device_information", "load_password", "parse_response", "query",
+           "reply_evidence"]

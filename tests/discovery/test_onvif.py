@@ -127,3 +127,12 @@ def test_any_bytes_give_a_reply_or_parse_error(data: bytes) -> None:
     with contextlib.suppress(onvif.ParseError):
         onvif.parse_response(data)
     assert time.monotonic() - started < 1.0
+
+
+def test_device_clock_reads_utc_only() -> None:
+    utc = onvif.SoapReply(onvif.GET_SYSTEM_DATE_AND_TIME,
+                          (("UTCDateTime", "2026-03-03T10:12:41Z"),))
+    local = onvif.SoapReply(onvif.GET_SYSTEM_DATE_AND_TIME,
+                            (("UTCDateTime", "1979-11-30T00:00:50 (LocalDateTime; no UTC given)"),))
+    assert onvif.device_clock(utc) == datetime(2026, 3, 3, 10, 12, 41, tzinfo=UTC)
+    assert onvif.device_clock(local) is None and onvif.device_clock(None) is None

@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ async def _read_request(reader: asyncio.StreamReader) -> bytes:
     return await reader.readexactly(length)
 
 
-def run(handler: Handler, **settings: float) -> tuple[list[Evidence], ScanContext, float]:
+def run(handler: Handler, **settings: Any) -> tuple[list[Evidence], ScanContext, float]:
     found: list[Evidence] = []
     ctx = ScanContext(ScanSettings(**settings), None, None,  # type: ignore[arg-type]
                       ipaddress.ip_network("127.0.0.0/8"), found.append)
@@ -85,3 +86,35 @@ def test_a_silent_server_costs_only_the_timeouts() -> None:
     assert ctx.stat("onvif").errors == 2
     assert all(e.key == "probe.error" and "Timeout" in e.value for e in found)
     assert took < 2.0
+
+
+TIME_2020 = (b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+             b'xmlns:tds="http://www.onvif.org/ver10/device/wsdl" '
+             b'xmlns:tt="http://www.onvif.org/ver10/schema"><s:Body>'
+             b"<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime><tt:UTCDateTime><tt:Time>"
+             b"<tt:Hour>1</tt:Hour><tt:Minute>2</tt:Minute><tt:Second>3</tt:Second></tt:Time>"
+             b"<tt:Date><tt:Year>2020</tt:Year><tt:Month>1</tt:Month><tt:Day>1</tt:Day></tt:Date>"
+             b"</tt:UTCDateTime></tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>"
+             b"</s:Body></s:Envelope>")
+
+
+def test_username_token_is_created_in_the_device_clock() -> None:
+    tokens: list[bytes] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:  # one connection per request (force_close), but be general
+            body = await _read_request(reader)
+            if b"GetSystemDateAndTime" in body:
+                answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (
+                    len(TIME_2020), TIME_2020)
+            else:
+                if b"UsernameToken" in body:
+                    tokens.append(body)
+                answer = b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"
+            writer.write(answer)
+            await writer.drain()
+
+    run(handler, onvif_user="admin", onvif_password="pw")
+    (token,) = tokens
+    assert b">2020-01-01T01:02:0" in token  # the device's time (plus the round trip)
+    assert b"pw<" not in token and b">pw" not in token
