@@ -173,3 +173,14 @@ def test_fail_on_found_exits_3(lab: Lab) -> None:
     assert proc.returncode == 3, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["summary"]["hikvision"] >= 1
+
+
+def test_without_cap_net_raw_the_scan_refuses_in_one_line(lab: Lab) -> None:
+    argv = scan_argv(lab)
+    inner = " ".join(argv[4:])  # after `ip netns exec NS`
+    proc = subprocess.run([*argv[:4], "capsh", "--drop=cap_net_raw", "--", "-c", inner],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.strip() == (
+        "camscan: error: ARP sweep needs root or CAP_NET_RAW (raw AF_PACKET socket)")
