@@ -187,9 +187,9 @@ async def exchange(ctx: ScanContext, method: str, sends: Sequence[tuple[bytes, t
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_datagram_endpoint(
         lambda: _Collector(limits, stats, on_datagram), sock=sock)
+    started = loop.time()
     try:
         rounds = 2 if ctx.settings.retries > 0 else 1
-        started = loop.time()
         for round_no in range(rounds):
             if round_no:
                 await asyncio.sleep(RESEND_AFTER_S)
@@ -206,6 +206,7 @@ async def exchange(ctx: ScanContext, method: str, sends: Sequence[tuple[bytes, t
             await asyncio.sleep(remaining)
     finally:
         transport.close()
+        stats.duration_s = round(loop.time() - started, 3)
 
 
 def save_capture(root: Path, method: str, datagram: Datagram) -> Path:

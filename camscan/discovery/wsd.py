@@ -191,7 +191,12 @@ async def discover(ctx: ScanContext) -> None:
     tasks: set[asyncio.Task[None]] = set()
     limit = asyncio.Semaphore(ONVIF_CONCURRENCY)
 
+    loop = asyncio.get_running_loop()
+    first_query: list[float] = []
+
     async def ask(host: str, xaddr: str) -> None:
+        if not first_query:
+            first_query.append(loop.time())
         async with limit:
             await onvif.query(ctx, host, xaddr)
 
@@ -231,6 +236,8 @@ async def discover(ctx: ScanContext) -> None:
     finally:  # cut short (budget, or the scan interrupted): no query outlives discovery
         for task in list(tasks):
             task.cancel()
+        if first_query:
+            ctx.stat(onvif.SOURCE).duration_s = round(loop.time() - first_query[0], 3)
 
 
 __all__ = ["ParseError", "ProbeMatch", "ProbeMatches", "build_probe", "device_xaddrs",

@@ -132,6 +132,7 @@ def test_legacy_5050_discovery_finds_old_firmware(lab: Any, dhip_run: Run) -> No
     assert got["dhip.ipv4"] == {device.ip} and got["mac"] == {device.mac}
     assert "dhip.reply" not in got  # it does not speak DHIP
     assert stats["dhip_legacy"].answered == 1 and stats["dhip_legacy"].errors == 0
+    assert WINDOW_S <= stats["dhip_legacy"].duration_s < WINDOW_S + 0.5
 
 
 def test_dhip_flood_and_oversize_are_dropped_and_counted(lab: Any, dhip_run: Run) -> None:
@@ -203,6 +204,7 @@ def test_onvif_answers_of_in_scope_devices_are_evidence(lab: Any, wsd_run: Run) 
     assert facts(found, outside.ip)["wsd.epr_mac"] == {outside.mac}
     assert not [e for e in found if e.host == outside.ip and e.source == onvif.SOURCE]
     assert stats["onvif"].answered >= 2 * len(answering)
+    assert 0 < stats["onvif"].duration_s < WINDOW_S + 1.0
 
 
 def test_discovery_evidence_alone_names_maker_and_oem_brand(lab: Any, sadp_run: Run,
