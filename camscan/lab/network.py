@@ -382,7 +382,7 @@ class Lab:
 
     def down(self) -> list[str]:
         """Remove every namespace, process and state of this lab, even after a crash."""
-        with self._locked():
+        with self._locked(remove=True):
             return self._down()
 
     def _down(self) -> list[str]:
@@ -469,11 +469,23 @@ class Lab:
         return data if isinstance(data, dict) else {}
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self, *, remove: bool = False) -> Iterator[None]:
+        """Hold this prefix's lock; with `remove`, delete the lock file too if the lab is gone."""
         STATE_ROOT.mkdir(parents=True, exist_ok=True)
-        with open(STATE_ROOT / f"{self.prefix}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        path = STATE_ROOT / f"{self.prefix}.lock"
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with contextlib.suppress(FileNotFoundError):
+                if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                    break  # not unlinked by a `down` while we waited
+            os.close(fd)
+        try:
             yield
+        finally:
+            if remove and not self.state_dir.exists():
+                path.unlink(missing_ok=True)
+            os.close(fd)
 
 
 def _host_commands(ip: str, prefix_len: int) -> list[str]:
