@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import errno
+import heapq
 import random
 import socket
 import struct
@@ -36,6 +37,8 @@ _TICK_S = 0.004  # pacing granularity: packets owed are sent in a batch every ti
 _ALL_ANSWERED_GRACE_S = 0.05  # every target answered: wait this long for late duplicates
 _IDLE_POLL_S = 0.01  # while idle, look this often whether waiting is still needed
 _MAX_WAIT_TIMEOUTS = 3  # answers still arriving extend the final wait up to 3 timeouts
+_MIN_RETRY_GAP_S = 0.1  # the adaptive retry gap never goes below this
+_RTT_FACTOR = 4  # retry gap = this many times the slowest answer seen
 _RCVBUF = 4 * 1024 * 1024
 _RECV_BATCH = 512  # frames drained per wake-up before yielding to the sender
 
@@ -246,7 +249,9 @@ class _Sweep:
         unique = list(dict.fromkeys(IPv4Address(a) for a in addresses))
         random.shuffle(unique)
         self.pending: deque[tuple[bytes, int]] = deque((a.packed, 0) for a in unique)
-        self.retry_queue: deque[tuple[float, bytes, int]] = deque()
+        self.retry_queue: list[tuple[float, bytes, int]] = []  # heap of (due, address, try)
+        self.sent_at: dict[bytes, float] = {}  # latest send per address, for the RTT
+        self.max_rtt = -1.0  # slowest answer seen so far; -1 before the first
         self.wanted = {a.packed for a in unique}
         self.answered: set[bytes] = set()
         self.last_answer = 0.0  # monotonic time of the latest new (ip, mac)
@@ -289,6 +294,9 @@ class _Sweep:
         self.seen.add(key)
         self.answered.add(packed)
         self.last_answer = self.t0 + now
+        sent = self.sent_at.get(packed)
+        if sent is not None:
+            self.max_rtt = max(self.max_rtt, self.last_answer - sent)
         host = self.result.hosts.get(reply.sender_ip)
         if host is None:
             self.result.hosts[reply.sender_ip] = ArpHost(reply.sender_ip, reply.sender_mac,
@@ -302,12 +310,20 @@ class _Sweep:
     def next_frame(self, now: float) -> tuple[bytes, int] | None:
         """The next address to ask (due retries first), or None if nothing is due now."""
         while self.retry_queue and self.retry_queue[0][0] <= now:
-            _, packed, attempt = self.retry_queue.popleft()
+            _, packed, attempt = heapq.heappop(self.retry_queue)
             if packed not in self.answered:
                 return packed, attempt
         if self.pending:
             return self.pending.popleft()
         return None
+
+    def retry_gap(self) -> float:
+        """How long a silent address waits before it is asked again."""
+        # Adaptive, like nmap's ARP ping: a few times the slowest answer seen so far, never
+        # under _MIN_RETRY_GAP_S nor over the timeout; the full timeout until anyone answered.
+        if self.max_rtt < 0:
+            return self.timeout
+        return min(self.timeout, max(_MIN_RETRY_GAP_S, _RTT_FACTOR * self.max_rtt))
 
     def send_one(self, sock: socket.socket, packed: bytes, attempt: int, now: float) -> bool:
         """Send one request; False when the kernel queue is full (try again later)."""
@@ -323,7 +339,8 @@ class _Sweep:
             return True  # counted and skipped: the address gets its retries
         self.result.sent += 1
         if attempt < self.retries:
-            self.retry_queue.append((now + self.timeout, packed, attempt + 1))
+            heapq.heappush(self.retry_queue, (now + self.retry_gap(), packed, attempt + 1))
+        self.sent_at[packed] = now
         return True
 
     async def drain(self, last_send: float) -> None:
@@ -373,7 +390,7 @@ class _Sweep:
                         first_send = now
                 if not self.pending and not backlog and self.retry_queue:
                     while self.retry_queue and self.retry_queue[0][1] in self.answered:
-                        self.retry_queue.popleft()
+                        heapq.heappop(self.retry_queue)
                     if not self.retry_queue:
                         break
                     wait = self.retry_queue[0][0] - time.monotonic()
