@@ -262,7 +262,8 @@ def test_fillers_skip_addresses_the_spec_uses() -> None:
 def test_each_macvlan_filler_gets_its_own_mac_address_and_reply_route() -> None:
     hosts = plan_fillers(2)
     lines = macvlan_commands(hosts)
-    assert f"link add link eth0 name m1 address {hosts[1].mac} type macvlan mode bridge" in lines
+    assert (f"link add link eth0 name m1 address {hosts[1].mac} type macvlan mode bridge "
+            "bcqueuelen 10000") in lines
     assert f"addr add {hosts[1].ip}/15 dev m1 noprefixroute" in lines
     assert f"addr add {hosts[0].ip}/15 dev m0" in lines
     assert f"rule add from {hosts[1].ip} table 1001 pref 1001" in lines

@@ -14,6 +14,9 @@ FILLER_SUBNET = ipaddress.IPv4Network("198.18.4.0/22")
 FILLER_PREFIX_LEN = 15  # same segment as the scanner and the spec's devices
 MAX_FILLERS = 16_384
 RULE_BASE = 1_000  # per-filler policy-routing rule preference and table number start here
+# macvlan queues each broadcast once and fans it out to every filler serially; its default queue
+# of 1,000 drops bursts a real switch would deliver. Deeper is more faithful (Linux >= 5.11).
+BC_QUEUE_LEN = 10_000
 
 # Real MA-L assignments of office kit (IEEE oui.csv, 2026-05-21 snapshot), none a camera maker's:
 # Dell, HP, Apple, Intel, Cisco, Samsung, LCFC (Lenovo), Raspberry Pi, Brother, Super Micro,
@@ -77,7 +80,8 @@ def macvlan_commands(hosts: Collection[FillerHost], parent: str = "eth0") -> lis
         table = RULE_BASE + h.index
         noprefix = " noprefixroute" if h.index else ""  # one on-link route in main is enough
         lines += [
-            f"link add link {parent} name {h.ifname} address {h.mac} type macvlan mode bridge",
+            f"link add link {parent} name {h.ifname} address {h.mac} type macvlan mode bridge"
+            f" bcqueuelen {BC_QUEUE_LEN}",
             f"addr add {h.ip}/{FILLER_PREFIX_LEN} dev {h.ifname}{noprefix}",
             f"link set {h.ifname} up",
             f"route add 198.18.0.0/{FILLER_PREFIX_LEN} dev {h.ifname} src {h.ip} table {table}",
