@@ -219,7 +219,11 @@ def scan(
         except ScanError as exc:
             raise fail(str(exc)) from None
         observer.header(scan_)
-        result = _run(scan_)
+        try:
+            result = _run(scan_)
+        except KeyboardInterrupt:  # arrived before the loop's own handler was installed
+            scan_.errors.append("interrupted: the scan was stopped before it finished")
+            result = scan_.result(complete=False)
         observer.summary(result)
     if ndjson_out is not None and ndjson_out is not sys.stdout:
         ndjson_out.close()

@@ -123,13 +123,15 @@ def _cli(lab: Lab, *args: str) -> subprocess.Popen[str]:
 
 @pytest.mark.parametrize("fmt", ["ndjson", "json"])
 def test_sigint_mid_scan_leaves_valid_incomplete_output(lab: Lab, fmt: str) -> None:
-    proc = _cli(lab, "--format", fmt)
+    proc = _cli(lab, "--format", fmt, "--window", "10")
     assert proc.stdout is not None
     head = ""
     if fmt == "ndjson":
         head = proc.stdout.readline()  # the header is written once the scan has started
         assert json.loads(head)["type"] == "header"
-    time.sleep(1.5)  # a full lab scan takes several seconds: this is mid-scan
+    # With a 10 s listen window this is mid-scan; JSON gives no sign the scan has started, so
+    # leave a slow machine time to start Python first.
+    time.sleep(1.5 if fmt == "ndjson" else 4.0)
     assert proc.poll() is None, "the scan ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     rest, err = proc.communicate(timeout=60)
