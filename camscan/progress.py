@@ -23,6 +23,7 @@ from rich.progress import (
 
 from camscan.models import Device, ScanResult, ScanScope
 from camscan.output.ndjson import NdjsonWriter
+from camscan.pipeline import NullObserver
 
 
 class ProgressObserver(Protocol):
@@ -35,20 +36,8 @@ class ProgressObserver(Protocol):
     def close(self) -> None: ...
 
 
-class NullProgress:
+class NullProgress(NullObserver):
     """Shows nothing."""
-
-    def start_phase(self, name: str, total: int | None) -> None:
-        pass
-
-    def advance(self, name: str, n: int = 1) -> None:
-        pass
-
-    def end_phase(self, name: str) -> None:
-        pass
-
-    def device_final(self, device: Device) -> None:
-        pass
 
     def close(self) -> None:
         pass

@@ -80,12 +80,12 @@ def parse_ports(value: str | None) -> tuple[int, ...] | None:
 
 def read_secret(path: Path | None) -> str | None:
     """The ONVIF password: from a file if given, else CAMSCAN_ONVIF_PASSWORD, never argv."""
-    if path is not None:
-        try:
-            return path.read_text().strip()
-        except OSError as exc:
-            raise fail(f"cannot read password file {path}: {exc.strerror}") from None
-    return os.environ.get("CAMSCAN_ONVIF_PASSWORD")
+    from camscan.discovery.onvif import load_password
+
+    try:
+        return load_password(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read password file {path}: {exc}") from None
 
 
 def _run(scan: Scan) -> ScanResult:

@@ -4,39 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from discovery_runs import WINDOW_S, Run, run_discoverer
 
 from camscan.context import ScanContext, ScanSettings
 from camscan.discovery import mdns, ssdp
 from camscan.discovery.ssdp import parse_description
-from camscan.models import Evidence, MethodStats
+from camscan.models import Evidence
 
 pytestmark = pytest.mark.lab
 
-WINDOW_S = 2.5
-
-
-def run_discoverer(lab: Any, discover: Callable[[ScanContext], Awaitable[None]],
-                   method: str) -> tuple[list[Evidence], MethodStats, float]:
-    """Run one discoverer in the scanner's namespace; (evidence, its stats, wall seconds)."""
-    found: list[Evidence] = []
-    ctx = ScanContext(
-        settings=ScanSettings(listen_window_s=WINDOW_S),
-        interface=lab.scanner_interface,
-        source_ip=lab.scanner_ip,
-        in_scope=ipaddress.ip_network(lab.spec.settings.scan_subnet),
-        emit=found.append,
-    )
-    with lab.in_scanner():
-        started = time.monotonic()
-        asyncio.run(discover(ctx))
-        took = time.monotonic() - started
-    print(f"{method}: {took:.2f} s, {ctx.stat(method)}")
-    return found, ctx.stat(method), took
 
 
 def facts(found: list[Evidence], host: str) -> set[tuple[str, str, int | None]]:
@@ -48,14 +27,15 @@ def services_of(lab: Any, *kinds: str) -> list[tuple[Any, Any]]:
 
 
 @pytest.fixture(scope="module")
-def mdns_run(lab: Any) -> tuple[list[Evidence], MethodStats, float]:
+def mdns_run(lab: Any) -> Run:
     """One mDNS discovery of the default lab, shared by the tests below."""
     return run_discoverer(lab, mdns.discover, "mdns")
 
 
 def test_mdns_finds_every_published_instance_and_ignores_out_of_scope(
-        lab: Any, mdns_run: tuple[list[Evidence], MethodStats, float]) -> None:
-    found, stats, took = mdns_run
+        lab: Any, mdns_run: Run) -> None:
+    found, all_stats, took = mdns_run
+    stats = all_stats["mdns"]
     scope = ipaddress.ip_network(lab.spec.settings.scan_subnet)
     published = services_of(lab, "mdns", "avahi")
     assert {d.name for d, s in published if s.kind == "avahi"} == {"hik-cam-loading"}
@@ -81,7 +61,7 @@ def test_mdns_finds_every_published_instance_and_ignores_out_of_scope(
 
 
 def test_avahi_published_camera(
-        lab: Any, mdns_run: tuple[list[Evidence], MethodStats, float]) -> None:
+        lab: Any, mdns_run: Run) -> None:
     found, _, _ = mdns_run
     got = facts(found, lab.device("hik-cam-loading").ip)
     assert ("mdns.instance", "HIKVISION DS-2CD2387G2-LU - 123456789", 80) in got
@@ -91,7 +71,8 @@ def test_avahi_published_camera(
 
 
 def test_ssdp_finds_every_device_with_every_recorded_field(lab: Any) -> None:
-    found, stats, took = run_discoverer(lab, ssdp.discover, "ssdp")
+    found, all_stats, took = run_discoverer(lab, ssdp.discover, "ssdp")
+    stats = all_stats["ssdp"]
     devices = services_of(lab, "ssdp")
     assert devices
     for device, service in devices:

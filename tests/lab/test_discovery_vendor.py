@@ -5,39 +5,18 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from discovery_runs import WINDOW_S, Run, run_discoverer
 
 from camscan.context import ScanContext, ScanSettings
 from camscan.discovery import dhip, onvif, sadp, wsd
 from camscan.identify import identify
-from camscan.models import Evidence, MethodStats
+from camscan.models import Evidence
 
 pytestmark = pytest.mark.lab
 
-WINDOW_S = 2.5
-Run = tuple[list[Evidence], dict[str, MethodStats], float]
-
-
-def run_discoverer(lab: Any, discover: Callable[[ScanContext], Awaitable[None]],
-                   method: str) -> Run:
-    """Run one discoverer in the scanner's namespace; (evidence, all stats, wall seconds)."""
-    found: list[Evidence] = []
-    ctx = ScanContext(
-        settings=ScanSettings(listen_window_s=WINDOW_S),
-        interface=lab.scanner_interface,
-        source_ip=lab.scanner_ip,
-        in_scope=ipaddress.ip_network(lab.spec.settings.scan_subnet),
-        emit=found.append,
-    )
-    with lab.in_scanner():
-        started = time.monotonic()
-        asyncio.run(discover(ctx))
-        took = time.monotonic() - started
-    print(f"{method}: {took:.2f} s, " + "; ".join(str(s) for s in ctx.stats.values()))
-    return found, ctx.stats, took
 
 
 def facts(found: list[Evidence], host: str) -> dict[str, set[str]]:
