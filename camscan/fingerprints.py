@@ -11,8 +11,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from camscan.keys import is_known_key
 from camscan.models import DeviceType, Evidence, Match, Strength
 
@@ -235,6 +233,8 @@ _VALIDATORS: dict[int, Any] = {}
 
 
 def _validate(data: dict[str, Any], schema: dict[str, Any], path: Path) -> None:
+    import jsonschema  # ~0.1 s to import: only when a library is actually loaded
+
     validator = _VALIDATORS.get(id(schema))
     if validator is None:
         validator = _VALIDATORS[id(schema)] = jsonschema.validators.validator_for(schema)(schema)

@@ -200,7 +200,8 @@ def scan(
     from camscan.output.exitcodes import FOUND, RUNTIME_ERROR, exit_code_for
     from camscan.progress import make_observer
 
-    version = fingerprint_version()
+    # The library loads in a thread during the scan; only NDJSON needs its version up front.
+    version = fingerprint_version() if fmt is OutputFormat.NDJSON else None
     ndjson_out: TextIO | None = None
     if fmt is OutputFormat.NDJSON:
         ndjson_out = sys.stdout
@@ -227,7 +228,7 @@ def scan(
         observer.summary(result)
     if ndjson_out is not None and ndjson_out is not sys.stdout:
         ndjson_out.close()
-    doc = build_document(result, fingerprint_version=version)
+    doc = build_document(result, fingerprint_version=version or fingerprint_version())
     if fmt is not OutputFormat.NDJSON:
         emit_result(doc, fmt, output)
     ok = _after(doc, quiet=quiet, report=report, store=store, db=db)
