@@ -46,6 +46,8 @@ class ScanContext:
     emit: EvidenceSink
     stats: dict[str, MethodStats] = field(default_factory=dict)
     connections: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(64))
+    # (phase, done, total): how far a long method has got, for progress bars.
+    progress: Callable[[str, int, int | None], None] = lambda phase, done, total: None
 
     def stat(self, method: str) -> MethodStats:
         """The counters of `method`, created on first use."""

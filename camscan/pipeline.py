@@ -183,6 +183,7 @@ class Scan:
         self.errors: list[str] = []
         self.scope: ScanScope | None = None
         self.ctx: ScanContext | None = None
+        self._progress_done: dict[str, int] = {}  # phase -> last reported count
 
     # -- set-up ---------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -227,7 +228,17 @@ class Scan:
             in_scope=targets,
             emit=self.store.emit,
             connections=asyncio.Semaphore(settings.max_connections),
+            progress=self._progress,
         )
+
+    def _progress(self, phase: str, done: int, total: int | None) -> None:
+        """A method's own progress (ARP n/N) turned into observer calls."""
+        if phase not in self._progress_done:
+            self._progress_done[phase] = 0
+            self.observer.start_phase(phase, total)
+        if done > self._progress_done[phase]:
+            self.observer.advance(phase, done - self._progress_done[phase])
+            self._progress_done[phase] = done
 
     # -- phases ---------------------------------------------------------------------------
     async def _guarded(self, name: str, coro: Awaitable[Any]) -> None:
@@ -244,6 +255,8 @@ class Scan:
             stat.notes.append(f"failed: {type(exc).__name__}: {exc}")
         finally:
             stat.duration_s = round(time.monotonic() - t, 3)
+            if name in self._progress_done:
+                self.observer.end_phase(name)
 
     async def discover(self) -> None:
         """ARP sweep and every segment listener, concurrently."""

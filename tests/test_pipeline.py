@@ -167,3 +167,28 @@ def test_target_set_membership_drives_scope() -> None:
     assert IPv4Address("198.18.0.11") in targets
     assert IPv4Address("198.18.0.91") not in targets
     assert IPv4Address("198.19.0.64") not in targets
+
+
+def test_a_methods_own_progress_reaches_the_observer(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, str, int | None]] = []
+
+    class Recorder(pipeline.NullObserver):
+        def start_phase(self, name: str, total: int | None) -> None:
+            calls.append(("start", name, total))
+
+        def advance(self, name: str, n: int = 1) -> None:
+            calls.append(("advance", name, n))
+
+        def end_phase(self, name: str) -> None:
+            calls.append(("end", name, None))
+
+    async def arp(ctx: ScanContext, iface: InterfaceInfo, addresses: list[IPv4Address]) -> None:
+        for done in (0, 100, 100, 254):
+            ctx.progress("arp", done, len(addresses))
+
+    scan = make_scan(monkeypatch, arp=arp, listeners={}, probe=quiet, methods=(Method.ARP,))
+    scan.observer = Recorder()
+    asyncio.run(scan.run())
+    arp_calls = [c for c in calls if c[1] == "arp"]
+    assert arp_calls == [("start", "arp", 254), ("advance", "arp", 100),
+                         ("advance", "arp", 154), ("end", "arp", None)]

@@ -400,6 +400,8 @@ class _Sweep:
                         await asyncio.sleep(min(wait, _IDLE_POLL_S))
                         sent_by_pacer, pace_t0 = 0, time.monotonic()
                         continue
+                self.ctx.progress("arp", self.result.targets - len(self.pending),
+                                  self.result.targets)
                 await asyncio.sleep(_TICK_S)
             await self.drain(last_send or time.monotonic())
         finally:

@@ -26,32 +26,50 @@ def plain(value: object, limit: int = CELL_MAX) -> Text:
     return Text(text)
 
 
-def device_table(doc: ScanResult | Mapping[str, Any]) -> Table:
-    """One row per device; Hikvision and Dahua rows in bold."""
+def device_table(doc: ScanResult | Mapping[str, Any], width: int = 160) -> Table:
+    """One row per device; Hikvision and Dahua rows in bold; columns that fit in `width`."""
     doc = as_document(doc)
     s = doc["summary"]
     table = Table(title=f"camscan: {s['hikvision']} Hikvision, {s['dahua']} Dahua, "
                         f"{s['devices']} devices seen",
                   caption=None if doc["complete"] else "INCOMPLETE: the scan was interrupted")
-    for col in ("IP", "MAC", "Maker", "Brand", "Type", "Model", "Confidence", "Decided by"):
-        table.add_column(col, overflow="fold")
+    # Narrow terminals drop the least needed columns rather than fold every cell.
+    columns = ["IP", "MAC", "Maker", "Brand", "Type", "Confidence"]
+    if width < 100:
+        columns.remove("MAC")
+    if width >= 110:
+        columns.insert(5, "Model")
+    if width >= 140:
+        columns.append("Decided by")
+    for col in columns:
+        if col in ("IP", "MAC"):
+            table.add_column(col, no_wrap=True)
+        elif col == "Decided by":
+            table.add_column(col, overflow="ellipsis", no_wrap=True, max_width=40)
+        else:
+            table.add_column(col, overflow="fold", min_width=min(len(col), 10))
     for d in doc["devices"]:
         v = d["verdict"]
-        decided = ", ".join(m["fingerprint_id"] for m in v["decided_by"][:3])
+        ids = [m["fingerprint_id"] for m in v["decided_by"]]
+        decided = ids[0] + (f" (+{len(ids) - 1})" if len(ids) > 1 else "") if ids else ""
         if v["conflicts"]:
             decided = ("CONFLICT " + "; ".join(
                 f"{c['field']}: {'/'.join(c['values'])}" for c in v["conflicts"]) + " " + decided)
         brand = v["brand"] or ""
         if v["white_label"]:
             brand += " (white label)"
-        row = [plain(d["ip"]), plain(d["mac"]), plain(v["maker"] or "?"), plain(brand),
-               plain(v["device_type"]), plain(v["model"]), plain(v["confidence"]),
-               plain(decided, 60)]
+        if d["outside_scope"]:
+            brand += " [outside scope]"
+        cells = {"IP": plain(d["ip"]), "MAC": plain(d["mac"] or ""),
+                 "Maker": plain(v["maker"] or "?"), "Brand": plain(brand),
+                 "Type": plain(v["device_type"]), "Model": plain(v["model"]),
+                 "Confidence": plain(v["confidence"]), "Decided by": plain(decided, 60)}
         style = "bold" if v["maker"] in TARGET_MAKERS else None
-        table.add_row(*row, style=style)
+        table.add_row(*(cells[c] for c in columns), style=style)
     return table
 
 
 def print_table(doc: ScanResult | Mapping[str, Any], console: Console | None = None) -> None:
     """Print the device table to `console` (default: stderr)."""
-    (console or Console(stderr=True)).print(device_table(doc))
+    console = console or Console(stderr=True)
+    console.print(device_table(doc, console.width))
