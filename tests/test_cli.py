@@ -74,3 +74,9 @@ def test_python_dash_m_works_and_no_args_shows_help() -> None:
     assert proc.returncode == 2
     assert "Usage" in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_identify_refuses_a_mac_that_is_not_one(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["identify", "--mac", "zz:zz"], capsys)
+    assert (code, out) == (2, "")
+    assert err.strip() == "camscan: error: --mac 'zz:zz' is not a MAC address (12 hex digits)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
@@ -119,6 +120,8 @@ def identify_command(
     errors: list[str] = []
     try:
         if mac is not None:
+            if len(re.sub(r"[^0-9a-fA-F]", "", mac)) != 12:
+                raise LineError(f"--mac {mac!r} is not a MAC address (12 hex digits)")
             items.append(Evidence(CLI_HOST, "", "mac", mac))
         items.extend(parse_pair(p) for p in evidence or ())
     except LineError as exc:
