@@ -94,17 +94,29 @@ def _dechunk(data: bytes) -> bytes:
     return bytes(out[:MAX_BODY])
 
 
-def parse_http_response(data: bytes) -> HttpResponse:
-    """Parse a (possibly truncated) response; a head without its blank line is taken as a whole."""
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The parts of an HTTP-style message (HTTP and RTSP share the syntax, RFC 2326 §4)."""
+
+    status_line: str
+    status: int
+    reason: str
+    header_block: str  # raw header lines, original case and order
+    headers: tuple[tuple[str, str], ...]
+    body: bytes  # as received: callers cap it
+
+
+def parse_head(data: bytes, status_re: re.Pattern[bytes], protocol: str) -> Head:
+    """Status line, headers and body of a (possibly truncated) response; ParseError otherwise."""
     parts = split_head(data)
     head, body = parts if parts is not None else (data, b"")
     if len(head) > MAX_HEADER:
         raise ParseError("header block over 64 KiB")
     lines = head.split(b"\n")
     status_raw = lines[0].rstrip(b"\r")
-    m = _STATUS_RE.match(status_raw)
+    m = status_re.match(status_raw)
     if m is None:
-        raise ParseError(f"not an HTTP status line: {status_raw[:40]!r}")
+        raise ParseError(f"not an {protocol} status line: {status_raw[:40]!r}")
     headers: list[tuple[str, str]] = []
     for raw in lines[1:]:
         line = raw.rstrip(b"\r").decode("latin-1")
@@ -118,19 +130,21 @@ def parse_http_response(data: bytes) -> HttpResponse:
         if not sep:
             continue  # a malformed line is kept in header_block, not in headers
         headers.append((name.strip(), value.strip()))
-    block = b"\n".join(lines[1:]).decode("latin-1")
-    resp = HttpResponse(
-        status_line=status_raw.decode("latin-1"),
-        status=int(m.group(3)),
-        reason=(m.group(4) or b"").decode("latin-1").strip(),
-        header_block=block,
-        headers=tuple(headers),
-        body=body[:MAX_BODY],
-    )
+    return Head(status_raw.decode("latin-1"), int(m.group(3)),
+                (m.group(4) or b"").decode("latin-1").strip(),
+                b"\n".join(lines[1:]).decode("latin-1"), tuple(headers), body)
+
+
+def parse_http_response(data: bytes) -> HttpResponse:
+    """Parse a (possibly truncated) response; a head without its blank line is taken as a whole."""
+    head = parse_head(data, _STATUS_RE, "HTTP")
+    block = head.header_block
+    resp = HttpResponse(head.status_line, head.status, head.reason, block, head.headers,
+                        head.body[:MAX_BODY])
     te = (resp.header("Transfer-Encoding") or "").lower()
     if "chunked" in te:
         return HttpResponse(resp.status_line, resp.status, resp.reason, block, resp.headers,
-                            _dechunk(body))
+                            _dechunk(head.body))
     return resp
 
 

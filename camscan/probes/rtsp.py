@@ -6,8 +6,9 @@ import re
 from dataclasses import dataclass
 
 from camscan.models import Evidence
+from camscan.probes.http import ParseError as HttpParseError
+from camscan.probes.http import parse_head
 
-MAX_HEADER = 64 * 1024
 MAX_BODY = 64 * 1024
 USER_AGENT = "camscan"
 
@@ -61,22 +62,11 @@ def content_length(head: bytes) -> int:
 
 def parse_rtsp_response(data: bytes) -> RtspResponse:
     """Parse one (possibly truncated) RTSP response."""
-    end = data.find(b"\r\n\r\n")
-    head, body = (data, b"") if end < 0 else (data[:end], data[end + 4:])
-    if len(head) > MAX_HEADER:
-        raise ParseError("header block over 64 KiB")
-    lines = head.split(b"\n")
-    status_raw = lines[0].rstrip(b"\r")
-    m = _STATUS_RE.match(status_raw)
-    if m is None:
-        raise ParseError(f"not an RTSP status line: {status_raw[:40]!r}")
-    headers: list[tuple[str, str]] = []
-    for raw in lines[1:]:
-        name, sep, value = raw.rstrip(b"\r").decode("latin-1").partition(":")
-        if sep and name.strip():
-            headers.append((name.strip(), value.strip()))
-    return RtspResponse(status_raw.decode("latin-1"), int(m.group(3)), tuple(headers),
-                        body[:MAX_BODY])
+    try:
+        head = parse_head(data, _STATUS_RE, "RTSP")
+    except HttpParseError as exc:
+        raise ParseError(str(exc)) from None
+    return RtspResponse(head.status_line, head.status, head.headers, head.body[:MAX_BODY])
 
 
 def expand(ev: Evidence) -> list[Evidence]:

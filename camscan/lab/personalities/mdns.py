@@ -32,12 +32,12 @@ from zeroconf.const import (
 )
 
 from camscan.discovery.mdns import MAX_PACKET, SERVICES_META
+from camscan.lab.personalities.udp_responder import responder_socket
 from camscan.lab.personality import Closer, LabHost
 
 MDNS_GROUP = "224.0.0.251"
 MDNS_PORT = 5353
 AVAHI_READY_S = 10.0  # avahi probes its names (~1 s) before it answers
-_IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)
 # Hikvision cameras' TTLs (128keaton/hikvision-mdns:test/cameras.json): 4500 s for PTR/TXT,
 # 120 s for SRV and A.
 _TTL_LONG = 4500
@@ -165,18 +165,7 @@ class _Responder(asyncio.DatagramProtocol):
 
 def mdns_socket(host: LabHost) -> socket.socket:
     """UDP 5353 in the device's namespace, joined to 224.0.0.251 on its own interface only."""
-    sock = host.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.setsockopt(socket.IPPROTO_IP, _IP_MULTICAST_ALL, 0)
-    sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
-                    socket.inet_aton(MDNS_GROUP) + socket.inet_aton(host.ip))
-    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(host.ip))
-    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
-    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
-    sock.bind(("", MDNS_PORT))
-    sock.setblocking(False)
-    return sock
+    return responder_socket(host, MDNS_PORT, MDNS_GROUP, ttl=255)
 
 
 class _TransportCloser:

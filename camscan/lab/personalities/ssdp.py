@@ -12,9 +12,9 @@ from email.utils import formatdate
 from typing import Any, cast
 
 from camscan.discovery.ssdp import MAX_DATAGRAM, SSDP_GROUP, SSDP_PORT, ParseError, parse_ssdp
+from camscan.lab.personalities.udp_responder import responder_socket
 from camscan.lab.personality import Closer, LabHost
 
-_IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)
 _MAX_REQUEST = 8192
 
 
@@ -116,18 +116,7 @@ class _Responder(asyncio.DatagramProtocol):
 
 def ssdp_socket(host: LabHost) -> socket.socket:
     """UDP 1900 in the device's namespace, joined to 239.255.255.250 on its own interface."""
-    sock = host.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.setsockopt(socket.IPPROTO_IP, _IP_MULTICAST_ALL, 0)
-    sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
-                    socket.inet_aton(SSDP_GROUP) + socket.inet_aton(host.ip))
-    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(host.ip))
-    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 2)
-    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
-    sock.bind(("", SSDP_PORT))
-    sock.setblocking(False)
-    return sock
+    return responder_socket(host, SSDP_PORT, SSDP_GROUP, ttl=2)
 
 
 async def _serve_description(dev: SsdpDevice, reader: asyncio.StreamReader,

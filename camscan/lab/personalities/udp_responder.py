@@ -24,18 +24,20 @@ Reply = tuple[bytes, tuple[str, int]]
 Answer = Callable[[bytes, tuple[str, int]], list[Reply]]
 
 
-def responder_socket(host: LabHost, port: int, group: str | None) -> socket.socket:
+def responder_socket(host: LabHost, port: int, group: str | None, *,
+                     ttl: int = 1) -> socket.socket:
     """UDP `port` in the device's namespace, joined to `group` on its own interface only."""
     sock = host.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
         sock.setsockopt(socket.IPPROTO_IP, _IP_MULTICAST_ALL, 0)
         if group:
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
                             socket.inet_aton(group) + socket.inet_aton(host.ip))
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(host.ip))
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
         sock.bind(("", port))
         sock.setblocking(False)
