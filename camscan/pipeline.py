@@ -133,7 +133,7 @@ def _normalise_mac(value: str) -> str | None:
 
 def device_mac(evidence: Iterable[Evidence]) -> str | None:
     """The host's MAC: ARP's answer first, then what a discovery reply says."""
-    items = list(evidence)
+    items = sorted(evidence, key=lambda ev: ev.source != "arp")  # stable: ARP's first
     for key in _MAC_KEYS:
         for ev in items:
             if ev.key == key and (mac := _normalise_mac(ev.value)):

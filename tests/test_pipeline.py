@@ -192,3 +192,11 @@ def test_a_methods_own_progress_reaches_the_observer(monkeypatch: pytest.MonkeyP
     arp_calls = [c for c in calls if c[1] == "arp"]
     assert arp_calls == [("start", "arp", 254), ("advance", "arp", 100),
                          ("advance", "arp", 154), ("end", "arp", None)]
+
+
+def test_the_mac_arp_saw_wins_over_one_a_reply_claims() -> None:
+    evidence = [Evidence("198.18.0.33", "dhip", "mac", "00:00:00:00:00:01"),
+                Evidence("198.18.0.33", "arp", "mac", "9c:14:63:40:50:60"),
+                Evidence("198.18.0.33", "sadp", "sadp.mac", "00-00-00-00-00-02")]
+    assert pipeline.device_mac(evidence) == "9c:14:63:40:50:60"
+    assert pipeline.device_mac(evidence[2:]) == "00:00:00:00:00:02"
