@@ -163,6 +163,7 @@ def build_device(host: str, evidence: list[Evidence], *, outside_scope: bool,
 
 
 def _warm_up() -> None:
+    import camscan.output.document  # noqa: F401  (what the result is written with)
     from camscan.fingerprints import default_library
     from camscan.oui import lookup
 

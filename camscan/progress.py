@@ -8,22 +8,15 @@ from __future__ import annotations
 
 import sys
 from types import TracebackType
-from typing import Protocol, TextIO
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from camscan.models import Device, ScanResult, ScanScope
-from camscan.output.ndjson import NdjsonWriter
 from camscan.pipeline import NullObserver
+
+if TYPE_CHECKING:  # rich and the output modules load only when used, off the scan's start-up
+    from rich.console import Console
+
+    from camscan.output.ndjson import NdjsonWriter
 
 
 class ProgressObserver(Protocol):
@@ -47,6 +40,17 @@ class RichProgress:
     """One rich progress bar per phase on the given console (stderr by default)."""
 
     def __init__(self, console: Console | None = None) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TaskID,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         self._progress = Progress(
             SpinnerColumn(), TextColumn("{task.description:<12}"), BarColumn(),
             MofNCompleteColumn(), TimeElapsedColumn(),
@@ -92,6 +96,8 @@ def make_progress(*, quiet: bool = False, stream: TextIO | None = None) -> Progr
     stream = stream or sys.stderr
     if quiet or not stream.isatty():
         return NullProgress()
+    from rich.console import Console
+
     return RichProgress(Console(file=stream))
 
 
@@ -172,6 +178,8 @@ def make_observer(*, quiet: bool = False, ndjson_out: TextIO | None = None,
                   fingerprint_version: str | None = None,
                   stream: TextIO | None = None) -> ScanObserver:
     """Progress on stderr (unless quiet or not a terminal), NDJSON to `ndjson_out` if given."""
+    from camscan.output.ndjson import NdjsonWriter
+
     return ScanObserver(make_progress(quiet=quiet, stream=stream),
                         NdjsonWriter(ndjson_out) if ndjson_out is not None else None,
                         fingerprint_version)
