@@ -13,8 +13,9 @@ from typing import Any
 
 from camscan.keys import is_known_key
 from camscan.models import DeviceType, Evidence, Match, Strength
+from camscan.resources import data_path
 
-DEFAULT_DIR = Path(__file__).resolve().parents[1] / "fingerprints"
+DEFAULT_DIR = data_path("fingerprints")
 TARGET_MAKERS = frozenset({"Hikvision", "Dahua"})
 FIELDS = ("maker", "brand", "device_type", "model", "firmware", "serial")
 GROUP_FIELDS = frozenset({"brand", "device_type", "model", "firmware", "serial"})

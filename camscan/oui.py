@@ -6,12 +6,12 @@ import functools
 import tomllib
 from bisect import bisect_left
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from camscan.models import Strength
+from camscan.resources import data_path
 
-OUI_DIR = Path(__file__).resolve().parent.parent / "fingerprints" / "oui"
+OUI_DIR = data_path("fingerprints", "oui")
 TABLE_PATH = OUI_DIR / "ieee.tsv"
 GROUPS_PATH = OUI_DIR / "groups.toml"
 

@@ -18,8 +18,9 @@ import typer
 from camscan.context import ScanSettings
 from camscan.models import ScanResult
 from camscan.pipeline import ALL_METHODS, Method, Scan, ScanError, ScanRequest
+from camscan.resources import data_path
 
-DEFAULT_LAB_SPEC = Path(__file__).resolve().parents[2] / "examples" / "lab" / "office"
+DEFAULT_LAB_SPEC = data_path("examples/lab", "office")
 
 
 class OutputFormat(StrEnum):

@@ -20,12 +20,13 @@ from typing import Any
 from camscan.lab import netns
 from camscan.lab.filler import FillerHost, macvlan_commands, plan_fillers
 from camscan.lab.spec import DeviceSpec, LabSpec, SpecError, load_spec
+from camscan.resources import data_path
 
 __all__ = ["Lab", "LabDevice", "LabError", "LabSpec", "LabStatus", "SpecError", "load_spec"]
 
 DEFAULT_PREFIX = "camscan-"
 PREFIX_ENV = "CAMSCAN_LAB_PREFIX"
-DEFAULT_SPEC = Path(__file__).resolve().parents[2] / "examples" / "lab" / "office"
+DEFAULT_SPEC = data_path("examples/lab", "office")
 STATE_ROOT = Path("/run/camscan-lab")
 IFNAME = "eth0"  # every simulated host's (and the scanner's) interface in its namespace
 BRIDGE = "br0"

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+from camscan.resources import data_path
+
+SCHEMA_DIR = data_path("schemas")
 SCHEMA_FILES = ("scan.schema.json", "ndjson.schema.json")
 
 
