@@ -11,10 +11,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from camscan.context import ScanContext, ScanSettings
 from camscan.models import Device, Evidence, ScanResult, ScanScope
+
+if TYPE_CHECKING:
+    from camscan.targets import InterfaceInfo, TargetSet
 
 log = logging.getLogger("camscan.pipeline")
 
@@ -162,6 +165,16 @@ def build_device(host: str, evidence: list[Evidence], *, outside_scope: bool,
     )
 
 
+def _most_targets(candidates: Iterable[InterfaceInfo], targets: TargetSet) -> InterfaceInfo | None:
+    """The interface whose network holds the most targets; None if no target is local."""
+    def held(iface: InterfaceInfo) -> int:
+        lo, hi = int(iface.network.network_address), int(iface.network.broadcast_address)
+        return sum(max(0, min(b, hi) - max(a, lo) + 1) for a, b in targets.intervals)
+
+    best = max(candidates, key=held, default=None)
+    return best if best is not None and held(best) > 0 else None
+
+
 def _warm_up() -> None:
     import camscan.output.document  # noqa: F401  (what the result is written with)
     from camscan.fingerprints import default_library
@@ -189,7 +202,13 @@ class Scan:
     # -- set-up ---------------------------------------------------------------------------
     def prepare(self) -> None:
         """Resolve targets and interface; raises ScanError with a one-line message."""
-        from camscan.targets import TargetError, localnet, parse_targets, resolve_interface
+        from camscan.targets import (
+            TargetError,
+            list_interfaces,
+            localnet,
+            parse_targets,
+            resolve_interface,
+        )
 
         req = self.request
         try:
@@ -205,7 +224,9 @@ class Scan:
                 except TargetError:
                     if req.interface:
                         raise
-                    iface = None  # routed targets: no local segment to sweep
+                    # Targets on several networks: sweep the segment that holds most of them;
+                    # the rest (routed) are found by TCP connect.
+                    iface = _most_targets(list_interfaces(), targets)
         except TargetError as exc:
             raise ScanError(str(exc)) from None
         self.targets = targets
@@ -273,7 +294,8 @@ class Scan:
             if Method.ARP in req.methods:
                 from camscan.discovery.arp import sweep
 
-                addresses = self.targets.addresses()
+                net = self.iface.network
+                addresses = [a for a in self.targets.addresses() if a in net]
                 jobs.append(self._guarded("arp", sweep(ctx, self.iface, addresses)))
             for method, spec in LISTENERS.items():
                 if method in req.methods:
@@ -290,13 +312,17 @@ class Scan:
         except ValueError:
             return False
 
-    async def find_routed(self) -> None:
-        """Without a local segment, a TCP connect check decides which targets are up."""
+    def routed_addresses(self) -> list[str]:
+        """Targets off the swept segment: ARP cannot reach them."""
+        net = self.iface.network if self.iface is not None else None
+        return [str(a) for a in self.targets.addresses() if net is None or a not in net]
+
+    async def find_routed(self, addresses: list[str]) -> None:
+        """A TCP connect check decides which targets beyond the local segment are up."""
         assert self.ctx is not None
         from camscan.probes.banners import tcp_alive
 
         ctx = self.ctx
-        addresses = [str(a) for a in self.targets.addresses()]
         stat = ctx.stat("tcp-ping")
         self.observer.start_phase("tcp-ping", len(addresses))
         gate = asyncio.Semaphore(ctx.settings.max_connections)
@@ -357,8 +383,8 @@ class Scan:
         try:
             await self.discover()
             await warm
-            if self.iface is None:
-                await self.find_routed()
+            if routed := self.routed_addresses():
+                await self.find_routed(routed)
             await self.probe_and_identify()
             complete = True
         except asyncio.CancelledError:

@@ -151,6 +151,7 @@ def test_routed_targets_are_found_by_tcp_connect(monkeypatch: pytest.MonkeyPatch
         return ip == "203.0.113.5"
 
     monkeypatch.setattr(targets_mod, "resolve_interface", no_iface)
+    monkeypatch.setattr(targets_mod, "list_interfaces", lambda: [IFACE])
     monkeypatch.setattr(banners_mod, "tcp_alive", alive)
     monkeypatch.setattr(banners_mod, "probe_host", quiet)
     scan = Scan(ScanRequest(targets=["203.0.113.0/29"]))
@@ -200,3 +201,39 @@ def test_the_mac_arp_saw_wins_over_one_a_reply_claims() -> None:
                 Evidence("198.18.0.33", "sadp", "sadp.mac", "00-00-00-00-00-02")]
     assert pipeline.device_mac(evidence) == "9c:14:63:40:50:60"
     assert pipeline.device_mac(evidence[2:]) == "00:00:00:00:00:02"
+
+
+def test_mixed_targets_sweep_the_local_part_and_connect_check_the_rest(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import camscan.discovery.arp as arp_mod
+    import camscan.probes.banners as banners_mod
+    import camscan.targets as targets_mod
+    from camscan.targets import TargetError
+
+    def not_all_local(name: str | None, targets: Any) -> InterfaceInfo:
+        raise TargetError("no local interface's IPv4 network contains all the targets")
+
+    swept: list[str] = []
+    checked: list[str] = []
+
+    async def arp(ctx: ScanContext, iface: InterfaceInfo, addresses: list[IPv4Address]) -> None:
+        swept.extend(str(a) for a in addresses)
+        ctx.emit(Evidence("198.18.0.1", "arp", "mac", "4c:5e:0c:11:22:01"))
+
+    async def alive(ctx: ScanContext, ip: str) -> bool:
+        checked.append(ip)
+        return ip == "203.0.113.2"
+
+    monkeypatch.setattr(targets_mod, "resolve_interface", not_all_local)
+    monkeypatch.setattr(targets_mod, "list_interfaces", lambda: [IFACE])
+    monkeypatch.setattr(arp_mod, "sweep", arp)
+    monkeypatch.setattr(banners_mod, "tcp_alive", alive)
+    monkeypatch.setattr(banners_mod, "probe_host", quiet)
+    scan = Scan(ScanRequest(targets=["198.18.0.0/30", "203.0.113.0/30"],
+                            methods=(Method.ARP, Method.BANNERS)))
+    scan.prepare()
+    assert scan.scope is not None and scan.scope.interface == "eth0"
+    result = asyncio.run(scan.run())
+    assert swept == ["198.18.0.1", "198.18.0.2"]
+    assert sorted(checked) == ["203.0.113.1", "203.0.113.2"]
+    assert [d.ip for d in result.devices] == ["198.18.0.1", "203.0.113.2"]
