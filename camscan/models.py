@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -26,6 +27,14 @@ class Evidence:
 
 
 EvidenceSink = Callable[[Evidence], None]
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def no_surrogates(text: str) -> str:
+    """`text` with lone surrogates (JSON's "\\ud800" escapes) as U+FFFD, so it encodes as UTF-8."""
+    return _SURROGATES.sub("\ufffd", text)
 
 
 def excerpt(data: bytes | str, limit: int = RAW_EXCERPT_MAX) -> str:

@@ -15,7 +15,7 @@ import struct
 from camscan.context import ScanContext
 from camscan.discovery import dhip_legacy
 from camscan.discovery.udp import Datagram, FieldRecord, canonical_mac, exchange, reply_handler
-from camscan.models import Evidence, excerpt
+from camscan.models import Evidence, excerpt, no_surrogates
 
 GROUP = "239.255.255.251"
 BROADCAST = "255.255.255.255"
@@ -69,7 +69,7 @@ def _scalar(value: object) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (str, int, float)):
-        return str(value)[:MAX_VALUE]
+        return no_surrogates(str(value)[:MAX_VALUE])
     return None
 
 

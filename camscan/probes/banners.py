@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager, suppress
 from urllib.parse import urljoin, urlsplit
 
 from camscan.context import ScanContext, traffic_log
-from camscan.models import Evidence, excerpt
+from camscan.models import Evidence, excerpt, no_surrogates
 from camscan.probes import favicon, http, paths, rtsp, tls, vendorports
 
 HTTP_PORTS = frozenset({80, 81, 8080, 8081, 8899, 88})
@@ -352,7 +352,7 @@ def rpc2_challenge(body: bytes) -> dict[str, str]:
     """`dahua.rpc2_realm` / `dahua.rpc2_mac` of an RPC2_Login challenge body (empty if none)."""
     try:
         doc = json.loads(body.decode("utf-8", "replace"))
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     params = doc.get("params") if isinstance(doc, dict) else None
     if not isinstance(params, dict):
@@ -361,7 +361,7 @@ def rpc2_challenge(body: bytes) -> dict[str, str]:
     for key, field in (("dahua.rpc2_realm", "realm"), ("dahua.rpc2_mac", "mac")):
         value = params.get(field)
         if isinstance(value, str) and value:
-            out[key] = value[:256]
+            out[key] = no_surrogates(value[:256])
     return out
 
 

@@ -119,3 +119,17 @@ def test_any_json_gives_a_reply_or_parse_error(value: object) -> None:
     doc = {"mac": "00:1f:54:00:00:01", "params": {"deviceInfo": {"DeviceType": value}}}
     with contextlib.suppress(dhip.ParseError):
         dhip.parse_packet(_packet(doc))
+
+
+def test_escaped_lone_surrogates_become_replacement_characters() -> None:
+    # JSON may spell a lone surrogate as "\ud800"; json.loads hands it back as is, and a str
+    # holding one cannot be encoded as UTF-8, so one such reply would break every output.
+    body = (b'{"mac": "3c:ef:8c:00:00:01", "params": {"deviceInfo": '
+            b'{"DeviceType": "IPC\\ud800X", "Vendor": "Dah\\udfffua"}}}')
+    evidence = dhip.reply_evidence(Datagram("198.18.0.9", dhip.PORT, dhip.build_packet(body)))
+    for ev in evidence:
+        ev.value.encode("utf-8")  # raises UnicodeEncodeError on a lone surrogate
+    values = {ev.key: ev.value for ev in evidence}
+    assert values["dhip.model"] == "IPC\ufffdX"
+    assert values["dhip.vendor"] == "Dah\ufffdua"
+    assert dhip.parse_json(body).get("DeviceType") == "IPC\ufffdX"

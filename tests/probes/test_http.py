@@ -169,3 +169,9 @@ def test_rpc2_challenge_fields() -> None:
         "dahua.rpc2_realm": "Login to AMC000N49SSV0M2U46", "dahua.rpc2_mac": "9C8ECD0A1B2C"}
     assert banners.rpc2_challenge(b"not json") == {}
     assert banners.rpc2_challenge(b"[1, 2]") == {}
+
+
+def test_rpc2_challenge_survives_hostile_json() -> None:
+    assert banners.rpc2_challenge(b"[" * 100_000) == {}  # nesting deeper than the recursion limit
+    found = banners.rpc2_challenge(b'{"params": {"realm": "Login to \\ud800X", "mac": "\\udc80"}}')
+    assert found == {"dahua.rpc2_realm": "Login to \ufffdX", "dahua.rpc2_mac": "\ufffd"}
