@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import errno
+import importlib.util
+import json
+import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,3 +86,78 @@ def test_identify_refuses_a_mac_that_is_not_one(capsys: pytest.CaptureFixture[st
     code, out, err = run(["identify", "--mac", "zz:zz"], capsys)
     assert (code, out) == (2, "")
     assert err.strip() == "camscan: error: --mac 'zz:zz' is not a MAC address (12 hex digits)"
+
+
+@pytest.fixture
+def no_network_scan(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """`camscan scan` with targets resolved as routed and a run that sends nothing."""
+    import camscan.cli.scan as scan_cli
+    import camscan.targets as targets_mod
+
+    ran: list[str] = []
+
+    def fake_run(scan: Any) -> Any:
+        ran.append("run")
+        return scan.result(complete=True)
+
+    monkeypatch.setattr(targets_mod, "list_interfaces", lambda: [])
+    monkeypatch.setattr(scan_cli, "_run", fake_run)
+    return ran
+
+
+@pytest.mark.parametrize("where", ["dir", "under-a-file", "pdf"])
+def test_an_unwritable_output_path_is_refused_before_scanning(
+        where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        no_network_scan: list[str]) -> None:
+    (tmp_path / "file").write_text("x")
+    argv = {"dir": ["-o", str(tmp_path)],
+            "under-a-file": ["--report", str(tmp_path / "file" / "r.html")],
+            "pdf": ["--report", str(tmp_path / "r.pdf")]}[where]
+    if where == "pdf" and importlib.util.find_spec("weasyprint") is not None:
+        pytest.skip("WeasyPrint is installed here, so a .pdf report can be written")
+    code, out, err = run(["scan", "198.18.0.0/30", "-p", "banners", "-q", *argv], capsys)
+    assert (code, out, no_network_scan) == (2, "", [])
+    assert len(err.strip().splitlines()) == 1 and err.startswith("camscan: error: "), err
+
+
+def test_a_usage_error_leaves_an_old_ndjson_file_alone(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], no_network_scan: list[str]) -> None:
+    old = tmp_path / "scan.ndjson"
+    old.write_text("last week's scan\n")
+    code, _, err = run(["scan", "198.18.0.0/30", "-x", "198.18.0.0/30", "-p", "banners",
+                        "-f", "ndjson", "-o", str(old)], capsys)
+    assert (code, err.strip()) == (2, "camscan: error: no targets left after exclusions")
+    assert old.read_text() == "last week's scan\n"
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_output_that_fails_at_the_end_goes_to_stdout_not_lost(
+        fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, no_network_scan: list[str]) -> None:
+    import camscan.output.jsonout as jsonout
+
+    def disk_full(path: Path, text: str) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(jsonout, "atomic_write_text", disk_full)
+    target = tmp_path / f"scan.{fmt}"
+    code, out, err = run(["scan", "198.18.0.0/30", "-p", "banners", "-q", "-f", fmt,
+                          "-o", str(target)], capsys)
+    assert code == 1
+    assert err.strip() == (f"camscan: error: cannot write {target}: No space left on device; "
+                           "writing the output to stdout instead")
+    if fmt == "json":
+        assert json.loads(out)["complete"] is True
+    else:
+        assert out.startswith("site,scan_started,ip,")
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "ndjson"])
+def test_output_dash_is_stdout(fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                               monkeypatch: pytest.MonkeyPatch,
+                               no_network_scan: list[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(["scan", "198.18.0.0/30", "-p", "banners", "-q", "-f", fmt,
+                          "-o", "-"], capsys)
+    assert (code, err) == (0, "")
+    assert out and not (tmp_path / "-").exists()

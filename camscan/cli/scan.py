@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import os
 import signal
@@ -104,20 +105,48 @@ def _run(scan: Scan) -> ScanResult:
     return asyncio.run(main())
 
 
-def emit_result(doc: dict[str, Any], fmt: OutputFormat, output: Path | None) -> None:
-    """Write a finished (or interrupted) scan in a whole-document format; files atomically."""
+def emit_result(doc: dict[str, Any], fmt: OutputFormat, output: Path | None) -> bool:
+    """Write a finished (or interrupted) scan in a whole-document format; files atomically.
+
+    A file that cannot be written after all (disk full, permissions changed mid-scan) is
+    reported in one line and the output goes to stdout instead, so no finding is lost; False then.
+    """
     from camscan.output.csv import csv_text
-    from camscan.output.jsonout import atomic_write_text, write_json
+    from camscan.output.jsonout import atomic_write_text, dumps_document
 
     if fmt is OutputFormat.JSON:
-        write_json(doc, output)
-        return
-    text = csv_text(doc, "generic" if fmt is OutputFormat.CSV else fmt.value)
-    if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        text = dumps_document(doc)
     else:
-        atomic_write_text(output, text)
+        text = csv_text(doc, "generic" if fmt is OutputFormat.CSV else fmt.value)
+    ok = True
+    if output is not None:
+        try:
+            atomic_write_text(output, text)
+            return True
+        except OSError as exc:
+            typer.echo(f"camscan: error: cannot write {output}: {exc.strerror or exc}; "
+                       "writing the output to stdout instead", err=True)
+            ok = False
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return ok
+
+
+def check_writable(path: Path, option: str) -> None:
+    """Refuse, before any packet, an output path that cannot be written (exit 2)."""
+    if path.is_dir():
+        raise fail(f"{option} {path} is a directory; give a file name")
+    parent = path.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent  # the writer creates missing directories
+    if not parent.is_dir():
+        raise fail(f"{option} {path}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise fail(f"{option} {path}: cannot create files in {parent}")
+
+
+def _stdout_if_dash(path: Path | None) -> Path | None:
+    return None if path is not None and str(path) == "-" else path
 
 
 def scan(
@@ -192,6 +221,14 @@ def scan(
     )
     if (p := parse_ports(ports)) is not None:
         settings.ports = p
+    output = _stdout_if_dash(output)
+    if output is not None:
+        check_writable(output, "--output")
+    if report is not None:
+        check_writable(report, "--report")
+        if report.suffix.lower() == ".pdf" and importlib.util.find_spec("weasyprint") is None:
+            raise fail("--report .pdf needs WeasyPrint: pip install 'camscan[pdf]', "
+                       "or write the report as .html")
     request = ScanRequest(
         targets=list(targets or []), exclude=list(exclude or []), interface=interface,
         localnet=localnet, allow_large=yes, methods=parse_methods(probes), settings=settings,
@@ -203,6 +240,12 @@ def scan(
 
     # The library loads in a thread during the scan; only NDJSON needs its version up front.
     version = fingerprint_version() if fmt is OutputFormat.NDJSON else None
+    scan_ = Scan(request)
+    try:  # before the NDJSON file is opened: a usage error must not truncate an old one
+        scan_.prepare()
+        _check_privileges(request)
+    except ScanError as exc:
+        raise fail(str(exc)) from None
     ndjson_out: TextIO | None = None
     if fmt is OutputFormat.NDJSON:
         ndjson_out = sys.stdout
@@ -211,15 +254,9 @@ def scan(
                 ndjson_out = output.open("w", encoding="utf-8")
             except OSError as exc:
                 raise fail(f"cannot write {output}: {exc.strerror}") from None
-    scan_ = Scan(request)
     with make_observer(quiet=quiet, ndjson_out=ndjson_out,
                        fingerprint_version=version) as observer:
         scan_.observer = observer
-        try:
-            scan_.prepare()
-            _check_privileges(request)
-        except ScanError as exc:
-            raise fail(str(exc)) from None
         observer.header(scan_)
         try:
             result = _run(scan_)
@@ -230,9 +267,8 @@ def scan(
     if ndjson_out is not None and ndjson_out is not sys.stdout:
         ndjson_out.close()
     doc = build_document(result, fingerprint_version=version or fingerprint_version())
-    if fmt is not OutputFormat.NDJSON:
-        emit_result(doc, fmt, output)
-    ok = _after(doc, quiet=quiet, report=report, store=store, db=db)
+    written = fmt is OutputFormat.NDJSON or emit_result(doc, fmt, output)
+    ok = _after(doc, quiet=quiet, report=report, store=store, db=db) and written
     code = exit_code_for(result, fail_on_found)
     raise typer.Exit(code if ok or code == FOUND else RUNTIME_ERROR)
 
