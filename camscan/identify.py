@@ -17,6 +17,10 @@ MAC_KEYS = frozenset({"mac", "sadp.mac", "dhip.mac", "wsd.epr_mac", "dahua.rpc2_
                       "arp.reply"})
 _SCOPE_MAC = re.compile(r"^onvif://www\.onvif\.org/MAC/([0-9A-Fa-f:.-]{12,17})$")
 _SCOPE_HARDWARE = re.compile(r"^onvif://www\.onvif\.org/hardware/(.{1,64})$")
+# Newer Hikvision firmware names its digest realm after the device MAC ('realm="b4a38201a73f"',
+# AlexxIT/go2rtc issue #2232): such a realm goes to the OUI tables like a MAC scope.
+_REALM_MAC = re.compile(r'\brealm="([0-9A-Fa-f]{12})"')
+_AUTH_KEYS = frozenset({"http.www_authenticate", "rtsp.www_authenticate", "onvif.www_authenticate"})
 # Plain fields a device reports about itself, used when no fingerprint extracted them;
 # earlier keys win (vendor discovery replies before free text).
 MODEL_KEYS = ("sadp.model", "dhip.model", "onvif.model", "upnp.model_number",
@@ -86,6 +90,8 @@ def match_evidence(lib: Library, ev: Evidence) -> list[Match]:
     if ev.key in MAC_KEYS:
         return _mac_matches(lib, ev, ev.value)
     out = lib.match(ev)
+    if ev.key in _AUTH_KEYS and (realm := _REALM_MAC.search(ev.value)):
+        return out + _mac_matches(lib, ev, realm.group(1))
     if ev.key != "onvif.scope":
         return out
     # Scope values are URL-encoded; a MAC scope goes to the OUI tables and a hardware scope

@@ -18,7 +18,7 @@ from camscan.models import Evidence, Verdict
 HELDOUT = Path(__file__).resolve().parent / "heldout" / "realworld.jsonl"
 # Measured after the fingerprint work of this file's commit (see the printed summary); a floor,
 # not a goal: raise it when recall rises, never lower it to make a change pass.
-MIN_MAKER_RECALL = 0.58
+MIN_MAKER_RECALL = 0.62
 
 
 def _rows() -> list[dict[str, str | None]]:
@@ -89,3 +89,22 @@ def test_maker_recall_and_summary(verdicts: dict[str, tuple[dict[str, str | None
     print(f"maker recall {hits}/{positives} = {recall:.3f}; brand {brand_ok}/{brand_total}")
     print("missed:\n" + "\n".join(missed))
     assert recall >= MIN_MAKER_RECALL
+
+
+# ------------------------------------------------ the MAC-as-realm rule (identify.py)
+
+
+def test_a_realm_that_is_a_mac_goes_to_the_oui_tables() -> None:
+    hik = identify([Evidence("h", "rtsp", "rtsp.www_authenticate",
+                             'Digest realm="b4a38201a73f", nonce="739ee6c7ea93532e", '
+                             'stale="FALSE"')])
+    assert (hik.maker, hik.confidence.value) == ("Hikvision", "likely")
+    assert [m.fingerprint_id for m in hik.matches] == ["oui.hikvision"]
+    axis = identify([Evidence("h", "http", "http.www_authenticate",
+                              'Digest realm="00408cef081c", nonce="1"')])
+    assert axis.maker == "Axis"
+    # not MAC-shaped (13 hex digits), or a MAC nobody claims: nothing is said
+    for realm in ("b4a38201a73f0", "0200000000ab"):
+        v = identify([Evidence("h", "rtsp", "rtsp.www_authenticate",
+                               f'Digest realm="{realm}", nonce="1"')])
+        assert v.maker is None, realm
