@@ -6,6 +6,7 @@ import errno
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -161,3 +162,35 @@ def test_output_dash_is_stdout(fmt: str, tmp_path: Path, capsys: pytest.CaptureF
                           "-o", "-"], capsys)
     assert (code, err) == (0, "")
     assert out and not (tmp_path / "-").exists()
+
+
+def test_a_signal_while_the_output_is_written_does_not_lose_it(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        no_network_scan: list[str]) -> None:
+    import camscan.output.jsonout as jsonout
+
+    real = jsonout.dumps_document
+
+    def interrupted(doc: Any) -> str:
+        os.kill(os.getpid(), signal.SIGINT)  # a second Ctrl-C, or a SIGTERM, while writing
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real(doc)
+
+    monkeypatch.setattr(jsonout, "dumps_document", interrupted)
+    code, out, err = run(["scan", "198.18.0.0/30", "-p", "banners", "-q"], capsys)
+    assert code == 0
+    assert json.loads(out)["complete"] is True
+    assert "camscan: interrupted: still writing what the scan found" in err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_an_interrupt_before_the_scan_starts_is_one_line_and_130(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from camscan import pipeline
+
+    def interrupted(self: pipeline.Scan) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline.Scan, "prepare", interrupted)
+    code, out, err = run(["scan", "198.18.0.0/30"], capsys)
+    assert (code, out, err) == (130, "", "camscan: interrupted\n")

@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> None:
         args = sys.argv[1:] if argv is None else argv
         app = build_app(_command(args))
         code = app(args=args, standalone_mode=False)
+        if code == 130:  # typer turns a KeyboardInterrupt inside a command into exit code 130
+            print("camscan: interrupted", file=sys.stderr)
     except click_exc.NoArgsIsHelpError:
         app(args=[*args, "--help"], standalone_mode=False)
         sys.exit(2)

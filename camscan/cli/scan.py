@@ -10,6 +10,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TextIO
@@ -103,6 +105,28 @@ def _run(scan: Scan) -> ScanResult:
         return await scan.run()
 
     return asyncio.run(main())
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Once the scan has stopped, SIGINT/SIGTERM no longer cut its output short: they are noted.
+
+    The first Ctrl-C stops the scan; what it found is then written whole (a second one used to
+    raise KeyboardInterrupt mid-write and lose the result, or half-write stdout).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def note(signum: int, frame: object) -> None:
+        typer.echo("camscan: interrupted: still writing what the scan found", err=True)
+
+    saved = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 def emit_result(doc: dict[str, Any], fmt: OutputFormat, output: Path | None) -> bool:
@@ -263,12 +287,14 @@ def scan(
         except KeyboardInterrupt:  # arrived before the loop's own handler was installed
             scan_.errors.append("interrupted: the scan was stopped before it finished")
             result = scan_.result(complete=False)
-        observer.summary(result)
-    if ndjson_out is not None and ndjson_out is not sys.stdout:
-        ndjson_out.close()
-    doc = build_document(result, fingerprint_version=version or fingerprint_version())
-    written = fmt is OutputFormat.NDJSON or emit_result(doc, fmt, output)
-    ok = _after(doc, quiet=quiet, report=report, store=store, db=db) and written
+        with _signals_deferred():
+            observer.summary(result)
+    with _signals_deferred():
+        if ndjson_out is not None and ndjson_out is not sys.stdout:
+            ndjson_out.close()
+        doc = build_document(result, fingerprint_version=version or fingerprint_version())
+        written = fmt is OutputFormat.NDJSON or emit_result(doc, fmt, output)
+        ok = _after(doc, quiet=quiet, report=report, store=store, db=db) and written
     code = exit_code_for(result, fail_on_found)
     raise typer.Exit(code if ok or code == FOUND else RUNTIME_ERROR)
 
