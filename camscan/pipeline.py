@@ -301,9 +301,17 @@ class Scan:
                 if method in req.methods:
                     jobs.append(self._guarded(method.value, _load(spec)(ctx)))
         self.observer.start_phase("discovery", len(jobs))
-        for job in asyncio.as_completed(jobs):
-            await job
-            self.observer.advance("discovery")
+        tasks = [asyncio.ensure_future(job) for job in jobs]
+        try:
+            for job in asyncio.as_completed(tasks):
+                await job
+                self.observer.advance("discovery")
+        finally:
+            # Cancelled (SIGINT): each method closes its sockets now, not in asyncio.run's last
+            # sweep, which also cancels library tasks (zeroconf's set-up) and leaks theirs.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         self.observer.end_phase("discovery")
 
     def _in_scope(self, host: str) -> bool:

@@ -237,3 +237,34 @@ def test_mixed_targets_sweep_the_local_part_and_connect_check_the_rest(
     assert swept == ["198.18.0.1", "198.18.0.2"]
     assert sorted(checked) == ["203.0.113.1", "203.0.113.2"]
     assert [d.ip for d in result.devices] == ["198.18.0.1", "203.0.113.2"]
+
+
+def test_cancelling_lets_every_listener_close_before_the_scan_returns(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    closed: list[str] = []
+
+    def listener(name: str) -> Fake:
+        async def listen(ctx: ScanContext) -> None:
+            try:
+                await asyncio.sleep(30)
+            finally:  # like zeroconf's close: it awaits before its sockets are shut
+                await asyncio.sleep(0.01)
+                closed.append(name)
+        return listen
+
+    names = ("mdns", "ssdp", "wsd", "sadp", "dhip")
+    scan = make_scan(monkeypatch, arp=quiet, listeners={m: listener(m) for m in names},
+                     probe=quiet)
+
+    async def main() -> tuple[Any, list[str]]:
+        task = asyncio.create_task(scan.run())
+        await asyncio.sleep(0.1)
+        task.cancel()
+        result = await task
+        # Closed by the scan itself, not left to asyncio.run's final sweep, which cancels
+        # library-internal tasks (zeroconf's set-up) too and leaks their sockets.
+        return result, sorted(closed)
+
+    result, closed_by_then = asyncio.run(main())
+    assert result.complete is False
+    assert closed_by_then == sorted(names)
