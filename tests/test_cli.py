@@ -194,3 +194,30 @@ def test_an_interrupt_before_the_scan_starts_is_one_line_and_130(
     monkeypatch.setattr(pipeline.Scan, "prepare", interrupted)
     code, out, err = run(["scan", "198.18.0.0/30"], capsys)
     assert (code, out, err) == (130, "", "camscan: interrupted\n")
+
+
+def test_identify_skips_hostile_lines_and_keeps_its_output_printable(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    evidence = tmp_path / "evidence.jsonl"
+    good = {"host": "cam\ud800", "key": "http.server", "value": "App-webs/\udfff"}
+    evidence.write_text("\n".join([
+        "[" * 100_000,  # nested past the recursion limit
+        '{"host": "a", "key": "http.server", "value": ' + "9" * 5000 + "}",  # int too long
+        json.dumps(good),  # escaped lone surrogates, as json.dumps writes them
+    ]) + "\n")
+    code, out, err = run(["identify", str(evidence)], capsys)
+    assert code == 1
+    assert [line.split(":")[0] for line in err.splitlines()] == ["camscan"] * 2
+    assert "line 1: not JSON" in err and "line 2: not JSON" in err
+    (line,) = out.splitlines()
+    assert json.loads(line)["host"] == "cam\ufffd"
+    out.encode("utf-8")
+
+
+def test_identify_table_shows_device_strings_as_inert_text(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["identify", "--format", "table", "-e",
+                        "model=[/bold][link=http://x]DS-2CD\x1b[2J\x1b]0;owned\x07"], capsys)
+    assert code == 0
+    assert "\x1b" not in err and "\x07" not in err
+    assert "[/bold][link=h" in err  # shown as sent (then cut to the column), not parsed

@@ -16,7 +16,8 @@ from rich.table import Table
 
 from camscan.identify import identify_hosts, verdict_to_dict
 from camscan.keys import is_known_key
-from camscan.models import Evidence, Verdict
+from camscan.models import Evidence, Verdict, no_surrogates
+from camscan.output.table import plain
 
 EXIT_OK = 0
 EXIT_BAD_LINES = 1  # some input lines were skipped; verdicts for the rest were printed
@@ -39,6 +40,8 @@ def parse_line(text: str) -> Evidence:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise LineError(f"not JSON ({exc.msg})") from exc
+    except (ValueError, RecursionError) as exc:  # an int of > 4300 digits; deep nesting
+        raise LineError(f"not JSON ({type(exc).__name__})") from exc
     if not isinstance(obj, dict):
         raise LineError("not a JSON object")
     for name in ("host", "key", "value"):
@@ -53,7 +56,9 @@ def parse_line(text: str) -> Evidence:
     if port is not None and (not isinstance(port, int) or isinstance(port, bool)
                              or not 0 < port < 65536):
         raise LineError("'port' must be an integer 1-65535")
-    return Evidence(obj["host"], source, obj["key"], obj["value"], port)
+    # "\ud800" escapes decode to lone surrogates, which no UTF-8 output can carry.
+    return Evidence(no_surrogates(obj["host"]), no_surrogates(source), obj["key"],
+                    no_surrogates(obj["value"]), port)
 
 
 def read_lines(stream: Iterable[str], errors: list[str]) -> Iterator[Evidence]:
@@ -89,8 +94,11 @@ def print_table(verdicts: dict[str, Verdict], console: Console) -> None:
     for host, v in verdicts.items():
         ids = ", ".join(dict.fromkeys(m.fingerprint_id for m in v.matches))
         conflict = "; ".join(f"{c.field}: {' vs '.join(c.values)}" for c in v.conflicts)
-        table.add_row(host, v.maker or "-", v.brand or "-", str(v.device_type), v.model or "-",
-                      v.confidence.value + (f" (conflict {conflict})" if conflict else ""), ids)
+        # Evidence strings come from devices: no rich markup, no terminal control characters.
+        table.add_row(plain(host), plain(v.maker or "-"), plain(v.brand or "-"),
+                      plain(v.device_type), plain(v.model or "-"),
+                      plain(v.confidence.value + (f" (conflict {conflict})" if conflict else ""),
+                            200), plain(ids, 200))
     console.print(table)
 
 
