@@ -18,7 +18,7 @@ from camscan.models import Evidence, Verdict
 HELDOUT = Path(__file__).resolve().parent / "heldout" / "realworld.jsonl"
 # Measured after the fingerprint work of this file's commit (see the printed summary); a floor,
 # not a goal: raise it when recall rises, never lower it to make a change pass.
-MIN_MAKER_RECALL = 0.62
+MIN_MAKER_RECALL = 0.63
 
 
 def _rows() -> list[dict[str, str | None]]:
@@ -68,14 +68,20 @@ def test_no_false_hikvision_or_dahua(verdicts: dict[str, tuple[dict[str, str | N
 def test_maker_recall_and_summary(verdicts: dict[str, tuple[dict[str, str | None],
                                                             Verdict]]) -> None:
     confusion: Counter[tuple[str, str]] = Counter()
-    brand_ok = brand_total = 0
+    brand_ok = brand_total = rule_limited = 0
     missed = []
     for host, (exp, v) in verdicts.items():
         truth = exp["expect_maker"] if exp["expect_maker"] in TARGET_MAKERS else "other"
         said = v.maker if v.maker in TARGET_MAKERS else ("other" if v.maker else "none")
         confusion[(str(truth), said)] += 1
         if truth != "other" and said != truth:
-            missed.append(f"  {host}: said {v.maker} / brand {v.brand} ({v.confidence.value})")
+            # Issue 3 forbids naming the maker from a brand rule or corroborating tokens alone
+            limited = v.maker is None and (v.brand is not None or any(
+                "not enough alone" in n for n in v.notes))
+            rule_limited += limited
+            missed.append(f"  {host}: said {v.maker} / brand {v.brand} ({v.confidence.value})"
+                          + (" [brand/corroborating only: rules forbid a maker]" if limited
+                             else ""))
         if truth != "other" and exp["expect_brand"]:
             brand_total += 1
             brand_ok += v.brand == exp["expect_brand"]
@@ -86,7 +92,9 @@ def test_maker_recall_and_summary(verdicts: dict[str, tuple[dict[str, str | None
           f"{len(verdicts) - positives} other")
     for (truth, said), n in sorted(confusion.items()):
         print(f"  truth {truth:9} -> said {said:9} {n}")
-    print(f"maker recall {hits}/{positives} = {recall:.3f}; brand {brand_ok}/{brand_total}")
+    print(f"maker recall {hits}/{positives} = {recall:.3f}; brand {brand_ok}/{brand_total}; "
+          f"{rule_limited} misses are brand/corroborating-only (a maker is not allowed), "
+          f"recall of the rest {hits}/{positives - rule_limited}")
     print("missed:\n" + "\n".join(missed))
     assert recall >= MIN_MAKER_RECALL
 
