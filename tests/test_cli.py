@@ -30,6 +30,7 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     (["scan", "cameras.example"], "hostnames are not resolved"),
     (["scan", "198.18.0.0/24", "--probes", "arp,nope"], "unknown probe 'nope'"),
     (["scan", "198.18.0.0/24", "--ports", "80,99999"], "ports are 1-65535"),
+    (["scan", "198.18.0.0/24", "--ports", "80,8010-8000"], "port range 8010-8000 ends before"),
     (["scan", "198.18.0.0/24", "--rate", "5000"], "--rate"),
     (["scan", "198.18.0.0/24", "--bogus"], "No such option: --bogus"),
     (["scan", "198.18.0.0/24", "--onvif-user", "admin"], "CAMSCAN_ONVIF_PASSWORD"),
@@ -106,14 +107,15 @@ def no_network_scan(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return ran
 
 
-@pytest.mark.parametrize("where", ["dir", "under-a-file", "pdf"])
+@pytest.mark.parametrize("where", ["dir", "under-a-file", "pdf", "captures-in-a-file"])
 def test_an_unwritable_output_path_is_refused_before_scanning(
         where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
         no_network_scan: list[str]) -> None:
     (tmp_path / "file").write_text("x")
     argv = {"dir": ["-o", str(tmp_path)],
             "under-a-file": ["--report", str(tmp_path / "file" / "r.html")],
-            "pdf": ["--report", str(tmp_path / "r.pdf")]}[where]
+            "pdf": ["--report", str(tmp_path / "r.pdf")],
+            "captures-in-a-file": ["--save-captures", str(tmp_path / "file")]}[where]
     if where == "pdf" and importlib.util.find_spec("weasyprint") is not None:
         pytest.skip("WeasyPrint is installed here, so a .pdf report can be written")
     code, out, err = run(["scan", "198.18.0.0/30", "-p", "banners", "-q", *argv], capsys)

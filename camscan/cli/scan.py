@@ -70,6 +70,8 @@ def parse_ports(value: str | None) -> tuple[int, ...] | None:
         try:
             if "-" in part:
                 lo, hi = (int(x) for x in part.split("-", 1))
+                if hi < lo:
+                    raise fail(f"port range {part} ends before it starts")
                 if hi - lo > 1024:
                     raise fail(f"port range {part} is wider than 1024 ports")
                 ports.extend(range(lo, hi + 1))
@@ -156,11 +158,13 @@ def emit_result(doc: dict[str, Any], fmt: OutputFormat, output: Path | None) -> 
     return ok
 
 
-def check_writable(path: Path, option: str) -> None:
-    """Refuse, before any packet, an output path that cannot be written (exit 2)."""
-    if path.is_dir():
+def check_writable(path: Path, option: str, *, directory: bool = False) -> None:
+    """Refuse (exit 2), before any packet, an output file or `directory` that cannot be written."""
+    if path.is_dir() and not directory:
         raise fail(f"{option} {path} is a directory; give a file name")
-    parent = path.absolute().parent
+    if directory and path.exists() and not path.is_dir():
+        raise fail(f"{option} {path} is not a directory")
+    parent = path.absolute() if directory and path.is_dir() else path.absolute().parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent  # the writer creates missing directories
     if not parent.is_dir():
@@ -253,6 +257,8 @@ def scan(
         if report.suffix.lower() == ".pdf" and importlib.util.find_spec("weasyprint") is None:
             raise fail("--report .pdf needs WeasyPrint: pip install 'camscan[pdf]', "
                        "or write the report as .html")
+    if save_captures is not None:
+        check_writable(save_captures, "--save-captures", directory=True)
     request = ScanRequest(
         targets=list(targets or []), exclude=list(exclude or []), interface=interface,
         localnet=localnet, allow_large=yes, methods=parse_methods(probes), settings=settings,
