@@ -169,9 +169,10 @@ def device_xaddrs(match: ProbeMatch, host: str) -> list[str]:
             parts = urlsplit(xaddr)
             same = parts.hostname is not None and (
                 ipaddress.ip_address(parts.hostname) == ipaddress.ip_address(host))
+            usable = parts.port != 0  # `.port` raises ValueError for a port out of range
         except ValueError:
             continue
-        if parts.scheme in ("http", "https") and same:
+        if parts.scheme in ("http", "https") and same and usable:
             out.append(xaddr)
     return out
 
@@ -200,6 +201,12 @@ async def discover(ctx: ScanContext) -> None:
         async with limit:
             await onvif.query(ctx, host, xaddr)
 
+    def asked(task: asyncio.Task[None]) -> None:
+        tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            ctx.stat(onvif.SOURCE).errors += 1
+            ctx.stat(onvif.SOURCE).notes.append(f"query failed: {type(exc).__name__}: {exc}")
+
     def on_datagram(datagram: Datagram) -> None:
         try:
             message = parse_probe_matches(datagram.data)
@@ -222,7 +229,7 @@ async def discover(ctx: ScanContext) -> None:
                     queried.add((datagram.ip, xaddr))
                     task = asyncio.create_task(ask(datagram.ip, xaddr))
                     tasks.add(task)
-                    task.add_done_callback(tasks.discard)
+                    task.add_done_callback(asked)
 
     probes = [(build_probe(t), (GROUP, PORT)) for t in PROBE_TYPES]
     try:
@@ -236,6 +243,7 @@ async def discover(ctx: ScanContext) -> None:
     finally:  # cut short (budget, or the scan interrupted): no query outlives discovery
         for task in list(tasks):
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)  # their sessions close now
         if first_query:
             ctx.stat(onvif.SOURCE).duration_s = round(loop.time() - first_query[0], 3)
 

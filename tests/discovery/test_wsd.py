@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from typing import Any
 
 import pytest
 from capture_files import load
@@ -116,3 +117,49 @@ def test_any_bytes_give_matches_or_parse_error(data: bytes) -> None:
     with contextlib.suppress(wsd.ParseError):
         wsd.parse_probe_matches(data)
     assert time.monotonic() - started < 1.0
+
+
+def test_an_xaddr_whose_port_is_out_of_range_is_not_queried() -> None:
+    match = wsd.ProbeMatch("urn:uuid:1", (), (), (
+        "http://198.18.0.5:99999/onvif/device_service",  # urlsplit(...).port raises on it
+        "http://198.18.0.5:8080/onvif/device_service"), "1")
+    assert wsd.device_xaddrs(match, "198.18.0.5") == [
+        "http://198.18.0.5:8080/onvif/device_service"]
+
+
+def test_a_failing_onvif_query_is_awaited_not_left_behind(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    import gc
+    from ipaddress import IPv4Network
+
+    from camscan.context import ScanContext, ScanSettings
+    from camscan.discovery import onvif
+    from camscan.discovery.udp import Datagram
+
+    reply = load("wsd", "axis-m1034-w.xml")
+
+    async def exchange(ctx: ScanContext, method: str, sends: object, on_datagram: Any,
+                       **kwargs: object) -> None:
+        on_datagram(Datagram("10.0.0.246", wsd.PORT, reply))
+        await asyncio.sleep(0.05)
+
+    async def broken_query(ctx: ScanContext, host: str, xaddr: str) -> None:
+        raise RuntimeError("a device-triggered bug")
+
+    monkeypatch.setattr(wsd, "exchange", exchange)
+    monkeypatch.setattr(onvif, "query", broken_query)
+    reported: list[str] = []
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(
+            lambda loop, context: reported.append(context["message"]))
+        ctx = ScanContext(settings=ScanSettings(), interface=None, source_ip=None,
+                          in_scope=IPv4Network("10.0.0.0/24"), emit=lambda ev: None,
+                          connections=asyncio.Semaphore(4))
+        await wsd.discover(ctx)
+        gc.collect()  # a task whose exception nobody read reports it when collected
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    assert reported == []
