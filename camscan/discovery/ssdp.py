@@ -280,9 +280,14 @@ async def discover(ctx: ScanContext) -> None:
             _fetch_description(ctx, session, host, loc))))
         # One socket on port 1900 joined to the group on the scan interface: unicast search
         # replies and multicast NOTIFYs both arrive on it.
-        await exchange(ctx, "ssdp", [(build_msearch(), (SSDP_GROUP, SSDP_PORT))], hearing.feed,
-                       max_size=MAX_DATAGRAM, port=SSDP_PORT, groups=[SSDP_GROUP],
-                       max_per_source=MAX_PER_SOURCE)
-        if fetches:
-            await asyncio.gather(*fetches)
+        try:
+            await exchange(ctx, "ssdp", [(build_msearch(), (SSDP_GROUP, SSDP_PORT))],
+                           hearing.feed, max_size=MAX_DATAGRAM, port=SSDP_PORT,
+                           groups=[SSDP_GROUP], max_per_source=MAX_PER_SOURCE)
+            if fetches:
+                await asyncio.gather(*fetches)
+        finally:  # interrupted: no fetch outlives the session it uses
+            for task in fetches:
+                task.cancel()
+            await asyncio.gather(*fetches, return_exceptions=True)
     stats.duration_s = time.monotonic() - started

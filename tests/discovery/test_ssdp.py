@@ -270,3 +270,42 @@ def test_hearing_bounds_locations_under_a_flood() -> None:
                f"USN: uuid:{n}\r\n\r\n").encode()
         hearing.feed(Datagram("192.168.1.20", 1900, msg))
     assert len(asked) == ssdp.MAX_LOCATIONS
+
+
+def test_an_interrupted_discovery_ends_its_description_fetches_first(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    from ipaddress import IPv4Network
+
+    from camscan.context import ScanContext, ScanSettings
+    from camscan.discovery.udp import Datagram
+
+    reply = (b"HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\nUSN: uuid:1::upnp:rootdevice\r\n"
+             b"LOCATION: http://198.18.0.7:49152/rootDesc.xml\r\n\r\n")
+    ended: list[str] = []
+
+    async def exchange(ctx: ScanContext, method: str, sends: object, on_datagram: Any,
+                       **kwargs: object) -> None:
+        on_datagram(Datagram("198.18.0.7", 1900, reply))
+        await asyncio.sleep(30)
+
+    async def fetch(ctx: ScanContext, session: object, host: str, location: str) -> None:
+        try:
+            await asyncio.sleep(30)
+        finally:
+            ended.append(location)
+
+    monkeypatch.setattr(ssdp, "exchange", exchange)
+    monkeypatch.setattr(ssdp, "_fetch_description", fetch)
+
+    async def main() -> list[str]:
+        ctx = ScanContext(settings=ScanSettings(), interface=None, source_ip="127.0.0.1",
+                          in_scope=IPv4Network("198.18.0.0/24"), emit=lambda ev: None)
+        task = asyncio.create_task(ssdp.discover(ctx))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return list(ended)  # before the loop's final sweep could end it
+
+    assert asyncio.run(main()) == ["http://198.18.0.7:49152/rootDesc.xml"]
