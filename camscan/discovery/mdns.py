@@ -228,6 +228,9 @@ async def discover(ctx: ScanContext) -> None:
                 stats.notes.append(f"resolve failed: {task.exception()}")
         if unresolved:
             stats.notes.append(f"{unresolved} instance(s) announced but not resolved in time")
-    finally:
+    finally:  # interrupted: no resolve outlives the Zeroconf instance it asks through
+        for task in resolving.values():
+            task.cancel()
+        await asyncio.gather(*resolving.values(), return_exceptions=True)
         await azc.async_close()
         stats.duration_s = time.monotonic() - started

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from zeroconf._dns import DNSAddress, DNSPointer, DNSRecord, DNSService, DNSText
 from zeroconf.const import _CLASS_IN, _CLASS_IN_UNIQUE, _TYPE_A, _TYPE_AAAA, _TYPE_ANY, _TYPE_PTR
 
+from camscan.discovery import mdns
 from camscan.discovery.mdns import (
     MAX_PACKET,
     SERVICES_META,
@@ -199,3 +200,59 @@ def test_any_bytes_give_services_or_parse_error(data: bytes) -> None:
     except ParseError:
         return
     assert all(isinstance(s, MdnsService) for s in services)
+
+
+def test_an_interrupted_browse_ends_its_resolves_before_closing_zeroconf(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    from ipaddress import IPv4Network
+
+    from zeroconf import ServiceStateChange
+
+    from camscan.context import ScanContext, ScanSettings
+
+    events: list[str] = []
+
+    class FakeZeroconf:
+        zeroconf = object()
+
+        def __init__(self, **kwargs: object) -> None:
+            pass
+
+        async def async_close(self) -> None:
+            events.append("zeroconf closed")
+
+    class FakeBrowser:
+        def __init__(self, zc: object, name: str, handlers: list[Any]) -> None:
+            kind = "_http._tcp.local." if name == mdns.SERVICES_META else name
+            handlers[0](zc, kind, f"cam.{kind}", ServiceStateChange.Added)
+
+        async def async_cancel(self) -> None:
+            pass
+
+    class FakeInfo:
+        def __init__(self, service: str, name: str) -> None:
+            pass
+
+        async def async_request(self, zc: object, timeout: float) -> bool:
+            try:
+                await asyncio.sleep(30)
+            finally:
+                events.append("resolve ended")
+            return False
+
+    monkeypatch.setattr(mdns, "AsyncZeroconf", FakeZeroconf)
+    monkeypatch.setattr(mdns, "AsyncServiceBrowser", FakeBrowser)
+    monkeypatch.setattr(mdns, "AsyncServiceInfo", FakeInfo)
+
+    async def main() -> list[str]:
+        ctx = ScanContext(settings=ScanSettings(), interface=None, source_ip="127.0.0.1",
+                          in_scope=IPv4Network("198.18.0.0/24"), emit=lambda ev: None)
+        task = asyncio.create_task(mdns.discover(ctx))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return list(events)
+
+    assert asyncio.run(main()) == ["resolve ended", "zeroconf closed"]
