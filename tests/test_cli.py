@@ -223,3 +223,11 @@ def test_identify_table_shows_device_strings_as_inert_text(
     assert code == 0
     assert "\x1b" not in err and "\x07" not in err
     assert "[/bold][link=h" in err  # shown as sent (then cut to the column), not parsed
+
+
+def test_identify_json_lines_stay_one_line_per_host_whatever_the_device_sent(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["identify", "-e", "model=DS-2CD\u2028X\x85Y\u2029Z"], capsys)
+    assert code == 0
+    (line,) = out.splitlines()  # str.splitlines breaks at U+2028, U+2029 and U+0085 too
+    assert json.loads(line)["model"] == "DS-2CD\u2028X\x85Y\u2029Z"

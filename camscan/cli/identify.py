@@ -152,7 +152,8 @@ def identify_command(
         print_table(verdicts, Console(stderr=True))
     else:
         for host, verdict in verdicts.items():
-            sys.stdout.write(json.dumps(verdict_line(host, verdict), ensure_ascii=False) + "\n")
+            # ASCII-only, as NDJSON: no device string (U+2028, U+0085 ...) reads as a line break.
+            sys.stdout.write(json.dumps(verdict_line(host, verdict)) + "\n")
     raise typer.Exit(EXIT_BAD_LINES if errors else EXIT_OK)
 
 
