@@ -231,3 +231,28 @@ def test_identify_json_lines_stay_one_line_per_host_whatever_the_device_sent(
     assert code == 0
     (line,) = out.splitlines()  # str.splitlines breaks at U+2028, U+2029 and U+0085 too
     assert json.loads(line)["model"] == "DS-2CD\u2028X\x85Y\u2029Z"
+
+
+def test_a_longer_timeout_stretches_the_host_budget(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        no_network_scan: list[str]) -> None:
+    import camscan.cli.scan as scan_cli
+
+    budgets: list[tuple[float, float]] = []
+    real_run = scan_cli._run
+
+    def spy(scan: Any) -> Any:
+        s = scan.request.settings
+        budgets.append((s.connect_timeout_s, s.host_budget_s))
+        return real_run(scan)
+
+    monkeypatch.setattr(scan_cli, "_run", spy)
+    for timeout in ("1.5", "10"):
+        code, _, _ = run(["scan", "198.18.0.0/30", "-p", "banners", "-q", "--timeout", timeout],
+                         capsys)
+        assert code == 0
+    # The default budget holds a connect and a read or two; a budget shorter than one
+    # connect timeout would cut every slow host that --timeout was raised for.
+    assert budgets[0] == (1.5, 6.0)
+    connect, budget = budgets[1]
+    assert connect == 10 and budget >= 3 * connect

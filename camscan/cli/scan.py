@@ -202,7 +202,8 @@ def scan(
     window: Annotated[float, typer.Option(
         "--window", min=0.2, max=30.0, help="Discovery listen window, seconds.")] = 2.5,
     timeout: Annotated[float, typer.Option(
-        "--timeout", min=0.1, max=60.0, help="Per-connection timeout, seconds.")] = 1.5,
+        "--timeout", min=0.1, max=60.0,
+        help="Per-connection timeout, seconds; each host gets at least 4x this.")] = 1.5,
     max_connections: Annotated[int, typer.Option(
         "--max-connections", min=1, max=1024, help="Open connections at once.")] = 64,
     deep: Annotated[bool, typer.Option(
@@ -247,6 +248,9 @@ def scan(
         onvif_password=read_secret(onvif_password_file) if onvif_user else None,
         save_captures=save_captures,
     )
+    # The per-host budget grows with --timeout (the default 6 s is 4x the default 1.5 s): a
+    # budget shorter than one connect would cut every slow host the option was raised for.
+    settings.host_budget_s = max(settings.host_budget_s, 4 * timeout)
     if (p := parse_ports(ports)) is not None:
         settings.ports = p
     output = _stdout_if_dash(output)
