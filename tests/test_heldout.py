@@ -42,15 +42,14 @@ def _verdicts() -> dict[str, tuple[dict[str, str | None], Verdict]]:
     by_host: dict[str, list[dict[str, str | None]]] = {}
     for row in _rows():
         by_host.setdefault(str(row["host"]), []).append(row)
+    library = _library_values()
     out = {}
     for host, rows in sorted(by_host.items()):
         evidence = [Evidence(host, "", str(r["key"]), str(r["value"])) for r in rows]
-        seen = any(str(r["value"]) in _LIBRARY_VALUES for r in rows)
+        seen = any(str(r["value"]) in library for r in rows)
         out[host] = ({**rows[0], "seen": "yes" if seen else ""}, identify(evidence))
     return out
 
-
-_LIBRARY_VALUES = _library_values()
 
 
 @pytest.fixture(scope="module")
