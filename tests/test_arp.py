@@ -218,3 +218,36 @@ def test_without_raw_socket_rights_the_error_says_so() -> None:
         argv = ["setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw", *argv]
     out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout == "ARP sweep needs root or CAP_NET_RAW (raw AF_PACKET socket)\n"
+
+
+def test_a_flood_of_macs_claiming_one_address_stays_bounded() -> None:
+    # A spoofer (or a hostile device) answering for one address from ever new MACs must not
+    # grow the evidence, the notes or the sweep's memory without bound.
+    from ipaddress import IPv4Network
+
+    from camscan.context import ScanContext, ScanSettings
+    from camscan.discovery.arp import MAX_MACS_PER_IP, _Sweep
+    from camscan.models import Evidence
+    from camscan.targets import InterfaceInfo
+
+    emitted: list[Evidence] = []
+    ctx = ScanContext(settings=ScanSettings(), interface="eth0", source_ip="198.18.0.2",
+                      in_scope=IPv4Network("198.18.0.0/24"), emit=emitted.append)
+    iface = InterfaceInfo("eth0", 2, "02:00:5e:10:00:02", IPv4Address("198.18.0.2"),
+                          IPv4Network("198.18.0.0/24"))
+    sweep = _Sweep(ctx, iface, [IPv4Address("198.18.0.9")])
+    for n in range(5000):
+        mac = f"02:00:00:00:{n >> 8:02x}:{n & 0xff:02x}"
+        sweep.on_frame(build_reply(mac, "198.18.0.9", "02:00:5e:10:00:02", "198.18.0.2"))
+    (host,) = sweep.result.hosts.values()
+    assert len(host.other_macs) == MAX_MACS_PER_IP - 1
+    assert len(emitted) == MAX_MACS_PER_IP
+    assert len(sweep.seen) == MAX_MACS_PER_IP
+    assert sweep.result.dropped == 5000 - MAX_MACS_PER_IP
+
+
+def build_reply(sender_mac: str, sender_ip: str, target_mac: str, target_ip: str) -> bytes:
+    """An ARP reply frame: `sender_ip` is at `sender_mac`, to `target_ip`/`target_mac`."""
+    s, t = bytes.fromhex(sender_mac.replace(":", "")), bytes.fromhex(target_mac.replace(":", ""))
+    return (t + s + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 2)
+            + s + IPv4Address(sender_ip).packed + t + IPv4Address(target_ip).packed)

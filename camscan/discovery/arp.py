@@ -32,6 +32,7 @@ _SO_ATTACH_FILTER = 26  # linux/asm-generic/socket.h; not exported by Python's s
 _SO_RCVBUFFORCE = 33  # same; lets root exceed rmem_max
 
 DEFAULT_RATE = 500  # packets/s; ScanSettings.rate, the documented --rate default
+MAX_MACS_PER_IP = 16  # MACs kept per answering address (duplicates shown, floods capped)
 MAX_RATE = 1_000  # packets/s; higher values are clamped (as the CLI's --rate range)
 _TICK_S = 0.004  # pacing granularity: packets owed are sent in a batch every tick
 _ALL_ANSWERED_GRACE_S = 0.05  # every target answered: wait this long for late duplicates
@@ -290,6 +291,10 @@ class _Sweep:
             traffic_log.debug("arp <- %s %s", reply.sender_ip, frame[:42].hex())
         key = (packed, reply.sender_mac)
         if key in self.seen:
+            return
+        known = self.result.hosts.get(reply.sender_ip)
+        if known is not None and len(known.other_macs) >= MAX_MACS_PER_IP - 1:
+            self.result.dropped += 1  # a spoofer's flood: enough MACs to show the conflict
             return
         self.seen.add(key)
         self.answered.add(packed)
