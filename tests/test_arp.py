@@ -251,3 +251,15 @@ def build_reply(sender_mac: str, sender_ip: str, target_mac: str, target_ip: str
     s, t = bytes.fromhex(sender_mac.replace(":", "")), bytes.fromhex(target_mac.replace(":", ""))
     return (t + s + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 2)
             + s + IPv4Address(sender_ip).packed + t + IPv4Address(target_ip).packed)
+
+
+def test_proxy_arp_for_a_whole_subnet_is_one_short_note() -> None:
+    # A router doing proxy ARP answers for every address of a /16 with its one MAC.
+    result = ArpResult()
+    for n in range(1, 5001):
+        ip = IPv4Address("10.20.0.0") + n
+        result.hosts[ip] = ArpHost(ip, "00:00:5e:00:01:01", 0.0)
+    (note,) = result.notes()
+    assert note.startswith("shared MAC: 00:00:5e:00:01:01 answered for 10.20.0.1, 10.20.0.2")
+    assert note.endswith("and 4984 more")
+    assert len(note) < 400

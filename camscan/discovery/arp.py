@@ -187,9 +187,15 @@ class ArpResult:
         """One line per duplicate, for `MethodStats.notes`."""
         out = [f"duplicate: {ip} answered from {', '.join(macs)}"
                for ip, macs in sorted(self.duplicate_ips().items())]
-        out += [f"shared MAC: {mac} answered for {', '.join(map(str, ips))}"
+        out += [f"shared MAC: {mac} answered for {_first(ips)}"
                 for mac, ips in sorted(self.shared_macs().items())]
         return out
+
+
+def _first(ips: Sequence[IPv4Address], shown: int = MAX_MACS_PER_IP) -> str:
+    """A bounded list: proxy ARP answers for a whole subnet with one MAC."""
+    more = f" and {len(ips) - shown} more" if len(ips) > shown else ""
+    return ", ".join(map(str, ips[:shown])) + more
 
 
 # ---------------------------------------------------------------------------- transport
