@@ -69,6 +69,9 @@ def split_head(data: bytes) -> tuple[bytes, bytes] | None:
     return data[:lf], data[lf + 2:]
 
 
+_CHUNK_SIZE_RE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+
+
 def _dechunk(data: bytes) -> bytes:
     """Chunked transfer decoding, tolerant of truncation (a cut body is kept as far as it goes)."""
     out = bytearray()
@@ -78,10 +81,10 @@ def _dechunk(data: bytes) -> bytes:
         if eol < 0:
             break
         size_text = data[pos:eol].split(b";")[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            raise ParseError(f"bad chunk size {size_text[:20]!r}") from None
+        # Only 1*HEXDIG (RFC 7230 §4.1): int() also takes "-4", which sent `pos` backwards.
+        if not _CHUNK_SIZE_RE.fullmatch(size_text):
+            raise ParseError(f"bad chunk size {size_text[:20]!r}")
+        size = int(size_text, 16)
         if size == 0:
             break
         start = eol + 1

@@ -175,3 +175,23 @@ def test_rpc2_challenge_survives_hostile_json() -> None:
     assert banners.rpc2_challenge(b"[" * 100_000) == {}  # nesting deeper than the recursion limit
     found = banners.rpc2_challenge(b'{"params": {"realm": "Login to \\ud800X", "mac": "\\udc80"}}')
     assert found == {"dahua.rpc2_realm": "Login to \ufffdX", "dahua.rpc2_mac": "\ufffd"}
+
+
+@pytest.mark.parametrize("size", [b"-4", b"-0x4", b"+4", b"0x4", b"4_0", b" "])
+def test_a_chunk_size_that_is_not_plain_hex_is_a_parse_error(size: bytes) -> None:
+    # "-4" sent the decoder back to where it started: an endless loop that froze the whole
+    # scan's event loop (and Ctrl-C with it). A bound on the time proves the fix.
+    import signal
+
+    def stuck(signum: int, frame: object) -> None:
+        raise TimeoutError("dechunking did not end")
+
+    previous = signal.signal(signal.SIGALRM, stuck)
+    signal.alarm(5)
+    try:
+        with pytest.raises(http.ParseError):
+            http.parse_http_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                     + size + b"\r\nab\r\n0\r\n\r\n")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
