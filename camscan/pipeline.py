@@ -321,8 +321,15 @@ class Scan:
             return False
 
     def routed_addresses(self) -> list[str]:
-        """Targets off the swept segment: ARP cannot reach them."""
-        net = self.iface.network if self.iface is not None else None
+        """Targets the connect check decides: those ARP does not sweep, if banners will probe.
+
+        ARP sweeps the segment only when asked for; without it (`--probes banners`) the local
+        targets are connect-checked too, else nothing would be probed and the scan find nothing.
+        """
+        if Method.BANNERS not in self.request.methods:
+            return []  # the connect check is the banner probe's liveness test, nothing else's
+        swept = self.iface is not None and Method.ARP in self.request.methods
+        net = self.iface.network if swept and self.iface is not None else None
         return [str(a) for a in self.targets.addresses() if net is None or a not in net]
 
     async def find_routed(self, addresses: list[str]) -> None:

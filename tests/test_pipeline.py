@@ -268,3 +268,41 @@ def test_cancelling_lets_every_listener_close_before_the_scan_returns(
     result, closed_by_then = asyncio.run(main())
     assert result.complete is False
     assert closed_by_then == sorted(names)
+
+
+def _tcp_checked(monkeypatch: pytest.MonkeyPatch, targets: list[str],
+                 methods: tuple[Method, ...], alive: set[str]) -> tuple[list[str], Any]:
+    import camscan.probes.banners as banners_mod
+    import camscan.targets as targets_mod
+
+    checked: list[str] = []
+
+    async def tcp_alive(ctx: ScanContext, ip: str) -> bool:
+        checked.append(ip)
+        return ip in alive
+
+    monkeypatch.setattr(targets_mod, "resolve_interface", lambda name, targets: IFACE)
+    monkeypatch.setattr(targets_mod, "list_interfaces", lambda: [IFACE])
+    monkeypatch.setattr(banners_mod, "tcp_alive", tcp_alive)
+    monkeypatch.setattr(banners_mod, "probe_host", quiet)
+    scan = Scan(ScanRequest(targets=targets, methods=methods))
+    scan.prepare()
+    return checked, asyncio.run(scan.run())
+
+
+def test_banners_without_arp_still_find_the_local_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `--probes banners` on the scanner's own segment: nothing sweeps it, so a connect check
+    # must decide who is up, or the scan reports no device at all, complete.
+    checked, result = _tcp_checked(monkeypatch, ["198.18.0.0/30"], (Method.BANNERS,),
+                                   {"198.18.0.2"})
+    assert sorted(checked) == ["198.18.0.1", "198.18.0.2"]
+    assert [d.ip for d in result.devices] == ["198.18.0.2"]
+
+
+def test_no_connect_check_unless_banners_were_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    import camscan.discovery.arp as arp_mod
+
+    monkeypatch.setattr(arp_mod, "sweep", quiet)
+    checked, result = _tcp_checked(monkeypatch, ["198.18.0.0/30", "203.0.113.0/30"],
+                                   (Method.ARP,), {"203.0.113.2"})
+    assert checked == [] and result.devices == []
