@@ -340,17 +340,18 @@ class Scan:
         ctx = self.ctx
         stat = ctx.stat("tcp-ping")
         self.observer.start_phase("tcp-ping", len(addresses))
-        gate = asyncio.Semaphore(ctx.settings.max_connections)
+        pending = iter(addresses)
 
-        async def check(ip: str) -> None:
-            async with gate:
+        async def worker() -> None:
+            # A fixed pool pulling from one iterator: not a task per address (a /8 is 16M).
+            for ip in pending:
                 stat.sent += 1
                 if await tcp_alive(ctx, ip):
                     stat.answered += 1
                     ctx.emit(Evidence(ip, "tcp-ping", "probe.alive", "tcp connect answered"))
-            self.observer.advance("tcp-ping")
+                self.observer.advance("tcp-ping")
 
-        await asyncio.gather(*(check(ip) for ip in addresses))
+        await asyncio.gather(*(worker() for _ in range(max(1, ctx.settings.max_connections))))
         self.observer.end_phase("tcp-ping")
 
     async def probe_and_identify(self) -> None:
@@ -369,17 +370,17 @@ class Scan:
         from camscan.probes.banners import probe_host
 
         self.observer.start_phase("probes", len(probe_hosts))
-        # Hosts are gated here so that a slow host delays only itself; the global connection
-        # limit inside the probes bounds sockets.
-        gate = asyncio.Semaphore(max(1, ctx.settings.max_connections // 2))
+        # A pool of workers takes hosts in turn, so a slow host delays only itself; the global
+        # connection limit inside the probes bounds sockets.
+        pending = iter(probe_hosts)
 
-        async def one(host: str) -> None:
-            async with gate:
+        async def worker() -> None:  # a fixed pool, not a task per host
+            for host in pending:
                 await self._guarded("banners", probe_host(ctx, host))
-            self._finish(host, outside_scope=False)
-            self.observer.advance("probes")
+                self._finish(host, outside_scope=False)
+                self.observer.advance("probes")
 
-        await asyncio.gather(*(one(h) for h in probe_hosts))
+        await asyncio.gather(*(worker() for _ in range(max(1, ctx.settings.max_connections // 2))))
         self.observer.end_phase("probes")
 
     def _finish(self, host: str, *, outside_scope: bool) -> None:

@@ -306,3 +306,32 @@ def test_no_connect_check_unless_banners_were_asked_for(monkeypatch: pytest.Monk
     checked, result = _tcp_checked(monkeypatch, ["198.18.0.0/30", "203.0.113.0/30"],
                                    (Method.ARP,), {"203.0.113.2"})
     assert checked == [] and result.devices == []
+
+
+def test_connect_check_and_probes_keep_a_bounded_number_of_tasks(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A task per address (a /8 with --yes: 16 million) exhausted memory before any packet.
+    import camscan.probes.banners as banners_mod
+    import camscan.targets as targets_mod
+
+    most: list[int] = [0]
+
+    async def tcp_alive(ctx: ScanContext, ip: str) -> bool:
+        most[0] = max(most[0], len(asyncio.all_tasks()))
+        await asyncio.sleep(0)
+        return True
+
+    async def probe_host(ctx: ScanContext, ip: str) -> None:
+        most[0] = max(most[0], len(asyncio.all_tasks()))
+        await asyncio.sleep(0)
+
+    monkeypatch.setattr(targets_mod, "list_interfaces", lambda: [])
+    monkeypatch.setattr(banners_mod, "tcp_alive", tcp_alive)
+    monkeypatch.setattr(banners_mod, "probe_host", probe_host)
+    scan = Scan(ScanRequest(targets=["203.0.113.0/24"], methods=(Method.BANNERS,)))
+    scan.request.settings.max_connections = 8
+    scan.prepare()
+    result = asyncio.run(scan.run())
+    assert result.complete and result.stats["tcp-ping"].sent == 254
+    assert len(result.devices) == 254
+    assert most[0] <= 8 + 3  # the workers, the scan itself and the warm-up thread's task
