@@ -256,3 +256,14 @@ def test_a_longer_timeout_stretches_the_host_budget(
     assert budgets[0] == (1.5, 6.0)
     connect, budget = budgets[1]
     assert connect == 10 and budget >= 3 * connect
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson", "csv"])
+def test_every_format_creates_missing_output_directories(
+        fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        no_network_scan: list[str]) -> None:
+    target = tmp_path / "new" / "dir" / f"scan.{fmt}"
+    code, out, err = run(["scan", "198.18.0.0/30", "-p", "banners", "-q", "-f", fmt,
+                          "-o", str(target)], capsys)
+    assert (code, out, err) == (0, "", "")
+    assert target.read_text()

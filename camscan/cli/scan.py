@@ -284,7 +284,8 @@ def scan(
     if fmt is OutputFormat.NDJSON:
         ndjson_out = sys.stdout
         if output is not None:
-            try:
+            try:  # missing directories are created, as for the other formats
+                output.parent.mkdir(parents=True, exist_ok=True)
                 ndjson_out = output.open("w", encoding="utf-8")
             except OSError as exc:
                 raise fail(f"cannot write {output}: {exc.strerror}") from None
