@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from camscan.context import ScanContext, ScanSettings
-from camscan.models import Device, Evidence, ScanResult, ScanScope
+from camscan.models import UNDETERMINED, Device, Evidence, ScanResult, ScanScope
 
 if TYPE_CHECKING:
     from camscan.targets import InterfaceInfo, TargetSet
@@ -153,6 +153,13 @@ def build_device(host: str, evidence: list[Evidence], *, outside_scope: bool,
     ordered = sorted(evidence, key=Evidence.sort_key)
     mac = device_mac(ordered)
     entry = lookup(mac) if mac else None
+    errors = [ev.value for ev in ordered if ev.key == "probe.error"]
+    try:
+        verdict = identify(ordered)
+    except Exception as exc:  # one host's odd evidence must not lose every other host
+        log.debug("identify %s failed", host, exc_info=True)
+        verdict = UNDETERMINED
+        errors.append(f"identification failed: {type(exc).__name__}: {exc}")
     return Device(
         ip=host,
         mac=mac,
@@ -160,8 +167,8 @@ def build_device(host: str, evidence: list[Evidence], *, outside_scope: bool,
         outside_scope=outside_scope,
         first_seen=first_seen,
         evidence=ordered,
-        verdict=identify(ordered),
-        errors=[ev.value for ev in ordered if ev.key == "probe.error"],
+        verdict=verdict,
+        errors=errors,
     )
 
 

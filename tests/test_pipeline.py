@@ -335,3 +335,30 @@ def test_connect_check_and_probes_keep_a_bounded_number_of_tasks(
     assert result.complete and result.stats["tcp-ping"].sent == 254
     assert len(result.devices) == 254
     assert most[0] <= 8 + 3  # the workers, the scan itself and the warm-up thread's task
+
+
+def test_a_host_whose_identification_fails_loses_no_other_host(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import camscan.identify as identify_mod
+
+    real = identify_mod.identify
+
+    def fragile(evidence: Any) -> Any:
+        if any(ev.host == "198.18.0.66" for ev in evidence):
+            raise KeyError("a bug one device's evidence triggers")
+        return real(evidence)
+
+    async def arp(ctx: ScanContext, iface: InterfaceInfo, addresses: list[IPv4Address]) -> None:
+        ctx.emit(Evidence("198.18.0.11", "arp", "mac", "44:19:b6:3a:10:01"))
+        ctx.emit(Evidence("198.18.0.66", "arp", "mac", "02:00:00:00:00:66"))
+
+    monkeypatch.setattr(identify_mod, "identify", fragile)
+    listeners = {m: quiet for m in ("mdns", "ssdp", "wsd", "sadp", "dhip")}
+    scan = make_scan(monkeypatch, arp=arp, listeners=listeners, probe=quiet)
+    result = asyncio.run(scan.run())
+    by_ip = {d.ip: d for d in result.devices}
+    assert by_ip["198.18.0.11"].verdict.maker == "Hikvision"
+    odd = by_ip["198.18.0.66"]
+    assert odd.verdict.confidence is Confidence.UNDETERMINED
+    assert odd.errors == [
+        'identification failed: KeyError: "a bug one device\'s evidence triggers"']
