@@ -412,6 +412,9 @@ class Scan:
             complete = True
         except asyncio.CancelledError:
             self.errors.append("interrupted: the scan was stopped before it finished")
+        except Exception as exc:  # a bug, or a stream that failed: still hand back the findings
+            log.debug("scan failed", exc_info=True)
+            self.errors.append(f"fatal error: {type(exc).__name__}: {exc}")
         finally:
             warm.cancel()
         return self.result(complete=complete)

@@ -362,3 +362,19 @@ def test_a_host_whose_identification_fails_loses_no_other_host(
     assert odd.verdict.confidence is Confidence.UNDETERMINED
     assert odd.errors == [
         'identification failed: KeyError: "a bug one device\'s evidence triggers"']
+
+
+def test_a_failing_phase_still_returns_what_was_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def arp(ctx: ScanContext, iface: InterfaceInfo, addresses: list[IPv4Address]) -> None:
+        ctx.emit(Evidence("198.18.0.11", "arp", "mac", "44:19:b6:3a:10:01"))
+
+    async def broken(self: Scan) -> None:
+        raise RuntimeError("a bug in a later phase")
+
+    listeners = {m: quiet for m in ("mdns", "ssdp", "wsd", "sadp", "dhip")}
+    scan = make_scan(monkeypatch, arp=arp, listeners=listeners, probe=quiet)
+    monkeypatch.setattr(Scan, "probe_and_identify", broken)
+    result = asyncio.run(scan.run())
+    assert result.complete is False
+    assert result.errors == ["fatal error: RuntimeError: a bug in a later phase"]
+    assert [d.ip for d in result.devices] == ["198.18.0.11"]
