@@ -346,6 +346,8 @@ class _HostProbe:
         except ProbeFailure as exc:  # the port accepted, then GET / or the TLS handshake failed
             self.emit("tcp", f"tcp.open.{port}", "open", port)
             self.error(port, str(exc))
+        except Exception as exc:  # e.g. --save-captures on a full disk: this port only
+            self.error(port, f"failed: {type(exc).__name__}: {exc}")
 
 
 def rpc2_challenge(body: bytes) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -195,3 +196,32 @@ def test_a_chunk_size_that_is_not_plain_hex_is_a_parse_error(size: bytes) -> Non
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def test_one_port_failing_unexpectedly_does_not_orphan_the_others(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    from ipaddress import IPv4Network
+
+    from camscan.context import ScanContext, ScanSettings
+
+    finished: list[int] = []
+
+    async def http_port(self: Any, port: int, use_tls: bool) -> None:
+        raise OSError(28, "No space left on device")  # e.g. --save-captures on a full disk
+
+    async def rtsp_port(self: Any, port: int) -> None:
+        await asyncio.sleep(0.05)
+        finished.append(port)
+
+    monkeypatch.setattr(banners._HostProbe, "http_port", http_port)
+    monkeypatch.setattr(banners._HostProbe, "rtsp_port", rtsp_port)
+    seen: list[Evidence] = []
+    settings = ScanSettings()
+    settings.ports = (80, 554)
+    ctx = ScanContext(settings=settings, interface=None, source_ip=None,
+                      in_scope=IPv4Network("198.18.0.0/24"), emit=seen.append)
+    asyncio.run(banners.probe_host(ctx, "198.18.0.9"))
+    assert finished == [554]  # ran to its end before probe_host returned
+    assert [(ev.key, ev.value) for ev in seen] == [
+        ("probe.error", "80: failed: OSError: [Errno 28] No space left on device")]
