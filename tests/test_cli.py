@@ -267,3 +267,14 @@ def test_every_format_creates_missing_output_directories(
                           "-o", str(target)], capsys)
     assert (code, out, err) == (0, "", "")
     assert target.read_text()
+
+
+def test_identify_reads_invalid_utf8_on_stdin_like_in_a_file(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    data = b'{"host": "cam1", "key": "http.server", "value": "App-webs/\xff"}\n'
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+    code, out, err = run(["identify", "-"], capsys)
+    assert (code, err) == (0, "")
+    assert json.loads(out)["host"] == "cam1"

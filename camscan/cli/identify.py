@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import sys
@@ -104,6 +105,8 @@ def print_table(verdicts: dict[str, Verdict], console: Console) -> None:
 
 def _open(path: Path | None) -> TextIO:
     if path is None or str(path) == "-":
+        if isinstance(sys.stdin, io.TextIOWrapper):  # bad bytes as U+FFFD, as for a file
+            sys.stdin.reconfigure(errors="replace")
         return sys.stdin
     return path.open(encoding="utf-8", errors="replace")
 
