@@ -248,7 +248,7 @@ class _HostProbe:
             use_tls = target.scheme == "https"
             port = target_port or (443 if use_tls else 80)
             path = (target.path or "/") + (f"?{target.query}" if target.query else "")
-            if any(bad in path for bad in paths.FORBIDDEN):
+            if paths.is_forbidden(path):
                 return  # not even when the device itself points there
             url = f"{target.scheme}://{self.ip}:{port}{path}"
             try:

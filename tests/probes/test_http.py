@@ -225,3 +225,41 @@ def test_one_port_failing_unexpectedly_does_not_orphan_the_others(
     assert finished == [554]  # ran to its end before probe_host returned
     assert [(ev.key, ev.value) for ev in seen] == [
         ("probe.error", "80: failed: OSError: [Errno 28] No space left on device")]
+
+
+@pytest.mark.parametrize("location", [
+    "/Security/users?auth=YWRtaW46MTEK",
+    "/security/USERS?x=1",  # case: embedded servers often match paths without it
+    "/%53ecurity/users",  # percent-encoded: the device decodes it to the exploit path
+    "/Security%2Fusers",
+    "/%2553DK/webLanguage",  # encoded twice
+    "/sdk/weblanguage",
+    "/onvif-http/snapshot?AUTH=YWRtaW46MTEK",
+    "/x?%61uth=1",
+])
+def test_a_redirect_to_an_exploit_path_is_never_followed_however_spelled(
+        location: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    from ipaddress import IPv4Network
+
+    from camscan.context import ScanContext, ScanSettings
+
+    asked: list[str] = []
+
+    async def exchange(self: Any, port: int, use_tls: bool, method: str, path: str) -> bytes:
+        asked.append(path)
+        return b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+
+    monkeypatch.setattr(banners._HostProbe, "http_exchange", exchange)
+    ctx = ScanContext(settings=ScanSettings(), interface=None, source_ip=None,
+                      in_scope=IPv4Network("198.18.0.0/24"), emit=lambda ev: None)
+    host = banners._HostProbe(ctx, "198.18.0.9")
+    redirect = f"HTTP/1.1 302 Found\r\nLocation: {location}\r\n\r\n".encode()
+    asyncio.run(host.follow_redirects(80, False, redirect))
+    assert asked == []
+    assert paths.is_forbidden(location)
+
+
+def test_the_vendor_paths_themselves_are_not_forbidden() -> None:
+    assert not [p.path for p in paths.VENDOR_PATHS if paths.is_forbidden(p.path)]
+    assert not paths.is_forbidden("/doc/page/login.asp?_1=1")
