@@ -17,6 +17,7 @@ from defusedxml import DefusedXmlException
 from camscan.context import ScanContext, traffic_log
 from camscan.discovery.udp import Datagram, exchange
 from camscan.models import Evidence, excerpt
+from camscan.probes.paths import is_forbidden
 
 SSDP_GROUP = "239.255.255.250"
 SSDP_PORT = 1900
@@ -175,6 +176,8 @@ def same_host_location(location: str, host: str) -> tuple[str, int] | None:
     except ValueError:
         return None
     if parts.scheme != "http" or parts.hostname is None:
+        return None
+    if is_forbidden(parts.path + "?" + parts.query):  # a device naming its own exploit path
         return None
     try:
         if ipaddress.ip_address(parts.hostname) != ipaddress.ip_address(host):

@@ -23,6 +23,7 @@ from camscan.context import ScanContext
 from camscan.discovery import onvif
 from camscan.discovery.udp import Datagram, canonical_mac, exchange
 from camscan.models import Evidence, excerpt
+from camscan.probes.paths import is_forbidden
 
 GROUP = "239.255.255.250"
 PORT = 3702
@@ -172,7 +173,8 @@ def device_xaddrs(match: ProbeMatch, host: str) -> list[str]:
             usable = parts.port != 0  # `.port` raises ValueError for a port out of range
         except ValueError:
             continue
-        if parts.scheme in ("http", "https") and same and usable:
+        if parts.scheme in ("http", "https") and same and usable and not is_forbidden(
+                parts.path + "?" + parts.query):
             out.append(xaddr)
     return out
 

@@ -309,3 +309,11 @@ def test_an_interrupted_discovery_ends_its_description_fetches_first(
         return list(ended)  # before the loop's final sweep could end it
 
     assert asyncio.run(main()) == ["http://198.18.0.7:49152/rootDesc.xml"]
+
+
+def test_a_location_on_an_exploit_path_is_never_fetched() -> None:
+    host = "198.18.0.7"
+    assert ssdp.same_host_location(f"http://{host}:49152/rootDesc.xml", host) == (host, 49152)
+    for path in ("/Security/users?auth=YWRtaW46MTEK", "/%53DK/webLanguage",
+                 "/onvif-http/snapshot?auth=x"):
+        assert ssdp.same_host_location(f"http://{host}{path}", host) is None, path

@@ -163,3 +163,11 @@ def test_a_failing_onvif_query_is_awaited_not_left_behind(
 
     asyncio.run(main())
     assert reported == []
+
+
+def test_an_xaddr_on_an_exploit_path_is_not_queried() -> None:
+    match = wsd.ProbeMatch("urn:uuid:1", (), (), (
+        "http://198.18.0.5/SDK/webLanguage",
+        "http://198.18.0.5/%53ecurity/users?auth=x",
+        "http://198.18.0.5/onvif/device_service"), "1")
+    assert wsd.device_xaddrs(match, "198.18.0.5") == ["http://198.18.0.5/onvif/device_service"]
