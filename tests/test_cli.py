@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any
 
@@ -278,3 +279,26 @@ def test_identify_reads_invalid_utf8_on_stdin_like_in_a_file(
     code, out, err = run(["identify", "-"], capsys)
     assert (code, err) == (0, "")
     assert json.loads(out)["host"] == "cam1"
+
+
+def test_routed_targets_need_no_raw_socket_rights(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        no_network_scan: list[str]) -> None:
+    # Off every local segment ARP does not run, so an unprivileged user may scan routed
+    # targets with the default methods; on a local segment the refusal stays.
+    import camscan.discovery.arp as arp_mod
+    import camscan.targets as targets_mod
+
+    def refuse() -> None:
+        raise arp_mod.ArpPermissionError
+
+    monkeypatch.setattr(arp_mod, "check_raw_socket", refuse)
+    code, out, err = run(["scan", "203.0.113.0/30", "-q"], capsys)
+    assert (code, err) == (0, ""), err
+    assert json.loads(out)["complete"] is True
+    local = targets_mod.InterfaceInfo("eth0", 2, "02:00:5e:10:00:02",
+                                      IPv4Address("198.18.0.2"), IPv4Network("198.18.0.0/24"))
+    monkeypatch.setattr(targets_mod, "list_interfaces", lambda: [local])
+    code, out, err = run(["scan", "198.18.0.0/30", "-q"], capsys)
+    assert (code, out) == (2, "")
+    assert err == "camscan: error: ARP sweep needs root or CAP_NET_RAW (raw AF_PACKET socket)\n"

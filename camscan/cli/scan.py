@@ -277,7 +277,7 @@ def scan(
     scan_ = Scan(request)
     try:  # before the NDJSON file is opened: a usage error must not truncate an old one
         scan_.prepare()
-        _check_privileges(request)
+        _check_privileges(scan_)
     except ScanError as exc:
         raise fail(str(exc)) from None
     ndjson_out: TextIO | None = None
@@ -317,8 +317,9 @@ def fingerprint_version() -> str:
     return default_library().version
 
 
-def _check_privileges(request: ScanRequest) -> None:
-    if Method.ARP in request.methods:
+def _check_privileges(scan: Scan) -> None:
+    """Raw-socket rights, asked for only when ARP will sweep (a local segment holds targets)."""
+    if Method.ARP in scan.request.methods and scan.iface is not None:
         from camscan.discovery.arp import ArpPermissionError, check_raw_socket
 
         try:
