@@ -108,7 +108,8 @@ def no_network_scan(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return ran
 
 
-@pytest.mark.parametrize("where", ["dir", "under-a-file", "pdf", "captures-in-a-file"])
+@pytest.mark.parametrize("where", ["dir", "under-a-file", "pdf", "captures-in-a-file",
+                                   "report-over-output"])
 def test_an_unwritable_output_path_is_refused_before_scanning(
         where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
         no_network_scan: list[str]) -> None:
@@ -116,7 +117,10 @@ def test_an_unwritable_output_path_is_refused_before_scanning(
     argv = {"dir": ["-o", str(tmp_path)],
             "under-a-file": ["--report", str(tmp_path / "file" / "r.html")],
             "pdf": ["--report", str(tmp_path / "r.pdf")],
-            "captures-in-a-file": ["--save-captures", str(tmp_path / "file")]}[where]
+            "captures-in-a-file": ["--save-captures", str(tmp_path / "file")],
+            # the report would replace the JSON just written
+            "report-over-output": ["-o", str(tmp_path / "scan"),
+                                   "--report", str(tmp_path / "." / "scan")]}[where]
     if where == "pdf" and importlib.util.find_spec("weasyprint") is not None:
         pytest.skip("WeasyPrint is installed here, so a .pdf report can be written")
     code, out, err = run(["scan", "198.18.0.0/30", "-p", "banners", "-q", *argv], capsys)

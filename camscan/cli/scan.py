@@ -263,6 +263,9 @@ def scan(
                        "or write the report as .html")
     if save_captures is not None:
         check_writable(save_captures, "--save-captures", directory=True)
+    if output is not None and report is not None and output.resolve() == report.resolve():
+        raise fail(f"--output and --report are the same file ({output}): the report would "
+                   "replace the scan")
     request = ScanRequest(
         targets=list(targets or []), exclude=list(exclude or []), interface=interface,
         localnet=localnet, allow_large=yes, methods=parse_methods(probes), settings=settings,
