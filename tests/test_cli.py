@@ -306,3 +306,52 @@ def test_routed_targets_need_no_raw_socket_rights(
     code, out, err = run(["scan", "198.18.0.0/30", "-q"], capsys)
     assert (code, out) == (2, "")
     assert err == "camscan: error: ARP sweep needs root or CAP_NET_RAW (raw AF_PACKET socket)\n"
+
+
+def test_demo_interrupted_waits_for_the_scan_to_write_what_it_found(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ctrl-C reaches the demo and its scan alike; the scan then writes its findings. The demo
+    # must wait for that, not kill it (subprocess.run kills its child 0.25 s after a SIGINT).
+    import threading
+
+    import camscan.cli.scan as scan_cli
+    import camscan.lab.network as network
+
+    written = tmp_path / "scan.json"
+    downs: list[str] = []
+
+    class FakeLab:
+        scanner_netns, scanner_interface = "unused", "eth0"
+
+        def __init__(self, spec: Any) -> None:
+            pass
+
+        def up(self) -> None:
+            pass
+
+        def down(self) -> None:
+            downs.append("down")
+
+    class Spec:
+        scan_subnet = "198.18.0.0/24"
+
+    real_popen = subprocess.Popen
+
+    def slow_scan(argv: list[str], *args: Any, **kwargs: Any) -> Any:
+        code = (f"import time; time.sleep(1.0); open({str(written)!r}, 'w').write('{{}}'); "
+                "raise SystemExit(1)")
+        return real_popen([sys.executable, "-c", code], *args, **kwargs)
+
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(network, "load_spec", lambda path: Spec())
+    monkeypatch.setattr(network, "Lab", FakeLab)
+    monkeypatch.setattr(scan_cli.subprocess, "Popen", slow_scan)
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        code, _, _ = run(["demo"], capsys)
+    finally:
+        timer.cancel()
+    assert written.read_text() == "{}"
+    assert (code, downs) == (1, ["down"])

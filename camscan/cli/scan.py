@@ -388,7 +388,15 @@ def demo(
             argv += ["--output", str(output.resolve())]
         if report is not None:
             argv += ["--report", str(report.resolve())]
-        code = subprocess.run(argv, check=False).returncode
+        scan_proc = subprocess.Popen(argv)
+        while True:
+            try:
+                code = scan_proc.wait()
+                break
+            except KeyboardInterrupt:
+                # The scan (same process group) got the Ctrl-C too and is writing what it
+                # found; subprocess.run would kill it 0.25 s later and lose that.
+                continue
     finally:
         if not keep:
             typer.echo("camscan: taking the lab down", err=True)
