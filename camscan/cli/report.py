@@ -31,7 +31,7 @@ def _fail(message: str, code: int = RUNTIME_ERROR) -> typer.Exit:
 def _read_scan(path: Path) -> dict[str, Any]:
     try:
         doc = read_json(path)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise _fail(f"cannot read {path}: {exc}") from None
     if "devices" not in doc or "summary" not in doc:
         raise _fail(f"{path}: not a camscan scan document")

@@ -93,3 +93,16 @@ def test_diff_of_a_missing_scan_id(tmp_path: Path, scans: tuple[Path, Path]) -> 
         inv.store(build_document(sample_result()))
     res = runner.invoke(app, ["diff", "1", "7", "--db", str(db)])
     assert res.exit_code == 1 and "no scan 7" in res.stderr
+
+
+def test_a_hostile_scan_file_is_a_one_line_error(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from camscan.cli import main
+
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000)  # nested past the recursion limit
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(deep), "-o", str(tmp_path / "r.html")])
+    err = capsys.readouterr().err
+    assert exc.value.code == 1
+    assert err.startswith(f"camscan: error: cannot read {deep}: ") and err.count("\n") == 1
