@@ -215,6 +215,7 @@ class Scan:
             localnet,
             parse_targets,
             resolve_interface,
+            split_specs,
         )
 
         req = self.request
@@ -240,8 +241,9 @@ class Scan:
         self.iface = iface
         settings = req.settings
         self.scope = ScanScope(
-            targets=list(req.targets) + ([localnet(iface)] if req.localnet and iface else []),
-            exclusions=list(req.exclude),
+            targets=split_specs(req.targets)
+            + ([localnet(iface)] if req.localnet and iface else []),
+            exclusions=split_specs(req.exclude),
             interface=iface.name if iface else None,
             probes=[m.value for m in req.methods],
             ports=list(settings.ports),

@@ -76,6 +76,11 @@ def _split(specs: Iterable[str]) -> Iterator[str]:
         yield from (s for s in re.split(r"[,\s]+", spec) if s)
 
 
+def split_specs(specs: Iterable[str]) -> list[str]:
+    """Each spec on its own, as typed ("a, b" given in one argument is two specs)."""
+    return list(_split(specs))
+
+
 def _merge(intervals: Iterable[Interval]) -> list[Interval]:
     out: list[Interval] = []
     for first, last in sorted(intervals):

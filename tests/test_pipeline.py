@@ -378,3 +378,16 @@ def test_a_failing_phase_still_returns_what_was_found(monkeypatch: pytest.Monkey
     assert result.complete is False
     assert result.errors == ["fatal error: RuntimeError: a bug in a later phase"]
     assert [d.ip for d in result.devices] == ["198.18.0.11"]
+
+
+def test_the_scope_lists_each_target_and_exclusion_on_its_own(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import camscan.targets as targets_mod
+
+    monkeypatch.setattr(targets_mod, "resolve_interface", lambda name, targets: IFACE)
+    scan = Scan(ScanRequest(targets=["198.18.0.0/30, 198.18.0.8/30", " 198.18.0.20 "],
+                            exclude=["198.18.0.1,198.18.0.9"]))
+    scan.prepare()
+    assert scan.scope is not None
+    assert scan.scope.targets == ["198.18.0.0/30", "198.18.0.8/30", "198.18.0.20"]
+    assert scan.scope.exclusions == ["198.18.0.1", "198.18.0.9"]
