@@ -38,6 +38,8 @@ MULTICAST_LIMIT = ("{names} discovery uses link-local multicast: it reaches only
 ROUTED_LIMIT = ("The targets are not on a segment of the scanner, so ARP and multicast "
                 "discovery could not run: hosts were found by a TCP connect check, and a host "
                 "that filters every checked port is not seen.")
+CONNECT_LIMIT = ("Without ARP, hosts on the scanner's segment were found by a TCP connect check, "
+                 "and a host that filters every checked port is not seen.")
 BANNERS_LIMIT = ("Banner probes are unauthenticated and read-only: a device that answers "
                  "nothing on the probed ports can only be named by discovery or its MAC address.")
 GENERAL_LIMITS: tuple[str, ...] = (
@@ -115,6 +117,8 @@ def scope_limits(scope: ScanScope) -> list[str]:
     else:
         if "arp" in used:
             limits.append(ARP_LIMIT)
+        elif "banners" in used:
+            limits.append(CONNECT_LIMIT)
         names = [name for key, name in MULTICAST_NAMES.items() if key in used]
         if names:
             limits.append(MULTICAST_LIMIT.format(names=english_list(names)))

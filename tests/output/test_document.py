@@ -128,3 +128,13 @@ def test_exit_codes() -> None:
     assert exit_code_for(clean, fail_on_found=True) == 0
     assert exit_code_for_document(build_document(clean), fail_on_found=True) == 0
     assert exit_code_for_document(_doc(), fail_on_found=True) == 3
+
+
+def test_banners_without_arp_on_a_segment_state_the_connect_check() -> None:
+    from camscan.output.document import CONNECT_LIMIT
+
+    scan = sample_result()
+    scan.scope = replace(scan.scope, probes=["banners"])
+    limits = build_document(scan)["scope"]["limits"]
+    assert CONNECT_LIMIT in limits and ARP_LIMIT not in limits and ROUTED_LIMIT not in limits
+    assert CONNECT_LIMIT not in _doc()["scope"]["limits"]  # with ARP, ARP found the hosts
