@@ -172,7 +172,7 @@ def test_output_dash_is_stdout(fmt: str, tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_a_signal_while_the_output_is_written_does_not_lose_it(
-        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
         no_network_scan: list[str]) -> None:
     import camscan.output.jsonout as jsonout
 
@@ -184,7 +184,7 @@ def test_a_signal_while_the_output_is_written_does_not_lose_it(
         return real(doc)
 
     monkeypatch.setattr(jsonout, "dumps_document", interrupted)
-    code, out, err = run(["scan", "198.18.0.0/30", "-p", "banners", "-q"], capsys)
+    code, out, err = run(["scan", "198.18.0.0/30", "-p", "banners", "-q"], capfd)
     assert code == 0
     assert json.loads(out)["complete"] is True
     assert "camscan: interrupted: still writing what the scan found" in err

@@ -121,7 +121,9 @@ def _signals_deferred() -> Iterator[None]:
         return
 
     def note(signum: int, frame: object) -> None:
-        typer.echo("camscan: interrupted: still writing what the scan found", err=True)
+        # os.write, not print: the signal may land inside a write to stderr (the table), and
+        # a buffered stream written re-entrantly raises RuntimeError.
+        os.write(2, b"camscan: interrupted: still writing what the scan found\n")
 
     saved = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
