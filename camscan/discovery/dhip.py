@@ -122,7 +122,13 @@ def evidence_of(reply: DhipReply, host: str, port: int | None = PORT) -> list[Ev
 def expand(ev: Evidence) -> list[Evidence]:
     """`dhip.reply` evidence (its JSON, or the whole packet) -> the dhip.* keys, model and mac."""
     data = ev.value.encode("utf-8", "surrogateescape")
-    reply = parse_packet(data) if data[4:8] == MAGIC else parse_json(data)
+    if data[4:8] == MAGIC:
+        reply = parse_packet(data)
+    else:
+        # Offline evidence often carries the header as text ("DHIP   {...}", as public captures
+        # print it): the JSON starts at the first brace.
+        start = data.find(b"{")
+        reply = parse_json(data[start:] if 0 < start <= HEADER.size else data)
     return evidence_of(reply, ev.host, ev.port)
 
 

@@ -68,6 +68,9 @@ def test_expand_reads_json_or_whole_packet() -> None:
     assert dhip.expand(raw) == structured
     whole = Evidence(raw.host, "dhip", "dhip.reply", packet.decode("latin-1"), raw.port)
     assert {e.key for e in dhip.expand(whole)} == {e.key for e in structured}
+    # As a public capture prints it: the binary header rendered as text before the JSON.
+    printed = Evidence(raw.host, "dhip", "dhip.reply", "DHIP   " + raw.value, raw.port)
+    assert dhip.expand(printed) == structured
 
 
 def _packet(obj: object) -> bytes:
