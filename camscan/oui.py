@@ -68,7 +68,7 @@ class OuiGroup:
 
 def mac_to_int(mac: str) -> int | None:
     """The 48-bit value of a MAC in any common notation (aa:bb.., aa-bb.., aabb.ccdd.., bare)."""
-    digits = mac.strip().replace(":", "").replace("-", "").replace(".", "")
+    digits = mac.strip().replace(":", "").replace("-", "").replace(".", "").replace(" ", "")
     if len(digits) != 12 or not set(digits) <= _HEXDIGITS:
         return None
     return int(digits, 16)

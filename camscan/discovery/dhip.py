@@ -14,8 +14,9 @@ import struct
 
 from camscan.context import ScanContext
 from camscan.discovery import dhip_legacy
-from camscan.discovery.udp import Datagram, FieldRecord, canonical_mac, exchange, reply_handler
+from camscan.discovery.udp import Datagram, FieldRecord, exchange, reply_handler
 from camscan.models import Evidence, excerpt, no_surrogates
+from camscan.oui import normalize_mac
 
 GROUP = "239.255.255.251"
 BROADCAST = "255.255.255.255"
@@ -114,7 +115,7 @@ def evidence_of(reply: DhipReply, host: str, port: int | None = PORT) -> list[Ev
            for name, key in FIELD_KEYS.items() if (value := reply.get(name)) is not None]
     if model := reply.get("DeviceType"):
         out.append(Evidence(host, SOURCE, "model", model, port))
-    if (mac := canonical_mac(reply.get("mac") or "")) is not None:
+    if (mac := normalize_mac(reply.get("mac") or "")) is not None:
         out.append(Evidence(host, SOURCE, "mac", mac, port))
     return out
 

@@ -15,8 +15,9 @@ import socket
 import struct
 
 from camscan.context import ScanContext
-from camscan.discovery.udp import Datagram, FieldRecord, canonical_mac, exchange, reply_handler
+from camscan.discovery.udp import Datagram, FieldRecord, exchange, reply_handler
 from camscan.models import Evidence
+from camscan.oui import normalize_mac
 
 PORT = 5050
 BROADCAST = "255.255.255.255"
@@ -84,7 +85,7 @@ def parse_reply(data: bytes) -> LegacyReply:
         key, sep, value = line.partition(":")
         if sep and key.strip():
             fields.append((key.strip()[:64], value.strip()[:MAX_VALUE]))
-    if canonical_mac(dict(fields)["MAC"]) is None and not model:
+    if normalize_mac(dict(fields)["MAC"]) is None and not model:
         raise ParseError("neither a MAC nor a device type")
     return LegacyReply(tuple(fields))
 
@@ -100,7 +101,7 @@ def evidence_of(reply: LegacyReply, host: str) -> list[Evidence]:
            for name, key in FIELD_KEYS.items() if (value := reply.get(name)) is not None]
     if model := reply.get("DeviceType"):
         out.append(Evidence(host, SOURCE, "model", model, PORT))
-    if (mac := canonical_mac(reply.get("MAC") or "")) is not None:
+    if (mac := normalize_mac(reply.get("MAC") or "")) is not None:
         out.append(Evidence(host, SOURCE, "mac", mac, PORT))
     return out
 

@@ -15,8 +15,9 @@ import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
 
 from camscan.context import ScanContext
-from camscan.discovery.udp import Datagram, FieldRecord, canonical_mac, exchange, reply_handler
+from camscan.discovery.udp import Datagram, FieldRecord, exchange, reply_handler
 from camscan.models import Evidence, excerpt
+from camscan.oui import normalize_mac
 
 GROUP = "239.255.255.250"
 PORT = 37020
@@ -102,7 +103,7 @@ def evidence_of(reply: SadpReply, host: str, port: int | None = PORT) -> list[Ev
            for name, key in FIELD_KEYS.items() if (value := reply.get(name)) is not None]
     if model := reply.get("DeviceDescription"):
         out.append(Evidence(host, SOURCE, "model", model, port))
-    if (mac := canonical_mac(reply.get("MAC") or "")) is not None:
+    if (mac := normalize_mac(reply.get("MAC") or "")) is not None:
         out.append(Evidence(host, SOURCE, "mac", mac, port))
     return out
 

@@ -231,11 +231,3 @@ def save_capture(root: Path, method: str, datagram: Datagram) -> Path:
     path.write_text(f"# {method} reply from {datagram.ip}:{datagram.port}, {len(datagram.data)} "
                     f"bytes -- camscan --save-captures {stamp}\n{body}", encoding="utf-8")
     return path
-
-
-def canonical_mac(text: str) -> str | None:
-    """`aa:bb:cc:dd:ee:ff` for any common MAC notation, None when it is not one."""
-    digits = "".join(ch for ch in text if ch not in ":-. ").lower()
-    if len(digits) != 12 or any(ch not in "0123456789abcdef" for ch in digits):
-        return None
-    return ":".join(digits[i:i + 2] for i in range(0, 12, 2))

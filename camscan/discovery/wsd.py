@@ -21,8 +21,9 @@ from defusedxml import DefusedXmlException
 
 from camscan.context import ScanContext
 from camscan.discovery import onvif
-from camscan.discovery.udp import Datagram, canonical_mac, exchange
+from camscan.discovery.udp import Datagram, exchange
 from camscan.models import Evidence, excerpt
+from camscan.oui import normalize_mac
 from camscan.probes.paths import is_forbidden
 
 GROUP = "239.255.255.250"
@@ -140,7 +141,7 @@ def epr_mac(epr: str) -> str | None:
         return None
     if ident.version != 1 or (ident.node >> 40) & 1:
         return None
-    return canonical_mac(f"{ident.node:012x}")
+    return normalize_mac(f"{ident.node:012x}")
 
 
 def match_evidence(match: ProbeMatch, host: str, port: int | None = PORT) -> list[Evidence]:

@@ -9,6 +9,7 @@ from capture_files import read
 
 from camscan.discovery import udp
 from camscan.models import MethodStats
+from camscan.oui import normalize_mac
 
 
 def collector(max_size: int = 100, per_source: int = 3, total: int = 10,
@@ -57,8 +58,8 @@ def test_own_address_is_ignored() -> None:
     ("zz:50:ed:1f:e3:85", None),
     ("", None),
 ])
-def test_canonical_mac(text: str, mac: str | None) -> None:
-    assert udp.canonical_mac(text) == mac
+def test_reply_macs_are_normalised(text: str, mac: str | None) -> None:
+    assert normalize_mac(text) == mac
 
 
 @pytest.mark.parametrize("data", [
