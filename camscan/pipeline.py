@@ -45,6 +45,7 @@ LISTENERS: dict[Method, str] = {
     Method.DHIP: "camscan.discovery.dhip:discover",
 }
 
+
 class ScanObserver(Protocol):
     """Told about progress and each device once its verdict is final (for streaming output)."""
 
@@ -127,19 +128,14 @@ def _host_key(host: str) -> tuple[int, int | str]:
 _MAC_KEYS = ("mac", "sadp.mac", "dhip.mac", "wsd.epr_mac", "dahua.rpc2_mac")
 
 
-def _normalise_mac(value: str) -> str | None:
-    digits = "".join(c for c in value.lower() if c in "0123456789abcdef")
-    if len(digits) != 12:
-        return None
-    return ":".join(digits[i:i + 2] for i in range(0, 12, 2))
-
-
 def device_mac(evidence: Iterable[Evidence]) -> str | None:
     """The host's MAC: ARP's answer first, then what a discovery reply says."""
+    from camscan.oui import normalize_mac
+
     items = sorted(evidence, key=lambda ev: ev.source != "arp")  # stable: ARP's first
     for key in _MAC_KEYS:
         for ev in items:
-            if ev.key == key and (mac := _normalise_mac(ev.value)):
+            if ev.key == key and (mac := normalize_mac(ev.value)):
                 return mac
     return None
 
@@ -272,7 +268,8 @@ class Scan:
             self._progress_done[phase] = done
 
     # -- phases ---------------------------------------------------------------------------
-    async def _guarded(self, name: str, coro: Awaitable[Any]) -> None:
+    async def _guarded(self, name: str, coro: Awaitable[Any], *, timed: bool = True) -> None:
+        """Run one method; its failure is counted, not raised. `timed`: it is the whole method."""
         assert self.ctx is not None
         stat = self.ctx.stat(name)
         t = time.monotonic()
@@ -285,7 +282,8 @@ class Scan:
             stat.errors += 1
             stat.notes.append(f"failed: {type(exc).__name__}: {exc}")
         finally:
-            stat.duration_s = round(time.monotonic() - t, 3)
+            if timed:
+                stat.duration_s = round(time.monotonic() - t, 3)
             if name in self._progress_done:
                 self.observer.end_phase(name)
 
@@ -379,17 +377,19 @@ class Scan:
         from camscan.probes.banners import probe_host
 
         self.observer.start_phase("probes", len(probe_hosts))
+        started = time.monotonic()
         # A pool of workers takes hosts in turn, so a slow host delays only itself; the global
         # connection limit inside the probes bounds sockets.
         pending = iter(probe_hosts)
 
         async def worker() -> None:  # a fixed pool, not a task per host
             for host in pending:
-                await self._guarded("banners", probe_host(ctx, host))
+                await self._guarded("banners", probe_host(ctx, host), timed=False)
                 self._finish(host, outside_scope=False)
                 self.observer.advance("probes")
 
         await asyncio.gather(*(worker() for _ in range(max(1, ctx.settings.max_connections // 2))))
+        ctx.stat("banners").duration_s = round(time.monotonic() - started, 3)
         self.observer.end_phase("probes")
 
     def _finish(self, host: str, *, outside_scope: bool) -> None:

@@ -391,3 +391,19 @@ def test_the_scope_lists_each_target_and_exclusion_on_its_own(
     assert scan.scope is not None
     assert scan.scope.targets == ["198.18.0.0/30", "198.18.0.8/30", "198.18.0.20"]
     assert scan.scope.exclusions == ["198.18.0.1", "198.18.0.9"]
+
+
+def test_the_banner_phase_is_timed_as_a_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def arp(ctx: ScanContext, iface: InterfaceInfo, addresses: list[IPv4Address]) -> None:
+        for i in (5, 6):
+            ctx.emit(Evidence(f"198.18.0.{i}", "arp", "mac", f"02:00:00:00:00:0{i}"))
+
+    async def probe(ctx: ScanContext, ip: str) -> None:
+        await asyncio.sleep(0.3 if ip.endswith(".5") else 0.0)
+
+    scan = make_scan(monkeypatch, arp=arp, listeners={}, probe=probe,
+                     methods=(Method.ARP, Method.BANNERS))
+    assert scan.ctx is not None
+    scan.ctx.settings.max_connections = 2  # one probe worker: the slow host first, then the fast
+    result = asyncio.run(scan.run())
+    assert result.stats["banners"].duration_s >= 0.3, "not just the host that ended last"
