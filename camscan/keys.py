@@ -125,9 +125,3 @@ def is_known_key(key: str) -> bool:
     if not _KEY_RE.match(key):
         return False
     return any(k.endswith(".") and key.startswith(k) and len(key) > len(k) for k in KEYS)
-
-
-RAW_KEYS = frozenset(
-    {"http.response", "rtsp.response", "wsd.probe_match", "sadp.reply", "dhip.reply",
-     "upnp.description"}
-)
