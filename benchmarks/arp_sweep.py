@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from camscan.discovery.arp import MAX_RATE
-from camscan.lab.network import Lab
+from camscan_lab.network import Lab
 
 SUBNET_24 = "198.18.4.0/24"  # fillers start at 198.18.4.1: 254 fill this /24 ...
 SUBNET_22 = "198.18.4.0/22"  # ... and 1,000 fit this /22 (1,022 addresses)

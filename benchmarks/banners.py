@@ -24,9 +24,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 from camscan.context import ScanContext, ScanSettings
-from camscan.lab.network import DEFAULT_SPEC, Lab
 from camscan.models import Evidence
 from camscan.probes import banners
+from camscan_lab.network import DEFAULT_SPEC, Lab
 
 NMAP_PORTS = "80,554,8000"
 TARGET_MAKERS = re.compile(r"hikvision|dahua", re.IGNORECASE)

@@ -55,7 +55,7 @@ def inner(window: float, subnet: str, interface: str) -> None:
 
 
 def outer(runs: int, window: float) -> None:
-    from camscan.lab.network import DEFAULT_SPEC, Lab
+    from camscan_lab.network import DEFAULT_SPEC, Lab
 
     lab = Lab(DEFAULT_SPEC, "csbench-disc-")
     lab.down()

@@ -10,13 +10,16 @@ _CHECKOUT = _PACKAGE.parent
 _INSTALLED = {
     "fingerprints": _PACKAGE / "_data" / "fingerprints",
     "schemas": _PACKAGE / "_data" / "schemas",
-    "examples/lab": _PACKAGE / "_data" / "lab",
 }
 
 
-def data_path(top: str, *parts: str) -> Path:
-    """`top/parts…` of a checkout (where the data is edited and tested), else of the install."""
+def checkout_or(top: str, installed: Path) -> Path:
+    """The checkout's `top` directory (where data is edited and tested), else `installed`."""
     checkout = _CHECKOUT / top
-    base = checkout if (checkout.is_dir() and (_CHECKOUT / "pyproject.toml").is_file()) \
-        else _INSTALLED[top]
-    return base.joinpath(*parts)
+    is_checkout = checkout.is_dir() and (_CHECKOUT / "pyproject.toml").is_file()
+    return checkout if is_checkout else installed
+
+
+def data_path(top: str, *parts: str) -> Path:
+    """`top/parts…` of a checkout, else of the install."""
+    return checkout_or(top, _INSTALLED[top]).joinpath(*parts)

@@ -315,8 +315,7 @@ def test_demo_interrupted_waits_for_the_scan_to_write_what_it_found(
     # must wait for that, not kill it (subprocess.run kills its child 0.25 s after a SIGINT).
     import threading
 
-    import camscan.cli.scan as scan_cli
-    import camscan.lab.network as network
+    import camscan_lab.cli as lab_cli
 
     written = tmp_path / "scan.json"
     downs: list[str] = []
@@ -344,9 +343,9 @@ def test_demo_interrupted_waits_for_the_scan_to_write_what_it_found(
         return real_popen([sys.executable, "-c", code], *args, **kwargs)
 
     monkeypatch.setattr(os, "geteuid", lambda: 0)
-    monkeypatch.setattr(network, "load_spec", lambda path: Spec())
-    monkeypatch.setattr(network, "Lab", FakeLab)
-    monkeypatch.setattr(scan_cli.subprocess, "Popen", slow_scan)
+    monkeypatch.setattr(lab_cli, "load_spec", lambda path: Spec())
+    monkeypatch.setattr(lab_cli, "Lab", FakeLab)
+    monkeypatch.setattr(lab_cli.subprocess, "Popen", slow_scan)
     timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:

@@ -6,25 +6,27 @@ import asyncio
 import ipaddress
 import socket
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from camscan.lab import network
-from camscan.lab.filler import (
+from camscan_lab import network
+from camscan_lab.filler import (
     FILLER_OUIS,
     FILLER_SUBNET,
     MAX_FILLERS,
     macvlan_commands,
     plan_fillers,
 )
-from camscan.lab.network import DEFAULT_SPEC, is_lab_netns
-from camscan.lab.personality import PERSONALITIES, LabHost
-from camscan.lab.runner import Runner
-from camscan.lab.spec import LAB_NETWORK, SpecError, load_spec
+from camscan_lab.network import DEFAULT_SPEC, is_lab_netns
+from camscan_lab.personalities import PERSONALITIES
+from camscan_lab.personality import Closer, LabHost, Serve
+from camscan_lab.runner import Runner
+from camscan_lab.spec import LAB_NETWORK, SpecError, load_spec
 
 LAB = """
 [lab]
@@ -344,14 +346,19 @@ def _host() -> LabHost:
                    spawn=no_spawn)
 
 
-@pytest.mark.parametrize(("target", "why"), [
-    ("camscan.lab.personalities.csa_not_written_yet:serve", "did not load: ModuleNotFoundError"),
-    ("camscan.lab.personalities.tcp:no_such_function", "did not load: AttributeError"),
-    ("camscan.lab.personality:load_personality", "failed to start: TypeError"),
+async def _fails_to_start(host: LabHost, table: Mapping[str, Any]) -> Closer:
+    raise TypeError("no port")
+
+
+@pytest.mark.parametrize(("register", "why"), [
+    (False, "no personality registered for kind 'csa-kind'"),
+    (True, "failed to start: TypeError: no port"),
 ])
 def test_runner_skips_a_personality_that_is_missing_or_fails(
-        target: str, why: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(PERSONALITIES, "csa-kind", target)
+        register: bool, why: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if register:
+        serve: Serve = _fails_to_start
+        monkeypatch.setitem(PERSONALITIES, "csa-kind", serve)
     spec = load_spec(write(tmp_path, devices=LAB + CAM,
                            svc='[[service]]\ndevice = "cam"\nkind = "csa-kind"\nport = 1\n'))
     runner = Runner(network.Lab(spec, "csa-unit-"), tmp_path)

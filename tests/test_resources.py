@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from camscan import resources
+from camscan_lab import resources as lab_resources
 
 ROOT = Path(__file__).resolve().parents[1]
 SETUPTOOLS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
@@ -31,9 +32,11 @@ def test_an_install_without_a_checkout_reads_its_own_copy(
     monkeypatch.setattr(resources, "_CHECKOUT", tmp_path)  # no pyproject.toml: not a checkout
     assert resources.data_path("fingerprints", "oui") == (
         Path(resources.__file__).resolve().parent / "_data" / "fingerprints" / "oui")
-    assert resources.data_path("examples/lab", "office").parts[-3:] == ("_data", "lab", "office")
+    assert lab_resources.lab_data("office") == (
+        Path(lab_resources.__file__).resolve().parent / "_data" / "lab" / "office")
 
 
 def test_a_checkout_reads_its_top_level_directories() -> None:
     assert resources.data_path("fingerprints") == ROOT / "fingerprints"
     assert resources.data_path("schemas", "scan.schema.json").is_file()
+    assert lab_resources.lab_data("office") == ROOT / "examples" / "lab" / "office"

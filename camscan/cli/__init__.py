@@ -8,6 +8,9 @@ import sys
 
 import typer
 
+LAB_CLI = "camscan_lab.cli"
+LAB_MISSING = "the lab is not installed: pip install 'camscan[lab]' (from a checkout: '.[lab]')"
+
 try:  # typer >= 0.20 carries its own click
     from typer._click import exceptions as click_exc
 except ImportError:  # pragma: no cover - older typer on plain click
@@ -16,10 +19,14 @@ except ImportError:  # pragma: no cover - older typer on plain click
 # command -> the module that provides it. Only the invoked command's module is imported, so
 # a scan starts sweeping before the other commands' dependencies have loaded.
 _PROVIDERS: dict[str, str] = {
-    "scan": "scan", "demo": "scan", "identify": "identify", "report": "report",
-    "diff": "report", "history": "report", "lab": "lab", "fingerprints": "fingerprints",
+    "scan": "camscan.cli.scan", "identify": "camscan.cli.identify",
+    "report": "camscan.cli.report", "diff": "camscan.cli.report", "history": "camscan.cli.report",
+    "fingerprints": "camscan.cli.fingerprints",
+    # The lab is a package of its own (camscan_lab, the `camscan[lab]` extra), never imported
+    # by the product: these two commands exist only when it is installed.
+    "lab": LAB_CLI, "demo": LAB_CLI,
 }
-_GROUPS = ("lab", "fingerprints")  # modules that are typer sub-apps of their own
+_GROUPS = {"camscan.cli.fingerprints": "fingerprints"}  # typer sub-apps of their own
 
 
 def build_app(command: str | None = None) -> typer.Typer:
@@ -38,12 +45,30 @@ def build_app(command: str | None = None) -> typer.Typer:
     wanted = [_PROVIDERS[command]] if command in _PROVIDERS else list(
         dict.fromkeys(_PROVIDERS.values()))
     for name in wanted:
-        module = importlib.import_module(f"camscan.cli.{name}")
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            if name != LAB_CLI:
+                raise
+            _offer_lab_install(app)
+            continue
         if name in _GROUPS:
-            app.add_typer(module.app, name=name)
+            app.add_typer(module.app, name=_GROUPS[name])
         else:
             module.register(app)
     return app
+
+
+def _offer_lab_install(app: typer.Typer) -> None:
+    """`camscan demo`/`camscan lab …` without the lab: one line saying how to install it."""
+    for command in ("demo", "lab"):
+        @app.command(command, help="Needs the lab: pip install 'camscan[lab]'.",
+                     context_settings={"allow_extra_args": True,
+                                       "ignore_unknown_options": True,
+                                       "help_option_names": []})
+        def missing() -> None:
+            typer.echo(f"camscan: error: {LAB_MISSING}", err=True)
+            raise typer.Exit(2)
 
 
 def __getattr__(name: str) -> typer.Typer:

@@ -1,4 +1,4 @@
-"""`camscan scan` and `camscan demo`: options in, library call, one formatter out."""
+"""`camscan scan`: options in, library call, one formatter out."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import importlib.util
 import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -21,9 +20,6 @@ import typer
 from camscan.context import ScanSettings
 from camscan.models import ScanResult
 from camscan.pipeline import ALL_METHODS, Method, Scan, ScanError, ScanRequest
-from camscan.resources import data_path
-
-DEFAULT_LAB_SPEC = data_path("examples/lab", "office")
 
 
 class OutputFormat(StrEnum):
@@ -362,51 +358,6 @@ def _after(doc: dict[str, Any], *, quiet: bool, report: Path | None, store: bool
     return ok
 
 
-def demo(
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write the JSON document here instead of stdout.")] = None,
-    spec: Annotated[Path, typer.Option("--spec", help="Lab spec to bring up.")] = DEFAULT_LAB_SPEC,
-    report: Annotated[Path | None, typer.Option(
-        "--report", help="Also write the HTML report here.")] = None,
-    keep: Annotated[bool, typer.Option("--keep", help="Leave the lab up afterwards.")] = False,
-) -> None:
-    """Bring the lab up, scan it from inside its scanner namespace, report, bring it down."""
-    from camscan.lab.network import Lab, load_spec
-
-    if os.geteuid() != 0:
-        raise fail("the demo builds network namespaces: run it as root")
-    try:
-        lab_spec = load_spec(spec)
-    except Exception as exc:
-        raise fail(f"cannot load lab spec {spec}: {exc}") from None
-    lab = Lab(lab_spec)
-    typer.echo(f"camscan: bringing the lab up ({spec})", err=True)
-    code = 1
-    try:
-        lab.up()
-        argv = ["ip", "netns", "exec", lab.scanner_netns, sys.executable, "-m", "camscan",
-                "scan", lab_spec.scan_subnet, "--interface", lab.scanner_interface]
-        if output is not None:
-            argv += ["--output", str(output.resolve())]
-        if report is not None:
-            argv += ["--report", str(report.resolve())]
-        scan_proc = subprocess.Popen(argv)
-        while True:
-            try:
-                code = scan_proc.wait()
-                break
-            except KeyboardInterrupt:
-                # The scan (same process group) got the Ctrl-C too and is writing what it
-                # found; subprocess.run would kill it 0.25 s later and lose that.
-                continue
-    finally:
-        if not keep:
-            typer.echo("camscan: taking the lab down", err=True)
-            lab.down()
-    raise typer.Exit(code)
-
-
 def register(app: typer.Typer) -> None:
-    """Add `scan` and `demo` to the top-level app."""
+    """Add `scan` to the top-level app."""
     app.command("scan")(scan)
-    app.command("demo")(demo)

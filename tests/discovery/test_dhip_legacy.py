@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from camscan.discovery import dhip_legacy
 from camscan.keys import is_known_key
-from camscan.lab.personalities.dhip import build_legacy_reply
-from camscan.lab.personality import LabHost
+from camscan_lab.personalities.dhip import build_legacy_reply
+from camscan_lab.personality import LabHost
 
 
 def by_hand(section2: bytes, section3: bytes, device_type: bytes = b"IPC-HDW1230T2") -> bytes:

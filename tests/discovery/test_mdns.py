@@ -29,7 +29,7 @@ from camscan.discovery.mdns import (
     services_from_packet,
 )
 from camscan.keys import is_known_key
-from camscan.lab.personalities import mdns as lab_mdns
+from camscan_lab.personalities import mdns as lab_mdns
 
 CAPTURES = Path(__file__).parents[1] / "captures" / "mdns"
 OFFICE = Path(__file__).parents[2] / "examples" / "lab" / "office"
@@ -166,7 +166,7 @@ def test_avahi_files_publish_the_recorded_instance() -> None:
 
 
 def _host(name: str, ip: str) -> Any:
-    from camscan.lab.personality import LabHost
+    from camscan_lab.personality import LabHost
 
     return LabHost(name, ip, "aa", "eth0", "ns", 15, {}, lambda *a: socket.socket(),
                    lambda argv: 0)

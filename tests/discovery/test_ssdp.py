@@ -25,9 +25,9 @@ from camscan.discovery.ssdp import (
     same_host_location,
 )
 from camscan.keys import is_known_key
-from camscan.lab.personalities import ssdp as lab_ssdp
-from camscan.lab.personality import LabHost
 from camscan.models import Evidence
+from camscan_lab.personalities import ssdp as lab_ssdp
+from camscan_lab.personality import LabHost
 
 CAPTURES = Path(__file__).parents[1] / "captures" / "ssdp"
 OFFICE = Path(__file__).parents[2] / "examples" / "lab" / "office"

@@ -8,8 +8,8 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from camscan.discovery import dhip, onvif, sadp, wsd
-from camscan.lab.network import DEFAULT_SPEC
-from camscan.lab.spec import load_spec
+from camscan_lab.network import DEFAULT_SPEC
+from camscan_lab.spec import load_spec
 
 SPEC = load_spec(DEFAULT_SPEC)
 

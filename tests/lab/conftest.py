@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from camscan.lab.network import DEFAULT_SPEC, Lab, default_prefix
+from camscan_lab.network import DEFAULT_SPEC, Lab, default_prefix
 
 
 @pytest.fixture(scope="session")

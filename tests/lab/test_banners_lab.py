@@ -13,10 +13,10 @@ import pytest
 
 from camscan import rawkeys
 from camscan.context import ScanContext, ScanSettings
-from camscan.lab.personalities.http import render
-from camscan.lab.personalities.rtsp import choose as rtsp_choose
 from camscan.models import Evidence
 from camscan.probes import banners, http, paths
+from camscan_lab.personalities.http import render
+from camscan_lab.personalities.rtsp import choose as rtsp_choose
 
 pytestmark = pytest.mark.lab
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from camscan.lab import netns
-from camscan.lab.network import STATE_ROOT, Lab, proc_starttime
+from camscan_lab import netns
+from camscan_lab.network import STATE_ROOT, Lab, proc_starttime
 
 pytestmark = pytest.mark.lab
 
@@ -329,7 +329,7 @@ def test_up_down_idempotent_and_down_cleans_up_after_a_crash(
 def test_a_lab_whose_owner_dies_without_down_takes_itself_down(
         lab_prefix: str, tmp_path: Path) -> None:
     spec, prefix = _write_spec(tmp_path / "orphan"), lab_prefix[:-1] + "o-"
-    owner = ("import os; from camscan.lab.network import Lab; "
+    owner = ("import os; from camscan_lab.network import Lab; "
              f"Lab({str(spec)!r}, {prefix!r}, owner_pid=os.getpid()).up()")
     subprocess.run([sys.executable, "-c", owner], check=True)  # exits without `down`
     orphan = Lab(prefix=prefix)

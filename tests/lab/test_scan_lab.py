@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from camscan.lab.network import Lab
 from camscan.output.schema import validate_document, validate_ndjson_line
+from camscan_lab.network import Lab
 
 pytestmark = pytest.mark.lab
 

@@ -9,9 +9,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import given
 from hypothesis import strategies as st
 
-from camscan.lab.personalities.hostile import garbage_certificate_flight
-from camscan.lab.personalities.http import make_certificate
 from camscan.probes import tls
+from camscan_lab.personalities.hostile import garbage_certificate_flight
+from camscan_lab.personalities.http import make_certificate
 
 # rapid7/recog x509_subjects.xml: Hikvision DVR/NVR certificate subject
 HIK_SUBJECT = "CN=www.hikvision.com,OU=DVRNVR,O=HIKVISION,L=HangZhou,ST=ZheJiang,C=CN"

@@ -18,12 +18,12 @@ import pytest
 
 from camscan import rawkeys
 from camscan.context import ScanContext, ScanSettings
-from camscan.lab.personalities import hostile
-from camscan.lab.personalities import http as http_personality
-from camscan.lab.personalities import rtsp as rtsp_personality
-from camscan.lab.personality import Closer, LabHost
 from camscan.models import Evidence
 from camscan.probes import banners, favicon, paths, vendorports
+from camscan_lab.personalities import hostile
+from camscan_lab.personalities import http as http_personality
+from camscan_lab.personalities import rtsp as rtsp_personality
+from camscan_lab.personality import Closer, LabHost
 
 HIK_8000 = bytes.fromhex("000000100000001e0000001e00000000")  # nmap "Hikvision IPCam control port"
 

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from camscan.discovery.sadp import GROUP, PORT
-from camscan.lab.personalities.udp_responder import Reply, hostile_replies, serve_udp
-from camscan.lab.personality import Closer, LabHost
+from camscan_lab.personalities.udp_responder import Reply, hostile_replies, serve_udp
+from camscan_lab.personality import Closer, LabHost
 
 _UUID = re.compile(rb"<Uuid>([^<]{1,64})</Uuid>")
 

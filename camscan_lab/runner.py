@@ -18,13 +18,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from camscan.lab import netns
-from camscan.lab.filler import serve_filler_http
-from camscan.lab.network import Lab, LabDevice, proc_alive, proc_starttime
-from camscan.lab.personality import Closer, LabHost, load_personality
-from camscan.lab.spec import ServiceSpec
+from camscan_lab import netns
+from camscan_lab.filler import serve_filler_http
+from camscan_lab.network import Lab, LabDevice, proc_alive, proc_starttime
+from camscan_lab.personalities import PERSONALITIES
+from camscan_lab.personality import Closer, LabHost
+from camscan_lab.spec import ServiceSpec
 
-log = logging.getLogger("camscan.lab.runner")
+log = logging.getLogger("camscan_lab.runner")
 SERVE_TIMEOUT_S = 15.0  # one personality's start-up; a slower one is skipped, not fatal
 SLOW_START_S = 1.0  # logged, so a personality that slows `lab up` is easy to find
 CHILD_GRACE_S = 2.0
@@ -74,12 +75,9 @@ class Runner:
     async def start(self, host: LabHost, service: ServiceSpec) -> None:
         """Start one service; a missing or failing personality is logged and skipped."""
         label = f"{service.device} {service.kind}/{service.port}"
-        try:
-            serve = load_personality(service.kind)
-        except KeyError:
+        serve = PERSONALITIES.get(service.kind)
+        if serve is None:
             return self.skip(label, f"no personality registered for kind {service.kind!r}")
-        except Exception as exc:  # an unwritten or broken module must not sink the lab
-            return self.skip(label, f"personality did not load: {type(exc).__name__}: {exc}")
         started = time.monotonic()
         try:
             closer = await asyncio.wait_for(serve(host, service.table), SERVE_TIMEOUT_S)
@@ -94,12 +92,6 @@ class Runner:
         """Record a service that is not served."""
         log.warning("skipped %s: %s", label, why)
         self.report["skipped"].append({"service": label, "error": why})
-
-    def preload(self) -> None:
-        """Import the personality modules of every kind in the spec; failures are reported later."""
-        for kind in {s.kind for d in self.lab.devices for s in d.spec.services}:
-            with contextlib.suppress(Exception):
-                load_personality(kind)
 
     async def start_fillers(self) -> None:
         """One HTTP listener per filler namespace answering port 80 of every filler."""
@@ -175,8 +167,8 @@ class Runner:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m camscan.lab.runner --state-dir DIR --ready-fd N [--go-fd M]`, run by `Lab.up`."""
-    parser = argparse.ArgumentParser(prog="camscan.lab.runner")
+    """`python -m camscan_lab.runner --state-dir DIR --ready-fd N [--go-fd M]`, run by `Lab.up`."""
+    parser = argparse.ArgumentParser(prog="camscan_lab.runner")
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--ready-fd", type=int, required=True)
     parser.add_argument("--go-fd", type=int, help="wait for a line here before serving")
@@ -186,7 +178,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         state = json.loads((args.state_dir / "state.json").read_text())
         runner = Runner(Lab(prefix=state["prefix"]), args.state_dir, state.get("owner"))
-        runner.preload()
         if args.go_fd is not None:
             with os.fdopen(args.go_fd, "rb") as go:
                 if not go.readline():

@@ -32,8 +32,8 @@ from zeroconf.const import (
 )
 
 from camscan.discovery.mdns import MAX_PACKET, SERVICES_META
-from camscan.lab.personalities.udp_responder import responder_socket
-from camscan.lab.personality import Closer, LabHost
+from camscan_lab.personalities.udp_responder import responder_socket
+from camscan_lab.personality import Closer, LabHost
 
 MDNS_GROUP = "224.0.0.251"
 MDNS_PORT = 5353

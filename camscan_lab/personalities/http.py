@@ -26,7 +26,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from camscan.lab.personality import Closer, LabHost
+from camscan_lab.personality import Closer, LabHost
 
 MAX_REQUEST_HEAD = 64 * 1024
 MAX_REQUEST_BODY = 1024 * 1024

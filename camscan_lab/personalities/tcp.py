@@ -7,7 +7,7 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
-from camscan.lab.personality import Closer, LabHost
+from camscan_lab.personality import Closer, LabHost
 
 READ_LIMIT = 65536
 IDLE_TIMEOUT_S = 10.0

@@ -12,8 +12,8 @@ from email.utils import formatdate
 from typing import Any, cast
 
 from camscan.discovery.ssdp import MAX_DATAGRAM, SSDP_GROUP, SSDP_PORT, ParseError, parse_ssdp
-from camscan.lab.personalities.udp_responder import responder_socket
-from camscan.lab.personality import Closer, LabHost
+from camscan_lab.personalities.udp_responder import responder_socket
+from camscan_lab.personality import Closer, LabHost
 
 _MAX_REQUEST = 8192
 

@@ -1,19 +1,20 @@
-"""`camscan lab up|down|status|exec`: the isolated lab network of simulated devices."""
+"""`camscan lab up|down|status|exec` and `camscan demo`: the isolated lab of simulated devices."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from camscan.lab import netns
-from camscan.lab.network import DEFAULT_SPEC, FILLER_MODES, Lab, LabError, LabStatus
-from camscan.lab.spec import SpecError
+from camscan_lab import netns
+from camscan_lab.network import DEFAULT_SPEC, FILLER_MODES, Lab, LabError, LabStatus, load_spec
+from camscan_lab.spec import SpecError
 
 app = typer.Typer(no_args_is_help=True, help="The isolated lab network (Linux namespaces).")
 
@@ -131,3 +132,51 @@ def exec_(
     sys.stdout.flush()
     sys.stderr.flush()
     os.execvp(argv[0], argv)
+
+
+def demo(
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the JSON document here instead of stdout.")] = None,
+    spec: Annotated[Path, typer.Option("--spec", help="Lab spec to bring up.")] = DEFAULT_SPEC,
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="Also write the HTML report here.")] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Leave the lab up afterwards.")] = False,
+) -> None:
+    """Bring the lab up, scan it from inside its scanner namespace, report, bring it down."""
+    if os.geteuid() != 0:
+        raise fail("the demo builds network namespaces: run it as root")
+    try:
+        lab_spec = load_spec(spec)
+    except Exception as exc:
+        raise fail(f"cannot load lab spec {spec}: {exc}") from None
+    lab = Lab(lab_spec)
+    typer.echo(f"camscan: bringing the lab up ({spec})", err=True)
+    code = 1
+    try:
+        lab.up()
+        argv = ["ip", "netns", "exec", lab.scanner_netns, sys.executable, "-m", "camscan",
+                "scan", lab_spec.scan_subnet, "--interface", lab.scanner_interface]
+        if output is not None:
+            argv += ["--output", str(output.resolve())]
+        if report is not None:
+            argv += ["--report", str(report.resolve())]
+        scan_proc = subprocess.Popen(argv)
+        while True:
+            try:
+                code = scan_proc.wait()
+                break
+            except KeyboardInterrupt:
+                # The scan (same process group) got the Ctrl-C too and is writing what it
+                # found; subprocess.run would kill it 0.25 s later and lose that.
+                continue
+    finally:
+        if not keep:
+            typer.echo("camscan: taking the lab down", err=True)
+            lab.down()
+    raise typer.Exit(code)
+
+
+def register(top: typer.Typer) -> None:
+    """Add `camscan lab …` and `camscan demo` to the top-level app."""
+    top.add_typer(app, name="lab")
+    top.command("demo")(demo)

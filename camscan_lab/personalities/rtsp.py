@@ -13,8 +13,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from camscan.lab.personalities.http import listen, render
-from camscan.lab.personality import Closer, LabHost
+from camscan_lab.personalities.http import listen, render
+from camscan_lab.personality import Closer, LabHost
 
 MAX_REQUEST_HEAD = 16 * 1024
 IDLE_TIMEOUT_S = 30.0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,26 +39,3 @@ class LabHost:
 
 # A personality: given the host and its `[[service]]` table, start serving and return a Closer.
 Serve = Callable[[LabHost, Mapping[str, Any]], Awaitable[Closer]]
-
-# service kind -> "module:function". A kind's module lives in camscan/lab/personalities/.
-PERSONALITIES: dict[str, str] = {
-    "http": "camscan.lab.personalities.http:serve",
-    "https": "camscan.lab.personalities.http:serve_tls",
-    "rtsp": "camscan.lab.personalities.rtsp:serve",
-    "tcp": "camscan.lab.personalities.tcp:serve",  # greeting bytes / open port
-    "hostile": "camscan.lab.personalities.hostile:serve",
-    "sadp": "camscan.lab.personalities.sadp:serve",
-    "dhip": "camscan.lab.personalities.dhip:serve",
-    "dhip_legacy": "camscan.lab.personalities.dhip:serve_legacy",  # Dahua UDP 5050
-    "wsd": "camscan.lab.personalities.wsd:serve",  # WS-Discovery ProbeMatch + ONVIF SOAP
-    "wsd_thirdparty": "camscan.lab.personalities.wsd:serve_thirdparty",  # PyPI WSDiscovery
-    "ssdp": "camscan.lab.personalities.ssdp:serve",
-    "mdns": "camscan.lab.personalities.mdns:serve",
-    "avahi": "camscan.lab.personalities.mdns:serve_avahi",  # real avahi-daemon
-}
-
-
-def load_personality(kind: str) -> Serve:
-    """The serve function registered for `kind`; KeyError names an unknown kind."""
-    module, func = PERSONALITIES[kind].split(":")
-    return getattr(importlib.import_module(module), func)  # type: ignore[no-any-return]

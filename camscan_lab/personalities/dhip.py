@@ -16,8 +16,8 @@ from typing import Any
 
 from camscan.discovery import dhip_legacy as legacy
 from camscan.discovery.dhip import GROUP, MAGIC, PORT, build_packet
-from camscan.lab.personalities.udp_responder import Reply, hostile_replies, serve_udp
-from camscan.lab.personality import Closer, LabHost
+from camscan_lab.personalities.udp_responder import Reply, hostile_replies, serve_udp
+from camscan_lab.personality import Closer, LabHost
 
 
 def answer_search(service: Mapping[str, Any], data: bytes, sender: tuple[str, int]) -> list[Reply]:

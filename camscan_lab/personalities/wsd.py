@@ -24,8 +24,8 @@ import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
 
 from camscan.discovery.wsd import GROUP, PORT, ParseError, build_probe, parse_probe_matches
-from camscan.lab.personalities.udp_responder import Reply, serve_udp
-from camscan.lab.personality import Closer, LabHost
+from camscan_lab.personalities.udp_responder import Reply, serve_udp
+from camscan_lab.personality import Closer, LabHost
 
 PUBLISHER_READY_S = 10.0  # Python start-up, imports and the first Hello take ~1 s
 
@@ -85,7 +85,7 @@ class _Process:
 
 async def serve_thirdparty(host: LabHost, service: Mapping[str, Any]) -> Closer:
     """Run the WSDiscovery publisher in the device's namespace; return once it answers."""
-    argv = [sys.executable, "-m", "camscan.lab.personalities.wsd_publisher",
+    argv = [sys.executable, "-m", "camscan_lab.personalities.wsd_publisher",
             "--xaddr", str(service.get("xaddr", f"http://{host.ip}/onvif/device_service"))]
     for scope in service.get("scopes", []):
         argv += ["--scope", str(scope)]

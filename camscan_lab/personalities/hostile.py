@@ -18,14 +18,14 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
-from camscan.lab.personalities.http import (
+from camscan_lab.personalities.http import (
     Handler,
     listen,
     make_certificate,
     responder,
     server_context,
 )
-from camscan.lab.personality import Closer, LabHost
+from camscan_lab.personality import Closer, LabHost
 
 FLOOD_BYTES = 50 * 1024 * 1024
 HOLD_S = 120.0  # how long a hostile connection is kept at most

@@ -13,7 +13,7 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-from camscan.lab.personality import Closer, LabHost
+from camscan_lab.personality import Closer, LabHost
 
 _IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)
 MAX_REQUEST = 65535

@@ -17,16 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from camscan.lab import netns
-from camscan.lab.filler import FillerHost, macvlan_commands, plan_fillers
-from camscan.lab.spec import DeviceSpec, LabSpec, SpecError, load_spec
-from camscan.resources import data_path
+from camscan_lab import netns
+from camscan_lab.filler import FillerHost, macvlan_commands, plan_fillers
+from camscan_lab.resources import lab_data
+from camscan_lab.spec import DeviceSpec, LabSpec, SpecError, load_spec
 
 __all__ = ["Lab", "LabDevice", "LabError", "LabSpec", "LabStatus", "SpecError", "load_spec"]
 
 DEFAULT_PREFIX = "camscan-"
 PREFIX_ENV = "CAMSCAN_LAB_PREFIX"
-DEFAULT_SPEC = data_path("examples/lab", "office")
+DEFAULT_SPEC = lab_data("office")
 STATE_ROOT = Path("/run/camscan-lab")
 IFNAME = "eth0"  # every simulated host's (and the scanner's) interface in its namespace
 BRIDGE = "br0"
@@ -337,7 +337,7 @@ class Lab:
         try:
             os.set_inheritable(write_fd, True)
             os.set_inheritable(go_read, True)
-            argv = [sys.executable, "-m", "camscan.lab.runner", "--state-dir", str(self.state_dir),
+            argv = [sys.executable, "-m", "camscan_lab.runner", "--state-dir", str(self.state_dir),
                     "--ready-fd", str(write_fd), "--go-fd", str(go_read)]
             actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                        (os.POSIX_SPAWN_DUP2, log, 1), (os.POSIX_SPAWN_DUP2, log, 2)]

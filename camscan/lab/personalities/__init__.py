@@ -1,1 +1,0 @@
-"""Service personalities of simulated lab devices; each kind is registered in lab.personality."""
