@@ -354,3 +354,34 @@ def test_demo_interrupted_waits_for_the_scan_to_write_what_it_found(
         timer.cancel()
     assert written.read_text() == "{}"
     assert (code, downs) == (1, ["down"])
+
+
+@pytest.mark.parametrize(("extra", "json_out"), [([], False), (["-f", "json"], True),
+                                                  (["-o", "-"], True)])
+def test_a_scan_on_a_terminal_shows_the_table_not_the_json(
+        extra: list[str], json_out: bool, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, no_network_scan: list[str]) -> None:
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    code, out, err = run(["scan", "198.18.0.0/30", "-p", "banners", "-q", *extra], capsys)
+    assert code == 0
+    if json_out:  # asked for explicitly: the terminal gets it
+        assert json.loads(out)["complete"] is True
+    else:
+        assert out == ""
+        assert "the JSON document was not printed" in err
+
+
+def test_a_scan_into_a_pipe_still_writes_json(capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              no_network_scan: list[str]) -> None:
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
+    code, out, _ = run(["scan", "198.18.0.0/30", "-p", "banners", "-q"], capsys)
+    assert code == 0 and json.loads(out)["complete"] is True
+
+
+def test_a_report_with_an_unknown_extension_is_refused_before_scanning(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], no_network_scan: list[str]) -> None:
+    code, out, err = run(["scan", "198.18.0.0/30", "-p", "banners", "-q",
+                          "--report", str(tmp_path / "r.txt")], capsys)
+    assert (code, out, no_network_scan) == (2, "", [])
+    assert "unknown report type '.txt'" in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from typing import Annotated
 
 import typer
 
@@ -21,12 +22,14 @@ except ImportError:  # pragma: no cover - older typer on plain click
 _PROVIDERS: dict[str, str] = {
     "scan": "camscan.cli.scan", "identify": "camscan.cli.identify",
     "report": "camscan.cli.report", "diff": "camscan.cli.report", "history": "camscan.cli.report",
-    "fingerprints": "camscan.cli.fingerprints",
+    "fingerprints": "camscan.cli.fingerprints", "export": "camscan.cli.export",
+    "inventory": "camscan.cli.inventory",
     # The lab is a package of its own (camscan_lab, the `camscan[lab]` extra), never imported
     # by the product: these two commands exist only when it is installed.
     "lab": LAB_CLI, "demo": LAB_CLI,
 }
-_GROUPS = {"camscan.cli.fingerprints": "fingerprints"}  # typer sub-apps of their own
+_GROUPS = {"camscan.cli.fingerprints": "fingerprints",
+           "camscan.cli.inventory": "inventory"}  # typer sub-apps of their own
 
 
 def build_app(command: str | None = None) -> typer.Typer:
@@ -39,7 +42,11 @@ def build_app(command: str | None = None) -> typer.Typer:
     )
 
     @app.callback()
-    def camscan() -> None:
+    def camscan(
+        version: Annotated[bool, typer.Option(
+            "--version", is_eager=True, callback=_print_version,
+            help="Print camscan's version and exit.")] = False,
+    ) -> None:
         """Find Hikvision, Dahua and white-label surveillance devices, with evidence."""
 
     wanted = [_PROVIDERS[command]] if command in _PROVIDERS else list(
@@ -57,6 +64,14 @@ def build_app(command: str | None = None) -> typer.Typer:
         else:
             module.register(app)
     return app
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from camscan import __version__
+
+        typer.echo(f"camscan {__version__}")
+        raise typer.Exit(0)
 
 
 def _offer_lab_install(app: typer.Typer) -> None:

@@ -14,8 +14,8 @@ from rich.table import Table
 from camscan.diff import diff_documents, diff_to_dict, print_diff
 from camscan.inventory import Inventory, InventoryError, default_db_path
 from camscan.output.exitcodes import RUNTIME_ERROR, USAGE_ERROR
-from camscan.output.jsonout import read_json
-from camscan.output.report import ReportError, write_report
+from camscan.output.reader import read_document
+from camscan.output.report import REPORT_SUFFIXES, ReportError, report_text, write_report
 from camscan.output.table import plain
 
 DbOption = Annotated[Path | None, typer.Option(
@@ -29,13 +29,13 @@ def _fail(message: str, code: int = RUNTIME_ERROR) -> typer.Exit:
 
 
 def _read_scan(path: Path) -> dict[str, Any]:
+    """A saved scan, JSON document or NDJSON stream."""
     try:
-        doc = read_json(path)
-    except (OSError, ValueError, RecursionError) as exc:
+        return read_document(path)
+    except OSError as exc:
+        raise _fail(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # DocumentError, and json's own errors
         raise _fail(f"cannot read {path}: {exc}") from None
-    if "devices" not in doc or "summary" not in doc:
-        raise _fail(f"{path}: not a camscan scan document")
-    return doc
 
 
 def _resolve(ref: str, db: Path | None) -> dict[str, Any]:
@@ -53,21 +53,29 @@ def _resolve(ref: str, db: Path | None) -> dict[str, Any]:
 
 
 def report(
-    scans: Annotated[list[Path], typer.Argument(
-        help="Scan documents (JSON) to report on; several make one report with a row per site.",
-        exists=True, dir_okay=False, readable=True)],
-    output: Annotated[Path, typer.Option(
-        "-o", "--output", help="report.html, or report.pdf (needs WeasyPrint).",
-        dir_okay=False)],
+    scans: Annotated[list[str], typer.Argument(
+        help="Scans to report on: JSON or NDJSON files, or inventory scan ids; several make "
+             "one report with a row per site.")],
+    output: Annotated[str, typer.Option(
+        "-o", "--output",
+        help="report.html, report.pdf (needs WeasyPrint), or - for the HTML on stdout.")],
+    db: DbOption = None,
 ) -> None:
     """Write an FOI-ready report: totals, a chart, every Hikvision/Dahua device with evidence."""
-    docs = [_read_scan(p) for p in scans]
+    if output != "-" and Path(output).suffix.lower() not in REPORT_SUFFIXES:
+        raise _fail(f"-o {output}: unknown report type {Path(output).suffix or '(none)'!r}; "
+                    f"use {', '.join(REPORT_SUFFIXES)}, or - for HTML on stdout", USAGE_ERROR)
+    docs = [_resolve(ref, db) for ref in scans]
     try:
+        if output == "-":
+            sys.stdout.write(report_text(docs))
+            sys.stdout.flush()
+            return
         write_report(docs, output)
     except ReportError as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:
-        raise _fail(f"cannot write {output}: {exc}") from None
+        raise _fail(f"cannot write {output}: {exc.strerror or exc}") from None
     typer.echo(f"camscan: report written to {output}", err=True)
 
 

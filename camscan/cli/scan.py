@@ -213,10 +213,13 @@ def scan(
              "CAMSCAN_ONVIF_PASSWORD or --onvif-password-file.")] = None,
     onvif_password_file: Annotated[Path | None, typer.Option(
         "--onvif-password-file", help="File holding the ONVIF password.")] = None,
-    fmt: Annotated[OutputFormat, typer.Option(
-        "--format", "-f", help="Machine output format.")] = OutputFormat.JSON,
+    fmt_given: Annotated[OutputFormat | None, typer.Option(
+        "--format", "-f", help="Machine output format (default json).")] = None,
     output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write the machine output here instead of stdout.")] = None,
+        "--output", "-o",
+        help="Write the machine output here, - for stdout. Without it, the output goes to "
+             "stdout unless stdout is a terminal and no --format was given: then only the "
+             "table is shown.")] = None,
     report: Annotated[Path | None, typer.Option(
         "--report", help="Also write the HTML (or .pdf) report here.")] = None,
     store: Annotated[bool, typer.Option(
@@ -251,11 +254,20 @@ def scan(
     settings.host_budget_s = max(settings.host_budget_s, 4 * timeout)
     if (p := parse_ports(ports)) is not None:
         settings.ports = p
+    fmt = fmt_given or OutputFormat.JSON
+    # 780 KB of JSON scrolling past is no answer to a person at a terminal: they get the
+    # table (on stderr, as always) and a hint; pipes and files get the JSON as before.
+    table_only = output is None and fmt_given is None and sys.stdout.isatty()
+    if table_only:
+        quiet = False
     output = _stdout_if_dash(output)
     if output is not None:
         check_writable(output, "--output")
     if report is not None:
         check_writable(report, "--report")
+        if report.suffix.lower() not in (".html", ".htm", ".pdf"):
+            raise fail(f"--report {report}: unknown report type {report.suffix or '(none)'!r}; "
+                       "use .html or .pdf")
         if report.suffix.lower() == ".pdf" and importlib.util.find_spec("weasyprint") is None:
             raise fail("--report .pdf needs WeasyPrint: pip install 'camscan[pdf]', "
                        "or write the report as .html")
@@ -305,8 +317,11 @@ def scan(
         if ndjson_out is not None and ndjson_out is not sys.stdout:
             ndjson_out.close()
         doc = build_document(result, fingerprint_version=version or fingerprint_version())
-        written = fmt is OutputFormat.NDJSON or emit_result(doc, fmt, output)
+        written = table_only or fmt is OutputFormat.NDJSON or emit_result(doc, fmt, output)
         ok = _after(doc, quiet=quiet, report=report, store=store, db=db) and written
+        if table_only:
+            typer.echo("camscan: stdout is a terminal, so the JSON document was not printed; "
+                       "use -o FILE (or -o - for stdout) to keep it", err=True)
     code = exit_code_for(result, fail_on_found)
     raise typer.Exit(code if ok or code == FOUND else RUNTIME_ERROR)
 

@@ -115,3 +115,18 @@ def write_all(result: ScanResult, stream: TextIO, *,
     for device in sort_devices(result.devices):
         writer.device(device)
     writer.finish(result)
+
+
+HEADER_KEYS = ("schema_version", "tool", "fingerprints", "site", "operator", "started", "scope")
+SUMMARY_KEYS = ("finished", "complete", "stats", "summary", "errors")
+
+
+def document_ndjson(doc: Mapping[str, Any]) -> str:
+    """A saved document as the NDJSON stream a scan with `-f ndjson` would have written."""
+    def line(obj: Mapping[str, Any]) -> str:
+        return json.dumps(obj, ensure_ascii=True, separators=(",", ":")) + "\n"
+
+    out = [line({"type": "header", **{k: doc[k] for k in HEADER_KEYS}})]
+    out.extend(line({"type": "device", **d}) for d in doc["devices"])
+    out.append(line({"type": "summary", **{k: doc[k] for k in SUMMARY_KEYS}}))
+    return "".join(out)

@@ -26,6 +26,7 @@ HEADLINE_BRANDS_MAX = 4
 # Fill as SVG attributes, not CSS: PDF renderers do not all style inline SVG from the page CSS.
 BAR_FILL = {"bar-target": "#8b1a1a", "bar-other": "#8a8f98", "bar-unknown": "#c9c9c9"}
 NO_SITE = "(no site label)"
+REPORT_SUFFIXES = (".html", ".htm", ".pdf")
 
 
 class ReportError(Exception):
@@ -501,11 +502,19 @@ Device names, models and other strings are reported exactly as the devices gave 
 """
 
 
+def report_text(docs: ScanResult | Doc | Sequence[ScanResult | Doc]) -> str:
+    """The HTML report of one or more scans."""
+    items = [docs] if isinstance(docs, ScanResult | Mapping) else list(docs)
+    return render_html([as_document(d) for d in items])
+
+
 def write_report(docs: ScanResult | Doc | Sequence[ScanResult | Doc], path: str | Path) -> None:
     """Write the report of one or more scans to `path`: `.pdf` via WeasyPrint, else HTML."""
-    items = [docs] if isinstance(docs, ScanResult | Mapping) else list(docs)
     path = Path(path)
-    text = render_html([as_document(d) for d in items])
+    if path.suffix.lower() not in REPORT_SUFFIXES:
+        raise ReportError(f"{path}: unknown report type {path.suffix or '(none)'!r}; "
+                          f"use {', '.join(REPORT_SUFFIXES)}")
+    text = report_text(docs)
     if path.suffix.lower() != ".pdf":
         atomic_write_text(path, text)
         return
