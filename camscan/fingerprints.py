@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from camscan import linre
 from camscan.keys import is_known_key
 from camscan.models import DeviceType, Evidence, Match, Strength
 from camscan.resources import data_path
@@ -44,6 +44,9 @@ _FINGERPRINT_SCHEMA: dict[str, Any] = {
         "id": {"type": "string", "pattern": r"^[a-z0-9_.-]+$"},
         "description": {"type": "string", "minLength": 3},
         "pattern": {"type": "string", "minLength": 1},
+        # RE2 has no look-around: conditions on the rest of the value are patterns of their own
+        "all_of": {"type": "array", "items": {"type": "string", "minLength": 1}},
+        "none_of": {"type": "array", "items": {"type": "string", "minLength": 1}},
         "strength": {"enum": [s.value for s in Strength]},
         "source": {"type": "string", "minLength": 3},
         "note": {"type": "string"},
@@ -101,7 +104,7 @@ class Fingerprint:
     id: str
     key: str
     description: str
-    regex: re.Pattern[str]
+    regex: linre.Regex  # matched with RE2: linear time whatever the device sends
     strength: Strength
     source: str
     maker: str | None
@@ -109,6 +112,19 @@ class Fingerprint:
     device_type: str | None
     examples: tuple[Example, ...]
     counter_examples: tuple[str, ...]
+    all_of: tuple[linre.Regex, ...] = ()  # each must also match somewhere in the value
+    none_of: tuple[linre.Regex, ...] = ()  # none may match anywhere in the value
+
+    def conditions_hold(self, value: str) -> bool:
+        """True when `value` meets the fingerprint's all_of / none_of conditions."""
+        return all(r.search(value) is not None for r in self.all_of) \
+            and not any(r.search(value) is not None for r in self.none_of)
+
+    def search(self, value: str) -> linre.Match | None:
+        """The fingerprint's match in `value` (its conditions included), or None."""
+        if not self.conditions_hold(value):
+            return None
+        return self.regex.search(value)
 
     def names_target(self) -> bool:
         """True when a match of this fingerprint says Hikvision or Dahua made the device."""
@@ -124,6 +140,14 @@ class FingerprintFile:
     keys: tuple[str, ...]  # `key` plus `also_keys`
     matches: str  # "value", or "registrant" for MAC keys (the IEEE registrant name is matched)
     fingerprints: tuple[Fingerprint, ...]
+    # every fingerprint's pattern in one RE2 set: one pass over the value finds the candidates
+    patterns: linre.RegexSet | None = field(default=None, compare=False, repr=False)
+
+    def candidates(self, value: str) -> list[Fingerprint]:
+        """Fingerprints whose own pattern matches `value`, in library order."""
+        if self.patterns is None:
+            return list(self.fingerprints)
+        return [self.fingerprints[i] for i in self.patterns.matching(value)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,15 +202,18 @@ class Library:
         return self.device_types.get(raw.strip().casefold(), DeviceType.UNKNOWN.value)
 
     def match_value(self, fp_file: FingerprintFile, value: str) -> tuple[Fingerprint,
-                                                                         re.Match[str]] | None:
+                                                                         linre.Match] | None:
         """The first fingerprint of `fp_file` matching `value`, with its regex match."""
-        for fp in fp_file.fingerprints:
-            m = fp.regex.search(value)
+        for fp in fp_file.candidates(value):
+            if not fp.conditions_hold(value):
+                continue
+            # The set already proved the pattern matches: only captures need a second search.
+            m = fp.regex.search(value) if fp.regex.groupindex else linre.NO_GROUPS
             if m is not None:
                 return fp, m
         return None
 
-    def to_match(self, fp: Fingerprint, m: re.Match[str], ev: Evidence) -> Match:
+    def to_match(self, fp: Fingerprint, m: linre.Match, ev: Evidence) -> Match:
         """The Match record for `fp` having matched `ev` (named groups fill fields)."""
         groups = {k: v for k, v in m.groupdict().items() if v and k in GROUP_FIELDS}
         brand, maker = fp.brand, fp.maker
@@ -246,11 +273,18 @@ def _validate(data: dict[str, Any], schema: dict[str, Any], path: Path) -> None:
         raise LibraryError(f"{path}: {where}: {exc.message}") from exc
 
 
-def _compile_fp(raw: dict[str, Any], key: str, path: Path) -> Fingerprint:
+def _compile(pattern: str, fp_id: str, path: Path) -> linre.Regex:
     try:
-        regex = re.compile(raw["pattern"])
-    except re.error as exc:
-        raise LibraryError(f"{path}: {raw['id']}: bad pattern: {exc}") from exc
+        return linre.compile(pattern)
+    except linre.PatternError as exc:
+        raise LibraryError(f"{path}: {fp_id}: pattern RE2 cannot compile ({exc}): "
+                           f"{pattern!r}") from None
+
+
+def _compile_fp(raw: dict[str, Any], key: str, path: Path) -> Fingerprint:
+    regex = _compile(raw["pattern"], raw["id"], path)
+    all_of = tuple(_compile(p, raw["id"], path) for p in raw.get("all_of", ()))
+    none_of = tuple(_compile(p, raw["id"], path) for p in raw.get("none_of", ()))
     unknown = set(regex.groupindex) - GROUP_FIELDS
     if unknown:
         raise LibraryError(f"{path}: {raw['id']}: unknown named groups {sorted(unknown)}")
@@ -264,6 +298,7 @@ def _compile_fp(raw: dict[str, Any], key: str, path: Path) -> Fingerprint:
         strength=Strength(raw["strength"]), source=raw["source"], maker=raw.get("maker"),
         brand=raw.get("brand"), device_type=raw.get("device_type"), examples=examples,
         counter_examples=tuple(raw.get("counter_examples", ())),
+        all_of=all_of, none_of=none_of,
     )
 
 
@@ -315,7 +350,16 @@ def load(root: Path = DEFAULT_DIR) -> Library:
                 raise LibraryError(f"{path}: {fp.id}: brand {fp.brand!r} not in the vocabulary")
             if fp.device_type is not None and fp.device_type not in set(type_aliases.values()):
                 raise LibraryError(f"{path}: {fp.id}: device type {fp.device_type!r} unknown")
-        files.append(FingerprintFile(path, key, keys, data.get("matches", "value"), fps))
+        try:
+            patterns = linre.RegexSet([fp.regex.pattern for fp in fps])
+        except linre.PatternError as exc:
+            raise LibraryError(f"{path}: the file's patterns do not compile together: "
+                               f"{exc}") from None
+        # A set whose automaton exceeds its memory budget matches nothing: say so at load time.
+        if 0 not in patterns.matching(fps[0].examples[0].value):
+            raise LibraryError(f"{path}: {fps[0].id}: the file's pattern set misses its example")
+        files.append(FingerprintFile(path, key, keys, data.get("matches", "value"), fps,
+                                     patterns))
     return Library(tuple(files), makers, brands, type_aliases, content_version(root))
 
 
@@ -349,7 +393,7 @@ def self_test(lib: Library) -> list[str]:
                 seen_examples.add(ex.value)
                 problems.extend(_check_example(lib, fp_file, fp, ex))
             for cex in fp.counter_examples:
-                if fp.regex.search(cex):
+                if fp.search(cex):
                     problems.append(f"{fp.id}: matches its counter-example {cex!r}")
                 problems.extend(_check_counter_example(lib, fp_file, fp, cex))
     return problems

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote
 
-from camscan import oui, rawkeys
+from camscan import linre, oui, rawkeys
 from camscan.fingerprints import STRENGTH_RANK, TARGET_MAKERS, Library, default_library
 from camscan.models import Confidence, Conflict, DeviceType, Evidence, Match, Verdict
 
 # Evidence keys whose value is a MAC address: matched through the OUI tables.
 MAC_KEYS = frozenset({"mac", "sadp.mac", "dhip.mac", "wsd.epr_mac", "dahua.rpc2_mac",
                       "arp.reply"})
-_SCOPE_MAC = re.compile(r"^onvif://www\.onvif\.org/MAC/([0-9A-Fa-f:.-]{12,17})$")
-_SCOPE_HARDWARE = re.compile(r"^onvif://www\.onvif\.org/hardware/(.{1,64})$")
+_SCOPE_MAC = linre.compile(r"^onvif://www\.onvif\.org/MAC/([0-9A-Fa-f:.-]{12,17})$")
+_SCOPE_HARDWARE = linre.compile(r"^onvif://www\.onvif\.org/hardware/(.{1,64})$")
 # Newer Hikvision firmware names its digest realm after the device MAC ('realm="b4a38201a73f"',
 # AlexxIT/go2rtc issue #2232): such a realm goes to the OUI tables like a MAC scope.
-_REALM_MAC = re.compile(r'\brealm="([0-9A-Fa-f]{12})"')
+_REALM_MAC = linre.compile(r'\brealm="([0-9A-Fa-f]{12})"')
 _AUTH_KEYS = frozenset({"http.www_authenticate", "rtsp.www_authenticate", "onvif.www_authenticate"})
 # Plain fields a device reports about itself, used when no fingerprint extracted them;
 # earlier keys win (vendor discovery replies before free text).

@@ -7,13 +7,13 @@ golang/discovery.go, MatrixEditor/hiktools, theweefies/ethodump-ng hikvision.py)
 
 from __future__ import annotations
 
-import re
 import uuid
 import xml.etree.ElementTree as ET
 
 import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
 
+from camscan import linre
 from camscan.context import ScanContext
 from camscan.discovery.udp import Datagram, FieldRecord, exchange, reply_handler
 from camscan.models import Evidence, excerpt
@@ -44,7 +44,9 @@ FIELD_KEYS: dict[str, str] = {
 }
 
 # Some firmware sends XML that does not parse (ethodump-ng's parseMalformedXML); read flat tags.
-_FLAT_TAG = re.compile(rb"<([A-Za-z][A-Za-z0-9_]{0,63})>([^<]{0,1024})</\1>")
+# RE2 has no back-references (and repeats at most 1000): tag pairs and length are checked in code.
+_FLAT_TAG = linre.compile(rb"<([A-Za-z][A-Za-z0-9_]{0,63})>([^<]*)</([A-Za-z][A-Za-z0-9_]{0,63})>")
+_FLAT_VALUE_MAX = 1024
 
 
 class ParseError(ValueError):
@@ -91,7 +93,8 @@ def parse_probe_match(data: bytes) -> SadpReply:
             raise ParseError("not XML and no ProbeMatch element")
         fields = [(m.group(1).decode("ascii"),
                    m.group(2).decode("utf-8", "replace").strip()[:MAX_VALUE])
-                  for m in _FLAT_TAG.finditer(data)][:MAX_FIELDS]
+                  for m in _FLAT_TAG.finditer(data)
+                  if m.group(1) == m.group(3) and len(m.group(2)) <= _FLAT_VALUE_MAX][:MAX_FIELDS]
     if not any(name in FIELD_KEYS for name, _ in fields):
         raise ParseError("ProbeMatch carries no device field")
     return SadpReply(tuple(fields))

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import dataclass
 
+from camscan import linre
 from camscan.models import Evidence
 
 MAX_HEADER = 64 * 1024  # a header block longer than this is "oversize"
 MAX_BODY = 64 * 1024  # bodies are cut here; a longer body is not an error
 MAX_TITLE = 512
 
-_STATUS_RE = re.compile(rb"^HTTP/(\d)\.(\d) +(\d{3})(?: (.*))?$")
-_TITLE_RE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+_STATUS_RE = linre.compile(rb"^HTTP/(\d)\.(\d) +(\d{3})(?: (.*))?$")
+_TITLE_RE = linre.compile(rb"(?is)<title[^>]*>(.*?)</title")
 _FLAT_HEADER_KEYS = {
     "server": "http.server",
     "www-authenticate": "http.www_authenticate",
@@ -69,7 +69,7 @@ def split_head(data: bytes) -> tuple[bytes, bytes] | None:
     return data[:lf], data[lf + 2:]
 
 
-_CHUNK_SIZE_RE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_CHUNK_SIZE_RE = linre.compile(rb"[0-9A-Fa-f]{1,16}")
 
 
 def _dechunk(data: bytes) -> bytes:
@@ -109,7 +109,7 @@ class Head:
     body: bytes  # as received: callers cap it
 
 
-def parse_head(data: bytes, status_re: re.Pattern[bytes], protocol: str) -> Head:
+def parse_head(data: bytes, status_re: linre.Regex, protocol: str) -> Head:
     """Status line, headers and body of a (possibly truncated) response; ParseError otherwise."""
     parts = split_head(data)
     head, body = parts if parts is not None else (data, b"")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from camscan import linre
 from camscan.models import Evidence
 from camscan.probes.http import ParseError as HttpParseError
 from camscan.probes.http import parse_head
@@ -12,7 +12,8 @@ from camscan.probes.http import parse_head
 MAX_BODY = 64 * 1024
 USER_AGENT = "camscan"
 
-_STATUS_RE = re.compile(rb"^RTSP/(\d)\.(\d) +(\d{3})(?: (.*))?$")
+_STATUS_RE = linre.compile(rb"^RTSP/(\d)\.(\d) +(\d{3})(?: (.*))?$")
+_CONTENT_LENGTH_RE = linre.compile(rb"(?im)^content-length[ \t]*:[ \t]*(\d{1,9})[ \t]*\r?$")
 
 
 class ParseError(ValueError):
@@ -56,7 +57,7 @@ def build_request(method: str, url: str, cseq: int) -> bytes:
 
 def content_length(head: bytes) -> int:
     """The Content-Length of a raw head (0 when absent or unreadable)."""
-    m = re.search(rb"(?im)^content-length[ \t]*:[ \t]*(\d{1,9})[ \t]*\r?$", head)
+    m = _CONTENT_LENGTH_RE.search(head)
     return int(m.group(1)) if m else 0
 
 

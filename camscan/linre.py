@@ -1,0 +1,152 @@
+"""Linear-time regular expressions (RE2) for everything that reads device text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
+
+import re2
+
+_UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED
+_ANCHOR_START = re2._re2.RE2.Anchor.ANCHOR_START
+_ANCHOR_BOTH = re2._re2.RE2.Anchor.ANCHOR_BOTH
+
+
+class PatternError(ValueError):
+    """A pattern RE2 cannot compile (look-around, back-reference, bad syntax)."""
+
+
+class Match(Protocol):
+    """The part of a match object camscan reads (both `re` and RE2 matches have it)."""
+
+    def group(self, __group: int | str = 0) -> Any: ...
+    def groups(self) -> tuple[Any, ...]: ...
+    def groupdict(self) -> dict[str, Any]: ...
+    def start(self, __group: int | str = 0) -> int: ...
+    def end(self, __group: int | str = 0) -> int: ...
+
+
+def _options(max_mem: int | None = None) -> Any:
+    opts = re2.Options()
+    opts.log_errors = False  # the error becomes a PatternError, not a line on stderr
+    if max_mem is not None:
+        opts.max_mem = max_mem
+    return opts
+
+
+class _SpanMatch:
+    """A match in bytes or ASCII text, where RE2's byte offsets are the text's offsets."""
+
+    __slots__ = ("_names", "_spans", "_text")
+
+    def __init__(self, text: Any, spans: list[tuple[int, int]], names: dict[str, int]) -> None:
+        self._text, self._spans, self._names = text, spans, names
+
+    def _index(self, group: int | str) -> int:
+        return self._names[group] if isinstance(group, str) else group
+
+    def group(self, group: int | str = 0) -> Any:
+        start, end = self._spans[self._index(group)]
+        return None if start < 0 else self._text[start:end]
+
+    def groups(self) -> tuple[Any, ...]:
+        return tuple(self.group(i) for i in range(1, len(self._spans)))
+
+    def groupdict(self) -> dict[str, Any]:
+        return {name: self.group(i) for name, i in self._names.items()}
+
+    def start(self, group: int | str = 0) -> int:
+        return self._spans[self._index(group)][0]
+
+    def end(self, group: int | str = 0) -> int:
+        return self._spans[self._index(group)][1]
+
+
+NO_GROUPS: Match = _SpanMatch("", [(0, 0)], {})  # stands for a match without captures
+
+
+class Regex:
+    """One compiled RE2 pattern with the `re` methods camscan uses."""
+
+    __slots__ = ("_names", "_re", "pattern")
+
+    def __init__(self, pattern: str | bytes) -> None:
+        self.pattern = pattern
+        try:
+            self._re = re2.compile(pattern, _options())
+        except re2.error as exc:
+            raise PatternError(_message(exc)) from None
+        self._names = dict(self._re.groupindex)
+
+    @property
+    def groupindex(self) -> dict[str, int]:
+        """Named groups and their numbers."""
+        return self._names
+
+    def _spans(self, anchor: Any, text: Any) -> Match | None:
+        # Bytes and ASCII text skip the bindings' offset translation (several times faster).
+        data = text if isinstance(text, bytes) else text.encode("ascii")
+        spans = self._re._regexp.Match(anchor, data, 0, len(data))
+        return None if spans[0][0] < 0 else _SpanMatch(text, spans, self._names)
+
+    def search(self, text: Any) -> Match | None:
+        """The first match anywhere in `text`, or None."""
+        if isinstance(text, bytes) or text.isascii():
+            return self._spans(_UNANCHORED, text)
+        m: Match | None = self._re.search(text)
+        return m
+
+    def match(self, text: Any) -> Match | None:
+        """A match anchored at the start of `text`, or None."""
+        if isinstance(text, bytes) or text.isascii():
+            return self._spans(_ANCHOR_START, text)
+        m: Match | None = self._re.match(text)
+        return m
+
+    def fullmatch(self, text: Any) -> Match | None:
+        """A match of the whole of `text`, or None."""
+        if isinstance(text, bytes) or text.isascii():
+            return self._spans(_ANCHOR_BOTH, text)
+        m: Match | None = self._re.fullmatch(text)
+        return m
+
+    def finditer(self, text: Any) -> Iterator[Match]:
+        """Every non-overlapping match, left to right."""
+        return iter(self._re.finditer(text))
+
+    def sub(self, repl: Any, text: Any) -> Any:
+        """`text` with every match replaced."""
+        return self._re.sub(repl, text)
+
+
+class RegexSet:
+    """Patterns searched together in one pass; says which of them match."""
+
+    __slots__ = ("_set",)
+
+    def __init__(self, patterns: Sequence[str | bytes]) -> None:
+        # Many-match DFAs never give up on a hard input (they only reset their cache), so a
+        # miss is a real miss; a program too large for the budget fails at the first search.
+        self._set = re2.Set.SearchSet(_options(max_mem=64 << 20))
+        try:
+            for p in patterns:
+                self._set.Add(p)
+            self._set.Compile()
+        except re2.error as exc:
+            raise PatternError(_message(exc)) from None
+
+    def matching(self, text: str | bytes) -> list[int]:
+        """Indexes of the patterns that match somewhere in `text`, in ascending order."""
+        data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+        hits = self._set._set.Match(data)
+        return sorted(hits) if hits else []
+
+
+def _message(exc: Exception) -> str:
+    arg = exc.args[0] if exc.args else exc
+    return arg.decode("utf-8", "replace") if isinstance(arg, bytes) else str(arg)
+
+
+def compile(pattern: str | bytes) -> Regex:
+    """Compile `pattern` with RE2; raise PatternError if RE2 cannot."""
+    return Regex(pattern)
