@@ -17,9 +17,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
-import defusedxml.ElementTree as DET
-from defusedxml import DefusedXmlException
 
+from camscan import xmlsafe
 from camscan.context import ScanContext, traffic_log
 from camscan.discovery.udp import Datagram, save_capture
 from camscan.models import Evidence, excerpt
@@ -140,17 +139,15 @@ def _date_time(info: ET.Element) -> str:
 
 def _tree(data: bytes) -> ET.Element:
     try:
-        return DET.fromstring(data, forbid_dtd=True)
-    except ET.ParseError as exc:
-        if "unbound prefix" not in str(exc):
-            raise ParseError(f"not XML: {str(exc)[:80]}") from None
-    except (DefusedXmlException, ValueError) as exc:
-        raise ParseError(f"not XML: {str(exc)[:80]}") from None
+        return xmlsafe.parse(data)
+    except xmlsafe.XmlError as exc:
+        if type(exc) is not xmlsafe.XmlError or not xmlsafe.is_unbound_prefix(exc):
+            raise ParseError(str(exc)) from None
     bare = _ATTR_PREFIX.sub(rb"\1\2", _TAG_PREFIX.sub(rb"<\1", data))
     try:
-        return DET.fromstring(bare, forbid_dtd=True)
-    except (ET.ParseError, DefusedXmlException, ValueError) as exc:
-        raise ParseError(f"not XML: {str(exc)[:80]}") from None
+        return xmlsafe.parse(bare)
+    except xmlsafe.XmlError as exc:
+        raise ParseError(str(exc)) from None
 
 
 def parse_response(data: bytes) -> SoapReply:

@@ -8,12 +8,8 @@ golang/discovery.go, MatrixEditor/hiktools, theweefies/ethodump-ng hikvision.py)
 from __future__ import annotations
 
 import uuid
-import xml.etree.ElementTree as ET
 
-import defusedxml.ElementTree as DET
-from defusedxml import DefusedXmlException
-
-from camscan import linre
+from camscan import linre, xmlsafe
 from camscan.context import ScanContext
 from camscan.discovery.udp import Datagram, FieldRecord, exchange, reply_handler
 from camscan.models import Evidence, excerpt
@@ -72,10 +68,10 @@ def _local(tag: str) -> str:
 
 def _fields_from_tree(data: bytes) -> list[tuple[str, str]] | None:
     try:
-        root = DET.fromstring(data, forbid_dtd=True)
-    except DefusedXmlException as exc:  # no device sends a DTD; refuse rather than guess
-        raise ParseError(f"forbidden XML construct: {type(exc).__name__}") from None
-    except (ET.ParseError, ValueError):
+        root = xmlsafe.parse(data)
+    except xmlsafe.ForbiddenXml as exc:  # no device sends a DTD; refuse rather than guess
+        raise ParseError(str(exc)) from None
+    except xmlsafe.XmlError:
         return None
     if _local(root.tag) != "ProbeMatch":
         raise ParseError(f"root element is {_local(root.tag)[:40]!r}, not ProbeMatch")

@@ -11,9 +11,8 @@ from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
 
 import aiohttp
-import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
 
+from camscan import xmlsafe
 from camscan.context import ScanContext, traffic_log
 from camscan.discovery.udp import Datagram, exchange
 from camscan.models import Evidence, excerpt
@@ -130,8 +129,8 @@ def parse_description(data: bytes) -> DeviceDescription:
     if len(data) > MAX_DESCRIPTION:
         raise ParseError(f"description of {len(data)} bytes exceeds {MAX_DESCRIPTION}")
     try:
-        root = SafeET.fromstring(data, forbid_dtd=True)
-    except (SafeET.ParseError, DefusedXmlException, ValueError, UnicodeError) as exc:
+        root = xmlsafe.parse(data)
+    except xmlsafe.XmlError as exc:
         raise ParseError(f"bad description XML: {exc}") from None
     if _local(root.tag) != "root":
         raise ParseError(f"description root element is {_local(root.tag)!r}, not 'root'")
@@ -287,8 +286,12 @@ async def discover(ctx: ScanContext) -> None:
             await exchange(ctx, "ssdp", [(build_msearch(), (SSDP_GROUP, SSDP_PORT))],
                            hearing.feed, max_size=MAX_DATAGRAM, port=SSDP_PORT,
                            groups=[SSDP_GROUP], max_per_source=MAX_PER_SOURCE)
-            if fetches:
-                await asyncio.gather(*fetches)
+            # One device's failed fetch is that device's error; the others' fetches go on.
+            for result in await asyncio.gather(*fetches, return_exceptions=True):
+                if isinstance(result, Exception):
+                    stats.errors += 1
+                    stats.notes.append(f"description fetch failed: {type(result).__name__}: "
+                                       f"{str(result)[:80]}")
         finally:  # interrupted: no fetch outlives the session it uses
             for task in fetches:
                 task.cancel()

@@ -22,6 +22,7 @@ from camscan.models import Evidence, MethodStats
 
 MAX_PER_SOURCE = 8  # datagrams kept per replying address
 MAX_TOTAL = 4096  # datagrams kept per exchange, whatever their sources
+MAX_NOTES = 32  # a flood of unreadable replies is counted, not described one by one
 RESEND_AFTER_S = 0.4  # second copy of each payload when settings.retries > 0
 _IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)  # Linux <linux/in.h>
 
@@ -112,7 +113,15 @@ class _Collector(asyncio.DatagramProtocol):
         self.seen.add(digest)
         self.per_source[ip] = count + 1
         self.kept += 1
-        self.on_datagram(Datagram(ip, port, data))
+        try:
+            self.on_datagram(Datagram(ip, port, data))
+        except Exception as exc:
+            # A reply the handler could not read costs that reply only: counted and noted,
+            # never an event-loop traceback that also drops it from the statistics.
+            self.stats.errors += 1
+            if len(self.stats.notes) < MAX_NOTES:
+                self.stats.notes.append(f"reply from {ip} not read: {type(exc).__name__}: "
+                                        f"{str(exc)[:80]}")
 
     def error_received(self, exc: Exception) -> None:
         self.stats.errors += 1

@@ -16,9 +16,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import defusedxml.ElementTree as DET
-from defusedxml import DefusedXmlException
-
+from camscan import xmlsafe
 from camscan.context import ScanContext
 from camscan.discovery import onvif
 from camscan.discovery.udp import Datagram, exchange
@@ -115,9 +113,9 @@ def parse_probe_matches(data: bytes) -> ProbeMatches:
     if len(data) > MAX_REPLY:
         raise ParseError(f"{len(data)} bytes exceeds {MAX_REPLY}")
     try:
-        root = DET.fromstring(data, forbid_dtd=True)
-    except (ET.ParseError, DefusedXmlException, ValueError) as exc:
-        raise ParseError(f"not XML: {str(exc)[:80]}") from None
+        root = xmlsafe.parse(data)
+    except xmlsafe.XmlError as exc:
+        raise ParseError(str(exc)) from None
     header, body = _find(root, "Header"), _find(root, "Body")
     if _local(root.tag) != "Envelope" or body is None:
         raise ParseError("no SOAP Envelope/Body")
