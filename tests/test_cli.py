@@ -385,3 +385,25 @@ def test_a_report_with_an_unknown_extension_is_refused_before_scanning(
                           "--report", str(tmp_path / "r.txt")], capsys)
     assert (code, out, no_network_scan) == (2, "", [])
     assert "unknown report type '.txt'" in err
+
+
+def test_scan_only_filters_the_machine_output(capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              no_network_scan: list[str]) -> None:
+    import camscan.output.select as select
+
+    seen: list[tuple[frozenset[str], object]] = []
+    real = select.select_devices
+
+    def spy(doc: Any, only: frozenset[str] = frozenset(), min_confidence: Any = None) -> Any:
+        seen.append((only, min_confidence))
+        return real(doc, only, min_confidence)
+
+    monkeypatch.setattr(select, "select_devices", spy)
+    code, out, _ = run(["scan", "198.18.0.0/30", "-p", "banners", "-q", "-f", "csv",
+                        "--only", "Hikvision,dahua", "--min-confidence", "likely"], capsys)
+    assert code == 0 and out.startswith("site,")
+    assert seen == [(frozenset({"hikvision", "dahua"}), "likely")]
+    code, _, err = run(["scan", "198.18.0.0/30", "-p", "banners", "-q", "-f", "ndjson",
+                        "--only", "dahua"], capsys)
+    assert code == 2 and "camscan export" in err

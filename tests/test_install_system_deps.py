@@ -42,8 +42,15 @@ echo "systemctl $*" >> "$FAKE_STATE/log"
 """
 
 BASE = ["iproute2", "python3-venv", "python3-pip", "libcap2-bin"]
-TEST_EXTRA = ["avahi-daemon", "chromium", "arp-scan", "nmap", "libpango-1.0-0",
-              "libpangoft2-1.0-0", "libharfbuzz-subset0"]
+TEST_EXTRA = [
+    "avahi-daemon",
+    "chromium",
+    "arp-scan",
+    "nmap",
+    "libpango-1.0-0",
+    "libpangoft2-1.0-0",
+    "libharfbuzz-subset0",
+]
 
 
 @dataclass
@@ -57,10 +64,20 @@ class Host:
         return self.root / "usr" / "sbin" / "policy-rc.d"
 
     def run(self, *args: str, fail_apt: bool = False) -> subprocess.CompletedProcess[str]:
-        env = {"PATH": f"{self.bin}:{os.environ['PATH']}", "CAMSCAN_INSTALL_ROOT": str(self.root),
-               "FAKE_STATE": str(self.state), "FAKE_APT_FAIL": "1" if fail_apt else ""}
-        return subprocess.run(["bash", str(SCRIPT), *args], env=env, capture_output=True,
-                              text=True, timeout=30, check=False)
+        env = {
+            "PATH": f"{self.bin}:{os.environ['PATH']}",
+            "CAMSCAN_INSTALL_ROOT": str(self.root),
+            "FAKE_STATE": str(self.state),
+            "FAKE_APT_FAIL": "1" if fail_apt else "",
+        }
+        return subprocess.run(
+            ["bash", str(SCRIPT), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
 
     def log(self) -> list[str]:
         path = self.state / "log"
@@ -77,8 +94,11 @@ def host(tmp_path: Path) -> Host:
     for d in (h.root / "usr" / "sbin", h.state, h.bin):
         d.mkdir(parents=True)
     (h.state / "installed").touch()
-    for name, text in (("dpkg-query", FAKE_DPKG_QUERY), ("apt-get", FAKE_APT_GET),
-                       ("systemctl", FAKE_SYSTEMCTL)):
+    for name, text in (
+        ("dpkg-query", FAKE_DPKG_QUERY),
+        ("apt-get", FAKE_APT_GET),
+        ("systemctl", FAKE_SYSTEMCTL),
+    ):
         (h.bin / name).write_text(text)
         (h.bin / name).chmod(0o755)
     return h
@@ -91,8 +111,12 @@ def snapshot(path: Path) -> tuple[str, int, int, str] | None:
     st = path.lstat()
     if stat.S_ISLNK(st.st_mode):
         return ("link", 0, 0, os.readlink(path))
-    return ("file", stat.S_IMODE(st.st_mode), st.st_mtime_ns,
-            hashlib.sha256(path.read_bytes()).hexdigest())
+    return (
+        "file",
+        stat.S_IMODE(st.st_mode),
+        st.st_mtime_ns,
+        hashlib.sha256(path.read_bytes()).hexdigest(),
+    )
 
 
 def service_calls(log: list[str]) -> list[str]:

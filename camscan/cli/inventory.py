@@ -20,8 +20,10 @@ def inventory() -> None:
 
 @app.command("add")
 def add(
-    files: Annotated[list[Path], typer.Argument(
-        help="Saved scans to store: JSON or NDJSON files.", dir_okay=False)],
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="Saved scans to store: JSON or NDJSON files.", dir_okay=False),
+    ],
     db: DbOption = None,
 ) -> None:
     """Store existing scan documents; prints each new scan id on stdout."""

@@ -18,7 +18,7 @@ from typing import Annotated, Any, TextIO
 import typer
 
 from camscan.context import ScanSettings
-from camscan.models import ScanResult
+from camscan.models import Confidence, ScanResult
 from camscan.pipeline import ALL_METHODS, Method, Scan, ScanError, ScanRequest
 
 
@@ -135,24 +135,24 @@ def emit_result(doc: dict[str, Any], fmt: OutputFormat, output: Path | None) -> 
     A file that cannot be written after all (disk full, permissions changed mid-scan) is
     reported in one line and the output goes to stdout instead, so no finding is lost; False then.
     """
-    from camscan.output.csv import csv_text
-    from camscan.output.jsonout import atomic_write_text, dumps_document
+    from camscan.output.formats import import_order_note, render
+    from camscan.output.jsonout import atomic_write_text
 
-    if fmt is OutputFormat.JSON:
-        text = dumps_document(doc)
-    else:
-        text = csv_text(doc, "generic" if fmt is OutputFormat.CSV else fmt.value)
     ok = True
-    if output is not None:
-        try:
-            atomic_write_text(output, text)
-            return True
-        except OSError as exc:
-            typer.echo(f"camscan: error: cannot write {output}: {exc.strerror or exc}; "
-                       "writing the output to stdout instead", err=True)
-            ok = False
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    files = render(doc, fmt.value, output)
+    for path, text in files:
+        if path is not None:
+            try:
+                atomic_write_text(path, text)
+                continue
+            except OSError as exc:
+                typer.echo(f"camscan: error: cannot write {path}: {exc.strerror or exc}; "
+                           "writing the output to stdout instead", err=True)
+                ok = False
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    if ok and (note := import_order_note(files, fmt.value)):
+        typer.echo(note, err=True)
     return ok
 
 
@@ -222,6 +222,13 @@ def scan(
              "table is shown.")] = None,
     report: Annotated[Path | None, typer.Option(
         "--report", help="Also write the HTML (or .pdf) report here.")] = None,
+    only: Annotated[list[str] | None, typer.Option(
+        "--only", help="Machine output keeps only these makers or brands, comma-separated "
+                       "(e.g. hikvision,dahua); the table, report and inventory keep all.")
+    ] = None,
+    min_confidence: Annotated[Confidence | None, typer.Option(
+        "--min-confidence", help="Machine output keeps only devices identified at least this "
+                                 "surely.")] = None,
     store: Annotated[bool, typer.Option(
         "--store", help="Keep this scan in the inventory database.")] = False,
     db: Annotated[Path | None, typer.Option("--db", help="Inventory database path.")] = None,
@@ -255,6 +262,9 @@ def scan(
     if (p := parse_ports(ports)) is not None:
         settings.ports = p
     fmt = fmt_given or OutputFormat.JSON
+    if (only or min_confidence) and fmt is OutputFormat.NDJSON:
+        raise fail("--only and --min-confidence do not apply to the NDJSON stream; "
+                   "filter it later with camscan export")
     # 780 KB of JSON scrolling past is no answer to a person at a terminal: they get the
     # table (on stderr, as always) and a hint; pipes and files get the JSON as before.
     table_only = output is None and fmt_given is None and sys.stdout.isatty()
@@ -317,7 +327,10 @@ def scan(
         if ndjson_out is not None and ndjson_out is not sys.stdout:
             ndjson_out.close()
         doc = build_document(result, fingerprint_version=version or fingerprint_version())
-        written = table_only or fmt is OutputFormat.NDJSON or emit_result(doc, fmt, output)
+        from camscan.output.select import parse_only, select_devices
+
+        machine = select_devices(doc, parse_only(only), min_confidence)
+        written = table_only or fmt is OutputFormat.NDJSON or emit_result(machine, fmt, output)
         ok = _after(doc, quiet=quiet, report=report, store=store, db=db) and written
         if table_only:
             typer.echo("camscan: stdout is a terminal, so the JSON document was not printed; "

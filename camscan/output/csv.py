@@ -17,6 +17,8 @@ from camscan.models import ScanResult
 from camscan.output.document import as_document
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+NETBOX_NAME_MAX = 100  # NetBox's CharField max_length for names and device-type models
+DEFAULT_SITE = "camscan"  # NetBox requires a site; this one is created by the site CSV
 SUMMARY_VALUE_MAX = 80  # a body or banner in a cell is noise; the JSON keeps all of it
 NOTES_MATCHES_MAX = 3  # deciding fingerprints quoted in an asset register's notes
 
@@ -110,21 +112,6 @@ def _generic(doc: Mapping[str, Any], d: Mapping[str, Any]) -> Row:
     }
 
 
-def _netbox(doc: Mapping[str, Any], d: Mapping[str, Any]) -> Row:
-    v = d["verdict"]
-    return {
-        "name": f"{_label(d)}-{d['ip']}",
-        "role": TYPE_LABEL.get(v["device_type"], v["device_type"]),
-        "manufacturer": _maker(v),
-        "device_type": v["model"] or "Unknown",
-        "serial": v["serial"] or "",
-        "status": "active",
-        "site": doc["site"] or "",
-        "description": _short(f"{_label(d)} {v['device_type']} ({v['confidence']}, camscan)"),
-        "comments": _facts(doc, d),
-    }
-
-
 def asset_tag(d: Mapping[str, Any]) -> str:
     """A stable tag for a device: its MAC, else its serial, else its address."""
     if d["mac"]:
@@ -134,35 +121,63 @@ def asset_tag(d: Mapping[str, Any]) -> str:
     return "CS-IP-" + str(d["ip"])
 
 
+def register_name(d: Mapping[str, Any]) -> str:
+    """A name that stays the same across scans: brand or maker, then the asset tag's core."""
+    return f"{_label(d)}-{asset_tag(d).removeprefix('CS-')}"
+
+
+def type_label(v: Mapping[str, Any]) -> str:
+    """The register's role/category name for the verdict's device type."""
+    return TYPE_LABEL.get(v["device_type"], str(v["device_type"]))
+
+
+def register_model(v: Mapping[str, Any]) -> str:
+    """A model name unique per maker and model: `Hikvision DS-2CD2385G1-I`.
+
+    Snipe-IT finds an existing model by name alone (ItemImporter::createOrFetchAssetModel),
+    so an unqualified `Unknown model` would file every unidentified device under whichever
+    maker's row created it first; the maker and, for unknown models, the type keep them apart.
+    """
+    maker = _maker(v)
+    if v["model"]:
+        return f"{maker} {v['model']}"
+    return f"{maker} {type_label(v)} (model unknown)"
+
+
+def _netbox(doc: Mapping[str, Any], d: Mapping[str, Any]) -> Row:
+    v = d["verdict"]
+    return {
+        "name": register_name(d),
+        "role": type_label(v),
+        "manufacturer": _maker(v),
+        "device_type": netbox_device_type(v),
+        "serial": v["serial"] or "",
+        "asset_tag": asset_tag(d),
+        "status": "active",
+        "site": doc["site"] or DEFAULT_SITE,
+        "description": _short(f"{_label(d)} {v['device_type']} ({v['confidence']}, camscan)"),
+        "comments": _facts(doc, d),
+    }
+
+
+def netbox_device_type(v: Mapping[str, Any]) -> str:
+    """The NetBox device type's `model`: the model, else `<type> (model unknown)` (per maker)."""
+    return str(v["model"] or f"{type_label(v)} (model unknown)")[:NETBOX_NAME_MAX]
+
+
 def _snipeit(doc: Mapping[str, Any], d: Mapping[str, Any]) -> Row:
     v = d["verdict"]
     return {
         "Asset Tag": asset_tag(d),
-        "Asset Name": f"{_label(d)} {d['ip']}",
+        "Asset Name": register_name(d),
         "Manufacturer": _maker(v),
-        "Model Name": v["model"] or "Unknown model",
+        "Model Name": register_model(v),
         "Model Number": v["model"] or "",
-        "Category": TYPE_LABEL.get(v["device_type"], v["device_type"]),
+        "Category": type_label(v),
         "Serial Number": v["serial"] or "",
         "Location": doc["site"] or "",
-        "Notes": _facts(doc, d),
+        "Asset Notes": _facts(doc, d),
         "MAC Address": d["mac"] or "",
-    }
-
-
-def _glpi(doc: Mapping[str, Any], d: Mapping[str, Any]) -> Row:
-    v = d["verdict"]
-    return {
-        "Name": f"{_label(d)}-{d['ip']}",
-        "Manufacturer": _maker(v),
-        "Model": v["model"] or "",
-        "Type": TYPE_LABEL.get(v["device_type"], v["device_type"]),
-        "Serial number": v["serial"] or "",
-        "Inventory number": asset_tag(d),
-        "Location": doc["site"] or "",
-        "MAC address": d["mac"] or "",
-        "IP address": d["ip"],
-        "Comments": _facts(doc, d),
     }
 
 
@@ -174,24 +189,26 @@ class Profile:
     columns: tuple[str, ...]
     row: RowBuilder
     description: str
+    unique: tuple[str, ...] = ()  # columns the importer requires to be unique
 
 
-def _profile(name: str, row: RowBuilder, description: str) -> Profile:
+def _profile(name: str, row: RowBuilder, description: str,
+             unique: tuple[str, ...] = ()) -> Profile:
     # Columns come from the row builder itself, so they cannot drift from what it writes.
     sample: dict[str, Any] = {
         "ip": "", "mac": None, "vendor": None, "outside_scope": False, "errors": [],
         "verdict": {"maker": None, "brand": None, "white_label": False, "device_type": "unknown",
                     "model": None, "firmware": None, "serial": None,
                     "confidence": "undetermined", "conflicts": [], "decided_by": []}}
-    return Profile(name, tuple(row({"site": None, "started": ""}, sample)), row, description)
+    return Profile(name, tuple(row({"site": None, "started": ""}, sample)), row, description,
+                   unique)
 
 
 PROFILES: dict[str, Profile] = {
     p.name: p for p in (
         _profile("generic", _generic, "every verdict field, one row per device"),
-        _profile("netbox", _netbox, "NetBox DCIM device bulk import"),
-        _profile("snipeit", _snipeit, "Snipe-IT asset import"),
-        _profile("glpi", _glpi, "GLPI Data Injection plugin (Peripheral or Network equipment)"),
+        _profile("netbox", _netbox, "NetBox DCIM device bulk import", ("name", "asset_tag")),
+        _profile("snipeit", _snipeit, "Snipe-IT asset import", ("Asset Tag", "Asset Name")),
     )
 }
 
@@ -206,9 +223,24 @@ def write_csv(doc: ScanResult | Mapping[str, Any], stream: TextIO,
         raise ValueError(f"unknown CSV profile {profile!r}; one of {', '.join(PROFILES)}") from None
     writer = csv.writer(stream, lineterminator="\r\n")
     writer.writerow(prof.columns)
-    for d in doc["devices"]:
-        row = prof.row(doc, d)
+    for row in profile_rows(doc, prof):
         writer.writerow([escape_cell(row[c]) for c in prof.columns])
+
+
+def profile_rows(doc: Mapping[str, Any], prof: Profile) -> list[Row]:
+    """The rows of a profile, its unique columns made unique (`-2`, `-3` … on repeats).
+
+    Two addresses can share a MAC (a recorder with two interfaces, proxy ARP); the importer
+    would reject the second row and, in NetBox, the whole file.
+    """
+    rows = [prof.row(doc, d) for d in doc["devices"]]
+    for col in prof.unique:
+        seen: dict[str, int] = {}
+        for row in rows:
+            n = seen[row[col]] = seen.get(row[col], 0) + 1
+            if n > 1:
+                row[col] = f"{row[col]}-{n}"
+    return rows
 
 
 def csv_text(doc: ScanResult | Mapping[str, Any], profile: str = "generic") -> str:

@@ -65,8 +65,10 @@ def from_ndjson(lines: Iterable[str], name: str = "<input>") -> dict[str, Any]:
         elif kind == "summary" and header is not None and tail is None:
             tail = obj
         else:
-            raise DocumentError(f"{name}, line {n}: unexpected NDJSON line "
-                                f"(type {kind!r}); expected header, devices, summary")
+            raise DocumentError(
+                f"{name}, line {n}: unexpected NDJSON line "
+                f"(type {kind!r}); expected header, devices, summary"
+            )
     if header is None:
         raise DocumentError(f"{name}: empty NDJSON stream")
     doc = {k: v for k, v in header.items() if k != "type"}

@@ -43,8 +43,9 @@ def test_a_stream_cut_short_reads_as_incomplete(saved: tuple[Path, Path]) -> Non
     assert doc["summary"]["devices"] == len(lines) - 1
 
 
-@pytest.mark.parametrize("text", ["", "{", "[1]", '{"type": "device"}',
-                                  '{"type":"header"}\n{"type":"bogus"}'])
+@pytest.mark.parametrize(
+    "text", ["", "{", "[1]", '{"type": "device"}', '{"type":"header"}\n{"type":"bogus"}']
+)
 def test_what_is_not_a_scan_is_a_document_error(text: str) -> None:
     with pytest.raises(DocumentError):
         parse_document(text)
@@ -70,30 +71,45 @@ def test_json_to_ndjson_and_back_is_lossless(saved: tuple[Path, Path], tmp_path:
 
 
 def test_only_and_confidence_filters_keep_register_exports_to_cameras(
-        saved: tuple[Path, Path]) -> None:
+    saved: tuple[Path, Path],
+) -> None:
     res = runner.invoke(app, ["export", str(saved[0]), "-f", "csv", "--only", "hikvision,dahua"])
     assert res.exit_code == 0, res.output
     rows = list(csv.DictReader(io.StringIO(res.stdout)))
     assert {r["maker"] for r in rows} == {"Hikvision", "Dahua"}
     assert "Axis" in runner.invoke(app, ["export", str(saved[0]), "-f", "csv"]).stdout
-    res = runner.invoke(app, ["export", str(saved[0]), "-f", "json", "--only", "HIKVISION",
-                              "--min-confidence", "confirmed"])
+    res = runner.invoke(
+        app,
+        [
+            "export",
+            str(saved[0]),
+            "-f",
+            "json",
+            "--only",
+            "HIKVISION",
+            "--min-confidence",
+            "confirmed",
+        ],
+    )
     doc = json.loads(res.stdout)
-    assert doc["devices"] and all(d["verdict"]["maker"] == "Hikvision" and
-                                  d["verdict"]["confidence"] == "confirmed"
-                                  for d in doc["devices"])
+    assert doc["devices"] and all(
+        d["verdict"]["maker"] == "Hikvision" and d["verdict"]["confidence"] == "confirmed"
+        for d in doc["devices"]
+    )
     assert doc["summary"]["devices"] == len(doc["devices"])  # counted again after filtering
 
 
-def test_export_refuses_an_extension_it_cannot_place(saved: tuple[Path, Path],
-                                                     tmp_path: Path) -> None:
+def test_export_refuses_an_extension_it_cannot_place(
+    saved: tuple[Path, Path], tmp_path: Path
+) -> None:
     res = runner.invoke(app, ["export", str(saved[0]), "-o", str(tmp_path / "x.xlsx")])
     assert res.exit_code == 2 and "give --format" in res.stderr
     assert not (tmp_path / "x.xlsx").exists()
 
 
-def test_inventory_add_then_report_diff_and_export_by_id(saved: tuple[Path, Path],
-                                                         tmp_path: Path) -> None:
+def test_inventory_add_then_report_diff_and_export_by_id(
+    saved: tuple[Path, Path], tmp_path: Path
+) -> None:
     db = str(tmp_path / "inv.sqlite3")
     res = runner.invoke(app, ["inventory", "add", str(saved[0]), str(saved[1]), "--db", db])
     assert res.exit_code == 0, res.output
@@ -107,8 +123,9 @@ def test_inventory_add_then_report_diff_and_export_by_id(saved: tuple[Path, Path
     assert res.exit_code == 0 and len(res.stdout.splitlines()) == 7
 
 
-def test_inventory_add_of_a_bad_file_stores_nothing(saved: tuple[Path, Path],
-                                                    tmp_path: Path) -> None:
+def test_inventory_add_of_a_bad_file_stores_nothing(
+    saved: tuple[Path, Path], tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"hello": 1}')
     db = tmp_path / "inv.sqlite3"
@@ -125,8 +142,9 @@ def test_report_reads_ndjson(saved: tuple[Path, Path], tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["report.txt", "report"])
-def test_report_to_an_unknown_extension_is_a_usage_error(name: str, saved: tuple[Path, Path],
-                                                         tmp_path: Path) -> None:
+def test_report_to_an_unknown_extension_is_a_usage_error(
+    name: str, saved: tuple[Path, Path], tmp_path: Path
+) -> None:
     res = runner.invoke(app, ["report", str(saved[0]), "-o", str(tmp_path / name)])
     assert res.exit_code == 2 and "unknown report type" in res.stderr
     assert not (tmp_path / name).exists()
