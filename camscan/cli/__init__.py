@@ -8,14 +8,10 @@ import sys
 from typing import Annotated
 
 import typer
+from typer._click import exceptions as click_exc  # typer >= 0.26 carries its own click
 
 LAB_CLI = "camscan_lab.cli"
 LAB_MISSING = "the lab is not installed: pip install 'camscan[lab]' (from a checkout: '.[lab]')"
-
-try:  # typer >= 0.20 carries its own click
-    from typer._click import exceptions as click_exc
-except ImportError:  # pragma: no cover - older typer on plain click
-    from click import exceptions as click_exc  # type: ignore[no-redef]
 
 # command -> the module that provides it. Only the invoked command's module is imported, so
 # a scan starts sweeping before the other commands' dependencies have loaded.
