@@ -53,6 +53,7 @@ def describe(st: LabStatus) -> str:
         f"  gc_thresh:  {st.gc_thresh}",
     ]
     lines += [f"    skipped {s}" for s in st.services_skipped]
+    lines += [f"  note:       {n}" for n in st.notices]
     return "\n".join(lines)
 
 
@@ -153,7 +154,8 @@ def demo(
     typer.echo(f"camscan: bringing the lab up ({spec})", err=True)
     code = 1
     try:
-        lab.up()
+        for notice in lab.up().notices:
+            typer.echo(f"camscan: lab: {notice}", err=True)
         argv = ["ip", "netns", "exec", lab.scanner_netns, sys.executable, "-m", "camscan",
                 "scan", lab_spec.scan_subnet, "--interface", lab.scanner_interface]
         if output is not None:

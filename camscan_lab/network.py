@@ -82,6 +82,7 @@ class LabStatus:
     runner_peak_rss_kb: int | None
     services_started: int
     services_skipped: tuple[str, ...]
+    notices: tuple[str, ...]  # what personalities told the user (e.g. a stand-in responder)
     gc_thresh: str
     up_seconds: float | None  # `up` from start to the runner's ready report
     network_seconds: float | None  # of which building namespaces, links and addresses
@@ -434,6 +435,7 @@ class Lab:
             services_started=len(report.get("started", [])),
             services_skipped=tuple(f"{s['service']}: {s['error']}"
                                    for s in report.get("skipped", [])),
+            notices=tuple(report.get("notices", [])),
             gc_thresh=_describe_gc(state.get("gc_thresh", {})),
             up_seconds=state.get("up_seconds"),
             network_seconds=state.get("network_seconds"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
@@ -30,6 +30,8 @@ class LabHost:
     # Starts an external process inside the device's namespace; returns its PID, which the
     # runner records and ends on `lab down`.
     spawn: Callable[[Sequence[str]], int]
+    # Tells the person running the lab something they should know (`lab up`/demo print it).
+    tell: Callable[[str], None] = field(default=lambda message: None)
 
     def socket(self, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM,
                proto: int = 0) -> socket.socket:

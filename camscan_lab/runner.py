@@ -43,7 +43,7 @@ class Runner:
         self.closers: list[tuple[str, Closer]] = []
         self.children: list[subprocess.Popen[bytes]] = []
         self.report: dict[str, Any] = {"pid": os.getpid(), "started": [], "skipped": [],
-                                       "spawned": []}
+                                       "spawned": [], "notices": []}
 
     def netns_fd(self, name: str) -> int:
         """An open descriptor of the named namespace, kept for the runner's lifetime."""
@@ -58,6 +58,7 @@ class Runner:
             netns=device.netns, prefix_len=device.prefix_len, device=device.spec.table,
             make_socket=partial(netns.socket_in, self.netns_fd(device.netns)),
             spawn=partial(self.spawn, device.netns),
+            tell=partial(self.notice, device.name),
         )
 
     def spawn(self, ns: str, argv: Sequence[str]) -> int:
@@ -87,6 +88,11 @@ class Runner:
             log.info("%s took %.2f s to start", label, took)
         self.closers.append((label, closer))
         self.report["started"].append(label)
+
+    def notice(self, device: str, message: str) -> None:
+        """Record something the person running the lab should be told about a device."""
+        log.warning("%s: %s", device, message)
+        self.report["notices"].append(f"{device}: {message}")
 
     def skip(self, label: str, why: str) -> None:
         """Record a service that is not served."""

@@ -326,8 +326,11 @@ def test_demo_interrupted_waits_for_the_scan_to_write_what_it_found(
         def __init__(self, spec: Any) -> None:
             pass
 
-        def up(self) -> None:
-            pass
+        def up(self) -> Any:
+            class Status:  # what a lab without avahi-daemon reports
+                notices = ("cam: avahi-daemon is not installed: the lab's own mDNS responder "
+                           "publishes this device's services instead",)
+            return Status()
 
         def down(self) -> None:
             downs.append("down")
@@ -336,23 +339,26 @@ def test_demo_interrupted_waits_for_the_scan_to_write_what_it_found(
         scan_subnet = "198.18.0.0/24"
 
     real_popen = subprocess.Popen
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
 
     def slow_scan(argv: list[str], *args: Any, **kwargs: Any) -> Any:
         code = (f"import time; time.sleep(1.0); open({str(written)!r}, 'w').write('{{}}'); "
                 "raise SystemExit(1)")
-        return real_popen([sys.executable, "-c", code], *args, **kwargs)
+        proc = real_popen([sys.executable, "-c", code], *args, **kwargs)
+        timer.start()  # Ctrl-C while the demo waits for its scan, not while it starts
+        return proc
 
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     monkeypatch.setattr(lab_cli, "load_spec", lambda path: Spec())
     monkeypatch.setattr(lab_cli, "Lab", FakeLab)
     monkeypatch.setattr(lab_cli.subprocess, "Popen", slow_scan)
-    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
     try:
-        code, _, _ = run(["demo"], capsys)
+        code, _, err = run(["demo"], capsys)
     finally:
         timer.cancel()
     assert written.read_text() == "{}"
+    assert ("camscan: lab: cam: avahi-daemon is not installed: the lab's own mDNS responder "
+            "publishes this device's services instead\n") in err
     assert (code, downs) == (1, ["down"])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -38,6 +39,8 @@ from camscan_lab.personality import Closer, LabHost
 MDNS_GROUP = "224.0.0.251"
 MDNS_PORT = 5353
 AVAHI_READY_S = 10.0  # avahi probes its names (~1 s) before it answers
+# The avahi-daemon the lab runs (a name on PATH or a path); tests point it at a missing one.
+AVAHI_ENV = "CAMSCAN_LAB_AVAHI_DAEMON"
 # Hikvision cameras' TTLs (128keaton/hikvision-mdns:test/cameras.json): 4500 s for PTR/TXT,
 # 120 s for SRV and A.
 _TTL_LONG = 4500
@@ -232,13 +235,18 @@ def avahi_service_file(inst: Instance) -> str:
     )
 
 
-def avahi_argv(workdir: Path) -> list[str]:
+def avahi_daemon() -> str | None:
+    """The avahi-daemon executable the lab would run, or None when it is not installed."""
+    return shutil.which(os.environ.get(AVAHI_ENV) or "avahi-daemon")
+
+
+def avahi_argv(workdir: Path, daemon: str = "avahi-daemon") -> list[str]:
     """A private mount namespace with its own /run and services dir, then avahi in foreground."""
     script = (
         "set -e; mount --make-rprivate / ; mount -t tmpfs tmpfs /run; "
         "mkdir -p /run/avahi-daemon; "
         f"mount --bind {workdir}/services /etc/avahi/services; "
-        f"exec avahi-daemon -f {workdir}/avahi-daemon.conf --no-drop-root --no-chroot "
+        f"exec {shlex.quote(daemon)} -f {workdir}/avahi-daemon.conf --no-drop-root --no-chroot "
         "--no-proc-title --no-rlimits"
     )
     return ["unshare", "-m", "sh", "-c", script]
@@ -261,16 +269,23 @@ class _AvahiCloser:
 
 
 async def serve_avahi(host: LabHost, service: Mapping[str, Any]) -> Closer:
-    """Start a real avahi-daemon inside the device's namespace publishing the recorded instances."""
-    if shutil.which("avahi-daemon") is None:
-        raise RuntimeError("avahi-daemon is not installed (scripts/install-system-deps)")
+    """Start a real avahi-daemon inside the device's namespace publishing the recorded instances.
+
+    Without avahi-daemon (the demo must not need a system daemon) the lab's own responder
+    publishes the same instances, and the user is told.
+    """
+    daemon = avahi_daemon()
+    if daemon is None:
+        host.tell("avahi-daemon is not installed: the lab's own mDNS responder publishes "
+                  "this device's services instead")
+        return await serve(host, service)
     workdir = Path(tempfile.mkdtemp(prefix=f"camscan-avahi-{host.name}-"))
     (workdir / "services").mkdir()
     (workdir / "avahi-daemon.conf").write_text(avahi_config(host, service))
     for n, inst in enumerate(instances(service)):
         (workdir / "services" / f"camscan-{n}.service").write_text(avahi_service_file(inst))
     published = instances(service)
-    pid = host.spawn(avahi_argv(workdir))
+    pid = host.spawn(avahi_argv(workdir, daemon))
     closer = _AvahiCloser(pid, workdir)
     if published and not await _answers(host, published[0].fullname, AVAHI_READY_S):
         closer.close()
