@@ -144,6 +144,19 @@ class Device:
 
 
 @dataclass(slots=True)
+class PassiveScope:
+    """What a passive run heard: capture files or a live interface, its span and packet counts."""
+
+    statement: str  # "passive: capture files a.pcap, b.pcapng" / "passive: listened on eth0"
+    files: list[str] = field(default_factory=list)
+    first_packet: str | None = None  # ISO 8601 UTC of the earliest packet
+    last_packet: str | None = None
+    packets: int = 0  # every packet read
+    packets_by_protocol: dict[str, int] = field(default_factory=dict)  # packets each reader took
+    problems: list[str] = field(default_factory=list)  # damaged files: where, and what was kept
+
+
+@dataclass(slots=True)
 class ScanScope:
     """What was asked for: the scope statement of the document."""
 
@@ -156,6 +169,7 @@ class ScanScope:
     retries: int
     address_count: int
     listen_window_s: float
+    passive: PassiveScope | None = None  # set when devices were heard, not probed
 
 
 @dataclass(slots=True)

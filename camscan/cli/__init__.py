@@ -20,6 +20,7 @@ _PROVIDERS: dict[str, str] = {
     "report": "camscan.cli.report", "diff": "camscan.cli.report", "history": "camscan.cli.report",
     "fingerprints": "camscan.cli.fingerprints", "export": "camscan.cli.export",
     "inventory": "camscan.cli.inventory",
+    "pcap": "camscan.cli.passive", "listen": "camscan.cli.passive",
     # The lab is a package of its own (camscan_lab, the `camscan[lab]` extra), never imported
     # by the product: these two commands exist only when it is installed.
     "lab": LAB_CLI, "demo": LAB_CLI,

@@ -16,6 +16,7 @@ from camscan.models import (
     Evidence,
     Match,
     MethodStats,
+    PassiveScope,
     ScanResult,
     ScanScope,
     Strength,
@@ -42,6 +43,17 @@ CONNECT_LIMIT = ("Without ARP, hosts on the scanner's segment were found by a TC
                  "and a host that filters every checked port is not seen.")
 BANNERS_LIMIT = ("Banner probes are unauthenticated and read-only: a device that answers "
                  "nothing on the probed ports can only be named by discovery or its MAC address.")
+PASSIVE_LIMITS: tuple[str, ...] = (
+    "Passive: nothing was sent. Only devices that spoke during the capture, and only what they "
+    "said in the clear (ARP, DHCP, mDNS, SSDP, WS-Discovery, SADP, DHIP, SNMP, plain HTTP and "
+    "RTSP, TLS 1.2 certificates, LLDP, CDP), can be named; a silent device is not seen.",
+    "A capture holds only what reached its port: on a switch, unicast between other hosts is "
+    "not heard unless the port mirrors it.",
+    "A MAC address is credited to a host only when its frames can only be its own; a device "
+    "heard through a router is named by the MAC inside its SADP or DHIP reply, if any.",
+)
+PASSIVE_TOO_LIMIT = ("Hosts the scan did not probe are also listed when they were heard during "
+                     "the scan (gratuitous ARP, NOTIFY, Hello, DHCP); they were not probed.")
 GENERAL_LIMITS: tuple[str, ...] = (
     "A device that is switched off, disconnected or firewalled during the scan is not seen.",
     "Without credentials, model, firmware and serial are reported only when a device "
@@ -105,6 +117,20 @@ def scope_to_dict(scope: ScanScope) -> dict[str, Any]:
         "address_count": scope.address_count,
         "listen_window_s": scope.listen_window_s,
         "limits": scope_limits(scope),
+        **({"passive": passive_to_dict(scope.passive)} if scope.passive is not None else {}),
+    }
+
+
+def passive_to_dict(p: PassiveScope) -> dict[str, Any]:
+    """The passive part of the scope statement: where it listened, the span, what it heard."""
+    return {
+        "statement": p.statement,
+        "files": list(p.files),
+        "first_packet": p.first_packet,
+        "last_packet": p.last_packet,
+        "packets": p.packets,
+        "packets_by_protocol": dict(sorted(p.packets_by_protocol.items())),
+        "problems": list(p.problems),
     }
 
 
@@ -112,6 +138,10 @@ def scope_limits(scope: ScanScope) -> list[str]:
     """What the scan's methods, and any scan, cannot see."""
     used = set(scope.probes)
     limits: list[str] = []
+    if scope.passive is not None and not scope.targets:
+        return [*PASSIVE_LIMITS, *GENERAL_LIMITS]
+    if scope.passive is not None:
+        limits.append(PASSIVE_TOO_LIMIT)
     if scope.interface is None:
         limits.append(ROUTED_LIMIT)
     else:
@@ -246,6 +276,7 @@ def document_to_result(doc: Mapping[str, Any]) -> ScanResult:
         targets=list(s["targets"]), exclusions=list(s["exclusions"]), interface=s["interface"],
         probes=list(s["probes"]), ports=list(s["ports"]), rate=s["rate"], retries=s["retries"],
         address_count=s["address_count"], listen_window_s=s["listen_window_s"],
+        passive=_passive_from_dict(s.get("passive")),
     )
     stats = {
         name: MethodStats(method=name, sent=v["sent"], answered=v["answered"], errors=v["errors"],
@@ -257,6 +288,15 @@ def document_to_result(doc: Mapping[str, Any]) -> ScanResult:
         stats=stats, devices=[device_from_dict(d) for d in doc["devices"]], site=doc["site"],
         operator=doc["operator"], errors=list(doc["errors"]),
     )
+
+
+def _passive_from_dict(p: Mapping[str, Any] | None) -> PassiveScope | None:
+    if p is None:
+        return None
+    return PassiveScope(
+        statement=p["statement"], files=list(p["files"]), first_packet=p["first_packet"],
+        last_packet=p["last_packet"], packets=p["packets"],
+        packets_by_protocol=dict(p["packets_by_protocol"]), problems=list(p["problems"]))
 
 
 def device_from_dict(d: Mapping[str, Any]) -> Device:

@@ -28,7 +28,8 @@ class NdjsonWriter:
 
     def __init__(self, stream: TextIO) -> None:
         self._out = stream
-        self._devices: list[dict[str, Any]] = []
+        # ip -> its last line: a live capture writes a host again when its verdict changes
+        self._devices: dict[str, dict[str, Any]] = {}
         self._started = False
         self._finished = False
 
@@ -47,7 +48,7 @@ class NdjsonWriter:
         if self._finished:
             return
         d = device_to_dict(device)
-        self._devices.append(d)
+        self._devices[d["ip"]] = d
         self._line({"type": "device", **d})
 
     # The pipeline's observer protocol calls this name.
@@ -95,7 +96,7 @@ class NdjsonWriter:
             "finished": finished,
             "complete": complete,
             "stats": dict(stats),
-            "summary": summarize(self._devices),
+            "summary": summarize(list(self._devices.values())),
             "errors": errors,
         })
 

@@ -1,0 +1,1 @@
+"""Passive mode: devices found and identified from traffic heard, never from packets sent."""

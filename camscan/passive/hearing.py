@@ -1,0 +1,463 @@
+"""What a passive listener hears: frames in, evidence per host out, MACs attributed carefully.
+
+Frames are filtered on cheap fields first (ethertype, IP protocol, UDP ports, the first bytes
+of a TCP payload), so a capture of mostly irrelevant traffic costs a few comparisons a packet.
+Each protocol is read by the same parser the active scan uses where the protocol is the same.
+
+Evidence is credited to the sender's IP address. A frame's source MAC is the sender's only
+when the sender is on the segment: a reply routed from a remote address carries the router's
+MAC, so a MAC is attributed from frames only when that MAC is heard from this one address,
+ARP does not bind it to another, the TTL is not a forwarded one and no payload MAC (SADP, DHIP)
+disagrees. Devices behind a router are named by the MAC inside their SADP/DHIP payload.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+from collections import Counter
+from collections.abc import Callable, Iterable
+
+from camscan.discovery import dhip, dhip_legacy, mdns, sadp, ssdp, wsd
+from camscan.discovery.udp import Datagram
+from camscan.models import Device, Evidence, MethodStats, excerpt
+from camscan.oui import normalize_mac
+from camscan.passive import cdp, dhcp, lldp, snmp, streams, wsdhello
+from camscan.passive.exchanges import reply_evidence
+
+MAX_HOSTS = 65536  # distinct addresses kept; a flood of spoofed senders is counted, not kept
+MAX_EVIDENCE_PER_HOST = 512
+MAX_OPEN_PORTS = 64  # tcp.open.<port> items per host
+INITIAL_TTLS = frozenset({255, 128, 64, 32})  # a sender's own TTL, not yet decremented by a hop
+
+LINK_ETHERNET = 1
+LINK_RAW = 101
+LINK_SLL = 113
+LINK_IPV4 = 228
+LINK_SLL2 = 276
+
+ETH_IPV4 = 0x0800
+ETH_ARP = 0x0806
+ETH_VLAN = frozenset({0x8100, 0x88A8, 0x9100})
+
+UDP_PORTS = frozenset({67, 161, 162, 1900, 3702, 5050, 5353, 37020, 37810})
+PAYLOAD_MAC_KEYS = ("sadp.mac", "dhip.mac")
+AMBIGUOUS = b""  # an address heard with several source MACs
+PROTOCOLS = ("arp", "dhcp", "mdns", "ssdp", "wsd", "sadp", "dhip", "dhip_legacy", "snmp",
+             "http", "rtsp", "tls", "tcp", "lldp", "cdp")
+
+
+def _mac_text(mac: bytes) -> str:
+    return ":".join(f"{b:02x}" for b in mac)
+
+
+class Hearing:
+    """Feed it frames; it keeps evidence per host and builds devices when asked."""
+
+    def __init__(self, on_evidence: Callable[[Evidence], None] | None = None) -> None:
+        self.on_evidence = on_evidence
+        self.by_host: dict[str, list[Evidence]] = {}
+        self._seen: set[Evidence] = set()
+        self.first_seen: dict[str, float] = {}
+        self.t0: float | None = None
+        self.now = 0.0
+        self.packets: Counter[str] = Counter()  # packets per protocol that reached a reader
+        self.stats: dict[str, MethodStats] = {}
+        self.frames = 0
+        self.hosts_dropped = 0
+        self.ip_mac: dict[str, bytes] = {}  # address -> its frames' source MAC (or AMBIGUOUS)
+        self.mac_ips: dict[bytes, set[str]] = {}  # source MAC -> addresses heard from it
+        self.routed: set[str] = set()  # addresses heard with a forwarded TTL
+        self.arp_ip_mac: dict[str, str] = {}
+        self.arp_mac_ips: dict[str, set[str]] = {}
+        self.mac_labels: dict[str, str] = {}  # MAC label -> address it was seen at (DHCP, LLDP)
+        self.open_ports: dict[str, int] = {}
+        self.tcp = streams.StreamTable()
+        self._udp: dict[int, Callable[[str, int, int, bytes, bytes | None], None]] = {
+            5353: self._mdns, 1900: self._ssdp, 3702: self._wsd, 37020: self._sadp,
+            37810: self._dhip, 5050: self._dhip_legacy, 161: self._snmp, 162: self._snmp,
+            67: self._dhcp,
+        }
+
+    # -- bookkeeping ----------------------------------------------------------------------
+    def stat(self, name: str) -> MethodStats:
+        """The figures of one protocol."""
+        s = self.stats.get(name)
+        if s is None:
+            s = self.stats[name] = MethodStats(name)
+        return s
+
+    def emit(self, ev: Evidence) -> None:
+        """Keep one evidence item (each distinct item once, bounded per host)."""
+        if ev in self._seen:
+            return
+        items = self.by_host.get(ev.host)
+        if items is None:
+            if len(self.by_host) >= MAX_HOSTS:
+                self.hosts_dropped += 1
+                return
+            items = self.by_host[ev.host] = []
+            self.first_seen[ev.host] = round(self.now - (self.t0 or self.now), 3)
+        elif len(items) >= MAX_EVIDENCE_PER_HOST:
+            return
+        self._seen.add(ev)
+        items.append(ev)
+        if self.on_evidence is not None:
+            self.on_evidence(ev)
+
+    def _emit_all(self, name: str, items: Iterable[Evidence]) -> None:
+        n = 0
+        for ev in items:
+            self.emit(ev)
+            n += 1
+        if n:
+            self.stat(name).answered += 1
+
+    def _bad(self, name: str) -> None:
+        self.stat(name).dropped += 1
+
+    def _heard(self, ip: str, mac: bytes | None, ttl: int, multicast: bool) -> None:
+        """Note the source MAC and TTL of a packet from `ip` that carried something we read."""
+        if mac is None:
+            return
+        known = self.ip_mac.get(ip)
+        if known is None:
+            if len(self.ip_mac) < MAX_HOSTS:
+                self.ip_mac[ip] = mac
+        elif known != mac and known != AMBIGUOUS:
+            self.ip_mac[ip] = AMBIGUOUS
+        ips = self.mac_ips.setdefault(mac, set())
+        if len(ips) < 4:
+            ips.add(ip)
+        if ttl not in INITIAL_TTLS and not multicast:
+            self.routed.add(ip)
+
+    # -- frames ---------------------------------------------------------------------------
+    def feed(self, ts: float, linktype: int, frame: bytes) -> None:
+        """One captured frame."""
+        self.frames += 1
+        self.now = ts
+        if self.t0 is None:
+            self.t0 = ts
+        mac: bytes | None = None
+        if linktype == LINK_ETHERNET:
+            if len(frame) < 14:
+                return
+            etype = (frame[12] << 8) | frame[13]
+            off = 14
+            while etype in ETH_VLAN and len(frame) >= off + 4:
+                etype = (frame[off + 2] << 8) | frame[off + 3]
+                off += 4
+            mac = frame[6:12]
+            if etype < 0x0600:  # an 802.3 length: LLC frames, CDP among them
+                if frame[off:off + 8] == cdp.SNAP:
+                    self._cdp(frame[off + 8:], mac)
+                return
+        elif linktype == LINK_SLL:
+            if len(frame) < 16:
+                return
+            etype, off = (frame[14] << 8) | frame[15], 16
+            if frame[4:6] == b"\x00\x06":
+                mac = frame[6:12]
+        elif linktype == LINK_SLL2:
+            if len(frame) < 20:
+                return
+            etype, off = (frame[0] << 8) | frame[1], 20
+            if frame[11] == 6:
+                mac = frame[12:18]
+        elif linktype in (LINK_RAW, LINK_IPV4):
+            if not frame or frame[0] >> 4 != 4:
+                return
+            etype, off = ETH_IPV4, 0
+        else:
+            return
+        if etype == ETH_IPV4:
+            self._ipv4(frame, off, mac)
+        elif etype == ETH_ARP:
+            self._arp(frame[off:off + 28], mac)
+        elif etype == lldp.ETHERTYPE:
+            self._lldp(frame[off:], mac)
+
+    def _ipv4(self, frame: bytes, off: int, mac: bytes | None) -> None:
+        if len(frame) < off + 20:
+            return
+        ihl = (frame[off] & 0x0F) * 4
+        proto = frame[off + 9]
+        if proto != 17 and proto != 6:
+            return
+        if (frame[off + 6] & 0x1F) or frame[off + 7]:
+            return  # a later fragment: its first holds the ports, and is what we read
+        end = min(len(frame), off + ((frame[off + 2] << 8) | frame[off + 3]))
+        l4 = off + ihl
+        if end < l4 + 8:
+            return
+        sport = (frame[l4] << 8) | frame[l4 + 1]
+        dport = (frame[l4 + 2] << 8) | frame[l4 + 3]
+        if proto == 17:
+            if sport in UDP_PORTS or dport in UDP_PORTS:
+                self._udp_packet(frame, off, l4, end, sport, dport, mac)
+            return
+        if end < l4 + 20:
+            return
+        doff = (frame[l4 + 12] >> 4) * 4
+        flags = frame[l4 + 13]
+        payload = frame[l4 + doff:end]
+        if not payload and not flags & 0x07:  # nothing said, nothing opened or closed
+            return
+        self._tcp_segment(frame, off, l4, sport, dport, flags, payload, mac)
+
+    def _udp_packet(self, frame: bytes, off: int, l4: int, end: int, sport: int, dport: int,
+                    mac: bytes | None) -> None:
+        payload = frame[l4 + 8:end]
+        src = socket.inet_ntoa(frame[off + 12:off + 16])
+        multicast = frame[off + 16] >= 224
+        handler = self._udp.get(sport) or self._udp.get(dport)
+        if handler is None:
+            return
+        before = len(self._seen)
+        handler(src, sport, dport, payload, mac)
+        if len(self._seen) != before:
+            self._heard(src, mac, frame[off + 8], multicast)
+
+    def _tcp_segment(self, frame: bytes, off: int, l4: int, sport: int, dport: int, flags: int,
+                     payload: bytes, mac: bytes | None) -> None:
+        if flags & 0x12 == 0x12:  # SYN-ACK: the sender's port is open
+            src = socket.inet_ntoa(frame[off + 12:off + 16])
+            n = self.open_ports.get(src, 0)
+            if n < MAX_OPEN_PORTS:
+                before = len(self._seen)
+                self.emit(Evidence(src, "tcp", f"tcp.open.{sport}", "open", sport))
+                if len(self._seen) != before:
+                    self.open_ports[src] = n + 1
+                    self.packets["tcp"] += 1
+                    self._heard(src, mac, frame[off + 8], False)
+            return
+        src = socket.inet_ntoa(frame[off + 12:off + 16])
+        dst = socket.inet_ntoa(frame[off + 16:off + 20])
+        if payload[:1].isalpha() and (req := streams.parse_request(payload)) is not None:
+            self.tcp.request((dst, dport, src, sport), req)
+            return
+        key = (src, sport, dst, dport)
+        if key not in self.tcp.streams and (not payload or streams.reply_kind(payload) is None):
+            return
+        seq = int.from_bytes(frame[l4 + 4:l4 + 8], "big")
+        fin = bool(flags & 0x05)
+        for reply in self.tcp.feed(key, seq, payload, fin, mac, frame[off + 8]):
+            self._reply(reply)
+
+    def _reply(self, reply: streams.Reply) -> None:
+        ip, port = reply.key[0], reply.key[1]
+        name = reply.kind
+        self.packets[name] += 1
+        items = reply_evidence(ip, port, reply)
+        if items is None:
+            self._bad(name)
+            return
+        before = len(self._seen)
+        self._emit_all(name, items)
+        if len(self._seen) != before:
+            self._heard(ip, reply.mac, reply.ttl, False)
+
+    # -- link-layer protocols -------------------------------------------------------------
+    def _arp(self, arp: bytes, mac: bytes | None) -> None:
+        if len(arp) < 28 or arp[0:6] != b"\x00\x01\x08\x00\x06\x04":
+            return
+        self.packets["arp"] += 1
+        sender_mac, sender_ip = arp[8:14], arp[14:18]
+        if sender_ip == b"\0\0\0\0" or sender_mac[0] & 1 or not any(sender_mac):
+            return  # an ARP probe (RFC 5227) claims no address yet; a group MAC is no host's
+        ip = socket.inet_ntoa(sender_ip)
+        text = _mac_text(sender_mac)
+        if ip not in self.arp_ip_mac:
+            self.arp_ip_mac[ip] = text
+        self.arp_mac_ips.setdefault(text, set()).add(ip)
+        self.emit(Evidence(ip, "arp", "mac", text, raw=arp.hex()))
+        self.stat("arp").answered += 1
+
+    def _lldp(self, data: bytes, mac: bytes | None) -> None:
+        self.packets["lldp"] += 1
+        try:
+            info = lldp.parse_lldpdu(data)
+        except lldp.ParseError:
+            self._bad("lldp")
+            return
+        host = info.management_ipv4 or info.chassis_mac or (_mac_text(mac) if mac else None)
+        if host is None:
+            return
+        if info.chassis_mac and info.management_ipv4:
+            self.mac_labels[info.chassis_mac] = info.management_ipv4
+        self._emit_all("lldp", lldp.evidence_of(info, host))
+
+    def _cdp(self, data: bytes, mac: bytes | None) -> None:
+        self.packets["cdp"] += 1
+        try:
+            info = cdp.parse_cdp(data)
+        except cdp.ParseError:
+            self._bad("cdp")
+            return
+        host = info.ipv4 or (_mac_text(mac) if mac else None)
+        if host is None:
+            return
+        self._emit_all("cdp", cdp.evidence_of(info, host))
+
+    # -- UDP protocols --------------------------------------------------------------------
+    def _mdns(self, src: str, sport: int, dport: int, data: bytes, mac: bytes | None) -> None:
+        self.packets["mdns"] += 1
+        if len(data) < 12 or not data[2] & 0x80:
+            return  # a query
+        try:
+            services = mdns.services_from_packet(data)
+        except mdns.ParseError:
+            self._bad("mdns")
+            return
+        self._emit_all("mdns", (ev for svc in services for ev in mdns.evidence(svc, src)))
+
+    def _ssdp(self, src: str, sport: int, dport: int, data: bytes, mac: bytes | None) -> None:
+        self.packets["ssdp"] += 1
+        try:
+            msg = ssdp.parse_ssdp(data)
+        except ssdp.ParseError:
+            self._bad("ssdp")
+            return
+        if msg.kind != "search":
+            self._emit_all("ssdp", ssdp.message_evidence(src, msg))
+
+    def _wsd(self, src: str, sport: int, dport: int, data: bytes, mac: bytes | None) -> None:
+        self.packets["wsd"] += 1
+        if b"ProbeMatches" in data:
+            try:
+                message = wsd.parse_probe_matches(data)
+            except wsd.ParseError:
+                self._bad("wsd")
+                return
+            raw = Evidence(src, wsd.SOURCE, "wsd.probe_match", data.decode("utf-8", "replace"),
+                           wsd.PORT, excerpt(data))
+            self._emit_all("wsd", [raw, *(ev for m in message.matches
+                                          for ev in wsd.match_evidence(m, src))])
+            return
+        try:
+            match = wsdhello.parse_announcement(data)
+        except wsdhello.ParseError:
+            return  # a Probe, or something else we do not read
+        if match is not None:
+            self._emit_all("wsd", wsd.match_evidence(match, src))
+
+    def _sadp(self, src: str, sport: int, dport: int, data: bytes, mac: bytes | None) -> None:
+        self.packets["sadp"] += 1
+        if sadp._is_inquiry(data):
+            return
+        try:
+            items = sadp.reply_evidence(Datagram(src, sport, data))
+        except sadp.ParseError:
+            self._bad("sadp")
+            return
+        self._emit_all("sadp", items)
+
+    def _dhip(self, src: str, sport: int, dport: int, data: bytes, mac: bytes | None) -> None:
+        self.packets["dhip"] += 1
+        if b"DHDiscover.search" in data[:160]:
+            return
+        try:
+            items = dhip.reply_evidence(Datagram(src, sport, data))
+        except dhip.ParseError:
+            self._bad("dhip")
+            return
+        self._emit_all("dhip", items)
+
+    def _dhip_legacy(self, src: str, sport: int, dport: int, data: bytes,
+                     mac: bytes | None) -> None:
+        self.packets["dhip_legacy"] += 1
+        if data[:2] == dhip_legacy.REQUEST[:2]:
+            return
+        try:
+            items = dhip_legacy.read(Datagram(src, sport, data))
+        except dhip_legacy.ParseError:
+            self._bad("dhip_legacy")
+            return
+        self._emit_all("dhip_legacy", items)
+
+    def _snmp(self, src: str, sport: int, dport: int, data: bytes, mac: bytes | None) -> None:
+        if sport not in (161, 162) and dport != 162:
+            return
+        self.packets["snmp"] += 1
+        try:
+            msg = snmp.parse_message(data)
+        except snmp.ParseError:
+            return  # requests, SNMPv3, or damage: nothing a device said about itself
+        self._emit_all("snmp", snmp.evidence_of(msg, src))
+
+    def _dhcp(self, src: str, sport: int, dport: int, data: bytes, mac: bytes | None) -> None:
+        if dport != 67:
+            return  # server replies describe the server's offer, not the client
+        self.packets["dhcp"] += 1
+        try:
+            req = dhcp.parse_request(data)
+        except dhcp.ParseError:
+            self._bad("dhcp")
+            return
+        host = dhcp.client_address(req, src)
+        if host is not None:
+            self.mac_labels[req.mac] = host
+        self._emit_all("dhcp", dhcp.evidence_of(req, host or req.mac))
+
+    # -- the end --------------------------------------------------------------------------
+    def finish(self) -> None:
+        """Replies still open at the end of the capture are read as far as they go."""
+        for reply in self.tcp.flush():
+            self._reply(reply)
+
+    def frame_mac(self, ip: str, evidence: list[Evidence]) -> str | None:
+        """The source MAC of `ip`'s frames, when it can only be `ip`'s own (see module doc)."""
+        if ip in self.arp_ip_mac:
+            return None  # ARP said it already
+        mac = self.ip_mac.get(ip)
+        if not mac or ip in self.routed or len(self.mac_ips.get(mac, ())) != 1:
+            return None
+        text = _mac_text(mac)
+        if any(other != ip for other in self.arp_mac_ips.get(text, ())):
+            return None  # ARP binds this MAC to another address: a router's
+        for ev in evidence:
+            if ev.key in PAYLOAD_MAC_KEYS and normalize_mac(ev.value) not in (None, text):
+                return None
+        return text
+
+    def host_evidence(self) -> dict[str, list[Evidence]]:
+        """Evidence per host, MAC-labelled items moved to their address, frame MACs added."""
+        merged: dict[str, list[Evidence]] = {}
+        for host, items in self.by_host.items():
+            target = self._address_of_label(host)
+            if target != host:
+                items = [dataclasses.replace(ev, host=target) for ev in items]
+            merged.setdefault(target, []).extend(items)
+        for host, items in merged.items():
+            if (mac := self.frame_mac(host, items)) is not None:
+                items.append(Evidence(host, "frame", "mac", mac,
+                                      raw=f"source MAC of the frames heard from {host}"))
+        return merged
+
+    def _address_of_label(self, host: str) -> str:
+        if normalize_mac(host) != host:
+            return host  # an address, not a MAC label
+        if host in self.mac_labels:
+            return self.mac_labels[host]
+        ips = self.arp_mac_ips.get(host)
+        if ips and len(ips) == 1:
+            return next(iter(ips))
+        for ip, mac in self.ip_mac.items():
+            if mac and _mac_text(mac) == host and len(self.mac_ips.get(mac, ())) == 1 \
+                    and ip not in self.routed:
+                return ip
+        return host
+
+    def devices(self) -> list[Device]:
+        """Every host heard, identified."""
+        from camscan.pipeline import build_device
+
+        out = []
+        for host, items in self.host_evidence().items():
+            seen = min((self.first_seen.get(h, 0.0) for h in (host,)), default=None)
+            out.append(build_device(host, items, outside_scope=False, first_seen=seen))
+        return out
+
+
+__all__ = ["PROTOCOLS", "UDP_PORTS", "Hearing"]
