@@ -110,6 +110,12 @@ KEYS: dict[str, str] = {
     "dhcp.hostname": "DHCP option 12 (host name) of a client's DISCOVER/REQUEST",
     "dhcp.vendor_class": "DHCP option 60 (vendor class identifier)",
     "dhcp.param_list": "DHCP option 55 (parameter request list), decimal codes joined by ','",
+    # Link-layer neighbour announcements (heard passively)
+    "lldp.system_name": "LLDP System Name TLV",
+    "lldp.system_description": "LLDP System Description TLV",
+    "cdp.device_id": "CDP Device ID",
+    "cdp.platform": "CDP Platform",
+    "cdp.software_version": "CDP Software Version",
     "tcp.open.": "a TCP port that accepted a connection; the suffix is the port",
     "tcp.banner.": "bytes a TCP service sent (hex if not text); the suffix is the port",
     # Scanner-side observations
