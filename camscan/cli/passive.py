@@ -80,7 +80,7 @@ def pcap(
     for error in result.errors:
         typer.echo(f"camscan: error: {error}", err=True)
     if not quiet:
-        typer.echo(f"camscan: {run.hearing.frames:,} packets read in {run.elapsed:.1f} s, "
+        typer.echo(f"camscan: {run.packets:,} packets read in {run.elapsed:.1f} s, "
                    f"{len(result.devices)} hosts heard", err=True)
     _finish(result, fmt, output, quiet, fail_on_found)
 

@@ -51,6 +51,41 @@ class ReadReport:
 Record = tuple[float, int, bytes]
 
 
+class Prefilter:
+    """Which Ethernet frames are worth decoding, judged in place on the read buffer.
+
+    Most of a large capture is traffic no reader wants; judging it on a few header bytes,
+    before a frame is copied out or a function called, is what makes reading fast. The pcap
+    loop inlines `wants` for that reason; keep the two in step.
+    """
+
+    __slots__ = ("ethertypes", "tcp_all", "tcp_first_bytes", "udp_ports")
+
+    def __init__(self, udp_ports: frozenset[int], tcp_first_bytes: frozenset[int],
+                 ethertypes: frozenset[int]) -> None:
+        self.udp_ports = udp_ports  # UDP frames with either port here are kept
+        self.tcp_first_bytes = tcp_first_bytes  # TCP payloads starting with one of these
+        self.ethertypes = ethertypes  # non-IPv4 ethertypes kept whole (ARP, LLDP, VLAN, ...)
+        self.tcp_all = False  # the decoder sets it while a TCP reply is being rebuilt
+
+    def wants(self, buf: bytes, f: int, end: int) -> bool:
+        """True when the Ethernet frame buf[f:end] may carry something a reader takes."""
+        if end - f < 38 or buf[f + 12] != 8 or buf[f + 13] != 0:
+            return end - f >= 14 and (buf[f + 12] << 8 | buf[f + 13]) in self.ethertypes
+        proto = buf[f + 23]
+        if proto == 17:
+            return ((buf[f + 34] << 8 | buf[f + 35]) in self.udp_ports
+                    or (buf[f + 36] << 8 | buf[f + 37]) in self.udp_ports)
+        if proto != 6:
+            return False
+        l4 = f + 14 + (buf[f + 14] & 0x0F) * 4
+        if end < l4 + 20:
+            return False
+        first = l4 + (buf[l4 + 12] >> 4) * 4
+        return bool(buf[l4 + 13] & 0x07 or self.tcp_all
+                    or (end > first and buf[first] in self.tcp_first_bytes))
+
+
 class _Stream:
     """A forward-only byte stream over a file with a sliding buffer and an absolute offset."""
 
@@ -112,9 +147,11 @@ def open_capture(path: str) -> BinaryIO:
     return fh
 
 
-def read_records(path: str, report: ReadReport) -> Iterator[Record]:
+def read_records(path: str, report: ReadReport,
+                 prefilter: Prefilter | None = None) -> Iterator[Record]:
     """Every packet record of a pcap/pcapng file; damage goes into `report`, never raised.
 
+    With a `prefilter`, Ethernet records it does not want are counted but not yielded.
     CaptureError only when nothing in the file is a capture (bad magic, unreadable file).
     """
     try:
@@ -129,10 +166,10 @@ def read_records(path: str, report: ReadReport) -> Iterator[Record]:
         magic = stream.buf[:4]
         if magic in PCAP_MAGICS:
             report.format = "pcap"
-            yield from _pcap(stream, report)
+            yield from _pcap(stream, report, prefilter)
         elif magic == PCAPNG_SHB:
             report.format = "pcapng"
-            yield from _pcapng(stream, report)
+            yield from _pcapng(stream, report, prefilter)
         else:
             raise CaptureError(f"{path}: not a pcap or pcapng file (magic {magic.hex()})")
         if stream.damage is not None:
@@ -160,25 +197,85 @@ def _truncated(report: ReadReport, offset: int, what: str) -> None:
                            "packets before it")
 
 
-def _pcap(stream: _Stream, report: ReadReport) -> Iterator[Record]:
+def _pcap(stream: _Stream, report: ReadReport, pf: Prefilter | None) -> Iterator[Record]:
     if not stream.fill(24):
         _truncated(report, 0, "the file header is incomplete")
         return
     order, unit = PCAP_MAGICS[stream.buf[:4]]
     linktype = struct.unpack_from(order + "I", stream.buf, 20)[0] & 0x0FFFFFFF
     stream.pos = 24
-    rec = struct.Struct(order + "IIII")
-    unpack = rec.unpack_from
+    unpack = struct.Struct(order + "IIII").unpack_from
+    if linktype != 1:
+        pf = None
+    udp = pf.udp_ports if pf is not None else frozenset()
+    tcp_first = pf.tcp_first_bytes if pf is not None else frozenset()
+    ethertypes = pf.ethertypes if pf is not None else frozenset()
     while True:
-        # The fast path: the whole record is in the buffer.
         buf, pos = stream.buf, stream.pos
-        if len(buf) - pos < 16:
-            if not stream.fill(16):
-                if stream.remaining():
-                    _truncated(report, stream.offset, "a record header is incomplete")
-                return
-            buf, pos = stream.buf, stream.pos
-        sec, frac, caplen, origlen = unpack(buf, pos)
+        # The fast path: whole records in the buffer, counted without a call per record,
+        # unwanted ones (Prefilter.wants, inlined) skipped before anything is copied.
+        count = cut = 0
+        first_pos = last_pos = -1
+        n = len(buf)
+        limit = n - 16
+        try:
+            while pos <= limit:
+                sec, frac, caplen, origlen = unpack(buf, pos)
+                f = pos + 16
+                end = f + caplen
+                if end > n or caplen > MAX_FRAME:
+                    break
+                count += 1
+                if caplen < origlen:
+                    cut += 1
+                if first_pos < 0:
+                    first_pos = pos
+                last_pos = pos
+                if pf is not None:
+                    if caplen >= 38 and buf[f + 12] == 8 and buf[f + 13] == 0:
+                        proto = buf[f + 23]
+                        if proto == 17:
+                            if (buf[f + 34] << 8 | buf[f + 35]) not in udp and (
+                                    buf[f + 36] << 8 | buf[f + 37]) not in udp:
+                                pos = end
+                                continue
+                        elif proto == 6:
+                            l4 = f + 14 + (buf[f + 14] & 0x0F) * 4
+                            if end < l4 + 20:
+                                pos = end
+                                continue
+                            first = l4 + (buf[l4 + 12] >> 4) * 4
+                            if not (buf[l4 + 13] & 0x07 or pf.tcp_all or (
+                                    end > first and buf[first] in tcp_first)):
+                                pos = end
+                                continue
+                        else:
+                            pos = end
+                            continue
+                    elif caplen < 14 or (buf[f + 12] << 8 | buf[f + 13]) not in ethertypes:
+                        pos = end
+                        continue
+                stream.pos = end
+                yield sec + frac * unit, linktype, buf[f:end]
+                pos = end
+        finally:
+            stream.pos = pos
+            if count:
+                report.packets += count
+                report.cut += cut
+                t1 = unpack(buf, first_pos)
+                t2 = unpack(buf, last_pos)
+                first_ts, last_ts = t1[0] + t1[1] * unit, t2[0] + t2[1] * unit
+                report.first_ts = first_ts if report.first_ts is None else min(
+                    report.first_ts, first_ts)
+                report.last_ts = last_ts if report.last_ts is None else max(
+                    report.last_ts, last_ts)
+        # The slow path: a record that crosses the buffer's end, is huge, or is damaged.
+        if not stream.fill(16):
+            if stream.remaining():
+                _truncated(report, stream.offset, "a record header is incomplete")
+            return
+        sec, frac, caplen, origlen = unpack(stream.buf, stream.pos)
         if caplen > MAX_BLOCK:
             report.problems.append(
                 f"corrupt record at offset {stream.offset}: captured length {caplen} is "
@@ -194,17 +291,14 @@ def _pcap(stream: _Stream, report: ReadReport) -> Iterator[Record]:
             _note(report, ts, caplen, origlen)
             report.oversize += 1
             continue
-        end = pos + 16 + caplen
-        if end > len(buf):
-            if not stream.fill(16 + caplen):
-                _truncated(report, stream.offset,
-                           f"a record needs {16 + caplen} bytes, {stream.remaining()} remain")
-                return
-            buf, pos = stream.buf, stream.pos
-            end = pos + 16 + caplen
-        stream.pos = end
+        if not stream.fill(16 + caplen):
+            _truncated(report, stream.offset,
+                       f"a record needs {16 + caplen} bytes, {stream.remaining()} remain")
+            return
+        pos = stream.pos
+        stream.pos = pos + 16 + caplen
         _note(report, ts, caplen, origlen)
-        yield ts, linktype, buf[pos + 16:end]
+        yield ts, linktype, stream.buf[pos + 16:pos + 16 + caplen]
 
 
 @dataclass(slots=True)
@@ -227,7 +321,8 @@ def _tsresol(options: bytes, order: str) -> float:
     return 1e-6
 
 
-def _pcapng(stream: _Stream, report: ReadReport) -> Iterator[Record]:
+def _pcapng(stream: _Stream, report: ReadReport,
+            prefilter: Prefilter | None) -> Iterator[Record]:
     order = "<"
     interfaces: list[_Interface] = []
     while True:
@@ -273,6 +368,9 @@ def _pcapng(stream: _Stream, report: ReadReport) -> Iterator[Record]:
             if caplen > MAX_FRAME:
                 report.oversize += 1
                 continue
+            if prefilter is not None and itf.linktype == 1 and not prefilter.wants(
+                    buf, body + 20, body + 20 + caplen):
+                continue
             yield ts, itf.linktype, buf[body + 20:body + 20 + caplen]
         elif btype_n == 3 and blen >= 16 and interfaces:  # simple packet block
             (origlen,) = struct.unpack_from(order + "I", buf, body)
@@ -297,4 +395,4 @@ def _pcapng(stream: _Stream, report: ReadReport) -> Iterator[Record]:
             interfaces.append(_Interface(linktype, _tsresol(buf[body + 8:pos + blen - 4], order)))
 
 
-__all__ = ["CaptureError", "ReadReport", "Record", "open_capture", "read_records"]
+__all__ = ["CaptureError", "Prefilter", "ReadReport", "Record", "open_capture", "read_records"]

@@ -23,6 +23,7 @@ from camscan.discovery.udp import Datagram
 from camscan.models import Device, Evidence, MethodStats, excerpt
 from camscan.oui import normalize_mac
 from camscan.passive import cdp, dhcp, lldp, snmp, streams, wsdhello
+from camscan.passive.capfile import Prefilter
 from camscan.passive.exchanges import reply_evidence
 
 MAX_HOSTS = 65536  # distinct addresses kept; a flood of spoofed senders is counted, not kept
@@ -39,8 +40,13 @@ LINK_SLL2 = 276
 ETH_IPV4 = 0x0800
 ETH_ARP = 0x0806
 ETH_VLAN = frozenset({0x8100, 0x88A8, 0x9100})
+# Ethertypes feed reads besides untagged IPv4 (802.3 lengths are LLC frames: CDP).
+LINK_TYPES_READ = frozenset({ETH_IPV4, ETH_ARP, 0x88CC, *ETH_VLAN, *range(0x0600)})
 
 UDP_PORTS = frozenset({67, 161, 162, 1900, 3702, 5050, 5353, 37020, 37810})
+# First bytes of a TCP payload worth a closer look: a request line (GET, POST, HEAD, PUT,
+# OPTIONS, DESCRIBE, SETUP, PLAY), an HTTP/RTSP status line, a TLS handshake record.
+TCP_FIRST_BYTES = frozenset(b"GPHODSMR\x16")
 PAYLOAD_MAC_KEYS = ("sadp.mac", "dhip.mac")
 AMBIGUOUS = b""  # an address heard with several source MACs
 PROTOCOLS = ("arp", "dhcp", "mdns", "ssdp", "wsd", "sadp", "dhip", "dhip_legacy", "snmp",
@@ -73,6 +79,7 @@ class Hearing:
         self.mac_labels: dict[str, str] = {}  # MAC label -> address it was seen at (DHCP, LLDP)
         self.open_ports: dict[str, int] = {}
         self.tcp = streams.StreamTable()
+        self.prefilter = Prefilter(UDP_PORTS, TCP_FIRST_BYTES, LINK_TYPES_READ)
         self._udp: dict[int, Callable[[str, int, int, bytes, bytes | None], None]] = {
             5353: self._mdns, 1900: self._ssdp, 3702: self._wsd, 37020: self._sadp,
             37810: self._dhip, 5050: self._dhip_legacy, 161: self._snmp, 162: self._snmp,
@@ -139,21 +146,30 @@ class Hearing:
         self.now = ts
         if self.t0 is None:
             self.t0 = ts
-        mac: bytes | None = None
         if linktype == LINK_ETHERNET:
-            if len(frame) < 14:
+            # The fast path: untagged Ethernet + IPv4 + UDP/TCP, a few comparisons and out.
+            if len(frame) < 34:
+                if len(frame) >= 14:
+                    self._link(frame, 14, (frame[12] << 8) | frame[13], frame[6:12])
                 return
-            etype = (frame[12] << 8) | frame[13]
-            off = 14
-            while etype in ETH_VLAN and len(frame) >= off + 4:
-                etype = (frame[off + 2] << 8) | frame[off + 3]
-                off += 4
-            mac = frame[6:12]
-            if etype < 0x0600:  # an 802.3 length: LLC frames, CDP among them
-                if frame[off:off + 8] == cdp.SNAP:
-                    self._cdp(frame[off + 8:], mac)
+            if frame[12] != 8 or frame[13] != 0:
+                self._link(frame, 14, (frame[12] << 8) | frame[13], frame[6:12])
                 return
-        elif linktype == LINK_SLL:
+            proto = frame[23]
+            if proto == 17:
+                if (frame[34] << 8 | frame[35]) in UDP_PORTS \
+                        or (frame[36] << 8 | frame[37]) in UDP_PORTS:
+                    self._ipv4(frame, 14, frame[6:12])
+            elif proto == 6:
+                l4 = 14 + (frame[14] & 0x0F) * 4
+                if len(frame) >= l4 + 20:
+                    first = l4 + (frame[l4 + 12] >> 4) * 4  # where the payload starts
+                    if frame[l4 + 13] & 0x07 or self.tcp.streams or (
+                            len(frame) > first and frame[first] in TCP_FIRST_BYTES):
+                        self._ipv4(frame, 14, frame[6:12])
+            return
+        mac: bytes | None = None
+        if linktype == LINK_SLL:
             if len(frame) < 16:
                 return
             etype, off = (frame[14] << 8) | frame[15], 16
@@ -171,12 +187,21 @@ class Hearing:
             etype, off = ETH_IPV4, 0
         else:
             return
+        self._link(frame, off, etype, mac)
+
+    def _link(self, frame: bytes, off: int, etype: int, mac: bytes | None) -> None:
+        """Everything but the untagged-Ethernet fast path: VLAN tags, ARP, LLDP, CDP."""
+        while etype in ETH_VLAN and len(frame) >= off + 4:
+            etype = (frame[off + 2] << 8) | frame[off + 3]
+            off += 4
         if etype == ETH_IPV4:
             self._ipv4(frame, off, mac)
         elif etype == ETH_ARP:
             self._arp(frame[off:off + 28], mac)
         elif etype == lldp.ETHERTYPE:
             self._lldp(frame[off:], mac)
+        elif etype < 0x0600 and mac is not None and frame[off:off + 8] == cdp.SNAP:
+            self._cdp(frame[off + 8:], mac)  # an 802.3 length, then LLC/SNAP
 
     def _ipv4(self, frame: bytes, off: int, mac: bytes | None) -> None:
         if len(frame) < off + 20:
@@ -232,21 +257,24 @@ class Hearing:
                     self.packets["tcp"] += 1
                     self._heard(src, mac, frame[off + 8], False)
             return
-        src = socket.inet_ntoa(frame[off + 12:off + 16])
-        dst = socket.inet_ntoa(frame[off + 16:off + 20])
+        # Flow keys are raw bytes (source, destination address; source, destination port):
+        # no address is turned into text for a segment that turns out to be of no interest.
         if payload[:1].isalpha() and (req := streams.parse_request(payload)) is not None:
-            self.tcp.request((dst, dport, src, sport), req)
+            server_key = (frame[off + 16:off + 20] + frame[off + 12:off + 16]
+                          + frame[l4 + 2:l4 + 4] + frame[l4:l4 + 2])
+            self.tcp.request(server_key, req)
             return
-        key = (src, sport, dst, dport)
+        key = frame[off + 12:off + 20] + frame[l4:l4 + 4]
         if key not in self.tcp.streams and (not payload or streams.reply_kind(payload) is None):
             return
         seq = int.from_bytes(frame[l4 + 4:l4 + 8], "big")
         fin = bool(flags & 0x05)
         for reply in self.tcp.feed(key, seq, payload, fin, mac, frame[off + 8]):
             self._reply(reply)
+        self.prefilter.tcp_all = bool(self.tcp.streams)
 
     def _reply(self, reply: streams.Reply) -> None:
-        ip, port = reply.key[0], reply.key[1]
+        ip, port = socket.inet_ntoa(reply.key[0:4]), int.from_bytes(reply.key[8:10], "big")
         name = reply.kind
         self.packets[name] += 1
         items = reply_evidence(ip, port, reply)
@@ -405,6 +433,7 @@ class Hearing:
         """Replies still open at the end of the capture are read as far as they go."""
         for reply in self.tcp.flush():
             self._reply(reply)
+        self.prefilter.tcp_all = False
 
     def frame_mac(self, ip: str, evidence: list[Evidence]) -> str | None:
         """The source MAC of `ip`'s frames, when it can only be `ip`'s own (see module doc)."""

@@ -55,13 +55,13 @@ class CaptureRun:
         """Read every file; an unreadable one is an error line, the others are still read."""
         t = time.monotonic()
         complete = True
-        feed = self.hearing.feed
+        feed, prefilter = self.hearing.feed, self.hearing.prefilter
         try:
             for path in self.paths:
                 report = ReadReport(path)
                 self.reports.append(report)
                 try:
-                    for ts, linktype, frame in read_records(path, report):
+                    for ts, linktype, frame in read_records(path, report, prefilter):
                         feed(ts, linktype, frame)
                 except CaptureError as exc:
                     self.errors.append(str(exc))
@@ -75,6 +75,11 @@ class CaptureRun:
             self.hearing.finish()
             self.elapsed = time.monotonic() - t
         return self.result(complete=complete)
+
+    @property
+    def packets(self) -> int:
+        """Packets read so far, over every file (the decoder sees only those it may want)."""
+        return sum(r.packets for r in self.reports)
 
     def scope(self) -> PassiveScope:
         """What was read so far."""

@@ -23,8 +23,9 @@ _CHUNKED = re.compile(rb"(?im)^transfer-encoding[ \t]*:[^\r\n]*chunked")
 REQUEST_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"OPTIONS ", b"DESCRIBE ",
                    b"M-SEARCH ", b"SETUP ", b"PLAY ")
 
-# (server ip, server port, client ip, client port)
-FlowKey = tuple[str, int, str, int]
+# server address (4 bytes), client address (4), server port (2), client port (2): the bytes of
+# the IPv4 and TCP headers as they stand in a server-to-client segment
+FlowKey = bytes
 
 
 @dataclass(slots=True)
