@@ -20,6 +20,9 @@ _SCOPE_HARDWARE = linre.compile(r"^onvif://www\.onvif\.org/hardware/(.{1,64})$")
 # AlexxIT/go2rtc issue #2232): such a realm goes to the OUI tables like a MAC scope.
 _REALM_MAC = linre.compile(r'\brealm="([0-9A-Fa-f]{12})"')
 _AUTH_KEYS = frozenset({"http.www_authenticate", "rtsp.www_authenticate", "onvif.www_authenticate"})
+# A model pasted with an annotation ('DS-7608NI-K2 (NVR)'): the model rules read it without one.
+# Hikvision's own revision suffixes ('-I(C)') have no space before the parenthesis.
+_ANNOTATED_MODEL = re.compile(r"^(\S.*?)\s+\([A-Za-z][A-Za-z /-]{0,30}\)$")
 # Plain fields a device reports about itself, used when no fingerprint extracted them;
 # earlier keys win (vendor discovery replies before free text).
 MODEL_KEYS = ("sadp.model", "dhip.model", "onvif.model", "upnp.model_number",
@@ -89,6 +92,11 @@ def match_evidence(lib: Library, ev: Evidence) -> list[Match]:
     if ev.key in MAC_KEYS:
         return _mac_matches(lib, ev, ev.value)
     out = lib.match(ev)
+    if (annotated := _ANNOTATED_MODEL.match(ev.value)) is not None:
+        for fp_file in lib.files_for(ev.key):
+            hit = lib.match_value(fp_file, annotated.group(1)) if fp_file.key == "model" else None
+            if hit is not None:
+                out.append(lib.to_match(hit[0], hit[1], ev))
     if ev.key in _AUTH_KEYS and (realm := _REALM_MAC.search(ev.value)):
         return out + _mac_matches(lib, ev, realm.group(1))
     if ev.key != "onvif.scope":
@@ -213,6 +221,20 @@ def _resolve_brand(lib: Library, claims: list[_Claim], maker: str | None
     return top, by_brand[top], []
 
 
+def _brand_chain_notes(lib: Library, claims: list[_Claim], maker: str | None) -> list[str]:
+    """How a brand's evidence named the maker: 'Dahua through its oem brand Amcrest (…)'."""
+    out = []
+    for c in claims:
+        brand = c.match.brand
+        info = lib.brands.get(brand) if brand else None
+        if maker is not None and c.match.maker == maker and info is not None \
+                and info.maker == maker and info.relation in ("own", "oem"):
+            m = c.match
+            out.append(f"{maker} named through its {info.relation} brand {brand} "
+                       f"({m.fingerprint_id}: {m.evidence.key}={m.evidence.value!r})")
+    return out
+
+
 def _first_value(by_key: dict[str, str], keys: tuple[str, ...]) -> str | None:
     """The value of the first key present (items arrive sorted, so the smallest value)."""
     for key in keys:
@@ -237,6 +259,7 @@ def identify(evidence: Iterable[Evidence], lib: Library | None = None) -> Verdic
     claims = _drop_it_vendor_ouis(lib, [_Claim(m, STRENGTH_RANK[m.strength], _group(m.evidence))
                                         for ev in items for m in match_evidence(lib, ev)])
     maker, level, conflicts, notes = _resolve_maker(claims)
+    notes.extend(_brand_chain_notes(lib, claims, maker))
     usable = [c for c in claims if c.match.maker in (None, maker)]
     brand, brand_claims, brand_conflicts = _resolve_brand(lib, usable, maker)
     conflicts.extend(brand_conflicts)

@@ -16,6 +16,8 @@ EXPANDERS: dict[str, str] = {
     "sadp.reply": "camscan.discovery.sadp:expand",
     "dhip.reply": "camscan.discovery.dhip:expand",
     "upnp.description": "camscan.discovery.ssdp:expand",
+    # not raw, but an RPC2_Login challenge pasted as a body is read like the /RPC2_Login path
+    "http.body": "camscan.probes.banners:expand_body",
 }
 
 

@@ -107,7 +107,7 @@ def test_section7_traps_alone_never_name_a_target() -> None:
         ("onvif.scope", "onvif://www.onvif.org/location/country/china"),
         ("onvif.scope", "onvif://www.onvif.org/name/VIGI-C340"),
         ("onvif.scope", "onvif://www.onvif.org/hardware/IPC-model"),
-        ("model", "DS218+"), ("model", "IPC-HDW5421S"),
+        ("model", "DS218+"), ("model", "IPC-B122-APF28K"), ("model", "CS-KIT-K9"),
         ("mac", "40:2c:76:1a:bc:de"), ("mac", "c0:61:9a:e1:23:45"),
         ("mac", "8c:1f:64:f4:b0:01"),
     ]

@@ -18,10 +18,10 @@ from camscan.models import Evidence
 HELDOUT = Path(__file__).resolve().parent / "heldout" / "realworld.jsonl"
 # Floors measured on this file with the fingerprints of the commit that set them (see the
 # printed summary): raise them when recall rises, never lower them to make a change pass.
-MIN_MAKER_RECALL = 0.38
+MIN_MAKER_RECALL = 0.94
 # Recall over the positives whose evidence the rules allow to name a maker (brand-only and
 # corroborating-only misses excluded).
-MIN_REACHABLE_RECALL = 0.84
+MIN_REACHABLE_RECALL = 0.97
 
 
 @pytest.fixture(scope="module")

@@ -135,8 +135,11 @@ def test_hikvision_devicesn_gives_model_and_serial() -> None:
 
 
 def test_brand_model_alone_names_no_maker() -> None:
-    v = identify([ev("model", "IP5M-T1179E")])
+    # Amcrest's doorbells are not shown to be Dahua's; its IP camera line is (issue 11)
+    v = identify([ev("model", "AD410")])
     assert (v.maker, v.brand) == (None, "Amcrest")
+    v = identify([ev("model", "IP5M-T1179E")])
+    assert (v.maker, v.brand, v.confidence.value) == ("Dahua", "Amcrest", "likely")
 
 
 def test_pc_nic_oui_does_not_outvote_device_evidence() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -130,6 +131,39 @@ def parse_probe_matches(data: bytes) -> ProbeMatches:
     return ProbeMatches(relates, matches)
 
 
+# Prefixes seen in pasted WS-Discovery messages, declared by the wrapper of a fragment that
+# uses them without declaring them (an excerpt copied out of a capture or a log).
+_PASTE_PREFIXES = {"s": SOAP_ENV, "env": SOAP_ENV, "SOAP-ENV": SOAP_ENV, "soap": SOAP_ENV,
+                   "soapenv": SOAP_ENV, "a": WSA, "wsa": WSA, "wsadis": WSA, "d": WSD,
+                   "wsdd": WSD, "dn": DN, "tds": TDS, "tdn": DN,
+                   "tt": "http://www.onvif.org/ver10/schema"}
+_PASTE_OPEN = ("<pasted " + " ".join(f'xmlns:{p}="{ns}"' for p, ns in _PASTE_PREFIXES.items())
+               + ">").encode()
+_XML_DECL = re.compile(rb"^\s*(?:\xef\xbb\xbf)?<\?xml[^>]*\?>")
+
+
+def parse_pasted(data: bytes) -> ProbeMatches:
+    """A ProbeMatches or Hello message as pasted offline: a whole envelope, or a fragment
+    (ProbeMatch/Hello without its Envelope, prefixes left undeclared); ParseError otherwise.
+    A live reply goes through parse_probe_matches alone."""
+    try:
+        return parse_probe_matches(data)
+    except ParseError as first:
+        if len(data) > MAX_REPLY:
+            raise
+        wrapped = _PASTE_OPEN + _XML_DECL.sub(b"", data, count=1) + b"</pasted>"
+        try:
+            root = DET.fromstring(wrapped, forbid_dtd=True)
+        except (ET.ParseError, DefusedXmlException, ValueError):
+            raise first from None
+        matches = tuple(_match(n) for n in root.iter()
+                        if _local(n.tag) in ("ProbeMatch", "Hello"))[:MAX_MATCHES]
+        if not matches:
+            raise first from None
+        relates = _text(next((n for n in root.iter() if _local(n.tag) == "RelatesTo"), None))
+        return ProbeMatches(relates[:MAX_VALUE], matches)
+
+
 def epr_mac(epr: str) -> str | None:
     """The MAC in a version-1 UUID endpoint reference (Hikvision), None otherwise."""
     text = epr.strip().lower().removeprefix("urn:").removeprefix("uuid:")
@@ -156,8 +190,9 @@ def match_evidence(match: ProbeMatch, host: str, port: int | None = PORT) -> lis
 
 
 def expand(ev: Evidence) -> list[Evidence]:
-    """`wsd.probe_match` evidence -> wsd.* keys and onvif.scope items."""
-    message = parse_probe_matches(ev.value.encode("utf-8"))
+    """`wsd.probe_match` evidence (a ProbeMatches or Hello message, or a pasted fragment of
+    one) -> wsd.* keys and onvif.scope items."""
+    message = parse_pasted(ev.value.encode("utf-8"))
     return [item for m in message.matches for item in match_evidence(m, ev.host, ev.port)]
 
 

@@ -367,6 +367,16 @@ def rpc2_challenge(body: bytes) -> dict[str, str]:
     return out
 
 
+def expand_body(ev: Evidence) -> list[Evidence]:
+    """An RPC2_Login challenge given as an `http.body` (pasted offline) -> its dahua.rpc2_* keys,
+    read as if it had come from /RPC2_Login; any other body -> nothing."""
+    if "268632079" not in ev.value and "login challenge" not in ev.value:
+        return []
+    found = rpc2_challenge(ev.value.encode("utf-8", "surrogatepass"))
+    return [Evidence(ev.host, ev.source, key, value, ev.port)
+            for key, value in sorted(found.items())]
+
+
 async def probe_host(ctx: ScanContext, ip: str) -> None:
     """Run every banner probe of `ip` on `ctx.settings.ports` within `host_budget_s`."""
     host = _HostProbe(ctx, ip)
