@@ -22,7 +22,7 @@ _REALM_MAC = linre.compile(r'\brealm="([0-9A-Fa-f]{12})"')
 _AUTH_KEYS = frozenset({"http.www_authenticate", "rtsp.www_authenticate", "onvif.www_authenticate"})
 # A model pasted with an annotation ('DS-7608NI-K2 (NVR)'): the model rules read it without one.
 # Hikvision's own revision suffixes ('-I(C)') have no space before the parenthesis.
-_ANNOTATED_MODEL = re.compile(r"^(\S.*?)\s+\([A-Za-z][A-Za-z /-]{0,30}\)$")
+_ANNOTATED_MODEL = linre.compile(r"^(\S.*?)\s+\([A-Za-z][A-Za-z /-]{0,30}\)$")
 # Plain fields a device reports about itself, used when no fingerprint extracted them;
 # earlier keys win (vendor discovery replies before free text).
 MODEL_KEYS = ("sadp.model", "dhip.model", "onvif.model", "upnp.model_number",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import re
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -139,7 +138,15 @@ _PASTE_PREFIXES = {"s": SOAP_ENV, "env": SOAP_ENV, "SOAP-ENV": SOAP_ENV, "soap":
                    "tt": "http://www.onvif.org/ver10/schema"}
 _PASTE_OPEN = ("<pasted " + " ".join(f'xmlns:{p}="{ns}"' for p, ns in _PASTE_PREFIXES.items())
                + ">").encode()
-_XML_DECL = re.compile(rb"^\s*(?:\xef\xbb\xbf)?<\?xml[^>]*\?>")
+
+
+def _without_declaration(data: bytes) -> bytes:
+    """`data` without a leading BOM and XML declaration (it may not stand inside the wrapper)."""
+    text = data.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()
+    if text.startswith(b"<?xml"):
+        end = text.find(b"?>")
+        text = text[end + 2:] if end != -1 else text
+    return text
 
 
 def parse_pasted(data: bytes) -> ProbeMatches:
@@ -151,10 +158,10 @@ def parse_pasted(data: bytes) -> ProbeMatches:
     except ParseError as first:
         if len(data) > MAX_REPLY:
             raise
-        wrapped = _PASTE_OPEN + _XML_DECL.sub(b"", data, count=1) + b"</pasted>"
+        wrapped = _PASTE_OPEN + _without_declaration(data) + b"</pasted>"
         try:
-            root = DET.fromstring(wrapped, forbid_dtd=True)
-        except (ET.ParseError, DefusedXmlException, ValueError):
+            root = xmlsafe.parse(wrapped)
+        except xmlsafe.XmlError:
             raise first from None
         matches = tuple(_match(n) for n in root.iter()
                         if _local(n.tag) in ("ProbeMatch", "Hello"))[:MAX_MATCHES]
