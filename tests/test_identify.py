@@ -18,6 +18,7 @@ from camscan.cli import app
 from camscan.identify import identify, identify_hosts, verdict_to_dict
 from camscan.models import Confidence, DeviceType, Evidence
 from camscan.probes.paths import VENDOR_PATHS
+from camscan_lab.captures import recorded
 
 LAB = Path(__file__).resolve().parents[1] / "examples" / "lab" / "office"
 
@@ -231,6 +232,9 @@ def _evidence_of(device: dict[str, Any], services: list[dict[str, Any]]) -> list
         elif kind == "rtsp":
             items.extend(Evidence(host, "rtsp", "rtsp.response", _http_raw(r), port)
                          for r in svc.get("response", []))
+        elif kind in ("sadp", "dhip") and svc.get("capture"):  # a recorded reply, whole
+            items.append(Evidence(host, kind, f"{kind}.reply",
+                                  recorded(svc["capture"]).decode("latin-1"), port))
         elif kind in ("sadp", "dhip") and svc.get("reply"):
             items.append(Evidence(host, kind, f"{kind}.reply", svc["reply"], port))
         elif kind == "wsd" and svc.get("reply"):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from camscan import resources
+from camscan_lab import captures
 from camscan_lab import resources as lab_resources
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +35,8 @@ def test_an_install_without_a_checkout_reads_its_own_copy(
         Path(resources.__file__).resolve().parent / "_data" / "fingerprints" / "oui")
     assert lab_resources.lab_data("office") == (
         Path(lab_resources.__file__).resolve().parent / "_data" / "lab" / "office")
+    assert captures.capture_path("dhip/x.hex") == (
+        Path(captures.__file__).resolve().parent / "_data" / "captures" / "dhip" / "x.hex")
 
 
 def test_a_checkout_reads_its_top_level_directories() -> None:

@@ -1,8 +1,10 @@
 """Lab Dahua discovery: DHIP on 37810, and the legacy UDP 5050 protocol of older firmware.
 
-Service table: `reply` (the recorded `client.notifyDevInfo` JSON), plus the hostile options of
-`udp_responder` (junk datagrams carry a DHIP header around a non-JSON body). The answer goes
-to the sender; Phenomite/AMP-Research notes any non-null byte to 37810 elicits it.
+Service table: `capture` (a recorded reply in tests/captures, served byte for byte, header
+and all) or `reply` (the `client.notifyDevInfo` JSON, wrapped in a DHIP header here), plus the
+hostile options of `udp_responder` (junk datagrams carry a DHIP header around a non-JSON
+body). The answer goes to the sender; Phenomite/AMP-Research notes any non-null byte to 37810
+elicits it.
 Kind `dhip_legacy`: `device_type`, optional `model`, `name`, `serial`, `mask`, `gateway`, `dns`;
 MAC and address are the device's own.
 """
@@ -16,6 +18,7 @@ from typing import Any
 
 from camscan.discovery import dhip_legacy as legacy
 from camscan.discovery.dhip import GROUP, MAGIC, PORT, build_packet
+from camscan_lab.captures import recorded
 from camscan_lab.personalities.udp_responder import Reply, hostile_replies, serve_udp
 from camscan_lab.personality import Closer, LabHost
 
@@ -24,15 +27,23 @@ def answer_search(service: Mapping[str, Any], data: bytes, sender: tuple[str, in
     """The datagrams a device with this service sends in answer to `data`."""
     if not data.strip(b"\x00") or (data[4:8] == MAGIC and b"notifyDevInfo" in data):
         return []  # nothing asked, or another device's reply
-    out: list[Reply] = []
+    out = [(packet, sender)] if (packet := reply_packet(service)) else []
+    return out + hostile_replies(service, lambda i: build_packet(b"junk %d" % i), sender)
+
+
+def reply_packet(service: Mapping[str, Any]) -> bytes | None:
+    """The DHIP datagram this service answers with: its recorded capture, else built from JSON."""
+    if capture := service.get("capture"):
+        return recorded(str(capture))
     if reply := service.get("reply"):
         # Replies end in "\n\0" (Haicam's hex dump: tail 0a 00).
-        out.append((build_packet(str(reply).strip().encode("utf-8") + b"\n\x00"), sender))
-    return out + hostile_replies(service, lambda i: build_packet(b"junk %d" % i), sender)
+        return build_packet(str(reply).strip().encode("utf-8") + b"\n\x00")
+    return None
 
 
 async def serve(host: LabHost, service: Mapping[str, Any]) -> Closer:
     """Listen on UDP 37810, joined to 239.255.255.251, and answer searches."""
+    reply_packet(service)  # a missing capture fails the start, not each answer
     return await serve_udp(host, int(service.get("port", PORT)), GROUP,
                            lambda data, sender: answer_search(service, data, sender))
 

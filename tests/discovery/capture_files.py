@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from camscan_lab import captures
+
 CAPTURES = Path(__file__).resolve().parent.parent / "captures"
 
 
 def read(path: Path) -> bytes:
     """The captured bytes of one fixture file (hex files decoded), without the summary line."""
-    first, _, rest = path.read_bytes().partition(b"\n")
-    assert first.startswith(b"# ") and b" -- " in first, f"{path}: needs '# summary -- source'"
-    return bytes.fromhex(rest.decode()) if path.suffix == ".hex" else rest
+    return captures.read(path)
 
 
 def load(protocol: str, name: str) -> bytes:

@@ -14,6 +14,8 @@ from camscan.context import ScanContext, ScanSettings
 from camscan.discovery import dhip, onvif, sadp, wsd
 from camscan.identify import identify
 from camscan.models import Evidence
+from camscan_lab.personalities import dhip as lab_dhip
+from camscan_lab.personalities import sadp as lab_sadp
 
 pytestmark = pytest.mark.lab
 
@@ -57,14 +59,19 @@ def test_sadp_finds_every_device_with_every_field(lab: Any, sadp_run: Run) -> No
     assert len(devices) >= 10
     for device, service in devices:
         got = facts(found, device.ip)
-        want = sadp.parse_probe_match(service.table["reply"].strip().encode())
+        body = lab_sadp.reply_body(service.table)
+        assert body is not None
+        want = sadp.parse_probe_match(body)
         for name, key in sadp.FIELD_KEYS.items():
             if (value := want.get(name)) is not None:
                 assert got.get(key) == {value}, f"{device.name}: {key}"
         assert got["sadp.mac"] == {device.mac.replace(":", "-")}
         assert got["mac"] == {device.mac} and got["model"] == {device.spec.table["model"]}
-        assert got["sadp.ipv4"] == {device.ip}
+        # A recorded reply keeps the address it was recorded with.
+        recorded = "capture" in service.table
+        assert got["sadp.ipv4"] == ({want.get("IPv4Address")} if recorded else {device.ip})
         assert len(got["sadp.reply"]) == 1
+    assert [d.name for d, s in devices if "capture" in s.table] == ["hik-cam-lobby"]
     assert {e.host for e in found} == {d.ip for d, _ in devices}
     assert stats["sadp"].answered == len(devices) and stats["sadp"].errors == 0
     assert took < WINDOW_S + 1.0
@@ -84,12 +91,19 @@ def test_dhip_finds_every_device_with_every_field(lab: Any, dhip_run: Run) -> No
     assert len(devices) >= 10
     for device, service in devices:
         got = facts(found, device.ip)
-        want = dhip.parse_json(service.table["reply"].strip().encode())
+        packet = lab_dhip.reply_packet(service.table)
+        assert packet is not None
+        want = dhip.parse_packet(packet)
         for name, key in dhip.FIELD_KEYS.items():
             if (value := want.get(name)) is not None:
                 assert got.get(key) == {value}, f"{device.name}: {key}"
-        assert got["mac"] == {device.mac} and got["dhip.ipv4"] == {device.ip}
+        # A recorded reply keeps the addresses it was recorded with.
+        recorded = "capture" in service.table
+        assert got["dhip.ipv4"] == ({want.get("IPv4Address.IPAddress")} if recorded
+                                    else {device.ip})
+        assert got["mac"] == {device.mac}
         assert got["model"] == {device.spec.table["model"]}
+    assert [d.name for d, s in devices if "capture" in s.table] == ["dahua-cam-yard"]
     vendors = {d.name: facts(found, d.ip)["dhip.vendor"] for d, _ in devices}
     assert vendors["lorex-cam"] == {"Lorex"} and vendors["intelbras-cam"] == {"Intelbras"}
     assert vendors["bcs-cam"] == {"General"}
