@@ -2,7 +2,7 @@
 
 Packet: a 32-byte little-endian header (u32 0x20, b"DHIP", 8 zero bytes, u32 payload length at
 16, u32 0, the length again at 24, u32 0) then JSON, replies ending in b"\\n\\0". Facts:
-fingerprints.md §5.2 (julienblitte/UniversalScanner Dahua2.cs, Haicam/Haicam discovery.go,
+fingerprints/SOURCES.md#s5-2 (julienblitte/UniversalScanner Dahua2.cs, Haicam/Haicam discovery.go,
 theweefies/ethodump-ng dhip.py, Phenomite/AMP-Research, Rapid7 LOREX_DISCOVER.rb).
 """
 

@@ -1,7 +1,7 @@
 """Hikvision SADP discovery: the XML inquiry on 239.255.255.250:37020 and its ProbeMatch replies.
 
 Read-only: only the `inquiry` is ever sent; SADP's activate/modify/reset messages are not built.
-Facts: fingerprints.md §5.1 (julienblitte/UniversalScanner Hikvision.cs, Haicam/Haicam
+Facts: fingerprints/SOURCES.md#s5-1 (julienblitte/UniversalScanner Hikvision.cs, Haicam/Haicam
 golang/discovery.go, MatrixEditor/hiktools, theweefies/ethodump-ng hikvision.py).
 """
 
