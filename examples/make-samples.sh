@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates examples/sample/ from a scan of the lab (run as root from the repository root).
+# Regenerates examples/sample/ from a scan of the lab (run as root from the repository root, with
+# the lab installed: pip install -e '.[lab]')
 # Everything runs inside the lab's own namespaces; the lab is taken down at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
