@@ -1,6 +1,6 @@
 """Dahua legacy discovery on UDP 5050 (firmware older than DHIP): binary request and reply.
 
-Reply layout (julienblitte/UniversalScanner:UniversalScanner/Dahua1.cs; fingerprints/SOURCES.md#s5-3):
+Reply layout (UniversalScanner/Dahua1.cs of julienblitte/UniversalScanner; SOURCES.md#s5-3):
 a 120-byte section 1 -- u16 LE magic 0x00b3 at 0, u16 section-2 length at 2, u32 packet type
 0x58 at 4, u32 protocol version at 16, u16 section-3 length at 20, 16-byte NUL-padded device
 type at 40, IPv4 address/mask/gateway/DNS in network order at 56..71 -- then section 2 (the MAC
