@@ -122,7 +122,10 @@ KEYS: dict[str, str] = {
     "arp.reply": "the host answered ARP (value: MAC)",
     "probe.error": "what went wrong talking to the host (timeout, reset, oversize, garbage)",
     "probe.alive": "the host answered a TCP connect check (routed targets, no ARP)",
+    "discovery.names_other": "an announcement of this host named another address (mDNS record, "
+                             "SSDP LOCATION, WS-Discovery XAddr): noted here, never credited there",
 }
+NAMES_OTHER = "discovery.names_other"
 
 _KEY_RE = re.compile(r"^[a-z0-9_]+(?:\.[a-z0-9_]+)*$")
 

@@ -7,6 +7,7 @@ import ipaddress
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from zeroconf import IPVersion, ServiceStateChange, Zeroconf
 from zeroconf._dns import DNSAddress, DNSPointer, DNSService, DNSText
@@ -14,6 +15,7 @@ from zeroconf._protocol.incoming import DNSIncoming  # the sans-I/O parser; no p
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from camscan.context import ScanContext, traffic_log
+from camscan.keys import NAMES_OTHER
 from camscan.models import Evidence
 
 SERVICES_META = "_services._dns-sd._udp.local."
@@ -21,6 +23,8 @@ MAX_PACKET = 9000  # RFC 6762 §17: an mDNS message fits an Ethernet jumbo frame
 MAX_TYPES = 64
 MAX_INSTANCES = 512  # per scan: a flood of names cannot grow memory without bound
 MAX_TXT = 1024  # characters of the joined TXT kept as evidence
+MAX_NAMES = 4096  # record names whose senders are remembered, per scan
+MAX_SENDERS = 8  # senders remembered per record name
 
 
 class ParseError(ValueError):
@@ -124,6 +128,83 @@ def service_types_from_packet(data: bytes) -> list[str]:
             if isinstance(r, DNSPointer) and r.name.lower() == SERVICES_META]
 
 
+class SenderBook:
+    """Which addresses sent the records of each DNS-SD name: evidence goes to its sender."""
+
+    def __init__(self, own: str | None) -> None:
+        self.own = own
+        self.by_name: dict[str, set[str]] = {}
+
+    def feed(self, data: bytes, sender: str) -> None:
+        """Remember `sender` for every PTR target, SRV and TXT name one response carries."""
+        if sender == self.own or len(data) > MAX_PACKET:
+            return
+        try:
+            ipaddress.IPv4Address(sender)
+            msg = DNSIncoming(data)
+            records = msg.answers() if msg.valid and msg.is_response() else []
+        except Exception:  # not IPv4, or a packet zeroconf's own parse will judge
+            return
+        for rec in records:
+            if isinstance(rec, DNSPointer):
+                self._add(rec.alias, sender)
+            elif isinstance(rec, DNSService | DNSText):
+                self._add(rec.name, sender)
+
+    def _add(self, name: str, sender: str) -> None:
+        key = name.lower()
+        senders = self.by_name.get(key)
+        if senders is None:
+            if len(self.by_name) >= MAX_NAMES:
+                return
+            senders = self.by_name[key] = set()
+        if len(senders) < MAX_SENDERS:
+            senders.add(sender)
+
+    def senders(self, name: str) -> list[str]:
+        """Addresses that sent records of instance `name`, sorted."""
+        return sorted(self.by_name.get(name.lower(), ()), key=ipaddress.IPv4Address)
+
+
+class _Tap(asyncio.DatagramProtocol):
+    """Sees each datagram a zeroconf socket receives, with its sender, then hands it on."""
+
+    def __init__(self, inner: asyncio.BaseProtocol, book: SenderBook) -> None:
+        self.inner, self.book = inner, book
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        self.book.feed(data, str(addr[0]))
+        self.inner.datagram_received(data, addr)  # type: ignore[attr-defined]
+
+    def error_received(self, exc: Exception) -> None:
+        self.inner.error_received(exc)  # type: ignore[attr-defined]
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.inner.connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.inner.connection_lost(exc)
+
+
+async def _tap_senders(azc: AsyncZeroconf, book: SenderBook) -> bool:
+    """Put a _Tap in front of each receiving socket of `azc`; False when that is not possible."""
+    try:
+        await azc.zeroconf.async_wait_for_start()
+        readers = list(azc.zeroconf.engine.readers)
+        for wrapped in readers:
+            transport = wrapped.transport
+            transport.set_protocol(_Tap(transport.get_protocol(), book))
+    except (AttributeError, TimeoutError, RuntimeError):
+        return False
+    return bool(readers)
+
+
+def attribution(svc: MdnsService, senders: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(hosts credited: the senders; addresses the records named that sent nothing)."""
+    credited = list(dict.fromkeys(senders))
+    return credited, [a for a in svc.addresses if a not in credited]
+
+
 def evidence(svc: MdnsService, host: str) -> list[Evidence]:
     """Evidence of one resolved instance, attributed to `host`."""
     raw = f"{svc.instance}.{svc.service} SRV {svc.hostname}:{svc.port} TXT {svc.txt or ''}"
@@ -154,6 +235,11 @@ async def discover(ctx: ScanContext) -> None:
         stats.errors += 1
         stats.notes.append(f"mdns socket: {exc}")
         return
+    book = SenderBook(ctx.source_ip)
+    # Evidence goes to the address that sent it, never to an address a record names: one host
+    # must not plant devices at others' (or the scanner's own) addresses.
+    if not await _tap_senders(azc, book):
+        stats.notes.append("cannot see mDNS senders: instances are not attributed to hosts")
     browsers: dict[str, AsyncServiceBrowser] = {}
     resolving: dict[tuple[str, str], asyncio.Task[None]] = {}
     answered: set[str] = set()
@@ -175,7 +261,8 @@ async def discover(ctx: ScanContext) -> None:
             port=info.port, txt=format_txt((info.properties or {}).items()),
             addresses=tuple(info.parsed_addresses(IPVersion.V4Only)))
         traffic_log.debug("mdns resolved %s: %s", name, svc)
-        hosts = [a for a in svc.addresses if ipaddress.IPv4Address(a) in ctx.in_scope]
+        senders, others = attribution(svc, book.senders(name))
+        hosts = [a for a in senders if ipaddress.IPv4Address(a) in ctx.in_scope]
         if not hosts:
             stats.dropped += 1
             return
@@ -185,6 +272,10 @@ async def discover(ctx: ScanContext) -> None:
                 stats.answered += 1
             for ev in evidence(svc, host):
                 ctx.emit(ev)
+            for other in others:
+                ctx.emit(Evidence(host, "mdns", NAMES_OTHER,
+                                  f"mDNS {svc.instance}.{svc.service} names {other}",
+                                  svc.port))
 
     def on_instance(zeroconf: Zeroconf, service_type: str, name: str,
                     state_change: ServiceStateChange) -> None:

@@ -14,7 +14,8 @@ import aiohttp
 
 from camscan import xmlsafe
 from camscan.context import ScanContext, traffic_log
-from camscan.discovery.udp import Datagram, exchange
+from camscan.discovery.udp import Datagram, exchange, names_other_host
+from camscan.keys import NAMES_OTHER
 from camscan.models import Evidence, excerpt
 from camscan.probes.paths import is_forbidden
 
@@ -235,6 +236,9 @@ async def _fetch_description(ctx: ScanContext, session: aiohttp.ClientSession, h
     if port is None:
         stats.dropped += 1
         stats.notes.append(f"not followed: LOCATION {excerpt(location, 120)} of {host}")
+        if names_other_host(location, host):  # a note on the sender, never a device there
+            ctx.emit(Evidence(host, "ssdp", NAMES_OTHER,
+                              f"SSDP LOCATION {excerpt(location, 200)}"))
         return
     async with ctx.connections:
         try:

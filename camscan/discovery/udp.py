@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
 import socket
 import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from camscan.context import ScanContext, traffic_log
 from camscan.models import Evidence, MethodStats
@@ -48,6 +50,20 @@ class FieldRecord:
             if key == name:
                 return value or None
         return None
+
+
+def names_other_host(url: str, host: str) -> bool:
+    """True when `url` names a host other than `host` (an address or a name)."""
+    try:
+        named = urlsplit(url).hostname
+    except ValueError:
+        return False
+    if not named:
+        return False
+    try:
+        return ipaddress.ip_address(named) != ipaddress.ip_address(host)
+    except ValueError:
+        return True  # a DNS name: not the replying address
 
 
 def reply_handler(ctx: ScanContext, method: str, read: Callable[[Datagram], list[Evidence]],

@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 from camscan import xmlsafe
 from camscan.context import ScanContext
 from camscan.discovery import onvif
-from camscan.discovery.udp import Datagram, exchange
+from camscan.discovery.udp import Datagram, exchange, names_other_host
+from camscan.keys import NAMES_OTHER
 from camscan.models import Evidence, excerpt
 from camscan.oui import normalize_mac
 from camscan.probes.paths import is_forbidden
@@ -220,6 +221,11 @@ def device_xaddrs(match: ProbeMatch, host: str) -> list[str]:
     return out
 
 
+def foreign_xaddrs(match: ProbeMatch, host: str) -> list[str]:
+    """The XAddrs of a match that name some host other than the replying one."""
+    return [x for x in match.xaddrs if names_other_host(x, host)]
+
+
 def _in_scope(ctx: ScanContext, ip: str) -> bool:
     try:
         return ipaddress.IPv4Address(ip) in ctx.in_scope
@@ -265,6 +271,10 @@ async def discover(ctx: ScanContext) -> None:
         for match in message.matches:
             for ev in match_evidence(match, datagram.ip):
                 ctx.emit(ev)
+            for xaddr in foreign_xaddrs(match, datagram.ip)[:MAX_XADDRS]:
+                # Noted on the sender; the named host is neither queried nor credited.
+                ctx.emit(Evidence(datagram.ip, SOURCE, NAMES_OTHER,
+                                  f"WS-Discovery XAddr {excerpt(xaddr, 200)}", PORT))
             if not _in_scope(ctx, datagram.ip):
                 continue  # answering a multicast is not consent to be connected to
             for xaddr in device_xaddrs(match, datagram.ip)[:2]:
