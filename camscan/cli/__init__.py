@@ -21,12 +21,13 @@ _PROVIDERS: dict[str, str] = {
     "fingerprints": "camscan.cli.fingerprints", "export": "camscan.cli.export",
     "inventory": "camscan.cli.inventory",
     "pcap": "camscan.cli.passive", "listen": "camscan.cli.passive",
+    "push": "camscan.cli.push", "server": "camscan.cli.server",
     # The lab is a package of its own (camscan_lab, the `camscan[lab]` extra), never imported
     # by the product: these two commands exist only when it is installed.
     "lab": LAB_CLI, "demo": LAB_CLI,
 }
-_GROUPS = {"camscan.cli.fingerprints": "fingerprints",
-           "camscan.cli.inventory": "inventory"}  # typer sub-apps of their own
+_GROUPS = {"camscan.cli.fingerprints": "fingerprints",  # typer sub-apps of their own
+           "camscan.cli.inventory": "inventory", "camscan.cli.server": "server"}
 
 
 def build_app(command: str | None = None) -> typer.Typer:

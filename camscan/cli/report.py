@@ -53,15 +53,37 @@ def _resolve(ref: str, db: Path | None) -> dict[str, Any]:
 
 
 def report(
-    scans: Annotated[list[str], typer.Argument(
+    scans: Annotated[list[str] | None, typer.Argument(
         help="Scans to report on: JSON or NDJSON files, or inventory scan ids; several make "
-             "one report with a row per site.")],
-    output: Annotated[str, typer.Option(
+             "one report with a row per site.")] = None,
+    output: Annotated[str | None, typer.Option(
         "-o", "--output",
-        help="report.html, report.pdf (needs WeasyPrint), or - for the HTML on stdout.")],
+        help="report.html, report.pdf (needs WeasyPrint), or - for the HTML on stdout.")] = None,
     db: DbOption = None,
+    server: Annotated[str | None, typer.Option(
+        "--server", help="Roll-up of a central server instead: JSON figures on stdout, and "
+                         "with -o its HTML report.")] = None,
+    token_file: Annotated[Path | None, typer.Option(
+        "--token-file", help="With --server: a reader token.", dir_okay=False)] = None,
+    ca_file: Annotated[Path | None, typer.Option(
+        "--ca-file", help="With --server: CA certificate(s) to trust (PEM).",
+        dir_okay=False)] = None,
+    site: Annotated[str | None, typer.Option(
+        "--site", help="With --server and -o: that site's full report instead of the roll-up.")
+    ] = None,
+    silent_days: Annotated[int, typer.Option(
+        "--silent-days", min=1, max=3650,
+        help="With --server: sensors silent this many days are listed.")] = 7,
 ) -> None:
     """Write an FOI-ready report: totals, a chart, every Hikvision/Dahua device with evidence."""
+    if server is not None:
+        if scans:
+            raise _fail("give scans or --server, not both", USAGE_ERROR)
+        _server_report(server, token_file, ca_file, Path(output) if output else None, site,
+                       silent_days)
+        return
+    if not scans or output is None:
+        raise _fail("give scans and -o FILE (or --server URL)", USAGE_ERROR)
     if output != "-" and Path(output).suffix.lower() not in REPORT_SUFFIXES:
         raise _fail(f"-o {output}: unknown report type {Path(output).suffix or '(none)'!r}; "
                     f"use {', '.join(REPORT_SUFFIXES)}, or - for HTML on stdout", USAGE_ERROR)
@@ -77,6 +99,44 @@ def report(
     except OSError as exc:
         raise _fail(f"cannot write {output}: {exc.strerror or exc}") from None
     typer.echo(f"camscan: report written to {output}", err=True)
+
+
+def _server_report(server: str, token_file: Path | None, ca_file: Path | None,
+                   output: Path | None, site: str | None, silent_days: int) -> None:
+    """The central server's roll-up: JSON on stdout; the HTML report into `output`."""
+    from urllib.parse import urlencode
+
+    from camscan.output.jsonout import atomic_write_bytes
+    from camscan.push import Client, PushError, read_token
+
+    if token_file is None:
+        raise _fail("--server needs --token-file (a reader token)", USAGE_ERROR)
+    try:
+        client = Client(server, read_token(token_file), ca_file=ca_file)
+    except PushError as exc:
+        raise _fail(str(exc), USAGE_ERROR) from None
+
+    def get(path: str) -> bytes:
+        try:
+            status, body = client.request("GET", path)
+        except (OSError, ValueError) as exc:
+            raise _fail(f"cannot reach {server}: {getattr(exc, 'reason', exc)}") from None
+        if status != 200:
+            raise _fail(f"{server}{path.split('?')[0]}: HTTP {status}: "
+                        f"{body[:200].decode('utf-8', 'replace').strip()}")
+        return body
+
+    query = {"silent_days": str(silent_days)}
+    figures = json.loads(get("/api/v1/rollup?" + urlencode(query)))
+    json.dump(figures, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+    if output is not None:
+        html_query = {**query, **({"site": site} if site else {})}
+        try:
+            atomic_write_bytes(output, get("/report?" + urlencode(html_query)))
+        except OSError as exc:
+            raise _fail(f"cannot write {output}: {exc}") from None
+        typer.echo(f"camscan: report written to {output}", err=True)
 
 
 def diff(

@@ -232,6 +232,9 @@ def scan(
     store: Annotated[bool, typer.Option(
         "--store", help="Keep this scan in the inventory database.")] = False,
     db: Annotated[Path | None, typer.Option("--db", help="Inventory database path.")] = None,
+    spool: Annotated[Path | None, typer.Option(
+        "--spool", help="Also write the JSON document into this spool directory, for "
+                        "`camscan push --spool`.", file_okay=False)] = None,
     site: Annotated[str | None, typer.Option("--site", help="Site label.")] = None,
     operator: Annotated[str | None, typer.Option("--operator", help="Operator label.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or table.")] = False,
@@ -283,6 +286,8 @@ def scan(
                        "or write the report as .html")
     if save_captures is not None:
         check_writable(save_captures, "--save-captures", directory=True)
+    if spool is not None:
+        check_writable(spool, "--spool", directory=True)
     if output is not None and report is not None and output.resolve() == report.resolve():
         raise fail(f"--output and --report are the same file ({output}): the report would "
                    "replace the scan")
@@ -331,7 +336,8 @@ def scan(
 
         machine = select_devices(doc, parse_only(only), min_confidence)
         written = table_only or fmt is OutputFormat.NDJSON or emit_result(machine, fmt, output)
-        ok = _after(doc, quiet=quiet, report=report, store=store, db=db) and written
+        ok = _after(doc, quiet=quiet, report=report, store=store, db=db,
+                    spool=spool) and written
         if table_only:
             typer.echo("camscan: stdout is a terminal, so the JSON document was not printed; "
                        "use -o FILE (or -o - for stdout) to keep it", err=True)
@@ -358,8 +364,8 @@ def _check_privileges(scan: Scan) -> None:
 
 
 def _after(doc: dict[str, Any], *, quiet: bool, report: Path | None, store: bool,
-           db: Path | None) -> bool:
-    """Table, report and inventory from the finished document; False if one of them failed.
+           db: Path | None, spool: Path | None = None) -> bool:
+    """Table, report, inventory and spool from the finished document; False if one failed.
 
     The machine output is already written by then, so a failure here loses no finding.
     """
@@ -382,6 +388,14 @@ def _after(doc: dict[str, Any], *, quiet: bool, report: Path | None, store: bool
             typer.echo(f"camscan: stored as scan {scan_id}", err=True)
         except (InventoryError, OSError) as exc:
             typer.echo(f"camscan: error: scan not stored: {exc}", err=True)
+            ok = False
+    if spool is not None:
+        from camscan.spool import spool_document
+        try:
+            path = spool_document(doc, spool)
+            typer.echo(f"camscan: spooled as {path}", err=True)
+        except OSError as exc:
+            typer.echo(f"camscan: error: scan not spooled: {exc}", err=True)
             ok = False
     return ok
 

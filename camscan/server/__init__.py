@@ -1,0 +1,1 @@
+"""The central inventory: an ASGI app that takes scan documents from sensors into PostgreSQL."""

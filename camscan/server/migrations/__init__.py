@@ -1,0 +1,1 @@
+"""Alembic migrations of the central store (`camscan server migrate`)."""

@@ -1,0 +1,117 @@
+"""The first schema: sites, sensors, append-only documents, scans, devices, verdicts, evidence.
+
+Revision ID: 0001
+Revises:
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+TS = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "sites",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.Text, nullable=False, unique=True),
+        sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
+    )
+    op.create_table(
+        "sensors",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.Text, nullable=False, unique=True),
+        sa.Column("role", sa.Text, nullable=False),
+        sa.Column("site_id", sa.Integer, sa.ForeignKey("sites.id")),
+        sa.Column("token_hash", sa.Text, nullable=False, unique=True),
+        sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
+        sa.Column("last_seen", TS),
+        sa.CheckConstraint("role IN ('sensor', 'reader')", name="sensors_role"),
+        sa.CheckConstraint("(role = 'sensor') = (site_id IS NOT NULL)", name="sensors_site"),
+    )
+    op.create_table(
+        "documents",
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("scan_id", sa.Text, nullable=False, unique=True),
+        sa.Column("sensor_id", sa.Integer, sa.ForeignKey("sensors.id"), nullable=False),
+        sa.Column("received_at", TS, nullable=False, server_default=sa.func.now()),
+        sa.Column("body", sa.LargeBinary, nullable=False),
+    )
+    op.execute("""
+        CREATE FUNCTION documents_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'documents is append-only: % refused', TG_OP;
+        END $$""")
+    op.execute("CREATE TRIGGER documents_no_change BEFORE UPDATE OR DELETE ON documents "
+               "FOR EACH ROW EXECUTE FUNCTION documents_append_only()")
+    op.execute("CREATE TRIGGER documents_no_truncate BEFORE TRUNCATE ON documents "
+               "FOR EACH STATEMENT EXECUTE FUNCTION documents_append_only()")
+    op.create_table(
+        "scans",
+        sa.Column("scan_id", sa.Text, primary_key=True),
+        sa.Column("document_id", sa.BigInteger, sa.ForeignKey("documents.id"), nullable=False),
+        sa.Column("site_id", sa.Integer, sa.ForeignKey("sites.id"), nullable=False),
+        sa.Column("sensor_id", sa.Integer, sa.ForeignKey("sensors.id"), nullable=False),
+        sa.Column("started", TS, nullable=False),
+        sa.Column("finished", TS),
+        sa.Column("complete", sa.Boolean, nullable=False),
+        sa.Column("schema_version", sa.Text, nullable=False),
+        sa.Column("devices", sa.Integer, nullable=False),
+        sa.Column("hikvision", sa.Integer, nullable=False),
+        sa.Column("dahua", sa.Integer, nullable=False),
+        sa.Column("received_at", TS, nullable=False, server_default=sa.func.now()),
+    )
+    op.create_index("scans_sensor_started", "scans", ["sensor_id", "started"])
+    op.create_table(
+        "devices",
+        sa.Column("scan_id", sa.Text, primary_key=True),
+        sa.Column("device_no", sa.Integer, primary_key=True),
+        sa.Column("ip", sa.Text, nullable=False),
+        sa.Column("mac", sa.Text),
+        sa.Column("vendor", sa.Text),
+        sa.Column("outside_scope", sa.Boolean, nullable=False),
+    )
+    op.create_index("devices_mac", "devices", ["mac"])
+    op.create_table(
+        "verdicts",
+        sa.Column("scan_id", sa.Text, primary_key=True),
+        sa.Column("device_no", sa.Integer, primary_key=True),
+        sa.Column("maker", sa.Text),
+        sa.Column("brand", sa.Text),
+        sa.Column("white_label", sa.Boolean, nullable=False),
+        sa.Column("device_type", sa.Text, nullable=False),
+        sa.Column("model", sa.Text),
+        sa.Column("firmware", sa.Text),
+        sa.Column("serial", sa.Text),
+        sa.Column("confidence", sa.Text, nullable=False),
+        sa.Column("conflicts", JSONB, nullable=False),
+    )
+    op.create_table(
+        "evidence",
+        sa.Column("scan_id", sa.Text, nullable=False),
+        sa.Column("device_no", sa.Integer, nullable=False),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("key", sa.Text, nullable=False),
+        sa.Column("value", sa.Text, nullable=False),
+        sa.Column("port", sa.Integer),
+    )
+    op.create_index("evidence_scan", "evidence", ["scan_id", "device_no"])
+
+
+def downgrade() -> None:
+    for table in ("evidence", "verdicts", "devices", "scans"):
+        op.drop_table(table)
+    op.execute("DROP TRIGGER documents_no_truncate ON documents")
+    op.execute("DROP TRIGGER documents_no_change ON documents")
+    op.drop_table("documents")
+    op.execute("DROP FUNCTION documents_append_only()")
+    op.drop_table("sensors")
+    op.drop_table("sites")

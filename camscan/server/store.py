@@ -1,0 +1,228 @@
+"""The central store's operations: migrate, register sensors, authenticate, ingest a document."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import secrets
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import jsonschema
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from camscan.output.schema import validate_document
+from camscan.server.db import documents, scans, sensors, sites
+from camscan.spool import scan_id
+
+MAX_DOCUMENT_BYTES = 256 * 1024 * 1024  # decompressed; a 1,000-device scan is about 15 MB
+TOKEN_BYTES = 32
+
+
+class StoreError(Exception):
+    """A store operation failed in a way the user can act on; one line."""
+
+
+class InvalidDocument(Exception):
+    """The pushed body is not a valid scan document; the message says why, in one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The sensor or reader a token belongs to."""
+
+    id: int
+    name: str
+    role: str
+    site_id: int | None
+    site: str | None
+
+
+# -- migrations -----------------------------------------------------------------------------
+
+def alembic_config(url: str) -> Config:
+    """Alembic's configuration for the central database, without an alembic.ini file."""
+    cfg = Config()
+    cfg.set_main_option("script_location", "camscan.server:migrations")
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def migrate(engine: Engine) -> str:
+    """Bring the schema to the newest revision; returns it."""
+    cfg = alembic_config(str(engine.url))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    return head_revision()
+
+
+def head_revision() -> str:
+    """The newest migration this camscan ships."""
+    head = ScriptDirectory.from_config(alembic_config("")).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The database's schema revision (None before the first migration)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def check_schema(engine: Engine) -> None:
+    """Refuse to serve a database whose schema is not this camscan's newest."""
+    try:
+        current = current_revision(engine)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot reach the database: {_first_line(exc)}") from None
+    if current != head_revision():
+        raise StoreError(f"database schema is at {current or 'nothing'}, this camscan needs "
+                         f"{head_revision()}: run `camscan server migrate`")
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+
+
+# -- sensors and tokens ---------------------------------------------------------------------
+
+def hash_token(token: str) -> str:
+    """How a token is kept in the database."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_principal(engine: Engine, name: str, *, site: str | None) -> str:
+    """Create a sensor (with `site`) or a reader (site None); returns its token, shown once."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    try:
+        with engine.begin() as conn:
+            site_id = None
+            if site is not None:
+                site_id = _site_id(conn, site)
+            conn.execute(insert(sensors).values(
+                name=name, role="sensor" if site is not None else "reader", site_id=site_id,
+                token_hash=hash_token(token), created_at=func.now()))
+    except IntegrityError:
+        raise StoreError(f"a sensor or reader named {name!r} exists already") from None
+    return token
+
+
+def _site_id(conn: Connection, name: str) -> int:
+    stmt = pg_insert(sites).values(name=name, created_at=func.now()).on_conflict_do_nothing()
+    conn.execute(stmt)
+    site_id = conn.execute(select(sites.c.id).where(sites.c.name == name)).scalar_one()
+    return int(site_id)
+
+
+def authenticate(engine: Engine, token: str) -> Principal | None:
+    """The principal holding `token`, or None."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(sensors.c.id, sensors.c.name, sensors.c.role, sensors.c.site_id, sites.c.name)
+            .select_from(sensors.outerjoin(sites, sensors.c.site_id == sites.c.id))
+            .where(sensors.c.token_hash == hash_token(token))).first()
+    return Principal(row[0], row[1], row[2], row[3], row[4]) if row is not None else None
+
+
+# -- ingestion ------------------------------------------------------------------------------
+
+def decode_body(body: bytes, encoding: str | None) -> tuple[bytes, dict[str, Any]]:
+    """The pushed document's bytes (gunzipped if so sent) and the document, schema-checked."""
+    if encoding and encoding.lower() == "gzip":
+        try:
+            d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            body = d.decompress(body, MAX_DOCUMENT_BYTES + 1)
+        except (zlib.error, gzip.BadGzipFile) as exc:
+            raise InvalidDocument(f"bad gzip body: {exc}") from None
+    elif encoding and encoding.lower() != "identity":
+        raise InvalidDocument(f"unsupported Content-Encoding {encoding!r}")
+    if len(body) > MAX_DOCUMENT_BYTES:
+        raise InvalidDocument(f"document larger than {MAX_DOCUMENT_BYTES} bytes")
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidDocument(f"not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise InvalidDocument("not a scan document: the top level is not an object")
+    try:
+        validate_document(doc)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
+        raise InvalidDocument(f"does not match scan.schema.json at {where}: "
+                              f"{exc.message[:300]}") from None
+    return body, doc
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def ingest(engine: Engine, who: Principal, raw: bytes, doc: dict[str, Any]) -> tuple[str, bool]:
+    """Store one validated document (and its bytes as received) for sensor `who`.
+
+    Returns (scan id, newly stored); the same document again changes nothing.
+    """
+    if who.role != "sensor" or who.site_id is None:
+        raise PermissionError("only a sensor token may push scans")
+    if doc["site"] is not None and doc["site"] != who.site:
+        raise InvalidDocument(f"the document is for site {doc['site']!r}, but sensor "
+                              f"{who.name!r} reports for site {who.site!r}")
+    try:
+        started = _time(doc["started"])
+        finished = _time(doc["finished"])
+    except ValueError as exc:
+        raise InvalidDocument(f"bad time: {exc}") from None
+    sid = scan_id(doc)
+    with engine.begin() as conn:
+        conn.execute(update(sensors).where(sensors.c.id == who.id).values(last_seen=func.now()))
+        doc_id = conn.execute(
+            pg_insert(documents).values(scan_id=sid, sensor_id=who.id, received_at=func.now(),
+                                        body=raw)
+            .on_conflict_do_nothing(index_elements=["scan_id"])
+            .returning(documents.c.id)).scalar()
+        if doc_id is None:
+            return sid, False  # the same document again: nothing changes
+        s = doc["summary"]
+        conn.execute(insert(scans).values(
+            scan_id=sid, document_id=doc_id, site_id=who.site_id, sensor_id=who.id,
+            started=started, finished=finished, complete=bool(doc["complete"]),
+            schema_version=doc["schema_version"], devices=len(doc["devices"]),
+            hikvision=s["hikvision"], dahua=s["dahua"], received_at=func.now()))
+        _copy_rows(conn, sid, doc["devices"])
+    return sid, True
+
+
+def _copy_rows(conn: Connection, sid: str, devs: list[dict[str, Any]]) -> None:
+    """Devices, verdicts and evidence through COPY: one round trip per table, not per row."""
+    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cur.copy("COPY devices (scan_id, device_no, ip, mac, vendor, outside_scope) "
+                  "FROM STDIN") as cp:
+        for i, d in enumerate(devs):
+            cp.write_row((sid, i, d["ip"], d["mac"], d.get("vendor"), d["outside_scope"]))
+    with cur.copy("COPY verdicts (scan_id, device_no, maker, brand, white_label, device_type, "
+                  "model, firmware, serial, confidence, conflicts) FROM STDIN") as cp:
+        for i, d in enumerate(devs):
+            v = d["verdict"]
+            cp.write_row((sid, i, v["maker"], v["brand"], bool(v.get("white_label")),
+                          v["device_type"], v["model"], v["firmware"], v["serial"],
+                          v["confidence"], json.dumps(v["conflicts"], ensure_ascii=False)))
+    with cur.copy("COPY evidence (scan_id, device_no, source, key, value, port) "
+                  "FROM STDIN") as cp:
+        for i, d in enumerate(devs):
+            for ev in d["evidence"]:
+                cp.write_row((sid, i, ev["source"], ev["key"], _text(ev["value"]), ev["port"]))
+
+
+def _text(value: Any) -> str:
+    # PostgreSQL text cannot hold NUL; device-supplied values can.
+    return (value if isinstance(value, str) else json.dumps(value)).replace("\x00", "\\u0000")
