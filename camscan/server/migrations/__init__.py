@@ -1,1 +1,0 @@
-"""Alembic migrations of the central store (`camscan server migrate`)."""
