@@ -9,9 +9,10 @@ import secrets
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-import jsonschema
+import jsonschema_rs
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -20,7 +21,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from camscan.output.schema import validate_document
+from camscan.output.schema import SCHEMA_DIR
 from camscan.server.db import documents, scans, sensors, sites
 from camscan.spool import scan_id
 
@@ -155,12 +156,23 @@ def decode_body(body: bytes, encoding: str | None) -> tuple[bytes, dict[str, Any
     if not isinstance(doc, dict):
         raise InvalidDocument("not a scan document: the top level is not an object")
     try:
-        validate_document(doc)
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
+        _validator().validate(doc)
+    except jsonschema_rs.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.instance_path) or "(top level)"
         raise InvalidDocument(f"does not match scan.schema.json at {where}: "
                               f"{exc.message[:300]}") from None
     return body, doc
+
+
+@cache
+def _validator() -> Any:
+    """The published scan.schema.json, compiled by jsonschema-rs.
+
+    The sensor side validates with the pure-Python jsonschema; here a 1,000-device document
+    takes about 10 ms instead of about 10 s, which decides whether a central server keeps up.
+    """
+    schema = json.loads((SCHEMA_DIR / "scan.schema.json").read_text(encoding="utf-8"))
+    return jsonschema_rs.validator_for(schema)
 
 
 def _time(value: str | None) -> datetime | None:

@@ -1,7 +1,6 @@
 """A real PostgreSQL (Debian's package) in a throw-away cluster, and the camscan server on it.
 
-The cluster listens on a Unix socket only (no TCP), in a temporary directory; as root it runs
-as `nobody`, since PostgreSQL refuses to run as root. Each test gets its own database.
+Each test gets its own database, a copy of one migrated by `camscan server migrate`.
 """
 
 from __future__ import annotations
@@ -10,72 +9,30 @@ import datetime
 import ipaddress
 import json
 import os
-import pwd
-import shutil
 import socket
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-PG_BIN = Path(os.environ.get("CAMSCAN_PG_BIN", "/usr/lib/postgresql/15/bin"))
+from tests.server.pgcluster import Cluster, available, running_cluster
+
 SAMPLES = Path(__file__).resolve().parents[2] / "examples" / "sample"
-
-
-def _run_as(user: str | None, *cmd: str) -> None:
-    subprocess.run(cmd, check=True, user=user, capture_output=True, timeout=60)
-
-
-@dataclass
-class Cluster:
-    """A running throw-away PostgreSQL cluster."""
-
-    socket_dir: Path
-
-    def url(self, db: str) -> str:
-        return f"postgresql://camscan@/{db}?host={self.socket_dir}"
-
-    def create_database(self, name: str, template: str = "template1") -> str:
-        import psycopg
-
-        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-        return self.url(name)
 
 
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[Cluster]:
-    if not (PG_BIN / "initdb").exists():
+    if not available():
         if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL not installed ({PG_BIN}/initdb): "
-                        "scripts/install-system-deps --test installs it")
-        pytest.skip(f"PostgreSQL not installed ({PG_BIN}/initdb)")
-    user = "nobody" if os.geteuid() == 0 else None
-    base = Path(tempfile.mkdtemp(prefix="camscan-pg-"))
-    if user:
-        pw = pwd.getpwnam(user)
-        os.chown(base, pw.pw_uid, pw.pw_gid)
-    data = base / "data"
-    _run_as(user, str(PG_BIN / "initdb"), "-D", str(data), "-U", "camscan", "-A", "trust",
-            "-E", "UTF8", "--locale=C", "--no-sync")
-    _run_as(user, str(PG_BIN / "pg_ctl"), "start", "-w", "-D", str(data), "-l",
-            str(base / "log"), "-o",
-            f"-k {base} -c listen_addresses='' -c fsync=off -c full_page_writes=off "
-            "-c synchronous_commit=off")
-    try:
-        cluster = Cluster(base)
+            pytest.fail("PostgreSQL not installed: scripts/install-system-deps --test "
+                        "installs it")
+        pytest.skip("PostgreSQL not installed (Debian's postgresql package)")
+    with running_cluster() as cluster:
         _migrated_template(cluster)
         yield cluster
-    finally:
-        subprocess.run([str(PG_BIN / "pg_ctl"), "stop", "-m", "immediate", "-D", str(data)],
-                       user=user, capture_output=True, timeout=60)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 MIGRATED = "camscan_migrated"

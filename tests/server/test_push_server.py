@@ -201,3 +201,33 @@ def test_server_refuses_an_unmigrated_database(pg_cluster: Any) -> None:
     with pytest.raises(StoreError, match="camscan server migrate"):
         check_schema(engine)
     engine.dispose()
+
+
+@pytest.mark.parametrize("break_it", [
+    lambda d: d["devices"][3]["verdict"].__setitem__("confidence", "certain"),
+    lambda d: d.pop("summary"),
+    lambda d: d.__setitem__("surprise", 1),
+    lambda d: d["devices"][0].__setitem__("ip", 7),
+    lambda d: d["stats"]["arp"].__setitem__("sent", -1),
+    lambda d: None,  # unbroken: both accept
+])
+def test_server_validator_agrees_with_the_published_schema(break_it: Any) -> None:
+    """The server's compiled validator and camscan.output.schema judge alike."""
+    import jsonschema
+
+    from camscan.output.schema import validate_document
+    from camscan.server.store import InvalidDocument, decode_body
+
+    doc = copy.deepcopy(sample())
+    break_it(doc)
+    try:
+        validate_document(doc)
+        reference = True
+    except jsonschema.ValidationError:
+        reference = False
+    try:
+        decode_body(json.dumps(doc).encode(), None)
+        server = True
+    except InvalidDocument:
+        server = False
+    assert server == reference
