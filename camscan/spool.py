@@ -21,22 +21,12 @@ REJECTED = "rejected"
 SUFFIX = ".json"
 
 
-def canonical_bytes(doc: Mapping[str, Any]) -> bytes:
-    """The document as canonical JSON (sorted keys, no spaces, UTF-8): what the scan id hashes."""
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def scan_id(doc: Mapping[str, Any]) -> str:
-    """A scan's id: SHA-256 of its canonical JSON, so the same document has the same id anywhere."""
-    return hashlib.sha256(canonical_bytes(doc)).hexdigest()
-
-
 def spool_document(doc: Mapping[str, Any], spool: Path) -> Path:
     """Write `doc` into the spool directory atomically; returns its path."""
     spool.mkdir(parents=True, exist_ok=True, mode=0o750)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    path = spool / f"{stamp}-{scan_id(doc)[:16]}{SUFFIX}"
     data = json.dumps(doc, ensure_ascii=False).encode()
+    path = spool / f"{stamp}-{hashlib.sha256(data).hexdigest()[:16]}{SUFFIX}"
     fd, tmp = tempfile.mkstemp(prefix=".incoming-", suffix=".tmp", dir=spool)
     try:
         with os.fdopen(fd, "wb") as f:  # mkstemp's 0600: a scan document maps the network

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import stat
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 
 from camscan.cli import main
 from camscan.cli.scan import _after
-from camscan.spool import REJECTED, canonical_bytes, pending, reject, scan_id, spool_document
+from camscan.spool import REJECTED, pending, reject, spool_document
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample" / "scan.json"
 
@@ -20,22 +21,15 @@ def doc() -> dict[str, object]:
     return loaded
 
 
-def test_spooled_document_is_whole_private_and_named_for_its_time_and_id(tmp_path: Path) -> None:
+def test_spooled_document_is_whole_private_and_named_for_its_time_and_hash(tmp_path: Path
+                                                                          ) -> None:
     d = doc()
     path = spool_document(d, tmp_path / "spool")
     assert json.loads(path.read_bytes()) == d
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert path.name.endswith(scan_id(d)[:16] + ".json")
+    assert path.name.endswith(hashlib.sha256(path.read_bytes()).hexdigest()[:16] + ".json")
     assert [p.name for p in (tmp_path / "spool").iterdir()] == [path.name]  # no temp files left
     assert pending(tmp_path / "spool") == [path]
-
-
-def test_scan_id_ignores_key_order_and_whitespace() -> None:
-    d = doc()
-    shuffled = json.loads(json.dumps(dict(reversed(list(d.items()))), indent=3))
-    assert scan_id(shuffled) == scan_id(d)
-    assert canonical_bytes(shuffled) == canonical_bytes(d)
-    assert scan_id({**d, "operator": "someone else"}) != scan_id(d)
 
 
 def test_pending_is_oldest_first_and_skips_temp_and_rejected(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ from sqlalchemy import text
 
 from camscan.push import Client, Outcome, push_files, push_spool
 from camscan.server.db import make_engine
-from camscan.server.store import StoreError, add_principal, check_schema
-from camscan.spool import REJECTED, pending, scan_id, spool_document
+from camscan.server.store import StoreError, add_principal, check_schema, scan_id
+from camscan.spool import REJECTED, pending, spool_document
 from tests.server.conftest import LiveServer, sample, self_signed
 
 SITE = "Example Council, Town Hall"
@@ -64,6 +64,13 @@ def test_push_from_spool_stores_normalised_rows_and_empties_the_spool(
     assert hik == doc["summary"]["hikvision"]
     assert tuple(row) == (doc["summary"]["hikvision"], doc["summary"]["dahua"],
                           len(doc["devices"]))
+
+
+def test_scan_id_ignores_key_order_and_whitespace() -> None:
+    d = sample()
+    shuffled = json.loads(json.dumps(dict(reversed(list(d.items()))), indent=3))
+    assert scan_id(shuffled) == scan_id(d)
+    assert scan_id({**d, "operator": "someone else"}) != scan_id(d)
 
 
 def test_the_same_document_twice_changes_nothing(live_server: LiveServer, db_url: str,

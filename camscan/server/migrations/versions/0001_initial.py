@@ -45,6 +45,8 @@ def upgrade() -> None:
         sa.Column("received_at", TS, nullable=False, server_default=sa.func.now()),
         sa.Column("body", sa.LargeBinary, nullable=False),
     )
+    # lz4: several times faster than the default pglz on 10 MB documents, and as small.
+    op.execute("ALTER TABLE documents ALTER COLUMN body SET COMPRESSION lz4")
     op.execute("""
         CREATE FUNCTION documents_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
