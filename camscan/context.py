@@ -19,9 +19,9 @@ traffic_log = logging.getLogger("camscan.traffic")
 class ScanSettings:
     """Tunables of one scan; defaults are the documented CLI defaults."""
 
-    rate: int = 500  # ARP packets per second
+    rate: int = 1000  # ARP packets per second at most (the sweep adapts below it)
     retries: int = 1
-    arp_timeout_s: float = 0.5  # wait after the last ARP request
+    arp_timeout_s: float = 0.25  # wait for an ARP answer until answers' latency is measured
     listen_window_s: float = 2.5  # discovery listen window
     ports: tuple[int, ...] = (80, 443, 554, 8000, 8080, 8443, 8899, 37777, 34567)
     connect_timeout_s: float = 1.5

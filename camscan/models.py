@@ -127,6 +127,11 @@ class MethodStats:
     dropped: int = 0  # replies discarded: oversize, out of scope, malformed, flood
     duration_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+    # Optional (None: the method does not measure it).
+    retried: int | None = None  # of `sent`, requests repeated to silent addresses
+    rate_used: float | None = None  # packets/s actually sent, first to last
+    latency_ms: dict[str, float] | None = None  # answer latency: min, median, p95, max
+    kernel_dropped: int | None = None  # datagrams/frames the kernel dropped on our sockets
 
 
 @dataclass(slots=True)

@@ -301,9 +301,8 @@ class Scan:
             if Method.ARP in req.methods:
                 from camscan.discovery.arp import sweep
 
-                net = self.iface.network
-                addresses = [a for a in self.targets.addresses() if a in net]
-                jobs.append(self._guarded("arp", sweep(ctx, self.iface, addresses)))
+                # Streamed: the sweep asks the part of the targets on this segment.
+                jobs.append(self._guarded("arp", sweep(ctx, self.iface, self.targets)))
             for method, spec in LISTENERS.items():
                 if method in req.methods:
                     jobs.append(self._guarded(method.value, _load(spec)(ctx)))
@@ -327,27 +326,28 @@ class Scan:
         except ValueError:
             return False
 
-    def routed_addresses(self) -> list[str]:
+    def routed_addresses(self) -> TargetSet | None:
         """Targets the connect check decides: those ARP does not sweep, if banners will probe.
 
         ARP sweeps the segment only when asked for; without it (`--probes banners`) the local
         targets are connect-checked too, else nothing would be probed and the scan find nothing.
         """
         if Method.BANNERS not in self.request.methods:
-            return []  # the connect check is the banner probe's liveness test, nothing else's
+            return None  # the connect check is the banner probe's liveness test, nothing else's
         swept = self.iface is not None and Method.ARP in self.request.methods
         net = self.iface.network if swept and self.iface is not None else None
-        return [str(a) for a in self.targets.addresses() if net is None or a not in net]
+        routed = self.targets.outside(net)
+        return routed if routed.size else None
 
-    async def find_routed(self, addresses: list[str]) -> None:
+    async def find_routed(self, addresses: TargetSet) -> None:
         """A TCP connect check decides which targets beyond the local segment are up."""
         assert self.ctx is not None
         from camscan.probes.banners import tcp_alive
 
         ctx = self.ctx
         stat = ctx.stat("tcp-ping")
-        self.observer.start_phase("tcp-ping", len(addresses))
-        pending = iter(addresses)
+        self.observer.start_phase("tcp-ping", addresses.size)
+        pending = (str(a) for a in addresses.iter_addresses())
 
         async def worker() -> None:
             # A fixed pool pulling from one iterator: not a task per address (a /8 is 16M).
@@ -408,7 +408,7 @@ class Scan:
         try:
             await self.discover()
             await warm
-            if routed := self.routed_addresses():
+            if (routed := self.routed_addresses()) is not None:
                 await self.find_routed(routed)
             await self.probe_and_identify()
             complete = True

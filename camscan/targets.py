@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import random
 import re
 import subprocess
 from bisect import bisect_right
@@ -12,6 +14,9 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 MAX_ADDRESSES = 65_536  # above this a scan needs allow_large (CLI: --yes)
+# Refused even with --yes: a /8 (16,777,216 addresses) takes 4.7 hours at the maximum ARP rate;
+# anything larger is a mistake, not a plan.
+CEILING = 1 << 24
 NO_TARGETS = "no targets: give CIDRs/ranges/addresses or --localnet"
 
 _RANGE_RE = re.compile(r"^(\d{1,3}(?:\.\d{1,3}){3})-(\d{1,3}(?:\.\d{1,3}){3}|\d{1,3})$")
@@ -113,6 +118,11 @@ def _subtract(keep: list[Interval], drop: list[Interval]) -> list[Interval]:
     return out
 
 
+def from_addresses(addresses: Iterable[IPv4Address | str]) -> TargetSet:
+    """A TargetSet holding exactly `addresses` (for callers with a list in hand)."""
+    return TargetSet([], [], _merge((v, v) for v in {int(IPv4Address(a)) for a in addresses}))
+
+
 class TargetSet:
     """The addresses a scan may touch, as merged intervals; never expanded until asked."""
 
@@ -149,7 +159,52 @@ class TargetSet:
 
     def addresses(self) -> list[IPv4Address]:
         """Every target address, ascending (network/broadcast of prefixes < /31 left out)."""
-        return [IPv4Address(v) for a, b in self._intervals for v in range(a, b + 1)]
+        return list(self.iter_addresses())
+
+    def iter_addresses(self) -> Iterator[IPv4Address]:
+        """Every target address, ascending, one at a time (a /8 never sits in memory)."""
+        return (IPv4Address(v) for a, b in self._intervals for v in range(a, b + 1))
+
+    def contains_int(self, value: int) -> bool:
+        """Membership of an address given as its 32-bit integer."""
+        i = bisect_right(self._firsts, value) - 1
+        return i >= 0 and self._intervals[i][1] >= value
+
+    def clip(self, network: IPv4Network) -> TargetSet:
+        """The targets inside `network` (the part one segment's ARP sweep can ask)."""
+        lo, hi = int(network.network_address), int(network.broadcast_address)
+        inside = [(max(a, lo), min(b, hi)) for a, b in self._intervals if a <= hi and b >= lo]
+        return TargetSet(self._specs, self._exclusions, inside)
+
+    def outside(self, network: IPv4Network | None) -> TargetSet:
+        """The targets not inside `network` (all of them when None)."""
+        if network is None:
+            return self
+        drop = [(int(network.network_address), int(network.broadcast_address))]
+        return TargetSet(self._specs, self._exclusions, _subtract(self._intervals, drop))
+
+    def shuffled(self, rng: random.Random | None = None) -> Iterator[int]:
+        """Every target as a 32-bit integer in a random order, in constant memory."""
+        # An affine permutation i -> (a*i + c) mod n of the target indexes, a coprime to n:
+        # each address once, scattered over the range, nothing stored but the intervals.
+        n = self.size
+        if n == 0:
+            return
+        rng = rng or random.Random()
+        a = rng.randrange(1, n) if n > 2 else 1
+        while math.gcd(a, n) != 1:
+            a += 1
+        c = rng.randrange(n)
+        starts: list[int] = []  # index of each interval's first address
+        total = 0
+        for first, last in self._intervals:
+            starts.append(total)
+            total += last - first + 1
+        intervals = self._intervals
+        for i in range(n):
+            k = (a * i + c) % n
+            j = bisect_right(starts, k) - 1
+            yield intervals[j][0] + k - starts[j]
 
     def describe(self) -> list[str]:
         """Normalised specs, then each exclusion as `exclude <spec>`."""
@@ -174,6 +229,9 @@ def parse_targets(specs: Sequence[str], exclude: Sequence[str] = (), *,
     targets = TargetSet([p.text for p in parsed], [p.text for p in dropped], intervals)
     if targets.size == 0:
         raise TargetError("no targets left after exclusions" if dropped else NO_TARGETS)
+    if targets.size > CEILING:
+        raise TargetError(f"{targets.size:,} addresses is more than camscan scans "
+                          f"({CEILING:,}, a /8); split the scope")
     if targets.size > MAX_ADDRESSES and not allow_large:
         raise TargetError(
             f"{targets.size:,} addresses is more than {MAX_ADDRESSES:,}; add --yes to scan them")

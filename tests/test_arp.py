@@ -7,6 +7,7 @@ import struct
 import subprocess
 import sys
 from ipaddress import IPv4Address
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -228,17 +229,17 @@ def test_a_flood_of_macs_claiming_one_address_stays_bounded() -> None:
     from camscan.context import ScanContext, ScanSettings
     from camscan.discovery.arp import MAX_MACS_PER_IP, _Sweep
     from camscan.models import Evidence
-    from camscan.targets import InterfaceInfo
+    from camscan.targets import InterfaceInfo, from_addresses
 
     emitted: list[Evidence] = []
     ctx = ScanContext(settings=ScanSettings(), interface="eth0", source_ip="198.18.0.2",
                       in_scope=IPv4Network("198.18.0.0/24"), emit=emitted.append)
     iface = InterfaceInfo("eth0", 2, "02:00:5e:10:00:02", IPv4Address("198.18.0.2"),
                           IPv4Network("198.18.0.0/24"))
-    sweep = _Sweep(ctx, iface, [IPv4Address("198.18.0.9")])
+    sweep = _Sweep(ctx, iface, from_addresses([IPv4Address("198.18.0.9")]))
     for n in range(5000):
         mac = f"02:00:00:00:{n >> 8:02x}:{n & 0xff:02x}"
-        sweep.on_frame(build_reply(mac, "198.18.0.9", "02:00:5e:10:00:02", "198.18.0.2"))
+        sweep.on_frame(build_reply(mac, "198.18.0.9", "02:00:5e:10:00:02", "198.18.0.2"), 0.0)
     (host,) = sweep.result.hosts.values()
     assert len(host.other_macs) == MAX_MACS_PER_IP - 1
     assert len(emitted) == MAX_MACS_PER_IP
@@ -263,3 +264,125 @@ def test_proxy_arp_for_a_whole_subnet_is_one_short_note() -> None:
     assert note.startswith("shared MAC: 00:00:5e:00:01:01 answered for 10.20.0.1, 10.20.0.2")
     assert note.endswith("and 4984 more")
     assert len(note) < 400
+
+
+# -------------------------------------------------------------------------- the adaptive sweep
+
+def make_sweep(addresses: list[str], **settings: object) -> tuple[Any, list[Any]]:
+    """A sweep's state over `addresses`, fed by hand (no socket)."""
+    from ipaddress import IPv4Network
+
+    from camscan.context import ScanContext, ScanSettings
+    from camscan.discovery.arp import _Sweep
+    from camscan.targets import InterfaceInfo, from_addresses
+
+    emitted: list[Any] = []
+    ctx = ScanContext(settings=ScanSettings(**settings),  # type: ignore[arg-type]
+                      interface="eth0", source_ip="198.18.0.2",
+                      in_scope=IPv4Network("198.18.0.0/16"), emit=emitted.append)
+    iface = InterfaceInfo("eth0", 2, "02:00:5e:10:00:02", IPv4Address("198.18.0.2"),
+                          IPv4Network("198.18.0.0/16"))
+    return _Sweep(ctx, iface, from_addresses(IPv4Address(a) for a in addresses)), emitted
+
+
+def reply_from(ip: str, n: int = 1) -> bytes:
+    return build_reply(f"02:00:00:00:00:{n:02x}", ip, "02:00:5e:10:00:02", "198.18.0.2")
+
+
+def ask(sweep: Any, at: float) -> tuple[bytes, int] | None:
+    """What the sweep sends next at time `at`, recorded as sent then."""
+    item = sweep.next_frame()
+    if item is not None:
+        sweep.inflight[item[0]] = (at, item[1])
+        sweep.order.append((at, item[0], item[1]))
+    return item  # type: ignore[no-any-return]
+
+
+def test_wait_follows_measured_latency_not_a_fixed_timeout() -> None:
+    sweep, _ = make_sweep(["198.18.0.9"], arp_timeout_s=0.25)
+    assert sweep.wait() == 0.25  # nothing measured yet
+    for _ in range(20):
+        sweep.measure(0.002)
+    assert sweep.wait() == 0.1  # a fast segment: the floor
+    for _ in range(40):
+        sweep.measure(1.5)  # answers queueing up for 1.5 s: wait for them
+    assert 1.5 < sweep.wait() <= 10.0
+
+
+def test_rate_backs_off_when_latency_rises_and_recovers_to_the_ceiling() -> None:
+    sweep, _ = make_sweep(["198.18.0.9"], rate=1000)
+    for _ in range(20):
+        sweep.measure(0.001)
+    sweep.control(1.0)
+    assert sweep.rate == 1000  # fast answers: the ceiling
+    for _ in range(30):
+        sweep.measure(0.2)
+    t = 1.0
+    for _ in range(20):
+        t += 0.05
+        sweep.control(t)
+    assert sweep.rate < 500 and sweep.result.backoffs >= 2
+    assert sweep.result.rate_min == sweep.rate
+    low = sweep.rate
+    for _ in range(60):
+        sweep.measure(0.001)
+    for _ in range(40):
+        t += 0.05
+        sweep.control(t)
+    assert sweep.rate == 1000 > low  # recovered, never above the ceiling
+    assert any("rate was cut" in n for n in sweep.result.notes())
+
+
+def test_rate_never_below_the_floor() -> None:
+    from camscan.discovery.arp import MIN_RATE
+
+    sweep, _ = make_sweep(["198.18.0.9"], rate=100)
+    sweep.measure(0.001)
+    for _ in range(50):
+        sweep.measure(3.0)
+    for i in range(200):
+        sweep.control(1.0 + i * 4)
+    assert sweep.rate == MIN_RATE
+
+
+def test_retries_go_only_to_silent_addresses_after_their_wait() -> None:
+    sweep, emitted = make_sweep(["198.18.0.9", "198.18.0.10"], retries=2, arp_timeout_s=0.25)
+    first = {ask(sweep, 0.0), ask(sweep, 0.0)}
+    assert {p for p, _ in first if p} == {IPv4Address("198.18.0.9").packed,
+                                          IPv4Address("198.18.0.10").packed}
+    assert ask(sweep, 0.0) is None  # both asked; nothing due
+    sweep.on_frame(reply_from("198.18.0.9"), 0.004)
+    assert sweep.result.latencies.tolist() == [0.004]
+    sweep.expire(0.05)
+    assert ask(sweep, 0.05) is None  # the silent one is still waited for
+    sweep.expire(0.2)
+    assert ask(sweep, 0.2) == (IPv4Address("198.18.0.10").packed, 1)
+    sweep.expire(0.4)
+    assert ask(sweep, 0.4) == (IPv4Address("198.18.0.10").packed, 2)
+    sweep.expire(0.6)
+    assert ask(sweep, 0.6) is None and not sweep.order  # given up after 2 retries
+    # An answer to a retried request teaches nothing about latency (which try was answered?).
+    sweep.on_frame(reply_from("198.18.0.10", 2), 0.61)
+    assert len(sweep.result.latencies) == 1
+    assert [e.host for e in emitted] == ["198.18.0.9", "198.18.0.10"]
+
+
+def test_an_answer_in_time_cancels_the_retry() -> None:
+    sweep, _ = make_sweep(["198.18.0.9"], retries=3, arp_timeout_s=0.25)
+    ask(sweep, 0.0)
+    sweep.on_frame(reply_from("198.18.0.9"), 0.2)
+    sweep.expire(5.0)
+    assert ask(sweep, 5.0) is None and not sweep.order and not sweep.inflight
+
+
+def test_answers_from_outside_the_targets_are_dropped() -> None:
+    sweep, emitted = make_sweep(["198.18.0.9"])
+    sweep.on_frame(reply_from("198.18.0.77"), 0.0)
+    assert emitted == [] and sweep.result.dropped == 1
+
+
+def test_latency_summary() -> None:
+    result = ArpResult()
+    assert result.latency_ms() is None
+    result.latencies.extend([0.001 * i for i in range(1, 101)])
+    assert result.latency_ms() == {"min": 1.0, "median": 50.5, "p95": 96.0, "max": 100.0}

@@ -223,3 +223,42 @@ def test_interface_info_is_plain_data() -> None:
     info = InterfaceInfo("eth0", 2, "02:00:00:00:00:01", IPv4Address("198.18.0.2"),
                          IPv4Network("198.18.0.0/24"))
     assert localnet(info) == "198.18.0.0/24"
+
+
+@pytest.mark.parametrize("specs", [["198.18.0.0/24"], ["198.18.0.7"], ["10.0.0.0/22", "10.9.0.1-9"],
+                                   ["198.18.0.1-2"]])
+def test_shuffled_is_a_permutation_of_the_targets(specs: list[str]) -> None:
+    t = parse_targets(specs)
+    order = list(t.shuffled())
+    assert sorted(order) == [int(a) for a in t.addresses()]
+    if t.size > 100:
+        assert order != sorted(order)  # scattered, not ascending
+
+
+def test_shuffled_streams_a_slash_8_without_expanding_it() -> None:
+    t = parse_targets(["10.0.0.0/8"], allow_large=True)
+    it = t.shuffled()
+    head = [next(it) for _ in range(1000)]
+    assert len(set(head)) == 1000 and all(t.contains_int(v) for v in head)
+
+
+def test_ranges_beyond_the_ceiling_are_refused_even_with_yes() -> None:
+    from camscan.targets import CEILING
+
+    assert parse_targets(["10.0.0.0/8"], allow_large=True).size < CEILING
+    for spec in (["0.0.0.0/0"], ["10.0.0.0/7"], ["10.0.0.0-11.0.0.0"]):
+        with pytest.raises(TargetError, match="more than camscan scans") as exc:
+            parse_targets(spec, allow_large=True)
+        assert "\n" not in str(exc.value)
+
+
+def test_clip_and_outside_split_the_targets_by_network() -> None:
+    from ipaddress import IPv4Network
+
+    t = parse_targets(["198.18.0.0/23", "10.1.0.0/30"], ["198.18.1.5"])
+    net = IPv4Network("198.18.0.0/15")
+    inside, outside = t.clip(net), t.outside(net)
+    assert inside.size + outside.size == t.size
+    assert [str(a) for a in outside.addresses()] == ["10.1.0.1", "10.1.0.2"]
+    assert "198.18.1.5" not in inside and "198.18.1.6" in inside
+    assert t.outside(None).size == t.size

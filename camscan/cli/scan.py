@@ -185,7 +185,7 @@ def scan(
     localnet: Annotated[bool, typer.Option(
         "--localnet", "-l", help="Scan the interface's own subnet.")] = False,
     yes: Annotated[bool, typer.Option(
-        "--yes", help="Allow scopes larger than 65,536 addresses.")] = False,
+        "--yes", help="Allow scopes larger than 65,536 addresses (up to a /8).")] = False,
     probes: Annotated[list[str] | None, typer.Option(
         "--probes", "-p",
         help="Methods to run, comma-separated: arp,mdns,ssdp,wsd,sadp,dhip,banners (default all).")
@@ -194,7 +194,9 @@ def scan(
         "--ports", help="Banner ports (default 80,443,554,8000,8080,8443,8899,37777,34567).")
     ] = None,
     rate: Annotated[int, typer.Option(
-        "--rate", min=1, max=1000, help="ARP requests per second.")] = 500,
+        "--rate", min=1, max=1000,
+        help="ARP requests per second at most; the sweep backs off when answers slow down.")
+    ] = 1000,
     retries: Annotated[int, typer.Option(
         "--retries", min=0, max=10, help="ARP retries for silent addresses.")] = 1,
     window: Annotated[float, typer.Option(

@@ -5,19 +5,19 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import errno
-import heapq
-import random
 import socket
+import statistics
 import struct
 import time
+from array import array
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
 from camscan.context import ScanContext, traffic_log
 from camscan.models import Evidence
-from camscan.targets import InterfaceInfo
+from camscan.targets import InterfaceInfo, TargetSet, from_addresses
 
 # ---------------------------------------------------------------------------- constants
 
@@ -31,17 +31,31 @@ BROADCAST = b"\xff" * 6
 _SO_ATTACH_FILTER = 26  # linux/asm-generic/socket.h; not exported by Python's socket module
 _SO_RCVBUFFORCE = 33  # same; lets root exceed rmem_max
 
-DEFAULT_RATE = 500  # packets/s; ScanSettings.rate, the documented --rate default
+DEFAULT_RATE = 1_000  # packets/s; ScanSettings.rate, the documented --rate default (a ceiling)
 MAX_MACS_PER_IP = 16  # MACs kept per answering address (duplicates shown, floods capped)
 MAX_RATE = 1_000  # packets/s; higher values are clamped (as the CLI's --rate range)
+MIN_RATE = 20  # packets/s; the rate controller never backs off below this
 _TICK_S = 0.004  # pacing granularity: packets owed are sent in a batch every tick
-_ALL_ANSWERED_GRACE_S = 0.05  # every target answered: wait this long for late duplicates
-_IDLE_POLL_S = 0.01  # while idle, look this often whether waiting is still needed
-_MAX_WAIT_TIMEOUTS = 3  # answers still arriving extend the final wait up to 3 timeouts
-_MIN_RETRY_GAP_S = 0.1  # the adaptive retry gap never goes below this
-_RTT_FACTOR = 4  # retry gap = this many times the slowest answer seen
+_IDLE_POLL_S = 0.01  # while only listening, look this often whether to stop
+# Rate control, delay-based (as LEDBAT, RFC 6817): the latency above the fastest answer seen is
+# queueing somewhere -- a switch, a host's ARP backlog, a fragile camera. More than the target
+# and the rate is cut; back under half of it and the rate climbs again towards the ceiling.
+_CONTROL_S = 0.05  # the controller looks this often
+_DELAY_TARGET_S = 0.03  # queueing delay tolerated before backing off
+_DECREASE = 0.7  # multiplicative decrease per back-off
+_INCREASE = 0.1  # additive increase per control period, as a fraction of the ceiling
+# How long a silent address is waited for: the retransmission timeout of RFC 6298 over the
+# measured latencies (srtt + 4 * rttvar), not under _MIN_WAIT_S; settings.arp_timeout_s until
+# the first answer is measured.
+_MIN_WAIT_S = 0.1
+_MAX_WAIT_S = 10.0  # however late answers come, one address is not waited for longer
+_MAX_DRAIN_S = 30.0  # nor does the sweep listen longer than this after its last request
 _RCVBUF = 4 * 1024 * 1024
 _RECV_BATCH = 512  # frames drained per wake-up before yielding to the sender
+_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # kernel receive time of each frame
+_SOL_PACKET = getattr(socket, "SOL_PACKET", 263)
+_PACKET_STATISTICS = 6  # linux/if_packet.h: struct tpacket_stats {packets, drops}, reset on read
+_ANC_SIZE = socket.CMSG_SPACE(16)
 
 
 class ParseError(Exception):
@@ -160,12 +174,33 @@ class ArpResult:
     hosts: dict[IPv4Address, ArpHost] = field(default_factory=dict)
     targets: int = 0
     sent: int = 0
+    retried: int = 0  # of `sent`, requests repeated to a silent address
     errors: int = 0
     replies: int = 0  # reply frames received (before deduplication)
     dropped: int = 0  # replies from outside the sweep's addresses, or malformed
-    rate: int = DEFAULT_RATE  # packets/s used
+    kernel_dropped: int = 0  # frames the kernel dropped on our socket (its buffer was full)
+    rate: int = DEFAULT_RATE  # the ceiling, packets/s
+    rate_min: float = 0.0  # the lowest rate the controller went down to
+    backoffs: int = 0  # times the controller cut the rate
+    latencies: array[float] = field(default_factory=lambda: array("d"))  # first-try answers, s
     send_s: float = 0.0  # first to last send
+    listen_s: float = 0.0  # last send to the end of listening
     duration_s: float = 0.0
+
+    @property
+    def rate_used(self) -> float:
+        """Requests per second actually sent, first to last."""
+        return round(self.sent / self.send_s, 1) if self.send_s > 0 else float(self.sent)
+
+    def latency_ms(self) -> dict[str, float] | None:
+        """Answer latency: min, median, 95th percentile and max in ms; None with no answer."""
+        if not self.latencies:
+            return None
+        ordered = sorted(self.latencies)
+        p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+        return {name: round(v * 1000, 3) for name, v in (
+            ("min", ordered[0]), ("median", statistics.median(ordered)), ("p95", p95),
+            ("max", ordered[-1]))}
 
     def macs(self) -> dict[IPv4Address, str]:
         """IP -> first answering MAC."""
@@ -184,11 +219,16 @@ class ArpResult:
         return {m: sorted(ips) for m, ips in by_mac.items() if len(ips) > 1}
 
     def notes(self) -> list[str]:
-        """One line per duplicate, for `MethodStats.notes`."""
+        """One line per duplicate, and how the rate was adapted, for `MethodStats.notes`."""
         out = [f"duplicate: {ip} answered from {', '.join(macs)}"
                for ip, macs in sorted(self.duplicate_ips().items())]
         out += [f"shared MAC: {mac} answered for {_first(ips)}"
                 for mac, ips in sorted(self.shared_macs().items())]
+        if self.backoffs:
+            out.append(f"answers slowed down: the rate was cut {self.backoffs} times, down to "
+                       f"{self.rate_min:.0f}/s of a {self.rate}/s ceiling")
+        if self.kernel_dropped:
+            out.append(f"the kernel dropped {self.kernel_dropped} frames on the ARP socket")
         return out
 
 
@@ -225,6 +265,9 @@ def open_socket(iface: InterfaceInfo) -> socket.socket:
             sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, _RCVBUF)
         except OSError:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
+        # Latency is measured from the kernel's arrival time, not from when this process
+        # got round to reading: a busy machine must not look like a slow network.
+        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
         sock.bind((iface.name, ETH_P_ARP))
         sock.setblocking(False)
         # Frames that arrived between socket() and the filter/bind: discard them.
@@ -233,54 +276,83 @@ def open_socket(iface: InterfaceInfo) -> socket.socket:
                 sock.recv(64)
             except BlockingIOError:
                 break
+        kernel_drops(sock)  # the counter resets on read: start from zero
     except BaseException:
         sock.close()
         raise
     return sock
 
 
+def kernel_drops(sock: socket.socket) -> int:
+    """Frames the kernel dropped on this AF_PACKET socket since the last call (0 if unknown)."""
+    try:
+        raw = sock.getsockopt(_SOL_PACKET, _PACKET_STATISTICS, 8)
+    except OSError:
+        return 0
+    return int(struct.unpack("II", raw)[1])
+
+
+def _arrival(ancdata: list[tuple[int, int, bytes]], fallback: float) -> float:
+    """The kernel's receive time of a frame as a time.time() value."""
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) >= 16:
+            sec, nsec = struct.unpack("qq", data[:16])
+            return float(sec) + float(nsec) / 1e9
+    return fallback
+
+
 class _Sweep:
     """State of one running sweep."""
 
-    def __init__(self, ctx: ScanContext, iface: InterfaceInfo,
-                 addresses: Sequence[IPv4Address]) -> None:
+    def __init__(self, ctx: ScanContext, iface: InterfaceInfo, targets: TargetSet) -> None:
         self.ctx = ctx
         self.iface = iface
         self.stat = ctx.stat("arp")
-        self.rate = max(1, min(int(ctx.settings.rate), MAX_RATE))
-        if self.rate != ctx.settings.rate:
-            self.stat.notes.append(f"rate {ctx.settings.rate} clamped to {self.rate} packets/s")
+        self.ceiling = max(1, min(int(ctx.settings.rate), MAX_RATE))
+        if self.ceiling != ctx.settings.rate:
+            self.stat.notes.append(f"rate {ctx.settings.rate} clamped to {self.ceiling} "
+                                   "packets/s")
+        self.rate = float(self.ceiling)
         self.retries = max(0, int(ctx.settings.retries))
         self.timeout = max(0.0, float(ctx.settings.arp_timeout_s))
-        self.burst = max(4, int(self.rate * _TICK_S * 4))
-        unique = list(dict.fromkeys(IPv4Address(a) for a in addresses))
-        random.shuffle(unique)
-        self.pending: deque[tuple[bytes, int]] = deque((a.packed, 0) for a in unique)
-        self.retry_queue: list[tuple[float, bytes, int]] = []  # heap of (due, address, try)
-        self.sent_at: dict[bytes, float] = {}  # latest send per address, for the RTT
-        self.max_rtt = -1.0  # slowest answer seen so far; -1 before the first
-        self.wanted = {a.packed for a in unique}
+        self.targets = targets
+        self.source: Iterator[int] = targets.shuffled()
+        # Every request in send order, (sent, address, attempt); `inflight` holds the latest
+        # unanswered send per address. Both stay about rate x wait long, whatever the range.
+        self.order: deque[tuple[float, bytes, int]] = deque()
+        self.inflight: dict[bytes, tuple[float, int]] = {}
+        self.retry_ready: deque[tuple[bytes, int]] = deque()
         self.answered: set[bytes] = set()
-        self.last_answer = 0.0  # monotonic time of the latest new (ip, mac)
         self.seen: set[tuple[bytes, str]] = set()
-        self.result = ArpResult(targets=len(unique), rate=self.rate)
+        self.first_tries = 0
+        self.last_answer = 0.0  # monotonic time of the latest new (ip, mac)
+        # Latency estimates (RFC 6298 names): smoothed, its variation, and the fastest seen.
+        self.srtt = -1.0
+        self.rttvar = 0.0
+        self.base = float("inf")
+        self.next_control = 0.0
+        self.hold_until = 0.0
+        self.result = ArpResult(targets=targets.size, rate=self.ceiling,
+                                rate_min=float(self.ceiling))
         self.template = bytearray(build_request(iface.mac, iface.ip, "0.0.0.0"))
         self.t0 = 0.0
+        self.clock_offset = 0.0  # time.time() - time.monotonic(), for kernel timestamps
 
     # -- receiving ------------------------------------------------------------------------
     def on_readable(self, sock: socket.socket) -> None:
         for _ in range(_RECV_BATCH):
             try:
-                frame = sock.recv(2048)
+                frame, ancdata, _, _ = sock.recvmsg(2048, _ANC_SIZE)
             except BlockingIOError:
                 return
             except OSError:
                 self.result.errors += 1
                 return
-            self.on_frame(frame)
+            now = time.monotonic()
+            self.on_frame(frame, min(now, _arrival(ancdata, now + self.clock_offset)
+                                     - self.clock_offset))
 
-    def on_frame(self, frame: bytes) -> None:
-        now = time.monotonic() - self.t0
+    def on_frame(self, frame: bytes, arrived: float) -> None:
         try:
             reply = parse_reply(frame)
         except ParseError:
@@ -290,7 +362,7 @@ class _Sweep:
             return
         self.result.replies += 1
         packed = reply.sender_ip.packed
-        if packed not in self.wanted:
+        if not self.targets.contains_int(int(reply.sender_ip)):
             self.result.dropped += 1
             return
         if traffic_log.isEnabledFor(10):
@@ -304,41 +376,80 @@ class _Sweep:
             return
         self.seen.add(key)
         self.answered.add(packed)
-        self.last_answer = self.t0 + now
-        sent = self.sent_at.get(packed)
-        if sent is not None:
-            self.max_rtt = max(self.max_rtt, self.last_answer - sent)
-        host = self.result.hosts.get(reply.sender_ip)
-        if host is None:
+        self.last_answer = arrived
+        sent = self.inflight.pop(packed, None)
+        if sent is not None and sent[1] == 0:
+            # Only answers to a single request: after a retry, which one was answered is
+            # unknown (Karn's algorithm).
+            self.measure(max(0.0, arrived - sent[0]))
+        if known is None:
             self.result.hosts[reply.sender_ip] = ArpHost(reply.sender_ip, reply.sender_mac,
-                                                         round(now, 6))
+                                                         round(arrived - self.t0, 6))
         else:
-            host.other_macs.append(reply.sender_mac)
+            known.other_macs.append(reply.sender_mac)
         self.ctx.emit(Evidence(host=str(reply.sender_ip), source="arp", key="mac",
                                value=reply.sender_mac, raw=frame[:42].hex()))
 
+    def measure(self, rtt: float) -> None:
+        """Fold one answer's latency into the estimates (RFC 6298 section 2)."""
+        self.result.latencies.append(rtt)
+        self.base = min(self.base, rtt)
+        if self.srtt < 0:
+            self.srtt, self.rttvar = rtt, rtt / 2
+        else:
+            self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - rtt)
+            self.srtt = 0.875 * self.srtt + 0.125 * rtt
+
+    def wait(self) -> float:
+        """How long a request is waited for before its address counts as silent."""
+        if self.srtt < 0:
+            return self.timeout
+        return min(_MAX_WAIT_S, max(_MIN_WAIT_S, self.srtt + 4 * self.rttvar))
+
+    def control(self, now: float) -> None:
+        """Back the rate off while answers queue up; climb back to the ceiling once they don't."""
+        if now < self.next_control or self.srtt < 0:
+            return
+        self.next_control = now + _CONTROL_S
+        queueing = self.srtt - self.base
+        if queueing > _DELAY_TARGET_S:
+            if now >= self.hold_until:  # one cut per round trip: let the last one take effect
+                self.rate = max(float(MIN_RATE), self.rate * _DECREASE)
+                self.result.backoffs += 1
+                self.result.rate_min = min(self.result.rate_min, self.rate)
+                self.hold_until = now + max(_CONTROL_S, self.srtt)
+        elif queueing < _DELAY_TARGET_S / 2 and self.rate < self.ceiling:
+            self.rate = min(float(self.ceiling), self.rate + self.ceiling * _INCREASE)
+
     # -- sending --------------------------------------------------------------------------
-    def next_frame(self, now: float) -> tuple[bytes, int] | None:
-        """The next address to ask (due retries first), or None if nothing is due now."""
-        while self.retry_queue and self.retry_queue[0][0] <= now:
-            _, packed, attempt = heapq.heappop(self.retry_queue)
+    def expire(self, now: float) -> None:
+        """Addresses waited for long enough: queue a retry, or give them up as silent."""
+        wait = self.wait()
+        while self.order and self.order[0][0] + wait <= now:
+            sent, packed, attempt = self.order.popleft()
+            latest = self.inflight.get(packed)
+            if latest is None or latest[0] != sent:
+                continue  # answered, or asked again since
+            if attempt < self.retries:
+                self.retry_ready.append((packed, attempt + 1))
+            else:
+                del self.inflight[packed]
+
+    def next_frame(self) -> tuple[bytes, int] | None:
+        """The next address to ask (due retries first), or None when none is due."""
+        while self.retry_ready:
+            packed, attempt = self.retry_ready.popleft()
             if packed not in self.answered:
                 return packed, attempt
-        if self.pending:
-            return self.pending.popleft()
+        for value in self.source:
+            self.first_tries += 1
+            return value.to_bytes(4, "big"), 0
         return None
 
-    def retry_gap(self) -> float:
-        """How long a silent address waits before it is asked again."""
-        # Adaptive, like nmap's ARP ping: a few times the slowest answer seen so far, never
-        # under _MIN_RETRY_GAP_S nor over the timeout; the full timeout until anyone answered.
-        if self.max_rtt < 0:
-            return self.timeout
-        return min(self.timeout, max(_MIN_RETRY_GAP_S, _RTT_FACTOR * self.max_rtt))
-
-    def send_one(self, sock: socket.socket, packed: bytes, attempt: int, now: float) -> bool:
+    def send_one(self, sock: socket.socket, packed: bytes, attempt: int) -> bool:
         """Send one request; False when the kernel queue is full (try again later)."""
         self.template[38:42] = packed
+        now = time.monotonic()  # before: on a veth the answer can arrive inside send()
         try:
             sock.send(self.template)
         except (BlockingIOError, InterruptedError):
@@ -349,87 +460,88 @@ class _Sweep:
             self.result.errors += 1
             return True  # counted and skipped: the address gets its retries
         self.result.sent += 1
-        if attempt < self.retries:
-            heapq.heappush(self.retry_queue, (now + self.retry_gap(), packed, attempt + 1))
-        self.sent_at[packed] = now
+        if attempt:
+            self.result.retried += 1
+        self.inflight[packed] = (now, attempt)
+        self.order.append((now, packed, attempt))
         return True
 
-    async def drain(self, last_send: float) -> None:
-        """Collect replies for `timeout` after the last send; a short grace once all answered."""
-        # A congested segment answers late: while new hosts are still answering, keep
-        # listening a timeout past the latest answer, up to _MAX_WAIT_TIMEOUTS timeouts.
-        cap = last_send + _MAX_WAIT_TIMEOUTS * self.timeout
-        while True:
-            now = time.monotonic()
-            deadline = min(cap, max(last_send, self.last_answer) + self.timeout)
-            if now >= deadline:
-                return
-            if len(self.answered) == len(self.wanted):
-                # Nothing more can come but duplicates, which arrive within milliseconds.
-                await asyncio.sleep(min(_ALL_ANSWERED_GRACE_S, deadline - now))
-                return
-            await asyncio.sleep(min(_IDLE_POLL_S, deadline - now))
+    def done_listening(self, now: float) -> bool:
+        """Nothing left to ask, every request waited for, and no answer lately."""
+        if self.retry_ready or self.order:
+            return False
+        return now - max(self.last_answer, self.last_send) >= self.wait()
 
     async def run(self, sock: socket.socket) -> ArpResult:
         loop = asyncio.get_running_loop()
         self.t0 = time.monotonic()
+        self.clock_offset = time.time() - self.t0
         loop.add_reader(sock.fileno(), self.on_readable, sock)
-        first_send = last_send = None
+        first_send: float | None = None
+        self.last_send = self.t0
+        backlog: tuple[bytes, int] | None = None
+        exhausted = False
+        tokens, last_tick = 1.0, self.t0
         try:
-            sent_by_pacer = 0
-            pace_t0 = time.monotonic()
-            backlog: tuple[bytes, int] | None = None
-            while self.pending or self.retry_queue or backlog:
+            while True:
                 now = time.monotonic()
-                owed = int((now - pace_t0) * self.rate) + 1 - sent_by_pacer
-                if owed > self.burst:
-                    # Woken late (a busy loop): never catch up with a burst; re-anchor pacing.
-                    owed = self.burst
-                    pace_t0 = now - (sent_by_pacer + owed - 1) / self.rate
-                while owed > 0:
-                    item = backlog or self.next_frame(now)
+                self.on_readable(sock)  # answers already queued count before anything expires
+                self.expire(now)
+                self.control(now)
+                # A token bucket at the current rate; a late wake-up earns at most a few ticks'
+                # worth, so a busy loop never catches up with a burst.
+                burst = max(2.0, self.rate * _TICK_S * 4)
+                tokens = min(burst, tokens + (now - last_tick) * self.rate)
+                last_tick = now
+                while tokens >= 1:
+                    item = backlog or self.next_frame()
                     backlog = None
                     if item is None:
+                        exhausted = True
                         break
-                    if not self.send_one(sock, item[0], item[1], now):
+                    if not self.send_one(sock, *item):
                         backlog = item  # kernel queue full: retry on the next tick
                         break
-                    sent_by_pacer += 1
-                    owed -= 1
-                    last_send = now
+                    tokens -= 1
+                    self.last_send = time.monotonic()
                     if first_send is None:
-                        first_send = now
-                if not self.pending and not backlog and self.retry_queue:
-                    while self.retry_queue and self.retry_queue[0][1] in self.answered:
-                        heapq.heappop(self.retry_queue)
-                    if not self.retry_queue:
+                        first_send = self.last_send
+                self.ctx.progress("arp", self.first_tries, self.result.targets)
+                if exhausted and backlog is None:
+                    if self.done_listening(now):
                         break
-                    wait = self.retry_queue[0][0] - time.monotonic()
-                    if wait > _TICK_S:
-                        # Idle until the next retry is due (answers may cancel it meanwhile);
-                        # pacing restarts from there, so no burst follows the pause.
-                        await asyncio.sleep(min(wait, _IDLE_POLL_S))
-                        sent_by_pacer, pace_t0 = 0, time.monotonic()
-                        continue
-                self.ctx.progress("arp", self.result.targets - len(self.pending),
-                                  self.result.targets)
+                    if now - self.last_send > _MAX_DRAIN_S:
+                        self.stat.notes.append(f"stopped listening {_MAX_DRAIN_S:.0f} s after "
+                                               "the last request with answers still due")
+                        break
+                    exhausted = False  # a retry may fall due: look again next round
+                    await asyncio.sleep(_IDLE_POLL_S if not self.retry_ready else _TICK_S)
+                    continue
                 await asyncio.sleep(_TICK_S)
-            await self.drain(last_send or time.monotonic())
         finally:
             loop.remove_reader(sock.fileno())
             self.on_readable(sock)  # whatever is already queued
-        if first_send is not None and last_send is not None:
-            self.result.send_s = round(last_send - first_send, 6)
-        self.result.duration_s = round(time.monotonic() - self.t0, 6)
+            self.result.kernel_dropped += kernel_drops(sock)
+        end = time.monotonic()
+        if first_send is not None:
+            self.result.send_s = round(self.last_send - first_send, 6)
+            self.result.listen_s = round(end - self.last_send, 6)
+        self.result.duration_s = round(end - self.t0, 6)
         return self.result
 
 
 async def sweep(ctx: ScanContext, iface: InterfaceInfo,
-                addresses: Sequence[IPv4Address]) -> ArpResult:
-    """ARP-ask every address at `ctx.settings.rate` in random order; emit one mac per (ip, mac)."""
-    state = _Sweep(ctx, iface, addresses)
+                addresses: TargetSet | Iterable[IPv4Address]) -> ArpResult:
+    """ARP-ask every address in random order, the rate adapted under `ctx.settings.rate`.
+
+    Emits one `mac` evidence item per (ip, mac). A TargetSet is streamed (only the part inside
+    the interface's network is asked), so memory does not grow with the range.
+    """
+    targets = (addresses.clip(iface.network) if isinstance(addresses, TargetSet)
+               else from_addresses(addresses))
+    state = _Sweep(ctx, iface, targets)
     stat = state.stat
-    if not state.wanted:
+    if targets.size == 0:
         return state.result
     sock = open_socket(iface)
     try:
@@ -442,5 +554,9 @@ async def sweep(ctx: ScanContext, iface: InterfaceInfo,
         stat.errors += r.errors
         stat.dropped += r.dropped
         stat.duration_s = r.duration_s
+        stat.retried = (stat.retried or 0) + r.retried
+        stat.kernel_dropped = (stat.kernel_dropped or 0) + r.kernel_dropped
+        stat.rate_used = r.rate_used
+        stat.latency_ms = r.latency_ms()
     stat.notes.extend(result.notes())
     return result

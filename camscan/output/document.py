@@ -162,10 +162,14 @@ def english_list(words: Sequence[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
+_OPTIONAL_STATS = ("retried", "rate_used", "latency_ms", "kernel_dropped")
+
+
 def stats_to_dict(stats: Mapping[str, MethodStats]) -> dict[str, dict[str, Any]]:
-    """Per-method traffic figures, methods in name order."""
-    return {
-        name: {
+    """Per-method traffic figures, methods in name order; optional figures only when measured."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, s in sorted(stats.items()):
+        entry: dict[str, Any] = {
             "sent": s.sent,
             "answered": s.answered,
             "errors": s.errors,
@@ -173,8 +177,11 @@ def stats_to_dict(stats: Mapping[str, MethodStats]) -> dict[str, dict[str, Any]]
             "duration_s": s.duration_s,
             "notes": list(s.notes),
         }
-        for name, s in sorted(stats.items())
-    }
+        for key in _OPTIONAL_STATS:
+            if (value := getattr(s, key)) is not None:
+                entry[key] = dict(value) if isinstance(value, dict) else value
+        out[name] = entry
+    return out
 
 
 def device_to_dict(device: Device) -> dict[str, Any]:
@@ -280,7 +287,8 @@ def document_to_result(doc: Mapping[str, Any]) -> ScanResult:
     )
     stats = {
         name: MethodStats(method=name, sent=v["sent"], answered=v["answered"], errors=v["errors"],
-                          dropped=v["dropped"], duration_s=v["duration_s"], notes=list(v["notes"]))
+                          dropped=v["dropped"], duration_s=v["duration_s"], notes=list(v["notes"]),
+                          **{k: v[k] for k in _OPTIONAL_STATS if k in v})
         for name, v in doc["stats"].items()
     }
     return ScanResult(
