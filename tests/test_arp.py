@@ -386,3 +386,19 @@ def test_latency_summary() -> None:
     assert result.latency_ms() is None
     result.latencies.extend([0.001 * i for i in range(1, 101)])
     assert result.latency_ms() == {"min": 1.0, "median": 50.5, "p95": 96.0, "max": 100.0}
+
+
+def test_an_answer_only_to_a_repeat_is_a_loss_and_cuts_the_rate() -> None:
+    sweep, _ = make_sweep(["198.18.0.9", "198.18.0.10"], retries=1, rate=1000,
+                          arp_timeout_s=0.25)
+    ask(sweep, 0.0), ask(sweep, 0.0)
+    sweep.on_frame(reply_from("198.18.0.9"), 0.001)
+    sweep.control(0.01)
+    assert sweep.rate == 1000  # a fast answer, nothing lost
+    sweep.expire(0.3)
+    ask(sweep, 0.3)  # 198.18.0.10 asked again ...
+    sweep.on_frame(reply_from("198.18.0.10"), 0.301)  # ... and answers: the first was lost
+    sweep.control(0.4)
+    assert sweep.rate < 1000 and sweep.result.answered_on_retry == 1
+    assert len(sweep.result.latencies) == 1  # the ambiguous answer is no latency sample
+    assert any("answered only when asked again" in n for n in sweep.result.notes())

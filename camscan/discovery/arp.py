@@ -40,7 +40,9 @@ _IDLE_POLL_S = 0.01  # while only listening, look this often whether to stop
 # Rate control, delay-based (as LEDBAT, RFC 6817): the latency above the fastest answer seen is
 # queueing somewhere -- a switch, a host's ARP backlog, a fragile camera. More than the target
 # and the rate is cut; back under half of it and the rate climbs again towards the ceiling.
+# An answer that came only to a repeated request is a loss (as in TCP): the rate is cut too.
 _CONTROL_S = 0.05  # the controller looks this often
+_CURRENT_FILTER = 4  # latency = the least of the last few answers' (RFC 6817 section 3.4.2)
 _DELAY_TARGET_S = 0.03  # queueing delay tolerated before backing off
 _DECREASE = 0.7  # multiplicative decrease per back-off
 _INCREASE = 0.1  # additive increase per control period, as a fraction of the ceiling
@@ -175,6 +177,7 @@ class ArpResult:
     targets: int = 0
     sent: int = 0
     retried: int = 0  # of `sent`, requests repeated to a silent address
+    answered_on_retry: int = 0  # addresses whose answer came only to a repeated request
     errors: int = 0
     replies: int = 0  # reply frames received (before deduplication)
     dropped: int = 0  # replies from outside the sweep's addresses, or malformed
@@ -224,9 +227,12 @@ class ArpResult:
                for ip, macs in sorted(self.duplicate_ips().items())]
         out += [f"shared MAC: {mac} answered for {_first(ips)}"
                 for mac, ips in sorted(self.shared_macs().items())]
+        if self.answered_on_retry:
+            out.append(f"{self.answered_on_retry} addresses answered only when asked again: "
+                       "requests or answers were lost")
         if self.backoffs:
-            out.append(f"answers slowed down: the rate was cut {self.backoffs} times, down to "
-                       f"{self.rate_min:.0f}/s of a {self.rate}/s ceiling")
+            out.append(f"answers slowed down or were lost: the rate was cut {self.backoffs} "
+                       f"times, down to {self.rate_min:.0f}/s of a {self.rate}/s ceiling")
         if self.kernel_dropped:
             out.append(f"the kernel dropped {self.kernel_dropped} frames on the ARP socket")
         return out
@@ -330,6 +336,9 @@ class _Sweep:
         self.srtt = -1.0
         self.rttvar = 0.0
         self.base = float("inf")
+        self.recent: deque[float] = deque(maxlen=_CURRENT_FILTER)
+        self.losses = 0  # answers that came only to a repeated request
+        self.losses_seen = 0  # of those, already acted on
         self.next_control = 0.0
         self.hold_until = 0.0
         self.result = ArpResult(targets=targets.size, rate=self.ceiling,
@@ -382,6 +391,9 @@ class _Sweep:
             # Only answers to a single request: after a retry, which one was answered is
             # unknown (Karn's algorithm).
             self.measure(max(0.0, arrived - sent[0]))
+        elif sent is not None:
+            self.losses += 1
+            self.result.answered_on_retry += 1
         if known is None:
             self.result.hosts[reply.sender_ip] = ArpHost(reply.sender_ip, reply.sender_mac,
                                                          round(arrived - self.t0, 6))
@@ -394,6 +406,7 @@ class _Sweep:
         """Fold one answer's latency into the estimates (RFC 6298 section 2)."""
         self.result.latencies.append(rtt)
         self.base = min(self.base, rtt)
+        self.recent.append(rtt)
         if self.srtt < 0:
             self.srtt, self.rttvar = rtt, rtt / 2
         else:
@@ -408,11 +421,16 @@ class _Sweep:
 
     def control(self, now: float) -> None:
         """Back the rate off while answers queue up; climb back to the ceiling once they don't."""
-        if now < self.next_control or self.srtt < 0:
+        if now < self.next_control:
             return
         self.next_control = now + _CONTROL_S
-        queueing = self.srtt - self.base
-        if queueing > _DELAY_TARGET_S:
+        lost = self.losses > self.losses_seen
+        self.losses_seen = self.losses
+        if not self.recent and not lost:
+            return
+        # One slow answer on a busy machine is noise; queueing shows in every recent one.
+        queueing = min(self.recent) - self.base if self.recent else 0.0
+        if queueing > _DELAY_TARGET_S or lost:
             if now >= self.hold_until:  # one cut per round trip: let the last one take effect
                 self.rate = max(float(MIN_RATE), self.rate * _DECREASE)
                 self.result.backoffs += 1

@@ -46,6 +46,11 @@ FIELD_KEYS: dict[str, str] = {
 }
 
 
+# No published rule limits repeats (as SADP): three copies, the last a second before the end
+# of the default window.
+RESEND_AT_S = (0.0, 0.4, 1.0)
+
+
 class ParseError(ValueError):
     """The bytes are not a DHIP device-information reply."""
 
@@ -160,7 +165,7 @@ async def search(ctx: ScanContext) -> None:
     if ctx.interface:  # a limited broadcast needs a link to leave by
         sends.append((packet, (BROADCAST, PORT)))
     await exchange(ctx, SOURCE, sends, on_datagram, max_size=MAX_REPLY, port=PORT,
-                   groups=[GROUP], broadcast=True)
+                   groups=[GROUP], broadcast=True, resend_at=RESEND_AT_S)
 
 
 __all__ = ["FIELD_KEYS", "DhipReply", "ParseError", "build_packet", "build_search", "discover",

@@ -45,6 +45,11 @@ _FLAT_TAG = linre.compile(rb"<([A-Za-z][A-Za-z0-9_]{0,63})>([^<]*)</([A-Za-z][A-
 _FLAT_VALUE_MAX = 1024
 
 
+# No published rule limits repeats; Hikvision's SADP tool repeats its inquiry. Three copies
+# inside the default window, the last leaving a second for answers.
+RESEND_AT_S = (0.0, 0.4, 1.0)
+
+
 class ParseError(ValueError):
     """The bytes are not a SADP ProbeMatch."""
 
@@ -125,10 +130,10 @@ def _is_inquiry(data: bytes) -> bool:
 
 
 async def discover(ctx: ScanContext) -> None:
-    """Send one inquiry, emit every device that answers, in scope or not (the pipeline flags)."""
+    """Send the inquiry, emit every device that answers, in scope or not (the pipeline flags)."""
     on_datagram = reply_handler(ctx, SOURCE, reply_evidence, ParseError, _is_inquiry)
     await exchange(ctx, SOURCE, [(build_inquiry(), (GROUP, PORT))], on_datagram,
-                   max_size=MAX_REPLY, port=PORT, groups=[GROUP])
+                   max_size=MAX_REPLY, port=PORT, groups=[GROUP], resend_at=RESEND_AT_S)
 
 
 __all__ = ["FIELD_KEYS", "ParseError", "SadpReply", "build_inquiry", "discover", "expand",

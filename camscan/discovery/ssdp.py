@@ -28,6 +28,9 @@ MAX_PER_SOURCE = 64  # datagrams kept per device: one reply per embedded device/
 MAX_LOCATIONS = 256
 DESCRIPTION_TIMEOUT_S = 2.0
 MX_S = 1
+# UDA 2.0 section 1.3.2: UDP is unreliable, so a control point should send each M-SEARCH more
+# than once; devices answer within MX seconds of each, so the last copy leaves MX for answers.
+RESEND_AT_S = (0.0, 0.5, 1.0)
 
 # description element -> evidence key
 _DESCRIPTION_KEYS = {
@@ -289,7 +292,8 @@ async def discover(ctx: ScanContext) -> None:
         try:
             await exchange(ctx, "ssdp", [(build_msearch(), (SSDP_GROUP, SSDP_PORT))],
                            hearing.feed, max_size=MAX_DATAGRAM, port=SSDP_PORT,
-                           groups=[SSDP_GROUP], max_per_source=MAX_PER_SOURCE)
+                           groups=[SSDP_GROUP], max_per_source=MAX_PER_SOURCE,
+                           resend_at=RESEND_AT_S)
             # One device's failed fetch is that device's error; the others' fetches go on.
             for result in await asyncio.gather(*fetches, return_exceptions=True):
                 if isinstance(result, Exception):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ipaddress
+import os
 import socket
 import struct
 import time
@@ -25,8 +26,12 @@ from camscan.models import Evidence, MethodStats
 MAX_PER_SOURCE = 8  # datagrams kept per replying address
 MAX_TOTAL = 4096  # datagrams kept per exchange, whatever their sources
 MAX_NOTES = 32  # a flood of unreadable replies is counted, not described one by one
-RESEND_AFTER_S = 0.4  # second copy of each payload when settings.retries > 0
+RESEND_AT_S: tuple[float, ...] = (0.0, 0.4)  # when each payload is sent (settings.retries > 0)
+# Hundreds of devices answer one multicast within milliseconds; at ~8 KB of kernel memory per
+# 4 KB ProbeMatch the default 208 KB buffer holds about 26 of them and the kernel drops the rest.
+RCVBUF = 8 * 1024 * 1024
 _IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)  # Linux <linux/in.h>
+_SO_RCVBUFFORCE = 33  # asm-generic/socket.h: root may exceed net.core.rmem_max
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +156,10 @@ def open_socket(interface: str | None, source_ip: str | None, *, port: int = 0,
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, RCVBUF)
+        except OSError:  # unprivileged: as much as net.core.rmem_max allows
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
         if interface:
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
@@ -185,11 +194,32 @@ def open_socket(interface: str | None, source_ip: str | None, *, port: int = 0,
     return sock
 
 
+def kernel_drops(sock: socket.socket) -> int | None:
+    """Datagrams the kernel dropped on this UDP socket (its `drops` in /proc/net/udp)."""
+    # The counter (sk_drops) counts receive-buffer overflows; SO_RXQ_OVFL would report it
+    # per datagram but needs recvmsg, which asyncio's datagram transport does not use.
+    try:
+        inode = str(os.fstat(sock.fileno()).st_ino)
+        with open("/proc/net/udp", encoding="ascii") as table:
+            for line in table:
+                fields = line.split()
+                if len(fields) >= 13 and fields[9] == inode:
+                    return int(fields[-1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 async def exchange(ctx: ScanContext, method: str, sends: Sequence[tuple[bytes, tuple[str, int]]],
                    on_datagram: Callable[[Datagram], None], *, max_size: int, port: int = 0,
                    groups: Sequence[str] = (), broadcast: bool = False,
-                   max_per_source: int = MAX_PER_SOURCE) -> None:
-    """Send each payload, hand every acceptable reply to `on_datagram` for the listen window."""
+                   max_per_source: int = MAX_PER_SOURCE,
+                   resend_at: Sequence[float] = RESEND_AT_S) -> None:
+    """Send each payload at each `resend_at` offset, hand replies to `on_datagram` for the window.
+
+    Offsets past the first are used only when settings.retries > 0; the protocol's own rules
+    set them (how often, how far apart a client may repeat itself).
+    """
     stats = ctx.stat(method)
     try:
         sock = open_socket(ctx.interface, ctx.source_ip, port=port, groups=groups,
@@ -214,10 +244,12 @@ async def exchange(ctx: ScanContext, method: str, sends: Sequence[tuple[bytes, t
         lambda: _Collector(limits, stats, on_datagram), sock=sock)
     started = loop.time()
     try:
-        rounds = 2 if ctx.settings.retries > 0 else 1
-        for round_no in range(rounds):
-            if round_no:
-                await asyncio.sleep(RESEND_AFTER_S)
+        offsets = sorted(resend_at) if ctx.settings.retries > 0 else sorted(resend_at)[:1]
+        # A copy sent as the window closes would only draw answers nobody waits for.
+        offsets = offsets[:1] + [o for o in offsets[1:] if o < ctx.settings.listen_window_s / 2]
+        for offset in offsets:
+            if (delay := started + offset - loop.time()) > 0:
+                await asyncio.sleep(delay)
             for payload, dest in sends:
                 try:
                     transport.sendto(payload, dest)
@@ -230,6 +262,10 @@ async def exchange(ctx: ScanContext, method: str, sends: Sequence[tuple[bytes, t
         if remaining > 0:
             await asyncio.sleep(remaining)
     finally:
+        if (drops := kernel_drops(sock)) is not None:
+            stats.kernel_dropped = (stats.kernel_dropped or 0) + drops
+            if drops:
+                stats.notes.append(f"the kernel dropped {drops} datagrams: receive buffer full")
         transport.close()
         stats.duration_s = round(loop.time() - started, 3)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import random
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -226,6 +227,14 @@ def foreign_xaddrs(match: ProbeMatch, host: str) -> list[str]:
     return [x for x in match.xaddrs if names_other_host(x, host)]
 
 
+def resend_schedule(rng: random.Random | None = None) -> tuple[float, float]:
+    """When each Probe is sent: now, and its one repeat after a random delay."""
+    # SOAP-over-UDP 1.1 Appendix I: MULTICAST_UDP_REPEAT 1, the first repeat after a delay
+    # drawn from [UDP_MIN_DELAY, UDP_MAX_DELAY] = [50, 250] ms. The repeat is the same message
+    # (MessageID): a device that heard the first copy ignores it, one that missed it answers.
+    return (0.0, (rng or random).uniform(0.05, 0.25))
+
+
 def _in_scope(ctx: ScanContext, ip: str) -> bool:
     try:
         return ipaddress.IPv4Address(ip) in ctx.in_scope
@@ -286,7 +295,8 @@ async def discover(ctx: ScanContext) -> None:
 
     probes = [(build_probe(t), (GROUP, PORT)) for t in PROBE_TYPES]
     try:
-        await exchange(ctx, SOURCE, probes, on_datagram, max_size=MAX_REPLY)
+        await exchange(ctx, SOURCE, probes, on_datagram, max_size=MAX_REPLY,
+                       resend_at=resend_schedule())
         if tasks:
             budget = ctx.settings.connect_timeout_s + 2 * ctx.settings.read_timeout_s
             _, pending = await asyncio.wait(set(tasks), timeout=budget)
@@ -302,4 +312,5 @@ async def discover(ctx: ScanContext) -> None:
 
 
 __all__ = ["ParseError", "ProbeMatch", "ProbeMatches", "build_probe", "device_xaddrs",
-           "discover", "epr_mac", "expand", "match_evidence", "parse_probe_matches"]
+           "discover", "epr_mac", "expand", "match_evidence", "parse_probe_matches",
+           "resend_schedule"]

@@ -13,9 +13,9 @@ import pytest
 
 from camscan.context import ScanContext, ScanSettings
 from camscan.discovery.arp import MAX_RATE, sweep
-from camscan_lab.network import Lab
 from camscan.models import Evidence
 from camscan.targets import parse_targets, resolve_interface
+from camscan_lab.network import Lab
 
 pytestmark = pytest.mark.lab
 

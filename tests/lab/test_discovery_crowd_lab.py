@@ -1,0 +1,99 @@
+"""Multicast discovery in a crowd: hundreds of devices answering one WS-Discovery Probe at once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from camscan.context import ScanContext, ScanSettings
+from camscan.discovery import wsd
+from camscan_lab.network import Lab, load_spec
+
+pytestmark = pytest.mark.lab
+
+CROWD = 300
+ONE_DEVICE = """
+[lab]
+scan_subnet = "198.18.0.0/24"
+prefix_len = 15
+scanner_ip = "198.18.0.2"
+scanner_mac = "02:00:5e:10:00:02"
+
+[[device]]
+name = "lone-box"
+ip = "198.18.0.50"
+mac = "00:80:77:01:02:03"
+role = "other"
+"""
+
+# Runs in the fillers' namespace: on every filler interface a socket joined to the WS-Discovery
+# group answers each Probe at once with a recorded Hikvision ProbeMatches, so CROWD answers
+# reach the scanner within milliseconds of each other.
+RESPONDER = """
+import selectors, socket, struct, sys
+from camscan_lab.personalities.wsd import answer_probe
+reply = open(sys.argv[1]).read()
+sel = selectors.DefaultSelector()
+for ifname in sys.argv[2:]:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+    mreqn = struct.pack("=4s4si", socket.inet_aton("239.255.255.250"), bytes(4),
+                        socket.if_nametoindex(ifname))
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+    s.bind(("", 3702))
+    sel.register(s, selectors.EVENT_READ)
+print("ready", flush=True)
+while True:
+    for key, _ in sel.select():
+        data, sender = key.fileobj.recvfrom(65535)
+        for body, dest in answer_probe({"reply": reply}, data, sender):
+            key.fileobj.sendto(body, dest)
+"""
+
+
+@pytest.fixture(scope="module")
+def crowd(lab_prefix: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """CROWD fillers, each answering WS-Discovery, beside one spec device."""
+    root = tmp_path_factory.mktemp("crowd")
+    (Path(root) / "devices.toml").write_text(ONE_DEVICE)
+    reply = next(s.table["reply"] for d in load_spec(Path(__file__).parents[2] / "examples"
+                                                       / "lab" / "office").devices
+                 for s in d.services if s.kind == "wsd")
+    (Path(root) / "reply.xml").write_text(reply)
+    lab = Lab(root, lab_prefix[:-1] + "w-", hosts=CROWD, owner_pid=os.getpid())
+    proc = None
+    try:
+        lab.up()
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", lab.filler_netns(lab.fillers[0]), sys.executable, "-c",
+             RESPONDER, str(Path(root) / "reply.xml"), *(f.ifname for f in lab.fillers)],
+            stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        yield lab
+    finally:
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+        lab.down()
+
+
+def test_every_one_of_hundreds_of_simultaneous_answers_is_heard(crowd: Lab) -> None:
+    for _ in range(3):
+        ctx = ScanContext(settings=ScanSettings(listen_window_s=1.0),
+                          interface=crowd.scanner_interface, source_ip=crowd.scanner_ip,
+                          in_scope=(), emit=lambda ev: None)  # nothing in scope: no ONVIF calls
+        with crowd.in_scanner():
+            asyncio.run(wsd.discover(ctx))
+        stat = ctx.stat("wsd")
+        assert stat.answered == CROWD, stat
+        assert stat.kernel_dropped == 0, stat
+        assert stat.sent == 2 * len(wsd.PROBE_TYPES)  # each Probe and its one repeat
