@@ -302,7 +302,8 @@ class Scan:
                 from camscan.discovery.arp import sweep
 
                 # Streamed: the sweep asks the part of the targets on this segment.
-                jobs.append(self._guarded("arp", sweep(ctx, self.iface, self.targets)))
+                jobs.append(self._guarded("arp", sweep(ctx, self.iface,
+                                                       self.targets.clip(self.iface.network))))
             for method, spec in LISTENERS.items():
                 if method in req.methods:
                     jobs.append(self._guarded(method.value, _load(spec)(ctx)))

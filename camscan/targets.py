@@ -149,6 +149,9 @@ class TargetSet:
     def __len__(self) -> int:
         return self.size
 
+    def __iter__(self) -> Iterator[IPv4Address]:
+        return self.iter_addresses()
+
     def __repr__(self) -> str:
         return f"TargetSet({self.describe()!r}, size={self.size})"
 
