@@ -92,7 +92,7 @@ def match_evidence(lib: Library, ev: Evidence) -> list[Match]:
     if ev.key in MAC_KEYS:
         return _mac_matches(lib, ev, ev.value)
     out = lib.match(ev)
-    if (annotated := _ANNOTATED_MODEL.match(ev.value)) is not None:
+    if ev.value.endswith(")") and (annotated := _ANNOTATED_MODEL.match(ev.value)) is not None:
         for fp_file in lib.files_for(ev.key):
             hit = lib.match_value(fp_file, annotated.group(1)) if fp_file.key == "model" else None
             if hit is not None:
@@ -223,7 +223,9 @@ def _resolve_brand(lib: Library, claims: list[_Claim], maker: str | None
 
 def _brand_chain_notes(lib: Library, claims: list[_Claim], maker: str | None) -> list[str]:
     """How a brand's evidence named the maker: 'Dahua through its oem brand Amcrest (…)'."""
-    out = []
+    out: list[str] = []
+    if maker is None:
+        return out
     for c in claims:
         brand = c.match.brand
         info = lib.brands.get(brand) if brand else None
