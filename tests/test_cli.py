@@ -413,3 +413,30 @@ def test_scan_only_filters_the_machine_output(capsys: pytest.CaptureFixture[str]
     code, _, err = run(["scan", "198.18.0.0/30", "-p", "banners", "-q", "-f", "ndjson",
                         "--only", "dahua"], capsys)
     assert code == 2 and "camscan export" in err
+
+
+@pytest.mark.parametrize(("firmware", "code"), [("V5.6.2build 190701", 4),
+                                                 ("V5.5.800 build 210628", 0)])
+def test_fail_on_risk_exits_4_only_when_a_note_applies(
+        firmware: str, code: int, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import camscan.cli.scan as scan_cli
+    import camscan.targets as targets_mod
+    from camscan.models import Confidence, Device, Evidence, Verdict
+
+    def run_with_a_camera(scan: Any) -> Any:
+        result = scan.result(complete=True)
+        ip = "198.18.0.2"
+        result.devices.append(Device(
+            ip=ip, evidence=[Evidence(ip, "tls", "tls.subject", "CN=IPC", 443)],
+            verdict=Verdict(maker="Hikvision", brand="Hikvision", device_type="camera",
+                            model="DS-2CD2385G1-I", firmware=firmware, serial=None,
+                            confidence=Confidence.CONFIRMED)))
+        return result
+
+    monkeypatch.setattr(targets_mod, "list_interfaces", lambda: [])
+    monkeypatch.setattr(scan_cli, "_run", run_with_a_camera)
+    got, out, _ = run(["scan", "198.18.0.0/30", "-p", "banners", "-q", "-o", "-",
+                       "--fail-on-risk"], capsys)
+    assert got == code
+    assert bool(json.loads(out)["devices"][0]["risks"]) == (code == 4)

@@ -39,14 +39,16 @@ def _read_scan(path: Path) -> dict[str, Any]:
 
 
 def _resolve(ref: str, db: Path | None) -> dict[str, Any]:
-    """A scan given as a JSON file path or as an inventory scan id."""
+    """A scan given as a file path or as an inventory scan id, with risk notes (any version)."""
+    from camscan.risks import with_risks
+
     path = Path(ref)
     if path.is_file():
-        return _read_scan(path)
+        return with_risks(_read_scan(path))
     if ref.isdigit():
         try:
             with Inventory(db, create=False) as inv:
-                return inv.load(int(ref))
+                return with_risks(inv.load(int(ref)))
         except InventoryError as exc:
             raise _fail(str(exc)) from None
     raise _fail(f"{ref!r} is neither a scan file nor an inventory scan id", USAGE_ERROR)

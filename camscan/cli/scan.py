@@ -242,6 +242,8 @@ def scan(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or table.")] = False,
     fail_on_found: Annotated[bool, typer.Option(
         "--fail-on-found", help="Exit 3 when any Hikvision or Dahua device is found.")] = False,
+    fail_on_risk: Annotated[bool, typer.Option(
+        "--fail-on-risk", help="Exit 4 when any device carries a risk note.")] = False,
     debug_traffic: Annotated[bool, typer.Option(
         "--debug-traffic", help="Log every packet sent and received on stderr.")] = False,
     save_captures: Annotated[Path | None, typer.Option(
@@ -299,8 +301,9 @@ def scan(
         site=site, operator=operator,
     )
     from camscan.output.document import build_document
-    from camscan.output.exitcodes import FOUND, RUNTIME_ERROR, exit_code_for
+    from camscan.output.exitcodes import FOUND, RISK, RUNTIME_ERROR, exit_code_for
     from camscan.progress import make_observer
+    from camscan.risks import has_risks
 
     # The library loads in a thread during the scan; only NDJSON needs its version up front.
     version = fingerprint_version() if fmt is OutputFormat.NDJSON else None
@@ -344,7 +347,9 @@ def scan(
             typer.echo("camscan: stdout is a terminal, so the JSON document was not printed; "
                        "use -o FILE (or -o - for stdout) to keep it", err=True)
     code = exit_code_for(result, fail_on_found)
-    raise typer.Exit(code if ok or code == FOUND else RUNTIME_ERROR)
+    if fail_on_risk and has_risks(doc):
+        code = RISK
+    raise typer.Exit(code if ok or code in (FOUND, RISK) else RUNTIME_ERROR)
 
 
 def fingerprint_version() -> str:

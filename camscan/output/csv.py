@@ -62,6 +62,11 @@ def conflicts_text(verdict: Mapping[str, Any]) -> str:
     return "; ".join(f"{c['field']}: {' | '.join(c['values'])}" for c in verdict["conflicts"])
 
 
+def risks_text(d: Mapping[str, Any]) -> str:
+    """Risk notes, one line: `hikvision-cve-2021-36260 (critical, in range); …`."""
+    return "; ".join(f"{r['id']} ({r['severity']}, {r['certainty']})" for r in d.get("risks", ()))
+
+
 def _maker(v: Mapping[str, Any]) -> str:
     return str(v["maker"] or "Unknown")
 
@@ -106,6 +111,7 @@ def _generic(doc: Mapping[str, Any], d: Mapping[str, Any]) -> Row:
         "serial": v["serial"] or "",
         "confidence": v["confidence"],
         "conflicts": conflicts_text(v),
+        "risks": risks_text(d),
         "outside_scope": "yes" if d["outside_scope"] else "no",
         "decided_by": decided_by_text(v),
         "errors": "; ".join(d["errors"]),
@@ -196,7 +202,7 @@ def _profile(name: str, row: RowBuilder, description: str,
              unique: tuple[str, ...] = ()) -> Profile:
     # Columns come from the row builder itself, so they cannot drift from what it writes.
     sample: dict[str, Any] = {
-        "ip": "", "mac": None, "vendor": None, "outside_scope": False, "errors": [],
+        "ip": "", "mac": None, "vendor": None, "outside_scope": False, "errors": [], "risks": [],
         "verdict": {"maker": None, "brand": None, "white_label": False, "device_type": "unknown",
                     "model": None, "firmware": None, "serial": None,
                     "confidence": "undetermined", "conflicts": [], "decided_by": []}}

@@ -25,7 +25,7 @@ from camscan.models import (
 
 # Bump the minor for additive changes, the major for anything a reader could trip over;
 # every bump gets an entry in schemas/MIGRATIONS.md.
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 TOOL_NAME = "camscan"
 TARGET_MAKERS = ("Hikvision", "Dahua")
 
@@ -185,17 +185,22 @@ def stats_to_dict(stats: Mapping[str, MethodStats]) -> dict[str, dict[str, Any]]
 
 
 def device_to_dict(device: Device) -> dict[str, Any]:
-    """One device: where, what (verdict), everything seen of it, and what went wrong."""
-    return {
+    """One device: where, what (verdict), its risk notes, everything seen, what went wrong."""
+    from camscan.risks import risk_notes
+
+    out: dict[str, Any] = {
         "ip": device.ip,
         "mac": device.mac,
         "vendor": device.vendor,
         "outside_scope": device.outside_scope,
         "first_seen_s": device.first_seen,
         "verdict": verdict_dict(device.verdict),
+        "risks": [],
         "evidence": [evidence_to_dict(ev) for ev in sorted(device.evidence, key=Evidence.sort_key)],
         "errors": list(device.errors),
     }
+    out["risks"] = [n.to_dict() for n in risk_notes(out)]
+    return out
 
 
 def verdict_dict(verdict: Verdict) -> dict[str, Any]:
@@ -245,8 +250,10 @@ def summarize(devices: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     types: Counter[str] = Counter()
     white: Counter[str] = Counter()
     confidence: dict[str, int] = {str(c): 0 for c in Confidence}
+    risks: Counter[str] = Counter()
     conflicts = undetermined = outside = 0
     for d in devices:
+        risks.update({note["id"] for note in d.get("risks", ())})
         v = d["verdict"]
         if v["maker"]:
             makers[v["maker"]] += 1
@@ -271,6 +278,7 @@ def summarize(devices: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "conflicts": conflicts,
         "undetermined": undetermined,
         "outside_scope": outside,
+        "risks": _ranked(risks),
     }
 
 

@@ -11,6 +11,7 @@ OK = 0
 RUNTIME_ERROR = 1  # the scan or the command failed, or was interrupted before finishing
 USAGE_ERROR = 2  # bad options or arguments (typer/click also use 2)
 FOUND = 3  # --fail-on-found: at least one Hikvision or Dahua device was found
+RISK = 4  # --fail-on-risk: at least one device carries a risk note
 
 
 def exit_code_for(result: ScanResult, fail_on_found: bool) -> int:
