@@ -1,76 +1,71 @@
 #!/usr/bin/env python3
-"""camscan's ARP sweep against arp-scan in the lab, in one run. Run as root from the root namespace.
+"""camscan's ARP sweep and full audit against arp-scan and nmap, in the lab, in one run.
 
-Brings up its own lab (default office spec + filler hosts) under its own namespace prefix, runs
-every tool inside the lab's scanner namespace (`ip netns exec`), and takes the lab down again:
+Run as root from the root namespace: it only orchestrates (builds its own lab under its own
+namespace prefix); every tool runs inside the lab's scanner namespace (`ip netns exec`), and
+the lab is taken down at the end. Each figure is the median of --reps runs, tools interleaved
+(one run of each per round) so a busy machine slows them alike:
 
-  phase 1, 254 fillers:   a /24 with 254 live hosts - arp-scan at its defaults, camscan at the
-                          same rate (arp-scan's default interval), camscan at its maximum rate;
-                          then peak RSS of a camscan scan over a mostly empty /16 (at the
-                          default rate without retries: ~135 s)
-  phase 2, 1,000 fillers: a /22 with 1,000 live hosts - the same comparisons
+  lab 1, default office spec + 254 fillers:
+    /24 with 254 live hosts, empty /24, full audit of the office /24 (every probe),
+    sparse /16 (the office devices + 254 fillers in 65,534 addresses; --reps-16 rounds)
+  lab 2, 1,000 fillers:
+    /22 with 1,000 live hosts
 
-Prints wall time (including start-up), hosts found and the ratio camscan/arp-scan.
-camscan is timed as the CLI (`camscan scan CIDR --probes arp`) and as a bare library sweep
-(`python -c`), so start-up costs of the CLI show separately.
+camscan runs as the CLI (`camscan scan CIDR --probes arp`), start-up included, at its default
+rate (the ceiling of its adaptive rate) and at arp-scan's default rate, for a like-for-like
+figure. arp-scan and nmap (`-sn -n`, ARP ping) run at their defaults. Every line prints wall
+seconds, hosts found of those live, peak RSS, and the ratio to arp-scan's median.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import ipaddress
 import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from camscan.discovery.arp import MAX_RATE
+from camscan.context import ScanSettings
+from camscan.discovery.arp import DEFAULT_RATE, MAX_RATE
 from camscan_lab.network import Lab
 
 SUBNET_24 = "198.18.4.0/24"  # fillers start at 198.18.4.1: 254 fill this /24 ...
 SUBNET_22 = "198.18.4.0/22"  # ... and 1,000 fit this /22 (1,022 addresses)
-SUBNET_16 = "198.18.0.0/16"  # the lab's devices and fillers: ~1 % of 65,534 addresses live
-
-LIBRARY_SWEEP = """
-import asyncio, json, sys, time
-from camscan.context import ScanContext, ScanSettings
-from camscan.discovery.arp import sweep
-from camscan.targets import parse_targets, resolve_interface
-targets = parse_targets([sys.argv[1]])
-iface = resolve_interface(None, targets)
-ctx = ScanContext(ScanSettings(rate=int(sys.argv[2]), retries=int(sys.argv[3])), iface.name,
-                  str(iface.ip), targets, lambda ev: None)
-r = asyncio.run(sweep(ctx, iface, targets.addresses()))
-print(json.dumps({h.ip.exploded: h.mac for h in r.hosts.values()}))
-"""
+EMPTY_24 = "198.18.2.0/24"  # no lab host there
+SUBNET_16 = "198.18.0.0/16"  # the lab's devices and fillers: under 1 % of 65,534 addresses
+ARP_SCAN_RATE = 500  # arp-scan's default: 256,000 bits/s of 64-byte frames, a 2 ms interval
 
 
 @dataclass
 class Run:
-    tool: str
     wall_s: float
-    found: dict[str, str]  # ip -> mac
+    found: set[str]
     peak_rss_mb: float
 
 
-def timed(argv: Sequence[str]) -> tuple[float, str, float]:
-    """Run argv; (wall seconds, stdout, peak RSS in MB of the process)."""
-    with tempfile.TemporaryFile() as out:
+def timed(argv: Sequence[str], *, ok: Sequence[int] = (0,)) -> tuple[float, str, float]:
+    """Run argv; (wall seconds, stdout, peak RSS in MB of the process and its children)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.monotonic()
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(argv, stdout=out, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.monotonic() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        if proc.returncode != 0:
-            raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {err.strip()[-400:]}")
+        code = os.waitstatus_to_exitcode(status)
+        if code not in ok:
+            err.seek(0)
+            tail = err.read().decode(errors="replace").strip()[-400:]
+            raise SystemExit(f"{' '.join(argv)} failed ({code}): {tail}")
         out.seek(0)
         return wall, out.read().decode(errors="replace"), usage.ru_maxrss / 1024
 
@@ -84,131 +79,127 @@ def camscan_argv() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "camscan"]
 
 
-def run_arp_scan(lab: Lab, cidr: str) -> Run:
+def arp_scan(lab: Lab, cidr: str) -> Run:
     wall, out, rss = timed(in_scanner(lab, ["arp-scan", "--interface", lab.scanner_interface,
                                             "--quiet", cidr]))
-    found: dict[str, str] = {}
-    for line in out.splitlines():
-        m = re.match(r"^(\d+\.\d+\.\d+\.\d+)\t([0-9a-f:]{17})", line)
-        if m:
-            found.setdefault(m.group(1), m.group(2))
-    return Run("arp-scan (defaults)", wall, found, rss)
+    found = {m.group(1) for m in re.finditer(r"^(\d+\.\d+\.\d+\.\d+)\t", out, re.M)}
+    return Run(wall, found, rss)
 
 
-def arp_scan_default_rate(lab: Lab) -> int:
-    """arp-scan's default packets/s, from its own debug line ('interval=2000 us')."""
-    _, out, _ = timed(in_scanner(lab, ["sh", "-c", f"arp-scan -vvv --interface "
-                                       f"{lab.scanner_interface} --retry=1 --timeout=1 "
-                                       f"198.18.3.1 2>&1"]))
-    m = re.search(r"interval=(\d+) us", out)
-    if not m:
-        raise SystemExit("cannot read arp-scan's default interval")
-    return round(1_000_000 / int(m.group(1)))
+def nmap(lab: Lab, cidr: str) -> Run:
+    wall, out, rss = timed(in_scanner(lab, ["nmap", "-sn", "-n", "-e", lab.scanner_interface,
+                                            "-oG", "-", cidr]))
+    found = {m.group(1) for m in re.finditer(r"^Host: (\S+) .*Status: Up", out, re.M)}
+    found.discard(lab.scanner_ip)  # nmap lists the scanning host itself
+    return Run(wall, found, rss)
 
 
-def run_camscan_cli(lab: Lab, cidr: str, rate: int, retries: int = 1) -> Run:
+def camscan(lab: Lab, cidr: str, *args: str, rate: int | None = None) -> Run:
     with tempfile.NamedTemporaryFile(suffix=".json") as doc:
-        wall, _, rss = timed(in_scanner(lab, [*camscan_argv(), "scan", cidr, "--probes", "arp",
-                                              "--rate", str(rate), "--retries", str(retries),
-                                              "--quiet", "-o", doc.name]))
+        argv = [*camscan_argv(), "scan", cidr, "--quiet", "-o", doc.name, *args]
+        if rate is not None:
+            argv += ["--rate", str(rate)]
+        wall, _, rss = timed(in_scanner(lab, argv))
         data = json.loads(Path(doc.name).read_text())
-    found = {d["ip"]: d["mac"] for d in data["devices"] if d.get("mac")}
-    return Run(f"camscan CLI --rate {rate}", wall, found, rss)
+    return Run(wall, {d["ip"] for d in data["devices"] if not d["outside_scope"]}, rss)
 
 
-def run_camscan_lib(lab: Lab, cidr: str, rate: int, retries: int = 1) -> Run:
-    wall, out, rss = timed(in_scanner(lab, [sys.executable, "-c", LIBRARY_SWEEP, cidr, str(rate),
-                                            str(retries)]))
-    return Run(f"camscan sweep() --rate {rate}", wall, json.loads(out), rss)
-
-
-def filler_drops(lab: Lab) -> int:
-    """Frames the filler namespace's uplink dropped: the lab, not the scanner, losing them."""
-    out = subprocess.run(["ip", "-n", lab.filler_netns(lab.fillers[0]), "-s", "-j", "link",
-                          "show", "eth0"], capture_output=True, text=True, check=True).stdout
-    return int(json.loads(out)[0]["stats64"]["rx"]["dropped"])
+def live_hosts(lab: Lab, cidr: str) -> set[str]:
+    net = ipaddress.ip_network(cidr)
+    hosts = {d.ip for d in lab.devices} | {f.ip for f in lab.fillers}
+    return {ip for ip in hosts if ipaddress.ip_address(ip) in net}
 
 
 def load() -> str:
     return "load average " + " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def live_hosts(lab: Lab, cidr: str) -> dict[str, str]:
-    net = ipaddress.ip_network(cidr)
-    hosts = {d.ip: d.mac.lower() for d in lab.devices}
-    hosts |= {f.ip: f.mac.lower() for f in lab.fillers}
-    return {ip: mac for ip, mac in hosts.items() if ipaddress.ip_address(ip) in net}
-
-
-def median_run(runs: list[Run]) -> tuple[Run, str]:
-    """The median run by wall time, and every run's found count ('254/254/253')."""
-    ordered = sorted(runs, key=lambda r: r.wall_s)
-    return ordered[len(ordered) // 2], "/".join(str(len(r.found)) for r in runs)
-
-
-def compare(lab: Lab, cidr: str, reps: int, default_rate: int) -> list[str]:
-    want = live_hosts(lab, cidr)
-    lines = [f"{cidr}: {len(want)} live hosts, {ipaddress.ip_network(cidr).num_addresses - 2} "
-             f"addresses (arp-scan also asks network/broadcast); median run of {reps} by wall "
-             "time (its found count and MACs), plus every run's found count"]
-    # Interleaved (one run of each tool per round), so a busy machine slows all alike.
-    tools = [lambda: run_arp_scan(lab, cidr)]
-    for rate in (default_rate, MAX_RATE):
-        tools += [lambda rate=rate: run_camscan_cli(lab, cidr, rate),
-                  lambda rate=rate: run_camscan_lib(lab, cidr, rate)]
-    rounds = [[tool() for tool in tools] for _ in range(reps)]
-    runs = [median_run([r[i] for r in rounds]) for i in range(len(tools))]
-    arp_scan = runs[0][0]
-    lines.append(f"  {'tool':30} {'wall s':>7} {'found (each run)':>17} {'MACs ok':>7} "
-                 f"{'time/arp-scan':>13} {'found/arp-scan':>14}")
-    for r, each in runs:
-        right = sum(1 for ip, mac in r.found.items() if want.get(ip) == mac)
-        lines.append(f"  {r.tool:30} {r.wall_s:7.3f} {each:>17} {right:7d} "
-                     f"{r.wall_s / arp_scan.wall_s:13.2f} "
-                     f"{len(r.found) / max(1, len(arp_scan.found)):14.3f}")
+def compare(title: str, want: set[str], tools: dict[str, Callable[[], Run]], reps: int,
+            *, peer: str = "arp-scan") -> list[str]:
+    """Interleaved rounds of every tool; one line per tool: median wall, found, RSS, ratio."""
+    runs: dict[str, list[Run]] = {name: [] for name in tools}
+    for _ in range(reps):
+        for name, tool in tools.items():
+            runs[name].append(tool())
+    peers = [name for name in runs if peer and name.startswith(peer)]
+    base = statistics.median(r.wall_s for r in runs[peers[0]]) if peers else None
+    lines = [f"{title}: {len(want)} live; median of {reps}; {load()}",
+             f"  {'tool':34} {'wall s':>7} {'ratio':>6} {'found/live, each run':>24} "
+             f"{'all found':>9} {'peak RSS MB':>11}"]
+    for name, rs in runs.items():
+        wall = statistics.median(r.wall_s for r in rs)
+        each = "/".join(str(len(r.found & want)) for r in rs)
+        every = sum(1 for r in rs if want <= r.found)
+        ratio = f"{wall / base:6.2f}" if base else "     -"
+        lines.append(f"  {name:34} {wall:7.2f} {ratio} {each:>24} {every:>5} of {len(rs)} "
+                     f"{max(r.peak_rss_mb for r in rs):11.1f}")
     return lines
 
 
+def arp_tools(lab: Lab, cidr: str, *, with_nmap: bool = True) -> dict[str, Callable[[], Run]]:
+    tools: dict[str, Callable[[], Run]] = {"arp-scan (defaults)": lambda: arp_scan(lab, cidr)}
+    if with_nmap:
+        tools["nmap -sn (defaults)"] = lambda: nmap(lab, cidr)
+    rates = [DEFAULT_RATE] + ([ARP_SCAN_RATE] if ARP_SCAN_RATE != DEFAULT_RATE else [])
+    for rate in rates:
+        label = "default = maximum" if rate == DEFAULT_RATE == MAX_RATE else "arp-scan's"
+        tools[f"camscan --rate {rate} ({label})"] = (
+            lambda rate=rate: camscan(lab, cidr, "--probes", "arp", rate=rate))
+    return tools
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--prefix", default="camscan-bench-", help="lab namespace prefix")
-    ap.add_argument("--reps", type=int, default=3, help="repeats per measurement")
-    ap.add_argument("--skip-16", action="store_true",
-                    help="skip the /16 peak-RSS scan (~135 s)")
+    ap.add_argument("--reps", type=int, default=5, help="runs per figure (median)")
+    ap.add_argument("--reps-16", type=int, default=1,
+                    help="runs of the /16 (each tool takes 1 to 5 minutes per run)")
+    ap.add_argument("--skip-16", action="store_true", help="skip the sparse /16")
+    ap.add_argument("--only", choices=["24", "empty", "audit", "16", "22"], action="append",
+                    help="run only these figures (repeatable)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root (it builds network namespaces)")
-    if not shutil.which("arp-scan"):
-        raise SystemExit("arp-scan is not installed (Debian package arp-scan)")
+    for tool in ("arp-scan", "nmap"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is not installed (Debian package {tool})")
+    wanted = set(args.only or ["24", "empty", "audit", "16", "22"])
+    if args.skip_16:
+        wanted.discard("16")
+    print(f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
+          f"{load()}; camscan default --rate {DEFAULT_RATE} (maximum {MAX_RATE}), "
+          f"--retries {ScanSettings().retries}; arp-scan retries twice, nmap adapts", flush=True)
 
-    report: list[str] = []
-    for hosts, cidr in ((254, SUBNET_24), (1000, SUBNET_22)):
-        lab = Lab(prefix=args.prefix, hosts=hosts)
-        started = time.monotonic()
+    if wanted & {"24", "empty", "audit", "16"}:
+        lab = Lab(prefix=args.prefix, hosts=254)
         lab.up()
         try:
-            report.append(f"lab up with {hosts} fillers + {len(lab.devices)} devices in "
-                          f"{time.monotonic() - started:.1f} s; {os.cpu_count()} CPUs, {load()}")
-            default_rate = arp_scan_default_rate(lab)
-            report.append(f"arp-scan default rate: {default_rate} packets/s; camscan maximum "
-                          f"--rate: {MAX_RATE}; both retry silent hosts once")
-            drops = filler_drops(lab)
-            report += compare(lab, cidr, args.reps, default_rate)
-            report.append(f"  lab: filler uplink dropped {filler_drops(lab) - drops} frames "
-                          f"during these runs; {load()}")
-            if hosts == 254 and not args.skip_16:
-                drops = filler_drops(lab)
-                # The default rate: at 1,000/s sustained the lab's macvlan queue overflows.
-                cli = run_camscan_cli(lab, SUBNET_16, default_rate, retries=0)
-                report.append(f"{SUBNET_16} (65,534 addresses, {len(live_hosts(lab, SUBNET_16))}"
-                              f" live), camscan CLI --rate {default_rate} --retries 0: "
-                              f"{cli.wall_s:.1f} s, {len(cli.found)} found, "
-                              f"peak RSS {cli.peak_rss_mb:.1f} MB (lab dropped "
-                              f"{filler_drops(lab) - drops} broadcast frames; {load()})")
+            if "24" in wanted:
+                print("\n".join(compare(f"{SUBNET_24} (254 hosts)", live_hosts(lab, SUBNET_24),
+                                        arp_tools(lab, SUBNET_24), args.reps)), flush=True)
+            if "empty" in wanted:
+                print("\n".join(compare(f"{EMPTY_24} (empty)", set(), arp_tools(lab, EMPTY_24),
+                                        args.reps)), flush=True)
+            if "audit" in wanted:
+                office = lab.spec.settings.scan_subnet
+                audit = {"camscan, every probe": lambda: camscan(lab, office)}
+                print("\n".join(compare(f"full audit of {office}", live_hosts(lab, office),
+                                        audit, args.reps, peer="")), flush=True)
+                print("  goal: <= 4.5 s wall, peak RSS <= 100 MB", flush=True)
+            if "16" in wanted:
+                print("\n".join(compare(f"{SUBNET_16} (sparse)", live_hosts(lab, SUBNET_16),
+                                        arp_tools(lab, SUBNET_16, with_nmap=False),
+                                        args.reps_16)), flush=True)
         finally:
             lab.down()
-        print("\n".join(report), flush=True)
-        report = []
+    if "22" in wanted:
+        lab = Lab(prefix=args.prefix, hosts=1000)
+        lab.up()
+        try:
+            print("\n".join(compare(f"{SUBNET_22} (1,000 hosts)", live_hosts(lab, SUBNET_22),
+                                    arp_tools(lab, SUBNET_22), args.reps)), flush=True)
+        finally:
+            lab.down()
 
 
 if __name__ == "__main__":

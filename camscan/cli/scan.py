@@ -376,20 +376,23 @@ def _after(doc: dict[str, Any], *, quiet: bool, report: Path | None, store: bool
 
     The machine output is already written by then, so a failure here loses no finding.
     """
-    from camscan.inventory import InventoryError, store_document
-    from camscan.output.report import ReportError, write_report
-    from camscan.output.table import print_table
-
+    # Each import only when used: the inventory and the report cost ~0.1 s to load.
     ok = True
     if not quiet:
+        from camscan.output.table import print_table
+
         print_table(doc)
     if report is not None:
+        from camscan.output.report import ReportError, write_report
+
         try:
             write_report(doc, report)
         except (ReportError, OSError) as exc:
             typer.echo(f"camscan: error: report not written: {exc}", err=True)
             ok = False
     if store:
+        from camscan.inventory import InventoryError, store_document
+
         try:
             scan_id = store_document(doc, db)
             typer.echo(f"camscan: stored as scan {scan_id}", err=True)

@@ -187,13 +187,17 @@ class ArpResult:
     backoffs: int = 0  # times the controller cut the rate
     latencies: array[float] = field(default_factory=lambda: array("d"))  # first-try answers, s
     send_s: float = 0.0  # first to last send
+    pacing_s: float = 0.0  # of which the sweep had requests due (not waiting for retries)
+    paced_rate: float = 0.0  # the controller's rate integrated over pacing_s
     listen_s: float = 0.0  # last send to the end of listening
     duration_s: float = 0.0
 
     @property
     def rate_used(self) -> float:
-        """Requests per second actually sent, first to last."""
-        return round(self.sent / self.send_s, 1) if self.send_s > 0 else float(self.sent)
+        """The rate the sweep sent at, on average, while it had requests to send."""
+        if self.pacing_s <= 0:
+            return float(min(self.sent, self.rate))
+        return round(self.paced_rate / self.pacing_s, 1)
 
     def latency_ms(self) -> dict[str, float] | None:
         """Answer latency: min, median, 95th percentile and max in ms; None with no answer."""
@@ -500,9 +504,13 @@ class _Sweep:
         backlog: tuple[bytes, int] | None = None
         exhausted = False
         tokens, last_tick = 1.0, self.t0
+        pacing = False  # requests were due since the last round
         try:
             while True:
                 now = time.monotonic()
+                if pacing:
+                    self.result.pacing_s += now - last_tick
+                    self.result.paced_rate += (now - last_tick) * self.rate
                 self.on_readable(sock)  # answers already queued count before anything expires
                 self.expire(now)
                 self.control(now)
@@ -525,6 +533,7 @@ class _Sweep:
                     if first_send is None:
                         first_send = self.last_send
                 self.ctx.progress("arp", self.first_tries, self.result.targets)
+                pacing = not exhausted or backlog is not None
                 if exhausted and backlog is None:
                     if self.done_listening(now):
                         break
