@@ -176,10 +176,13 @@ class ScanObserver:
 
 def make_observer(*, quiet: bool = False, ndjson_out: TextIO | None = None,
                   fingerprint_version: str | None = None,
-                  stream: TextIO | None = None) -> ScanObserver:
-    """Progress on stderr (unless quiet or not a terminal), NDJSON to `ndjson_out` if given."""
+                  stream: TextIO | None = None, ndjson_fallback: TextIO | None = None,
+                  ndjson_name: str = "") -> ScanObserver:
+    """Progress on stderr (unless quiet or not a terminal), NDJSON to `ndjson_out` if given
+    (and to `ndjson_fallback` from the first line if writing `ndjson_out` fails)."""
     from camscan.output.ndjson import NdjsonWriter
 
-    return ScanObserver(make_progress(quiet=quiet, stream=stream),
-                        NdjsonWriter(ndjson_out) if ndjson_out is not None else None,
-                        fingerprint_version)
+    writer = None
+    if ndjson_out is not None:
+        writer = NdjsonWriter(ndjson_out, fallback=ndjson_fallback, name=ndjson_name)
+    return ScanObserver(make_progress(quiet=quiet, stream=stream), writer, fingerprint_version)

@@ -440,3 +440,46 @@ def test_fail_on_risk_exits_4_only_when_a_note_applies(
                        "--fail-on-risk"], capsys)
     assert got == code
     assert bool(json.loads(out)["devices"][0]["risks"]) == (code == 4)
+
+
+@pytest.mark.parametrize("where", ["proc", "db-dir", "db-dir-no-store", "probes-empty",
+                                   "probes-commas"])
+def test_unusable_options_are_refused_before_the_first_packet(
+        where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        no_network_scan: list[str]) -> None:
+    argv = {"proc": ["-p", "banners", "-o", "/proc/camscan-scan.json"],  # root or not
+            "db-dir": ["-p", "banners", "--store", "--db", str(tmp_path)],
+            "db-dir-no-store": ["-p", "banners", "--db", str(tmp_path)],
+            "probes-empty": ["-p", ""],
+            "probes-commas": ["-p", " , ,"]}[where]
+    code, out, err = run(["scan", "198.18.0.0/30", "-q", *argv], capsys)
+    assert (code, out, no_network_scan) == (2, "", [])
+    assert len(err.strip().splitlines()) == 1 and err.startswith("camscan: error: "), err
+
+
+def test_ndjson_to_a_full_disk_goes_to_stdout_whole(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        no_network_scan: list[str]) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    code, out, err = run(["scan", "198.18.0.0/30", "-p", "banners", "-q", "-f", "ndjson",
+                          "-o", "/dev/full"], capsys)
+    assert code == 1
+    assert err.strip() == ("camscan: error: cannot write /dev/full: No space left on device; "
+                           "writing the stream to stdout instead")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["type"] for line in lines] == ["header", "summary"]
+    assert lines[-1]["complete"] is True
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "ndjson"])
+def test_output_files_are_private(fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                  no_network_scan: list[str]) -> None:
+    """Scans hold MACs and serials: 0600 like the inventory, whatever the umask."""
+    target = tmp_path / f"scan.{fmt}"
+    target.write_text("old")
+    target.chmod(0o644)
+    code, _, _ = run(["scan", "198.18.0.0/30", "-p", "banners", "-q", "-f", fmt,
+                      "-o", str(target)], capsys)
+    assert code == 0
+    assert target.stat().st_mode & 0o777 == 0o600

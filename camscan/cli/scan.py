@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from enum import StrEnum
@@ -42,6 +43,9 @@ def parse_methods(values: list[str] | None) -> tuple[Method, ...]:
     if not values:
         return ALL_METHODS
     names = [n.strip().lower() for v in values for n in v.split(",") if n.strip()]
+    if not names:  # `--probes ""` would scan with no method at all, and say nothing
+        choices = ", ".join(m.value for m in Method)
+        raise fail(f"--probes is empty; choose from: {choices}, all")
     if "all" in names:
         return ALL_METHODS
     out: list[Method] = []
@@ -167,8 +171,14 @@ def check_writable(path: Path, option: str, *, directory: bool = False) -> None:
         parent = parent.parent  # the writer creates missing directories
     if not parent.is_dir():
         raise fail(f"{option} {path}: {parent} is not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise fail(f"{option} {path}: cannot create files in {parent}")
+    # Try it: permission bits do not stop root, but /proc, /sys and read-only mounts do.
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".camscan-probe.", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise fail(f"{option} {path}: cannot create files in {parent}: "
+                   f"{exc.strerror or exc}") from None
 
 
 def _stdout_if_dash(path: Path | None) -> Path | None:
@@ -292,6 +302,10 @@ def scan(
         check_writable(save_captures, "--save-captures", directory=True)
     if spool is not None:
         check_writable(spool, "--spool", directory=True)
+    if store or db is not None:
+        from camscan.inventory import default_db_path
+
+        check_writable(db if db is not None else default_db_path(), "--db")
     if output is not None and report is not None and output.resolve() == report.resolve():
         raise fail(f"--output and --report are the same file ({output}): the report would "
                    "replace the scan")
@@ -315,15 +329,18 @@ def scan(
         raise fail(str(exc)) from None
     ndjson_out: TextIO | None = None
     if fmt is OutputFormat.NDJSON:
+        from camscan.output.jsonout import open_private
+
         ndjson_out = sys.stdout
         if output is not None:
             try:  # missing directories are created, as for the other formats
                 output.parent.mkdir(parents=True, exist_ok=True)
-                ndjson_out = output.open("w", encoding="utf-8")
+                ndjson_out = open_private(output)
             except OSError as exc:
                 raise fail(f"cannot write {output}: {exc.strerror}") from None
-    with make_observer(quiet=quiet, ndjson_out=ndjson_out,
-                       fingerprint_version=version) as observer:
+    with make_observer(quiet=quiet, ndjson_out=ndjson_out, fingerprint_version=version,
+                       ndjson_fallback=sys.stdout if ndjson_out is not sys.stdout else None,
+                       ndjson_name=str(output)) as observer:
         scan_.observer = observer
         observer.header(scan_)
         try:
@@ -335,12 +352,17 @@ def scan(
             observer.summary(result)
     with _signals_deferred():
         if ndjson_out is not None and ndjson_out is not sys.stdout:
-            ndjson_out.close()
+            with contextlib.suppress(OSError):  # every line was flushed (or went to stdout)
+                ndjson_out.close()
+        streamed = observer.ndjson is not None and not observer.ndjson.fell_back
         doc = build_document(result, fingerprint_version=version or fingerprint_version())
         from camscan.output.select import parse_only, select_devices
 
         machine = select_devices(doc, parse_only(only), min_confidence)
-        written = table_only or fmt is OutputFormat.NDJSON or emit_result(machine, fmt, output)
+        if table_only or fmt is OutputFormat.NDJSON:
+            written = table_only or streamed
+        else:
+            written = emit_result(machine, fmt, output)
         ok = _after(doc, quiet=quiet, report=report, store=store, db=db,
                     spool=spool) and written
         if table_only:

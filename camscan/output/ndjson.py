@@ -9,7 +9,8 @@ Line shapes: schemas/ndjson.schema.json.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, TextIO
 
@@ -26,8 +27,16 @@ from camscan.output.document import (
 class NdjsonWriter:
     """Streams one scan; use as a context manager so an interrupted scan still ends validly."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, *, fallback: TextIO | None = None, name: str = "",
+                 warn: Callable[[str], None] | None = None) -> None:
         self._out = stream
+        # A file that fails mid-scan (disk full) hands the whole stream, from its header line,
+        # to `fallback` (stdout): every line is kept, as JSON and CSV keep theirs.
+        self._fallback = fallback
+        self._name = name
+        self._warn = warn or (lambda message: print(message, file=sys.stderr, flush=True))
+        self._written: list[str] = []
+        self.fell_back = False
         # ip -> its last line: a live capture writes a host again when its verdict changes
         self._devices: dict[str, dict[str, Any]] = {}
         self._started = False
@@ -103,8 +112,26 @@ class NdjsonWriter:
     def _line(self, obj: Mapping[str, Any]) -> None:
         # One write per line: an interrupt lands between lines, never inside one. ASCII-only, so
         # no device string (U+2028, U+0085, ...) can look like a line break to any reader.
-        self._out.write(json.dumps(obj, ensure_ascii=True, separators=(",", ":")) + "\n")
+        text = json.dumps(obj, ensure_ascii=True, separators=(",", ":")) + "\n"
+        if self._fallback is not None and not self.fell_back:
+            self._written.append(text)
+        try:
+            self._out.write(text)
+            self._out.flush()
+        except OSError as exc:
+            if self._fallback is None or self.fell_back:
+                raise
+            self._fall_back(exc)
+
+    def _fall_back(self, exc: OSError) -> None:
+        self.fell_back = True
+        self._warn(f"camscan: error: cannot write {self._name or 'the NDJSON file'}: "
+                   f"{exc.strerror or exc}; writing the stream to stdout instead")
+        assert self._fallback is not None
+        self._out = self._fallback
+        self._out.write("".join(self._written))
         self._out.flush()
+        self._written.clear()
 
 
 def write_all(result: ScanResult, stream: TextIO, *,

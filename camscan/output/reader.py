@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from camscan.output.document import host_order, summarize
+from camscan.output.document import SCHEMA_VERSION, host_order, summarize
 
 NO_SUMMARY = "the NDJSON stream ended without its summary line (the scan did not finish)"
 
@@ -35,13 +35,45 @@ def parse_document(text: str, name: str = "<input>") -> dict[str, Any]:
     except (ValueError, RecursionError):
         head = None
     if isinstance(head, dict) and head.get("type") == "header":
-        return from_ndjson(stripped.splitlines(), name)
+        check_version(head, name)
+        return check_document(from_ndjson(stripped.splitlines(), name), name)
     try:
         doc = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise DocumentError(f"{name}: neither a JSON scan document nor NDJSON: {exc}") from None
     if not isinstance(doc, dict) or "devices" not in doc or "summary" not in doc:
         raise DocumentError(f"{name}: not a camscan scan document")
+    return check_document(doc, name)
+
+
+def check_version(doc: dict[str, Any], name: str) -> None:
+    """DocumentError unless the document's schema_version is one this camscan reads."""
+    import re
+
+    from camscan.output.schema import validator
+
+    version = doc.get("schema_version")
+    pattern = validator().schema["$defs"]["schema_version"]["pattern"]
+    if not isinstance(version, str) or re.fullmatch(pattern, version) is None:
+        shown = repr(version)[:40]
+        raise DocumentError(f"{name}: schema_version {shown} is not one this camscan reads "
+                            f"(it reads {SCHEMA_VERSION.split('.')[0]}.x)")
+
+
+def check_document(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    """`doc` if it is valid against the shipped schema, else DocumentError (one line)."""
+    check_version(doc, name)
+    from jsonschema.exceptions import best_match
+
+    from camscan.output.schema import validator
+
+    error = best_match(validator().iter_errors(doc))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        message = " ".join(error.message.split())
+        if len(message) > 160:
+            message = message[:159] + "…"
+        raise DocumentError(f"{name}: not a valid scan document: {where}: {message}")
     return doc
 
 

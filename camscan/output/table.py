@@ -14,7 +14,11 @@ from camscan.models import ScanResult
 from camscan.output.document import TARGET_MAKERS, as_document
 
 # C0/C1 controls and DEL: a device banner must not move the cursor or recolour the terminal.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Bidi embeddings, overrides, isolates and marks (Unicode TR 9) would reorder what follows them
+# on the line (a banner could make "Dahua" read as another cell's text, "Trojan Source"); the
+# line and paragraph separators U+2028/U+2029 break lines in some terminals.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+                      "\u2028\u2029]")
 CELL_MAX = 40
 
 

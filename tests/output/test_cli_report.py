@@ -106,3 +106,40 @@ def test_a_hostile_scan_file_is_a_one_line_error(tmp_path: Path,
     err = capsys.readouterr().err
     assert exc.value.code == 1
     assert err.startswith(f"camscan: error: cannot read {deep}: ") and err.count("\n") == 1
+
+
+def _altered(src: Path, dst: Path, change: str) -> Path:
+    doc = json.loads(src.read_text())
+    if change == "version":
+        doc["schema_version"] = "9.0"
+    elif change == "no-version":
+        del doc["schema_version"]
+    elif change == "bad-confidence":
+        doc["devices"][0]["verdict"]["confidence"] = "<b>certain</b>\n" * 50
+    else:  # an NDJSON stream from a newer major version
+        (dst.with_suffix(".ndjson")).write_text(json.dumps(
+            {"type": "header", **{k: doc[k] for k in ("schema_version", "tool")},
+             "schema_version": "2.0"}) + "\n")
+        return dst.with_suffix(".ndjson")
+    dst.write_text(json.dumps(doc))
+    return dst
+
+
+@pytest.mark.parametrize("change", ["version", "no-version", "bad-confidence", "ndjson-v2"])
+@pytest.mark.parametrize("command", ["report", "diff"])
+def test_a_document_off_the_schema_is_refused_in_one_line(
+        command: str, change: str, scans: tuple[Path, Path], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from camscan.cli import main
+
+    bad = _altered(scans[0], tmp_path / "bad.json", change)
+    argv = (["report", str(bad), "-o", str(tmp_path / "r.html")] if command == "report"
+            else ["diff", str(scans[1]), str(bad)])
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    out, err = capsys.readouterr()
+    assert exc.value.code == 1 and out == ""
+    assert err.startswith(f"camscan: error: cannot read {bad}: ") and err.count("\n") == 1, err
+    if change in ("version", "ndjson-v2"):
+        assert "schema_version" in err and "reads 1.x" in err
+    assert not (tmp_path / "r.html").exists()

@@ -75,3 +75,20 @@ def test_outputs_stay_inert(model: str, brand: str, title: str) -> None:
     text = " ".join(" ".join(page.text).split())
     for value in (model, brand):
         assert " ".join(value.split()) in text
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(model=device_text, brand=device_text)
+def test_terminal_table_shows_no_bidi_control_or_line_separator(model: str, brand: str) -> None:
+    from rich.console import Console
+
+    from camscan.output.table import print_table
+
+    hostile = "\u202eDahua\u202c\u2066x\u2069\u200f\u061c\u2028\u2029"
+    doc = build_document(_result(model + hostile, brand + hostile, "t"))
+    buf = io.StringIO()
+    print_table(doc, Console(file=buf, width=200, color_system=None, legacy_windows=False))
+    shown = buf.getvalue()
+    bidi = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+    for ch in bidi + "\u2028\u2029":
+        assert ch not in shown, hex(ord(ch))

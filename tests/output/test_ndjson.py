@@ -122,3 +122,41 @@ def test_sigint_mid_scan_leaves_valid_output_marked_incomplete() -> None:
     assert lines[-1]["complete"] is False
     assert "interrupted" in lines[-1]["errors"][0]
     assert "KeyboardInterrupt" in err
+
+
+class _FullDisk(io.StringIO):
+    """A file that takes `room` lines, then fails as a full disk does."""
+
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+
+    def write(self, s: str) -> int:
+        if self.room <= 0:
+            raise OSError(28, "No space left on device")
+        self.room -= 1
+        return super().write(s)
+
+
+@pytest.mark.parametrize("room", [0, 1, 2])
+def test_a_file_that_fills_up_hands_every_line_to_stdout(room: int) -> None:
+    result = sample_result()
+    whole = io.StringIO()
+    write_all(result, whole)
+    file, stdout, warnings = _FullDisk(room), io.StringIO(), []
+    writer = NdjsonWriter(file, fallback=stdout, name="scan.ndjson", warn=warnings.append)
+    writer.start(result.scope, result.started, site=result.site, operator=result.operator)
+    for device in sorted(result.devices, key=lambda d: tuple(map(int, d.ip.split(".")))):
+        writer.device(device)
+    writer.finish(result)
+    assert writer.fell_back
+    assert stdout.getvalue() == whole.getvalue()  # from the header on, nothing lost
+    assert warnings == ["camscan: error: cannot write scan.ndjson: No space left on device; "
+                        "writing the stream to stdout instead"]
+
+
+def test_without_a_fallback_a_failing_stream_still_raises() -> None:
+    writer = NdjsonWriter(_FullDisk(0))
+    result = sample_result()
+    with pytest.raises(OSError):
+        writer.start(result.scope, result.started)

@@ -142,3 +142,20 @@ def test_write_report_html_and_pdf_without_weasyprint(tmp_path: Path,
     with pytest.raises(ReportError, match="PDF output needs WeasyPrint"):
         write_report(sample_result(), tmp_path / "r.pdf")
     assert not (tmp_path / "r.pdf").exists()
+
+
+def test_report_carries_a_restrictive_content_security_policy() -> None:
+    import base64
+    import hashlib
+
+    page = _html()
+    policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', page)
+    assert policy is not None and page.index(policy.group(0)) < page.index("<style>")
+    rules = dict(r.strip().split(" ", 1) for r in policy.group(1).split(";"))
+    assert rules["default-src"] == "'none'"
+    assert (rules["base-uri"], rules["form-action"]) == ("'none'", "'none'")
+    assert "script-src" not in rules and "unsafe-inline" not in policy.group(1)
+    # The one style block the page has is exactly the one the policy allows.
+    (css,) = re.findall(r"<style>(.*?)</style>", page, re.S)
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    assert rules["style-src"] == f"'sha256-{digest}'"
