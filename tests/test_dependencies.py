@@ -12,8 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 FIRST_PARTY = {"camscan", "camscan_lab"}
-# Extras whose packages the product imports lazily, behind an option (`report --pdf`).
-PRODUCT_EXTRAS = ("pdf",)
+# Extras whose packages the product imports lazily, behind an option (`report --pdf`, `server`).
+PRODUCT_EXTRAS = ("pdf", "server")
 
 
 def _norm(name: str) -> str:
