@@ -59,11 +59,12 @@ class Prefilter:
     loop inlines `wants` for that reason; keep the two in step.
     """
 
-    __slots__ = ("ethertypes", "tcp_all", "tcp_first_bytes", "udp_ports")
+    __slots__ = ("ethertypes", "tcp_all", "tcp_first_bytes", "tcp_ports", "udp_ports")
 
-    def __init__(self, udp_ports: frozenset[int], tcp_first_bytes: frozenset[int],
-                 ethertypes: frozenset[int]) -> None:
+    def __init__(self, udp_ports: set[int], tcp_first_bytes: frozenset[int],
+                 ethertypes: frozenset[int], tcp_ports: frozenset[int] = frozenset()) -> None:
         self.udp_ports = udp_ports  # UDP frames with either port here are kept
+        self.tcp_ports = tcp_ports  # TCP segments sent from these ports are kept
         self.tcp_first_bytes = tcp_first_bytes  # TCP payloads starting with one of these
         self.ethertypes = ethertypes  # non-IPv4 ethertypes kept whole (ARP, LLDP, VLAN, ...)
         self.tcp_all = False  # the decoder sets it while a TCP reply is being rebuilt
@@ -73,6 +74,8 @@ class Prefilter:
         if end - f < 38 or buf[f + 12] != 8 or buf[f + 13] != 0:
             return end - f >= 14 and (buf[f + 12] << 8 | buf[f + 13]) in self.ethertypes
         proto = buf[f + 23]
+        if buf[f + 20] & 0x3F or buf[f + 21]:
+            return proto == 17  # a fragment: the ports are in the first one only
         if proto == 17:
             return ((buf[f + 34] << 8 | buf[f + 35]) in self.udp_ports
                     or (buf[f + 36] << 8 | buf[f + 37]) in self.udp_ports)
@@ -83,7 +86,8 @@ class Prefilter:
             return False
         first = l4 + (buf[l4 + 12] >> 4) * 4
         return bool(buf[l4 + 13] & 0x07 or self.tcp_all
-                    or (end > first and buf[first] in self.tcp_first_bytes))
+                    or (end > first and buf[first] in self.tcp_first_bytes)
+                    or (buf[l4] << 8 | buf[l4 + 1]) in self.tcp_ports)
 
 
 class _Stream:
@@ -207,9 +211,10 @@ def _pcap(stream: _Stream, report: ReadReport, pf: Prefilter | None) -> Iterator
     unpack = struct.Struct(order + "IIII").unpack_from
     if linktype != 1:
         pf = None
-    udp = pf.udp_ports if pf is not None else frozenset()
+    udp = pf.udp_ports if pf is not None else set()
     tcp_first = pf.tcp_first_bytes if pf is not None else frozenset()
     ethertypes = pf.ethertypes if pf is not None else frozenset()
+    tcp_ports = pf.tcp_ports if pf is not None else frozenset()
     while True:
         buf, pos = stream.buf, stream.pos
         # The fast path: whole records in the buffer, counted without a call per record,
@@ -235,7 +240,8 @@ def _pcap(stream: _Stream, report: ReadReport, pf: Prefilter | None) -> Iterator
                     if caplen >= 38 and buf[f + 12] == 8 and buf[f + 13] == 0:
                         proto = buf[f + 23]
                         if proto == 17:
-                            if (buf[f + 34] << 8 | buf[f + 35]) not in udp and (
+                            if not (buf[f + 20] & 0x3F or buf[f + 21]) and (
+                                    buf[f + 34] << 8 | buf[f + 35]) not in udp and (
                                     buf[f + 36] << 8 | buf[f + 37]) not in udp:
                                 pos = end
                                 continue
@@ -246,7 +252,8 @@ def _pcap(stream: _Stream, report: ReadReport, pf: Prefilter | None) -> Iterator
                                 continue
                             first = l4 + (buf[l4 + 12] >> 4) * 4
                             if not (buf[l4 + 13] & 0x07 or pf.tcp_all or (
-                                    end > first and buf[first] in tcp_first)):
+                                    end > first and buf[first] in tcp_first)
+                                    or (buf[l4] << 8 | buf[l4 + 1]) in tcp_ports):
                                 pos = end
                                 continue
                         else:

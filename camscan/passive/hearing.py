@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import socket
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 
 from camscan.discovery import dhip, dhip_legacy, mdns, sadp, ssdp, wsd
@@ -25,10 +25,14 @@ from camscan.oui import normalize_mac
 from camscan.passive import cdp, dhcp, lldp, snmp, streams, wsdhello
 from camscan.passive.capfile import Prefilter
 from camscan.passive.exchanges import reply_evidence
+from camscan.passive.fragments import Fragments
+from camscan.probes import vendorports
 
 MAX_HOSTS = 65536  # distinct addresses kept; a flood of spoofed senders is counted, not kept
 MAX_EVIDENCE_PER_HOST = 512
 MAX_OPEN_PORTS = 64  # tcp.open.<port> items per host
+MAX_REPLY_PORTS = 256  # ephemeral ports of discovery queries whose replies are read
+GREETING_PORTS = frozenset({8000})  # services that speak first (vendorports: Hikvision SDK)
 INITIAL_TTLS = frozenset({255, 128, 64, 32})  # a sender's own TTL, not yet decremented by a hop
 
 LINK_ETHERNET = 1
@@ -79,7 +83,11 @@ class Hearing:
         self.mac_labels: dict[str, str] = {}  # MAC label -> address it was seen at (DHCP, LLDP)
         self.open_ports: dict[str, int] = {}
         self.tcp = streams.StreamTable()
-        self.prefilter = Prefilter(UDP_PORTS, TCP_FIRST_BYTES, LINK_TYPES_READ)
+        self.prefilter = Prefilter(set(UDP_PORTS), TCP_FIRST_BYTES, LINK_TYPES_READ,
+                                   GREETING_PORTS)
+        self._reply_ports: OrderedDict[int, None] = OrderedDict()  # asker ports, oldest first
+        self._fragments = Fragments()
+        self._greeted: set[str] = set()  # hosts whose SDK-port greeting is kept
         self._udp: dict[int, Callable[[str, int, int, bytes, bytes | None], None]] = {
             5353: self._mdns, 1900: self._ssdp, 3702: self._wsd, 37020: self._sadp,
             37810: self._dhip, 5050: self._dhip_legacy, 161: self._snmp, 162: self._snmp,
@@ -120,6 +128,22 @@ class Hearing:
         if n:
             self.stat(name).answered += 1
 
+    def _asked(self, sport: int, dport: int) -> None:
+        """A discovery query went out from `sport`: its replies may come back from any port.
+
+        Some responders (the WSDiscovery library among them) answer a Probe from an ephemeral
+        port, so a reply is known by the port it is sent to, not only by the one it comes from.
+        """
+        if sport == dport or sport in UDP_PORTS or sport in self._reply_ports:
+            return
+        if len(self._reply_ports) >= MAX_REPLY_PORTS:
+            old, _ = self._reply_ports.popitem(last=False)
+            self._udp.pop(old, None)
+            self.prefilter.udp_ports.discard(old)
+        self._reply_ports[sport] = None
+        self._udp[sport] = self._udp[dport]
+        self.prefilter.udp_ports.add(sport)
+
     def _bad(self, name: str) -> None:
         self.stat(name).dropped += 1
 
@@ -155,18 +179,9 @@ class Hearing:
             if frame[12] != 8 or frame[13] != 0:
                 self._link(frame, 14, (frame[12] << 8) | frame[13], frame[6:12])
                 return
-            proto = frame[23]
-            if proto == 17:
-                if (frame[34] << 8 | frame[35]) in UDP_PORTS \
-                        or (frame[36] << 8 | frame[37]) in UDP_PORTS:
-                    self._ipv4(frame, 14, frame[6:12])
-            elif proto == 6:
-                l4 = 14 + (frame[14] & 0x0F) * 4
-                if len(frame) >= l4 + 20:
-                    first = l4 + (frame[l4 + 12] >> 4) * 4  # where the payload starts
-                    if frame[l4 + 13] & 0x07 or self.tcp.streams or (
-                            len(frame) > first and frame[first] in TCP_FIRST_BYTES):
-                        self._ipv4(frame, 14, frame[6:12])
+            # The same judgement as Prefilter.wants, for frames that did not pass through it.
+            if self.prefilter.wants(frame, 0, len(frame)):
+                self._ipv4(frame, 14, frame[6:12])
             return
         mac: bytes | None = None
         if linktype == LINK_SLL:
@@ -210,8 +225,10 @@ class Hearing:
         proto = frame[off + 9]
         if proto != 17 and proto != 6:
             return
-        if (frame[off + 6] & 0x1F) or frame[off + 7]:
-            return  # a later fragment: its first holds the ports, and is what we read
+        if frame[off + 6] & 0x3F or frame[off + 7]:  # a fragment (MF set, or an offset)
+            if proto == 17 and (whole := self._fragments.add(frame, off)) is not None:
+                self._ipv4(whole, 0, mac)
+            return
         end = min(len(frame), off + ((frame[off + 2] << 8) | frame[off + 3]))
         l4 = off + ihl
         if end < l4 + 8:
@@ -219,7 +236,8 @@ class Hearing:
         sport = (frame[l4] << 8) | frame[l4 + 1]
         dport = (frame[l4 + 2] << 8) | frame[l4 + 3]
         if proto == 17:
-            if sport in UDP_PORTS or dport in UDP_PORTS:
+            ports = self.prefilter.udp_ports  # the well-known ones and the askers'
+            if sport in ports or dport in ports:
                 self._udp_packet(frame, off, l4, end, sport, dport, mac)
             return
         if end < l4 + 20:
@@ -266,12 +284,25 @@ class Hearing:
             return
         key = frame[off + 12:off + 20] + frame[l4:l4 + 4]
         if key not in self.tcp.streams and (not payload or streams.reply_kind(payload) is None):
+            if sport in GREETING_PORTS and payload:
+                self._greeting(frame, off, sport, payload, mac)
             return
         seq = int.from_bytes(frame[l4 + 4:l4 + 8], "big")
         fin = bool(flags & 0x05)
         for reply in self.tcp.feed(key, seq, payload, fin, mac, frame[off + 8]):
             self._reply(reply)
         self.prefilter.tcp_all = bool(self.tcp.streams)
+
+    def _greeting(self, frame: bytes, off: int, sport: int, payload: bytes,
+                  mac: bytes | None) -> None:
+        """What a service that speaks first sent (once per host), read as the probe reads it."""
+        src = socket.inet_ntoa(frame[off + 12:off + 16])
+        if src in self._greeted or len(payload) > vendorports.MAX_GREETING:
+            return
+        self._greeted.add(src)
+        self.packets["tcp"] += 1
+        self._emit_all("tcp", vendorports.port_evidence(src, sport, payload))
+        self._heard(src, mac, frame[off + 8], False)
 
     def _reply(self, reply: streams.Reply) -> None:
         ip, port = socket.inet_ntoa(reply.key[0:4]), int.from_bytes(reply.key[8:10], "big")
@@ -347,7 +378,9 @@ class Hearing:
         except ssdp.ParseError:
             self._bad("ssdp")
             return
-        if msg.kind != "search":
+        if msg.kind == "search":
+            self._asked(sport, dport)
+        else:
             self._emit_all("ssdp", ssdp.message_evidence(src, msg))
 
     def _wsd(self, src: str, sport: int, dport: int, data: bytes, mac: bytes | None) -> None:
@@ -363,16 +396,19 @@ class Hearing:
             self._emit_all("wsd", [raw, *(ev for m in message.matches
                                           for ev in wsd.match_evidence(m, src))])
             return
+        if b"Probe" in data and dport == wsd.PORT:
+            self._asked(sport, dport)
         try:
             match = wsdhello.parse_announcement(data)
         except wsdhello.ParseError:
-            return  # a Probe, or something else we do not read
+            return  # something else we do not read
         if match is not None:
             self._emit_all("wsd", wsd.match_evidence(match, src))
 
     def _sadp(self, src: str, sport: int, dport: int, data: bytes, mac: bytes | None) -> None:
         self.packets["sadp"] += 1
         if sadp._is_inquiry(data):
+            self._asked(sport, dport)
             return
         try:
             items = sadp.reply_evidence(Datagram(src, sport, data))
@@ -384,6 +420,7 @@ class Hearing:
     def _dhip(self, src: str, sport: int, dport: int, data: bytes, mac: bytes | None) -> None:
         self.packets["dhip"] += 1
         if b"DHDiscover.search" in data[:160]:
+            self._asked(sport, dport)
             return
         try:
             items = dhip.reply_evidence(Datagram(src, sport, data))
@@ -396,6 +433,7 @@ class Hearing:
                      mac: bytes | None) -> None:
         self.packets["dhip_legacy"] += 1
         if data[:2] == dhip_legacy.REQUEST[:2]:
+            self._asked(sport, dport)
             return
         try:
             items = dhip_legacy.read(Datagram(src, sport, data))

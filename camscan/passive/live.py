@@ -53,8 +53,8 @@ def open_capture(interface: str, *, promiscuous: bool = True) -> socket.socket:
 def capture(sock: socket.socket, duration_s: float,
             on_frame: Callable[[float, bytes], None],
             tick: Callable[[], None] | None = None, tick_s: float = 1.0,
-            stop: Callable[[], bool] | None = None) -> int:
-    """Read frames for `duration_s` (the host's own outgoing frames skipped); frames read."""
+            stop: Callable[[], bool] | None = None, outgoing: bool = False) -> int:
+    """Read frames for `duration_s` (the host's own outgoing ones only if asked); frames read."""
     deadline = time.monotonic() + duration_s
     next_tick = time.monotonic() + tick_s
     buf = bytearray(SNAPLEN)
@@ -74,7 +74,7 @@ def capture(sock: socket.socket, duration_s: float,
             size, addr = sock.recvfrom_into(buf)
         except BlockingIOError:
             continue
-        if addr[2] == PACKET_OUTGOING:
+        if addr[2] == PACKET_OUTGOING and not outgoing:
             continue
         n += 1
         on_frame(time.time(), bytes(view[:size]))

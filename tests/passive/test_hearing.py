@@ -179,9 +179,37 @@ def test_rtsp_reply_and_syn_ack() -> None:
 
 
 def test_tcp_payload_that_is_no_reply_is_ignored() -> None:
-    frames = [tcp_frame("198.18.0.53", 8000, "198.18.0.1", 40003, b"\x00" * 100, seq=1,
+    frames = [tcp_frame("198.18.0.53", 8001, "198.18.0.1", 40003, b"\x00" * 100, seq=1,
                         src_mac=CAM_MAC)]
     assert hear(frames).by_host == {}
+
+
+def test_hikvision_sdk_port_greeting_is_read_like_the_probe() -> None:
+    greeting = bytes.fromhex("000000100000001e0000001e00000000")
+    frames = [tcp_frame("198.18.0.54", 8000, "198.18.0.1", 40004, greeting, seq=1,
+                        src_mac=CAM_MAC)]
+    got = {(ev.key, ev.value) for ev in hear(frames).by_host["198.18.0.54"]}
+    assert ("tcp.banner.8000", greeting.hex()) in got
+
+
+def test_fragmented_probe_match_from_an_ephemeral_port_is_reassembled() -> None:
+    body = load("wsd", "hikvision-ds-2cd2385g1-i.xml")
+    probe = udp_frame("198.18.0.1", 41000, "239.255.255.250", 3702, b"<e:Envelope><d:Probe/>",
+                      src_mac="02:00:00:00:00:01")
+    whole = udp_frame("198.18.0.90", 45000, "198.18.0.1", 41000, body, src_mac=CAM_MAC,
+                      dst_mac="02:00:00:00:00:01")
+    ip = whole[14:]
+    payload = ip[20:]
+    frags = []
+    for start in range(0, len(payload), 800):
+        piece = payload[start:start + 800]
+        more = start + 800 < len(payload)
+        head = bytearray(ip[:20])
+        head[2:4] = (20 + len(piece)).to_bytes(2, "big")
+        head[6:8] = ((0x2000 if more else 0) | start // 8).to_bytes(2, "big")
+        frags.append(whole[:14] + bytes(head) + piece)
+    h = hear([probe, *reversed(frags)])
+    assert "wsd.probe_match" in keys(h.by_host["198.18.0.90"])
 
 
 def test_vlan_tagged_frame_is_read() -> None:

@@ -1,0 +1,157 @@
+"""Passive mode in the lab: a capture recorded during a scan names every device as the scan does,
+and `camscan listen` hears devices while sending not one frame."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from camscan.output.schema import validate_document, validate_ndjson_line
+from camscan_lab.network import BRIDGE, Lab, device_netns
+
+pytestmark = pytest.mark.lab
+
+
+def in_scanner(lab: Lab, *argv: str) -> list[str]:
+    return ["ip", "netns", "exec", lab.scanner_netns, sys.executable, *argv]
+
+
+@pytest.fixture(scope="module")
+def recorded(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    """An active scan of the lab, and the pcap an AF_PACKET recorder wrote meanwhile."""
+    tmp = tmp_path_factory.mktemp("passive")
+    pcap, active = tmp / "scan.pcap", tmp / "active.json"
+    rec = subprocess.Popen(in_scanner(lab, "-m", "camscan_lab.recorder", lab.scanner_interface,
+                                      str(pcap), "120"), stdout=subprocess.PIPE, text=True)
+    try:
+        assert rec.stdout is not None and rec.stdout.readline().strip() == "recording"
+        proc = subprocess.run(in_scanner(lab, "-m", "camscan", "scan", lab.spec.scan_subnet,
+                                         "--interface", lab.scanner_interface, "--quiet",
+                                         "-o", str(active)),
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+    finally:
+        rec.send_signal(signal.SIGTERM)
+        rec.wait(timeout=10)
+        if rec.stdout is not None:
+            rec.stdout.close()
+    return json.loads(active.read_text()), pcap
+
+
+def verdicts(doc: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
+    return {d["ip"]: (d["mac"], d["verdict"]["maker"], d["verdict"]["brand"],
+                      d["verdict"]["device_type"], d["verdict"]["confidence"],
+                      d["verdict"]["model"]) for d in doc["devices"]}
+
+
+def test_capture_of_a_lab_scan_gives_the_scans_verdicts(
+        lab: Lab, recorded: tuple[dict[str, Any], Path], tmp_path: Path) -> None:
+    active, pcap = recorded
+    out = tmp_path / "passive.json"
+    proc = subprocess.run([sys.executable, "-m", "camscan", "pcap", str(pcap), "-q", "-o",
+                           str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    passive = json.loads(out.read_text())
+    validate_document(passive)
+    assert passive["scope"]["passive"]["statement"] == f"passive: capture files {pcap}"
+    heard, scanned = verdicts(passive), verdicts(active)
+    missing = [d.name for d in lab.spec.devices if d.ip not in heard]
+    assert missing == []
+    differ = {ip: (scanned[ip], heard[ip]) for ip in scanned if heard.get(ip) != scanned[ip]}
+    assert differ == {}
+    # Besides the devices, only the scanner itself is heard (its own ARP requests).
+    assert set(heard) - set(scanned) == {lab.scanner_ip}
+
+
+@pytest.fixture
+def quiet_port(lab: Lab) -> Iterator[str]:
+    """A namespace on the lab's bridge whose interface has no address and no IPv6: the kernel
+    itself sends nothing there, so every frame its tx counter counts would be the listener's."""
+    ns = f"{lab.prefix}listen"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        sysctl = ["ip", "netns", "exec", ns, "sysctl", "-q", "-w"]
+        subprocess.run([*sysctl, "net.ipv6.conf.all.disable_ipv6=1"], check=True)
+        subprocess.run([*sysctl, "net.ipv6.conf.default.disable_ipv6=1"], check=True)
+        hub = ["ip", "-n", lab.hub_netns, "link"]
+        subprocess.run([*hub, "add", "lsn0", "type", "veth", "peer", "name", "eth0", "netns",
+                        ns], check=True)
+        subprocess.run([*hub, "set", "lsn0", "master", BRIDGE, "up"], check=True)
+        subprocess.run(["ip", "-n", ns, "link", "set", "eth0", "up"], check=True)
+        yield ns
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=False)
+
+
+def _tx_packets(ns: str) -> int:
+    out = subprocess.run(["ip", "netns", "exec", ns, "cat",
+                          "/sys/class/net/eth0/statistics/tx_packets"],
+                         capture_output=True, text=True, check=True).stdout
+    return int(out)
+
+
+def test_listen_sends_nothing_and_streams_devices(lab: Lab, quiet_port: str,
+                                                  tmp_path: Path) -> None:
+    device = lab.spec.devices[0]
+    out = tmp_path / "listen.ndjson"
+    assert _tx_packets(quiet_port) == 0
+    listener = subprocess.Popen(["ip", "netns", "exec", quiet_port, sys.executable, "-m",
+                                 "camscan", "listen", "--interface", "eth0", "--duration", "4s",
+                                 "--format", "ndjson", "-q", "-o", str(out)],
+                                stderr=subprocess.PIPE, text=True)
+    # A device that speaks unasked: an SSDP NOTIFY from one lab device's namespace.
+    notify = ("NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nNT: upnp:rootdevice\r\n"
+              f"USN: uuid:passive-test::upnp:rootdevice\r\nLOCATION: http://{device.ip}/d.xml"
+              "\r\nNTS: ssdp:alive\r\nSERVER: Linux/3.0 UPnP/1.0 App-webs/\r\n\r\n")
+    sender = ("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+              "s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1); "
+              f"s.sendto({notify.encode()!r}, ('239.255.255.250', 1900))")
+    for _ in range(3):  # the listener's start-up time varies with the machine's load
+        time.sleep(1.0)
+        subprocess.run(["ip", "netns", "exec", device_netns(lab.prefix, device.name),
+                        sys.executable, "-c", sender], check=True, timeout=20)
+    _, err = listener.communicate(timeout=60)
+    assert listener.returncode == 0, err
+    assert _tx_packets(quiet_port) == 0, "the listener sent frames"
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    for line in lines:
+        validate_ndjson_line(line)
+    assert lines[0]["type"] == "header" and lines[-1]["type"] == "summary"
+    assert lines[0]["scope"]["passive"]["statement"] == "passive: listened on eth0 for 4s"
+    devices = [line for line in lines if line["type"] == "device"]
+    got = {(e["key"], e["value"]) for d in devices if d["ip"] == device.ip
+           for e in d["evidence"]}
+    assert ("upnp.usn", "uuid:passive-test::upnp:rootdevice") in got, lines
+
+
+def _as_nobody(lab: Lab, caps: str, out: Path) -> subprocess.CompletedProcess[str]:
+    argv = ["ip", "netns", "exec", lab.scanner_netns, "setpriv", "--reuid=65534",
+            "--regid=65534", "--clear-groups", f"--inh-caps={caps}", f"--ambient-caps={caps}",
+            f"--bounding-set={caps}", sys.executable, "-m", "camscan", "listen", "--interface",
+            lab.scanner_interface, "--duration", "1s", "-q", "-o", str(out)]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+
+def test_listen_needs_only_cap_net_raw(lab: Lab) -> None:
+    # An unprivileged user (nobody) must be able to write the output: a directory of its own.
+    with tempfile.TemporaryDirectory(prefix="camscan-listen-") as tmp:
+        os.chmod(tmp, 0o777)
+        out = Path(tmp) / "listen.json"
+        proc = _as_nobody(lab, "-all,+net_raw", out)
+        assert proc.returncode == 0, proc.stderr
+        validate_document(json.loads(out.read_text()))
+        refused = _as_nobody(lab, "-all", Path(tmp) / "none.json")
+        assert refused.returncode == 1
+        assert refused.stderr.strip().splitlines() == [
+            "camscan: error: listening needs CAP_NET_RAW (run as root, or setcap "
+            "cap_net_raw+ep on the Python interpreter)"]
