@@ -14,13 +14,16 @@ import threading
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
 from camscan.context import ScanSettings
 from camscan.models import Confidence, ScanResult
 from camscan.pipeline import ALL_METHODS, Method, Scan, ScanError, ScanRequest
+
+if TYPE_CHECKING:
+    from camscan.passive.alongside import Alongside
 
 
 class OutputFormat(StrEnum):
@@ -254,6 +257,10 @@ def scan(
         "--fail-on-found", help="Exit 3 when any Hikvision or Dahua device is found.")] = False,
     fail_on_risk: Annotated[bool, typer.Option(
         "--fail-on-risk", help="Exit 4 when any device carries a risk note.")] = False,
+    passive_too: Annotated[bool, typer.Option(
+        "--passive-too", help="Also keep hosts heard during the scan that it did not probe "
+                              "(gratuitous ARP, NOTIFY, Hello, DHCP); needs CAP_NET_RAW.")
+    ] = False,
     debug_traffic: Annotated[bool, typer.Option(
         "--debug-traffic", help="Log every packet sent and received on stderr.")] = False,
     save_captures: Annotated[Path | None, typer.Option(
@@ -327,6 +334,7 @@ def scan(
         _check_privileges(scan_)
     except ScanError as exc:
         raise fail(str(exc)) from None
+    alongside = _listen_alongside(scan_) if passive_too else None
     ndjson_out: TextIO | None = None
     if fmt is OutputFormat.NDJSON:
         from camscan.output.jsonout import open_private
@@ -349,6 +357,8 @@ def scan(
             scan_.errors.append("interrupted: the scan was stopped before it finished")
             result = scan_.result(complete=False)
         with _signals_deferred():
+            if alongside is not None:
+                result = alongside.merge(result, scan_._in_scope, observer.device_final)
             observer.summary(result)
     with _signals_deferred():
         if ndjson_out is not None and ndjson_out is not sys.stdout:
@@ -372,6 +382,26 @@ def scan(
     if fail_on_risk and has_risks(doc):
         code = RISK
     raise typer.Exit(code if ok or code in (FOUND, RISK) else RUNTIME_ERROR)
+
+
+def _listen_alongside(scan_: Scan) -> Alongside:
+    """Start `--passive-too`'s listener on the scan's interface (exit 2 if it cannot)."""
+    from camscan.models import PassiveScope
+    from camscan.passive.alongside import Alongside
+    from camscan.passive.live import LiveError
+
+    if scan_.iface is None or scan_.scope is None:
+        raise fail("--passive-too listens on the scan's interface: the targets are not on a "
+                   "local segment (give --interface)")
+    try:
+        alongside = Alongside(scan_.iface.name)
+    except LiveError as exc:
+        raise fail(f"--passive-too: {exc}") from None
+    # In the scope from the start, so the NDJSON header already says it.
+    scan_.scope.passive = PassiveScope(
+        statement=f"passive: also listened on {scan_.iface.name} during the scan")
+    alongside.start()
+    return alongside
 
 
 def fingerprint_version() -> str:

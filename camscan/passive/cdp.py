@@ -39,7 +39,7 @@ def _addresses(value: bytes) -> str | None:
         alen = int.from_bytes(value[pos:pos + 2], "big")
         addr = value[pos + 2:pos + 2 + alen]
         pos += 2 + alen
-        if ptype == 1 and proto == b"\xcc" and len(addr) == 4:  # NLPID IP
+        if ptype == 1 and proto == b"\xcc" and len(addr) == 4 and any(addr):  # NLPID IP
             return socket.inet_ntoa(addr)
     return None
 

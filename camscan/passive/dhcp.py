@@ -72,7 +72,8 @@ def parse_request(data: bytes) -> DhcpRequest:
         mac=mac,
         message_type=mtype,
         client_ip=socket.inet_ntoa(ciaddr) if any(ciaddr) else None,
-        requested_ip=socket.inet_ntoa(requested) if len(requested) == 4 else None,
+        requested_ip=socket.inet_ntoa(requested) if len(requested) == 4 and any(requested)
+        else None,
         hostname=_text(options[12]) or None if 12 in options else None,
         vendor_class=_text(options[60]) or None if 60 in options else None,
         parameter_list=tuple(options.get(55, b"")[:64]),

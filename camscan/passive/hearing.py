@@ -149,7 +149,7 @@ class Hearing:
 
     def _heard(self, ip: str, mac: bytes | None, ttl: int, multicast: bool) -> None:
         """Note the source MAC and TTL of a packet from `ip` that carried something we read."""
-        if mac is None:
+        if mac is None or ip == "0.0.0.0":  # a DHCP client without an address yet
             return
         known = self.ip_mac.get(ip)
         if known is None:
@@ -357,7 +357,10 @@ class Hearing:
         host = info.ipv4 or (_mac_text(mac) if mac else None)
         if host is None:
             return
-        self._emit_all("cdp", cdp.evidence_of(info, host))
+        items = cdp.evidence_of(info, host)
+        if mac is not None:  # a link-layer frame is never forwarded: its source is the sender
+            items.append(Evidence(host, "cdp", "mac", _mac_text(mac)))
+        self._emit_all("cdp", items)
 
     # -- UDP protocols --------------------------------------------------------------------
     def _mdns(self, src: str, sport: int, dport: int, data: bytes, mac: bytes | None) -> None:

@@ -54,7 +54,8 @@ def parse_lldpdu(data: bytes) -> LldpInfo:
             name = _text(value)
         elif ttype == 6:
             descr = _text(value)
-        elif ttype == 8 and len(value) >= 6 and value[1] == 1 and value[0] == 5:
+        elif ttype == 8 and len(value) >= 6 and value[1] == 1 and value[0] == 5 and any(
+                value[2:6]):
             mgmt = socket.inet_ntoa(value[2:6])  # address string length 5: subtype 1 + IPv4
     if not seen_chassis:
         raise ParseError("no Chassis ID TLV first")

@@ -155,3 +155,31 @@ def test_listen_needs_only_cap_net_raw(lab: Lab) -> None:
         assert refused.stderr.strip().splitlines() == [
             "camscan: error: listening needs CAP_NET_RAW (run as root, or setcap "
             "cap_net_raw+ep on the Python interpreter)"]
+
+
+def test_scan_passive_too_keeps_hosts_it_heard_but_did_not_probe(lab: Lab,
+                                                                 tmp_path: Path) -> None:
+    # Three targets; every other device answers the scan's multicast queries, and only SADP
+    # and DHIP replies are kept by an active scan for addresses outside its targets.
+    first = sorted(lab.spec.devices, key=lambda d: tuple(map(int, d.ip.split("."))))[0]
+    targets = first.ip
+    docs = {}
+    for name, extra in (("active", []), ("passive", ["--passive-too"])):
+        out = tmp_path / f"{name}.json"
+        proc = subprocess.run(in_scanner(lab, "-m", "camscan", "scan", targets, "--interface",
+                                         lab.scanner_interface, "--quiet", "-o", str(out),
+                                         *extra), capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        docs[name] = json.loads(out.read_text())
+    validate_document(docs["passive"])
+    assert docs["passive"]["scope"]["passive"]["statement"] == (
+        f"passive: also listened on {lab.scanner_interface} during the scan")
+    assert "passive" not in docs["active"]["scope"]
+    active = {d["ip"]: d for d in docs["active"]["devices"]}
+    heard = {d["ip"]: d for d in docs["passive"]["devices"]}
+    assert set(active) <= set(heard)
+    extra = set(heard) - set(active)
+    assert extra, "nothing heard beyond what the scan kept"
+    assert all(heard[ip]["outside_scope"] for ip in extra)
+    # What the scan probed is its own result, untouched by what was heard.
+    assert heard[first.ip]["verdict"] == active[first.ip]["verdict"]
