@@ -100,13 +100,26 @@ def _tx_packets(ns: str) -> int:
     return int(out)
 
 
+def _wait_for_packet_socket(ns: str, timeout_s: float = 6.0) -> None:
+    """Until a packet socket is open in `ns` (the listener has started: its start-up time
+    varies with the machine's load)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        table = subprocess.run(["ip", "netns", "exec", ns, "cat", "/proc/net/packet"],
+                               capture_output=True, text=True, check=True).stdout
+        if len(table.splitlines()) > 1:
+            return
+        time.sleep(0.1)
+    pytest.fail("the listener opened no packet socket")
+
+
 def test_listen_sends_nothing_and_streams_devices(lab: Lab, quiet_port: str,
                                                   tmp_path: Path) -> None:
     device = lab.spec.devices[0]
     out = tmp_path / "listen.ndjson"
     assert _tx_packets(quiet_port) == 0
     listener = subprocess.Popen(["ip", "netns", "exec", quiet_port, sys.executable, "-m",
-                                 "camscan", "listen", "--interface", "eth0", "--duration", "4s",
+                                 "camscan", "listen", "--interface", "eth0", "--duration", "8s",
                                  "--format", "ndjson", "-q", "-o", str(out)],
                                 stderr=subprocess.PIPE, text=True)
     # A device that speaks unasked: an SSDP NOTIFY from one lab device's namespace.
@@ -116,8 +129,8 @@ def test_listen_sends_nothing_and_streams_devices(lab: Lab, quiet_port: str,
     sender = ("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
               "s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1); "
               f"s.sendto({notify.encode()!r}, ('239.255.255.250', 1900))")
-    for _ in range(3):  # the listener's start-up time varies with the machine's load
-        time.sleep(1.0)
+    _wait_for_packet_socket(quiet_port)
+    for _ in range(2):
         subprocess.run(["ip", "netns", "exec", device_netns(lab.prefix, device.name),
                         sys.executable, "-c", sender], check=True, timeout=20)
     _, err = listener.communicate(timeout=60)
@@ -127,7 +140,7 @@ def test_listen_sends_nothing_and_streams_devices(lab: Lab, quiet_port: str,
     for line in lines:
         validate_ndjson_line(line)
     assert lines[0]["type"] == "header" and lines[-1]["type"] == "summary"
-    assert lines[0]["scope"]["passive"]["statement"] == "passive: listened on eth0 for 4s"
+    assert lines[0]["scope"]["passive"]["statement"] == "passive: listened on eth0 for 8s"
     devices = [line for line in lines if line["type"] == "device"]
     got = {(e["key"], e["value"]) for d in devices if d["ip"] == device.ip
            for e in d["evidence"]}
