@@ -3,8 +3,13 @@ read (not turned into probe.error); a live reply stays strictly a ProbeMatches e
 
 from __future__ import annotations
 
+import contextlib
+import time
+
 import pytest
 from capture_files import load
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from camscan import rawkeys
 from camscan.discovery import wsd
@@ -76,3 +81,23 @@ def test_a_pasted_message_is_bounded_like_a_live_one() -> None:
     big = b"<d:Hello>" + b" " * (wsd.MAX_REPLY + 1) + b"</d:Hello>"
     with pytest.raises(wsd.ParseError, match="exceeds"):
         wsd.parse_pasted(big)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=2000),
+        st.builds(
+            lambda a, b: b"<d:Hello><a:EndpointReference>" + a + b"</d:Hello>" + b,
+            st.binary(max_size=400),
+            st.binary(max_size=200),
+        ),
+        st.builds(lambda a: b"<?xml version='1.0'?>" + a, st.binary(max_size=400)),
+    )
+)
+def test_any_pasted_bytes_give_matches_or_parse_error(data: bytes) -> None:
+    started = time.monotonic()
+    with contextlib.suppress(wsd.ParseError):
+        message = wsd.parse_pasted(data)
+        assert 0 < len(message.matches) <= wsd.MAX_MATCHES
+    assert time.monotonic() - started < 1.0
