@@ -105,17 +105,23 @@ class _LiveStream:
     def tick(self) -> None:
         """Write the hosts whose verdict is new or changed since the last tick."""
         from camscan.output.document import verdict_dict
-        from camscan.pipeline import build_device
 
-        if not self.dirty:
-            return
-        self.dirty.clear()
-        for host, items in self.hearing.host_evidence().items():
-            dev = build_device(host, items, outside_scope=False,
-                               first_seen=self.hearing.first_seen.get(host))
+        dirty, self.dirty = self.dirty, set()
+        for host in sorted(dirty):  # only hosts heard since the last tick are identified again
+            dev = self.hearing.device(host)
             shown = (dev.mac, verdict_dict(dev.verdict))
             if self.written.get(host) != shown:
                 self.written[host] = shown
+                self.writer.device(dev)
+
+    def final(self, devices: list[Any]) -> None:
+        """The end of the capture: each device as the document has it, where that differs."""
+        from camscan.output.document import verdict_dict
+
+        for dev in devices:
+            shown = (dev.mac, verdict_dict(dev.verdict))
+            if self.written.get(dev.ip) != shown:
+                self.written[dev.ip] = shown
                 self.writer.device(dev)
 
 
@@ -201,7 +207,7 @@ def listen(
                           site=site, operator=operator, errors=errors,
                           duration_s=time.monotonic() - t0, interface=interface)
     if stream is not None:
-        stream.tick()
+        stream.final(result.devices)
         stream.writer.finish(result)
         if ndjson_file is not None:
             ndjson_file.close()

@@ -30,6 +30,11 @@ from camscan.probes import vendorports
 
 MAX_HOSTS = 65536  # distinct addresses kept; a flood of spoofed senders is counted, not kept
 MAX_EVIDENCE_PER_HOST = 512
+# Raw replies are up to 128 KiB each: a host keeps this many, so a web UI browsed for an hour
+# cannot fill memory with page after page of one camera.
+MAX_RAW_PER_HOST = 16
+RAW_KEYS = frozenset({"http.response", "rtsp.response", "upnp.description", "wsd.probe_match",
+                      "sadp.reply", "dhip.reply"})
 MAX_OPEN_PORTS = 64  # tcp.open.<port> items per host
 MAX_REPLY_PORTS = 256  # ephemeral ports of discovery queries whose replies are read
 GREETING_PORTS = frozenset({8000})  # services that speak first (vendorports: Hikvision SDK)
@@ -69,6 +74,7 @@ class Hearing:
         self.by_host: dict[str, list[Evidence]] = {}
         self._seen: set[Evidence] = set()
         self.first_seen: dict[str, float] = {}
+        self._raw_count: dict[str, int] = {}
         self.t0: float | None = None
         self.now = 0.0
         self.packets: Counter[str] = Counter()  # packets per protocol that reached a reader
@@ -115,6 +121,11 @@ class Hearing:
             self.first_seen[ev.host] = round(self.now - (self.t0 or self.now), 3)
         elif len(items) >= MAX_EVIDENCE_PER_HOST:
             return
+        if ev.key in RAW_KEYS or ev.key.startswith("http.path."):
+            raw = self._raw_count.get(ev.host, 0)
+            if raw >= MAX_RAW_PER_HOST:
+                return
+            self._raw_count[ev.host] = raw + 1
         self._seen.add(ev)
         items.append(ev)
         if self.on_evidence is not None:
@@ -518,6 +529,17 @@ class Hearing:
                     and ip not in self.routed:
                 return ip
         return host
+
+    def device(self, host: str) -> Device:
+        """One host as known now (a live capture's interim view; `devices` is the final one)."""
+        from camscan.pipeline import build_device
+
+        items = list(self.by_host.get(host, []))
+        if (mac := self.frame_mac(host, items)) is not None:
+            items.append(Evidence(host, "frame", "mac", mac,
+                                  raw=f"source MAC of the frames heard from {host}"))
+        return build_device(host, items, outside_scope=False,
+                            first_seen=self.first_seen.get(host))
 
     def devices(self) -> list[Device]:
         """Every host heard, identified."""

@@ -240,3 +240,15 @@ def test_irrelevant_traffic_gives_nothing() -> None:
               ether(CAM_MAC, "ff:ff:ff:ff:ff:ff", 0x86DD, b"\x60" + b"\0" * 60)]
     h = hear(frames)
     assert h.by_host == {} and h.frames == 3
+
+
+def test_raw_replies_per_host_are_bounded() -> None:
+    frames = []
+    for i in range(40):
+        body = f"<html><title>page {i}</title></html>".encode()
+        resp = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+        frames += tcp_reply("198.18.0.95", 80, "198.18.0.1", 41000 + i, resp, src_mac=CAM_MAC,
+                            request=f"GET /p{i}.html HTTP/1.1\r\n\r\n".encode())
+    h = hear(frames)
+    raw = [ev for ev in h.by_host["198.18.0.95"] if ev.key == "http.response"]
+    assert len(raw) == 16
