@@ -14,6 +14,7 @@ disagrees. Devices behind a router are named by the MAC inside their SADP/DHIP p
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import socket
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
@@ -36,6 +37,7 @@ MAX_RAW_PER_HOST = 16
 RAW_KEYS = frozenset({"http.response", "rtsp.response", "upnp.description", "wsd.probe_match",
                       "sadp.reply", "dhip.reply"})
 MAX_OPEN_PORTS = 64  # tcp.open.<port> items per host
+MAX_REPEATS = 65536  # digests of datagrams already read (then forgotten all at once)
 MAX_REPLY_PORTS = 256  # ephemeral ports of discovery queries whose replies are read
 GREETING_PORTS = frozenset({8000})  # services that speak first (vendorports: Hikvision SDK)
 INITIAL_TTLS = frozenset({255, 128, 64, 32})  # a sender's own TTL, not yet decremented by a hop
@@ -75,6 +77,7 @@ class Hearing:
         self._seen: set[Evidence] = set()
         self.first_seen: dict[str, float] = {}
         self._raw_count: dict[str, int] = {}
+        self._repeats: dict[bytes, str] = {}  # digest of a datagram read -> its protocol
         self.t0: float | None = None
         self.now = 0.0
         self.packets: Counter[str] = Counter()  # packets per protocol that reached a reader
@@ -268,10 +271,29 @@ class Hearing:
         handler = self._udp.get(sport) or self._udp.get(dport)
         if handler is None:
             return
-        before = len(self._seen)
+        # Devices repeat themselves (a NOTIFY every 30 s, a reply to every search): a datagram
+        # already read from the same sender, MAC and TTL says nothing new and is only counted.
+        digest = hashlib.blake2b(frame[off + 8:off + 9] + frame[off + 12:off + 16]
+                                 + (mac or b"") + frame[l4:end], digest_size=16).digest()
+        if self._repeated(digest):
+            return
+        name = handler.__name__[1:]
+        counted, before = self.packets[name], len(self._seen)
         handler(src, sport, dport, payload, mac)
+        self._repeats[digest] = name if self.packets[name] != counted else ""
         if len(self._seen) != before:
             self._heard(src, mac, frame[off + 8], multicast)
+
+    def _repeated(self, digest: bytes) -> bool:
+        """True (and counted) when the same bytes were read before."""
+        name = self._repeats.get(digest)
+        if name is None:
+            if len(self._repeats) >= MAX_REPEATS:
+                self._repeats.clear()
+            return False
+        if name:
+            self.packets[name] += 1
+        return True
 
     def _tcp_segment(self, frame: bytes, off: int, l4: int, sport: int, dport: int, flags: int,
                      payload: bytes, mac: bytes | None) -> None:
@@ -318,6 +340,14 @@ class Hearing:
     def _reply(self, reply: streams.Reply) -> None:
         ip, port = socket.inet_ntoa(reply.key[0:4]), int.from_bytes(reply.key[8:10], "big")
         name = reply.kind
+        request = reply.request
+        digest = hashlib.blake2b(
+            b"%b%b%d%b%s\0%b" % (reply.key[0:4], reply.key[8:10], reply.ttl, reply.mac or b"",
+                                  (request.method + " " + request.path).encode("utf-8", "replace")
+                                  if request else b"-", reply.data), digest_size=16).digest()
+        if self._repeated(digest):
+            return
+        self._repeats[digest] = name
         self.packets[name] += 1
         items = reply_evidence(ip, port, reply)
         if items is None:
@@ -332,6 +362,10 @@ class Hearing:
     def _arp(self, arp: bytes, mac: bytes | None) -> None:
         if len(arp) < 28 or arp[0:6] != b"\x00\x01\x08\x00\x06\x04":
             return
+        digest = arp[6:18] + b"arp"  # opcode, sender MAC and address: all that is read
+        if self._repeated(digest):
+            return
+        self._repeats[digest] = "arp"
         self.packets["arp"] += 1
         sender_mac, sender_ip = arp[8:14], arp[14:18]
         if sender_ip == b"\0\0\0\0" or sender_mac[0] & 1 or not any(sender_mac):
