@@ -9,11 +9,13 @@ at once (the token is wrong for every document). Any other 4xx is a refusal of t
 from __future__ import annotations
 
 import gzip
+import ipaddress
 import json
 import random
 import ssl
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,6 +69,9 @@ class Client:
         self.server = self.server.rstrip("/")
         if not self.server.startswith(("https://", "http://")):
             raise PushError(f"--server {self.server!r}: give an https:// URL")
+        if self.server.startswith("http://") and not _loopback(self.server):
+            raise PushError(f"--server {self.server}: tokens and scans travel only over "
+                            "https:// (http:// only to this machine's loopback)")
         if self.server.startswith("https://"):
             try:
                 self._ssl = ssl.create_default_context(
@@ -114,6 +119,16 @@ class Client:
                 self.sleep(random.uniform(delay / 2, delay))
                 delay = min(delay * 2, self.backoff_max_s)
         return Result(Outcome.UNREACHABLE, f"{self.tries} tries, last: {last}")
+
+
+def _loopback(url: str) -> bool:
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _field(reply: bytes, name: str) -> str | None:

@@ -83,10 +83,13 @@ def test_push_needs_one_source_a_server_and_a_token(tmp_path: Path,
                  ["push", "--spool", str(tmp_path), "--server", "https://x", "--token-file",
                   str(SAMPLE)],
                  ["push", "--spool", str(tmp_path), "--server", "ftp://x", "--token-file",
-                  str(token)]):
+                  str(token)],
+                 ["push", "--spool", str(tmp_path), "--server", "http://inventory.example",
+                  "--token-file", str(token)]):
         with pytest.raises(SystemExit) as exit_:
             main(argv)
         assert exit_.value.code == 2, argv
     err = capsys.readouterr().err
     assert "Traceback" not in err and "give an https:// URL" in err
     assert "expected one token on one line" in err
+    assert "travel only over https://" in err

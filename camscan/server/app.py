@@ -109,7 +109,7 @@ async def report_html(request: Request) -> Response:
     site = request.query_params.get("site")
     if site is None:
         return HTMLResponse(await run_in_threadpool(render_rollup_html, r))
-    ids = r.latest_scan_ids.get(site)
+    ids = r.latest_scans.get(site)
     if not ids:
         return _error(404, f"no scans for site {site!r}")
     docs = await run_in_threadpool(latest_documents, engine, ids)

@@ -53,8 +53,8 @@ documents = Table(
 
 scans = Table(
     "scans", metadata,
-    Column("scan_id", Text, primary_key=True),
-    Column("document_id", BigInteger, ForeignKey("documents.id"), nullable=False),
+    Column("id", BigInteger, ForeignKey("documents.id"), primary_key=True),
+    Column("scan_id", Text, nullable=False, unique=True),
     Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
     Column("sensor_id", Integer, ForeignKey("sensors.id"), nullable=False),
     Column("started", DateTime(timezone=True), nullable=False),
@@ -71,7 +71,7 @@ scans = Table(
 # key check (it would cost more than the COPY of a 1,000-device scan).
 devices = Table(
     "devices", metadata,
-    Column("scan_id", Text, primary_key=True),
+    Column("scan", BigInteger, primary_key=True),
     Column("device_no", Integer, primary_key=True),
     Column("ip", Text, nullable=False),
     Column("mac", Text),
@@ -81,7 +81,7 @@ devices = Table(
 
 verdicts = Table(
     "verdicts", metadata,
-    Column("scan_id", Text, primary_key=True),
+    Column("scan", BigInteger, primary_key=True),
     Column("device_no", Integer, primary_key=True),
     Column("maker", Text),
     Column("brand", Text),
@@ -96,7 +96,7 @@ verdicts = Table(
 
 evidence = Table(
     "evidence", metadata,
-    Column("scan_id", Text, nullable=False),
+    Column("scan", BigInteger, nullable=False),
     Column("device_no", Integer, nullable=False),
     Column("source", Text, nullable=False),
     Column("key", Text, nullable=False),

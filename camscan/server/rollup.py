@@ -19,17 +19,17 @@ from camscan.diff import match_devices
 
 SILENT_DAYS = 7
 _LATEST = """
-SELECT scan_id, sensor_id, site_id, started, complete, devices, hikvision, dahua, rn
+SELECT id, sensor_id, site_id, started, complete, devices, hikvision, dahua, rn
 FROM (SELECT s.*, row_number() OVER (PARTITION BY sensor_id
                                      ORDER BY started DESC, received_at DESC) AS rn
       FROM scans s) ranked
 WHERE rn <= 2
 """
 _DEVICES = """
-SELECT d.scan_id, d.ip, d.mac, v.maker, v.brand, v.device_type, v.model, v.firmware,
+SELECT d.scan, d.ip, d.mac, v.maker, v.brand, v.device_type, v.model, v.firmware,
        v.serial, v.confidence
-FROM devices d JOIN verdicts v USING (scan_id, device_no)
-WHERE d.scan_id = ANY(%s)
+FROM devices d JOIN verdicts v USING (scan, device_no)
+WHERE d.scan = ANY(%s)
 """
 _SENSORS = """
 SELECT se.id, se.name, si.id, si.name, se.last_seen
@@ -96,7 +96,7 @@ class Rollup:
     sites: list[SiteFigures]
     total: SiteFigures
     silent: list[SilentSensor]
-    latest_scan_ids: dict[str, list[str]]  # site → its sensors' latest scan ids
+    latest_scans: dict[str, list[int]]  # site → its sensors' latest scans (document ids)
 
     def to_dict(self) -> dict[str, Any]:
         """What GET /api/v1/rollup returns."""
@@ -128,13 +128,13 @@ def compute(engine: Engine, silent_days: int = SILENT_DAYS,
         compared = [r[0] for r in scan_rows if r[8] == 2]
         latest_with_prev = {r[1] for r in scan_rows if r[8] == 2}
         wanted = compared + [r[0] for r in scan_rows if r[8] == 1 and r[1] in latest_with_prev]
-        by_scan: dict[str, list[dict[str, Any]]] = {sid: [] for sid in wanted}
+        by_scan: dict[int, list[dict[str, Any]]] = {sid: [] for sid in wanted}
         if wanted:
             cur.execute(_DEVICES, (wanted,))
             for row in cur:
                 by_scan[row[0]].append(_device(row))
     sites: dict[str, SiteFigures] = {}
-    latest_ids: dict[str, list[str]] = {}
+    latest_ids: dict[str, list[int]] = {}
     sensor_site = {r[0]: r[3] for r in sensor_rows}
     silent: list[SilentSensor] = []
     cutoff = now - timedelta(days=silent_days)
@@ -172,10 +172,9 @@ def compute(engine: Engine, silent_days: int = SILENT_DAYS,
     return Rollup(_iso(now) or "", silent_days, ordered, total, silent, latest_ids)
 
 
-def latest_documents(engine: Engine, scan_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """The stored documents of these scans, as received."""
+def latest_documents(engine: Engine, scans: Sequence[int]) -> list[dict[str, Any]]:
+    """The stored documents of these scans (document ids), as received."""
     with engine.connect() as conn:
         cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        cur.execute("SELECT body FROM documents WHERE scan_id = ANY(%s) ORDER BY id",
-                    (list(scan_ids),))
+        cur.execute("SELECT body FROM documents WHERE id = ANY(%s) ORDER BY id", (list(scans),))
         return [json.loads(bytes(r[0])) for r in cur.fetchall()]

@@ -216,29 +216,29 @@ def ingest(engine: Engine, who: Principal, raw: bytes, doc: dict[str, Any]) -> t
             return sid, False  # the same document again: nothing changes
         s = doc["summary"]
         conn.execute(insert(scans).values(
-            scan_id=sid, document_id=doc_id, site_id=who.site_id, sensor_id=who.id,
+            id=doc_id, scan_id=sid, site_id=who.site_id, sensor_id=who.id,
             started=started, finished=finished, complete=bool(doc["complete"]),
             schema_version=doc["schema_version"], devices=len(doc["devices"]),
             hikvision=s["hikvision"], dahua=s["dahua"], received_at=func.now()))
-        _copy_rows(conn, sid, doc["devices"])
+        _copy_rows(conn, doc_id, doc["devices"])
     return sid, True
 
 
-def _copy_rows(conn: Connection, sid: str, devs: list[dict[str, Any]]) -> None:
+def _copy_rows(conn: Connection, sid: int, devs: list[dict[str, Any]]) -> None:
     """Devices, verdicts and evidence through COPY: one round trip per table, not per row."""
     cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cur.copy("COPY devices (scan_id, device_no, ip, mac, vendor, outside_scope) "
+    with cur.copy("COPY devices (scan, device_no, ip, mac, vendor, outside_scope) "
                   "FROM STDIN") as cp:
         for i, d in enumerate(devs):
             cp.write_row((sid, i, d["ip"], d["mac"], d.get("vendor"), d["outside_scope"]))
-    with cur.copy("COPY verdicts (scan_id, device_no, maker, brand, white_label, device_type, "
+    with cur.copy("COPY verdicts (scan, device_no, maker, brand, white_label, device_type, "
                   "model, firmware, serial, confidence, conflicts) FROM STDIN") as cp:
         for i, d in enumerate(devs):
             v = d["verdict"]
             cp.write_row((sid, i, v["maker"], v["brand"], bool(v.get("white_label")),
                           v["device_type"], v["model"], v["firmware"], v["serial"],
                           v["confidence"], json.dumps(v["conflicts"], ensure_ascii=False)))
-    with cur.copy("COPY evidence (scan_id, device_no, source, key, value, port) "
+    with cur.copy("COPY evidence (scan, device_no, source, key, value, port) "
                   "FROM STDIN") as cp:
         for i, d in enumerate(devs):
             for ev in d["evidence"]:

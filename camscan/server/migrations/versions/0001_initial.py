@@ -56,10 +56,12 @@ def upgrade() -> None:
                "FOR EACH ROW EXECUTE FUNCTION documents_append_only()")
     op.execute("CREATE TRIGGER documents_no_truncate BEFORE TRUNCATE ON documents "
                "FOR EACH STATEMENT EXECUTE FUNCTION documents_append_only()")
+    # A scan's row number is its document's id; its scan_id (64 hex digits) is stored once,
+    # and the per-device tables carry the 8-byte number instead.
     op.create_table(
         "scans",
-        sa.Column("scan_id", sa.Text, primary_key=True),
-        sa.Column("document_id", sa.BigInteger, sa.ForeignKey("documents.id"), nullable=False),
+        sa.Column("id", sa.BigInteger, sa.ForeignKey("documents.id"), primary_key=True),
+        sa.Column("scan_id", sa.Text, nullable=False, unique=True),
         sa.Column("site_id", sa.Integer, sa.ForeignKey("sites.id"), nullable=False),
         sa.Column("sensor_id", sa.Integer, sa.ForeignKey("sensors.id"), nullable=False),
         sa.Column("started", TS, nullable=False),
@@ -74,7 +76,7 @@ def upgrade() -> None:
     op.create_index("scans_sensor_started", "scans", ["sensor_id", "started"])
     op.create_table(
         "devices",
-        sa.Column("scan_id", sa.Text, primary_key=True),
+        sa.Column("scan", sa.BigInteger, primary_key=True),
         sa.Column("device_no", sa.Integer, primary_key=True),
         sa.Column("ip", sa.Text, nullable=False),
         sa.Column("mac", sa.Text),
@@ -84,7 +86,7 @@ def upgrade() -> None:
     op.create_index("devices_mac", "devices", ["mac"])
     op.create_table(
         "verdicts",
-        sa.Column("scan_id", sa.Text, primary_key=True),
+        sa.Column("scan", sa.BigInteger, primary_key=True),
         sa.Column("device_no", sa.Integer, primary_key=True),
         sa.Column("maker", sa.Text),
         sa.Column("brand", sa.Text),
@@ -98,14 +100,14 @@ def upgrade() -> None:
     )
     op.create_table(
         "evidence",
-        sa.Column("scan_id", sa.Text, nullable=False),
+        sa.Column("scan", sa.BigInteger, nullable=False),
         sa.Column("device_no", sa.Integer, nullable=False),
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("key", sa.Text, nullable=False),
         sa.Column("value", sa.Text, nullable=False),
         sa.Column("port", sa.Integer),
     )
-    op.create_index("evidence_scan", "evidence", ["scan_id", "device_no"])
+    op.create_index("evidence_scan", "evidence", ["scan", "device_no"])
 
 
 def downgrade() -> None:
