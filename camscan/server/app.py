@@ -30,8 +30,7 @@ from camscan.server.store import (
     InvalidDocument,
     Principal,
     authenticate,
-    decode_body,
-    ingest,
+    receive,
 )
 
 DB_ENV = "CAMSCAN_SERVER_DB"
@@ -66,9 +65,8 @@ async def push_scan(request: Request) -> Response:
     body = await request.body()
     engine: Engine = request.app.state.engine
     try:
-        raw, doc = await run_in_threadpool(
-            decode_body, body, request.headers.get("content-encoding"))
-        scan_id, stored = await run_in_threadpool(ingest, engine, who, raw, doc)
+        scan_id, stored = await run_in_threadpool(
+            receive, engine, who, body, request.headers.get("content-encoding"))
     except InvalidDocument as exc:
         return _error(422, str(exc))
     except SQLAlchemyError:

@@ -49,6 +49,7 @@ documents = Table(
     Column("sensor_id", Integer, ForeignKey("sensors.id"), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("body", LargeBinary, nullable=False),
+    Column("body_sha256", Text, nullable=False),
 )
 
 scans = Table(

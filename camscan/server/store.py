@@ -147,8 +147,33 @@ def scan_id(doc: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+def receive(engine: Engine, who: Principal, body: bytes, encoding: str | None
+            ) -> tuple[str, bool]:
+    """Take one pushed body: (scan id, newly stored). Raises InvalidDocument.
+
+    Bytes already stored (a push whose acknowledgement was lost) are recognised by their hash
+    before any parsing, so a sensor's retries cost the server almost nothing.
+    """
+    raw = gunzip_body(body, encoding)
+    digest = hashlib.sha256(raw).hexdigest()
+    with engine.begin() as conn:
+        known = conn.execute(select(documents.c.scan_id)
+                             .where(documents.c.body_sha256 == digest)).scalar()
+        if known is not None:
+            conn.execute(update(sensors).where(sensors.c.id == who.id)
+                         .values(last_seen=func.now()))
+            return str(known), False
+    return ingest(engine, who, raw, parse_document(raw))
+
+
 def decode_body(body: bytes, encoding: str | None) -> tuple[bytes, dict[str, Any]]:
     """The pushed document's bytes (gunzipped if so sent) and the document, schema-checked."""
+    raw = gunzip_body(body, encoding)
+    return raw, parse_document(raw)
+
+
+def gunzip_body(body: bytes, encoding: str | None) -> bytes:
+    """The pushed bytes, gunzipped if so sent, within MAX_DOCUMENT_BYTES."""
     if encoding and encoding.lower() == "gzip":
         try:
             d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
@@ -159,8 +184,13 @@ def decode_body(body: bytes, encoding: str | None) -> tuple[bytes, dict[str, Any
         raise InvalidDocument(f"unsupported Content-Encoding {encoding!r}")
     if len(body) > MAX_DOCUMENT_BYTES:
         raise InvalidDocument(f"document larger than {MAX_DOCUMENT_BYTES} bytes")
+    return body
+
+
+def parse_document(body: bytes) -> dict[str, Any]:
+    """The document in `body`, checked against the published JSON Schema."""
     try:
-        doc = orjson.loads(body)
+        doc: dict[str, Any] = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidDocument(f"not JSON: {exc}") from None
     if not isinstance(doc, dict):
@@ -171,7 +201,7 @@ def decode_body(body: bytes, encoding: str | None) -> tuple[bytes, dict[str, Any
         where = "/".join(str(p) for p in exc.instance_path) or "(top level)"
         raise InvalidDocument(f"does not match scan.schema.json at {where}: "
                               f"{exc.message[:300]}") from None
-    return body, doc
+    return doc
 
 
 @cache
@@ -209,7 +239,7 @@ def ingest(engine: Engine, who: Principal, raw: bytes, doc: dict[str, Any]) -> t
         conn.execute(update(sensors).where(sensors.c.id == who.id).values(last_seen=func.now()))
         doc_id = conn.execute(
             pg_insert(documents).values(scan_id=sid, sensor_id=who.id, received_at=func.now(),
-                                        body=raw)
+                                        body=raw, body_sha256=hashlib.sha256(raw).hexdigest())
             .on_conflict_do_nothing(index_elements=["scan_id"])
             .returning(documents.c.id)).scalar()
         if doc_id is None:

@@ -238,3 +238,21 @@ def test_server_validator_agrees_with_the_published_schema(break_it: Any) -> Non
     except InvalidDocument:
         server = False
     assert server == reference
+
+
+def test_bytes_already_stored_are_acknowledged_without_parsing(
+        live_server: LiveServer, db_url: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import camscan.server.store as store
+
+    c = client(live_server, sensor(db_url))
+    f = tmp_path / "scan.json"
+    f.write_text(json.dumps(sample()), encoding="utf-8")
+    assert push_files(c, [f], spool=False).sent[0][1].outcome is Outcome.STORED
+
+    def no_parsing(raw: bytes) -> dict[str, Any]:
+        raise AssertionError("a known body was parsed again")
+
+    monkeypatch.setattr(store, "parse_document", no_parsing)
+    again = push_files(c, [f], spool=False).sent[0][1]
+    assert again.outcome is Outcome.DUPLICATE and again.scan_id == scan_id(sample())

@@ -44,7 +44,9 @@ def upgrade() -> None:
         sa.Column("sensor_id", sa.Integer, sa.ForeignKey("sensors.id"), nullable=False),
         sa.Column("received_at", TS, nullable=False, server_default=sa.func.now()),
         sa.Column("body", sa.LargeBinary, nullable=False),
+        sa.Column("body_sha256", sa.Text, nullable=False),
     )
+    op.create_index("documents_body_sha256", "documents", ["body_sha256"])
     # lz4: several times faster than the default pglz on 10 MB documents, and as small.
     op.execute("ALTER TABLE documents ALTER COLUMN body SET COMPRESSION lz4")
     op.execute("""
