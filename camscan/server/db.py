@@ -102,6 +102,7 @@ evidence = Table(
     Column("source", Text, nullable=False),
     Column("key", Text, nullable=False),
     Column("value", Text, nullable=False),
+    Column("truncated", Boolean, nullable=False),
     Column("port", Integer),
 )
 

@@ -62,6 +62,15 @@ def test_push_from_spool_stores_normalised_rows_and_empties_the_spool(
     engine.dispose()
     assert bytes(body) == sent  # the audit trail keeps the bytes the sensor sent
     assert hik == doc["summary"]["hikvision"]
+    long = [ev["value"] for d in doc["devices"] for ev in d["evidence"]
+            if len(str(ev["value"])) > 1000]
+    assert long  # the sample holds whole HTTP pages
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        cut = conn.execute(text("SELECT value FROM evidence WHERE truncated")).scalars().all()
+    engine.dispose()
+    assert len(cut) == len(long) and all(len(v) == 1000 for v in cut)
+    assert sorted(cut) == sorted(str(v)[:1000] for v in long)
     assert tuple(row) == (doc["summary"]["hikvision"], doc["summary"]["dahua"],
                           len(doc["devices"]))
 

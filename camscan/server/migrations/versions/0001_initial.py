@@ -106,7 +106,8 @@ def upgrade() -> None:
         sa.Column("device_no", sa.Integer, nullable=False),
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("key", sa.Text, nullable=False),
-        sa.Column("value", sa.Text, nullable=False),
+        sa.Column("value", sa.Text, nullable=False),  # the first 1,000 characters
+        sa.Column("truncated", sa.Boolean, nullable=False),  # whole in the document
         sa.Column("port", sa.Integer),
     )
     op.create_index("evidence_scan", "evidence", ["scan", "device_no"])
