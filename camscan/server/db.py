@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import psycopg
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Connection,
     DateTime,
     Engine,
     ForeignKey,
@@ -119,3 +123,10 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
     """An engine on the central database."""
     return create_engine(engine_url(url), pool_size=pool_size, max_overflow=pool_size,
                          pool_pre_ping=True)
+
+
+def driver(conn: Connection) -> psycopg.Connection[Any]:
+    """The psycopg connection under a SQLAlchemy one, for COPY and bulk reads."""
+    raw = conn.connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)
+    return raw

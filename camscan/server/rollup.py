@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from camscan.diff import match_devices
+from camscan.server.db import driver
 
 SILENT_DAYS = 7
 _LATEST = """
@@ -120,7 +121,7 @@ def compute(engine: Engine, silent_days: int = SILENT_DAYS,
     """The roll-up as of `now` (default: the current time)."""
     now = now or datetime.now(UTC)
     with engine.connect() as conn:
-        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cur = driver(conn).cursor()
         cur.execute(_SENSORS)
         sensor_rows = cur.fetchall()
         cur.execute(_LATEST)
@@ -175,6 +176,6 @@ def compute(engine: Engine, silent_days: int = SILENT_DAYS,
 def latest_documents(engine: Engine, scans: Sequence[int]) -> list[dict[str, Any]]:
     """The stored documents of these scans (document ids), as received."""
     with engine.connect() as conn:
-        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cur = driver(conn).cursor()
         cur.execute("SELECT body FROM documents WHERE id = ANY(%s) ORDER BY id", (list(scans),))
         return [json.loads(bytes(r[0])) for r in cur.fetchall()]

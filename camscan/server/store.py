@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from camscan.output.schema import SCHEMA_DIR
-from camscan.server.db import documents, scans, sensors, sites
+from camscan.server.db import documents, driver, scans, sensors, sites
 
 MAX_DOCUMENT_BYTES = 256 * 1024 * 1024  # decompressed; a 1,000-device scan is about 15 MB
 TOKEN_BYTES = 32
@@ -260,7 +260,7 @@ def ingest(engine: Engine, who: Principal, raw: bytes, doc: dict[str, Any]) -> t
 
 def _copy_rows(conn: Connection, sid: int, devs: list[dict[str, Any]]) -> None:
     """Devices, verdicts and evidence through COPY: one round trip per table, not per row."""
-    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cur = driver(conn).cursor()
     with cur.copy("COPY devices (scan, device_no, ip, mac, vendor, outside_scope) "
                   "FROM STDIN") as cp:
         for i, d in enumerate(devs):
