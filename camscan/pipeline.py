@@ -107,6 +107,7 @@ class EvidenceStore:
         self.by_host: dict[str, list[Evidence]] = {}
         self.first_seen: dict[str, float] = {}
         self._seen: set[Evidence] = set()
+        self.on_new_host: Callable[[str], None] = lambda host: None
 
     def emit(self, ev: Evidence) -> None:
         if ev in self._seen:
@@ -115,6 +116,9 @@ class EvidenceStore:
         if ev.host not in self.by_host:
             self.by_host[ev.host] = []
             self.first_seen[ev.host] = round(time.monotonic() - self._t0, 3)
+            self.by_host[ev.host].append(ev)
+            self.on_new_host(ev.host)
+            return
         self.by_host[ev.host].append(ev)
 
 
@@ -201,6 +205,12 @@ class Scan:
         self.scope: ScanScope | None = None
         self.ctx: ScanContext | None = None
         self._progress_done: dict[str, int] = {}  # phase -> last reported count
+        # Probing starts with each host's first evidence; a device is final once its probes
+        # are done and the listen window (which may still add evidence) has closed.
+        self._to_probe: asyncio.Queue[str | None] | None = None
+        self._probed: set[str] = set()
+        self._window_closed = False
+        self._probe_times: list[float] = []  # first probe start, last probe end
 
     # -- set-up ---------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -362,35 +372,65 @@ class Scan:
         await asyncio.gather(*(worker() for _ in range(max(1, ctx.settings.max_connections))))
         self.observer.end_phase("tcp-ping")
 
-    async def probe_and_identify(self) -> None:
-        """Banner probes per in-scope host; each device is final as soon as its probes end."""
+    def _probing(self) -> bool:
+        return Method.BANNERS in self.request.methods
+
+    def _host_found(self, host: str) -> None:
+        """A host's first evidence: queue its probes now if it is in scope."""
+        if self._to_probe is not None and self._in_scope(host):
+            self._to_probe.put_nowait(host)
+
+    def start_probing(self) -> list[asyncio.Task[None]]:
+        """A pool of workers probing each in-scope host as soon as it is known."""
         assert self.ctx is not None
-        ctx = self.ctx
-        hosts = sorted(self.store.by_host, key=_host_key)
-        probe_hosts = [h for h in hosts if self._in_scope(h)]
-        outside = [h for h in hosts if not self._in_scope(h)]
-        for host in outside:  # never probe beyond the scope the user gave
-            self._finish(host, outside_scope=True)
-        if Method.BANNERS not in self.request.methods:
-            for host in probe_hosts:
-                self._finish(host, outside_scope=False)
-            return
+        if not self._probing():
+            return []
         from camscan.probes.banners import probe_host
 
-        self.observer.start_phase("probes", len(probe_hosts))
-        started = time.monotonic()
-        # A pool of workers takes hosts in turn, so a slow host delays only itself; the global
-        # connection limit inside the probes bounds sockets.
-        pending = iter(probe_hosts)
+        ctx = self.ctx
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._to_probe = queue
+        self.store.on_new_host = self._host_found
+        for host in list(self.store.by_host):  # anything heard before the workers started
+            self._host_found(host)
+        self.observer.start_phase("probes", None)
 
         async def worker() -> None:  # a fixed pool, not a task per host
-            for host in pending:
+            # The global connection limit inside the probes bounds sockets; a slow host
+            # delays only its own worker.
+            while (host := await queue.get()) is not None:
+                if not self._probe_times:
+                    self._probe_times[:] = [time.monotonic()] * 2
                 await self._guarded("banners", probe_host(ctx, host), timed=False)
-                self._finish(host, outside_scope=False)
+                self._probe_times[1] = time.monotonic()
+                self._probed.add(host)
+                if self._window_closed:
+                    self._finish(host, outside_scope=False)
                 self.observer.advance("probes")
 
-        await asyncio.gather(*(worker() for _ in range(max(1, ctx.settings.max_connections // 2))))
-        ctx.stat("banners").duration_s = round(time.monotonic() - started, 3)
+        return [asyncio.create_task(worker())
+                for _ in range(max(1, ctx.settings.max_connections // 2))]
+
+    def close_window(self) -> None:
+        """Discovery is over: every host whose probes are done (or need none) is final now."""
+        self._window_closed = True
+        for host in sorted(self.store.by_host, key=_host_key):
+            if not self._in_scope(host):
+                self._finish(host, outside_scope=True)  # never probed beyond the scope given
+            elif not self._probing() or host in self._probed:
+                self._finish(host, outside_scope=False)
+
+    async def finish_probing(self, workers: list[asyncio.Task[None]]) -> None:
+        """No more hosts will come: let the workers finish the queue, then stop."""
+        assert self.ctx is not None
+        if self._to_probe is None:
+            return
+        for _ in workers:
+            self._to_probe.put_nowait(None)
+        await asyncio.gather(*workers)
+        if self._probe_times:
+            self.ctx.stat("banners").duration_s = round(
+                self._probe_times[1] - self._probe_times[0], 3)
         self.observer.end_phase("probes")
 
     def _finish(self, host: str, *, outside_scope: bool) -> None:
@@ -406,12 +446,14 @@ class Scan:
         complete = False
         # Identification's data loads while discovery sits in its listen window.
         warm = asyncio.create_task(asyncio.to_thread(_warm_up))
+        workers = self.start_probing()  # hosts are probed while the window is still open
         try:
             await self.discover()
             await warm
+            self.close_window()
             if (routed := self.routed_addresses()) is not None:
                 await self.find_routed(routed)
-            await self.probe_and_identify()
+            await self.finish_probing(workers)
             complete = True
         except asyncio.CancelledError:
             self.errors.append("interrupted: the scan was stopped before it finished")
@@ -420,6 +462,9 @@ class Scan:
             self.errors.append(f"fatal error: {type(exc).__name__}: {exc}")
         finally:
             warm.cancel()
+            for task in workers:  # cut short: no probe outlives the scan
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
         return self.result(complete=complete)
 
     def result(self, *, complete: bool) -> ScanResult:

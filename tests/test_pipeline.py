@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Coroutine
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 
 from camscan import pipeline
 from camscan.context import ScanContext
-from camscan.models import Confidence, Evidence
+from camscan.models import Confidence, Device, Evidence
 from camscan.pipeline import Method, Scan, ScanRequest
 from camscan.targets import InterfaceInfo, parse_targets
 
@@ -334,7 +335,8 @@ def test_connect_check_and_probes_keep_a_bounded_number_of_tasks(
     result = asyncio.run(scan.run())
     assert result.complete and result.stats["tcp-ping"].sent == 254
     assert len(result.devices) == 254
-    assert most[0] <= 8 + 3  # the workers, the scan itself and the warm-up thread's task
+    # The connect-check pool, the probe pool (it runs alongside), the scan and the warm-up.
+    assert most[0] <= 8 + 8 // 2 + 3
 
 
 def test_a_host_whose_identification_fails_loses_no_other_host(
@@ -368,12 +370,12 @@ def test_a_failing_phase_still_returns_what_was_found(monkeypatch: pytest.Monkey
     async def arp(ctx: ScanContext, iface: InterfaceInfo, addresses: list[IPv4Address]) -> None:
         ctx.emit(Evidence("198.18.0.11", "arp", "mac", "44:19:b6:3a:10:01"))
 
-    async def broken(self: Scan) -> None:
+    async def broken(self: Scan, workers: Any) -> None:
         raise RuntimeError("a bug in a later phase")
 
     listeners = {m: quiet for m in ("mdns", "ssdp", "wsd", "sadp", "dhip")}
     scan = make_scan(monkeypatch, arp=arp, listeners=listeners, probe=quiet)
-    monkeypatch.setattr(Scan, "probe_and_identify", broken)
+    monkeypatch.setattr(Scan, "finish_probing", broken)
     result = asyncio.run(scan.run())
     assert result.complete is False
     assert result.errors == ["fatal error: RuntimeError: a bug in a later phase"]
@@ -407,3 +409,47 @@ def test_the_banner_phase_is_timed_as_a_whole(monkeypatch: pytest.MonkeyPatch) -
     scan.ctx.settings.max_connections = 2  # one probe worker: the slow host first, then the fast
     result = asyncio.run(scan.run())
     assert result.stats["banners"].duration_s >= 0.3, "not just the host that ended last"
+
+
+def test_hosts_are_probed_while_the_window_is_open_and_final_once_it_closes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # ARP answers at once; the listeners keep the window open for 0.3 s. Each host's probes
+    # start when it answers, not when the window closes; its device waits for the window,
+    # whose late evidence about it (a WS-Discovery match at 0.25 s) is still in its record.
+    events: list[tuple[str, str, float]] = []
+    t0 = time.monotonic()
+
+    def at() -> float:
+        return round(time.monotonic() - t0, 2)
+
+    async def arp(ctx: ScanContext, iface: InterfaceInfo, addresses: Any) -> None:
+        ctx.emit(Evidence("198.18.0.11", "arp", "mac", "44:19:b6:3a:10:01"))
+        await asyncio.sleep(0.05)
+        ctx.emit(Evidence("198.18.0.12", "arp", "mac", "44:19:b6:3a:10:02"))
+
+    async def window(ctx: ScanContext) -> None:
+        await asyncio.sleep(0.25)
+        ctx.emit(Evidence("198.18.0.11", "wsd", "wsd.scope", "onvif://www.onvif.org/name/x"))
+        await asyncio.sleep(0.05)
+
+    async def probe(ctx: ScanContext, host: str) -> None:
+        events.append(("probe", host, at()))
+        await asyncio.sleep(0.01)
+
+    class Seen(pipeline.NullObserver):
+        def device_final(self, device: Device) -> None:
+            events.append(("final", device.ip, at()))
+            assert any(e.key == "wsd.scope" for e in device.evidence) or device.ip != \
+                "198.18.0.11"
+
+    listeners = {m: window for m in ("mdns", "ssdp", "wsd", "sadp", "dhip")}
+    scan = make_scan(monkeypatch, arp=arp, listeners=listeners, probe=probe)
+    scan.observer = Seen()
+    t0 = time.monotonic()
+    result = asyncio.run(scan.run())
+    assert result.complete
+    probes = {h: t for kind, h, t in events if kind == "probe"}
+    finals = {h: t for kind, h, t in events if kind == "final"}
+    assert set(probes) == set(finals) == {"198.18.0.11", "198.18.0.12"}
+    assert max(probes.values()) < 0.2  # both probed inside the window (it closes at 0.3 s)
+    assert min(finals.values()) >= 0.29  # and final only once it closed

@@ -36,6 +36,9 @@ MAX_MACS_PER_IP = 16  # MACs kept per answering address (duplicates shown, flood
 MAX_RATE = 1_000  # packets/s; higher values are clamped (as the CLI's --rate range)
 MIN_RATE = 20  # packets/s; the rate controller never backs off below this
 _TICK_S = 0.004  # pacing granularity: packets owed are sent in a batch every tick
+# A loop busy with probes wakes the sweep late; up to this much of the rate is sent at once
+# so the average holds (50 frames at 1,000/s: a trickle to any switch), never more.
+_BURST_S = 0.05
 _IDLE_POLL_S = 0.01  # while only listening, look this often whether to stop
 # Rate control, delay-based (as LEDBAT, RFC 6817): the latency above the fastest answer seen is
 # queueing somewhere -- a switch, a host's ARP backlog, a fragile camera. More than the target
@@ -188,7 +191,7 @@ class ArpResult:
     latencies: array[float] = field(default_factory=lambda: array("d"))  # first-try answers, s
     send_s: float = 0.0  # first to last send
     pacing_s: float = 0.0  # of which the sweep had requests due (not waiting for retries)
-    paced_rate: float = 0.0  # the controller's rate integrated over pacing_s
+    paced: int = 0  # requests sent in that time
     listen_s: float = 0.0  # last send to the end of listening
     duration_s: float = 0.0
 
@@ -197,7 +200,7 @@ class ArpResult:
         """The rate the sweep sent at, on average, while it had requests to send."""
         if self.pacing_s <= 0:
             return float(min(self.sent, self.rate))
-        return round(self.paced_rate / self.pacing_s, 1)
+        return round(min(self.paced / self.pacing_s, self.rate), 1)
 
     def latency_ms(self) -> dict[str, float] | None:
         """Answer latency: min, median, 95th percentile and max in ms; None with no answer."""
@@ -510,13 +513,12 @@ class _Sweep:
                 now = time.monotonic()
                 if pacing:
                     self.result.pacing_s += now - last_tick
-                    self.result.paced_rate += (now - last_tick) * self.rate
                 self.on_readable(sock)  # answers already queued count before anything expires
                 self.expire(now)
                 self.control(now)
-                # A token bucket at the current rate; a late wake-up earns at most a few ticks'
-                # worth, so a busy loop never catches up with a burst.
-                burst = max(2.0, self.rate * _TICK_S * 4)
+                # A token bucket at the current rate; a late wake-up earns at most _BURST_S of
+                # it, so a long stall is not caught up with a flood.
+                burst = max(2.0, self.rate * _BURST_S)
                 tokens = min(burst, tokens + (now - last_tick) * self.rate)
                 last_tick = now
                 while tokens >= 1:
@@ -529,6 +531,7 @@ class _Sweep:
                         backlog = item  # kernel queue full: retry on the next tick
                         break
                     tokens -= 1
+                    self.result.paced += 1
                     self.last_send = time.monotonic()
                     if first_send is None:
                         first_send = self.last_send
