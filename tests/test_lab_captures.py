@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
-from camscan.discovery import dhip, sadp
+from camscan.discovery import dhip, sadp, ssdp
 from camscan_lab.captures import capture_path
 from camscan_lab.network import DEFAULT_SPEC
 from camscan_lab.personalities import dhip as lab_dhip
 from camscan_lab.personalities import sadp as lab_sadp
+from camscan_lab.personalities import ssdp as lab_ssdp
 from camscan_lab.spec import DeviceSpec, ServiceSpec, load_spec
 
 SPEC = load_spec(DEFAULT_SPEC)
@@ -36,7 +40,7 @@ def test_a_recorded_dhip_device_answers_with_the_capture_byte_for_byte(
         device: DeviceSpec, service: ServiceSpec, monkeypatch: pytest.MonkeyPatch) -> None:
     capture = capture_bytes(service.table["capture"])
     # Not one byte may come from camscan's own packet builder.
-    monkeypatch.setattr(lab_dhip, "build_packet", lambda *a: pytest.fail("built, not recorded"))
+    monkeypatch.setattr(lab_dhip, "dhip_packet", lambda *a: pytest.fail("built, not recorded"))
     sender = ("198.18.0.2", 37810)
     assert lab_dhip.answer_search(service.table, SEARCH, sender) == [(capture, sender)]
 
@@ -55,3 +59,34 @@ def test_a_recorded_sadp_device_answers_with_the_capture_byte_for_byte(
     # Asked with another UUID, only the <Uuid> element differs.
     other = lab_sadp.answer_inquiry(service.table, sadp.build_inquiry("ABC-1"), ("x", 1))
     assert other[0][0] == capture.replace(recorded_uuid.encode(), b"ABC-1", 1)
+
+
+def test_no_personality_takes_protocol_facts_from_camscans_own_modules() -> None:
+    # Constants, builders and parsers the lab shared with the scanner would agree with it
+    # even where both are wrong: the personalities state the protocols themselves.
+    personalities = Path(lab_dhip.__file__).parent
+    shared = []
+    for path in sorted(personalities.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("camscan."):
+                shared.append(f"{path.name}: {node.module}")
+            elif isinstance(node, ast.Import):
+                shared += [f"{path.name}: {a.name}" for a in node.names
+                           if a.name.startswith("camscan.")]
+    assert shared == []
+
+
+@pytest.mark.parametrize("name", ["ipc-hdw1431t1-s4.hex", "ipc-hdw5421s.hex", "lorex-w461asc.hex"])
+def test_the_labs_dhip_header_is_the_recorded_devices_header(name: str) -> None:
+    recorded = capture_bytes(f"dhip/{name}")
+    assert lab_dhip.dhip_packet(recorded[32:]) == recorded
+
+
+def test_the_lab_reads_camscans_msearch_as_strictly_as_a_device() -> None:
+    assert lab_ssdp.read_msearch(ssdp.build_msearch())
+    good = ssdp.build_msearch().decode()
+    for broken in (good.replace('"ssdp:discover"', "ssdp:discover"),  # MAN unquoted
+                   good.replace("\r\n", "\n"),  # bare LF lines
+                   good.replace("M-SEARCH", "M-SEARCH2"),
+                   good.replace("MX: ", "MX-: ")):
+        assert lab_ssdp.read_msearch(broken.encode()) is None, broken

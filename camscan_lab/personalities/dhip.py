@@ -16,19 +16,33 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
-from camscan.discovery import dhip_legacy as legacy
-from camscan.discovery.dhip import GROUP, MAGIC, PORT, build_packet
 from camscan_lab.captures import recorded
 from camscan_lab.personalities.udp_responder import Reply, hostile_replies, serve_udp
 from camscan_lab.personality import Closer, LabHost
 
+# The lab states the protocol itself, from the public layout (UniversalScanner Dahua2.cs and
+# Dahua1.cs, Haicam's hex dump; fingerprints/SOURCES.md#s5-2, #s5-3), never from
+# camscan.discovery: a constant wrong in both would otherwise pass every test.
+GROUP = "239.255.255.251"
+PORT = 37810
+# u32 header size 0x20, "DHIP", 8 zero bytes, payload length, 0, payload length again, 0
+_HEADER = struct.Struct("<I4s8sIIII")
+LEGACY_PORT = 5050
+LEGACY_REQUEST = b"\xa3\x01"  # first bytes of the legacy broadcast request
+LEGACY_SECTION1 = 120
+
+
+def dhip_packet(payload: bytes) -> bytes:
+    """`payload` behind the 32-byte DHIP header."""
+    return _HEADER.pack(0x20, b"DHIP", bytes(8), len(payload), 0, len(payload), 0) + payload
+
 
 def answer_search(service: Mapping[str, Any], data: bytes, sender: tuple[str, int]) -> list[Reply]:
     """The datagrams a device with this service sends in answer to `data`."""
-    if not data.strip(b"\x00") or (data[4:8] == MAGIC and b"notifyDevInfo" in data):
+    if not data.strip(b"\x00") or (data[4:8] == b"DHIP" and b"notifyDevInfo" in data):
         return []  # nothing asked, or another device's reply
     out = [(packet, sender)] if (packet := reply_packet(service)) else []
-    return out + hostile_replies(service, lambda i: build_packet(b"junk %d" % i), sender)
+    return out + hostile_replies(service, lambda i: dhip_packet(b"junk %d" % i), sender)
 
 
 def reply_packet(service: Mapping[str, Any]) -> bytes | None:
@@ -37,7 +51,7 @@ def reply_packet(service: Mapping[str, Any]) -> bytes | None:
         return recorded(str(capture))
     if reply := service.get("reply"):
         # Replies end in "\n\0" (Haicam's hex dump: tail 0a 00).
-        return build_packet(str(reply).strip().encode("utf-8") + b"\n\x00")
+        return dhip_packet(str(reply).strip().encode("utf-8") + b"\n\x00")
     return None
 
 
@@ -49,14 +63,14 @@ async def serve(host: LabHost, service: Mapping[str, Any]) -> Closer:
 
 
 def build_legacy_reply(host: LabHost, service: Mapping[str, Any]) -> bytes:
-    """A UDP 5050 reply in the layout of `camscan.discovery.dhip_legacy` for this device."""
+    """A UDP 5050 reply for this device in the layout UniversalScanner's Dahua1.cs reads."""
     section2 = host.mac.encode("ascii") + str(service.get("model", "")).encode("utf-8")
     lines = [f"{key}:{service[field]}" for key, field in
              (("Name", "name"), ("Device", "device_type"), ("SerialNo", "serial"))
              if field in service]
     section3 = "\r\n".join(lines).encode("utf-8") + (b"\r\n" if lines else b"")
-    head = bytearray(legacy.SECTION1)
-    struct.pack_into("<HHI", head, 0, legacy.REPLY_MAGIC, len(section2), 0x58)
+    head = bytearray(LEGACY_SECTION1)
+    struct.pack_into("<HHI", head, 0, 0x00B3, len(section2), 0x58)  # magic, len, packet type
     struct.pack_into("<IH", head, 16, 2, len(section3))
     head[40:56] = str(service.get("device_type", "")).encode("ascii")[:16].ljust(16, b"\0")
     for offset, address in ((56, host.ip), (60, str(service.get("mask", "255.254.0.0"))),
@@ -71,8 +85,8 @@ async def serve_legacy(host: LabHost, service: Mapping[str, Any]) -> Closer:
     reply = build_legacy_reply(host, service)
 
     def answer(data: bytes, sender: tuple[str, int]) -> list[Reply]:
-        if len(data) < 2 or data[:2] != legacy.REQUEST[:2]:
+        if len(data) < 2 or data[:2] != LEGACY_REQUEST:
             return []
         return [(reply, sender)]
 
-    return await serve_udp(host, int(service.get("port", legacy.PORT)), None, answer)
+    return await serve_udp(host, int(service.get("port", LEGACY_PORT)), None, answer)

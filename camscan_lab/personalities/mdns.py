@@ -32,10 +32,13 @@ from zeroconf.const import (
     _TYPE_TXT,
 )
 
-from camscan.discovery.mdns import MAX_PACKET, SERVICES_META
 from camscan_lab.personalities.udp_responder import responder_socket
 from camscan_lab.personality import Closer, LabHost
 
+# RFC 6762/6763, stated here rather than taken from camscan.discovery.mdns: a constant wrong
+# in both would pass every test.
+SERVICES_META = "_services._dns-sd._udp.local."  # RFC 6763 §9
+MAX_PACKET = 9000  # RFC 6762 §17
 MDNS_GROUP = "224.0.0.251"
 MDNS_PORT = 5353
 AVAHI_READY_S = 10.0  # avahi probes its names (~1 s) before it answers

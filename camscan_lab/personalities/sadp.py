@@ -13,11 +13,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from camscan.discovery.sadp import GROUP, PORT
 from camscan_lab.captures import recorded
 from camscan_lab.personalities.udp_responder import Reply, hostile_replies, serve_udp
 from camscan_lab.personality import Closer, LabHost
 
+# The lab's own statement of where SADP tools listen (UniversalScanner Hikvision.cs, Haicam;
+# fingerprints/SOURCES.md#s5-1), not camscan.discovery.sadp's: a shared wrong constant would pass.
+GROUP = "239.255.255.250"
+PORT = 37020
 _UUID = re.compile(rb"<Uuid>([^<]{1,64})</Uuid>")
 
 

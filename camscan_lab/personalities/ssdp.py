@@ -11,11 +11,15 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any, cast
 
-from camscan.discovery.ssdp import MAX_DATAGRAM, SSDP_GROUP, SSDP_PORT, ParseError, parse_ssdp
 from camscan_lab.personalities.udp_responder import responder_socket
 from camscan_lab.personality import Closer, LabHost
 
 _MAX_REQUEST = 8192
+# UPnP Device Architecture 1.1 §1.1.2, stated here rather than taken from camscan.discovery.ssdp:
+# a constant wrong in both would pass every test.
+SSDP_GROUP = "239.255.255.250"
+SSDP_PORT = 1900
+MAX_DATAGRAM = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,32 @@ def build_notify(dev: SsdpDevice, adv: Advert) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
 
 
+def read_msearch(data: bytes) -> dict[str, str] | None:
+    """The headers of a multicast M-SEARCH as UDA 1.1 §1.3.2 requires it, else None.
+
+    Read as strictly as a device stack may: CRLF lines, `MAN: "ssdp:discover"` with its quotes,
+    HOST, MX and ST present. camscan's own parser is deliberately not used here.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    head, sep, _ = text.partition("\r\n\r\n")
+    lines = head.split("\r\n")
+    if not sep or lines[0] != "M-SEARCH * HTTP/1.1":
+        return None
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if not colon:
+            return None
+        headers[name.strip().upper()] = value.strip()
+    if (headers.get("MAN") != '"ssdp:discover"' or "ST" not in headers
+            or "HOST" not in headers or not headers.get("MX", "").isdigit()):
+        return None
+    return headers
+
+
 def matching(dev: SsdpDevice, st: str) -> list[Advert]:
     """Adverts that answer a search for `st`."""
     if st == "ssdp:all":
@@ -95,13 +125,10 @@ class _Responder(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str | Any, ...]) -> None:
         if len(data) > MAX_DATAGRAM:
             return
-        try:
-            msg = parse_ssdp(data)
-        except ParseError:
+        headers = read_msearch(data)
+        if headers is None:
             return
-        if msg.kind != "search" or msg.headers.get("MAN", "").strip('"') != "ssdp:discover":
-            return
-        adverts = matching(self.dev, msg.headers.get("ST", ""))
+        adverts = matching(self.dev, headers["ST"])
         if adverts:
             # UDA: reply after a random delay below MX; kept short so lab scans stay fast.
             delay = random.uniform(0, 0.2)

@@ -23,10 +23,26 @@ from typing import Any
 import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
 
-from camscan.discovery.wsd import GROUP, PORT, ParseError, build_probe, parse_probe_matches
 from camscan_lab.personalities.udp_responder import Reply, serve_udp
 from camscan_lab.personality import Closer, LabHost
 
+# WS-Discovery 1.1 (OASIS): multicast 239.255.255.250, UDP 3702 -- stated here, not taken from
+# camscan.discovery.wsd, so a constant wrong in both cannot pass.
+GROUP = "239.255.255.250"
+PORT = 3702
+# A minimal WS-Discovery 2005/04 Probe, to see the third-party publisher answer.
+_READY_PROBE = (
+    '<?xml version="1.0" encoding="utf-8"?>'
+    '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+    'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
+    'xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery" '
+    'xmlns:dn="http://www.onvif.org/ver10/network/wsdl">'
+    "<s:Header><a:Action>http://schemas.xmlsoap.org/ws/2005/04/discovery/Probe</a:Action>"
+    "<a:MessageID>urn:uuid:{id}</a:MessageID>"
+    "<a:To>urn:schemas-xmlsoap-org:ws:2005:04:discovery</a:To></s:Header>"
+    "<s:Body><d:Probe><d:Types>dn:NetworkVideoTransmitter</d:Types></d:Probe></s:Body>"
+    "</s:Envelope>"
+)
 PUBLISHER_READY_S = 10.0  # Python start-up, imports and the first Hello take ~1 s
 
 _RELATES_TO = re.compile(r"(<(?:[\w.-]+:)?RelatesTo>)[^<]*(</(?:[\w.-]+:)?RelatesTo>)")
@@ -107,13 +123,13 @@ async def _answers(host: LabHost, timeout: float) -> bool:
     try:
         sock.bind((host.ip, 0))
         while loop.time() < deadline:
-            sock.sendto(build_probe("dn:NetworkVideoTransmitter"), (host.ip, PORT))
+            sock.sendto(_READY_PROBE.format(id=uuid.uuid4()).encode(), (host.ip, PORT))
             try:
                 data = await asyncio.wait_for(loop.sock_recv(sock, 65535), 0.25)
             except TimeoutError:
                 continue
-            with contextlib.suppress(ParseError):
-                return bool(parse_probe_matches(data).matches)
+            if b"ProbeMatch" in data and b"EndpointReference" in data:
+                return True
         return False
     finally:
         sock.close()
