@@ -366,3 +366,15 @@ def test_runner_skips_a_personality_that_is_missing_or_fails(
     assert runner.closers == [] and runner.report["started"] == []
     (skipped,) = runner.report["skipped"]
     assert skipped["service"] == "cam csa-kind/1" and why in skipped["error"]
+
+
+def test_lab_status_tells_what_the_personalities_told() -> None:
+    from camscan_lab.cli import describe
+
+    status = network.LabStatus(
+        prefix="x-", state_dir="/run/camscan-lab/x-", up=True, phase="up", spec="office",
+        namespaces=(), expected_namespaces=0, devices=1, fillers=0, filler_mode=None,
+        runner_pid=None, runner_alive=False, runner_peak_rss_kb=None, services_started=1,
+        services_skipped=(), notices=("cam: avahi-daemon is not installed: stand-in",),
+        gc_thresh="", up_seconds=None, network_seconds=None)
+    assert "  note:       cam: avahi-daemon is not installed: stand-in" in describe(status)

@@ -12,6 +12,7 @@ from discovery_runs import WINDOW_S, Run, run_discoverer
 
 from camscan.context import ScanContext, ScanSettings
 from camscan.discovery import dhip, onvif, sadp, wsd
+from camscan.discovery.udp import Datagram
 from camscan.identify import identify
 from camscan.models import Evidence
 from camscan_lab.personalities import dhip as lab_dhip
@@ -103,6 +104,9 @@ def test_dhip_finds_every_device_with_every_field(lab: Any, dhip_run: Run) -> No
                                     else {device.ip})
         assert got["mac"] == {device.mac}
         assert got["model"] == {device.spec.table["model"]}
+        if recorded:  # what crossed the lab's network is the recording, unchanged
+            raw = dhip.reply_evidence(Datagram(device.ip, dhip.PORT, packet))[0]
+            assert got["dhip.reply"] == {raw.value}
     assert [d.name for d, s in devices if "capture" in s.table] == ["dahua-cam-yard"]
     vendors = {d.name: facts(found, d.ip)["dhip.vendor"] for d, _ in devices}
     assert vendors["lorex-cam"] == {"Lorex"} and vendors["intelbras-cam"] == {"Intelbras"}
