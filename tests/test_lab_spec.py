@@ -368,6 +368,17 @@ def test_runner_skips_a_personality_that_is_missing_or_fails(
     assert skipped["service"] == "cam csa-kind/1" and why in skipped["error"]
 
 
+@pytest.mark.parametrize("kind", ["dhip", "sadp"])
+def test_a_service_naming_a_missing_capture_is_skipped_at_start(
+        kind: str, tmp_path: Path) -> None:
+    svc = f'[[service]]\ndevice = "cam"\nkind = "{kind}"\nport = 1\ncapture = "{kind}/no.hex"\n'
+    spec = load_spec(write(tmp_path, devices=LAB + CAM, svc=svc))
+    runner = Runner(network.Lab(spec, "csa-unit-"), tmp_path)
+    asyncio.run(runner.start(_host(), spec.device("cam").services[0]))  # _host: no sockets
+    (skipped,) = runner.report["skipped"]
+    assert "failed to start: FileNotFoundError" in skipped["error"]
+
+
 def test_lab_status_tells_what_the_personalities_told() -> None:
     from camscan_lab.cli import describe
 
