@@ -137,3 +137,23 @@ def test_any_bytes_after_a_header_never_raise(tmp_path_factory: pytest.TempPathF
     path.write_bytes(head + tail)
     records, report = read(path)
     assert report.packets >= len(records)
+
+
+def test_truncated_pcapng_keeps_the_blocks_before(tmp_path: Path) -> None:
+    data = pcapng_bytes(FRAMES)
+    path = tmp_path / "cut.pcapng"
+    path.write_bytes(data[:-7])
+    records, report = read(path)
+    assert [r[2] for r in records] == FRAMES[:4]
+    assert len(report.problems) == 1 and report.problems[0].startswith("truncated at offset")
+
+
+def test_pcapng_packet_of_an_unknown_interface_is_skipped_and_reported(tmp_path: Path) -> None:
+    data = bytearray(pcapng_bytes(FRAMES[:2]))
+    first_epb = data.index(struct.pack("<I", 6))
+    data[first_epb + 8:first_epb + 12] = struct.pack("<I", 7)  # interface 7 was never described
+    path = tmp_path / "bad-if.pcapng"
+    path.write_bytes(bytes(data))
+    records, report = read(path)
+    assert [r[2] for r in records] == FRAMES[1:2]
+    assert report.problems == [f"bad packet block at offset {first_epb}: skipped"]

@@ -252,3 +252,13 @@ def test_raw_replies_per_host_are_bounded() -> None:
     h = hear(frames)
     raw = [ev for ev in h.by_host["198.18.0.95"] if ev.key == "http.response"]
     assert len(raw) == 16
+
+
+def test_linux_cooked_capture_frames_are_read() -> None:
+    sadp = load("sadp", "ds-2cd2385g1-i.xml")
+    eth = udp_frame("198.18.0.96", 37020, "239.255.255.250", 37020, sadp, src_mac=CAM_MAC)
+    # SLL header (tcpdump -i any): packet type, ARPHRD_ETHER, address length, address, protocol
+    sll = struct.pack("!HHH8sH", 2, 1, 6, mac(CAM_MAC) + b"\0\0", 0x0800) + eth[14:]
+    h = Hearing()
+    h.feed(1.0, 113, sll)
+    assert "sadp.serial" in keys(h.by_host["198.18.0.96"])
