@@ -539,8 +539,11 @@ class Hearing:
     def host_evidence(self) -> dict[str, list[Evidence]]:
         """Evidence per host, MAC-labelled items moved to their address, frame MACs added."""
         merged: dict[str, list[Evidence]] = {}
+        # A MAC heard from exactly one address, never through a router, names that address.
+        frame_owner = {_mac_text(mac): ip for ip, mac in self.ip_mac.items()
+                       if mac and len(self.mac_ips.get(mac, ())) == 1 and ip not in self.routed}
         for host, items in self.by_host.items():
-            target = self._address_of_label(host)
+            target = self._address_of_label(host, frame_owner)
             if target != host:
                 items = [dataclasses.replace(ev, host=target) for ev in items]
             merged.setdefault(target, []).extend(items)
@@ -550,7 +553,7 @@ class Hearing:
                                       raw=f"source MAC of the frames heard from {host}"))
         return merged
 
-    def _address_of_label(self, host: str) -> str:
+    def _address_of_label(self, host: str, frame_owner: dict[str, str]) -> str:
         if normalize_mac(host) != host:
             return host  # an address, not a MAC label
         if host in self.mac_labels:
@@ -558,11 +561,7 @@ class Hearing:
         ips = self.arp_mac_ips.get(host)
         if ips and len(ips) == 1:
             return next(iter(ips))
-        for ip, mac in self.ip_mac.items():
-            if mac and _mac_text(mac) == host and len(self.mac_ips.get(mac, ())) == 1 \
-                    and ip not in self.routed:
-                return ip
-        return host
+        return frame_owner.get(host, host)
 
     def device(self, host: str) -> Device:
         """One host as known now (a live capture's interim view; `devices` is the final one)."""
@@ -579,11 +578,9 @@ class Hearing:
         """Every host heard, identified."""
         from camscan.pipeline import build_device
 
-        out = []
-        for host, items in self.host_evidence().items():
-            seen = min((self.first_seen.get(h, 0.0) for h in (host,)), default=None)
-            out.append(build_device(host, items, outside_scope=False, first_seen=seen))
-        return out
+        return [build_device(host, items, outside_scope=False,
+                             first_seen=self.first_seen.get(host))
+                for host, items in self.host_evidence().items()]
 
 
 __all__ = ["PROTOCOLS", "UDP_PORTS", "Hearing"]

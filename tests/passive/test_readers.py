@@ -157,3 +157,17 @@ def test_any_bytes_give_a_result_or_parse_error(data: bytes) -> None:
     for reader, error in READERS:
         with contextlib.suppress(error):
             reader(data)
+
+
+def test_dhcp_discover_joins_the_address_its_mac_takes_later(tmp_path: Path) -> None:
+    from packets import arp_frame
+
+    discover = udp_frame("0.0.0.0", 68, "255.255.255.255", 67, dhcp_request(
+        options=DISCOVER_OPTIONS), src_mac=MAC, dst_mac="ff:ff:ff:ff:ff:ff")
+    doc = build_document(read_captures([str(write_pcap(
+        tmp_path / "d.pcap", [discover, arp_frame(MAC, "198.18.0.77", "198.18.0.1")]))]))
+    (dev,) = doc["devices"]
+    assert dev["ip"] == "198.18.0.77"
+    assert {"dhcp.hostname", "dhcp.vendor_class", "dhcp.param_list"} <= {
+        e["key"] for e in dev["evidence"]}
+    assert all(e["host"] == "198.18.0.77" for e in dev["evidence"])
