@@ -14,14 +14,18 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import aiohttp
 
 from camscan import xmlsafe
 from camscan.context import ScanContext, traffic_log
+from camscan.discovery import lazy
 from camscan.discovery.udp import Datagram, save_capture
 from camscan.models import Evidence, excerpt
+
+if TYPE_CHECKING:
+    import aiohttp
+
 
 SOAP_ENV = "http://www.w3.org/2003/05/soap-envelope"
 TDS = "http://www.onvif.org/ver10/device/wsdl"
@@ -196,6 +200,8 @@ async def _post(session: aiohttp.ClientSession, url: str, operation: str,
 async def _call(ctx: ScanContext, session: aiohttp.ClientSession, host: str, url: str,
                 operation: str, payload: bytes) -> SoapReply | None:
     """One call; emits what it learns. The reply when the operation answered with data."""
+    import aiohttp  # loaded by query(), off the loop
+
     stats = ctx.stat(SOURCE)
     port = urlsplit(url).port or (443 if url.startswith("https") else 80)
     stats.sent += 1
@@ -244,6 +250,9 @@ def device_clock(reply: SoapReply | None) -> datetime | None:
 
 async def query(ctx: ScanContext, host: str, xaddr: str) -> None:
     """Ask one device service for its time and identity; emit everything it answers."""
+    await lazy.load("aiohttp")
+    import aiohttp
+
     settings = ctx.settings
     timeout = aiohttp.ClientTimeout(total=settings.connect_timeout_s + settings.read_timeout_s,
                                     sock_connect=settings.connect_timeout_s,
@@ -267,6 +276,9 @@ async def query(ctx: ScanContext, host: str, xaddr: str) -> None:
 async def device_information(ctx: ScanContext, host: str, xaddr: str, username: str,
                              password: str) -> None:
     """An authenticated GetDeviceInformation (WS-UsernameToken digest) against one service."""
+    await lazy.load("aiohttp")
+    import aiohttp
+
     timeout = aiohttp.ClientTimeout(total=ctx.settings.connect_timeout_s
                                     + ctx.settings.read_timeout_s)
     async with aiohttp.ClientSession(timeout=timeout) as session:

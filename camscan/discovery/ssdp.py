@@ -7,17 +7,21 @@ import ipaddress
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
 
-import aiohttp
-
 from camscan import xmlsafe
 from camscan.context import ScanContext, traffic_log
+from camscan.discovery import lazy
 from camscan.discovery.udp import Datagram, exchange, names_other_host
 from camscan.keys import NAMES_OTHER
 from camscan.models import Evidence, excerpt
 from camscan.probes.paths import is_forbidden
+
+if TYPE_CHECKING:
+    import aiohttp
+
 
 SSDP_GROUP = "239.255.255.250"
 SSDP_PORT = 1900
@@ -234,6 +238,8 @@ class SsdpHearing:
 
 async def _fetch_description(ctx: ScanContext, session: aiohttp.ClientSession, host: str,
                              location: str) -> None:
+    import aiohttp  # loaded by discover(), off the loop
+
     stats = ctx.stat("ssdp")
     port = same_host_location(location, host)
     if port is None:
@@ -279,6 +285,9 @@ async def discover(ctx: ScanContext) -> None:
     if not ctx.source_ip:
         stats.notes.append("no source address: SSDP needs a local interface")
         return
+    await lazy.load("aiohttp")
+    import aiohttp
+
     timeout = aiohttp.ClientTimeout(total=DESCRIPTION_TIMEOUT_S,
                                     connect=ctx.settings.connect_timeout_s)
     connector = aiohttp.TCPConnector(local_addr=(ctx.source_ip, 0), limit=16)
