@@ -46,7 +46,8 @@ BANNERS_LIMIT = ("Banner probes are unauthenticated and read-only: a device that
 PASSIVE_LIMITS: tuple[str, ...] = (
     "Passive: nothing was sent. Only devices that spoke during the capture, and only what they "
     "said in the clear (ARP, DHCP, mDNS, SSDP, WS-Discovery, SADP, DHIP, SNMP, plain HTTP and "
-    "RTSP, TLS 1.2 certificates, LLDP, CDP), can be named; a silent device is not seen.",
+    "RTSP, TLS 1.2 certificates, LLDP, CDP, over IPv4), can be named; a silent device is not "
+    "seen.",
     "A capture holds only what reached its port: on a switch, unicast between other hosts is "
     "not heard unless the port mirrors it.",
     "A MAC address is credited to a host only when its frames can only be its own; a device "
