@@ -61,6 +61,12 @@ def report(
     output: Annotated[str | None, typer.Option(
         "-o", "--output",
         help="report.html, report.pdf (needs WeasyPrint), or - for the HTML on stdout.")] = None,
+    redact: Annotated[bool, typer.Option(
+        "--redact", help="The version to publish: no addresses, MACs, serials, firmware, "
+                         "device-supplied evidence or risk details.")] = False,
+    include_outside: Annotated[bool, typer.Option(
+        "--include-outside-scope", help="Count devices found outside the scanned range in the "
+                                        "headline and totals (listed apart otherwise).")] = False,
     db: DbOption = None,
     server: Annotated[str | None, typer.Option(
         "--server", help="Roll-up of a central server instead: JSON figures on stdout, and "
@@ -92,10 +98,10 @@ def report(
     docs = [_resolve(ref, db) for ref in scans]
     try:
         if output == "-":
-            sys.stdout.write(report_text(docs))
+            sys.stdout.write(report_text(docs, redact=redact, include_outside=include_outside))
             sys.stdout.flush()
             return
-        write_report(docs, output)
+        write_report(docs, output, redact=redact, include_outside=include_outside)
     except ReportError as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:

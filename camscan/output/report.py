@@ -18,7 +18,13 @@ from typing import Any
 
 import camscan
 from camscan.models import ScanResult
-from camscan.output.document import TARGET_MAKERS, as_document, english_list, summarize
+from camscan.output.document import (
+    TARGET_MAKERS,
+    as_document,
+    english_list,
+    host_order,
+    summarize,
+)
 from camscan.output.jsonout import atomic_write_bytes, atomic_write_text
 
 Doc = Mapping[str, Any]
@@ -80,9 +86,9 @@ def is_listed(device: Mapping[str, Any]) -> bool:
 
 # -- sentences ----------------------------------------------------------------------------
 
-def headline(summary: Mapping[str, Any], scans: int = 1) -> str:
+def headline(summary: Mapping[str, Any], scans: int = 1, *, subject: str | None = None) -> str:
     """The one-sentence answer: `This scan found 37 Hikvision and 12 Dahua devices, 5 ...`."""
-    subject = "This scan" if scans == 1 else f"These {scans} scans"
+    subject = subject or ("This scan" if scans == 1 else f"These {scans} scans")
     hik, dahua = summary["hikvision"], summary["dahua"]
     total = hik + dahua
     if total == 0:
@@ -252,16 +258,28 @@ def _evidence_cell(v: Mapping[str, Any]) -> str:
     return '<ul class="evidence">' + "".join(items) + "</ul>" if items else "—"
 
 
-def _device_table(items: Sequence[SiteDevice], with_site: bool) -> str:
-    listed = [it for it in items if is_listed(it.device)]
+def _device_table(items: Sequence[SiteDevice], with_site: bool, *, redact: bool = False,
+                  only_listed: bool = True) -> str:
+    listed = [it for it in items if is_listed(it.device) or not only_listed]
     if not listed:
         return "<p>No Hikvision, Dahua or white-label devices were found.</p>"
+    if redact:  # the published version: what, not where or which unit
+        head = (["Site"] if with_site else []) + [
+            "#", "Maker", "Brand", "Type", "Model", "Confidence", "Decided by"]
+        rows: list[list[Cell]] = []
+        for n, it in enumerate(listed, 1):
+            v = it.device["verdict"]
+            decided = ", ".join(dict.fromkeys(m["fingerprint_id"] for m in v["decided_by"]))
+            rows.append([*([e(it.site)] if with_site else []), str(n), e(v["maker"]),
+                         e(v["brand"]), e(v["device_type"]), e(v["model"]),
+                         e(v["confidence"]), ("ev", e(decided))])
+        return _table(head, rows, "devices redacted")
     head = (["Site"] if with_site else []) + [
         "Address", "Maker", "Brand", "Type", "Model", "Firmware", "Serial", "Confidence",
         "Evidence"]
     cols = (["site"] if with_site else []) + [
         "addr", "maker", "brand", "type", "model", "fw", "serial", "conf", "ev"]
-    rows: list[list[Cell]] = []
+    rows = []
     for it in listed:
         d, v = it.device, it.device["verdict"]
         addr = f'{e(d["ip"])}<br><span class="mac">{e(d["mac"])}</span>'
@@ -277,8 +295,9 @@ def _device_table(items: Sequence[SiteDevice], with_site: bool) -> str:
     return _table(head, rows, "devices", cols)
 
 
-def _scope_section(doc: Doc) -> str:
+def _scope_section(doc: Doc, *, redact: bool = False) -> str:
     s = doc["scope"]
+    withheld = "withheld in the published version"
     label = e(doc["site"] or NO_SITE)
     fp = doc["fingerprints"]["version"]
     facts = [
@@ -288,10 +307,10 @@ def _scope_section(doc: Doc) -> str:
         ("Finished", e(format_time(doc["finished"]))),
         ("Complete", "yes" if doc["complete"] else
          '<strong class="warn">no — the scan was interrupted; figures are a lower bound</strong>'),
-        ("Targets", e(", ".join(s["targets"]))),
-        ("Excluded", e(", ".join(s["exclusions"]) or None)),
+        ("Targets", e(withheld if redact else ", ".join(s["targets"]))),
+        ("Excluded", e(withheld if redact else ", ".join(s["exclusions"]) or None)),
         ("Addresses in scope", e(s["address_count"])),
-        ("Interface", e(s["interface"])),
+        ("Interface", e(withheld if redact and s["interface"] else s["interface"])),
         ("Methods", e(", ".join(s["probes"]))),
         ("TCP ports probed", e(", ".join(str(p) for p in s["ports"]))),
         ("Rate, retries, listen window",
@@ -320,13 +339,24 @@ in scope the same questions a web browser or video player would (its web page, i
 service, its discovery replies), and compares the answers with a library of known
 fingerprints. It never guesses passwords and changes nothing on any device; it logs in only
 where the operator supplied ONVIF credentials.</p>
-<p>Each identification says how sure it is. <em>Confirmed</em> means the device named its maker
-in a vendor-specific reply (for example Hikvision's SADP or Dahua's DHIP discovery protocol).
-<em>Likely</em> means strong but indirect evidence, such as a web page or login prompt that
-only that maker's firmware produces. <em>Possible</em> means weak evidence only, such as the
-maker's network-card address prefix. <em>Undetermined</em> means the device was seen but did
-not reveal enough to say who made it. Where two pieces of evidence disagree, both are shown
-as a conflict rather than one being chosen silently.</p>
+<p>Each identification says how sure it is, by these rules (the ones camscan's code applies,
+<code>camscan/identify.py</code>). Evidence carried by the same protocol counts once: the
+network-card address inside a SADP reply cannot confirm that same reply.</p>
+<ul>
+<li><em>Confirmed</em>: the device named its maker in a vendor-only reply (Hikvision's SADP or
+ISAPI, Dahua's DHIP or login challenge), or two independent strong signals agree (for example
+a maker's web server banner and its video service's login realm).</li>
+<li><em>Likely</em>: one strong signal only. A network-card address (MAC) prefix registered to
+Hikvision or Dahua, with nothing else, gives <em>likely</em>.</li>
+<li><em>Possible</em>: only weak, corroborating signals (generic web server or video service
+names that these makers' firmware uses but others do too), from at least two independent
+sources; or a brand (such as an OEM brand's address prefix) without its maker. One weak signal
+alone never names Hikvision or Dahua.</li>
+<li><em>Undetermined</em>: the device was seen but revealed nothing that names a maker.</li>
+</ul>
+<p>Where evidence for two makers disagrees, both are reported as a conflict: the better
+supported maker is kept one level less sure, and equal support leaves the maker
+undetermined.</p>
 <p>The figures count what was reachable from the scanner while the scan ran; the limits
 listed under each scan explain what it could not see.</p>
 """
@@ -394,7 +424,14 @@ dl.facts dt { color:var(--muted); } dl.facts dd { margin:0; }
 .method p { max-width:48rem; }
 footer { margin-top:3rem; padding-top:.8rem; border-top:1px solid var(--rule);
   color:var(--muted); font-size:.8rem; }
-@page { size:A4; margin:16mm 14mm; }
+.sev { font-weight:600; } .sev-critical, .sev-high { color:var(--accent); }
+table.risks, table.followup { width:100%; font-size:.82rem; }
+table.risks td, table.followup td { overflow-wrap:anywhere; }
+table.matrix td .num { min-width:2.5rem; }
+@page { size:A4; margin:16mm 14mm 18mm;
+  @bottom-left { content:"Hikvision and Dahua equipment survey"; font-size:8pt; color:#5a5a5a; }
+  @bottom-right { content:"Page " counter(page) " of " counter(pages); font-size:8pt;
+    color:#5a5a5a; } }
 @media print {
   html { font-size:10.5pt; }
   main { max-width:none; padding:0; }
@@ -414,6 +451,11 @@ footer { margin-top:3rem; padding-top:.8rem; border-top:1px solid var(--rule);
   .counts { display:inline-block; vertical-align:top; margin:0 2rem 1rem 0; }
   thead { display:table-header-group; }
   section.scope { break-inside:auto; }
+  a { color:inherit; text-decoration:none; }
+  table.risks, table.followup { font-size:7.5pt; }
+  table.risks tr, table.followup tr, table.devices tr, table.matrix tr { break-inside:avoid; }
+  h2, h3 { break-after:avoid; }
+  .notice { border-width:0 0 0 3px; }
 }
 """
 
@@ -425,19 +467,146 @@ CSP = ("default-src 'none'; style-src 'sha256-"
        + "'; img-src data:; base-uri 'none'; form-action 'none'")
 
 
-def _device_items(docs: Sequence[Doc]) -> list[SiteDevice]:
-    return [SiteDevice(doc["site"] or NO_SITE, d) for doc in docs for d in doc["devices"]]
+def combine(docs: Sequence[Doc]) -> dict[str, list[SiteDevice]]:
+    """Devices per site, each counted once however many scans of that site saw it.
+
+    Scans of one site are matched in time order as `camscan diff` matches two (MAC, then
+    serial, then address); a device keeps its latest record. Different sites never merge.
+    """
+    from camscan.diff import match_devices
+
+    by_site: dict[str, list[Doc]] = {}
+    for doc in docs:
+        by_site.setdefault(doc["site"] or NO_SITE, []).append(doc)
+    out: dict[str, list[SiteDevice]] = {}
+    for site in sorted(by_site):
+        current: list[Mapping[str, Any]] = []
+        for doc in sorted(by_site[site], key=lambda d: str(d["started"])):
+            m = match_devices(current, doc["devices"])
+            current = [*m.removed, *(p.after for p in m.still_present), *m.new]
+        current.sort(key=lambda d: host_order(d["ip"]))
+        out[site] = [SiteDevice(site, d) for d in current]
+    return out
 
 
-def render_html(docs: Sequence[Doc], *, generated: str | None = None) -> str:
-    """The report of one or more scan documents as one self-contained HTML page."""
+def inputs_sentence(docs: Sequence[Doc], combined: Mapping[str, Sequence[SiteDevice]]) -> str:
+    """What the report is made of, when it is more than one scan."""
+    if len(docs) < 2:
+        return ""
+    parts = []
+    for site in combined:
+        starts = [format_time(t).split(",")[0] for t in sorted(
+            str(d["started"]) for d in docs if (d["site"] or NO_SITE) == site)]
+        parts.append(f"{_plural(len(starts), 'scan')} of {site} ({', '.join(starts)})")
+    seen = sum(len(d["devices"]) for d in docs)
+    kept = sum(len(v) for v in combined.values())
+    text = f"This report combines {english_list(parts)}."
+    if kept < seen:
+        text += (f" A device seen in several scans of the same site is counted once "
+                 f"(matched by MAC address, then serial number, then address): {seen} "
+                 f"sightings are {_plural(kept, 'device')}.")
+    if len(combined) > 1:
+        text += " Different sites are totalled separately under By site."
+    return text
+
+
+def _matrix_table(devices: Sequence[Mapping[str, Any]]) -> str:
+    """Makers down, device types across: Hikvision and Dahua first, undetermined last."""
+    counts: Counter[tuple[str, str]] = Counter(
+        (d["verdict"]["maker"] or "Undetermined", d["verdict"]["device_type"]) for d in devices)
+    makers = sorted({m for m, _ in counts},
+                    key=lambda m: (m not in TARGET_MAKERS, m == "Undetermined", m))
+    types = sorted({t for _, t in counts}, key=lambda t: (t == "unknown", t))
+    rows = [[e(m), *(f'<span class="num">{counts[(m, t)] or ""}</span>' for t in types),
+             f'<span class="num">{sum(counts[(m, t)] for t in types)}</span>'] for m in makers]
+    if not rows:
+        return ""
+    return ('<div class="counts wide"><h3>Maker by device type</h3>'
+            + _table(["Maker", *(e(t) for t in types), "All"], rows, "matrix") + "</div>")
+
+
+def follow_up_hint(d: Mapping[str, Any]) -> str:
+    """What to check on a device the scan could not settle."""
+    v = d["verdict"]
+    if v["conflicts"]:
+        sides = "; ".join(f"{c['field']}: {' vs '.join(c['values'])}" for c in v["conflicts"])
+        return (f"Evidence disagrees ({sides}). Check the maker's label on the device or its "
+                "web page, and whether a network adapter or switch stands in front of it.")
+    if v["confidence"] == "possible":
+        named = v["maker"] or v["brand"] or "a maker"
+        return (f"Only weak evidence suggests {named}. Check the model plate on the device, "
+                "or open its web page and look for the maker's name.")
+    keys = sorted({str(ev["key"]).split(".")[0] for ev in d.get("evidence", ())})
+    heard = f" It answered only with: {', '.join(keys)}." if keys else ""
+    return ("Nothing named its maker." + heard + " Identify it from the switch port, the "
+            "site's records or its label; scanning again with --deep or ONVIF credentials "
+            "may help.")
+
+
+def _needs_follow_up(d: Mapping[str, Any]) -> bool:
+    v = d["verdict"]
+    return v["confidence"] in ("undetermined", "possible") or bool(v["conflicts"])
+
+
+def _follow_up_table(items: Sequence[SiteDevice], with_site: bool, redact: bool) -> str:
+    todo = [it for it in items if _needs_follow_up(it.device)]
+    if not todo:
+        return "<p>Every device seen was identified; nothing needs checking by hand.</p>"
+    head = (["Site"] if with_site else []) + (["#"] if redact else ["Address"]) + [
+        "Confidence", "Maker/brand suggested", "What to check"]
+    rows: list[list[Cell]] = []
+    for n, it in enumerate(todo, 1):
+        d, v = it.device, it.device["verdict"]
+        where = str(n) if redact else (f'{e(d["ip"])}<br><span class="mac">{e(d["mac"])}</span>')
+        rows.append([*([e(it.site)] if with_site else []), where, e(v["confidence"]),
+                     e(v["brand"] or v["maker"]), e(follow_up_hint(d))])
+    return _table(head, rows, "followup")
+
+
+def _risk_table(items: Sequence[SiteDevice], with_site: bool) -> str:
+    rows: list[list[Cell]] = []
+    for it in items:
+        d, v = it.device, it.device["verdict"]
+        for r in d.get("risks", ()):
+            cves = f' <span class="via">{e(", ".join(r["cves"]))}</span>' if r["cves"] else ""
+            rows.append([*([e(it.site)] if with_site else []), e(d["ip"]),
+                         e(" ".join(x for x in (v["brand"] or v["maker"], v["model"]) if x)),
+                         f'<span class="sev sev-{e(r["severity"])}">{e(r["severity"])}</span>',
+                         e(r["title"]) + cves, e(r["certainty"]),
+                         e(r["detail"]) + f'<br><span class="via">{e(r["advice"])}</span>'])
+    if not rows:
+        return "<p>No device disclosed anything that a risk note in camscan's data applies to.</p>"
+    head = (["Site"] if with_site else []) + [
+        "Address", "Device", "Severity", "Note", "Certainty", "Why, and what to do"]
+    return _table(head, rows, "risks")
+
+
+RISK_NOTE_TEXT = """<p class="sub">Held against published advisories and risky states, from what
+each device disclosed to the scan (its model and firmware, its discovery replies). Nothing was
+sent to any device to test a vulnerability. <em>In range</em>: the disclosed version lies in the
+advisory's affected range; <em>check</em>: only the product line matches and the version must be
+checked by hand; <em>disclosed</em>: the device said so itself.</p>"""
+
+
+def render_html(docs: Sequence[Doc], *, generated: str | None = None, redact: bool = False,
+                include_outside: bool = False) -> str:
+    """The report of one or more scan documents as one self-contained HTML page.
+
+    Scans of one site count each device once; `include_outside` puts devices found outside
+    the scanned range into the headline; `redact` leaves out addresses, MACs, serials,
+    firmware, device-supplied evidence and risk details (the version to publish).
+    """
     if not docs:
         raise ReportError("a report needs at least one scan document")
-    items = _device_items(docs)
-    devices = [it.device for it in items]
+    combined = combine(docs)
+    items = [it for group in combined.values() for it in group]
+    counted = [it for it in items if include_outside or not it.device["outside_scope"]]
+    outside = [it for it in items if it.device["outside_scope"]]
+    devices = [it.device for it in counted]
     summary = summarize(devices)
-    sites = sorted({it.site for it in items} | {doc["site"] or NO_SITE for doc in docs})
+    sites = sorted(combined | {doc["site"] or NO_SITE: [] for doc in docs})
     site_label = ", ".join(sites)
+    with_site = len(sites) > 1
     when = generated or datetime.now(UTC).isoformat(timespec="seconds")
     incomplete = [doc for doc in docs if not doc["complete"]]
     notice = ('<p class="notice"><strong>Incomplete:</strong> '
@@ -449,6 +618,32 @@ def render_html(docs: Sequence[Doc], *, generated: str | None = None) -> str:
     by = f" by {e(', '.join(operators))}" if operators else ""
     versions = sorted({f"{doc['tool']['name']} {doc['tool']['version']}" for doc in docs})
     fps = sorted({doc["fingerprints"]["version"] or "unversioned" for doc in docs})
+    subject = None if len(docs) == 1 else (
+        f"These {len(docs)} scans of {site_label}" if len(combined) == 1
+        else f"These {len(docs)} scans of {len(sites)} sites")
+    scope_note = ""
+    if outside and not include_outside:
+        scope_note = (f"{_plural(len(outside), 'device')} found outside the scanned range "
+                      f"{'is' if len(outside) == 1 else 'are'} listed apart and not counted "
+                      "here.")
+    elif outside:
+        scope_note = (f"These figures include {_plural(len(outside), 'device')} found outside "
+                      "the scanned range.")
+    redacted = ('<p class="notice">Published version: addresses, MAC addresses, serial numbers, '
+                "firmware versions, device-supplied evidence and risk details are withheld. "
+                "The full version is kept for the internal file.</p>") if redact else ""
+    risks = ("<p>Withheld from the published version.</p>" if redact else
+             RISK_NOTE_TEXT + _risk_table(counted, with_site))
+    outside_section = ""
+    if outside:
+        outside_section = f"""
+<section id="outside">
+<h2>Found outside the scanned range</h2>
+<p class="sub">Vendor discovery (SADP, DHIP) also hears devices whose address lies outside the
+scanned range, such as a camera still on its factory address. They were not probed further
+and are {"included in" if include_outside else "not counted in"} the figures above.</p>
+{_device_table(outside, with_site, redact=redact, only_listed=False)}
+</section>"""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -464,9 +659,11 @@ def render_html(docs: Sequence[Doc], *, generated: str | None = None) -> str:
 <header>
 <p class="kicker">Surveillance equipment survey</p>
 <h1>Hikvision and Dahua equipment at {e(site_label)}</h1>
-<p class="headline" id="headline">{e(headline(summary, len(docs)))}</p>
-<p class="sub">{e(confidence_sentence(devices))}</p>
+<p class="headline" id="headline">{e(headline(summary, len(docs), subject=subject))}</p>
+<p class="sub">{e(confidence_sentence(devices))} {e(scope_note)}</p>
+<p class="sub" id="inputs">{e(inputs_sentence(docs, combined))}</p>
 {notice}
+{redacted}
 <p class="meta">Network scan started {period}{by}, using {e(", ".join(versions))} with
 fingerprint data {e(", ".join(fps))}. Details of what was scanned, and what a scan like this
 cannot see, are under <a href="#scope">Scope</a>.</p>
@@ -482,21 +679,36 @@ cannot see, are under <a href="#scope">Scope</a>.</p>
 {_count_table("Devices by confidence", summary["by_confidence"], "Confidence")}
 {_count_table("Devices by maker", {**summary["by_maker"],
                                    "Undetermined": summary["undetermined"]}, "Maker")}
-{_site_table(items)}
+{_matrix_table(devices)}
+{_site_table(counted)}
 </div>
 </section>
 
 <section id="devices">
 <h2>Hikvision, Dahua and white-label devices</h2>
 <p class="sub">Every device identified as made by Hikvision or Dahua, under whatever brand it is
-sold, and every device with conflicting evidence naming one of them. The evidence column shows
-the fingerprints that decided each identification and what the device said.</p>
-{_device_table(items, with_site=len(sites) > 1)}
+sold, and every device with conflicting evidence naming one of them.{
+    "" if redact else " The evidence column shows the fingerprints that decided each "
+    "identification and what the device said."}</p>
+{_device_table(counted, with_site, redact=redact)}
 </section>
+
+<section id="risks">
+<h2>Risk notes</h2>
+{risks}
+</section>
+
+<section id="followup">
+<h2>To check by hand</h2>
+<p class="sub">Devices the scan could not settle: undetermined, only possibly identified, or
+with conflicting evidence, and what to check on each.</p>
+{_follow_up_table(counted, with_site, redact)}
+</section>
+{outside_section}
 
 <section id="scope">
 <h2>Scope</h2>
-{"".join(_scope_section(doc) for doc in docs)}
+{"".join(_scope_section(doc, redact=redact) for doc in docs)}
 </section>
 
 <section id="method" class="method">
@@ -512,19 +724,22 @@ Device names, models and other strings are reported exactly as the devices gave 
 """
 
 
-def report_text(docs: ScanResult | Doc | Sequence[ScanResult | Doc]) -> str:
+def report_text(docs: ScanResult | Doc | Sequence[ScanResult | Doc], *, redact: bool = False,
+                include_outside: bool = False) -> str:
     """The HTML report of one or more scans."""
     items = [docs] if isinstance(docs, ScanResult | Mapping) else list(docs)
-    return render_html([as_document(d) for d in items])
+    return render_html([as_document(d) for d in items], redact=redact,
+                       include_outside=include_outside)
 
 
-def write_report(docs: ScanResult | Doc | Sequence[ScanResult | Doc], path: str | Path) -> None:
+def write_report(docs: ScanResult | Doc | Sequence[ScanResult | Doc], path: str | Path, *,
+                 redact: bool = False, include_outside: bool = False) -> None:
     """Write the report of one or more scans to `path`: `.pdf` via WeasyPrint, else HTML."""
     path = Path(path)
     if path.suffix.lower() not in REPORT_SUFFIXES:
         raise ReportError(f"{path}: unknown report type {path.suffix or '(none)'!r}; "
                           f"use {', '.join(REPORT_SUFFIXES)}")
-    text = report_text(docs)
+    text = report_text(docs, redact=redact, include_outside=include_outside)
     if path.suffix.lower() != ".pdf":
         atomic_write_text(path, text)
         return

@@ -67,13 +67,15 @@ def _text(html: str) -> str:
 def test_report_states_headline_totals_and_scope() -> None:
     html = _html()
     text = _text(html)
-    assert "This scan found 2 Hikvision and 2 Dahua devices, 1 of them sold as Lorex." in text
-    assert "Of these, 3 are confirmed and 1 possible." in text
-    for card in ("2 Hikvision", "2 Dahua", "1 of which sold under other brands",
-                 "6 All devices seen", "1 Undetermined", "1 Conflicting evidence"):
+    # The Hikvision NVR that SADP heard outside the scanned range is listed apart, not counted.
+    assert "This scan found 1 Hikvision and 2 Dahua devices, 1 of them sold as Lorex." in text
+    assert "Of these, 2 are confirmed and 1 possible." in text
+    assert "1 device found outside the scanned range is listed apart and not counted" in text
+    for card in ("1 Hikvision", "2 Dahua", "1 of which sold under other brands",
+                 "5 All devices seen", "1 Undetermined", "1 Conflicting evidence"):
         assert card in text
     assert "Lorex white label Dahua 1" in text  # the brand table names the white label
-    assert "Town Hall 2 2 1 1 1 6" in text  # per-site row
+    assert "Town Hall 1 2 1 1 1 5" in text  # per-site row
     assert "ARP cannot see beyond routers" in text
     assert "arp 254 5 0 0 3.1 s" in text  # method sent/answered figures
     assert "How this was determined" in text
@@ -82,13 +84,15 @@ def test_report_states_headline_totals_and_scope() -> None:
 
 def test_device_table_lists_target_makers_and_conflicts_only() -> None:
     text = _text(_html())
-    table = text.split("Hikvision, Dahua and white-label devices", 1)[1].split("Scope")[0]
-    for ip in ("198.18.0.11", "198.18.0.31", "198.18.0.45", "198.18.1.15"):
+    table = text.split("Hikvision, Dahua and white-label devices", 1)[1].split("Risk notes")[0]
+    for ip in ("198.18.0.11", "198.18.0.31", "198.18.0.45"):
         assert ip in table
-    for ip in ("198.18.0.40", "198.18.0.60"):  # Axis, undetermined
+    for ip in ("198.18.0.40", "198.18.0.60", "198.18.1.15"):  # Axis, undetermined, outside
         assert ip not in table
     assert "conflict on maker: Dahua vs Hikvision" in table
-    assert "dhip.vendor.lorex" in table and "outside scope" in table
+    assert "dhip.vendor.lorex" in table
+    outside = text.split("Found outside the scanned range", 1)[1].split("Scope")[0]
+    assert "198.18.1.15" in outside and "outside scope" in outside
 
 
 def test_report_is_self_contained() -> None:
@@ -130,8 +134,9 @@ def test_several_scans_make_one_report_with_a_row_per_site() -> None:
     other.devices = other.devices[:2]
     b = build_document(other)
     text = _text(render_html([a, b], generated=FIXED))
-    assert text.count("These 2 scans found 3 Hikvision and 2 Dahua devices") == 1
-    assert "Depot 1 0 0 1 0 2" in text and "Town Hall 2 2 1 1 1 6" in text
+    assert text.count("These 2 scans of 2 sites found 1 Hikvision and 2 Dahua devices") == 1
+    assert "Depot 0 0 0 1 0 1" in text and "Town Hall 1 2 1 1 1 5" in text
+    assert "This report combines 1 scan of Depot (23 November 2026) and 1 scan of Town Hall" in text
 
 
 def test_write_report_html_and_pdf_without_weasyprint(tmp_path: Path,
