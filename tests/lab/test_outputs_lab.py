@@ -51,7 +51,9 @@ def _scan(lab: Lab, ndjson: io.StringIO | None = None) -> dict[str, Any]:
 
 
 def _truth(lab: Lab, maker: str) -> int:
-    return sum(d.expect.get("maker") == maker for d in lab.devices)
+    """Devices of `maker` in the scanned range (the report lists those outside it apart)."""
+    return sum(d.expect.get("maker") == maker and not d.spec.table.get("outside_scope", False)
+               for d in lab.devices)
 
 
 def _set_link(lab: Lab, name: str, up: bool) -> None:
