@@ -19,7 +19,7 @@ _PROVIDERS: dict[str, str] = {
     "scan": "camscan.cli.scan", "identify": "camscan.cli.identify",
     "report": "camscan.cli.report", "diff": "camscan.cli.report", "history": "camscan.cli.report",
     "fingerprints": "camscan.cli.fingerprints", "export": "camscan.cli.export",
-    "inventory": "camscan.cli.inventory",
+    "inventory": "camscan.cli.inventory", "check": "camscan.cli.check",
     "pcap": "camscan.cli.passive", "listen": "camscan.cli.passive",
     "push": "camscan.cli.push", "server": "camscan.cli.server",
     # The lab is a package of its own (camscan_lab, the `camscan[lab]` extra), never imported
@@ -107,6 +107,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except click_exc.UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        if _command(args) == "check":  # a monitoring plugin's bad arguments are UNKNOWN (3)
+            print(f"CAMSCAN UNKNOWN - {exc.format_message()}")
+            sys.exit(3)
         print(f"camscan: error: {exc.format_message()}{hint}", file=sys.stderr)
         sys.exit(2)
     except click_exc.ClickException as exc:
