@@ -160,12 +160,14 @@ def test_server_cli_add_sensor_and_push_cli(db_url: str, live_server: LiveServer
     assert "stored" in capsys.readouterr().err
 
 
-def test_server_cli_refuses_sqlite_and_missing_db(capsys: pytest.CaptureFixture[str],
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_server_cli_refuses_sqlite_missing_db_and_clear_http_off_loopback(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CAMSCAN_SERVER_DB", raising=False)
-    for argv in (["server", "migrate"], ["server", "migrate", "--db", "sqlite:///x.db"]):
+    for argv in (["server", "migrate"], ["server", "migrate", "--db", "sqlite:///x.db"],
+                 ["server", "--db", "postgresql://x@/y", "--bind", "0.0.0.0:8443"]):
         with pytest.raises(SystemExit) as exit_:
             main(argv)
         assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "no database" in err and "postgresql://" in err
+    assert "plain HTTP only on loopback" in err
