@@ -13,8 +13,9 @@ PostgreSQL cluster (Debian's package) and `camscan server`, then:
 4. PostgreSQL's size per 1,000 devices stored;
 5. roll-up: GET /api/v1/rollup and GET /report, timed. With --rollup-sites N larger than
    --sites, the ingested sites are first copied inside PostgreSQL (sites, sensors, scans,
-   devices, verdicts; documents with an empty body, evidence not copied: the roll-up reads
-   neither) up to N sites, so the roll-up can be timed at N sites without ingesting them all;
+   devices, verdicts, with each scan's stored comparison; documents with an empty body,
+   evidence not copied: the roll-up reads neither) up to N sites, so the roll-up can be
+   timed at N sites without ingesting them all;
 6. peer: the embedded SQLite inventory (`scan --store`) storing the same documents in this run.
 """
 
@@ -163,10 +164,14 @@ def replicate(url: str, copies: int) -> None:
                          "received_at, '\\x', body_sha256 || %s FROM documents "
                          "WHERE id < 1000000", (b, str(k), a, str(k)))
             conn.execute("INSERT INTO scans (id, scan_id, site_id, sensor_id, started, finished,"
-                         " complete, schema_version, devices, hikvision, dahua, received_at) "
+                         " complete, schema_version, devices, hikvision, dahua, received_at, "
+                         "previous, new, removed, removed_hikvision_dahua, "
+                         "still_present_hikvision_dahua) "
                          "SELECT id + %s, scan_id || %s, site_id + %s, sensor_id + %s, started, "
                          "finished, complete, schema_version, devices, hikvision, dahua, "
-                         "received_at FROM scans WHERE id < 1000000", (b, str(k), a, a))
+                         "received_at, previous + %s, new, removed, removed_hikvision_dahua, "
+                         "still_present_hikvision_dahua FROM scans WHERE id < 1000000 "
+                         "ORDER BY previous NULLS FIRST", (b, str(k), a, a, b))
             conn.execute("INSERT INTO devices SELECT scan + %s, device_no, ip, mac, vendor, "
                          "outside_scope FROM devices WHERE scan < 1000000", (b,))
             conn.execute("INSERT INTO verdicts SELECT scan + %s, device_no, maker, brand, "

@@ -70,6 +70,11 @@ scans = Table(
     Column("hikvision", Integer, nullable=False),
     Column("dahua", Integer, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("previous", BigInteger, ForeignKey("scans.id")),
+    Column("new", Integer),
+    Column("removed", Integer),
+    Column("removed_hikvision_dahua", Integer),
+    Column("still_present_hikvision_dahua", Integer),
 )
 
 # Rows of one scan are written in one transaction with their scans row; no per-row foreign

@@ -1,8 +1,9 @@
 """The roll-up over every site: latest scan per sensor, what was removed since the one before.
 
 A site may have several sensors (one per segment), so "latest" is per sensor and a site's
-figures add up its sensors' latest scans. The comparison with each sensor's previous scan is
-`camscan.diff.match_devices`, the code `camscan diff` uses, fed from the normalised rows.
+figures add up its sensors' latest scans. The comparison with each sensor's previous scan was
+made when the scan arrived (camscan.server.compare, with `camscan diff`'s matching code) and
+is only read here.
 """
 
 from __future__ import annotations
@@ -15,22 +16,14 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from camscan.diff import match_devices
 from camscan.server.db import driver
 
 SILENT_DAYS = 7
 _LATEST = """
-SELECT id, sensor_id, site_id, started, complete, devices, hikvision, dahua, rn
-FROM (SELECT s.*, row_number() OVER (PARTITION BY sensor_id
-                                     ORDER BY started DESC, received_at DESC) AS rn
-      FROM scans s) ranked
-WHERE rn <= 2
-"""
-_DEVICES = """
-SELECT d.scan, d.ip, d.mac, v.maker, v.brand, v.device_type, v.model, v.firmware,
-       v.serial, v.confidence
-FROM devices d JOIN verdicts v USING (scan, device_no)
-WHERE d.scan = ANY(%s)
+SELECT DISTINCT ON (sensor_id) id, sensor_id, started, complete, devices, hikvision, dahua,
+       previous, new, removed, removed_hikvision_dahua, still_present_hikvision_dahua
+FROM scans
+ORDER BY sensor_id, started DESC, id DESC
 """
 _SENSORS = """
 SELECT se.id, se.name, si.id, si.name, se.last_seen
@@ -110,12 +103,6 @@ def _iso(t: datetime | None) -> str | None:
     return t.astimezone(UTC).isoformat(timespec="seconds") if t is not None else None
 
 
-def _device(row: Sequence[Any]) -> dict[str, Any]:
-    return {"ip": row[1], "mac": row[2], "verdict": {
-        "maker": row[3], "brand": row[4], "device_type": row[5], "model": row[6],
-        "firmware": row[7], "serial": row[8], "confidence": row[9]}}
-
-
 def compute(engine: Engine, silent_days: int = SILENT_DAYS,
             now: datetime | None = None) -> Rollup:
     """The roll-up as of `now` (default: the current time)."""
@@ -126,14 +113,6 @@ def compute(engine: Engine, silent_days: int = SILENT_DAYS,
         sensor_rows = cur.fetchall()
         cur.execute(_LATEST)
         scan_rows = cur.fetchall()
-        compared = [r[0] for r in scan_rows if r[8] == 2]
-        latest_with_prev = {r[1] for r in scan_rows if r[8] == 2}
-        wanted = compared + [r[0] for r in scan_rows if r[8] == 1 and r[1] in latest_with_prev]
-        by_scan: dict[int, list[dict[str, Any]]] = {sid: [] for sid in wanted}
-        if wanted:
-            cur.execute(_DEVICES, (wanted,))
-            for row in cur:
-                by_scan[row[0]].append(_device(row))
     sites: dict[str, SiteFigures] = {}
     latest_ids: dict[str, list[int]] = {}
     sensor_site = {r[0]: r[3] for r in sensor_rows}
@@ -145,10 +124,8 @@ def compute(engine: Engine, silent_days: int = SILENT_DAYS,
         if last_seen is None or last_seen < cutoff:
             silent.append(SilentSensor(name, site, _iso(last_seen)))
             fig.silent_sensors.append(name)
-    previous = {r[1]: r[0] for r in scan_rows if r[8] == 2}
-    for sid, sensor_id, _site_id, started, complete, n, hik, dahua, rn in scan_rows:
-        if rn != 1:
-            continue
+    for (sid, sensor_id, started, complete, n, hik, dahua, previous, new, removed,
+         removed_target, still_target) in scan_rows:
         fig = sites[sensor_site[sensor_id]]
         latest_ids.setdefault(fig.site, []).append(sid)
         fig.scans += 1
@@ -159,13 +136,12 @@ def compute(engine: Engine, silent_days: int = SILENT_DAYS,
         when = _iso(started)
         if when and (fig.latest_scan is None or when > fig.latest_scan):
             fig.latest_scan = when
-        if sensor_id in previous:
-            c = match_devices(by_scan[previous[sensor_id]], by_scan[sid]).counts()
+        if previous is not None:
             fig.compared += 1
-            fig.new += c["new"]
-            fig.removed += c["removed"]
-            fig.removed_hikvision_dahua += c["removed_hikvision_dahua"]
-            fig.still_present_hikvision_dahua += c["still_present_hikvision_dahua"]
+            fig.new += new
+            fig.removed += removed
+            fig.removed_hikvision_dahua += removed_target
+            fig.still_present_hikvision_dahua += still_target
     ordered = [sites[k] for k in sorted(sites)]
     total = SiteFigures("All sites")
     for fig in ordered:

@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from camscan.output.schema import SCHEMA_DIR
+from camscan.server.compare import compare_in_place
 from camscan.server.db import documents, driver, scans, sensors, sites
 
 MAX_DOCUMENT_BYTES = 256 * 1024 * 1024  # decompressed; a 1,000-device scan is about 15 MB
@@ -234,10 +235,12 @@ def ingest(engine: Engine, who: Principal, raw: bytes, doc: dict[str, Any]) -> t
         raise InvalidDocument(f"the document is for site {doc['site']!r}, but sensor "
                               f"{who.name!r} reports for site {who.site!r}")
     try:
-        started = _time(doc["started"])
+        started = datetime.fromisoformat(doc["started"])
         finished = _time(doc["finished"])
     except ValueError as exc:
         raise InvalidDocument(f"bad time: {exc}") from None
+    if started.tzinfo is None or (finished is not None and finished.tzinfo is None):
+        raise InvalidDocument("started and finished need a UTC offset")
     sid = scan_id(doc)
     with engine.begin() as conn:
         conn.execute(update(sensors).where(sensors.c.id == who.id).values(last_seen=func.now()))
@@ -255,6 +258,8 @@ def ingest(engine: Engine, who: Principal, raw: bytes, doc: dict[str, Any]) -> t
             schema_version=doc["schema_version"], devices=len(doc["devices"]),
             hikvision=s["hikvision"], dahua=s["dahua"], received_at=func.now()))
         _copy_rows(conn, doc_id, doc["devices"])
+        # The sensor's row is locked since the UPDATE above, so its scans arrive one at a time.
+        compare_in_place(conn, who.id, doc_id, started)
     return sid, True
 
 

@@ -171,3 +171,19 @@ def test_server_cli_refuses_sqlite_missing_db_and_clear_http_off_loopback(
     err = capsys.readouterr().err
     assert "no database" in err and "postgresql://" in err
     assert "plain HTTP only on loopback" in err
+
+
+def test_a_late_scan_is_put_in_its_place(live_server: LiveServer, db_url: str,
+                                         tokens: dict[str, str], tmp_path: Path) -> None:
+    """After an outage the older scan may arrive last: the figures are as if in order."""
+    a1, a2 = sample(), sample("scan-next-quarter.json")
+    push(live_server, tokens["th-vlan10"], tmp_path, a2, a1)  # newer first
+    engine = make_engine(db_url)
+    th = next(s for s in compute(engine).sites if s.site == SITE)
+    engine.dispose()
+    expected = diff_documents(a1, a2).counts()
+    assert th.scans == 1 and th.compared == 1
+    assert th.devices == len(a2["devices"])
+    assert (th.removed, th.removed_hikvision_dahua, th.still_present_hikvision_dahua) == (
+        expected["removed"], expected["removed_hikvision_dahua"],
+        expected["still_present_hikvision_dahua"])

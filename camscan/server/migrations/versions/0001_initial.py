@@ -74,6 +74,12 @@ def upgrade() -> None:
         sa.Column("hikvision", sa.Integer, nullable=False),
         sa.Column("dahua", sa.Integer, nullable=False),
         sa.Column("received_at", TS, nullable=False, server_default=sa.func.now()),
+        # Against the sensor's previous scan (camscan.server.compare); NULL for a first scan.
+        sa.Column("previous", sa.BigInteger, sa.ForeignKey("scans.id")),
+        sa.Column("new", sa.Integer),
+        sa.Column("removed", sa.Integer),
+        sa.Column("removed_hikvision_dahua", sa.Integer),
+        sa.Column("still_present_hikvision_dahua", sa.Integer),
     )
     op.create_index("scans_sensor_started", "scans", ["sensor_id", "started"])
     op.create_table(
