@@ -24,8 +24,10 @@ METHODS = ("arp", "mdns", "ssdp", "wsd", "sadp", "dhip")
 def inner(window: float, subnet: str, interface: str) -> None:
     """Inside the scanner namespace: one scan of the discovery methods, timed per phase."""
     from camscan.context import ScanSettings
+    from camscan.discovery import DISCOVERERS
     from camscan.models import Device
     from camscan.pipeline import Method, NullObserver, Scan, ScanRequest
+    from camscan.probes import PROBES
 
     phases: dict[str, float] = {}
 
@@ -42,7 +44,7 @@ def inner(window: float, subnet: str, interface: str) -> None:
     request = ScanRequest(targets=[subnet], interface=interface,
                           methods=tuple(Method(m) for m in METHODS),
                           settings=ScanSettings(listen_window_s=window))
-    scan = Scan(request, Timer())
+    scan = Scan(request, DISCOVERERS, PROBES, Timer())
     scan.prepare()
     result = asyncio.run(scan.run())
     print(json.dumps({

@@ -5,19 +5,43 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-from collections.abc import Awaitable, Callable, Container
+import time
+from collections.abc import Awaitable, Callable, Container, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
-from camscan.models import EvidenceSink, MethodStats
+from camscan.models import Evidence, EvidenceSink, MethodStats
+
+if TYPE_CHECKING:
+    from camscan.targets import InterfaceInfo, TargetSet
 
 # Raw packets in and out, for turning a field device into a test fixture (--debug-traffic).
 traffic_log = logging.getLogger("camscan.traffic")
 
 
-@dataclass(slots=True)
+class Method(StrEnum):
+    """Everything `--probes` can switch on or off."""
+
+    ARP = "arp"
+    MDNS = "mdns"
+    SSDP = "ssdp"
+    WSD = "wsd"
+    SADP = "sadp"
+    DHIP = "dhip"
+    BANNERS = "banners"
+
+
+ALL_METHODS: tuple[Method, ...] = tuple(Method)
+
+MAX_RATE = 1_000  # ARP packets/s; --rate's upper bound, higher values are clamped
+
+
+@dataclass(frozen=True, slots=True)
 class ScanSettings:
-    """Tunables of one scan; defaults are the documented CLI defaults."""
+    """Tunables of one scan; these defaults are the CLI's defaults (the one place they live)."""
 
     rate: int = 1000  # ARP packets per second at most (the sweep adapts below it)
     retries: int = 1
@@ -48,6 +72,10 @@ class ScanContext:
     connections: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(64))
     # (phase, done, total): how far a long method has got, for progress bars.
     progress: Callable[[str, int, int | None], None] = lambda phase, done, total: None
+    iface: InterfaceInfo | None = None  # the local segment swept, if any target is on one
+    sweep_targets: TargetSet | None = None  # the targets on that segment
+    # Evidence gathered so far about a host: per-host probes read what discovery saw.
+    host_evidence: Callable[[str], Sequence[Evidence]] = lambda host: ()
 
     def stat(self, method: str) -> MethodStats:
         """The counters of `method`, created on first use."""
@@ -55,8 +83,38 @@ class ScanContext:
             self.stats[method] = MethodStats(method)
         return self.stats[method]
 
+    def set_duration(self, method: str, seconds: float) -> None:
+        """The one writer of `MethodStats.duration_s`: how long `method` ran, as a whole."""
+        self.stat(method).duration_s = round(seconds, 3)
+
+    @contextmanager
+    def timed(self, method: str) -> Iterator[MethodStats]:
+        """Time the block as `method`'s duration."""
+        started = time.monotonic()
+        try:
+            yield self.stat(method)
+        finally:
+            self.set_duration(method, time.monotonic() - started)
+
 
 # A discoverer sweeps or listens on the segment and emits evidence for every host it hears.
 Discoverer = Callable[[ScanContext], Awaitable[None]]
 # A probe talks to one host (by IP) and emits evidence about it.
 Probe = Callable[[ScanContext, str], Awaitable[None]]
+# Maps one raw item (a whole response or reply) to the structured items its parser reads out
+# of it; raises the protocol module's ParseError on input it cannot read.
+Expander = Callable[[Evidence], list[Evidence]]
+
+
+class HostProbe(NamedTuple):
+    """A per-host probe and the `--probes` method that switches it on."""
+
+    method: Method
+    run: Probe
+    # It reads what discovery heard of the host (ONVIF: the services it advertised), so it
+    # runs once the listen window is over; the others start as soon as a host is known.
+    after_discovery: bool = False
+
+
+# A liveness check: does anything at this address answer a connection?
+LivenessCheck = Callable[[ScanContext, str], Awaitable[bool]]

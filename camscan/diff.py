@@ -20,8 +20,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from camscan.output.document import TARGET_MAKERS, host_order
+from camscan.models import TARGET_MAKERS
 from camscan.output.table import plain
+from camscan.targets import host_order
 
 Dev = Mapping[str, Any]
 COMPARED = ("ip", "mac", "maker", "brand", "device_type", "model", "firmware", "serial",

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from camscan.fingerprints import TARGET_MAKERS, Library
+from camscan.fingerprints import Library
 from camscan.identify import identify
-from camscan.models import Evidence, Verdict
+from camscan.models import TARGET_MAKERS, Evidence, Verdict
+from camscan.rawkeys import expand
 
 ROW_FIELDS = frozenset({"host", "key", "value", "expect_maker", "expect_brand", "source"})
 
@@ -140,7 +141,7 @@ def evaluate(rows: list[dict[str, Any]], lib: Library) -> list[HostResult]:
                 expect_brand=first["expect_brand"],
                 kind=_kind(str(r["key"]) for r in host_rows),
                 records=len(host_rows),
-                verdict=identify(evidence, lib),
+                verdict=identify(expand(evidence), lib),  # offline input: read raw items
                 seen=any(str(r["value"]) in known for r in host_rows),
                 known_maker=first["expect_maker"] is None or first["expect_maker"] in lib.makers,
             )

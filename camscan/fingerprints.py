@@ -12,11 +12,11 @@ from typing import Any
 
 from camscan import linre
 from camscan.keys import is_known_key
-from camscan.models import DeviceType, Evidence, Match, Strength
+from camscan.models import TARGET_MAKERS, DeviceType, Evidence, Match, Strength
+from camscan.oui import CuratedGroups, OuiDataError, read_groups
 from camscan.resources import data_path
 
 DEFAULT_DIR = data_path("fingerprints")
-TARGET_MAKERS = frozenset({"Hikvision", "Dahua"})
 FIELDS = ("maker", "brand", "device_type", "model", "firmware", "serial")
 GROUP_FIELDS = frozenset({"brand", "device_type", "model", "firmware", "serial"})
 STRENGTH_RANK = {Strength.CONCLUSIVE: 3, Strength.STRONG: 2, Strength.CORROBORATING: 1}
@@ -51,6 +51,8 @@ _FINGERPRINT_SCHEMA: dict[str, Any] = {
         "source": {"type": "string", "minLength": 3},
         "note": {"type": "string"},
         **{f: {"type": "string", "minLength": 1} for f in ("maker", "brand", "device_type")},
+        # the device is deliberately sold without a brand: the maker is not assumed as brand
+        "unbranded": {"type": "boolean"},
         "examples": {"type": "array", "minItems": 1,
                      "items": {"anyOf": [{"type": "string", "minLength": 1}, _EXAMPLE_SCHEMA]}},
         "counter_examples": {"type": "array", "items": {"type": "string", "minLength": 1}},
@@ -114,6 +116,7 @@ class Fingerprint:
     counter_examples: tuple[str, ...]
     all_of: tuple[linre.Regex, ...] = ()  # each must also match somewhere in the value
     none_of: tuple[linre.Regex, ...] = ()  # none may match anywhere in the value
+    unbranded: bool = False  # a deliberately unbranded device: no brand is assumed for it
 
     def conditions_hold(self, value: str) -> bool:
         """True when `value` meets the fingerprint's all_of / none_of conditions."""
@@ -168,14 +171,21 @@ class Library:
     makers: frozenset[str]
     brands: dict[str, Brand]
     device_types: dict[str, str]  # alias (lower-case) -> DeviceType value
+    oui: CuratedGroups  # oui/groups.toml: the MAC registrants that name a maker or brand
     version: str = ""  # content hash of the library files, for the scan document
     _brand_alias: dict[str, str] = field(default_factory=dict)
     _by_key: dict[str, tuple[FingerprintFile, ...]] = field(default_factory=dict)
+    _by_id: dict[str, Fingerprint] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for b in self.brands.values():
             for alias in (b.name, *b.aliases):
                 self._brand_alias[alias.casefold()] = b.name
+        self._by_id.update((fp.id, fp) for fp in self.fingerprints())
+
+    def fingerprint(self, fingerprint_id: str) -> Fingerprint | None:
+        """The fingerprint with this id (OUI groups and registrant rules have none here)."""
+        return self._by_id.get(fingerprint_id)
 
     def fingerprints(self) -> Iterator[Fingerprint]:
         """Every fingerprint in library order."""
@@ -298,7 +308,7 @@ def _compile_fp(raw: dict[str, Any], key: str, path: Path) -> Fingerprint:
         strength=Strength(raw["strength"]), source=raw["source"], maker=raw.get("maker"),
         brand=raw.get("brand"), device_type=raw.get("device_type"), examples=examples,
         counter_examples=tuple(raw.get("counter_examples", ())),
-        all_of=all_of, none_of=none_of,
+        all_of=all_of, none_of=none_of, unbranded=raw.get("unbranded", False),
     )
 
 
@@ -360,13 +370,18 @@ def load(root: Path = DEFAULT_DIR) -> Library:
             raise LibraryError(f"{path}: {fps[0].id}: the file's pattern set misses its example")
         files.append(FingerprintFile(path, key, keys, data.get("matches", "value"), fps,
                                      patterns))
-    return Library(tuple(files), makers, brands, type_aliases, content_version(root))
+    try:
+        groups = read_groups(root / "oui" / "groups.toml")
+    except OuiDataError as exc:
+        raise LibraryError(str(exc)) from None
+    return Library(tuple(files), makers, brands, type_aliases, groups, content_version(root))
 
 
 def content_version(root: Path) -> str:
     """A short content hash of the library's data files (not the generated OUI table)."""
     digest = hashlib.sha256()
-    for path in sorted([*root.glob("*.toml"), *(root / "vocabulary").glob("*.toml")]):
+    for path in sorted([*root.glob("*.toml"), *(root / "vocabulary").glob("*.toml"),
+                        root / "oui" / "groups.toml"]):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     return "sha256:" + digest.hexdigest()[:16]
 

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
 from urllib.parse import unquote
 
-from camscan import linre, oui, rawkeys
-from camscan.fingerprints import STRENGTH_RANK, TARGET_MAKERS, Library, default_library
-from camscan.models import Confidence, Conflict, DeviceType, Evidence, Match, Verdict
+from camscan import linre, oui
+from camscan.fingerprints import STRENGTH_RANK, Library, default_library
+from camscan.models import (
+    TARGET_MAKERS,
+    Confidence,
+    Conflict,
+    DeviceType,
+    Evidence,
+    Match,
+    Strength,
+    Verdict,
+)
 
 # Evidence keys whose value is a MAC address: matched through the OUI tables.
 MAC_KEYS = frozenset({"mac", "sadp.mac", "dhip.mac", "wsd.epr_mac", "dahua.rpc2_mac",
@@ -23,23 +31,29 @@ _AUTH_KEYS = frozenset({"http.www_authenticate", "rtsp.www_authenticate", "onvif
 # A model pasted with an annotation ('DS-7608NI-K2 (NVR)'): the model rules read it without one.
 # Hikvision's own revision suffixes ('-I(C)') have no space before the parenthesis.
 _ANNOTATED_MODEL = linre.compile(r"^(\S.*?)\s+\([A-Za-z][A-Za-z /-]{0,30}\)$")
-# Plain fields a device reports about itself, used when no fingerprint extracted them;
-# earlier keys win (vendor discovery replies before free text).
+# Plain fields a device reports about itself; earlier keys win (vendor discovery replies
+# before free text). How they rank against fingerprint captures: see `decide_fields`.
 MODEL_KEYS = ("sadp.model", "dhip.model", "onvif.model", "upnp.model_number",
               "upnp.model_name", "model")
 FIRMWARE_KEYS = ("sadp.firmware", "dhip.firmware", "onvif.firmware")
 SERIAL_KEYS = ("sadp.serial", "dhip.serial", "onvif.serial", "upnp.serial")
-# Fingerprints saying the device is deliberately unbranded: the brand is not the maker's.
-UNBRANDED = frozenset({"dhip.vendor.unbranded"})
-_LEVEL_CONFIDENCE = {3: Confidence.CONFIRMED, 2: Confidence.LIKELY, 1: Confidence.POSSIBLE,
-                     0: Confidence.UNDETERMINED}
 
 
 @dataclass(frozen=True, slots=True)
 class _Claim:
+    """One match, weighed: how strong it is and which protocol carried its evidence."""
+
     match: Match
-    rank: int  # 3 conclusive, 2 strong, 1 corroborating
     group: str  # independence group: the protocol that carried the evidence
+
+    @property
+    def strength(self) -> Strength:
+        return self.match.strength
+
+    @property
+    def rank(self) -> int:
+        """3 conclusive, 2 strong, 1 corroborating."""
+        return STRENGTH_RANK[self.match.strength]
 
 
 _SAME_GROUP = {"https": "http", "rtsps": "rtsp", "arp": "mac"}
@@ -59,26 +73,26 @@ def _group(ev: Evidence) -> str:
 
 def _mac_matches(lib: Library, ev: Evidence, mac: str) -> list[Match]:
     """The curated OUI claim of a MAC, else the library's registrant rules (mac.toml)."""
-    claim = oui.classify(mac)
+    claim = lib.oui.classify(mac)
     if claim is not None:
         device_type = DeviceType.OTHER.value if "machine-vision" in claim.flags else None
         return [Match(fingerprint_id=claim.fingerprint_id, strength=claim.strength,
                       evidence=ev, maker=claim.maker, brand=claim.brand or claim.maker,
                       device_type=device_type)]
     entry = oui.lookup(mac)
-    if entry is None or entry.registrant in oui.exclusions():
+    if entry is None or entry.registrant in lib.oui.excluded:
         return []
     return lib.match(ev, registrant=entry.registrant)
 
 
-def _oui_notes(items: list[Evidence]) -> list[str]:
+def _oui_notes(lib: Library, items: list[Evidence]) -> list[str]:
     """What the OUI tables say beyond a claim: group flags, and look-alike registrants."""
     out = []
-    excluded = oui.exclusions()
+    excluded = lib.oui.excluded
     for ev in items:
         if ev.key not in MAC_KEYS:
             continue
-        claim = oui.classify(ev.value)
+        claim = lib.oui.classify(ev.value)
         if claim is not None and claim.flags:
             out.append(f"{claim.fingerprint_id} ({', '.join(claim.flags)}): {claim.note}")
         entry = oui.lookup(ev.value) if claim is None else None
@@ -115,6 +129,12 @@ def match_evidence(lib: Library, ev: Evidence) -> list[Match]:
     return out
 
 
+def gather_claims(lib: Library, items: list[Evidence]) -> list[_Claim]:
+    """Step 1: every match of every item, weighed (PC/NIC vendor OUIs dropped, see below)."""
+    claims = [_Claim(m, _group(m.evidence)) for ev in items for m in match_evidence(lib, ev)]
+    return _drop_it_vendor_ouis(lib, claims)
+
+
 def _drop_it_vendor_ouis(lib: Library, claims: list[_Claim]) -> list[_Claim]:
     """Drop the maker of MAC claims naming PC/NIC vendors outside the maker vocabulary (Dell,
     Intel, ASUS) when any device evidence names a maker: a commodity NIC says nothing about
@@ -124,19 +144,23 @@ def _drop_it_vendor_ouis(lib: Library, claims: list[_Claim]) -> list[_Claim]:
     return [c for c in claims if c.match.maker is None or c.match.maker in lib.makers]
 
 
-def _level(claims: list[_Claim], maker: str) -> int:
-    """3 confirmed, 2 likely, 1 possible, 0 not enough, for the claims naming one maker."""
-    if any(c.rank == 3 for c in claims):
-        return 3
-    strong_groups = {c.group for c in claims if c.rank >= 2}
+def maker_confidence(claims: list[_Claim], maker: str) -> Confidence:
+    """How sure the claims naming one maker make us of it.
+
+    Confirmed: one conclusive claim, or strong claims from two independent protocols.
+    Likely: strong claims from one protocol. Possible: corroborating claims only, except that
+    one corroborating protocol alone never names Hikvision or Dahua (undetermined then).
+    """
+    if any(c.strength is Strength.CONCLUSIVE for c in claims):
+        return Confidence.CONFIRMED
+    strong_groups = {c.group for c in claims if c.strength is not Strength.CORROBORATING}
     if len(strong_groups) >= 2:
-        return 3
+        return Confidence.CONFIRMED
     if strong_groups:
-        return 2
-    groups = {c.group for c in claims}
-    if maker in TARGET_MAKERS and len(groups) < 2:
-        return 0  # one corroborating token never names Hikvision/Dahua
-    return 1
+        return Confidence.LIKELY
+    if maker in TARGET_MAKERS and len({c.group for c in claims}) < 2:
+        return Confidence.UNDETERMINED
+    return Confidence.POSSIBLE
 
 
 def _order(m: Match) -> tuple[int, str, tuple[str, str, str, str, int]]:
@@ -144,7 +168,7 @@ def _order(m: Match) -> tuple[int, str, tuple[str, str, str, str, int]]:
 
 
 def _pick(claims: list[_Claim], attr: str) -> tuple[str | None, list[_Claim]]:
-    """Strongest value of one field; the claims that carried it."""
+    """Strongest value of one field (then most claims, then first by name); its claims."""
     best: dict[str, list[_Claim]] = {}
     for c in claims:
         value = getattr(c.match, attr)
@@ -156,50 +180,73 @@ def _pick(claims: list[_Claim], attr: str) -> tuple[str | None, list[_Claim]]:
     return value, best[value]
 
 
-def _resolve_maker(claims: list[_Claim]) -> tuple[str | None, int, list[Conflict], list[str]]:
+@dataclass(frozen=True, slots=True)
+class MakerDecision:
+    """Who made the device (None: undetermined), how sure, and what was set aside."""
+
+    maker: str | None
+    confidence: Confidence
+    conflicts: tuple[Conflict, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def decide_maker(claims: list[_Claim]) -> MakerDecision:
+    """Step 2: the best-supported maker; rivals with real support are a conflict, never hidden.
+
+    A rival at a lower confidence lowers the winner's confidence one step; rivals as well
+    supported leave the maker undetermined. Weak rivals (one corroborating claim) are noted.
+    """
     by_maker: dict[str, list[_Claim]] = {}
     for c in claims:
         if c.match.maker:
             by_maker.setdefault(c.match.maker, []).append(c)
-    levels = {m: _level(cs, m) for m, cs in by_maker.items()}
-    ranked = sorted(by_maker, key=lambda m: (-levels[m],
+    levels = {m: maker_confidence(cs, m) for m, cs in by_maker.items()}
+    ranked = sorted(by_maker, key=lambda m: (-levels[m].rank,
                                              -len({c.group for c in by_maker[m]}), m))
-    notes: list[str] = []
-    conflicts: list[Conflict] = []
-    if not ranked or levels[ranked[0]] == 0:
-        for m in ranked:
-            weak = ", ".join(sorted(c.match.fingerprint_id for c in by_maker[m]))
-            notes.append(f"{m} suggested by {weak} only (corroborating, not enough alone)")
-        return None, 0, conflicts, notes
+    if not ranked or levels[ranked[0]] is Confidence.UNDETERMINED:
+        notes = [f"{m} suggested by "
+                 f"{', '.join(sorted(c.match.fingerprint_id for c in by_maker[m]))} only "
+                 "(corroborating, not enough alone)" for m in ranked]
+        return MakerDecision(None, Confidence.UNDETERMINED, notes=tuple(notes))
     top = ranked[0]
-    rivals = [m for m in ranked[1:]
-              if levels[m] > 0 or any(c.rank >= 2 for c in by_maker[m])]
-    for m in ranked[1:]:
-        if m not in rivals:
-            notes.append(f"ignored weak {m} claim from "
-                         f"{', '.join(sorted(c.match.fingerprint_id for c in by_maker[m]))}")
+    rivals = [m for m in ranked[1:] if levels[m] is not Confidence.UNDETERMINED
+              or any(c.strength is not Strength.CORROBORATING for c in by_maker[m])]
+    notes = [f"ignored weak {m} claim from "
+             f"{', '.join(sorted(c.match.fingerprint_id for c in by_maker[m]))}"
+             for m in ranked[1:] if m not in rivals]
     if not rivals:
-        return top, levels[top], conflicts, notes
-    sides = [top, *rivals]
+        return MakerDecision(top, levels[top], notes=tuple(notes))
+    sides = (top, *rivals)
     ids = tuple(sorted({c.match.fingerprint_id for m in sides for c in by_maker[m]}))
-    conflicts.append(Conflict("maker", tuple(sides), ids))
-    if levels[top] > max(levels[m] for m in rivals):
+    conflict = (Conflict("maker", sides, ids),)
+    if levels[top].rank > max(levels[m].rank for m in rivals):
         notes.append(f"maker {top} outweighs {', '.join(rivals)}; confidence lowered")
-        return top, levels[top] - 1, conflicts, notes
+        return MakerDecision(top, levels[top].lowered(), conflict, tuple(notes))
     notes.append(f"maker left undetermined: {' vs '.join(sides)} equally supported")
-    return None, 0, conflicts, notes
+    return MakerDecision(None, Confidence.UNDETERMINED, conflict, tuple(notes))
 
 
-def _resolve_brand(lib: Library, claims: list[_Claim], maker: str | None
-                   ) -> tuple[str | None, list[_Claim], list[Conflict]]:
+@dataclass(frozen=True, slots=True)
+class BrandDecision:
+    """The brand the device is sold under (None: none shown, or a conflict), and its claims."""
+
+    brand: str | None
+    claims: tuple[_Claim, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
+
+
+def decide_brand(lib: Library, usable: list[_Claim], maker: str | None) -> BrandDecision:
+    """Step 3: the strongest brand among claims agreeing with the maker; ties are a conflict.
+
+    Another maker's own name cannot be this unit's brand, and the maker's own name yields to
+    the brand the unit is sold under (Lorex on a Dahua OUI, Intelbras on TP-Link).
+    """
     by_brand: dict[str, list[_Claim]] = {}
-    for c in claims:
+    for c in usable:
         b = c.match.brand
         if b and (c.match.maker is None or maker is None or c.match.maker == maker):
             by_brand.setdefault(b, []).append(c)
     if maker is not None:
-        # Another maker's own name cannot be this unit's brand; the maker's own name yields
-        # to the brand the unit is sold under (Lorex on a Dahua OUI, Intelbras on TP-Link).
         for b in sorted(by_brand):
             info = lib.brands.get(b)
             if len(by_brand) > 1 and info is not None and info.relation in ("maker", "own") \
@@ -208,7 +255,7 @@ def _resolve_brand(lib: Library, claims: list[_Claim], maker: str | None
         if len(by_brand) > 1:
             by_brand.pop(maker, None)
     if not by_brand:
-        return None, [], []
+        return BrandDecision(None)
     ranked = sorted(by_brand, key=lambda b: (-max(c.rank for c in by_brand[b]),
                                              -len({c.group for c in by_brand[b]}), b))
     top = ranked[0]
@@ -217,8 +264,8 @@ def _resolve_brand(lib: Library, claims: list[_Claim], maker: str | None
     if rivals:
         ids = tuple(sorted({c.match.fingerprint_id for b in (top, *rivals)
                             for c in by_brand[b]}))
-        return None, [], [Conflict("brand", (top, *rivals), ids)]
-    return top, by_brand[top], []
+        return BrandDecision(None, conflicts=(Conflict("brand", (top, *rivals), ids),))
+    return BrandDecision(top, tuple(by_brand[top]))
 
 
 def _brand_chain_notes(lib: Library, claims: list[_Claim], maker: str | None) -> list[str]:
@@ -237,12 +284,36 @@ def _brand_chain_notes(lib: Library, claims: list[_Claim], maker: str | None) ->
     return out
 
 
-def _first_value(by_key: dict[str, str], keys: tuple[str, ...]) -> str | None:
-    """The value of the first key present (items arrive sorted, so the smallest value)."""
-    for key in keys:
-        if key in by_key:
-            return by_key[key]
-    return None
+def assume_brand(lib: Library, brand: BrandDecision, maker: str | None,
+                 usable: list[_Claim]) -> tuple[str | None, list[str]]:
+    """Step 4: with no brand evidence the unit is taken to carry its maker's name (noted),
+    unless brands conflict or a fingerprint says the platform is sold unbranded."""
+    if brand.brand is not None or maker is None or brand.conflicts:
+        return brand.brand, []
+    if any((fp := lib.fingerprint(c.match.fingerprint_id)) is not None and fp.unbranded
+           for c in usable):
+        return None, []
+    return maker, [f"brand {maker} assumed: no brand evidence (white-label units show theirs)"]
+
+
+@dataclass(frozen=True, slots=True)
+class Fields:
+    """Device type, model, firmware and serial, with the claims that set them."""
+
+    device_type: str | None
+    model: str | None
+    firmware: str | None
+    serial: str | None
+    claims: tuple[_Claim, ...]
+
+
+def _first_reported(items: list[Evidence], keys: tuple[str, ...]) -> str | None:
+    """The value of the first of `keys` present (items arrive sorted: the smallest value)."""
+    reported: dict[str, str] = {}
+    for item in items:
+        if item.key in keys and item.value.strip():
+            reported.setdefault(item.key, item.value.strip())
+    return next((reported[k] for k in keys if k in reported), None)
 
 
 def _type_from_model(lib: Library, model: str, maker: str | None) -> str | None:
@@ -253,55 +324,69 @@ def _type_from_model(lib: Library, model: str, maker: str | None) -> str | None:
     return None
 
 
-def identify(evidence: Iterable[Evidence], lib: Library | None = None) -> Verdict:
-    """The verdict for one host's evidence: same evidence in any order gives the same verdict."""
-    lib = lib or default_library()
-    items = sorted(set(rawkeys.expand(sorted(set(evidence), key=Evidence.sort_key))),
-                   key=Evidence.sort_key)
-    claims = _drop_it_vendor_ouis(lib, [_Claim(m, STRENGTH_RANK[m.strength], _group(m.evidence))
-                                        for ev in items for m in match_evidence(lib, ev)])
-    maker, level, conflicts, notes = _resolve_maker(claims)
-    notes.extend(_brand_chain_notes(lib, claims, maker))
-    usable = [c for c in claims if c.match.maker in (None, maker)]
-    brand, brand_claims, brand_conflicts = _resolve_brand(lib, usable, maker)
-    conflicts.extend(brand_conflicts)
-    typed = [c for c in usable if c.match.device_type]
-    device_type, type_claims = _pick(typed, "device_type")
+def decide_fields(lib: Library, usable: list[_Claim], items: list[Evidence],
+                  maker: str | None) -> Fields:
+    """Step 5: device type, model, firmware and serial. The precedence, field by field:
+
+    - device type: the strongest fingerprint that sets one; else what the model rules say of
+      the model (only once a maker is known).
+    - model and firmware: a fingerprint's capture first (it was read by a rule that knows the
+      vendor's format); what the device reports in a plain field (MODEL_KEYS/FIRMWARE_KEYS,
+      in that order) only when no rule captured one.
+    - serial: the other way round: the device's own serial field (SERIAL_KEYS) first, since
+      a rule's capture of a serial is read out of free text and may be a part of it.
+    """
+    device_type, type_claims = _pick([c for c in usable if c.match.device_type], "device_type")
     model, model_claims = _pick(usable, "model")
-    reported: dict[str, str] = {}
-    for item in items:
-        if item.value.strip():
-            reported.setdefault(item.key, item.value.strip())
-    model = _first_value(reported, MODEL_KEYS) if model is None else model
-    firmware, fw_claims = _pick(usable, "firmware")
-    firmware = firmware or _first_value(reported, FIRMWARE_KEYS)
+    model = model or _first_reported(items, MODEL_KEYS)
+    firmware, firmware_claims = _pick(usable, "firmware")
+    firmware = firmware or _first_reported(items, FIRMWARE_KEYS)
     serial, serial_claims = _pick(usable, "serial")
-    serial = _first_value(reported, SERIAL_KEYS) or serial
+    serial = _first_reported(items, SERIAL_KEYS) or serial
     if device_type is None and model is not None and maker is not None:
         device_type = _type_from_model(lib, model, maker)
-    if brand is None and maker is not None and not brand_conflicts \
-            and not any(c.match.fingerprint_id in UNBRANDED for c in usable):
-        brand = maker
-        notes.append(f"brand {maker} assumed: no brand evidence (white-label units show theirs)")
-    if maker is None and brand is None:
-        confidence = Confidence.UNDETERMINED
-    elif maker is None:
-        confidence = Confidence.POSSIBLE
-    else:
-        confidence = _LEVEL_CONFIDENCE[level]
-    deciding = {id(c) for c in (*brand_claims, *type_claims, *model_claims, *fw_claims,
-                                *serial_claims)}
-    decided = sorted((c.match for c in usable
-                      if (maker is not None and c.match.maker == maker) or id(c) in deciding),
-                     key=_order)
-    notes.extend(_oui_notes(items))
-    if maker is None and brand is None and confidence is Confidence.UNDETERMINED:
-        decided = []
-    return Verdict(maker=maker, brand=brand,
-                   device_type=device_type or DeviceType.UNKNOWN.value, model=model,
-                   firmware=firmware, serial=serial, confidence=confidence,
-                   conflicts=tuple(conflicts), matches=tuple(decided),
-                   notes=tuple(sorted(set(notes))))
+    return Fields(device_type, model, firmware, serial,
+                  (*type_claims, *model_claims, *firmware_claims, *serial_claims))
+
+
+def decided_by(usable: list[_Claim], maker: str | None,
+               deciding: Iterable[_Claim]) -> tuple[Match, ...]:
+    """Step 6: the matches behind the verdict: all naming its maker, and those that set a
+    field; strongest first."""
+    chosen = {id(c) for c in deciding}
+    return tuple(sorted((c.match for c in usable
+                         if (maker is not None and c.match.maker == maker) or id(c) in chosen),
+                        key=_order))
+
+
+def identify(evidence: Iterable[Evidence], lib: Library | None = None) -> Verdict:
+    """The verdict for one host's evidence: same evidence in any order gives the same verdict.
+
+    Raw items (whole responses) are read as they are: their structured items must be in
+    `evidence` already, as every probe emits them (offline input: `rawkeys.expand` first).
+    """
+    lib = lib or default_library()
+    items = sorted(set(evidence), key=Evidence.sort_key)
+    claims = gather_claims(lib, items)
+    maker = decide_maker(claims)
+    usable = [c for c in claims if c.match.maker in (None, maker.maker)]
+    brand = decide_brand(lib, usable, maker.maker)
+    brand_name, brand_notes = assume_brand(lib, brand, maker.maker, usable)
+    fields = decide_fields(lib, usable, items, maker.maker)
+    if maker.maker is not None:
+        confidence = maker.confidence
+    else:  # a brand alone (a white-label name with no maker behind it) is only possible
+        confidence = Confidence.POSSIBLE if brand_name is not None else Confidence.UNDETERMINED
+    matches = decided_by(usable, maker.maker, (*brand.claims, *fields.claims))
+    if confidence is Confidence.UNDETERMINED:
+        matches = ()
+    notes = (*maker.notes, *_brand_chain_notes(lib, claims, maker.maker), *brand_notes,
+             *_oui_notes(lib, items))
+    return Verdict(maker=maker.maker, brand=brand_name,
+                   device_type=fields.device_type or DeviceType.UNKNOWN.value,
+                   model=fields.model, firmware=fields.firmware, serial=fields.serial,
+                   confidence=confidence, conflicts=(*maker.conflicts, *brand.conflicts),
+                   matches=matches, notes=tuple(sorted(set(notes))))
 
 
 def identify_hosts(evidence: Iterable[Evidence], lib: Library | None = None
@@ -311,29 +396,3 @@ def identify_hosts(evidence: Iterable[Evidence], lib: Library | None = None
     for ev in evidence:
         by_host.setdefault(ev.host, []).append(ev)
     return {host: identify(evs, lib) for host, evs in sorted(by_host.items())}
-
-
-def match_to_dict(m: Match) -> dict[str, Any]:
-    """A Match as plain data, stable key order."""
-    sets = {f: getattr(m, f) for f in ("maker", "brand", "device_type", "model", "firmware",
-                                        "serial") if getattr(m, f)}
-    return {"fingerprint_id": m.fingerprint_id, "strength": m.strength.value,
-            "key": m.evidence.key, "value": m.evidence.value, "source": m.evidence.source,
-            "port": m.evidence.port, "sets": sets}
-
-
-def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
-    """A Verdict as plain data for JSON output, stable key order."""
-    return {
-        "maker": verdict.maker,
-        "brand": verdict.brand,
-        "device_type": str(verdict.device_type),
-        "model": verdict.model,
-        "firmware": verdict.firmware,
-        "serial": verdict.serial,
-        "confidence": verdict.confidence.value,
-        "conflicts": [{"field": c.field, "values": list(c.values),
-                       "fingerprint_ids": list(c.fingerprint_ids)} for c in verdict.conflicts],
-        "decided_by": [match_to_dict(m) for m in verdict.matches],
-        "notes": list(verdict.notes),
-    }

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 RAW_EXCERPT_MAX = 2048
+# The makers camscan exists to find; every other maker is context (defined here only).
+TARGET_MAKERS: tuple[str, ...] = ("Hikvision", "Dahua")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,20 @@ class Evidence:
 EvidenceSink = Callable[[Evidence], None]
 
 
+@dataclass(frozen=True, slots=True)
+class FieldRecord:
+    """What a device's reply says: (name, text) pairs in the order the device sent them."""
+
+    fields: tuple[tuple[str, str], ...] = ()
+
+    def get(self, name: str) -> str | None:
+        """The value of field `name`, None when absent or empty."""
+        for key, value in self.fields:
+            if key == name:
+                return value or None
+        return None
+
+
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
@@ -44,10 +60,24 @@ def excerpt(data: bytes | str, limit: int = RAW_EXCERPT_MAX) -> str:
 
 
 class Confidence(StrEnum):
+    """How sure a verdict is of its maker, strongest first."""
+
     CONFIRMED = "confirmed"
     LIKELY = "likely"
     POSSIBLE = "possible"
     UNDETERMINED = "undetermined"
+
+    @property
+    def rank(self) -> int:
+        """3 for confirmed down to 0 for undetermined: confidences compare by rank."""
+        return len(_CONFIDENCES) - 1 - _CONFIDENCES.index(self)
+
+    def lowered(self) -> Confidence:
+        """One step less sure (undetermined stays undetermined)."""
+        return _CONFIDENCES[min(_CONFIDENCES.index(self) + 1, len(_CONFIDENCES) - 1)]
+
+
+_CONFIDENCES: tuple[Confidence, ...] = tuple(Confidence)
 
 
 class DeviceType(StrEnum):
@@ -107,7 +137,7 @@ class Verdict:
     @property
     def is_target_maker(self) -> bool:
         """True when the verdict names Hikvision or Dahua as maker."""
-        return self.maker in ("Hikvision", "Dahua")
+        return self.maker in TARGET_MAKERS
 
 
 UNDETERMINED = Verdict(

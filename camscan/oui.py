@@ -6,6 +6,7 @@ import functools
 import tomllib
 from bisect import bisect_left
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from camscan.models import Strength
@@ -192,12 +193,32 @@ def table() -> OuiTable:
         raise OuiDataError(f"cannot read {TABLE_PATH}: {exc.strerror}") from exc
 
 
-@functools.cache
-def _curated() -> tuple[tuple[OuiGroup, ...], dict[str, OuiGroup], dict[str, str]]:
+@dataclass(frozen=True)
+class CuratedGroups:
+    """groups.toml: which registrants are a maker's or brand's, and look-alikes that are not."""
+
+    groups: tuple[OuiGroup, ...]
+    by_registrant: dict[str, OuiGroup]
+    excluded: dict[str, str]  # registrant -> why it is not the group it looks like
+
+    def classify(self, mac: str) -> OuiClaim | None:
+        """The maker/brand claim of `mac`'s exact registrant, or None (unknown/excluded)."""
+        entry = lookup(mac)
+        group = self.by_registrant.get(entry.registrant) if entry is not None else None
+        if entry is None or group is None:
+            return None
+        return OuiClaim(
+            fingerprint_id=group.id, prefix=entry.prefix, registrant=entry.registrant,
+            maker=group.maker, brand=group.brand, strength=group.strength, flags=group.flags,
+            note=group.note)
+
+
+def read_groups(path: Path) -> CuratedGroups:
+    """The curated map in `path` (a groups.toml); OuiDataError if unreadable or inconsistent."""
     try:
-        data = tomllib.loads(GROUPS_PATH.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise OuiDataError(f"cannot load {GROUPS_PATH}: {exc}") from exc
+        raise OuiDataError(f"cannot load {path}: {exc}") from exc
     groups, excluded = parse_groups(data)
     by_name: dict[str, OuiGroup] = {}
     for group in groups:
@@ -205,17 +226,22 @@ def _curated() -> tuple[tuple[OuiGroup, ...], dict[str, OuiGroup], dict[str, str
             if name in by_name or name in excluded:
                 raise OuiDataError(f"groups.toml: registrant {name!r} listed twice")
             by_name[name] = group
-    return tuple(groups), by_name, excluded
+    return CuratedGroups(tuple(groups), by_name, excluded)
+
+
+@functools.cache
+def _curated() -> CuratedGroups:
+    return read_groups(GROUPS_PATH)
 
 
 def groups() -> tuple[OuiGroup, ...]:
-    """Every curated group, in file order."""
-    return _curated()[0]
+    """Every curated group of the shipped map, in file order."""
+    return _curated().groups
 
 
 def exclusions() -> dict[str, str]:
-    """Registrants that look like a group but are not it -> why."""
-    return dict(_curated()[2])
+    """Registrants that look like a group but are not it -> why (the shipped map)."""
+    return dict(_curated().excluded)
 
 
 def lookup(mac: str) -> OuiEntry | None:
@@ -224,14 +250,5 @@ def lookup(mac: str) -> OuiEntry | None:
 
 
 def classify(mac: str) -> OuiClaim | None:
-    """The curated maker/brand claim of `mac`'s exact registrant, or None (unknown/excluded)."""
-    entry = lookup(mac)
-    if entry is None:
-        return None
-    group = _curated()[1].get(entry.registrant)
-    if group is None:
-        return None
-    return OuiClaim(
-        fingerprint_id=group.id, prefix=entry.prefix, registrant=entry.registrant,
-        maker=group.maker, brand=group.brand, strength=group.strength, flags=group.flags,
-        note=group.note)
+    """The shipped map's maker/brand claim of `mac`'s exact registrant, or None."""
+    return _curated().classify(mac)

@@ -3,47 +3,46 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
-import ipaddress
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from camscan.context import ScanContext, ScanSettings
-from camscan.models import UNDETERMINED, Device, Evidence, ScanResult, ScanScope
+from camscan import targets as targets_module
+from camscan.context import (
+    ALL_METHODS,
+    Discoverer,
+    HostProbe,
+    LivenessCheck,
+    Method,
+    Probe,
+    ScanContext,
+    ScanSettings,
+)
+from camscan.discovery import DISCOVERERS
+from camscan.fingerprints import default_library
+from camscan.identify import identify
+from camscan.models import UNDETERMINED, Device, Evidence, ScanResult, ScanScope, Verdict
+from camscan.oui import lookup, normalize_mac
+from camscan.probes import LIVENESS, PROBES
+from camscan.targets import (
+    InterfaceInfo,
+    TargetError,
+    TargetSet,
+    choose_interface,
+    host_order,
+    in_scope,
+    localnet,
+    parse_targets,
+    split_specs,
+)
 
-if TYPE_CHECKING:
-    from camscan.targets import InterfaceInfo, TargetSet
+__all__ = ["ALL_METHODS", "Method", "NullObserver", "Scan", "ScanError", "ScanObserver",
+           "ScanRequest", "build_device", "device_mac", "run_scan"]
 
 log = logging.getLogger("camscan.pipeline")
-
-
-class Method(StrEnum):
-    """Everything `--probes` can switch on or off."""
-
-    ARP = "arp"
-    MDNS = "mdns"
-    SSDP = "ssdp"
-    WSD = "wsd"
-    SADP = "sadp"
-    DHIP = "dhip"
-    BANNERS = "banners"
-
-
-ALL_METHODS: tuple[Method, ...] = tuple(Method)
-
-# Segment listeners: each "module:function" is an async (ctx) -> None discoverer.
-LISTENERS: dict[Method, str] = {
-    Method.MDNS: "camscan.discovery.mdns:discover",
-    Method.SSDP: "camscan.discovery.ssdp:discover",
-    Method.WSD: "camscan.discovery.wsd:discover",
-    Method.SADP: "camscan.discovery.sadp:discover",
-    Method.DHIP: "camscan.discovery.dhip:discover",
-}
 
 
 class ScanObserver(Protocol):
@@ -94,11 +93,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _load(spec: str) -> Callable[..., Awaitable[Any]]:
-    module, func = spec.split(":")
-    return getattr(importlib.import_module(module), func)  # type: ignore[no-any-return]
-
-
 class EvidenceStore:
     """Evidence grouped by host, each distinct item kept once, in arrival order."""
 
@@ -122,20 +116,11 @@ class EvidenceStore:
         self.by_host[ev.host].append(ev)
 
 
-def _host_key(host: str) -> tuple[int, int | str]:
-    try:
-        return (0, int(ipaddress.ip_address(host)))
-    except ValueError:
-        return (1, host)
-
-
 _MAC_KEYS = ("mac", "sadp.mac", "dhip.mac", "wsd.epr_mac", "dahua.rpc2_mac")
 
 
 def device_mac(evidence: Iterable[Evidence]) -> str | None:
     """The host's MAC: ARP's answer first, then what a discovery reply says."""
-    from camscan.oui import normalize_mac
-
     items = sorted(evidence, key=lambda ev: ev.source != "arp")  # stable: ARP's first
     for key in _MAC_KEYS:
         for ev in items:
@@ -145,11 +130,9 @@ def device_mac(evidence: Iterable[Evidence]) -> str | None:
 
 
 def build_device(host: str, evidence: list[Evidence], *, outside_scope: bool,
-                 first_seen: float | None) -> Device:
+                 first_seen: float | None,
+                 identify: Callable[[Sequence[Evidence]], Verdict] = identify) -> Device:
     """One device record: evidence sorted, verdict from identification, errors collected."""
-    from camscan.identify import identify
-    from camscan.oui import lookup
-
     ordered = sorted(evidence, key=Evidence.sort_key)
     mac = device_mac(ordered)
     entry = lookup(mac) if mac else None
@@ -183,19 +166,31 @@ def _most_targets(candidates: Iterable[InterfaceInfo], targets: TargetSet) -> In
 
 
 def _warm_up() -> None:
-    import camscan.output.document  # noqa: F401  (what the result is written with)
-    from camscan.fingerprints import default_library
-    from camscan.oui import lookup
-
     default_library()
     lookup("00:00:00:00:00:00")
 
 
 class Scan:
-    """One scan's state; `result()` can be taken at any moment, so nothing found is lost."""
+    """One scan's state; `result()` can be taken at any moment, so nothing found is lost.
 
-    def __init__(self, request: ScanRequest, observer: ScanObserver | None = None) -> None:
+    `discoverers` and `probes` are the methods it may run (those the request names run);
+    `liveness` decides which targets off the swept segment are up; `interfaces` lists this
+    machine's IPv4 interfaces; `identify` turns a host's evidence into its verdict. Tests hand
+    in fakes.
+    """
+
+    def __init__(self, request: ScanRequest, discoverers: Mapping[Method, Discoverer],
+                 probes: Mapping[str, HostProbe], observer: ScanObserver | None = None, *,
+                 liveness: LivenessCheck = LIVENESS,
+                 interfaces: Callable[[], Sequence[InterfaceInfo]] | None = None,
+                 identify: Callable[[Sequence[Evidence]], Verdict] = identify) -> None:
         self.request = request
+        self.identify = identify
+        # Looked up when asked for, so a caller that replaces camscan.targets' is heard.
+        self.interfaces = interfaces or (lambda: targets_module.list_interfaces())
+        self.discoverers = discoverers
+        self.probes = probes
+        self.liveness = liveness
         self.observer: ScanObserver = observer or NullObserver()
         self.started = _now()
         self._t0 = time.monotonic()
@@ -210,37 +205,29 @@ class Scan:
         self._to_probe: asyncio.Queue[str | None] | None = None
         self._probed: set[str] = set()
         self._window_closed = False
-        self._probe_times: list[float] = []  # first probe start, last probe end
+        self._spans: dict[str, list[float]] = {}  # probe -> [first start, last end]
 
     # -- set-up ---------------------------------------------------------------------------
     def prepare(self) -> None:
         """Resolve targets and interface; raises ScanError with a one-line message."""
-        from camscan.targets import (
-            TargetError,
-            list_interfaces,
-            localnet,
-            parse_targets,
-            resolve_interface,
-            split_specs,
-        )
-
         req = self.request
         try:
             specs = list(req.targets)
             iface = None
             if req.localnet:
-                iface = resolve_interface(req.interface, None)
+                iface = choose_interface(self.interfaces(), req.interface, None)
                 specs.append(localnet(iface))
             targets = parse_targets(specs, req.exclude, allow_large=req.allow_large)
             if iface is None:
+                candidates = self.interfaces()
                 try:
-                    iface = resolve_interface(req.interface, targets)
+                    iface = choose_interface(candidates, req.interface, targets)
                 except TargetError:
                     if req.interface:
                         raise
                     # Targets on several networks: sweep the segment that holds most of them;
                     # the rest (routed) are found by TCP connect.
-                    iface = _most_targets(list_interfaces(), targets)
+                    iface = _most_targets(candidates, targets)
         except TargetError as exc:
             raise ScanError(str(exc)) from None
         self.targets = targets
@@ -266,7 +253,16 @@ class Scan:
             emit=self.store.emit,
             connections=asyncio.Semaphore(settings.max_connections),
             progress=self._progress,
+            iface=iface,
+            sweep_targets=self._sweep_targets(),
+            host_evidence=lambda host: tuple(self.store.by_host.get(host, ())),
         )
+
+    def _sweep_targets(self) -> TargetSet | None:
+        """The targets on the local segment, which ARP asks for (streamed by the sweep)."""
+        if self.iface is None or Method.ARP not in self.request.methods:
+            return None
+        return self.targets.clip(self.iface.network)
 
     def _progress(self, phase: str, done: int, total: int | None) -> None:
         """A method's own progress (ARP n/N) turned into observer calls."""
@@ -278,45 +274,41 @@ class Scan:
             self._progress_done[phase] = done
 
     # -- phases ---------------------------------------------------------------------------
-    async def _guarded(self, name: str, coro: Awaitable[Any], *, timed: bool = True) -> None:
-        """Run one method; its failure is counted, not raised. `timed`: it is the whole method."""
+    async def _guarded(self, name: str, coro: Awaitable[Any]) -> None:
+        """Run one method (or one host's probe); its failure is counted, not raised."""
         assert self.ctx is not None
-        stat = self.ctx.stat(name)
-        t = time.monotonic()
         try:
             await coro
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # one method failing must not lose the others' findings
             log.debug("%s failed", name, exc_info=True)
+            stat = self.ctx.stat(name)
             stat.errors += 1
             stat.notes.append(f"failed: {type(exc).__name__}: {exc}")
         finally:
-            if timed:
-                stat.duration_s = round(time.monotonic() - t, 3)
             if name in self._progress_done:
                 self.observer.end_phase(name)
+
+    async def _timed(self, name: str, coro: Awaitable[Any]) -> None:
+        """A whole discovery method: guarded, and timed as the method's duration."""
+        assert self.ctx is not None
+        with self.ctx.timed(name):
+            await self._guarded(name, coro)
 
     async def discover(self) -> None:
         """ARP sweep and every segment listener, concurrently."""
         assert self.ctx is not None
         ctx, req = self.ctx, self.request
         jobs: list[Awaitable[None]] = []
-        if self.iface is None:
-            for m in req.methods:
-                if m is not Method.BANNERS:
-                    ctx.stat(m.value).notes.append(
-                        "skipped: targets are not on a local segment of this machine")
-        else:
-            if Method.ARP in req.methods:
-                from camscan.discovery.arp import sweep
-
-                # Streamed: the sweep asks the part of the targets on this segment.
-                jobs.append(self._guarded("arp", sweep(ctx, self.iface,
-                                                       self.targets.clip(self.iface.network))))
-            for method, spec in LISTENERS.items():
-                if method in req.methods:
-                    jobs.append(self._guarded(method.value, _load(spec)(ctx)))
+        for method, discoverer in self.discoverers.items():
+            if method not in req.methods:
+                continue
+            if self.iface is None:
+                ctx.stat(method.value).notes.append(
+                    "skipped: targets are not on a local segment of this machine")
+            else:
+                jobs.append(self._timed(method.value, discoverer(ctx)))
         self.observer.start_phase("discovery", len(jobs))
         tasks = [asyncio.ensure_future(job) for job in jobs]
         try:
@@ -332,10 +324,7 @@ class Scan:
         self.observer.end_phase("discovery")
 
     def _in_scope(self, host: str) -> bool:
-        try:
-            return ipaddress.ip_address(host) in self.targets
-        except ValueError:
-            return False
+        return in_scope(self.targets, host)
 
     def routed_addresses(self) -> TargetSet | None:
         """Targets the connect check decides: those ARP does not sweep, if banners will probe.
@@ -353,8 +342,6 @@ class Scan:
     async def find_routed(self, addresses: TargetSet) -> None:
         """A TCP connect check decides which targets beyond the local segment are up."""
         assert self.ctx is not None
-        from camscan.probes.banners import tcp_alive
-
         ctx = self.ctx
         stat = ctx.stat("tcp-ping")
         self.observer.start_phase("tcp-ping", addresses.size)
@@ -364,7 +351,7 @@ class Scan:
             # A fixed pool pulling from one iterator: not a task per address (a /8 is 16M).
             for ip in pending:
                 stat.sent += 1
-                if await tcp_alive(ctx, ip):
+                if await self.liveness(ctx, ip):
                     stat.answered += 1
                     ctx.emit(Evidence(ip, "tcp-ping", "probe.alive", "tcp connect answered"))
                 self.observer.advance("tcp-ping")
@@ -372,72 +359,96 @@ class Scan:
         await asyncio.gather(*(worker() for _ in range(max(1, ctx.settings.max_connections))))
         self.observer.end_phase("tcp-ping")
 
-    def _probing(self) -> bool:
-        return Method.BANNERS in self.request.methods
+    def _enabled(self, *, after_discovery: bool) -> dict[str, Probe]:
+        """The probes the request switches on that run now, or once discovery is over."""
+        return {name: p.run for name, p in self.probes.items()
+                if p.method in self.request.methods and p.after_discovery is after_discovery}
 
     def _host_found(self, host: str) -> None:
         """A host's first evidence: queue its probes now if it is in scope."""
         if self._to_probe is not None and self._in_scope(host):
             self._to_probe.put_nowait(host)
 
+    async def _probe(self, probes: Mapping[str, Probe], host: str) -> None:
+        """Every probe of `probes` on one host, in turn (no task per host); spans are kept."""
+        assert self.ctx is not None
+        for name, probe in probes.items():
+            started = time.monotonic()
+            await self._guarded(name, probe(self.ctx, host))
+            span = self._spans.setdefault(name, [started, started])
+            span[0], span[1] = min(span[0], started), time.monotonic()
+
     def start_probing(self) -> list[asyncio.Task[None]]:
         """A pool of workers probing each in-scope host as soon as it is known."""
         assert self.ctx is not None
-        if not self._probing():
+        now = self._enabled(after_discovery=False)
+        if not now:
             return []
-        from camscan.probes.banners import probe_host
-
-        ctx = self.ctx
         queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._to_probe = queue
         self.store.on_new_host = self._host_found
         for host in list(self.store.by_host):  # anything heard before the workers started
             self._host_found(host)
         self.observer.start_phase("probes", None)
+        late = bool(self._enabled(after_discovery=True))
 
         async def worker() -> None:  # a fixed pool, not a task per host
             # The global connection limit inside the probes bounds sockets; a slow host
             # delays only its own worker.
             while (host := await queue.get()) is not None:
-                if not self._probe_times:
-                    self._probe_times[:] = [time.monotonic()] * 2
-                await self._guarded("banners", probe_host(ctx, host), timed=False)
-                self._probe_times[1] = time.monotonic()
+                await self._probe(now, host)
                 self._probed.add(host)
-                if self._window_closed:
+                if self._window_closed and not late:
                     self._finish(host, outside_scope=False)
                 self.observer.advance("probes")
 
         return [asyncio.create_task(worker())
-                for _ in range(max(1, ctx.settings.max_connections // 2))]
+                for _ in range(max(1, self.ctx.settings.max_connections // 2))]
 
     def close_window(self) -> None:
         """Discovery is over: every host whose probes are done (or need none) is final now."""
         self._window_closed = True
-        for host in sorted(self.store.by_host, key=_host_key):
+        waits = bool(self._enabled(after_discovery=False)) or bool(
+            self._enabled(after_discovery=True))
+        for host in sorted(self.store.by_host, key=host_order):
             if not self._in_scope(host):
                 self._finish(host, outside_scope=True)  # never probed beyond the scope given
-            elif not self._probing() or host in self._probed:
+            elif not waits or (host in self._probed
+                               and not self._enabled(after_discovery=True)):
                 self._finish(host, outside_scope=False)
 
     async def finish_probing(self, workers: list[asyncio.Task[None]]) -> None:
-        """No more hosts will come: let the workers finish the queue, then stop."""
+        """No more hosts will come: the workers finish the queue, then the probes that read
+        what discovery heard (ONVIF asks the services a host advertised) run for each host."""
         assert self.ctx is not None
-        if self._to_probe is None:
-            return
-        for _ in workers:
-            self._to_probe.put_nowait(None)
-        await asyncio.gather(*workers)
-        if self._probe_times:
-            self.ctx.stat("banners").duration_s = round(
-                self._probe_times[1] - self._probe_times[0], 3)
-        self.observer.end_phase("probes")
+        if self._to_probe is not None:
+            for _ in workers:
+                self._to_probe.put_nowait(None)
+            await asyncio.gather(*workers)
+        late = self._enabled(after_discovery=True)
+        if late:
+            if self._to_probe is None:
+                self.observer.start_phase("probes", None)
+            pending = iter([h for h in sorted(self.store.by_host, key=host_order)
+                            if self._in_scope(h) and h not in self.devices])
+
+            async def worker() -> None:  # a fixed pool, not a task per host
+                for host in pending:
+                    await self._probe(late, host)
+                    self._finish(host, outside_scope=False)
+
+            await asyncio.gather(*(worker() for _ in range(
+                max(1, self.ctx.settings.max_connections // 2))))
+        for name, (started, ended) in self._spans.items():  # each probe timed as a whole
+            self.ctx.set_duration(name, ended - started)
+        if self._to_probe is not None or late:
+            self.observer.end_phase("probes")
 
     def _finish(self, host: str, *, outside_scope: bool) -> None:
         if host in self.devices:
             return
         dev = build_device(host, self.store.by_host.get(host, []), outside_scope=outside_scope,
-                           first_seen=self.store.first_seen.get(host))
+                           first_seen=self.store.first_seen.get(host), identify=self.identify)
         self.devices[host] = dev
         self.observer.device_final(dev)
 
@@ -469,7 +480,7 @@ class Scan:
 
     def result(self, *, complete: bool) -> ScanResult:
         """The scan so far; hosts not yet identified are identified from what they have."""
-        for host in sorted(self.store.by_host, key=_host_key):
+        for host in sorted(self.store.by_host, key=host_order):
             if host not in self.devices:
                 self._finish(host, outside_scope=not self._in_scope(host))
         assert self.scope is not None and self.ctx is not None
@@ -479,7 +490,7 @@ class Scan:
             finished=_now(),
             complete=complete,
             stats=dict(sorted(self.ctx.stats.items())),
-            devices=[self.devices[h] for h in sorted(self.devices, key=_host_key)],
+            devices=[self.devices[h] for h in sorted(self.devices, key=host_order)],
             site=self.request.site,
             operator=self.request.operator,
             errors=list(self.errors),
@@ -487,7 +498,7 @@ class Scan:
 
 
 async def run_scan(request: ScanRequest, observer: ScanObserver | None = None) -> ScanResult:
-    """Library entry point: prepare and run one scan."""
-    scan = Scan(request, observer)
+    """Library entry point: prepare and run one scan with every discoverer and probe."""
+    scan = Scan(request, DISCOVERERS, PROBES, observer)
     scan.prepare()
     return await scan.run()

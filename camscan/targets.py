@@ -8,10 +8,11 @@ import random
 import re
 import subprocess
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, ip_address
 from typing import Any
+from urllib.parse import SplitResult, unquote, urlsplit
 
 MAX_ADDRESSES = 65_536  # above this a scan needs allow_large (CLI: --yes)
 # Refused even with --yes: a /8 (16,777,216 addresses) takes 4.7 hours at the maximum ARP rate;
@@ -320,3 +321,54 @@ def resolve_interface(name: str | None, targets: TargetSet | None) -> InterfaceI
 def localnet(iface: InterfaceInfo) -> str:
     """The interface's own IPv4 network as a CIDR spec."""
     return str(iface.network)
+
+
+def in_scope(scope: Container[IPv4Address], host: str) -> bool:
+    """True if `host` is an IPv4 address inside `scope`; names and IPv6 never are."""
+    try:
+        return IPv4Address(host) in scope
+    except ValueError:
+        return False
+
+
+# Exploit or state-changing paths camscan never requests, whoever names them (tests check the
+# vendor path table against them; redirects, LOCATIONs and XAddrs are checked as they arrive).
+FORBIDDEN = ("/Security/users", "/onvif-http/snapshot", "/SDK/webLanguage", "auth=")
+_FORBIDDEN_LOW = tuple(bad.lower() for bad in FORBIDDEN)
+
+
+def is_forbidden(path: str) -> bool:
+    """True if `path` reaches a FORBIDDEN path however a device spells it (case, %-encoding)."""
+    text = path
+    for _ in range(3):  # "%2553" -> "%53" -> "S": a server may decode more than once
+        text = unquote(text)
+    text = text.lower().replace("\\", "/")
+    while "//" in text or "/./" in text:
+        text = text.replace("//", "/").replace("/./", "/")
+    return any(bad in text for bad in _FORBIDDEN_LOW)
+
+
+def url_on_host(url: str, host: str, schemes: Collection[str]) -> tuple[SplitResult, int] | None:
+    """(the split URL, its port) if `url` is a `schemes` URL that names `host` by address, on a
+    usable port and no FORBIDDEN path; None otherwise: a device's URL is never followed
+    elsewhere."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # ValueError when out of range
+        same = parts.hostname is not None and ip_address(parts.hostname) == ip_address(host)
+    except ValueError:
+        return None
+    if parts.scheme not in schemes or not same or port == 0:
+        return None
+    if is_forbidden(parts.path + "?" + parts.query):  # a device naming its own exploit path
+        return None
+    return parts, port or (443 if parts.scheme == "https" else 80)
+
+
+def host_order(host: str) -> tuple[int, int, str]:
+    """Sort key: IPv4 numerically, then IPv6, then anything else by name."""
+    try:
+        addr = ip_address(host)
+    except ValueError:
+        return (2, 0, host)
+    return (0 if addr.version == 4 else 1, int(addr), host)

@@ -34,3 +34,18 @@ def parse(data: bytes) -> ET.Element:
 def is_unbound_prefix(exc: XmlError) -> bool:
     """True when `exc` only complains of a namespace prefix without a declaration."""
     return "unbound prefix" in str(exc)
+
+
+def local_name(tag: object) -> str:
+    """An element's name without its namespace: devices disagree on prefixes and namespaces."""
+    return str(tag).rsplit("}", 1)[-1]
+
+
+def child(parent: ET.Element, *path: str) -> ET.Element | None:
+    """The first child named `path[0]` (by local name), then its child `path[1]`, and so on."""
+    node: ET.Element | None = parent
+    for name in path:
+        if node is None:
+            return None
+        node = next((c for c in node if local_name(c.tag) == name), None)
+    return node

@@ -14,7 +14,7 @@ scan() { camscan lab exec -- python3 -m camscan scan 198.18.0.0/24 --interface e
            --site "Example Council, Town Hall" --operator "IT audit" "$@"; }
 scan -o "$out/scan.json" --report "$out/report.html"
 scan --format ndjson -o "$out/scan.ndjson"
-for profile in csv netbox snipeit glpi; do
+for profile in csv netbox snipeit; do  # GLPI is an inventory JSON now (camscan export), not a CSV profile
   camscan lab exec -- python3 -c "
 import sys
 from camscan.output.csv import csv_text

@@ -118,7 +118,8 @@ def test_section7_traps_alone_never_name_a_target() -> None:
 
 def _copy(tmp_path: Path) -> Path:
     root = tmp_path / "fp"
-    shutil.copytree(fingerprints.DEFAULT_DIR, root, ignore=shutil.ignore_patterns("oui"))
+    # The generated IEEE table is not part of the library (its curated groups.toml is).
+    shutil.copytree(fingerprints.DEFAULT_DIR, root, ignore=shutil.ignore_patterns("ieee.tsv"))
     return root
 
 
@@ -210,3 +211,25 @@ def test_version_tracks_the_content(tmp_path: Path) -> None:
     path = root / "rtsp.sdp.toml"
     path.write_text(path.read_text() + "\n# edited\n")
     assert fingerprints.load(root).version != before
+
+
+def test_editing_the_oui_groups_changes_the_library_and_its_version(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    hik_mac = Evidence("h", "arp", "mac", "44:19:b6:3a:10:01")
+    assert identify([hik_mac], fingerprints.load(root)).maker == "Hikvision"
+    groups = root / "oui" / "groups.toml"
+    groups.write_text(groups.read_text().replace('maker = "Hikvision"', 'maker = "Dahua"'))
+    edited = fingerprints.load(root)
+    assert edited.version != LIB.version
+    assert identify([hik_mac], edited).maker == "Dahua", "the library's own map decides"
+    assert identify([hik_mac]).maker == "Hikvision", "the shipped library is untouched"
+
+
+def test_the_unbranded_flag_is_data_not_an_id_in_the_code(tmp_path: Path) -> None:
+    general = [Evidence("h", "dhip", "dhip.vendor", "General")]
+    assert (identify(general).maker, identify(general).brand) == ("Dahua", None)
+    root = _copy(tmp_path)
+    path = root / "dhip.vendor.toml"
+    path.write_text(path.read_text().replace("unbranded = true\n", "", 1))
+    verdict = identify(general, fingerprints.load(root))
+    assert (verdict.maker, verdict.brand) == ("Dahua", "Dahua")

@@ -15,9 +15,11 @@ from typer.testing import CliRunner
 
 from camscan import oui
 from camscan.cli import app
-from camscan.identify import identify, identify_hosts, verdict_to_dict
+from camscan.identify import identify, identify_hosts
 from camscan.models import Confidence, DeviceType, Evidence
+from camscan.output.document import verdict_to_dict
 from camscan.probes.paths import VENDOR_PATHS
+from camscan.rawkeys import expand
 from camscan_lab.captures import recorded
 
 LAB = Path(__file__).resolve().parents[1] / "examples" / "lab" / "office"
@@ -180,13 +182,22 @@ def test_raw_evidence_takes_the_parser_path() -> None:
     raw = ("HTTP/1.1 200 OK\r\nCONNECTION: close\r\nCONTENT-LENGTH: 40\r\n"
            "CACHE-CONTROL: max-age=0\r\nCONTENT-TYPE: text/html\r\n\r\n"
            "<html><title>CPPLUS DVR –Web View</title></html>")
-    v = identify([ev("http.response", raw, "http")])
+    v = identify(expand([ev("http.response", raw, "http")]))
     assert (v.maker, v.brand) == ("Dahua", "CP Plus")
+    assert v.matches and all(m.evidence.key != "http.response" for m in v.matches)
+
+
+def test_a_raw_item_alone_is_not_read_again_by_identification() -> None:
+    # Probes emit the parsed items beside the raw one; a verdict cites only items it was given.
+    raw = "HTTP/1.1 200 OK\r\nServer: App-webs/\r\n\r\n"
+    assert identify([ev("http.response", raw, "http")]).maker is None
+    assert identify(expand([ev("http.response", raw, "http")])).maker == "Hikvision"
 
 
 def test_unparseable_raw_evidence_is_kept_not_fatal() -> None:
-    v = identify([ev("sadp.reply", "\x00garbage", "sadp")])
-    assert v.maker is None
+    items = expand([ev("sadp.reply", "\x00garbage", "sadp")])
+    assert [e.key for e in items] == ["sadp.reply", "probe.error"]
+    assert identify(items).maker is None
 
 
 # ---------------------------------------------------------------- the default lab
@@ -260,7 +271,7 @@ SERVICES = _lab_services()
 
 @pytest.mark.parametrize("device", DEVICES, ids=lambda d: d["name"])
 def test_default_lab_device_offline(device: dict[str, Any]) -> None:
-    verdict = identify(_evidence_of(device, SERVICES.get(device["name"], [])))
+    verdict = identify(expand(_evidence_of(device, SERVICES.get(device["name"], []))))
     expect = device["expect"]
     if "maker" in expect:
         assert verdict.maker == expect["maker"], verdict
@@ -399,7 +410,7 @@ KEYS_UNDER_TEST = ["mac", "model", "http.server", "http.www_authenticate", "http
        st.randoms())
 def test_any_evidence_gives_a_verdict_in_any_order(items: list[tuple[str, str, str]],
                                                     rnd: random.Random) -> None:
-    evidence = [ev(k, v, s) for k, v, s in items]
+    evidence = expand(ev(k, v, s) for k, v, s in items)
     first = identify(evidence)
     rnd.shuffle(evidence)
     assert identify(evidence) == first

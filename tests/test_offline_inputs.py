@@ -7,6 +7,7 @@ import pytest
 
 from camscan.identify import identify
 from camscan.models import Evidence
+from camscan.rawkeys import expand
 
 # Greenbone NASL example reply of /RPC2_Login (the shape camscan's http.path rule reads)
 CHALLENGE = (
@@ -21,7 +22,7 @@ def ev(key: str, value: str, source: str = "") -> Evidence:
 
 
 def test_an_rpc2_challenge_pasted_as_a_body_is_read_like_the_rpc2_path() -> None:
-    v = identify([ev("http.body", CHALLENGE)])
+    v = identify(expand([ev("http.body", CHALLENGE)]))  # offline input: read at the boundary
     assert (v.maker, v.serial, v.confidence.value) == ("Dahua", "4M0747EPAA1D284", "confirmed")
     assert "dahua.rpc2_realm.dahua" in {m.fingerprint_id for m in v.matches}
     assert not any(e.key == "probe.error" for m in v.matches for e in [m.evidence])
@@ -36,7 +37,7 @@ def test_an_rpc2_challenge_pasted_as_a_body_is_read_like_the_rpc2_path() -> None
     ],
 )
 def test_other_bodies_add_nothing(body: str) -> None:
-    v = identify([ev("http.body", body)])
+    v = identify(expand([ev("http.body", body)]))
     assert v.maker is None
     assert all(m.evidence.key == "http.body" for m in v.matches)
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
-import pytest
-
 from camscan import pipeline
-from camscan.context import ScanContext
-from camscan.models import Confidence, Device, Evidence
+from camscan.context import HostProbe, ScanContext, ScanSettings
+from camscan.identify import identify
+from camscan.models import Confidence, Device, Evidence, Verdict
 from camscan.pipeline import Method, Scan, ScanRequest
 from camscan.targets import InterfaceInfo, parse_targets
 
@@ -22,19 +21,21 @@ IFACE = InterfaceInfo("eth0", 2, "02:00:5e:10:00:02", IPv4Address("198.18.0.2"),
 Fake = Callable[..., Coroutine[Any, Any, None]]
 
 
-def make_scan(monkeypatch: pytest.MonkeyPatch, *, arp: Fake, listeners: dict[str, Fake],
-              probe: Fake, methods: tuple[Method, ...] = pipeline.ALL_METHODS) -> Scan:
-    import camscan.discovery.arp as arp_mod
-    import camscan.probes.banners as banners_mod
-    import camscan.targets as targets_mod
-
-    monkeypatch.setattr(targets_mod, "resolve_interface", lambda name, targets: IFACE)
-    monkeypatch.setattr(arp_mod, "sweep", arp)
-    monkeypatch.setattr(banners_mod, "probe_host", probe)
-    # "camscan.discovery.sadp:discover" -> listeners["sadp"]
-    monkeypatch.setattr(pipeline, "_load",
-                        lambda spec: listeners[spec.split(":")[0].split(".")[-1]])
-    scan = Scan(ScanRequest(targets=["198.18.0.0/24"], methods=methods))
+def make_scan(*, arp: Fake, listeners: dict[str, Fake], probe: Fake,
+              methods: tuple[Method, ...] = pipeline.ALL_METHODS,
+              targets: tuple[str, ...] = ("198.18.0.0/24",),
+              interfaces: tuple[InterfaceInfo, ...] = (IFACE,),
+              alive: Callable[[ScanContext, str], Coroutine[Any, Any, bool]] | None = None,
+              settings: ScanSettings | None = None,
+              identify_with: Callable[[Sequence[Evidence]], Verdict] = identify,
+              scan_class: type[Scan] = Scan) -> Scan:
+    """A prepared scan whose discoverers, probe, liveness check and interfaces are the fakes."""
+    discoverers = {Method.ARP: arp} | {Method(name): run for name, run in listeners.items()}
+    request = ScanRequest(targets=list(targets), methods=methods,
+                          settings=settings or ScanSettings())
+    scan = scan_class(request, discoverers, {"banners": HostProbe(Method.BANNERS, probe)},
+                      liveness=alive or never_alive, interfaces=lambda: list(interfaces),
+                      identify=identify_with)
     scan.prepare()
     return scan
 
@@ -43,10 +44,13 @@ async def quiet(ctx: ScanContext, *args: Any) -> None:
     return None
 
 
-def test_evidence_from_every_method_is_grouped_and_identified(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    async def arp(ctx: ScanContext, iface: InterfaceInfo, addresses: list[IPv4Address]) -> None:
-        assert len(addresses) == 254
+async def never_alive(ctx: ScanContext, ip: str) -> bool:
+    return False
+
+
+def test_evidence_from_every_method_is_grouped_and_identified() -> None:
+    async def arp(ctx: ScanContext) -> None:
+        assert len(ctx.sweep_targets) == 254
         ctx.emit(Evidence("198.18.0.11", "arp", "mac", "44:19:b6:3a:10:01"))
         ctx.emit(Evidence("198.18.0.11", "arp", "mac", "44:19:b6:3a:10:01"))  # a retry's echo
         ctx.emit(Evidence("198.18.0.57", "arp", "mac", "f8:bc:12:19:1a:1b"))
@@ -63,7 +67,7 @@ def test_evidence_from_every_method_is_grouped_and_identified(
             ctx.emit(Evidence(ip, "http", "http.server", "App-webs/", 80))
 
     listeners = {m: quiet for m in ("mdns", "ssdp", "wsd", "dhip")} | {"sadp": sadp}
-    result = asyncio.run(make_scan(monkeypatch, arp=arp, listeners=listeners, probe=probe).run())
+    result = asyncio.run(make_scan(arp=arp, listeners=listeners, probe=probe).run())
 
     assert result.complete
     assert [d.ip for d in result.devices] == ["198.18.0.11", "198.18.0.57", "198.19.0.64"]
@@ -76,32 +80,30 @@ def test_evidence_from_every_method_is_grouped_and_identified(
     assert sorted(probed) == ["198.18.0.11", "198.18.0.57"], "never probe beyond the scope"
 
 
-def test_a_failing_method_is_counted_and_loses_no_one_elses_findings(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    async def arp(ctx: ScanContext, iface: InterfaceInfo, addresses: list[IPv4Address]) -> None:
+def test_a_failing_method_is_counted_and_loses_no_one_elses_findings() -> None:
+    async def arp(ctx: ScanContext) -> None:
         ctx.emit(Evidence("198.18.0.31", "arp", "mac", "3c:ef:8c:61:01:c0"))
 
     async def broken(ctx: ScanContext) -> None:
         raise OSError("no multicast route")
 
     listeners = {m: quiet for m in ("mdns", "ssdp", "wsd", "sadp")} | {"dhip": broken}
-    result = asyncio.run(make_scan(monkeypatch, arp=arp, listeners=listeners, probe=quiet).run())
+    result = asyncio.run(make_scan(arp=arp, listeners=listeners, probe=quiet).run())
     assert result.complete
     assert result.stats["dhip"].errors == 1
     assert "no multicast route" in result.stats["dhip"].notes[0]
     assert result.devices[0].verdict.maker == "Dahua"
 
 
-def test_cancelling_returns_what_was_found_marked_incomplete(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    async def arp(ctx: ScanContext, iface: InterfaceInfo, addresses: list[IPv4Address]) -> None:
+def test_cancelling_returns_what_was_found_marked_incomplete() -> None:
+    async def arp(ctx: ScanContext) -> None:
         ctx.emit(Evidence("198.18.0.15", "arp", "mac", "4c:bd:8f:10:20:30"))
 
     async def slow(ctx: ScanContext) -> None:
         await asyncio.sleep(30)
 
     listeners = {m: slow for m in ("mdns", "ssdp", "wsd", "sadp", "dhip")}
-    scan = make_scan(monkeypatch, arp=arp, listeners=listeners, probe=quiet)
+    scan = make_scan(arp=arp, listeners=listeners, probe=quiet)
 
     async def main() -> Any:
         task = asyncio.create_task(scan.run())
@@ -117,10 +119,10 @@ def test_cancelling_returns_what_was_found_marked_incomplete(
     assert result.devices[0].verdict.confidence is not Confidence.UNDETERMINED
 
 
-def test_methods_not_asked_for_do_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_methods_not_asked_for_do_not_run() -> None:
     ran: list[str] = []
 
-    async def arp(ctx: ScanContext, iface: InterfaceInfo, addresses: list[IPv4Address]) -> None:
+    async def arp(ctx: ScanContext) -> None:
         ran.append("arp")
         ctx.emit(Evidence("198.18.0.5", "arp", "mac", "02:00:00:00:00:05"))
 
@@ -133,30 +135,19 @@ def test_methods_not_asked_for_do_not_run(monkeypatch: pytest.MonkeyPatch) -> No
         ran.append("banners")
 
     listeners = {m: listener(m) for m in ("mdns", "ssdp", "wsd", "sadp", "dhip")}
-    scan = make_scan(monkeypatch, arp=arp, listeners=listeners, probe=probe,
+    scan = make_scan(arp=arp, listeners=listeners, probe=probe,
                      methods=(Method.ARP, Method.SADP))
     result = asyncio.run(scan.run())
     assert sorted(ran) == ["arp", "sadp"]
     assert result.scope.probes == ["arp", "sadp"]
 
 
-def test_routed_targets_are_found_by_tcp_connect(monkeypatch: pytest.MonkeyPatch) -> None:
-    import camscan.probes.banners as banners_mod
-    import camscan.targets as targets_mod
-    from camscan.targets import TargetError
-
-    def no_iface(name: str | None, targets: Any) -> InterfaceInfo:
-        raise TargetError("no local interface")
-
+def test_routed_targets_are_found_by_tcp_connect() -> None:
     async def alive(ctx: ScanContext, ip: str) -> bool:
         return ip == "203.0.113.5"
 
-    monkeypatch.setattr(targets_mod, "resolve_interface", no_iface)
-    monkeypatch.setattr(targets_mod, "list_interfaces", lambda: [IFACE])
-    monkeypatch.setattr(banners_mod, "tcp_alive", alive)
-    monkeypatch.setattr(banners_mod, "probe_host", quiet)
-    scan = Scan(ScanRequest(targets=["203.0.113.0/29"]))
-    scan.prepare()
+    scan = make_scan(arp=quiet, listeners={}, probe=quiet, targets=("203.0.113.0/29",),
+                     alive=alive)
     assert scan.scope is not None and scan.scope.interface is None
     result = asyncio.run(scan.run())
     assert [d.ip for d in result.devices] == ["203.0.113.5"]
@@ -171,7 +162,7 @@ def test_target_set_membership_drives_scope() -> None:
     assert IPv4Address("198.19.0.64") not in targets
 
 
-def test_a_methods_own_progress_reaches_the_observer(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_methods_own_progress_reaches_the_observer() -> None:
     calls: list[tuple[str, str, int | None]] = []
 
     class Recorder(pipeline.NullObserver):
@@ -184,11 +175,11 @@ def test_a_methods_own_progress_reaches_the_observer(monkeypatch: pytest.MonkeyP
         def end_phase(self, name: str) -> None:
             calls.append(("end", name, None))
 
-    async def arp(ctx: ScanContext, iface: InterfaceInfo, addresses: list[IPv4Address]) -> None:
+    async def arp(ctx: ScanContext) -> None:
         for done in (0, 100, 100, 254):
-            ctx.progress("arp", done, len(addresses))
+            ctx.progress("arp", done, len(ctx.sweep_targets))
 
-    scan = make_scan(monkeypatch, arp=arp, listeners={}, probe=quiet, methods=(Method.ARP,))
+    scan = make_scan(arp=arp, listeners={}, probe=quiet, methods=(Method.ARP,))
     scan.observer = Recorder()
     asyncio.run(scan.run())
     arp_calls = [c for c in calls if c[1] == "arp"]
@@ -204,35 +195,21 @@ def test_the_mac_arp_saw_wins_over_one_a_reply_claims() -> None:
     assert pipeline.device_mac(evidence[2:]) == "00:00:00:00:00:02"
 
 
-def test_mixed_targets_sweep_the_local_part_and_connect_check_the_rest(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    import camscan.discovery.arp as arp_mod
-    import camscan.probes.banners as banners_mod
-    import camscan.targets as targets_mod
-    from camscan.targets import TargetError
-
-    def not_all_local(name: str | None, targets: Any) -> InterfaceInfo:
-        raise TargetError("no local interface's IPv4 network contains all the targets")
-
+def test_mixed_targets_sweep_the_local_part_and_connect_check_the_rest() -> None:
     swept: list[str] = []
     checked: list[str] = []
 
-    async def arp(ctx: ScanContext, iface: InterfaceInfo, addresses: list[IPv4Address]) -> None:
-        swept.extend(str(a) for a in addresses)
+    async def arp(ctx: ScanContext) -> None:
+        swept.extend(str(a) for a in ctx.sweep_targets)
         ctx.emit(Evidence("198.18.0.1", "arp", "mac", "4c:5e:0c:11:22:01"))
 
     async def alive(ctx: ScanContext, ip: str) -> bool:
         checked.append(ip)
         return ip == "203.0.113.2"
 
-    monkeypatch.setattr(targets_mod, "resolve_interface", not_all_local)
-    monkeypatch.setattr(targets_mod, "list_interfaces", lambda: [IFACE])
-    monkeypatch.setattr(arp_mod, "sweep", arp)
-    monkeypatch.setattr(banners_mod, "tcp_alive", alive)
-    monkeypatch.setattr(banners_mod, "probe_host", quiet)
-    scan = Scan(ScanRequest(targets=["198.18.0.0/30", "203.0.113.0/30"],
-                            methods=(Method.ARP, Method.BANNERS)))
-    scan.prepare()
+    scan = make_scan(arp=arp, listeners={}, probe=quiet, alive=alive,
+                     targets=("198.18.0.0/30", "203.0.113.0/30"),
+                     methods=(Method.ARP, Method.BANNERS))
     assert scan.scope is not None and scan.scope.interface == "eth0"
     result = asyncio.run(scan.run())
     assert swept == ["198.18.0.1", "198.18.0.2"]
@@ -240,8 +217,7 @@ def test_mixed_targets_sweep_the_local_part_and_connect_check_the_rest(
     assert [d.ip for d in result.devices] == ["198.18.0.1", "203.0.113.2"]
 
 
-def test_cancelling_lets_every_listener_close_before_the_scan_returns(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cancelling_lets_every_listener_close_before_the_scan_returns() -> None:
     closed: list[str] = []
 
     def listener(name: str) -> Fake:
@@ -254,7 +230,7 @@ def test_cancelling_lets_every_listener_close_before_the_scan_returns(
         return listen
 
     names = ("mdns", "ssdp", "wsd", "sadp", "dhip")
-    scan = make_scan(monkeypatch, arp=quiet, listeners={m: listener(m) for m in names},
+    scan = make_scan(arp=quiet, listeners={m: listener(m) for m in names},
                      probe=quiet)
 
     async def main() -> tuple[Any, list[str]]:
@@ -271,50 +247,35 @@ def test_cancelling_lets_every_listener_close_before_the_scan_returns(
     assert closed_by_then == sorted(names)
 
 
-def _tcp_checked(monkeypatch: pytest.MonkeyPatch, targets: list[str],
-                 methods: tuple[Method, ...], alive: set[str]) -> tuple[list[str], Any]:
-    import camscan.probes.banners as banners_mod
-    import camscan.targets as targets_mod
-
+def _tcp_checked(targets: tuple[str, ...], methods: tuple[Method, ...],
+                 alive: set[str]) -> tuple[list[str], Any]:
     checked: list[str] = []
 
     async def tcp_alive(ctx: ScanContext, ip: str) -> bool:
         checked.append(ip)
         return ip in alive
 
-    monkeypatch.setattr(targets_mod, "resolve_interface", lambda name, targets: IFACE)
-    monkeypatch.setattr(targets_mod, "list_interfaces", lambda: [IFACE])
-    monkeypatch.setattr(banners_mod, "tcp_alive", tcp_alive)
-    monkeypatch.setattr(banners_mod, "probe_host", quiet)
-    scan = Scan(ScanRequest(targets=targets, methods=methods))
-    scan.prepare()
+    scan = make_scan(arp=quiet, listeners={}, probe=quiet, targets=targets, methods=methods,
+                     alive=tcp_alive)
     return checked, asyncio.run(scan.run())
 
 
-def test_banners_without_arp_still_find_the_local_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_banners_without_arp_still_find_the_local_hosts() -> None:
     # `--probes banners` on the scanner's own segment: nothing sweeps it, so a connect check
     # must decide who is up, or the scan reports no device at all, complete.
-    checked, result = _tcp_checked(monkeypatch, ["198.18.0.0/30"], (Method.BANNERS,),
-                                   {"198.18.0.2"})
+    checked, result = _tcp_checked(("198.18.0.0/30",), (Method.BANNERS,), {"198.18.0.2"})
     assert sorted(checked) == ["198.18.0.1", "198.18.0.2"]
     assert [d.ip for d in result.devices] == ["198.18.0.2"]
 
 
-def test_no_connect_check_unless_banners_were_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
-    import camscan.discovery.arp as arp_mod
-
-    monkeypatch.setattr(arp_mod, "sweep", quiet)
-    checked, result = _tcp_checked(monkeypatch, ["198.18.0.0/30", "203.0.113.0/30"],
-                                   (Method.ARP,), {"203.0.113.2"})
+def test_no_connect_check_unless_banners_were_asked_for() -> None:
+    checked, result = _tcp_checked(("198.18.0.0/30", "203.0.113.0/30"), (Method.ARP,),
+                                   {"203.0.113.2"})
     assert checked == [] and result.devices == []
 
 
-def test_connect_check_and_probes_keep_a_bounded_number_of_tasks(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_connect_check_and_probes_keep_a_bounded_number_of_tasks() -> None:
     # A task per address (a /8 with --yes: 16 million) exhausted memory before any packet.
-    import camscan.probes.banners as banners_mod
-    import camscan.targets as targets_mod
-
     most: list[int] = [0]
 
     async def tcp_alive(ctx: ScanContext, ip: str) -> bool:
@@ -326,12 +287,9 @@ def test_connect_check_and_probes_keep_a_bounded_number_of_tasks(
         most[0] = max(most[0], len(asyncio.all_tasks()))
         await asyncio.sleep(0)
 
-    monkeypatch.setattr(targets_mod, "list_interfaces", lambda: [])
-    monkeypatch.setattr(banners_mod, "tcp_alive", tcp_alive)
-    monkeypatch.setattr(banners_mod, "probe_host", probe_host)
-    scan = Scan(ScanRequest(targets=["203.0.113.0/24"], methods=(Method.BANNERS,)))
-    scan.request.settings.max_connections = 8
-    scan.prepare()
+    scan = make_scan(arp=quiet, listeners={}, probe=probe_host, targets=("203.0.113.0/24",),
+                     methods=(Method.BANNERS,), alive=tcp_alive, interfaces=(),
+                     settings=ScanSettings(max_connections=8))
     result = asyncio.run(scan.run())
     assert result.complete and result.stats["tcp-ping"].sent == 254
     assert len(result.devices) == 254
@@ -339,24 +297,18 @@ def test_connect_check_and_probes_keep_a_bounded_number_of_tasks(
     assert most[0] <= 8 + 8 // 2 + 3
 
 
-def test_a_host_whose_identification_fails_loses_no_other_host(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    import camscan.identify as identify_mod
-
-    real = identify_mod.identify
-
-    def fragile(evidence: Any) -> Any:
+def test_a_host_whose_identification_fails_loses_no_other_host() -> None:
+    def fragile(evidence: Sequence[Evidence]) -> Verdict:
         if any(ev.host == "198.18.0.66" for ev in evidence):
             raise KeyError("a bug one device's evidence triggers")
-        return real(evidence)
+        return identify(evidence)
 
-    async def arp(ctx: ScanContext, iface: InterfaceInfo, addresses: list[IPv4Address]) -> None:
+    async def arp(ctx: ScanContext) -> None:
         ctx.emit(Evidence("198.18.0.11", "arp", "mac", "44:19:b6:3a:10:01"))
         ctx.emit(Evidence("198.18.0.66", "arp", "mac", "02:00:00:00:00:66"))
 
-    monkeypatch.setattr(identify_mod, "identify", fragile)
     listeners = {m: quiet for m in ("mdns", "ssdp", "wsd", "sadp", "dhip")}
-    scan = make_scan(monkeypatch, arp=arp, listeners=listeners, probe=quiet)
+    scan = make_scan(arp=arp, listeners=listeners, probe=quiet, identify_with=fragile)
     result = asyncio.run(scan.run())
     by_ip = {d.ip: d for d in result.devices}
     assert by_ip["198.18.0.11"].verdict.maker == "Hikvision"
@@ -366,53 +318,48 @@ def test_a_host_whose_identification_fails_loses_no_other_host(
         'identification failed: KeyError: "a bug one device\'s evidence triggers"']
 
 
-def test_a_failing_phase_still_returns_what_was_found(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def arp(ctx: ScanContext, iface: InterfaceInfo, addresses: list[IPv4Address]) -> None:
+def test_a_failing_phase_still_returns_what_was_found() -> None:
+    async def arp(ctx: ScanContext) -> None:
         ctx.emit(Evidence("198.18.0.11", "arp", "mac", "44:19:b6:3a:10:01"))
 
-    async def broken(self: Scan, workers: Any) -> None:
-        raise RuntimeError("a bug in a later phase")
+    class BrokenLater(Scan):
+        async def finish_probing(self, workers: Any) -> None:
+            raise RuntimeError("a bug in a later phase")
 
     listeners = {m: quiet for m in ("mdns", "ssdp", "wsd", "sadp", "dhip")}
-    scan = make_scan(monkeypatch, arp=arp, listeners=listeners, probe=quiet)
-    monkeypatch.setattr(Scan, "finish_probing", broken)
+    scan = make_scan(arp=arp, listeners=listeners, probe=quiet, scan_class=BrokenLater)
     result = asyncio.run(scan.run())
     assert result.complete is False
     assert result.errors == ["fatal error: RuntimeError: a bug in a later phase"]
     assert [d.ip for d in result.devices] == ["198.18.0.11"]
 
 
-def test_the_scope_lists_each_target_and_exclusion_on_its_own(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    import camscan.targets as targets_mod
-
-    monkeypatch.setattr(targets_mod, "resolve_interface", lambda name, targets: IFACE)
+def test_the_scope_lists_each_target_and_exclusion_on_its_own() -> None:
     scan = Scan(ScanRequest(targets=["198.18.0.0/30, 198.18.0.8/30", " 198.18.0.20 "],
-                            exclude=["198.18.0.1,198.18.0.9"]))
+                            exclude=["198.18.0.1,198.18.0.9"]), {}, {},
+                interfaces=lambda: [IFACE])
     scan.prepare()
     assert scan.scope is not None
     assert scan.scope.targets == ["198.18.0.0/30", "198.18.0.8/30", "198.18.0.20"]
     assert scan.scope.exclusions == ["198.18.0.1", "198.18.0.9"]
 
 
-def test_the_banner_phase_is_timed_as_a_whole(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def arp(ctx: ScanContext, iface: InterfaceInfo, addresses: list[IPv4Address]) -> None:
+def test_the_banner_phase_is_timed_as_a_whole() -> None:
+    async def arp(ctx: ScanContext) -> None:
         for i in (5, 6):
             ctx.emit(Evidence(f"198.18.0.{i}", "arp", "mac", f"02:00:00:00:00:0{i}"))
 
     async def probe(ctx: ScanContext, ip: str) -> None:
         await asyncio.sleep(0.3 if ip.endswith(".5") else 0.0)
 
-    scan = make_scan(monkeypatch, arp=arp, listeners={}, probe=probe,
-                     methods=(Method.ARP, Method.BANNERS))
-    assert scan.ctx is not None
-    scan.ctx.settings.max_connections = 2  # one probe worker: the slow host first, then the fast
+    # One probe worker: the slow host first, then the fast.
+    scan = make_scan(arp=arp, listeners={}, probe=probe, methods=(Method.ARP, Method.BANNERS),
+                     settings=ScanSettings(max_connections=2))
     result = asyncio.run(scan.run())
     assert result.stats["banners"].duration_s >= 0.3, "not just the host that ended last"
 
 
-def test_hosts_are_probed_while_the_window_is_open_and_final_once_it_closes(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hosts_are_probed_while_the_window_is_open_and_final_once_it_closes() -> None:
     # ARP answers at once; the listeners keep the window open for 0.3 s. Each host's probes
     # start when it answers, not when the window closes; its device waits for the window,
     # whose late evidence about it (a WS-Discovery match at 0.25 s) is still in its record.
@@ -422,7 +369,7 @@ def test_hosts_are_probed_while_the_window_is_open_and_final_once_it_closes(
     def at() -> float:
         return round(time.monotonic() - t0, 2)
 
-    async def arp(ctx: ScanContext, iface: InterfaceInfo, addresses: Any) -> None:
+    async def arp(ctx: ScanContext) -> None:
         ctx.emit(Evidence("198.18.0.11", "arp", "mac", "44:19:b6:3a:10:01"))
         await asyncio.sleep(0.05)
         ctx.emit(Evidence("198.18.0.12", "arp", "mac", "44:19:b6:3a:10:02"))
@@ -443,7 +390,7 @@ def test_hosts_are_probed_while_the_window_is_open_and_final_once_it_closes(
                 "198.18.0.11"
 
     listeners = {m: window for m in ("mdns", "ssdp", "wsd", "sadp", "dhip")}
-    scan = make_scan(monkeypatch, arp=arp, listeners=listeners, probe=probe)
+    scan = make_scan(arp=arp, listeners=listeners, probe=probe)
     scan.observer = Seen()
     t0 = time.monotonic()
     result = asyncio.run(scan.run())
@@ -453,3 +400,31 @@ def test_hosts_are_probed_while_the_window_is_open_and_final_once_it_closes(
     assert set(probes) == set(finals) == {"198.18.0.11", "198.18.0.12"}
     assert max(probes.values()) < 0.2  # both probed inside the window (it closes at 0.3 s)
     assert min(finals.values()) >= 0.29  # and final only once it closed
+
+
+def test_a_host_probe_runs_when_its_method_is_asked_and_reads_what_discovery_saw() -> None:
+    seen: dict[str, list[str]] = {}
+    ran: list[str] = []
+
+    async def arp(ctx: ScanContext) -> None:
+        ctx.emit(Evidence("198.18.0.7", "arp", "mac", "02:00:00:00:00:07"))
+        ctx.emit(Evidence("198.18.0.7", "wsd", "wsd.xaddrs", "http://198.18.0.7/onvif/x"))
+
+    async def onvif_like(ctx: ScanContext, host: str) -> None:
+        seen[host] = sorted(ev.key for ev in ctx.host_evidence(host))
+
+    async def banners(ctx: ScanContext, host: str) -> None:
+        ran.append(host)
+
+    probes = {"banners": HostProbe(Method.BANNERS, banners),
+              "onvif": HostProbe(Method.WSD, onvif_like, after_discovery=True)}
+    for methods, probed in (((Method.ARP, Method.WSD), {"198.18.0.7": ["mac", "wsd.xaddrs"]}),
+                            ((Method.ARP,), {})):
+        seen.clear()
+        scan = Scan(ScanRequest(targets=["198.18.0.0/24"], methods=methods), {Method.ARP: arp},
+                    probes, interfaces=lambda: [IFACE])
+        scan.prepare()
+        result = asyncio.run(scan.run())
+        assert seen == probed
+        assert ("onvif" in result.stats) is bool(probed)
+    assert ran == [], "banners were never asked for"

@@ -15,10 +15,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from camscan.identify import identify_hosts, verdict_to_dict
+from camscan.identify import identify_hosts
 from camscan.keys import is_known_key
 from camscan.models import Evidence, Verdict, no_surrogates
+from camscan.output.document import verdict_to_dict
 from camscan.output.table import plain
+from camscan.rawkeys import expand
 
 EXIT_OK = 0
 EXIT_BAD_LINES = 1  # some input lines were skipped; verdicts for the rest were printed
@@ -150,7 +152,8 @@ def identify_command(
     if not items:
         typer.echo("camscan: error: no usable evidence", err=True)
         raise typer.Exit(EXIT_USAGE)
-    verdicts = identify_hosts(items)
+    # The input boundary: raw items (whole responses) are read into structured items here, once.
+    verdicts = identify_hosts(expand(items))
     if fmt is Format.TABLE:
         print_table(verdicts, Console(stderr=True))
     else:

@@ -18,9 +18,13 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
-from camscan.context import ScanSettings
+from camscan.context import ALL_METHODS, MAX_RATE, Method, ScanSettings
 from camscan.models import Confidence, ScanResult
-from camscan.pipeline import ALL_METHODS, Method, Scan, ScanError, ScanRequest
+
+if TYPE_CHECKING:  # the pipeline imports every discoverer: loaded once a scan is asked for
+    from camscan.pipeline import Scan
+
+DEFAULTS = ScanSettings()
 
 if TYPE_CHECKING:
     from camscan.passive.alongside import Alongside
@@ -89,7 +93,7 @@ def parse_ports(value: str | None) -> tuple[int, ...] | None:
 
 def read_secret(path: Path | None) -> str | None:
     """The ONVIF password: from a file if given, else CAMSCAN_ONVIF_PASSWORD, never argv."""
-    from camscan.discovery.onvif import load_password
+    from camscan.probes.onvif import load_password
 
     try:
         return load_password(path)
@@ -201,24 +205,27 @@ def scan(
         "--yes", help="Allow scopes larger than 65,536 addresses (up to a /8).")] = False,
     probes: Annotated[list[str] | None, typer.Option(
         "--probes", "-p",
-        help="Methods to run, comma-separated: arp,mdns,ssdp,wsd,sadp,dhip,banners (default all).")
+        help=f"Methods to run, comma-separated: {','.join(ALL_METHODS)} (default all).")
     ] = None,
     ports: Annotated[str | None, typer.Option(
-        "--ports", help="Banner ports (default 80,443,554,8000,8080,8443,8899,37777,34567).")
+        "--ports", help=f"Banner ports (default {','.join(map(str, DEFAULTS.ports))}).")
     ] = None,
     rate: Annotated[int, typer.Option(
-        "--rate", min=1, max=1000,
+        "--rate", min=1, max=MAX_RATE,
         help="ARP requests per second at most; the sweep backs off when answers slow down.")
-    ] = 1000,
+    ] = DEFAULTS.rate,
     retries: Annotated[int, typer.Option(
-        "--retries", min=0, max=10, help="ARP retries for silent addresses.")] = 1,
+        "--retries", min=0, max=10, help="ARP retries for silent addresses.")] = DEFAULTS.retries,
     window: Annotated[float, typer.Option(
-        "--window", min=0.2, max=30.0, help="Discovery listen window, seconds.")] = 2.5,
+        "--window", min=0.2, max=30.0, help="Discovery listen window, seconds.")
+    ] = DEFAULTS.listen_window_s,
     timeout: Annotated[float, typer.Option(
         "--timeout", min=0.1, max=60.0,
-        help="Per-connection timeout, seconds; each host gets at least 4x this.")] = 1.5,
+        help="Per-connection timeout, seconds; each host gets at least 4x this.")
+    ] = DEFAULTS.connect_timeout_s,
     max_connections: Annotated[int, typer.Option(
-        "--max-connections", min=1, max=1024, help="Open connections at once.")] = 64,
+        "--max-connections", min=1, max=1024, help="Open connections at once.")
+    ] = DEFAULTS.max_connections,
     deep: Annotated[bool, typer.Option(
         "--deep", help="Also ask login endpoints for their challenge (never a password).")
     ] = False,
@@ -279,12 +286,11 @@ def scan(
         max_connections=max_connections, deep=deep, onvif_user=onvif_user,
         onvif_password=read_secret(onvif_password_file) if onvif_user else None,
         save_captures=save_captures,
+        # The per-host budget grows with --timeout (the default 6 s is 4x the default 1.5 s): a
+        # budget shorter than one connect would cut every slow host the option was raised for.
+        host_budget_s=max(DEFAULTS.host_budget_s, 4 * timeout),
+        ports=parse_ports(ports) or DEFAULTS.ports,
     )
-    # The per-host budget grows with --timeout (the default 6 s is 4x the default 1.5 s): a
-    # budget shorter than one connect would cut every slow host the option was raised for.
-    settings.host_budget_s = max(settings.host_budget_s, 4 * timeout)
-    if (p := parse_ports(ports)) is not None:
-        settings.ports = p
     fmt = fmt_given or OutputFormat.JSON
     if (only or min_confidence) and fmt is OutputFormat.NDJSON:
         raise fail("--only and --min-confidence do not apply to the NDJSON stream; "
@@ -316,19 +322,23 @@ def scan(
     if output is not None and report is not None and output.resolve() == report.resolve():
         raise fail(f"--output and --report are the same file ({output}): the report would "
                    "replace the scan")
+    from camscan.discovery import DISCOVERERS
+    from camscan.output.document import build_document
+    from camscan.output.exitcodes import FOUND, RISK, RUNTIME_ERROR, exit_code_for
+    from camscan.pipeline import Scan, ScanError, ScanRequest
+    from camscan.probes import PROBES
+    from camscan.progress import make_observer
+    from camscan.risks import has_risks
+
     request = ScanRequest(
         targets=list(targets or []), exclude=list(exclude or []), interface=interface,
         localnet=localnet, allow_large=yes, methods=parse_methods(probes), settings=settings,
         site=site, operator=operator,
     )
-    from camscan.output.document import build_document
-    from camscan.output.exitcodes import FOUND, RISK, RUNTIME_ERROR, exit_code_for
-    from camscan.progress import make_observer
-    from camscan.risks import has_risks
 
     # The library loads in a thread during the scan; only NDJSON needs its version up front.
     version = fingerprint_version() if fmt is OutputFormat.NDJSON else None
-    scan_ = Scan(request)
+    scan_ = Scan(request, DISCOVERERS, PROBES)
     try:  # before the NDJSON file is opened: a usage error must not truncate an old one
         scan_.prepare()
         _check_privileges(scan_)
@@ -413,8 +423,10 @@ def fingerprint_version() -> str:
 
 def _check_privileges(scan: Scan) -> None:
     """Raw-socket rights, asked for only when ARP will sweep (a local segment holds targets)."""
+    from camscan.discovery.arp import ArpPermissionError, check_raw_socket
+    from camscan.pipeline import ScanError
+
     if Method.ARP in scan.request.methods and scan.iface is not None:
-        from camscan.discovery.arp import ArpPermissionError, check_raw_socket
 
         try:
             check_raw_socket()

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
-from camscan.context import ScanContext, traffic_log
+from camscan.context import MAX_RATE, ScanContext, traffic_log
 from camscan.models import Evidence
 from camscan.targets import InterfaceInfo, TargetSet, from_addresses
 
@@ -31,9 +31,7 @@ BROADCAST = b"\xff" * 6
 _SO_ATTACH_FILTER = 26  # linux/asm-generic/socket.h; not exported by Python's socket module
 _SO_RCVBUFFORCE = 33  # same; lets root exceed rmem_max
 
-DEFAULT_RATE = 1_000  # packets/s; ScanSettings.rate, the documented --rate default (a ceiling)
 MAX_MACS_PER_IP = 16  # MACs kept per answering address (duplicates shown, floods capped)
-MAX_RATE = 1_000  # packets/s; higher values are clamped (as the CLI's --rate range)
 MIN_RATE = 20  # packets/s; the rate controller never backs off below this
 _TICK_S = 0.004  # pacing granularity: packets owed are sent in a batch every tick
 # A loop busy with probes wakes the sweep late; up to this much of the rate is sent at once
@@ -185,7 +183,7 @@ class ArpResult:
     replies: int = 0  # reply frames received (before deduplication)
     dropped: int = 0  # replies from outside the sweep's addresses, or malformed
     kernel_dropped: int = 0  # frames the kernel dropped on our socket (its buffer was full)
-    rate: int = DEFAULT_RATE  # the ceiling, packets/s
+    rate: int = 0  # the ceiling, packets/s (the setting, clamped to MAX_RATE)
     rate_min: float = 0.0  # the lowest rate the controller went down to
     backoffs: int = 0  # times the controller cut the rate
     latencies: array[float] = field(default_factory=lambda: array("d"))  # first-try answers, s
@@ -583,10 +581,15 @@ async def sweep(ctx: ScanContext, iface: InterfaceInfo,
         stat.answered += len(r.hosts)
         stat.errors += r.errors
         stat.dropped += r.dropped
-        stat.duration_s = r.duration_s
         stat.retried = (stat.retried or 0) + r.retried
         stat.kernel_dropped = (stat.kernel_dropped or 0) + r.kernel_dropped
         stat.rate_used = r.rate_used
         stat.latency_ms = r.latency_ms()
     stat.notes.extend(result.notes())
     return result
+
+
+async def discover(ctx: ScanContext) -> None:
+    """The ARP discoverer: sweep `ctx.sweep_targets` on `ctx.iface` (nothing without a segment)."""
+    if ctx.iface is not None and ctx.sweep_targets is not None:
+        await sweep(ctx, ctx.iface, ctx.sweep_targets)

@@ -14,9 +14,8 @@ import struct
 
 from camscan.context import ScanContext
 from camscan.discovery import dhip_legacy
-from camscan.discovery.udp import Datagram, FieldRecord, exchange, reply_handler
-from camscan.models import Evidence, excerpt, no_surrogates
-from camscan.oui import normalize_mac
+from camscan.discovery.udp import Datagram, exchange, record_evidence, reply_handler
+from camscan.models import Evidence, FieldRecord, excerpt, no_surrogates
 
 GROUP = "239.255.255.251"
 BROADCAST = "255.255.255.255"
@@ -116,13 +115,7 @@ def parse_packet(data: bytes) -> DhipReply:
 
 def evidence_of(reply: DhipReply, host: str, port: int | None = PORT) -> list[Evidence]:
     """Structured evidence of one reply."""
-    out = [Evidence(host, SOURCE, key, value, port)
-           for name, key in FIELD_KEYS.items() if (value := reply.get(name)) is not None]
-    if model := reply.get("DeviceType"):
-        out.append(Evidence(host, SOURCE, "model", model, port))
-    if (mac := normalize_mac(reply.get("mac") or "")) is not None:
-        out.append(Evidence(host, SOURCE, "mac", mac, port))
-    return out
+    return record_evidence(reply, host, SOURCE, port, FIELD_KEYS, model="DeviceType", mac="mac")
 
 
 def expand(ev: Evidence) -> list[Evidence]:
@@ -154,7 +147,13 @@ def _is_search(data: bytes) -> bool:
 
 async def discover(ctx: ScanContext) -> None:
     """DHIP and the legacy UDP 5050 discovery together; every device answering, in scope or not."""
-    await asyncio.gather(search(ctx), dhip_legacy.discover(ctx))
+    await asyncio.gather(search(ctx), legacy(ctx))
+
+
+async def legacy(ctx: ScanContext) -> None:
+    """The legacy UDP 5050 discovery, counted and timed as a method of its own."""
+    with ctx.timed(dhip_legacy.METHOD):
+        await dhip_legacy.discover(ctx)
 
 
 async def search(ctx: ScanContext) -> None:

@@ -15,8 +15,8 @@ import socket
 import struct
 
 from camscan.context import ScanContext
-from camscan.discovery.udp import Datagram, FieldRecord, exchange, reply_handler
-from camscan.models import Evidence
+from camscan.discovery.udp import Datagram, exchange, record_evidence, reply_handler
+from camscan.models import Evidence, FieldRecord
 from camscan.oui import normalize_mac
 
 PORT = 5050
@@ -97,13 +97,7 @@ def read(datagram: Datagram) -> list[Evidence]:
 
 def evidence_of(reply: LegacyReply, host: str) -> list[Evidence]:
     """Structured evidence of one reply (dhip.* keys, model, mac), port 5050."""
-    out = [Evidence(host, SOURCE, key, value, PORT)
-           for name, key in FIELD_KEYS.items() if (value := reply.get(name)) is not None]
-    if model := reply.get("DeviceType"):
-        out.append(Evidence(host, SOURCE, "model", model, PORT))
-    if (mac := normalize_mac(reply.get("MAC") or "")) is not None:
-        out.append(Evidence(host, SOURCE, "mac", mac, PORT))
-    return out
+    return record_evidence(reply, host, SOURCE, PORT, FIELD_KEYS, model="DeviceType", mac="MAC")
 
 
 async def discover(ctx: ScanContext) -> None:

@@ -17,6 +17,7 @@ from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZerocon
 from camscan.context import ScanContext, traffic_log
 from camscan.keys import NAMES_OTHER
 from camscan.models import Evidence
+from camscan.targets import in_scope
 
 SERVICES_META = "_services._dns-sd._udp.local."
 MAX_PACKET = 9000  # RFC 6762 §17: an mDNS message fits an Ethernet jumbo frame at most
@@ -262,7 +263,7 @@ async def discover(ctx: ScanContext) -> None:
             addresses=tuple(info.parsed_addresses(IPVersion.V4Only)))
         traffic_log.debug("mdns resolved %s: %s", name, svc)
         senders, others = attribution(svc, book.senders(name))
-        hosts = [a for a in senders if ipaddress.IPv4Address(a) in ctx.in_scope]
+        hosts = [a for a in senders if in_scope(ctx.in_scope, a)]
         if not hosts:
             stats.dropped += 1
             return
@@ -324,4 +325,3 @@ async def discover(ctx: ScanContext) -> None:
             task.cancel()
         await asyncio.gather(*resolving.values(), return_exceptions=True)
         await azc.async_close()
-        stats.duration_s = time.monotonic() - started

@@ -11,9 +11,8 @@ import uuid
 
 from camscan import linre, xmlsafe
 from camscan.context import ScanContext
-from camscan.discovery.udp import Datagram, FieldRecord, exchange, reply_handler
-from camscan.models import Evidence, excerpt
-from camscan.oui import normalize_mac
+from camscan.discovery.udp import Datagram, exchange, record_evidence, reply_handler
+from camscan.models import Evidence, FieldRecord, excerpt
 
 GROUP = "239.255.255.250"
 PORT = 37020
@@ -67,10 +66,6 @@ def build_inquiry(probe_uuid: str | None = None) -> bytes:
             f"<Types>inquiry</Types></Probe>").encode()
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
 def _fields_from_tree(data: bytes) -> list[tuple[str, str]] | None:
     try:
         root = xmlsafe.parse(data)
@@ -78,9 +73,9 @@ def _fields_from_tree(data: bytes) -> list[tuple[str, str]] | None:
         raise ParseError(str(exc)) from None
     except xmlsafe.XmlError:
         return None
-    if _local(root.tag) != "ProbeMatch":
-        raise ParseError(f"root element is {_local(root.tag)[:40]!r}, not ProbeMatch")
-    return [(_local(child.tag), (child.text or "").strip()[:MAX_VALUE])
+    if xmlsafe.local_name(root.tag) != "ProbeMatch":
+        raise ParseError(f"root element is {xmlsafe.local_name(root.tag)[:40]!r}, not ProbeMatch")
+    return [(xmlsafe.local_name(child.tag), (child.text or "").strip()[:MAX_VALUE])
             for child in list(root)[:MAX_FIELDS] if isinstance(child.tag, str)]
 
 
@@ -103,13 +98,8 @@ def parse_probe_match(data: bytes) -> SadpReply:
 
 def evidence_of(reply: SadpReply, host: str, port: int | None = PORT) -> list[Evidence]:
     """Structured evidence of one reply."""
-    out = [Evidence(host, SOURCE, key, value, port)
-           for name, key in FIELD_KEYS.items() if (value := reply.get(name)) is not None]
-    if model := reply.get("DeviceDescription"):
-        out.append(Evidence(host, SOURCE, "model", model, port))
-    if (mac := normalize_mac(reply.get("MAC") or "")) is not None:
-        out.append(Evidence(host, SOURCE, "mac", mac, port))
-    return out
+    return record_evidence(reply, host, SOURCE, port, FIELD_KEYS, model="DeviceDescription",
+                           mac="MAC")
 
 
 def expand(ev: Evidence) -> list[Evidence]:

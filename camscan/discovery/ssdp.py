@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
-from xml.etree.ElementTree import Element
 
 from camscan import xmlsafe
 from camscan.context import ScanContext, traffic_log
@@ -17,7 +13,7 @@ from camscan.discovery import lazy
 from camscan.discovery.udp import Datagram, exchange, names_other_host
 from camscan.keys import NAMES_OTHER
 from camscan.models import Evidence, excerpt
-from camscan.probes.paths import is_forbidden
+from camscan.targets import in_scope, url_on_host
 
 if TYPE_CHECKING:
     import aiohttp
@@ -121,17 +117,6 @@ def parse_ssdp(data: bytes) -> SsdpMessage:
     return SsdpMessage(kind, headers)
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _child(parent: Element, name: str) -> Element | None:
-    for child in parent:
-        if _local(child.tag) == name:
-            return child
-    return None
-
-
 def parse_description(data: bytes) -> DeviceDescription:
     """Identifying fields of the root device of a UPnP description; ParseError otherwise."""
     if len(data) > MAX_DESCRIPTION:
@@ -140,17 +125,17 @@ def parse_description(data: bytes) -> DeviceDescription:
         root = xmlsafe.parse(data)
     except xmlsafe.XmlError as exc:
         raise ParseError(f"bad description XML: {exc}") from None
-    if _local(root.tag) != "root":
-        raise ParseError(f"description root element is {_local(root.tag)!r}, not 'root'")
-    device = _child(root, "device")
+    if (name := xmlsafe.local_name(root.tag)) != "root":
+        raise ParseError(f"description root element is {name!r}, not 'root'")
+    device = xmlsafe.child(root, "device")
     if device is None:
         raise ParseError("description without <device>")
     fields: dict[str, str] = {}
     for name in _DESCRIPTION_KEYS:
-        el = _child(device, name)
+        el = xmlsafe.child(device, name)
         if el is not None and el.text and el.text.strip():
             fields[name] = el.text.strip()
-    dtype = _child(device, "deviceType")
+    dtype = xmlsafe.child(device, "deviceType")
     return DeviceDescription(fields, dtype.text.strip() if dtype is not None and dtype.text
                              else None)
 
@@ -177,21 +162,8 @@ def expand(ev: Evidence) -> list[Evidence]:
 
 def same_host_location(location: str, host: str) -> tuple[str, int] | None:
     """(host, port) of an http LOCATION that names `host` by address, else None (never follow)."""
-    try:
-        parts = urlsplit(location)
-        port = parts.port or 80
-    except ValueError:
-        return None
-    if parts.scheme != "http" or parts.hostname is None:
-        return None
-    if is_forbidden(parts.path + "?" + parts.query):  # a device naming its own exploit path
-        return None
-    try:
-        if ipaddress.ip_address(parts.hostname) != ipaddress.ip_address(host):
-            return None
-    except ValueError:
-        return None
-    return parts.hostname, port
+    found = url_on_host(location, host, ("http",))
+    return None if found is None else (str(found[0].hostname), found[1])
 
 
 # --- transport -------------------------------------------------------------------------------
@@ -209,11 +181,7 @@ class SsdpHearing:
 
     def feed(self, dg: Datagram) -> None:
         """Take one received datagram (the transport has already bounded size and count)."""
-        try:
-            in_scope = ipaddress.IPv4Address(dg.ip) in self.ctx.in_scope
-        except ValueError:
-            in_scope = False
-        if not in_scope:
+        if not in_scope(self.ctx.in_scope, dg.ip):
             self.stats.dropped += 1
             return
         try:
@@ -281,7 +249,6 @@ async def _fetch_description(ctx: ScanContext, session: aiohttp.ClientSession, h
 async def discover(ctx: ScanContext) -> None:
     """M-SEARCH ssdp:all from the scan interface, hear replies and NOTIFYs, fetch descriptions."""
     stats = ctx.stat("ssdp")
-    started = time.monotonic()
     if not ctx.source_ip:
         stats.notes.append("no source address: SSDP needs a local interface")
         return
@@ -313,4 +280,3 @@ async def discover(ctx: ScanContext) -> None:
             for task in fetches:
                 task.cancel()
             await asyncio.gather(*fetches, return_exceptions=True)
-    stats.duration_s = time.monotonic() - started

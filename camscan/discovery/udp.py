@@ -15,13 +15,14 @@ import os
 import socket
 import struct
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from camscan.context import ScanContext, traffic_log
-from camscan.models import Evidence, MethodStats
+from camscan.models import Evidence, FieldRecord, MethodStats
+from camscan.oui import normalize_mac
 
 MAX_PER_SOURCE = 8  # datagrams kept per replying address
 MAX_TOTAL = 4096  # datagrams kept per exchange, whatever their sources
@@ -43,18 +44,17 @@ class Datagram:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class FieldRecord:
-    """What a discovery reply says: (name, text) pairs in the order the device sent them."""
-
-    fields: tuple[tuple[str, str], ...]
-
-    def get(self, name: str) -> str | None:
-        """The value of field `name`, None when absent or empty."""
-        for key, value in self.fields:
-            if key == name:
-                return value or None
-        return None
+def record_evidence(record: FieldRecord, host: str, source: str, port: int | None,
+                    keys: Mapping[str, str], *, model: str, mac: str) -> list[Evidence]:
+    """Structured evidence of one vendor discovery reply: each field of `keys` under its key,
+    field `model` again as `model` and field `mac` (normalised) as `mac`."""
+    out = [Evidence(host, source, key, value, port)
+           for name, key in keys.items() if (value := record.get(name)) is not None]
+    if model_value := record.get(model):
+        out.append(Evidence(host, source, "model", model_value, port))
+    if (mac_value := normalize_mac(record.get(mac) or "")) is not None:
+        out.append(Evidence(host, source, "mac", mac_value, port))
+    return out
 
 
 def names_other_host(url: str, host: str) -> bool:
@@ -267,7 +267,6 @@ async def exchange(ctx: ScanContext, method: str, sends: Sequence[tuple[bytes, t
             if drops:
                 stats.notes.append(f"the kernel dropped {drops} datagrams: receive buffer full")
         transport.close()
-        stats.duration_s = round(loop.time() - started, 3)
 
 
 def save_capture(root: Path, method: str, datagram: Datagram) -> Path:

@@ -1,4 +1,4 @@
-"""ONVIF WS-Discovery: Probe on 239.255.255.250:3702, ProbeMatches, then ONVIF device info.
+"""ONVIF WS-Discovery: Probe on 239.255.255.250:3702 and its ProbeMatches (XAddrs, scopes).
 
 Two Probes (dn:NetworkVideoTransmitter, tds:Device) so devices advertising only one type answer.
 Hikvision's EndpointReference is a version-1 UUID whose node field is the MAC
@@ -9,22 +9,17 @@ is not marked random (multicast bit clear).
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import random
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from camscan import xmlsafe
 from camscan.context import ScanContext
-from camscan.discovery import onvif
 from camscan.discovery.udp import Datagram, exchange, names_other_host
 from camscan.keys import NAMES_OTHER
 from camscan.models import Evidence, excerpt
 from camscan.oui import normalize_mac
-from camscan.probes.paths import is_forbidden
 
 GROUP = "239.255.255.250"
 PORT = 3702
@@ -33,7 +28,6 @@ MAX_MATCHES = 16
 MAX_SCOPES = 64
 MAX_XADDRS = 8
 MAX_VALUE = 512
-ONVIF_CONCURRENCY = 16
 SOURCE = "wsd"
 
 SOAP_ENV = "http://www.w3.org/2003/05/soap-envelope"
@@ -83,14 +77,6 @@ def build_probe(types: str, message_id: str | None = None) -> bytes:
     ).encode()
 
 
-def _local(tag: object) -> str:
-    return str(tag).rsplit("}", 1)[-1]
-
-
-def _find(parent: ET.Element, name: str) -> ET.Element | None:
-    return next((c for c in parent if _local(c.tag) == name), None)
-
-
 def _text(node: ET.Element | None) -> str:
     return "" if node is None else "".join(node.itertext()).strip()
 
@@ -100,13 +86,13 @@ def _words(node: ET.Element | None, limit: int) -> tuple[str, ...]:
 
 
 def _match(node: ET.Element) -> ProbeMatch:
-    epr = _find(node, "EndpointReference")
+    epr = xmlsafe.child(node, "EndpointReference")
     return ProbeMatch(
-        epr=_text(None if epr is None else _find(epr, "Address"))[:MAX_VALUE],
-        types=_words(_find(node, "Types"), MAX_SCOPES),
-        scopes=_words(_find(node, "Scopes"), MAX_SCOPES),
-        xaddrs=_words(_find(node, "XAddrs"), MAX_XADDRS),
-        metadata_version=_text(_find(node, "MetadataVersion"))[:MAX_VALUE],
+        epr=_text(None if epr is None else xmlsafe.child(epr, "Address"))[:MAX_VALUE],
+        types=_words(xmlsafe.child(node, "Types"), MAX_SCOPES),
+        scopes=_words(xmlsafe.child(node, "Scopes"), MAX_SCOPES),
+        xaddrs=_words(xmlsafe.child(node, "XAddrs"), MAX_XADDRS),
+        metadata_version=_text(xmlsafe.child(node, "MetadataVersion"))[:MAX_VALUE],
     )
 
 
@@ -118,17 +104,17 @@ def parse_probe_matches(data: bytes) -> ProbeMatches:
         root = xmlsafe.parse(data)
     except xmlsafe.XmlError as exc:
         raise ParseError(str(exc)) from None
-    header, body = _find(root, "Header"), _find(root, "Body")
-    if _local(root.tag) != "Envelope" or body is None:
+    header, body = xmlsafe.child(root, "Header"), xmlsafe.child(root, "Body")
+    if xmlsafe.local_name(root.tag) != "Envelope" or body is None:
         raise ParseError("no SOAP Envelope/Body")
-    container = _find(body, "ProbeMatches")
+    container = xmlsafe.child(body, "ProbeMatches")
     if container is None:
         raise ParseError("no ProbeMatches (a Probe, Hello or another message)")
     matches = tuple(_match(n) for n in list(container)[:MAX_MATCHES]
-                    if _local(n.tag) == "ProbeMatch")
+                    if xmlsafe.local_name(n.tag) == "ProbeMatch")
     if not matches:
         raise ParseError("ProbeMatches without a ProbeMatch")
-    relates = _text(None if header is None else _find(header, "RelatesTo"))[:MAX_VALUE]
+    relates = _text(None if header is None else xmlsafe.child(header, "RelatesTo"))[:MAX_VALUE]
     return ProbeMatches(relates, matches)
 
 
@@ -166,10 +152,11 @@ def parse_pasted(data: bytes) -> ProbeMatches:
         except xmlsafe.XmlError:
             raise first from None
         matches = tuple(_match(n) for n in root.iter()
-                        if _local(n.tag) in ("ProbeMatch", "Hello"))[:MAX_MATCHES]
+                        if xmlsafe.local_name(n.tag) in ("ProbeMatch", "Hello"))[:MAX_MATCHES]
         if not matches:
             raise first from None
-        relates = _text(next((n for n in root.iter() if _local(n.tag) == "RelatesTo"), None))
+        relates = _text(next((n for n in root.iter()
+                              if xmlsafe.local_name(n.tag) == "RelatesTo"), None))
         return ProbeMatches(relates[:MAX_VALUE], matches)
 
 
@@ -205,23 +192,6 @@ def expand(ev: Evidence) -> list[Evidence]:
     return [item for m in message.matches for item in match_evidence(m, ev.host, ev.port)]
 
 
-def device_xaddrs(match: ProbeMatch, host: str) -> list[str]:
-    """The http(s) XAddrs of a match that point at the replying device itself."""
-    out = []
-    for xaddr in match.xaddrs:
-        try:
-            parts = urlsplit(xaddr)
-            same = parts.hostname is not None and (
-                ipaddress.ip_address(parts.hostname) == ipaddress.ip_address(host))
-            usable = parts.port != 0  # `.port` raises ValueError for a port out of range
-        except ValueError:
-            continue
-        if parts.scheme in ("http", "https") and same and usable and not is_forbidden(
-                parts.path + "?" + parts.query):
-            out.append(xaddr)
-    return out
-
-
 def foreign_xaddrs(match: ProbeMatch, host: str) -> list[str]:
     """The XAddrs of a match that name some host other than the replying one."""
     return [x for x in match.xaddrs if names_other_host(x, host)]
@@ -235,35 +205,10 @@ def resend_schedule(rng: random.Random | None = None) -> tuple[float, float]:
     return (0.0, (rng or random).uniform(0.05, 0.25))
 
 
-def _in_scope(ctx: ScanContext, ip: str) -> bool:
-    try:
-        return ipaddress.IPv4Address(ip) in ctx.in_scope
-    except ValueError:
-        return False
-
-
 async def discover(ctx: ScanContext) -> None:
-    """Probe, emit every ProbeMatch; query the ONVIF device service of in-scope devices."""
+    """Probe; emit every ProbeMatch (the ONVIF probe later asks the devices' XAddrs)."""
     stats = ctx.stat(SOURCE)
     answered: set[str] = set()
-    queried: set[tuple[str, str]] = set()
-    tasks: set[asyncio.Task[None]] = set()
-    limit = asyncio.Semaphore(ONVIF_CONCURRENCY)
-
-    loop = asyncio.get_running_loop()
-    first_query: list[float] = []
-
-    async def ask(host: str, xaddr: str) -> None:
-        if not first_query:
-            first_query.append(loop.time())
-        async with limit:
-            await onvif.query(ctx, host, xaddr)
-
-    def asked(task: asyncio.Task[None]) -> None:
-        tasks.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            ctx.stat(onvif.SOURCE).errors += 1
-            ctx.stat(onvif.SOURCE).notes.append(f"query failed: {type(exc).__name__}: {exc}")
 
     def on_datagram(datagram: Datagram) -> None:
         try:
@@ -284,33 +229,12 @@ async def discover(ctx: ScanContext) -> None:
                 # Noted on the sender; the named host is neither queried nor credited.
                 ctx.emit(Evidence(datagram.ip, SOURCE, NAMES_OTHER,
                                   f"WS-Discovery XAddr {excerpt(xaddr, 200)}", PORT))
-            if not _in_scope(ctx, datagram.ip):
-                continue  # answering a multicast is not consent to be connected to
-            for xaddr in device_xaddrs(match, datagram.ip)[:2]:
-                if (datagram.ip, xaddr) not in queried:
-                    queried.add((datagram.ip, xaddr))
-                    task = asyncio.create_task(ask(datagram.ip, xaddr))
-                    tasks.add(task)
-                    task.add_done_callback(asked)
 
     probes = [(build_probe(t), (GROUP, PORT)) for t in PROBE_TYPES]
-    try:
-        await exchange(ctx, SOURCE, probes, on_datagram, max_size=MAX_REPLY,
-                       resend_at=resend_schedule())
-        if tasks:
-            budget = ctx.settings.connect_timeout_s + 2 * ctx.settings.read_timeout_s
-            _, pending = await asyncio.wait(set(tasks), timeout=budget)
-            if pending:
-                ctx.stat(onvif.SOURCE).notes.append(
-                    f"{len(pending)} ONVIF queries cut at {budget}s")
-    finally:  # cut short (budget, or the scan interrupted): no query outlives discovery
-        for task in list(tasks):
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)  # their sessions close now
-        if first_query:
-            ctx.stat(onvif.SOURCE).duration_s = round(loop.time() - first_query[0], 3)
+    await exchange(ctx, SOURCE, probes, on_datagram, max_size=MAX_REPLY,
+                   resend_at=resend_schedule())
 
 
-__all__ = ["ParseError", "ProbeMatch", "ProbeMatches", "build_probe", "device_xaddrs",
-           "discover", "epr_mac", "expand", "match_evidence", "parse_probe_matches",
+__all__ = ["ParseError", "ProbeMatch", "ProbeMatches", "build_probe", "discover", "epr_mac",
+           "expand", "foreign_xaddrs", "match_evidence", "parse_probe_matches",
            "resend_schedule"]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import camscan
-from camscan.identify import verdict_to_dict
 from camscan.models import (
+    TARGET_MAKERS,
     Confidence,
     Conflict,
     Device,
@@ -22,12 +21,12 @@ from camscan.models import (
     Strength,
     Verdict,
 )
+from camscan.targets import host_order
 
 # Bump the minor for additive changes, the major for anything a reader could trip over;
 # every bump gets an entry in schemas/MIGRATIONS.md.
 SCHEMA_VERSION = "1.1"
 TOOL_NAME = "camscan"
-TARGET_MAKERS = ("Hikvision", "Dahua")
 
 # What each method cannot see, in words for the scope statement; keys are the method names
 # of ScanScope.probes.
@@ -215,10 +214,43 @@ def verdict_dict(verdict: Verdict) -> dict[str, Any]:
     return out
 
 
+def match_to_dict(m: Match) -> dict[str, Any]:
+    """A Match as plain data, stable key order."""
+    sets = {f: getattr(m, f) for f in ("maker", "brand", "device_type", "model", "firmware",
+                                        "serial") if getattr(m, f)}
+    return {"fingerprint_id": m.fingerprint_id, "strength": m.strength.value,
+            "key": m.evidence.key, "value": m.evidence.value, "source": m.evidence.source,
+            "port": m.evidence.port, "sets": sets}
+
+
+def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
+    """A Verdict as plain data for JSON output, stable key order."""
+    return {
+        "maker": verdict.maker,
+        "brand": verdict.brand,
+        "device_type": str(verdict.device_type),
+        "model": verdict.model,
+        "firmware": verdict.firmware,
+        "serial": verdict.serial,
+        "confidence": verdict.confidence.value,
+        "conflicts": [{"field": c.field, "values": list(c.values),
+                       "fingerprint_ids": list(c.fingerprint_ids)} for c in verdict.conflicts],
+        "decided_by": [match_to_dict(m) for m in verdict.matches],
+        "notes": list(verdict.notes),
+    }
+
+
 def evidence_to_dict(ev: Evidence) -> dict[str, Any]:
     """One evidence item, all fields."""
     return {"host": ev.host, "source": ev.source, "key": ev.key, "value": ev.value,
             "port": ev.port, "raw": ev.raw}
+
+
+def uncited(device: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The `decided_by` entries of a device dict whose item is not in its `evidence` list."""
+    held = {(e["source"], e["key"], e["value"], e["port"]) for e in device["evidence"]}
+    return [m for m in device["verdict"]["decided_by"]
+            if (m["source"], m["key"], m["value"], m["port"]) not in held]
 
 
 def is_white_label(maker: str | None, brand: str | None) -> bool:
@@ -229,15 +261,6 @@ def is_white_label(maker: str | None, brand: str | None) -> bool:
 def sort_devices(devices: Iterable[Device]) -> list[Device]:
     """Devices by numeric address; non-address hosts last, by name."""
     return sorted(devices, key=lambda d: host_order(d.ip))
-
-
-def host_order(host: str) -> tuple[int, int, str]:
-    """Sort key: IPv4 numerically, then IPv6, then anything else by name."""
-    try:
-        addr = ipaddress.ip_address(host)
-    except ValueError:
-        return (2, 0, host)
-    return (0 if addr.version == 4 else 1, int(addr), host)
 
 
 def _ranked(counter: Counter[str]) -> dict[str, int]:
@@ -327,12 +350,15 @@ def device_from_dict(d: Mapping[str, Any]) -> Device:
 
 
 def _verdict_from_dict(v: Mapping[str, Any], host: str, evidence: list[Evidence]) -> Verdict:
-    # decided_by carries evidence without host and raw; take them from the device's own list.
+    # decided_by names evidence by (source, key, value, port); every item it cites is in the
+    # device's own list (a document that cites anything else is not one camscan wrote).
     full = {(e.source, e.key, e.value, e.port): e for e in evidence}
     matches = []
     for m in v["decided_by"]:
-        ev = full.get((m["source"], m["key"], m["value"], m["port"])) or Evidence(
-            host=host, source=m["source"], key=m["key"], value=m["value"], port=m["port"])
+        ev = full.get((m["source"], m["key"], m["value"], m["port"]))
+        if ev is None:
+            raise ValueError(f"{host}: decided_by cites {m['key']}={m['value'][:60]!r}, "
+                             "which is not in the device's evidence")
         sets = m["sets"]
         matches.append(Match(fingerprint_id=m["fingerprint_id"], strength=Strength(m["strength"]),
                              evidence=ev, maker=sets.get("maker"), brand=sets.get("brand"),

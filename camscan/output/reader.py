@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from camscan.output.document import SCHEMA_VERSION, host_order, summarize
+from camscan.output.document import SCHEMA_VERSION, summarize
+from camscan.targets import host_order
 
 NO_SUMMARY = "the NDJSON stream ended without its summary line (the scan did not finish)"
 

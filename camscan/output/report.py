@@ -17,15 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import camscan
-from camscan.models import ScanResult
-from camscan.output.document import (
-    TARGET_MAKERS,
-    as_document,
-    english_list,
-    host_order,
-    summarize,
-)
+from camscan.models import TARGET_MAKERS, ScanResult
+from camscan.output.document import as_document, english_list, summarize
 from camscan.output.jsonout import atomic_write_bytes, atomic_write_text
+from camscan.targets import host_order
 
 Doc = Mapping[str, Any]
 EVIDENCE_VALUE_MAX = 80

@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from camscan.models import ScanResult
-from camscan.output.document import TARGET_MAKERS, as_document
+from camscan.models import TARGET_MAKERS, ScanResult
+from camscan.output.document import as_document
 
 # C0/C1 controls and DEL: a device banner must not move the cursor or recolour the terminal.
 # Bidi embeddings, overrides, isolates and marks (Unicode TR 9) would reorder what follows them

@@ -8,11 +8,11 @@ the TLS handshake up to the server's Certificate can be heard; what TLS carries 
 
 from __future__ import annotations
 
-from camscan.discovery import onvif, ssdp
+from camscan.discovery import ssdp
 from camscan.models import Evidence, excerpt
 from camscan.passive import tlscert
 from camscan.passive.streams import Reply
-from camscan.probes import favicon, http, paths, rtsp, tls
+from camscan.probes import favicon, http, onvif, paths, rtsp, tls
 from camscan.probes.banners import PATH_EXCERPT, rpc2_challenge
 
 _VENDOR = {(p.method, p.path): p for p in paths.VENDOR_PATHS}
@@ -26,8 +26,9 @@ def reply_evidence(ip: str, port: int, reply: Reply) -> list[Evidence] | None:
             return _tls(ip, port, reply.data)
         if reply.kind == "rtsp":
             rtsp.parse_rtsp_response(reply.data)
-            return [Evidence(ip, "rtsp", "rtsp.response", reply.data.decode("utf-8", "replace"),
-                             port, excerpt(reply.data))]
+            raw = Evidence(ip, "rtsp", "rtsp.response", reply.data.decode("utf-8", "replace"),
+                           port, excerpt(reply.data))
+            return [raw, *rtsp.expand(raw)]  # the parsed items too, as the active probe emits
         return _http(ip, port, reply)
     except (tlscert.ParseError, tls.ParseError, rtsp.ParseError, http.ParseError):
         return None
@@ -69,8 +70,9 @@ def _http(ip: str, port: int, reply: Reply) -> list[Evidence]:
     elif b"urn:schemas-upnp-org:device" in resp.body[:4096]:
         return _upnp(ip, port, resp.body)
     if path is None or path == "/" or resp.status in _PAGE_STATUSES:
-        text = raw.decode("utf-8", "replace")
-        items.append(Evidence(ip, "http", "http.response", text, port, excerpt(raw)))
+        response = Evidence(ip, "http", "http.response", raw.decode("utf-8", "replace"), port,
+                            excerpt(raw))
+        items += [response, *http.expand(response)]  # the parsed items too, as the probe emits
     return items
 
 

@@ -108,7 +108,7 @@ def build_result(hearing: Hearing, passive: PassiveScope, *, started: str, compl
                  site: str | None, operator: str | None, errors: list[str],
                  duration_s: float, interface: str | None = None) -> ScanResult:
     """Identify every host heard and wrap the lot as a ScanResult."""
-    from camscan.output.document import host_order
+    from camscan.targets import host_order
 
     devices: list[Device] = sorted(hearing.devices(), key=lambda d: host_order(d.ip))
     stats = dict(sorted(hearing.stats.items()))

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
 
+from camscan import xmlsafe
 from camscan.discovery import wsd
 
 
@@ -22,12 +23,12 @@ def parse_announcement(data: bytes) -> wsd.ProbeMatch | None:
         root = DET.fromstring(data, forbid_dtd=True)
     except (ET.ParseError, DefusedXmlException, ValueError) as exc:
         raise ParseError(f"not XML: {str(exc)[:80]}") from None
-    body = wsd._find(root, "Body")
-    if wsd._local(root.tag) != "Envelope" or body is None:
+    body = xmlsafe.child(root, "Body")
+    if xmlsafe.local_name(root.tag) != "Envelope" or body is None:
         raise ParseError("no SOAP Envelope/Body")
-    node = wsd._find(body, "Hello")
+    node = xmlsafe.child(body, "Hello")
     if node is None:
-        node = wsd._find(body, "Bye")
+        node = xmlsafe.child(body, "Bye")
     return None if node is None else wsd._match(node)
 
 

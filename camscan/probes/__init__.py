@@ -1,1 +1,24 @@
-"""Per-host banner probes: HTTP(S), TLS, RTSP, vendor ports; each pure parse + transport."""
+"""Per-host probes: HTTP(S), TLS, RTSP, vendor ports, ONVIF; each pure parse + transport."""
+
+from __future__ import annotations
+
+from camscan.context import Expander, HostProbe, LivenessCheck, Method
+from camscan.probes import banners, http, onvif, rtsp
+
+# What runs against every in-scope host in the probe phase, by the name its figures carry.
+# ONVIF asks only hosts that advertised a device service, so WS-Discovery switches it on.
+PROBES: dict[str, HostProbe] = {
+    "banners": HostProbe(Method.BANNERS, banners.probe_host),
+    "onvif": HostProbe(Method.WSD, onvif.probe_host, after_discovery=True),
+}
+
+# Which targets beyond the swept segment are up: the probes' own ports answer.
+LIVENESS: LivenessCheck = banners.tcp_alive
+
+# Raw probe items (whole responses) -> the structured items their parser reads out of them.
+EXPANDERS: dict[str, Expander] = {
+    "http.response": http.expand,
+    "rtsp.response": rtsp.expand,
+    # not raw, but an RPC2_Login challenge pasted as a body is read like the /RPC2_Login path
+    "http.body": banners.expand_body,
+}

@@ -24,6 +24,7 @@ from urllib.parse import urljoin, urlsplit
 from camscan.context import ScanContext, traffic_log
 from camscan.models import Evidence, excerpt, no_surrogates
 from camscan.probes import favicon, http, paths, rtsp, tls, vendorports
+from camscan.targets import is_forbidden
 
 HTTP_PORTS = frozenset({80, 81, 8080, 8081, 8899, 88})
 HTTPS_PORTS = frozenset({443, 8443})
@@ -202,16 +203,29 @@ class _HostProbe:
         source = "https" if use_tls else "http"
         raw = await self.http_exchange(port, use_tls, "GET", "/")  # failures: see port()
         self.emit("tcp", f"tcp.open.{port}", "open", port)
-        self.emit_response(source, port, raw)
-        await self.follow_redirects(port, use_tls, raw)
+        resp = self.emit_response(source, port, raw)
+        if resp is not None:
+            await self.follow_redirects(port, use_tls, resp)
         jobs = [self.favicon(port, use_tls)]
         jobs += [self.vendor_path(port, use_tls, p) for p in paths.selected_paths(
             self.settings.deep)]
         await asyncio.gather(*jobs)
 
-    def emit_response(self, source: str, port: int, raw: bytes) -> None:
-        self.emit(source, "http.response", raw.decode("utf-8", "replace"), port, excerpt(raw))
+    def emit_response(self, source: str, port: int, raw: bytes) -> http.HttpResponse | None:
+        """Emit the raw response and what it says; the parsed response, None if unreadable."""
+        text = raw.decode("utf-8", "replace")
+        self.emit(source, "http.response", text, port, excerpt(raw))
         self.save("http", f"{port}.http", raw)
+        try:
+            # Parsed from the text the raw item carries: the document's raw item, read again
+            # (`camscan identify`), gives exactly these items.
+            resp = http.parse_http_response(text.encode("utf-8"))
+        except http.ParseError as exc:
+            self.emit(source, "probe.error", f"cannot parse http.response: {exc}", port)
+            return None
+        for ev in http.response_evidence(resp, self.ip, source, port):
+            self.ctx.emit(ev)
+        return resp
 
     def save(self, protocol: str, name: str, raw: bytes) -> None:
         """With --save-captures, keep the reply as a test fixture (tests/captures/<protocol>/)."""
@@ -227,14 +241,10 @@ class _HostProbe:
             path = folder / f"{n}-{stem}"
         path.write_bytes(raw)
 
-    async def follow_redirects(self, port: int, use_tls: bool, raw: bytes) -> None:
+    async def follow_redirects(self, port: int, use_tls: bool, resp: http.HttpResponse) -> None:
         """Follow up to MAX_REDIRECTS Location headers that stay on this host."""
         url = f"{'https' if use_tls else 'http'}://{self.ip}:{port}/"
         for _ in range(MAX_REDIRECTS):
-            try:
-                resp = http.parse_http_response(raw)
-            except http.ParseError:
-                return
             location = resp.header("Location")
             if resp.status not in (301, 302, 303, 307, 308) or not location:
                 return
@@ -248,14 +258,17 @@ class _HostProbe:
             use_tls = target.scheme == "https"
             port = target_port or (443 if use_tls else 80)
             path = (target.path or "/") + (f"?{target.query}" if target.query else "")
-            if paths.is_forbidden(path):
+            if is_forbidden(path):
                 return  # not even when the device itself points there
             url = f"{target.scheme}://{self.ip}:{port}{path}"
             try:
                 raw = await self.http_exchange(port, use_tls, "GET", path)
             except (ProbeFailure, PortClosed):
                 return
-            self.emit_response("https" if use_tls else "http", port, raw)
+            followed = self.emit_response("https" if use_tls else "http", port, raw)
+            if followed is None:
+                return
+            resp = followed
 
     async def favicon(self, port: int, use_tls: bool) -> None:
         try:
@@ -307,11 +320,22 @@ class _HostProbe:
                         return
                     stat.answered += 1
                     traffic_log.debug("rtsp < %s:%d %r", self.ip, port, raw[:2048])
-                    self.emit("rtsp", "rtsp.response", raw.decode("utf-8", "replace"), port,
-                              excerpt(raw))
+                    self.emit_rtsp(port, raw)
                     self.save("rtsp", f"{port}_{method.lower()}.rtsp", raw)
         except PortClosed:
             return
+
+    def emit_rtsp(self, port: int, raw: bytes) -> None:
+        """Emit the raw RTSP response and what it says (parsed as `emit_response` does)."""
+        text = raw.decode("utf-8", "replace")
+        self.emit("rtsp", "rtsp.response", text, port, excerpt(raw))
+        try:
+            resp = rtsp.parse_rtsp_response(text.encode("utf-8"))
+        except rtsp.ParseError as exc:
+            self.emit("rtsp", "probe.error", f"cannot parse rtsp.response: {exc}", port)
+            return
+        for ev in rtsp.response_evidence(resp, self.ip, "rtsp", port):
+            self.ctx.emit(ev)
 
     async def tcp_port(self, port: int) -> None:
         """Connect, give the service a moment to speak first, record what it said."""

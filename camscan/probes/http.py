@@ -26,16 +26,11 @@ class ParseError(ValueError):
     """Bytes that are not an HTTP response."""
 
 
-@dataclass(frozen=True, slots=True)
-class HttpResponse:
-    """One parsed response; `headers` keeps each name's original case and the device's order."""
+class HeaderLookup:
+    """Header access by name (case-insensitive) over `headers`, as the device sent them."""
 
-    status_line: str
-    status: int
-    reason: str
-    header_block: str  # the header lines exactly as sent, without the status line
+    __slots__ = ()
     headers: tuple[tuple[str, str], ...]
-    body: bytes  # de-chunked if the device sent chunked encoding, at most MAX_BODY
 
     def header(self, name: str) -> str | None:
         """The first value of header `name` (case-insensitive), or None."""
@@ -46,6 +41,18 @@ class HttpResponse:
         """Every value of header `name` (case-insensitive), in order."""
         low = name.lower()
         return [v for n, v in self.headers if n.lower() == low]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse(HeaderLookup):
+    """One parsed response; `headers` keeps each name's original case and the device's order."""
+
+    status_line: str
+    status: int
+    reason: str
+    header_block: str  # the header lines exactly as sent, without the status line
+    headers: tuple[tuple[str, str], ...]
+    body: bytes  # de-chunked if the device sent chunked encoding, at most MAX_BODY
 
     @property
     def title(self) -> str | None:
@@ -153,10 +160,16 @@ def parse_http_response(data: bytes) -> HttpResponse:
 
 def expand(ev: Evidence) -> list[Evidence]:
     """Structured http.* keys read out of one raw `http.response` item."""
-    resp = parse_http_response(ev.value.encode("utf-8"))
+    return response_evidence(parse_http_response(ev.value.encode("utf-8")), ev.host, ev.source,
+                             ev.port)
+
+
+def response_evidence(resp: HttpResponse, host: str, source: str,
+                      port: int | None) -> list[Evidence]:
+    """The structured http.* items of one parsed response."""
 
     def out(key: str, value: str) -> Evidence:
-        return Evidence(ev.host, ev.source, key, value, ev.port)
+        return Evidence(host, source, key, value, port)
 
     items = [out("http.status", resp.status_line), out("http.headers", resp.header_block)]
     for name, value in resp.headers:
@@ -168,4 +181,5 @@ def expand(ev: Evidence) -> list[Evidence]:
         items.append(out("http.title", title))
     if resp.body:
         items.append(out("http.body", resp.body.decode("utf-8", "replace")))
-    return items
+    # An empty value (`<title></title>`, `Server:` with nothing after it) says nothing.
+    return [item for item in items if item.value]

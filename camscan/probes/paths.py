@@ -19,7 +19,6 @@ Never here: default passwords and exploit paths (CVE-2017-7921 `/Security/users?
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import unquote
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,22 +50,6 @@ VENDOR_PATHS: tuple[VendorPath, ...] = (
                      b'"clientType":"Web3.0","loginType":"Direct"},"id":1}'),
                content_type="application/x-www-form-urlencoded", deep=True),
 )
-
-# Exploit or state-changing paths no table entry may ever contain (checked by tests).
-FORBIDDEN = ("/Security/users", "/onvif-http/snapshot", "/SDK/webLanguage", "auth=")
-_FORBIDDEN_LOW = tuple(bad.lower() for bad in FORBIDDEN)
-
-
-def is_forbidden(path: str) -> bool:
-    """True if `path` reaches a FORBIDDEN path however a device spells it (case, %-encoding)."""
-    text = path
-    for _ in range(3):  # "%2553" -> "%53" -> "S": a server may decode more than once
-        text = unquote(text)
-    text = text.lower().replace("\\", "/")
-    while "//" in text or "/./" in text:
-        text = text.replace("//", "/").replace("/./", "/")
-    return any(bad in text for bad in _FORBIDDEN_LOW)
-
 
 def selected_paths(deep: bool) -> tuple[VendorPath, ...]:
     """The vendor paths to request: the default set, plus opt-in ones when `deep`."""

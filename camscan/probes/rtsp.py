@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from camscan import linre
 from camscan.models import Evidence
+from camscan.probes.http import HeaderLookup, parse_head
 from camscan.probes.http import ParseError as HttpParseError
-from camscan.probes.http import parse_head
 
 MAX_BODY = 64 * 1024
 USER_AGENT = "camscan"
@@ -21,23 +21,13 @@ class ParseError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class RtspResponse:
+class RtspResponse(HeaderLookup):
     """One parsed RTSP response; header names keep their original case and order."""
 
     status_line: str
     status: int
     headers: tuple[tuple[str, str], ...]
     body: bytes
-
-    def header_all(self, name: str) -> list[str]:
-        """Every value of header `name` (case-insensitive), in order."""
-        low = name.lower()
-        return [v for n, v in self.headers if n.lower() == low]
-
-    def header(self, name: str) -> str | None:
-        """The first value of header `name` (case-insensitive), or None."""
-        values = self.header_all(name)
-        return values[0] if values else None
 
     @property
     def sdp(self) -> str | None:
@@ -72,10 +62,16 @@ def parse_rtsp_response(data: bytes) -> RtspResponse:
 
 def expand(ev: Evidence) -> list[Evidence]:
     """Structured rtsp.* keys read out of one raw `rtsp.response` item."""
-    resp = parse_rtsp_response(ev.value.encode("utf-8"))
+    return response_evidence(parse_rtsp_response(ev.value.encode("utf-8")), ev.host, ev.source,
+                             ev.port)
+
+
+def response_evidence(resp: RtspResponse, host: str, source: str,
+                      port: int | None) -> list[Evidence]:
+    """The structured rtsp.* items of one parsed response."""
 
     def out(key: str, value: str) -> Evidence:
-        return Evidence(ev.host, ev.source, key, value, ev.port)
+        return Evidence(host, source, key, value, port)
 
     items = [out("rtsp.status", resp.status_line)]
     for key, name in (("rtsp.server", "Server"), ("rtsp.public", "Public"),
@@ -84,4 +80,5 @@ def expand(ev: Evidence) -> list[Evidence]:
     sdp = resp.sdp
     if sdp is not None:
         items.append(out("rtsp.sdp", sdp))
-    return items
+    # An empty value (`<title></title>`, `Server:` with nothing after it) says nothing.
+    return [item for item in items if item.value]

@@ -14,8 +14,8 @@ from capture_files import load
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from camscan.discovery import onvif
 from camscan.keys import is_known_key
+from camscan.probes import onvif
 
 FAULT = (b'<?xml version="1.0" encoding="UTF-8"?>'
          b'<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope" '
@@ -130,9 +130,9 @@ def test_any_bytes_give_a_reply_or_parse_error(data: bytes) -> None:
 
 
 def test_device_clock_reads_utc_only() -> None:
-    utc = onvif.SoapReply(onvif.GET_SYSTEM_DATE_AND_TIME,
-                          (("UTCDateTime", "2026-03-03T10:12:41Z"),))
-    local = onvif.SoapReply(onvif.GET_SYSTEM_DATE_AND_TIME,
-                            (("UTCDateTime", "1979-11-30T00:00:50 (LocalDateTime; no UTC given)"),))
+    utc = onvif.SoapReply((("UTCDateTime", "2026-03-03T10:12:41Z"),),
+                          onvif.GET_SYSTEM_DATE_AND_TIME)
+    local = onvif.SoapReply((("UTCDateTime", "1979-11-30T00:00:50 (LocalDateTime; no UTC given)"),),
+                            onvif.GET_SYSTEM_DATE_AND_TIME)
     assert onvif.device_clock(utc) == datetime(2026, 3, 3, 10, 12, 41, tzinfo=UTC)
     assert onvif.device_clock(local) is None and onvif.device_clock(None) is None

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from camscan.context import ScanContext, ScanSettings
-from camscan.discovery import onvif
 from camscan.models import Evidence
+from camscan.probes import onvif
 
 pytestmark = pytest.mark.lab  # sockets: only inside the isolated test namespace
 

@@ -14,9 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from camscan.context import ScanContext, ScanSettings
-from camscan.discovery import onvif, sadp, ssdp, udp, wsd
+from camscan.discovery import sadp, ssdp, udp, wsd
 from camscan.discovery.udp import Datagram
 from camscan.models import Evidence, MethodStats
+from camscan.probes import onvif
 
 PARSERS: list[tuple[str, Callable[[bytes], object], type[Exception]]] = [
     ("sadp", sadp.parse_probe_match, sadp.ParseError),

@@ -189,8 +189,9 @@ def test_a_forbidden_path_on_the_sender_itself_is_no_note() -> None:
 
 
 def test_wsd_xaddrs_elsewhere_are_a_note_and_never_queried(monkeypatch: pytest.MonkeyPatch) -> None:
-    from camscan.discovery import onvif, wsd
+    from camscan.discovery import wsd
     from camscan.discovery.udp import Datagram
+    from camscan.probes import onvif
 
     xaddrs = f"http://{NAMED}/onvif/device_service http://{SENDER}/onvif/device_service"
     reply = (
@@ -214,7 +215,14 @@ def test_wsd_xaddrs_elsewhere_are_a_note_and_never_queried(monkeypatch: pytest.M
     monkeypatch.setattr(wsd, "exchange", exchange)
     monkeypatch.setattr(onvif, "query", query)
     found: list[Evidence] = []
-    asyncio.run(wsd.discover(_ctx(found)))
+    ctx = _ctx(found)
+    ctx.host_evidence = lambda host: [e for e in found if e.host == host]
+
+    async def discover_then_probe() -> None:  # as a scan runs them: discovery, then probes
+        await wsd.discover(ctx)
+        await onvif.probe_host(ctx, SENDER)
+
+    asyncio.run(discover_then_probe())
     assert {e.host for e in found} == {SENDER}
     assert [e.value for e in found if e.key == NAMES_OTHER] == [
         f"WS-Discovery XAddr http://{NAMED}/onvif/device_service"

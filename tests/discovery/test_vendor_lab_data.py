@@ -7,7 +7,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from camscan.discovery import dhip, onvif, sadp, wsd
+from camscan.discovery import dhip, sadp, wsd
+from camscan.probes import onvif
 from camscan_lab.network import DEFAULT_SPEC
 from camscan_lab.personalities import dhip as lab_dhip
 from camscan_lab.personalities import sadp as lab_sadp

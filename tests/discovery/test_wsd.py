@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any
 
 import pytest
 from capture_files import load
@@ -14,6 +13,7 @@ from hypothesis import strategies as st
 from camscan.discovery import wsd
 from camscan.keys import is_known_key
 from camscan.models import Evidence
+from camscan.probes import onvif
 
 
 def test_probe_carries_types_and_message_id() -> None:
@@ -75,10 +75,22 @@ def test_evidence_keys_and_one_scope_each() -> None:
     assert sum(ev.key == "onvif.scope" for ev in found) == 8
 
 
+def xaddrs_asked(match: wsd.ProbeMatch, host: str) -> list[str]:
+    """What the ONVIF probe asks of `host` after this ProbeMatch was heard from it."""
+    return onvif.advertised(wsd.match_evidence(match, host), host)
+
+
 def test_only_xaddrs_of_the_replying_device_are_queried() -> None:
     (match,) = wsd.parse_probe_matches(load("wsd", "axis-m1034-w.xml")).matches
-    assert wsd.device_xaddrs(match, "10.0.0.246") == ["http://10.0.0.246/onvif/device_service"]
-    assert wsd.device_xaddrs(match, "10.0.0.9") == []
+    assert xaddrs_asked(match, "10.0.0.246") == ["http://10.0.0.246/onvif/device_service"]
+    assert xaddrs_asked(match, "10.0.0.9") == []
+
+
+def test_at_most_two_xaddrs_of_a_match_are_asked_each_once() -> None:
+    many = tuple(f"http://198.18.0.5:{8080 + i}/onvif/device_service" for i in range(4))
+    match = wsd.ProbeMatch("urn:uuid:1", (), (), many, "1")
+    again = [*wsd.match_evidence(match, "198.18.0.5"), *wsd.match_evidence(match, "198.18.0.5")]
+    assert onvif.advertised(again, "198.18.0.5") == list(many[:2])
 
 
 @pytest.mark.parametrize("data", [
@@ -123,46 +135,7 @@ def test_an_xaddr_whose_port_is_out_of_range_is_not_queried() -> None:
     match = wsd.ProbeMatch("urn:uuid:1", (), (), (
         "http://198.18.0.5:99999/onvif/device_service",  # urlsplit(...).port raises on it
         "http://198.18.0.5:8080/onvif/device_service"), "1")
-    assert wsd.device_xaddrs(match, "198.18.0.5") == [
-        "http://198.18.0.5:8080/onvif/device_service"]
-
-
-def test_a_failing_onvif_query_is_awaited_not_left_behind(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    import asyncio
-    import gc
-    from ipaddress import IPv4Network
-
-    from camscan.context import ScanContext, ScanSettings
-    from camscan.discovery import onvif
-    from camscan.discovery.udp import Datagram
-
-    reply = load("wsd", "axis-m1034-w.xml")
-
-    async def exchange(ctx: ScanContext, method: str, sends: object, on_datagram: Any,
-                       **kwargs: object) -> None:
-        on_datagram(Datagram("10.0.0.246", wsd.PORT, reply))
-        await asyncio.sleep(0.05)
-
-    async def broken_query(ctx: ScanContext, host: str, xaddr: str) -> None:
-        raise RuntimeError("a device-triggered bug")
-
-    monkeypatch.setattr(wsd, "exchange", exchange)
-    monkeypatch.setattr(onvif, "query", broken_query)
-    reported: list[str] = []
-
-    async def main() -> None:
-        asyncio.get_running_loop().set_exception_handler(
-            lambda loop, context: reported.append(context["message"]))
-        ctx = ScanContext(settings=ScanSettings(), interface=None, source_ip=None,
-                          in_scope=IPv4Network("10.0.0.0/24"), emit=lambda ev: None,
-                          connections=asyncio.Semaphore(4))
-        await wsd.discover(ctx)
-        gc.collect()  # a task whose exception nobody read reports it when collected
-        await asyncio.sleep(0)
-
-    asyncio.run(main())
-    assert reported == []
+    assert xaddrs_asked(match, "198.18.0.5") == ["http://198.18.0.5:8080/onvif/device_service"]
 
 
 def test_an_xaddr_on_an_exploit_path_is_not_queried() -> None:
@@ -170,4 +143,4 @@ def test_an_xaddr_on_an_exploit_path_is_not_queried() -> None:
         "http://198.18.0.5/SDK/webLanguage",
         "http://198.18.0.5/%53ecurity/users?auth=x",
         "http://198.18.0.5/onvif/device_service"), "1")
-    assert wsd.device_xaddrs(match, "198.18.0.5") == ["http://198.18.0.5/onvif/device_service"]
+    assert xaddrs_asked(match, "198.18.0.5") == ["http://198.18.0.5/onvif/device_service"]

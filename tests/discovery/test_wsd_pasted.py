@@ -39,7 +39,7 @@ def test_a_body_fragment_with_undeclared_prefixes_is_read() -> None:
     assert "probe.error" not in keys
     assert keys["wsd.epr_mac"] == ["58:50:ed:1f:e3:85"]
     assert "onvif://www.onvif.org/hardware/DS-2CD2385G1-I" in keys["onvif.scope"]
-    v = identify([Evidence("h", "", "wsd.probe_match", fragment.decode())])
+    v = identify(rawkeys.expand([Evidence("h", "", "wsd.probe_match", fragment.decode())]))
     assert (v.maker, v.model) == ("Hikvision", "DS-2CD2385G1-I")
 
 

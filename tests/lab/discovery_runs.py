@@ -25,6 +25,7 @@ def run_discoverer(lab: Any, discover: Callable[[ScanContext], Awaitable[None]],
         source_ip=lab.scanner_ip,
         in_scope=ipaddress.ip_network(lab.spec.settings.scan_subnet),
         emit=found.append,
+        host_evidence=lambda host: [e for e in found if e.host == host],
     )
     with lab.in_scanner():
         started = time.monotonic()

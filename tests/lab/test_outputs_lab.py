@@ -24,10 +24,12 @@ from typing import Any
 import pytest
 
 from camscan.diff import diff_documents
+from camscan.discovery import DISCOVERERS
 from camscan.output.document import TARGET_MAKERS, build_document
 from camscan.output.report import write_report
 from camscan.output.schema import validate_document, validate_ndjson_line
 from camscan.pipeline import Scan, ScanRequest
+from camscan.probes import PROBES
 from camscan.progress import make_observer
 from camscan_lab.network import IFNAME, Lab
 
@@ -42,7 +44,7 @@ def _scan(lab: Lab, ndjson: io.StringIO | None = None) -> dict[str, Any]:
                           site="Lab office", operator="lab test")
     observer = make_observer(ndjson_out=ndjson, stream=io.StringIO())
     with lab.in_scanner():
-        scan = Scan(request, observer)
+        scan = Scan(request, DISCOVERERS, PROBES, observer)
         scan.prepare()
         observer.header(scan)
         result = asyncio.run(scan.run())

@@ -12,12 +12,14 @@ from typing import Any
 
 import pytest
 
+from camscan.models import TARGET_MAKERS
+from camscan.output.document import uncited
 from camscan.output.schema import validate_document, validate_ndjson_line
 from camscan_lab.network import Lab
 
 pytestmark = pytest.mark.lab
 
-TARGET_MAKERS = {"Hikvision", "Dahua"}
+
 
 
 def scan_argv(lab: Lab, *extra: str) -> list[str]:
@@ -114,6 +116,13 @@ def test_hostile_devices_are_reported_and_the_scan_stays_in_budget(
             assert found[dev.ip]["errors"], f"{dev.name} should say what went wrong"
     # Discovery window (2.5 s) + banners, with the start-up of a Python process.
     assert scan_doc["_elapsed"] < 20
+
+
+def test_every_item_a_verdict_cites_is_in_the_device_evidence(scan_doc: dict[str, Any]) -> None:
+    cited = sum(len(d["verdict"]["decided_by"]) for d in scan_doc["devices"])
+    missing = {d["ip"]: [f"{m['key']}={m['value'][:40]!r}" for m in uncited(d)]
+               for d in scan_doc["devices"] if uncited(d)}
+    assert cited > 100 and missing == {}
 
 
 def test_offline_identify_agrees_with_the_live_verdicts(scan_doc: dict[str, Any]) -> None:

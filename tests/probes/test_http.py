@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from camscan import rawkeys
+from camscan import rawkeys, targets
 from camscan.models import Evidence
 from camscan.probes import banners, http, paths
 
@@ -152,7 +152,7 @@ def test_requests_carry_no_credentials() -> None:
 
 def test_path_table_has_no_exploit_paths() -> None:
     for entry in paths.VENDOR_PATHS:
-        for bad in paths.FORBIDDEN:
+        for bad in targets.FORBIDDEN:
             assert bad not in entry.path, entry.name
 
 
@@ -217,8 +217,7 @@ def test_one_port_failing_unexpectedly_does_not_orphan_the_others(
     monkeypatch.setattr(banners._HostProbe, "http_port", http_port)
     monkeypatch.setattr(banners._HostProbe, "rtsp_port", rtsp_port)
     seen: list[Evidence] = []
-    settings = ScanSettings()
-    settings.ports = (80, 554)
+    settings = ScanSettings(ports=(80, 554))
     ctx = ScanContext(settings=settings, interface=None, source_ip=None,
                       in_scope=IPv4Network("198.18.0.0/24"), emit=seen.append)
     asyncio.run(banners.probe_host(ctx, "198.18.0.9"))
@@ -255,11 +254,11 @@ def test_a_redirect_to_an_exploit_path_is_never_followed_however_spelled(
                       in_scope=IPv4Network("198.18.0.0/24"), emit=lambda ev: None)
     host = banners._HostProbe(ctx, "198.18.0.9")
     redirect = f"HTTP/1.1 302 Found\r\nLocation: {location}\r\n\r\n".encode()
-    asyncio.run(host.follow_redirects(80, False, redirect))
+    asyncio.run(host.follow_redirects(80, False, http.parse_http_response(redirect)))
     assert asked == []
-    assert paths.is_forbidden(location)
+    assert targets.is_forbidden(location)
 
 
 def test_the_vendor_paths_themselves_are_not_forbidden() -> None:
-    assert not [p.path for p in paths.VENDOR_PATHS if paths.is_forbidden(p.path)]
-    assert not paths.is_forbidden("/doc/page/login.asp?_1=1")
+    assert not [p.path for p in paths.VENDOR_PATHS if targets.is_forbidden(p.path)]
+    assert not targets.is_forbidden("/doc/page/login.asp?_1=1")

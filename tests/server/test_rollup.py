@@ -31,7 +31,9 @@ def second_segment(doc: dict[str, Any], n: int = 10) -> dict[str, Any]:
         d["ip"] = d["ip"].replace("198.18.0.", "198.18.7.")
         d["mac"] = None if d["mac"] is None else "02" + d["mac"][2:]
     out["summary"] = summarize(out["devices"])
-    out["started"] = "2026-11-24T08:00:00+00:00"
+    # A day after the scan it copies: the later of the site's scans, whenever the samples ran.
+    later = datetime.fromisoformat(doc["started"]) + timedelta(days=1)
+    out["started"] = later.isoformat(timespec="seconds")
     return out
 
 
@@ -75,7 +77,7 @@ def test_rollup_two_sensors_of_one_site_against_the_pushed_documents(
     assert th.removed == expected["removed"]
     assert th.removed_hikvision_dahua == expected["removed_hikvision_dahua"]
     assert th.still_present_hikvision_dahua == expected["still_present_hikvision_dahua"]
-    assert th.latest_scan == "2026-11-24T08:00:00+00:00"  # sensor B's, the later one
+    assert th.latest_scan == b["started"]  # sensor B's, the later one
     assert th.silent_sensors == []
     depot = by_site["Depot"]
     assert (depot.sensors, depot.scans, depot.devices) == (1, 0, 0)

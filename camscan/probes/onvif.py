@@ -1,5 +1,8 @@
 """ONVIF device service: GetSystemDateAndTime and GetDeviceInformation over SOAP 1.2.
 
+The per-host probe of hosts that advertised a device service (WS-Discovery XAddrs), run in the
+probe phase with the banner probes, and only for hosts in scope.
+
 Unauthenticated calls first; a 401 or a SOAP fault is normal and is itself evidence
 (`onvif.www_authenticate`, `onvif.fault`). With credentials, GetDeviceInformation is repeated
 with a WS-UsernameToken (password digest) made by zeep's `UsernameToken`. The password comes
@@ -8,9 +11,11 @@ from the environment (`CAMSCAN_ONVIF_PASSWORD`) or a file, never from the comman
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +26,8 @@ from camscan import xmlsafe
 from camscan.context import ScanContext, traffic_log
 from camscan.discovery import lazy
 from camscan.discovery.udp import Datagram, save_capture
-from camscan.models import Evidence, excerpt
+from camscan.models import Evidence, FieldRecord, excerpt
+from camscan.targets import url_on_host
 
 if TYPE_CHECKING:
     import aiohttp
@@ -56,19 +62,11 @@ class ParseError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class SoapReply:
+class SoapReply(FieldRecord):
     """What one ONVIF response says: its operation's fields, or a fault."""
 
-    operation: str  # "GetDeviceInformation", "GetSystemDateAndTime" or "Fault"
-    fields: tuple[tuple[str, str], ...] = ()
+    operation: str = ""  # "GetDeviceInformation", "GetSystemDateAndTime" or "Fault"
     fault: str | None = None
-
-    def get(self, name: str) -> str | None:
-        """The value of field `name`, None when absent or empty."""
-        for key, value in self.fields:
-            if key == name:
-                return value or None
-        return None
 
 
 def build_request(operation: str, username: str | None = None, password: str | None = None,
@@ -96,41 +94,29 @@ def load_password(file: Path | None = None, env: dict[str, str] | None = None) -
     return (os.environ if env is None else env).get(PASSWORD_ENV)
 
 
-def _local(tag: object) -> str:
-    return str(tag).rsplit("}", 1)[-1]
-
-
-def _child(parent: ET.Element, *path: str) -> ET.Element | None:
-    node: ET.Element | None = parent
-    for name in path:
-        if node is None:
-            return None
-        node = next((c for c in node if _local(c.tag) == name), None)
-    return node
-
-
 def _text(node: ET.Element | None) -> str:
     return "" if node is None else "".join(node.itertext()).strip()[:MAX_VALUE]
 
 
 def _fault(fault: ET.Element) -> str:
     # SOAP 1.2: Code/Value, Code/Subcode/Value, Reason/Text; SOAP 1.1: faultcode, faultstring.
-    codes = [_text(_child(fault, "Code", "Value")),
-             _text(_child(fault, "Code", "Subcode", "Value")),
-             _text(_child(fault, "faultcode"))]
-    reason = _text(_child(fault, "Reason", "Text")) or _text(_child(fault, "faultstring"))
+    codes = [_text(xmlsafe.child(fault, "Code", "Value")),
+             _text(xmlsafe.child(fault, "Code", "Subcode", "Value")),
+             _text(xmlsafe.child(fault, "faultcode"))]
+    reason = (_text(xmlsafe.child(fault, "Reason", "Text"))
+              or _text(xmlsafe.child(fault, "faultstring")))
     code = "/".join(c for c in codes if c)
     return f"{code}: {reason}" if code and reason else code or reason or "SOAP fault"
 
 
 def _date_time(info: ET.Element) -> str:
     """UTCDateTime as ISO 8601; LocalDateTime, marked as such, when a device gives only that."""
-    utc = _child(info, "UTCDateTime")
-    local = _child(info, "LocalDateTime")
+    utc = xmlsafe.child(info, "UTCDateTime")
+    local = xmlsafe.child(info, "LocalDateTime")
     stamp = utc if utc is not None else local
     if stamp is None:
         raise ParseError("neither UTCDateTime nor LocalDateTime")
-    parts = [_text(_child(stamp, *path)) for path in
+    parts = [_text(xmlsafe.child(stamp, *path)) for path in
              (("Date", "Year"), ("Date", "Month"), ("Date", "Day"),
               ("Time", "Hour"), ("Time", "Minute"), ("Time", "Second"))]
     try:
@@ -159,22 +145,22 @@ def parse_response(data: bytes) -> SoapReply:
     if len(data) > MAX_RESPONSE:
         raise ParseError(f"{len(data)} bytes exceeds {MAX_RESPONSE}")
     root = _tree(data)
-    body = _child(root, "Body")
-    if _local(root.tag) != "Envelope" or body is None or not len(body):
+    body = xmlsafe.child(root, "Body")
+    if xmlsafe.local_name(root.tag) != "Envelope" or body is None or not len(body):
         raise ParseError("no SOAP Envelope/Body")
     first = body[0]
-    name = _local(first.tag)
+    name = xmlsafe.local_name(first.tag)
     if name == "Fault":
-        return SoapReply("Fault", fault=_fault(first))
+        return SoapReply(operation="Fault", fault=_fault(first))
     if name == "GetDeviceInformationResponse":
         fields = tuple((field, value) for field in DEVICE_INFO_KEYS
-                       if (value := _text(_child(first, field))))
-        return SoapReply(GET_DEVICE_INFORMATION, fields)
+                       if (value := _text(xmlsafe.child(first, field))))
+        return SoapReply(fields, GET_DEVICE_INFORMATION)
     if name == "GetSystemDateAndTimeResponse":
-        info = _child(first, "SystemDateAndTime")
+        info = xmlsafe.child(first, "SystemDateAndTime")
         if info is None:
             raise ParseError("no SystemDateAndTime")
-        return SoapReply(GET_SYSTEM_DATE_AND_TIME, (("UTCDateTime", _date_time(info)),))
+        return SoapReply((("UTCDateTime", _date_time(info)),), GET_SYSTEM_DATE_AND_TIME)
     raise ParseError(f"unexpected body element {name[:40]!r}")
 
 
@@ -273,6 +259,32 @@ async def query(ctx: ScanContext, host: str, xaddr: str) -> None:
                                       settings.onvif_password, created=created))
 
 
+def advertised(evidence: Iterable[Evidence], host: str) -> list[str]:
+    """The device services `host` advertised (WS-Discovery XAddrs) that may be asked: http(s)
+    URLs on `host` itself, not on an exploit path; at most two per ProbeMatch, each once."""
+    out: list[str] = []
+    for ev in evidence:
+        if ev.key == "wsd.xaddrs":
+            usable = [x for x in ev.value.split() if url_on_host(x, host, ("http", "https"))]
+            out.extend(x for x in usable[:2] if x not in out)
+    return out
+
+
+async def probe_host(ctx: ScanContext, host: str) -> None:
+    """The ONVIF probe: ask each device service `host` advertised for its time and identity.
+
+    A host that advertised none is not contacted. The calls of one host share one deadline.
+    """
+    xaddrs = advertised(ctx.host_evidence(host), host)
+    budget = ctx.settings.connect_timeout_s + 2 * ctx.settings.read_timeout_s
+    try:
+        async with asyncio.timeout(budget):
+            for xaddr in xaddrs:
+                await query(ctx, host, xaddr)
+    except TimeoutError:
+        ctx.emit(Evidence(host, SOURCE, "probe.error", f"ONVIF: cut at the {budget:g}s budget"))
+
+
 async def device_information(ctx: ScanContext, host: str, xaddr: str, username: str,
                              password: str) -> None:
     """An authenticated GetDeviceInformation (WS-UsernameToken digest) against one service."""
@@ -286,6 +298,6 @@ async def device_information(ctx: ScanContext, host: str, xaddr: str, username: 
                     build_request(GET_DEVICE_INFORMATION, username, password))
 
 
-__all__ = ["DEVICE_INFO_KEYS", "PASSWORD_ENV", "ParseError", "SoapReply", "build_request",
-           "device_clock", "device_information", "load_password", "parse_response", "query",
-           "reply_evidence"]
+__all__ = ["DEVICE_INFO_KEYS", "PASSWORD_ENV", "ParseError", "SoapReply", "advertised",
+           "build_request", "device_clock", "device_information", "load_password",
+           "parse_response", "probe_host", "query", "reply_evidence"]
