@@ -127,6 +127,11 @@ KEYS: dict[str, str] = {
 }
 NAMES_OTHER = "discovery.names_other"
 
+# Keys whose value is read again by a parser (rawkeys.EXPANDERS; a test keeps them equal):
+# `camscan identify` loads the parsers only when its input holds one of them.
+RAW_KEYS = frozenset({"http.response", "rtsp.response", "http.body", "wsd.probe_match",
+                      "sadp.reply", "dhip.reply", "upnp.description"})
+
 _KEY_RE = re.compile(r"^[a-z0-9_]+(?:\.[a-z0-9_]+)*$")
 
 

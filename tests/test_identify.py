@@ -436,3 +436,20 @@ def test_mac_inside_a_reply_is_not_independent_of_it() -> None:
     assert (same_reply.maker, same_reply.confidence) == ("Hikvision", Confidence.LIKELY)
     by_arp = identify([name, ev("mac", "58:50:ed:1f:e3:85", "arp")])
     assert (by_arp.maker, by_arp.confidence) == ("Hikvision", Confidence.CONFIRMED)
+
+
+def test_raw_keys_are_the_expanders_keys() -> None:
+    from camscan import keys, rawkeys
+
+    assert set(rawkeys.EXPANDERS) == keys.RAW_KEYS
+
+
+def test_identify_reads_raw_input_and_leaves_plain_input_alone(tmp_path: Path) -> None:
+    raw = {"host": "cam", "key": "http.response",
+           "value": "HTTP/1.1 200 OK\r\nServer: App-webs/\r\n\r\n"}
+    path = tmp_path / "raw.jsonl"
+    path.write_text(json.dumps(raw) + "\n")
+    result = CliRunner().invoke(app, ["identify", str(path)])
+    verdict = json.loads(result.output)
+    assert verdict["maker"] == "Hikvision"
+    assert {m["key"] for m in verdict["decided_by"]} == {"http.server"}

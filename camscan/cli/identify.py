@@ -16,11 +16,10 @@ from rich.console import Console
 from rich.table import Table
 
 from camscan.identify import identify_hosts
-from camscan.keys import is_known_key
+from camscan.keys import RAW_KEYS, is_known_key
 from camscan.models import Evidence, Verdict, no_surrogates
 from camscan.output.document import verdict_to_dict
 from camscan.output.table import plain
-from camscan.rawkeys import expand
 
 EXIT_OK = 0
 EXIT_BAD_LINES = 1  # some input lines were skipped; verdicts for the rest were printed
@@ -84,6 +83,16 @@ def parse_pair(pair: str) -> Evidence:
     if not is_known_key(key.strip()):
         raise LineError(f"unknown evidence key {key.strip()!r} (see camscan/keys.py)")
     return Evidence(CLI_HOST, "", key.strip(), value)
+
+
+def read_raw(items: list[Evidence]) -> list[Evidence]:
+    """The input boundary: raw items (whole responses, replies) read into structured items."""
+    if not any(ev.key in RAW_KEYS for ev in items):
+        return items
+    # The parsers come with every protocol module (aiohttp, zeroconf): loaded only when needed.
+    from camscan.rawkeys import expand
+
+    return expand(items)
 
 
 def verdict_line(host: str, verdict: Verdict) -> dict[str, Any]:
@@ -153,7 +162,7 @@ def identify_command(
         typer.echo("camscan: error: no usable evidence", err=True)
         raise typer.Exit(EXIT_USAGE)
     # The input boundary: raw items (whole responses) are read into structured items here, once.
-    verdicts = identify_hosts(expand(items))
+    verdicts = identify_hosts(read_raw(items))
     if fmt is Format.TABLE:
         print_table(verdicts, Console(stderr=True))
     else:
