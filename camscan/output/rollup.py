@@ -8,6 +8,10 @@ from camscan.server.rollup import Rollup, SiteFigures
 CHART_SITES_MAX = 20  # the table lists every site; the chart only the ones with most left
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def _num(n: int | None) -> str:
     return f'<td><span class="num">{"—" if n is None else n}</span></td>'
 
@@ -23,9 +27,17 @@ def _row(f: SiteFigures, *, total: bool = False) -> str:
         _num(f.removed_hikvision_dahua if compared else None),
         _num(f.new if compared else None),
         _num(f.incomplete_scans),
-        f"<td>{e(', '.join(f.silent_sensors)) if f.silent_sensors else '—'}</td>",
+        f"<td>{_silent_cell(f, total)}</td>",
     ]
     return f'<tr data-site="{e(f.site)}">' + "".join(cells) + "</tr>"
+
+
+def _silent_cell(f: SiteFigures, total: bool) -> str:
+    if not f.silent_sensors:
+        return "—"
+    if total:  # the names are listed under the table
+        return _count(len(f.silent_sensors), "sensor")
+    return e(", ".join(f.silent_sensors))
 
 
 def _last(seen: str | None) -> str:
@@ -61,11 +73,13 @@ def render_rollup_html(r: Rollup) -> str:
 <header>
 <p class="kicker">Surveillance equipment survey, all sites</p>
 <h1>Hikvision and Dahua equipment at {len(r.sites)} sites</h1>
-<p class="headline" id="headline">The latest scans of {t.scans} sensors at {len(r.sites)} sites
-found {t.hikvision} Hikvision and {t.dahua} Dahua devices among {t.devices} devices seen.</p>
+<p class="headline" id="headline">The latest scans of {_count(t.scans, "sensor")} at
+{_count(len(r.sites), "site")} found {t.hikvision} Hikvision and {t.dahua} Dahua devices among
+{_count(t.devices, "device")} seen.</p>
 <p class="sub">Since each sensor's previous scan, {t.removed_hikvision_dahua} Hikvision/Dahua
-devices were removed ({t.compared} sensors had a previous scan to compare with).
-{len(r.silent)} sensors have not reported in {r.silent_days} days.</p>
+devices were removed ({_count(t.compared, "sensor")} had a previous scan to compare with).
+{_count(len(r.silent), "sensor")} {"has" if len(r.silent) == 1 else "have"} not reported in
+{r.silent_days} days.</p>
 </header>
 <section id="totals">
 <h2>By site</h2>
