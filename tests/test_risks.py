@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from camscan import risks
+from camscan.cli import app
 from camscan.models import Confidence, Device, Evidence, Verdict
 from camscan.output.csv import csv_text
 from camscan.output.document import SCHEMA_VERSION, device_to_dict
@@ -152,3 +156,18 @@ def test_csv_has_a_risks_column() -> None:
     assert row["risks"] == (
         "hikvision-cve-2021-36260 (critical, in range); plaintext-web-only (medium, disclosed)"
     )
+
+
+def test_fingerprints_test_command_runs_the_risk_examples_too(tmp_path: Path) -> None:
+    root = tmp_path / "fp"
+    shutil.copytree(risks.DEFAULT_FILE.parents[1], root)
+    path = root / "risks" / "advisories.toml"
+    text = path.read_text(encoding="utf-8")
+    broken = text.replace('firmware = "V5.6.2build 190701" },\n  { maker = "Hikvision", model = '
+                          '"DS-2CD2142FWD-I"', 'firmware = "V5.5.800 build 210628" },\n  '
+                          '{ maker = "Hikvision", model = "DS-2CD2142FWD-I"', 1)
+    assert broken != text
+    path.write_text(broken, encoding="utf-8")
+    result = CliRunner().invoke(app, ["fingerprints", "test", "--dir", str(root)])
+    assert result.exit_code == 1
+    assert "hikvision-cve-2021-36260: must match" in result.stderr

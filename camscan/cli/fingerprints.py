@@ -50,9 +50,18 @@ def list_command(root: RootOption = None) -> None:
 @app.command("test")
 def test_command(root: RootOption = None) -> None:
     """Self-test: every example matches its own fingerprint first with its fields; no
-    counter-example reaches a Hikvision/Dahua rule. Exit 1 on any problem."""
+    counter-example reaches a Hikvision/Dahua rule; every risk advisory's examples hold.
+    Exit 1 on any problem."""
+    from camscan import risks
+
     lib = _load(root)
     problems = fingerprints.self_test(lib)
+    advisories = (root or fingerprints.DEFAULT_DIR) / "risks" / "advisories.toml"
+    if advisories.is_file():
+        try:
+            problems += risks.self_test(risks.load(advisories))
+        except risks.RiskDataError as exc:
+            problems.append(str(exc))
     for problem in problems:
         typer.echo(problem, err=True)
     count = fingerprints.example_count(lib)

@@ -502,6 +502,11 @@ def inputs_sentence(docs: Sequence[Doc], combined: Mapping[str, Sequence[SiteDev
                  f"sightings are {_plural(kept, 'device')}.")
     if len(combined) > 1:
         text += " Different sites are totalled separately under By site."
+    passive = sum(bool(d["scope"].get("passive")) for d in docs)
+    if passive:
+        text += (f" {passive} of the {len(docs)} {'was a' if passive == 1 else 'were'} passive "
+                 f"capture{'' if passive == 1 else 's'} (devices heard, not probed); the others "
+                 "were active scans.")
     return text
 
 

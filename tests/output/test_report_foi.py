@@ -183,3 +183,10 @@ def test_hostile_strings_stay_text_in_every_section(redact: bool) -> None:
     d.verdict = replace(d.verdict, maker=None, brand="<b>x</b>", confidence=Confidence.POSSIBLE)
     html = render_html([build_document(result)], generated=FIXED, redact=redact)
     assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html
+
+
+def test_a_passive_capture_among_the_inputs_is_stated() -> None:
+    q1, q2 = quarters()
+    q2["scope"] = {**q2["scope"], "passive": {"statement": "passive: capture files x.pcap"}}
+    text = text_of(render_html([q1, q2], generated=FIXED))
+    assert "1 of the 2 was a passive capture (devices heard, not probed)" in text
