@@ -87,6 +87,11 @@ def export(
                 USAGE_ERROR,
             )
         fmt = FORMAT_BY_SUFFIX[suffix]
+    if fmt is OutputFormat.GLPI and output is not None and output.endswith("/"):
+        try:  # `-o glpi/`: one file per device in that directory (Path drops the slash)
+            Path(output).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _fail(f"cannot create {output}: {exc.strerror or exc}") from None
     if path is not None and path.is_dir() and fmt is not OutputFormat.GLPI:
         raise _fail(f"-o {output} is a directory; give a file name", USAGE_ERROR)
     if (netbox_ids or since) and fmt is not OutputFormat.NETBOX:

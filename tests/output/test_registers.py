@@ -233,9 +233,8 @@ def test_export_netbox_to_a_file_writes_the_bundle_in_order(tmp_path: Path) -> N
 def test_export_glpi_to_a_directory_writes_one_file_per_device(tmp_path: Path) -> None:
     scan = tmp_path / "scan.json"
     write_json(doc_of(), scan)
-    out = tmp_path / "glpi"
-    out.mkdir()
-    res = runner.invoke(app, ["export", str(scan), "-f", "glpi", "-o", str(out)])
+    out = tmp_path / "glpi"  # not there yet: the trailing slash asks for a directory
+    res = runner.invoke(app, ["export", str(scan), "-f", "glpi", "-o", f"{out}/"])
     assert res.exit_code == 0, res.output
     files = sorted(out.iterdir())
     assert len(files) == 6
