@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import stat
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,7 @@ policy="$CAMSCAN_INSTALL_ROOT/usr/sbin/policy-rc.d"
 if [ -x "$policy" ]; then "$policy" avahi-daemon start; echo "policy-rc.d $?" >> "$FAKE_STATE/log"
 else echo "policy-rc.d none" >> "$FAKE_STATE/log"; fi
 [ -n "$FAKE_APT_FAIL" ] && exit 100
+[ -n "$FAKE_APT_SLEEP" ] && sleep "$FAKE_APT_SLEEP"
 for a in "$@"; do case "$a" in -*|install) ;; *) echo "$a" >> "$FAKE_STATE/installed" ;; esac; done
 exit 0
 """
@@ -64,16 +67,19 @@ class Host:
     def policy(self) -> Path:
         return self.root / "usr" / "sbin" / "policy-rc.d"
 
-    def run(self, *args: str, fail_apt: bool = False) -> subprocess.CompletedProcess[str]:
-        env = {
+    def env(self, fail_apt: bool = False, apt_sleep: str = "") -> dict[str, str]:
+        return {
             "PATH": f"{self.bin}:{os.environ['PATH']}",
             "CAMSCAN_INSTALL_ROOT": str(self.root),
             "FAKE_STATE": str(self.state),
             "FAKE_APT_FAIL": "1" if fail_apt else "",
+            "FAKE_APT_SLEEP": apt_sleep,
         }
+
+    def run(self, *args: str, fail_apt: bool = False) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             ["bash", str(SCRIPT), *args],
-            env=env,
+            env=self.env(fail_apt),
             capture_output=True,
             text=True,
             timeout=30,
@@ -158,6 +164,19 @@ def test_failed_install_still_restores(host: Host) -> None:
     before = snapshot(host.policy)
     r = host.run(fail_apt=True)
     assert r.returncode != 0
+    assert snapshot(host.policy) == before
+
+
+def test_an_install_stopped_by_a_signal_still_restores(host: Host) -> None:
+    host.policy.write_text("#!/bin/sh\nexit 0\n")
+    before = snapshot(host.policy)
+    proc = subprocess.Popen(["bash", str(SCRIPT)], env=host.env(apt_sleep="2"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while "policy-rc.d 101" not in host.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) != 0
     assert snapshot(host.policy) == before
 
 
