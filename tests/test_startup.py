@@ -21,13 +21,13 @@ def test_the_lazy_import_runs_in_a_thread() -> None:
 import asyncio, sys, threading
 from camscan.discovery import lazy
 seen = []
-real = __import__("importlib").import_module
-def spy(name):
+real = lazy.import_aiohttp
+def spy():
     seen.append(threading.current_thread() is threading.main_thread())
-    return real(name)
-lazy.importlib.import_module = spy
-asyncio.run(lazy.load("aiohttp"))
-asyncio.run(lazy.load("aiohttp"))  # already there: no second import
+    real()
+lazy.import_aiohttp = spy
+asyncio.run(lazy.load_aiohttp())
+asyncio.run(lazy.load_aiohttp())  # already there: no second import
 print(seen, "aiohttp" in sys.modules)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import sys
 
-# aiohttp takes ~0.2 s to import (it builds two TLS contexts, loading the CA store, on import).
-# Loaded on the event loop it would stall the ARP sweep and every listener for that long.
-HEAVY = ("aiohttp",)
+
+def import_aiohttp() -> None:
+    """Import aiohttp (the thread's work: the import itself is the point)."""
+    import aiohttp  # noqa: F401
 
 
-async def load(module: str) -> None:
-    """Import `module` in a worker thread; at once if it is already imported."""
-    if module not in sys.modules:
-        await asyncio.to_thread(importlib.import_module, module)
+async def load_aiohttp() -> None:
+    """Import aiohttp in a worker thread; at once if it is already imported."""
+    # aiohttp takes ~0.2 s to import (it builds two TLS contexts, loading the CA store, on
+    # import). Loaded on the event loop it would stall the ARP sweep and every listener.
+    if "aiohttp" not in sys.modules:
+        await asyncio.to_thread(import_aiohttp)

@@ -252,7 +252,7 @@ async def discover(ctx: ScanContext) -> None:
     if not ctx.source_ip:
         stats.notes.append("no source address: SSDP needs a local interface")
         return
-    await lazy.load("aiohttp")
+    await lazy.load_aiohttp()
     import aiohttp
 
     timeout = aiohttp.ClientTimeout(total=DESCRIPTION_TIMEOUT_S,

@@ -236,7 +236,7 @@ def device_clock(reply: SoapReply | None) -> datetime | None:
 
 async def query(ctx: ScanContext, host: str, xaddr: str) -> None:
     """Ask one device service for its time and identity; emit everything it answers."""
-    await lazy.load("aiohttp")
+    await lazy.load_aiohttp()
     import aiohttp
 
     settings = ctx.settings
@@ -288,7 +288,7 @@ async def probe_host(ctx: ScanContext, host: str) -> None:
 async def device_information(ctx: ScanContext, host: str, xaddr: str, username: str,
                              password: str) -> None:
     """An authenticated GetDeviceInformation (WS-UsernameToken digest) against one service."""
-    await lazy.load("aiohttp")
+    await lazy.load_aiohttp()
     import aiohttp
 
     timeout = aiohttp.ClientTimeout(total=ctx.settings.connect_timeout_s
