@@ -60,7 +60,8 @@ def parse_request(data: bytes) -> DhcpRequest:
         # RFC 3396: a repeated option is one option split in pieces.
         options[code] = options.get(code, b"") + data[i + 2:i + 2 + n]
         i += 2 + n
-    mtype = options.get(53, b"\0")[0] if 53 in options else None
+    # An option 53 of length 0 names no type (it is not a server's message either).
+    mtype = options[53][0] if options.get(53) else None
     if mtype is not None and mtype not in CLIENT_TYPES:
         raise ParseError(f"message type {mtype} is not a client's")
     mac = normalize_mac(data[28:34].hex())

@@ -42,6 +42,12 @@ def test_dhcp_discover_fields() -> None:
     assert ("dhcp.param_list", "1,3,6,12") in got and ("mac", MAC) in got
 
 
+def test_dhcp_empty_message_type_option_is_read_as_no_type() -> None:
+    # Found by the property test: an option 53 of length 0 raised IndexError.
+    req = dhcp.parse_request(dhcp_request(options=b"\x35\x00" + b"\x0c\x03cam"))
+    assert (req.message_type, req.hostname) == (None, "cam")
+
+
 def test_dhcp_server_reply_is_refused() -> None:
     data = bytearray(dhcp_request())
     data[0] = 2
