@@ -15,6 +15,18 @@ def _lab_allowed() -> str | None:
     return None
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The variable alone proves nothing: check the namespace really has no way out."""
+    if not os.environ.get("CAMSCAN_IN_TEST_NETNS"):
+        return
+    from isolation import current_problems
+
+    found = current_problems()
+    if found:
+        raise pytest.UsageError("CAMSCAN_IN_TEST_NETNS is set but this network namespace is "
+                                "not isolated: " + "; ".join(found))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     reason = _lab_allowed()
     if reason is None:
