@@ -58,17 +58,15 @@ def record_evidence(record: FieldRecord, host: str, source: str, port: int | Non
 
 
 def names_other_host(url: str, host: str) -> bool:
-    """True when `url` names a host other than `host` (an address or a name)."""
+    """True when `url` names an IPv4 address other than `host`.
+
+    A DNS name or an IPv6 address (devices list their own link-local one) may well be the
+    replying host itself: those are not called someone else."""
     try:
         named = urlsplit(url).hostname
+        return named is not None and ipaddress.IPv4Address(named) != ipaddress.IPv4Address(host)
     except ValueError:
         return False
-    if not named:
-        return False
-    try:
-        return ipaddress.ip_address(named) != ipaddress.ip_address(host)
-    except ValueError:
-        return True  # a DNS name: not the replying address
 
 
 def reply_handler(ctx: ScanContext, method: str, read: Callable[[Datagram], list[Evidence]],

@@ -4,7 +4,9 @@
 and then 50 MB of header bytes; `garbage` sends random bytes; `reset` sends half a header and
 then an RST (SO_LINGER 0); `badcert` speaks just enough TLS to send a certificate that is
 garbage DER (`cert = "expired"` serves a real but expired certificate instead; a plain-text
-client gets a TLS alert); `slowloris` drips one byte a second.
+client gets a TLS alert); `slowloris` drips one byte a second; `redos` answers every request
+with text built to make a backtracking regex engine stall (a 401 whose WWW-Authenticate repeats
+"Digest " and a 60 KB body of unclosed `<userCheck `, `<title>` and `RPC2_Login` runs).
 """
 
 from __future__ import annotations
@@ -73,6 +75,25 @@ async def _reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
     writer.transport.abort()
 
 
+REDOS_REALM = "Digest " * 7000  # `(?:basic|digest)\b.*\brealm=` retried from every word
+REDOS_BODY = ("<userCheck " * 1800 + "<title>" * 2800 + "RPC2_Login" * 2000).encode()
+
+
+async def _redos(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        async with asyncio.timeout(10):
+            await reader.readuntil(b"\r\n\r\n")
+    except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        return
+    writer.write(b"HTTP/1.1 401 Unauthorized\r\nServer: redos\r\nWWW-Authenticate: "
+                 + REDOS_REALM.encode() + b"\r\nContent-Type: text/html\r\nContent-Length: "
+                 + str(len(REDOS_BODY)).encode() + b"\r\nConnection: close\r\n\r\n"
+                 + REDOS_BODY)
+    await writer.drain()
+    writer.close()  # an orderly close: the whole answer arrives before the connection ends
+    await writer.wait_closed()
+
+
 async def _slowloris(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     async with asyncio.timeout(HOLD_S):
         for i in range(len(DRIP)):
@@ -132,7 +153,7 @@ async def _badcert(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
 
 MODES: dict[str, Handler] = {
     "silent": _silent, "flood": _flood, "garbage": _garbage, "reset": _reset,
-    "badcert": _badcert, "slowloris": _slowloris,
+    "badcert": _badcert, "slowloris": _slowloris, "redos": _redos,
 }
 
 

@@ -59,6 +59,7 @@ class Instance:
     hostname: str  # SRV target: "DS-2CD2722FWD-IZS20170321BBWR733050075.local."
     port: int
     txt: tuple[str, ...]  # "key=value" strings
+    address: str | None = None  # the A record's address when not the device's own (hostile)
 
     @property
     def fullname(self) -> str:
@@ -75,7 +76,7 @@ def instances(service: Mapping[str, Any]) -> list[Instance]:
     for item in service.get("instance", []):
         out.append(Instance(type=_fqdn(item["type"]), name=item["name"],
                             hostname=_fqdn(item["hostname"]), port=int(item["port"]),
-                            txt=tuple(item.get("txt", []))))
+                            txt=tuple(item.get("txt", [])), address=item.get("address")))
     return out
 
 
@@ -103,7 +104,8 @@ def answer_records(question_name: str, question_type: int, published: Sequence[I
         return DNSText(i.fullname, _TYPE_TXT, _CLASS_IN_UNIQUE, _TTL_LONG, _txt_rdata(i.txt))
 
     def addr(i: Instance) -> DNSAddress:
-        return DNSAddress(i.hostname, _TYPE_A, _CLASS_IN_UNIQUE, _TTL_SHORT, packed)
+        named = socket.inet_aton(i.address) if i.address else packed
+        return DNSAddress(i.hostname, _TYPE_A, _CLASS_IN_UNIQUE, _TTL_SHORT, named)
 
     def wants(t: int) -> bool:
         return question_type in (t, _TYPE_ANY)

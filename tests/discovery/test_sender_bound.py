@@ -167,7 +167,7 @@ def _ctx(found: list[Evidence]) -> ScanContext:
 
 
 @pytest.mark.parametrize(
-    "location", [f"http://{NAMED}:49152/rootDesc.xml", "http://evil.example/rootDesc.xml"]
+    "location", [f"http://{NAMED}:49152/rootDesc.xml", f"http://{NAMED}/rootDesc.xml"]
 )
 def test_an_ssdp_location_elsewhere_is_a_note_on_the_sender(location: str) -> None:
     from camscan.discovery import ssdp
@@ -193,7 +193,10 @@ def test_wsd_xaddrs_elsewhere_are_a_note_and_never_queried(monkeypatch: pytest.M
     from camscan.discovery.udp import Datagram
     from camscan.probes import onvif
 
-    xaddrs = f"http://{NAMED}/onvif/device_service http://{SENDER}/onvif/device_service"
+    xaddrs = (
+        f"http://{NAMED}/onvif/device_service http://{SENDER}/onvif/device_service "
+        "http://[fe80::5a50:edff:fe1f:e385]/onvif/device_service"  # its own, for all we know
+    )
     reply = (
         '<?xml version="1.0"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
         'xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery" '

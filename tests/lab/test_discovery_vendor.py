@@ -164,7 +164,10 @@ def test_dhip_flood_and_oversize_are_dropped_and_counted(lab: Any, dhip_run: Run
 
 def test_wsd_finds_every_device_and_its_scopes(lab: Any, wsd_run: Run) -> None:
     found, stats, took = wsd_run
-    devices = carrying(lab, "wsd")
+    # hostile-xml's reply declares an unknown encoding: counted as an error, never credited
+    hostile = [d for d, _ in carrying(lab, "wsd") if d.role == "hostile"]
+    assert [facts(found, d.ip) for d in hostile] == [{}]
+    devices = [(d, s) for d, s in carrying(lab, "wsd") if d.role != "hostile"]
     assert len(devices) >= 12
     for device, service in devices:
         got = facts(found, device.ip)
@@ -179,7 +182,7 @@ def test_wsd_finds_every_device_and_its_scopes(lab: Any, wsd_run: Run) -> None:
             assert f"onvif://www.onvif.org/MAC/{device.mac}" in got["onvif.scope"]
         else:
             assert "wsd.epr_mac" not in got
-    assert stats["wsd"].errors == 0
+    assert stats["wsd"].errors >= len(hostile)  # one per probe it answered
     assert stats["wsd"].answered == len(devices) + len(carrying(lab, "wsd_thirdparty"))
     assert took < WINDOW_S + 3.0
 

@@ -193,3 +193,40 @@ def test_without_cap_net_raw_the_scan_refuses_in_one_line(lab: Lab) -> None:
     assert proc.stdout == ""
     assert proc.stderr.strip() == (
         "camscan: error: ARP sweep needs root or CAP_NET_RAW (raw AF_PACKET socket)")
+
+
+def _evidence(device: dict[str, Any], key: str) -> list[str]:
+    return [ev["value"] for ev in device["evidence"] if ev["key"] == key]
+
+
+def test_records_naming_other_addresses_stay_notes_on_their_sender(
+        scan_doc: dict[str, Any]) -> None:
+    found = by_ip(scan_doc)
+    assert "198.18.0.250" not in found and "198.18.0.2" not in found  # free, the scanner's
+    liar = found["198.18.0.98"]
+    notes = _evidence(liar, "discovery.names_other")
+    for named in ("198.18.0.250", "198.18.0.2", "198.18.0.11"):
+        assert any(note.endswith(f"names {named}") for note in notes), (named, notes)
+    assert "WS-Discovery XAddr http://198.18.0.11/onvif/device_service" in notes
+    lobby = found["198.18.0.11"]  # the neighbour named: nothing of the liar's lands on it
+    assert not [v for v in _evidence(lobby, "mdns.instance") if "00000000" in v]
+    assert not _evidence(lobby, "discovery.names_other")
+
+
+def test_unknown_xml_encodings_cost_their_sender_only(scan_doc: dict[str, Any]) -> None:
+    found = by_ip(scan_doc)
+    hostile = found["198.18.0.99"]
+    assert not _evidence(hostile, "wsd.probe_match")  # unreadable: counted, not credited
+    assert any("bad description XML" in e for e in _evidence(hostile, "probe.error"))
+    assert scan_doc["stats"]["wsd"]["errors"] >= 1
+    # SSDP went on: another device's description was fetched (and is read at identification).
+    assert _evidence(found["198.18.0.60"], "upnp.description")
+
+
+def test_a_redos_device_is_reported_like_any_other_host(scan_doc: dict[str, Any]) -> None:
+    redos = by_ip(scan_doc)["198.18.0.97"]
+    assert redos["verdict"]["maker"] is None
+    answers = [ev["value"] for ev in redos["evidence"]
+               if ev["key"] == "http.response" or ev["key"].startswith("http.path.")]
+    assert len(answers) >= 2
+    assert all(a.startswith("HTTP/1.1 401 Unauthorized\r\nServer: redos\r\n") for a in answers)
