@@ -51,7 +51,12 @@ def test_dhip_reply_is_the_device(device: Any, service: Any) -> None:
     assert reply.get("SerialNo") and reply.get("Vendor")
 
 
-@pytest.mark.parametrize(("device", "service"), services("wsd"), ids=ids(services("wsd")))
+# The hostile devices' replies lie about themselves on purpose (tests/lab checks them).
+WSD_HONEST = [(d, s) for d, s in services("wsd") if d.role.split("-")[0] not in ("hostile",
+                                                                                 "impostor")]
+
+
+@pytest.mark.parametrize(("device", "service"), WSD_HONEST, ids=ids(WSD_HONEST))
 def test_wsd_reply_is_the_device(device: Any, service: Any) -> None:
     (match,) = wsd.parse_probe_matches(service.table["reply"].strip().encode()).matches
     assert urlsplit(match.xaddrs[0]).hostname == device.ip
