@@ -110,12 +110,14 @@ def test_higher_machine_values_are_never_lowered(
 
 @pytest.mark.lab
 def test_the_suite_refuses_to_run_in_a_namespace_with_a_way_out(tmp_path: Path) -> None:
-    """A namespace with an interface and a default route (a dummy link: nothing leaves it)."""
+    """A namespace with an interface and a default route (a veth pair within it: nothing
+    leaves)."""
     ns = f"camscan-isocheck-{os.getpid()}"
     ip = ["ip", "-n", ns]
     subprocess.run(["ip", "netns", "add", ns], check=True)
     try:
-        for cmd in (["link", "add", "eth9", "type", "dummy"], ["link", "set", "eth9", "up"],
+        for cmd in (["link", "add", "eth9", "type", "veth", "peer", "name", "eth9p"],
+                    ["link", "set", "eth9", "up"], ["link", "set", "eth9p", "up"],
                     ["addr", "add", "198.18.254.1/24", "dev", "eth9"],
                     ["route", "add", "default", "via", "198.18.254.2"]):
             subprocess.run(ip + cmd, check=True)
