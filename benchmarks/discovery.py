@@ -62,6 +62,15 @@ def outer(runs: int, window: float) -> None:
     lab = Lab(DEFAULT_SPEC, "csbench-disc-")
     lab.down()
     lab.up()
+    # Devices each multicast method should hear: those the spec gives that kind of service.
+    kinds = {"wsd": "wsd", "wsd_thirdparty": "wsd", "sadp": "sadp", "dhip": "dhip",
+             "ssdp": "ssdp"}
+    expected: dict[str, set[str]] = {}
+    for device in lab.spec.devices:
+        for service in device.services:
+            if service.kind in kinds:
+                expected.setdefault(kinds[service.kind], set()).add(device.name)
+    heard: dict[str, list[int]] = {m: [] for m in expected}
     try:
         phase, whole = [], []
         for i in range(runs):
@@ -75,6 +84,8 @@ def outer(runs: int, window: float) -> None:
             r = json.loads(out)
             phase.append(r["discovery_s"])
             whole.append(wall)
+            for m in heard:
+                heard[m].append(r["methods"].get(m, {}).get("answered", 0))
             per = ", ".join(f"{m} {v['s']:.2f}s/{v['answered']}" for m, v in r["methods"].items())
             print(f"run {i + 1}: discovery phase {r['discovery_s']:.2f} s, whole process "
                   f"{wall:.2f} s, {r['devices']} devices; per method (s/answered): {per}")
@@ -82,6 +93,11 @@ def outer(runs: int, window: float) -> None:
         print(f"discovery phase (window {window} s): median {mid:.2f} s, best {min(phase):.2f} s"
               f" — goal <= 4 s {'met' if mid <= 4 else 'NOT met'}; whole process median "
               f"{sorted(whole)[len(whole) // 2]:.2f} s")
+        for m, counts in sorted(heard.items()):
+            want = len(expected[m])
+            every = sum(1 for c in counts if c >= want)
+            print(f"{m}: {want} devices in the spec; heard {'/'.join(map(str, counts))}; "
+                  f"all heard in {every} of {len(counts)} runs")
     finally:
         lab.down()
 
