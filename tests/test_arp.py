@@ -303,7 +303,7 @@ def test_wait_follows_measured_latency_not_a_fixed_timeout() -> None:
     assert sweep.wait() == 0.25  # nothing measured yet
     for _ in range(20):
         sweep.measure(0.002)
-    assert sweep.wait() == 0.1  # a fast segment: the floor
+    assert sweep.wait() == 0.25  # a fast segment: the floor
     for _ in range(40):
         sweep.measure(1.5)  # answers queueing up for 1.5 s: wait for them
     assert 1.5 < sweep.wait() <= 10.0
@@ -326,10 +326,13 @@ def test_rate_backs_off_when_latency_rises_and_recovers_to_the_ceiling() -> None
     low = sweep.rate
     for _ in range(60):
         sweep.measure(0.001)
-    for _ in range(40):
+    t += 0.05
+    sweep.control(t)
+    assert sweep.rate == low  # calm: no increase right after a cut
+    for _ in range(120):
         t += 0.05
         sweep.control(t)
-    assert sweep.rate == 1000 > low  # recovered, never above the ceiling
+    assert sweep.rate == 1000 > low  # recovered, slowly, never above the ceiling
     assert any("rate was cut" in n for n in sweep.result.notes())
 
 
@@ -353,16 +356,16 @@ def test_retries_go_only_to_silent_addresses_after_their_wait() -> None:
     assert ask(sweep, 0.0) is None  # both asked; nothing due
     sweep.on_frame(reply_from("198.18.0.9"), 0.004)
     assert sweep.result.latencies.tolist() == [0.004]
-    sweep.expire(0.05)
-    assert ask(sweep, 0.05) is None  # the silent one is still waited for
     sweep.expire(0.2)
-    assert ask(sweep, 0.2) == (IPv4Address("198.18.0.10").packed, 1)
-    sweep.expire(0.4)
-    assert ask(sweep, 0.4) == (IPv4Address("198.18.0.10").packed, 2)
+    assert ask(sweep, 0.2) is None  # the silent one is still waited for
+    sweep.expire(0.3)
+    assert ask(sweep, 0.3) == (IPv4Address("198.18.0.10").packed, 1)
     sweep.expire(0.6)
-    assert ask(sweep, 0.6) is None and not sweep.order  # given up after 2 retries
+    assert ask(sweep, 0.6) == (IPv4Address("198.18.0.10").packed, 2)
+    sweep.expire(0.9)
+    assert ask(sweep, 0.9) is None and not sweep.order  # given up after 2 retries
     # An answer to a retried request teaches nothing about latency (which try was answered?).
-    sweep.on_frame(reply_from("198.18.0.10", 2), 0.61)
+    sweep.on_frame(reply_from("198.18.0.10", 2), 0.91)
     assert len(sweep.result.latencies) == 1
     assert [e.host for e in emitted] == ["198.18.0.9", "198.18.0.10"]
 
@@ -402,3 +405,18 @@ def test_an_answer_only_to_a_repeat_is_a_loss_and_cuts_the_rate() -> None:
     assert sweep.rate < 1000 and sweep.result.answered_on_retry == 1
     assert len(sweep.result.latencies) == 1  # the ambiguous answer is no latency sample
     assert any("answered only when asked again" in n for n in sweep.result.notes())
+
+
+def test_after_a_loss_retries_go_further_apart_and_one_more_is_allowed() -> None:
+    sweep, _ = make_sweep(["198.18.0.9", "198.18.0.10", "198.18.0.11"], retries=1,
+                          arp_timeout_s=0.25)
+    for _ in range(3):
+        ask(sweep, 0.0)
+    sweep.on_frame(reply_from("198.18.0.9"), 0.001)  # latency measured: waits of 0.25 s
+    sweep.expire(0.3)
+    assert ask(sweep, 0.3) is not None and ask(sweep, 0.3) is not None  # both retried
+    sweep.on_frame(reply_from("198.18.0.10"), 0.31)  # answered only the retry: a loss
+    sweep.expire(0.6)
+    assert ask(sweep, 0.6) is None  # 198.18.0.11 is not asked again within 0.5 s ...
+    sweep.expire(0.81)
+    assert ask(sweep, 0.81) == (IPv4Address("198.18.0.11").packed, 2)  # ... then a third time

@@ -44,15 +44,20 @@ _IDLE_POLL_S = 0.01  # while only listening, look this often whether to stop
 # An answer that came only to a repeated request is a loss (as in TCP): the rate is cut too.
 _CONTROL_S = 0.05  # the controller looks this often
 _CURRENT_FILTER = 4  # latency = the least of the last few answers' (RFC 6817 section 3.4.2)
-_DELAY_TARGET_S = 0.03  # queueing delay tolerated before backing off
+_DELAY_TARGET_S = 0.1  # queueing delay tolerated before backing off
 _DECREASE = 0.7  # multiplicative decrease per back-off
-_INCREASE = 0.1  # additive increase per control period, as a fraction of the ceiling
+_INCREASE = 0.05  # additive increase per control period, as a fraction of the ceiling
+_CALM_S = 0.5  # no increase for this long after a cut: losses are rare signals on a sparse range
 # How long a silent address is waited for: the retransmission timeout of RFC 6298 over the
 # measured latencies (srtt + 4 * rttvar), not under _MIN_WAIT_S; settings.arp_timeout_s until
 # the first answer is measured.
-_MIN_WAIT_S = 0.1
+_MIN_WAIT_S = 0.25
 _MAX_WAIT_S = 10.0  # however late answers come, one address is not waited for longer
 _MAX_DRAIN_S = 30.0  # nor does the sweep listen longer than this after its last request
+# Once losses are seen they come in bursts (a queue overflowing, a host busy): a silent address
+# is then asked again no sooner than this, and once more than --retries says.
+_LOSSY_RETRY_GAP_S = 0.5
+_LOSSY_EXTRA_RETRIES = 1
 _RCVBUF = 4 * 1024 * 1024
 _RECV_BATCH = 512  # frames drained per wake-up before yielding to the sender
 _SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # kernel receive time of each frame
@@ -346,6 +351,7 @@ class _Sweep:
         self.losses_seen = 0  # of those, already acted on
         self.next_control = 0.0
         self.hold_until = 0.0
+        self.calm_until = 0.0
         self.result = ArpResult(targets=targets.size, rate=self.ceiling,
                                 rate_min=float(self.ceiling))
         self.template = bytearray(build_request(iface.mac, iface.ip, "0.0.0.0"))
@@ -441,19 +447,23 @@ class _Sweep:
                 self.result.backoffs += 1
                 self.result.rate_min = min(self.result.rate_min, self.rate)
                 self.hold_until = now + max(_CONTROL_S, self.srtt)
-        elif queueing < _DELAY_TARGET_S / 2 and self.rate < self.ceiling:
+                self.calm_until = now + _CALM_S
+        elif (queueing < _DELAY_TARGET_S / 2 and self.rate < self.ceiling
+              and now >= self.calm_until):
             self.rate = min(float(self.ceiling), self.rate + self.ceiling * _INCREASE)
 
     # -- sending --------------------------------------------------------------------------
     def expire(self, now: float) -> None:
         """Addresses waited for long enough: queue a retry, or give them up as silent."""
-        wait = self.wait()
+        wait, retries = self.wait(), self.retries
+        if self.losses and retries:
+            wait, retries = max(wait, _LOSSY_RETRY_GAP_S), retries + _LOSSY_EXTRA_RETRIES
         while self.order and self.order[0][0] + wait <= now:
             sent, packed, attempt = self.order.popleft()
             latest = self.inflight.get(packed)
             if latest is None or latest[0] != sent:
                 continue  # answered, or asked again since
-            if attempt < self.retries:
+            if attempt < retries:
                 self.retry_ready.append((packed, attempt + 1))
             else:
                 del self.inflight[packed]
