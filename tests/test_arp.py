@@ -364,9 +364,9 @@ def test_retries_go_only_to_silent_addresses_after_their_wait() -> None:
     assert ask(sweep, 0.6) == (IPv4Address("198.18.0.10").packed, 2)
     sweep.expire(0.9)
     assert ask(sweep, 0.9) is None and not sweep.order  # given up after 2 retries
-    # An answer to a retried request teaches nothing about latency (which try was answered?).
+    # An answer after that is late: it shows answers take longer than the sweep waited.
     sweep.on_frame(reply_from("198.18.0.10", 2), 0.91)
-    assert len(sweep.result.latencies) == 1
+    assert sweep.result.late == 1 and len(sweep.result.latencies) == 2
     assert [e.host for e in emitted] == ["198.18.0.9", "198.18.0.10"]
 
 
@@ -420,3 +420,19 @@ def test_after_a_loss_retries_go_further_apart_and_one_more_is_allowed() -> None
     assert ask(sweep, 0.6) is None  # 198.18.0.11 is not asked again within 0.5 s ...
     sweep.expire(0.81)
     assert ask(sweep, 0.81) == (IPv4Address("198.18.0.11").packed, 2)  # ... then a third time
+
+
+def test_an_answer_after_giving_up_stretches_the_waits_and_cuts_the_rate() -> None:
+    # Answers queueing for seconds (a host's backlog) arrive after the sweep gave up on their
+    # address; listening stops too early unless that delay is learnt.
+    sweep, emitted = make_sweep(["198.18.0.9", "198.18.0.10"], retries=0, arp_timeout_s=0.25)
+    ask(sweep, 0.0), ask(sweep, 0.0)
+    sweep.on_frame(reply_from("198.18.0.9"), 0.001)
+    sweep.expire(0.3)
+    assert not sweep.order and not sweep.inflight  # 198.18.0.10 given up
+    sweep.on_frame(reply_from("198.18.0.10"), 2.0)
+    assert [e.host for e in emitted] == ["198.18.0.9", "198.18.0.10"]
+    assert sweep.result.late == 1 and sweep.wait() > 0.5
+    sweep.control(2.0)
+    assert sweep.rate < 1000
+    assert any("given up" in n for n in sweep.result.notes())

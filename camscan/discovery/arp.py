@@ -58,6 +58,7 @@ _MAX_DRAIN_S = 30.0  # nor does the sweep listen longer than this after its last
 # is then asked again no sooner than this, and once more than --retries says.
 _LOSSY_RETRY_GAP_S = 0.5
 _LOSSY_EXTRA_RETRIES = 1
+_GIVEN_UP_KEPT = 100_000  # addresses given up on, remembered to recognise their late answers
 _RCVBUF = 4 * 1024 * 1024
 _RECV_BATCH = 512  # frames drained per wake-up before yielding to the sender
 _SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # kernel receive time of each frame
@@ -184,6 +185,7 @@ class ArpResult:
     sent: int = 0
     retried: int = 0  # of `sent`, requests repeated to a silent address
     answered_on_retry: int = 0  # addresses whose answer came only to a repeated request
+    late: int = 0  # answers that came after the sweep had given up on the address
     errors: int = 0
     replies: int = 0  # reply frames received (before deduplication)
     dropped: int = 0  # replies from outside the sweep's addresses, or malformed
@@ -237,6 +239,9 @@ class ArpResult:
                for ip, macs in sorted(self.duplicate_ips().items())]
         out += [f"shared MAC: {mac} answered for {_first(ips)}"
                 for mac, ips in sorted(self.shared_macs().items())]
+        if self.late:
+            out.append(f"{self.late} answers came after their address was given up: answers "
+                       "were queueing, the sweep slowed down and listened longer")
         if self.answered_on_retry:
             out.append(f"{self.answered_on_retry} addresses answered only when asked again: "
                        "requests or answers were lost")
@@ -338,6 +343,7 @@ class _Sweep:
         self.order: deque[tuple[float, bytes, int]] = deque()
         self.inflight: dict[bytes, tuple[float, int]] = {}
         self.retry_ready: deque[tuple[bytes, int]] = deque()
+        self.given_up: dict[bytes, float] = {}  # silent after every try -> last send, oldest first
         self.answered: set[bytes] = set()
         self.seen: set[tuple[bytes, str]] = set()
         self.first_tries = 0
@@ -405,6 +411,13 @@ class _Sweep:
         elif sent is not None:
             self.losses += 1
             self.result.answered_on_retry += 1
+        elif (given_up := self.given_up.pop(packed, None)) is not None:
+            # An answer after the sweep gave up on the address: answers are queueing longer
+            # than it waits. Its delay since the last request is a lower bound of the latency;
+            # folded in, the waits (and the final listening) grow to match, and the rate is cut.
+            self.result.late += 1
+            self.losses += 1
+            self.measure(max(0.0, arrived - given_up))
         if known is None:
             self.result.hosts[reply.sender_ip] = ArpHost(reply.sender_ip, reply.sender_mac,
                                                          round(arrived - self.t0, 6))
@@ -467,6 +480,9 @@ class _Sweep:
                 self.retry_ready.append((packed, attempt + 1))
             else:
                 del self.inflight[packed]
+                self.given_up[packed] = sent
+                if len(self.given_up) > _GIVEN_UP_KEPT:
+                    del self.given_up[next(iter(self.given_up))]  # the oldest
 
     def next_frame(self) -> tuple[bytes, int] | None:
         """The next address to ask (due retries first), or None when none is due."""
