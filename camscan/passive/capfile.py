@@ -12,11 +12,17 @@ several sections and interfaces; if_tsresol).
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
+
+try:  # libpcap, through a maintained binding: the irrelevant-packet path runs in C
+    import pcapy
+except ImportError:  # pragma: no cover - a declared dependency; the pure reader still works
+    pcapy = None
 
 CHUNK = 1 << 20  # bytes read at a time
 MAX_FRAME = 262144  # pcap's largest snaplen (libpcap MAXIMUM_SNAPLEN); larger frames are skipped
@@ -56,10 +62,13 @@ class Prefilter:
 
     Most of a large capture is traffic no reader wants; judging it on a few header bytes,
     before a frame is copied out or a function called, is what makes reading fast. The pcap
-    loop inlines `wants` for that reason; keep the two in step.
+    loops inline `wants` for that reason, and `bpf` says the same in libpcap's filter
+    language for the C path; keep the three in step (tests/passive/test_capfile.py compares
+    `wants` and `bpf` frame by frame).
     """
 
-    __slots__ = ("ethertypes", "tcp_all", "tcp_first_bytes", "tcp_ports", "udp_ports")
+    __slots__ = ("ethertypes", "generation", "tcp_all", "tcp_first_bytes", "tcp_ports",
+                 "udp_ports")
 
     def __init__(self, udp_ports: set[int], tcp_first_bytes: frozenset[int],
                  ethertypes: frozenset[int], tcp_ports: frozenset[int] = frozenset()) -> None:
@@ -68,26 +77,90 @@ class Prefilter:
         self.tcp_first_bytes = tcp_first_bytes  # TCP payloads starting with one of these
         self.ethertypes = ethertypes  # non-IPv4 ethertypes kept whole (ARP, LLDP, VLAN, ...)
         self.tcp_all = False  # the decoder sets it while a TCP reply is being rebuilt
+        self.generation = 0  # bumped when udp_ports changes (the C filter is rebuilt)
+
+    def add_udp_port(self, port: int) -> None:
+        """Keep UDP frames to or from `port` too."""
+        self.udp_ports.add(port)
+        self.generation += 1
+
+    def discard_udp_port(self, port: int) -> None:
+        """No longer keep UDP frames for `port` (unless it is another rule's)."""
+        self.udp_ports.discard(port)
+        self.generation += 1
 
     def wants(self, buf: bytes, f: int, end: int) -> bool:
         """True when the Ethernet frame buf[f:end] may carry something a reader takes."""
-        if end - f < 38 or buf[f + 12] != 8 or buf[f + 13] != 0:
-            return end - f >= 14 and (buf[f + 12] << 8 | buf[f + 13]) in self.ethertypes
+        if end - f < 14:
+            return False
+        if buf[f + 12] != 8 or buf[f + 13] != 0:
+            return (buf[f + 12] << 8 | buf[f + 13]) in self.ethertypes
+        if end - f < 24:
+            return False
         proto = buf[f + 23]
         if buf[f + 20] & 0x3F or buf[f + 21]:
             return proto == 17  # a fragment: the ports are in the first one only
         if proto == 17:
-            return ((buf[f + 34] << 8 | buf[f + 35]) in self.udp_ports
-                    or (buf[f + 36] << 8 | buf[f + 37]) in self.udp_ports)
+            return end - f >= 38 and (
+                (buf[f + 34] << 8 | buf[f + 35]) in self.udp_ports
+                or (buf[f + 36] << 8 | buf[f + 37]) in self.udp_ports)
         if proto != 6:
             return False
+        if self.tcp_all:
+            return True
         l4 = f + 14 + (buf[f + 14] & 0x0F) * 4
-        if end < l4 + 20:
+        if end < l4 + 14:
             return False
         first = l4 + (buf[l4 + 12] >> 4) * 4
-        return bool(buf[l4 + 13] & 0x07 or self.tcp_all
-                    or (end > first and buf[first] in self.tcp_first_bytes)
-                    or (buf[l4] << 8 | buf[l4 + 1]) in self.tcp_ports)
+        return bool(buf[l4 + 13] & 0x07 or (buf[l4] << 8 | buf[l4 + 1]) in self.tcp_ports
+                    or (end > first and buf[first] in self.tcp_first_bytes))
+
+    def bpf(self, *, tcp_all: bool | None = None) -> str:
+        """`wants` as a libpcap filter expression (Ethernet), for the current ports and state.
+
+        Where `wants` tests a length, the filter relies on BPF's rule that a load past the
+        captured bytes rejects the frame: the UDP test loads the destination port first (byte
+        37), the TCP tests load the flags byte (l4 + 13) before anything else.
+        """
+        wide = self.tcp_all if tcp_all is None else tcp_all
+        other = [_any_range("ether[12:2]", sorted(self.ethertypes - {0x0800}))]
+        udp = sorted(self.udp_ports)
+        ipv4 = ["(ether[20:2] & 0x3fff != 0 and ether[23] = 17)"]
+        if udp:
+            ipv4.append(f"(ether[20:2] & 0x3fff = 0 and ether[23] = 17 and "
+                        f"({_any_range('ether[36:2]', udp)} or "
+                        f"{_any_range('ether[34:2]', udp)}))")
+        if wide:
+            ipv4.append("(ether[20:2] & 0x3fff = 0 and ether[23] = 6)")
+        else:
+            tcp = ["tcp[13] & 7 != 0"]
+            if self.tcp_ports:
+                tcp.append(_any_range("tcp[0:2]", sorted(self.tcp_ports)))
+            if self.tcp_first_bytes:
+                tcp.append(_any_range("tcp[((tcp[12] & 0xf0) >> 2)]",
+                                      sorted(self.tcp_first_bytes)))
+            ipv4.append(f"(ether[20:2] & 0x3fff = 0 and ether[23] = 6 and "
+                        f"({' or '.join(tcp)}))")
+        return (f"(ether[12:2] != 0x0800 and {' or '.join(other)}) or "
+                f"(ether[12:2] = 0x0800 and ({' or '.join(ipv4)}))")
+
+
+def _any_range(field: str, values: list[int]) -> str:
+    """A filter term true when `field` is one of the sorted `values` (runs become ranges)."""
+    terms = []
+    i = 0
+    while i < len(values):
+        j = i
+        while j + 1 < len(values) and values[j + 1] == values[j] + 1:
+            j += 1
+        if j == i:
+            terms.append(f"{field} = {values[i]}")
+        elif values[i] == 0:
+            terms.append(f"{field} <= {values[j]}")
+        else:
+            terms.append(f"({field} >= {values[i]} and {field} <= {values[j]})")
+        i = j + 1
+    return "(" + (" or ".join(terms) or "0 = 1") + ")"
 
 
 class _Stream:
@@ -168,6 +241,14 @@ def read_records(path: str, report: ReadReport,
             reason = stream.damage or "empty or not a capture file"
             raise CaptureError(f"{path}: {reason}")
         magic = stream.buf[:4]
+        if prefilter is not None and pcapy is not None and not isinstance(fh, gzip.GzipFile) \
+                and _libpcap_suits(stream.buf, magic) \
+                and os.fstat(fh.fileno()).st_size >= LIBPCAP_MIN_BYTES:
+            fast = _libpcap(path, report, prefilter)
+            if fast is not None:
+                report.format = "pcap" if magic in PCAP_MAGICS else "pcapng"
+                yield from fast
+                return
         if magic in PCAP_MAGICS:
             report.format = "pcap"
             yield from _pcap(stream, report, prefilter)
@@ -183,6 +264,111 @@ def read_records(path: str, report: ReadReport,
             report.problems.append(
                 f"compressed data damaged after {stream.offset} bytes: {stream.damage}; kept "
                 f"the {report.packets} packets read before")
+
+
+SAMPLE_EVERY = 1024  # packets between the time stamps the C counting pass samples
+LIBPCAP_MIN_BYTES = 16 << 20  # smaller files are read whole by the pure reader (exact span)
+WIDE_PASSES = 256  # frames let through a wide filter before a narrow one is compiled again
+
+
+def _libpcap_suits(head: bytes, magic: bytes) -> bool:
+    """True when libpcap can read this file as our reader would (Ethernet, no snap length).
+
+    A snap length under 64 KiB means packets may be cut, which the pure reader counts one by
+    one; libpcap does not tell of the packets its filter drops, so such files go the slow way.
+    """
+    if magic in PCAP_MAGICS:
+        if len(head) < 24:
+            return False
+        order = PCAP_MAGICS[magic][0]
+        snaplen, linktype = struct.unpack_from(order + "II", head, 16)
+        return bool(linktype & 0x0FFFFFFF == 1 and (snaplen == 0 or snaplen >= 65535))
+    if magic != PCAPNG_SHB or len(head) < 12:
+        return False
+    order = "<" if head[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
+    shb_len = struct.unpack_from(order + "I", head, 4)[0]
+    if len(head) < shb_len + 20:
+        return False
+    btype, _, linktype, _, snaplen = struct.unpack_from(order + "IIHHI", head, shb_len)
+    return bool(btype == 1 and linktype == 1 and (snaplen == 0 or snaplen >= 65535))
+
+
+def _libpcap(path: str, report: ReadReport, pf: Prefilter) -> Iterator[Record] | None:
+    """The frames `pf` wants, read by libpcap with `pf.bpf()`; None when libpcap cannot.
+
+    Two passes: the first counts every packet in C (and samples time stamps), so that a file
+    libpcap finds damaged is handed whole to the pure reader, which says where; the second
+    gives Python only the frames the filter passes. The filter follows the decoder's state
+    (ports it learns, a TCP reply being rebuilt) between one frame and the next, as `wants`
+    does in the pure reader. What this path cannot see: packets cut by a snap length among
+    those dropped (files with a snap length under 64 KiB are not read this way), and time
+    stamps between samples (the span's end may be up to SAMPLE_EVERY packets early).
+    """
+    try:
+        counter = pcapy.open_offline(path)
+        if counter.datalink() != 1:
+            return None
+        header, _ = counter.next()
+        if header is None:
+            return None
+        sec, usec = header.getts()
+        first = last = sec + usec * 1e-6
+        total = 1
+        skip = lambda *_: None  # noqa: E731 - loop_filtered needs a callback it never calls
+        while True:
+            counts = counter.loop_filtered(SAMPLE_EVERY, skip, 0)
+            total += counts[0] + counts[1]
+            header, _ = counter.next()
+            if header is None:
+                break
+            total += 1
+            sec, usec = header.getts()
+            last = max(last, sec + usec * 1e-6)
+            first = min(first, sec + usec * 1e-6)
+        counter.close()
+        reader = pcapy.open_offline(path)
+        reader.setfilter(pf.bpf())
+    except pcapy.PcapError:
+        return None
+    report.packets += total
+    report.first_ts = first if report.first_ts is None else min(report.first_ts, first)
+    report.last_ts = last if report.last_ts is None else max(report.last_ts, last)
+    return _filtered(reader, report, pf)
+
+
+def _filtered(reader: Any, report: ReadReport, pf: Prefilter) -> Iterator[Record]:
+    """The frames libpcap's filter passes, the filter rebuilt when the prefilter changes."""
+    generation, wide, passed = pf.generation, pf.tcp_all, 0
+    if wide:
+        reader.setfilter(pf.bpf(tcp_all=True))
+    while True:
+        try:
+            header, frame = reader.next()
+        except pcapy.PcapError as exc:
+            report.problems.append(f"read error after {report.packets} packets: {exc}")
+            return
+        if header is None:
+            return
+        passed += 1
+        # A wide filter (every TCP segment) outlives the reply that asked for it a while, so
+        # a reply that opens and closes often does not recompile the filter each time.
+        if wide and not pf.tcp_all and not pf.wants(frame, 0, len(frame)):
+            continue
+        sec, usec = header.getts()
+        ts = sec + usec * 1e-6
+        if header.getcaplen() < header.getlen():
+            report.cut += 1
+        if report.last_ts is None or ts > report.last_ts:
+            report.last_ts = ts
+        yield ts, 1, frame
+        if pf.generation != generation or (pf.tcp_all and not wide) or (
+                wide and not pf.tcp_all and passed >= WIDE_PASSES):
+            generation, wide, passed = pf.generation, pf.tcp_all, 0
+            try:
+                reader.setfilter(pf.bpf(tcp_all=wide))
+            except pcapy.PcapError as exc:
+                report.problems.append(f"capture filter failed: {exc}; stopped reading")
+                return
 
 
 def _note(report: ReadReport, ts: float | None, caplen: int, origlen: int) -> None:
@@ -246,20 +432,28 @@ def _pcap(stream: _Stream, report: ReadReport, pf: Prefilter | None) -> Iterator
                                 pos = end
                                 continue
                         elif proto == 6:
-                            l4 = f + 14 + (buf[f + 14] & 0x0F) * 4
-                            if end < l4 + 20:
-                                pos = end
-                                continue
-                            first = l4 + (buf[l4 + 12] >> 4) * 4
-                            if not (buf[l4 + 13] & 0x07 or pf.tcp_all or (
-                                    end > first and buf[first] in tcp_first)
-                                    or (buf[l4] << 8 | buf[l4 + 1]) in tcp_ports):
+                            if not pf.tcp_all:
+                                if buf[f + 20] & 0x3F or buf[f + 21]:
+                                    pos = end
+                                    continue
+                                l4 = f + 14 + (buf[f + 14] & 0x0F) * 4
+                                if end < l4 + 14:
+                                    pos = end
+                                    continue
+                                first = l4 + (buf[l4 + 12] >> 4) * 4
+                                if not (buf[l4 + 13] & 0x07 or (
+                                        end > first and buf[first] in tcp_first)
+                                        or (buf[l4] << 8 | buf[l4 + 1]) in tcp_ports):
+                                    pos = end
+                                    continue
+                            elif buf[f + 20] & 0x3F or buf[f + 21]:
                                 pos = end
                                 continue
                         else:
                             pos = end
                             continue
-                    elif caplen < 14 or (buf[f + 12] << 8 | buf[f + 13]) not in ethertypes:
+                    elif caplen < 14 or (buf[f + 12] << 8 | buf[f + 13]) not in ethertypes or (
+                            caplen < 38 and not pf.wants(buf, f, end)):
                         pos = end
                         continue
                 stream.pos = end
@@ -305,7 +499,8 @@ def _pcap(stream: _Stream, report: ReadReport, pf: Prefilter | None) -> Iterator
         pos = stream.pos
         stream.pos = pos + 16 + caplen
         _note(report, ts, caplen, origlen)
-        yield ts, linktype, stream.buf[pos + 16:pos + 16 + caplen]
+        if pf is None or pf.wants(stream.buf, pos + 16, pos + 16 + caplen):
+            yield ts, linktype, stream.buf[pos + 16:pos + 16 + caplen]
 
 
 @dataclass(slots=True)
@@ -338,9 +533,7 @@ def _epb_run(stream: _Stream, report: ReadReport, interfaces: list[_Interface], 
     head = struct.Struct(order + "II").unpack_from
     epb = struct.Struct(order + "IIIII").unpack_from
     udp = pf.udp_ports if pf is not None else set()
-    tcp_first = pf.tcp_first_bytes if pf is not None else frozenset()
     ethertypes = pf.ethertypes if pf is not None else frozenset()
-    tcp_ports = pf.tcp_ports if pf is not None else frozenset()
     ethernet = [pf is not None and i.linktype == 1 for i in interfaces]
     buf, pos = stream.buf, stream.pos
     n = len(buf)
@@ -373,20 +566,14 @@ def _epb_run(stream: _Stream, report: ReadReport, interfaces: list[_Interface], 
                             pos = nxt
                             continue
                     elif proto == 6:
-                        l4 = f + 14 + (buf[f + 14] & 0x0F) * 4
-                        if end < l4 + 20:
-                            pos = nxt
-                            continue
-                        data = l4 + (buf[l4 + 12] >> 4) * 4
-                        if not (buf[l4 + 13] & 0x07 or pf.tcp_all  # type: ignore[union-attr]
-                                or (end > data and buf[data] in tcp_first)
-                                or (buf[l4] << 8 | buf[l4 + 1]) in tcp_ports):
+                        if not pf.wants(buf, f, end):  # type: ignore[union-attr]
                             pos = nxt
                             continue
                     else:
                         pos = nxt
                         continue
-                elif caplen < 14 or (buf[f + 12] << 8 | buf[f + 13]) not in ethertypes:
+                elif caplen < 14 or (buf[f + 12] << 8 | buf[f + 13]) not in ethertypes or (
+                        caplen < 38 and not pf.wants(buf, f, end)):  # type: ignore[union-attr]
                     pos = nxt
                     continue
             stream.pos = nxt

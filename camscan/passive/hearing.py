@@ -153,10 +153,10 @@ class Hearing:
         if len(self._reply_ports) >= MAX_REPLY_PORTS:
             old, _ = self._reply_ports.popitem(last=False)
             self._udp.pop(old, None)
-            self.prefilter.udp_ports.discard(old)
+            self.prefilter.discard_udp_port(old)
         self._reply_ports[sport] = None
         self._udp[sport] = self._udp[dport]
-        self.prefilter.udp_ports.add(sport)
+        self.prefilter.add_udp_port(sport)
 
     def _bad(self, name: str) -> None:
         self.stat(name).dropped += 1
