@@ -16,7 +16,10 @@ from typing import Any
 
 import pytest
 
+from camscan.output.document import build_document
 from camscan.output.schema import validate_document, validate_ndjson_line
+from camscan.passive import capfile
+from camscan.passive.session import CaptureRun
 from camscan_lab.network import BRIDGE, Lab, device_netns
 
 pytestmark = pytest.mark.lab
@@ -55,7 +58,8 @@ def verdicts(doc: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
 
 
 def test_capture_of_a_lab_scan_gives_the_scans_verdicts(
-        lab: Lab, recorded: tuple[dict[str, Any], Path], tmp_path: Path) -> None:
+        lab: Lab, recorded: tuple[dict[str, Any], Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     active, pcap = recorded
     out = tmp_path / "passive.json"
     proc = subprocess.run([sys.executable, "-m", "camscan", "pcap", str(pcap), "-q", "-o",
@@ -71,6 +75,19 @@ def test_capture_of_a_lab_scan_gives_the_scans_verdicts(
     assert differ == {}
     # Besides the devices, only the scanner itself is heard (its own ARP requests).
     assert set(heard) - set(scanned) == {lab.scanner_ip}
+    # The same capture read by libpcap with its filter (large files go that way): the same.
+    monkeypatch.setattr(capfile, "LIBPCAP_MIN_BYTES", 0)
+    used, real = [], capfile._libpcap
+
+    def spy(path: str, *rest: Any) -> Any:
+        got = real(path, *rest)
+        used.extend([path] if got is not None else [])  # libpcap took it
+        return got
+
+    monkeypatch.setattr(capfile, "_libpcap", spy)
+    fast = build_document(CaptureRun([str(pcap)]).run())
+    assert used == [str(pcap)]
+    assert verdicts(fast) == heard
 
 
 @pytest.fixture
