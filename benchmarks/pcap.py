@@ -3,11 +3,14 @@
 Run: python benchmarks/pcap.py [--packets 1000000] [--gigabyte] [--readers]
 Builds a capture of mostly irrelevant traffic (TLS application data, DNS, QUIC, IPv6, a few
 percent of ARP/SSDP/SADP/DHIP/HTTP), then times, each in a child process of its own:
-camscan's whole passive run (read, filter, decode, identify, build the document) and tshark
-reading the same file. Goal: >= 100,000 packets/s on one core, not less than tshark's rate.
+camscan's whole passive run (read, filter, decode, identify, build the document) with libpcap
+filtering in C and again with the pure-Python reader, and tshark reading the same file.
+Goal: >= 100,000 packets/s on one core, not less than tshark's rate.
 --gigabyte also writes a 1 GB capture and reports camscan's peak RSS on it (goal < 300 MB).
---readers compares bare record iteration of camscan's reader with dpkt's and scapy's
-RawPcapReader when those are installed (the measurement behind the choice of reader).
+--readers compares bare record iteration of camscan's reader with libpcap's (pcapy-ng), dpkt's
+and scapy's RawPcapReader when those are installed (the measurement behind the choice of
+reader); "libpcap+bpf" counts every record of the file as read while libpcap's filter (the
+prefilter's) hands Python only the few it passes.
 """
 
 from __future__ import annotations
@@ -40,7 +43,10 @@ from camscan.passive.pcapwrite import file_header, record
 
 CHILD = """
 import json, resource, sys, time
+from camscan.passive import capfile
 from camscan.passive.session import CaptureRun
+if sys.argv[2:] == ["pure"]:
+    capfile.pcapy = None  # the pure-Python reader, as without libpcap
 from camscan.output.document import build_document
 t = time.perf_counter(); c = time.process_time()
 run = CaptureRun([sys.argv[1]])
@@ -53,11 +59,23 @@ print(json.dumps({"wall": time.perf_counter() - t, "cpu": time.process_time() - 
 READERS = """
 import sys, time
 path, which = sys.argv[1], sys.argv[2]
+if which == "libpcap+bpf":  # what camscan's fast path hands to Python
+    from camscan.passive.hearing import Hearing
+    bpf = Hearing().prefilter.bpf()
 t = time.process_time(); n = 0
 if which == "camscan":
     from camscan.passive.capfile import ReadReport, read_records
     for _ in read_records(path, ReadReport(path)):
         n += 1
+elif which.startswith("libpcap"):
+    import pcapy
+    cap = pcapy.open_offline(path)
+    if which == "libpcap+bpf":
+        cap.setfilter(bpf)
+    while cap.next()[0] is not None:
+        n += 1
+    if which == "libpcap+bpf":
+        n = int(sys.argv[3])  # every record was read; Python saw only those passed
 elif which == "dpkt":
     import dpkt
     with open(path, "rb") as fh:
@@ -131,9 +149,9 @@ def write_capture(path: Path, packets: int, seed: int = 7) -> int:
     return path.stat().st_size
 
 
-def run_camscan(path: Path) -> dict[str, float]:
-    """camscan's passive run in a child process pinned to one core."""
-    cmd = [sys.executable, "-c", CHILD, str(path)]
+def run_camscan(path: Path, *, pure: bool = False) -> dict[str, float]:
+    """camscan's passive run in a child process pinned to one core (`pure`: without libpcap)."""
+    cmd = [sys.executable, "-c", CHILD, str(path), *(["pure"] if pure else [])]
     if shutil.which("taskset"):
         cmd = ["taskset", "-c", "0", *cmd]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -173,6 +191,9 @@ def main() -> None:
         print(f"camscan pcap: {mine['cpu']:.2f} s CPU ({mine['wall']:.2f} s wall), "
               f"{rate:,.0f} packets/s per core, {mine['devices']:.0f} devices, "
               f"peak RSS {mine['rss_mb']:.0f} MB (goal >= 100,000 packets/s)")
+        pure = run_camscan(path, pure=True)
+        print(f"camscan pcap, pure-Python reader (no libpcap): {pure['cpu']:.2f} s CPU, "
+              f"{pure['packets'] / pure['cpu']:,.0f} packets/s per core")
         tshark = run_tshark(path)
         if tshark is None:
             print("tshark: not installed (scripts/install-system-deps --test installs it)")
@@ -189,9 +210,9 @@ def main() -> None:
                   f"{res['packets'] / res['cpu']:,.0f} packets/s per core")
             ng.unlink()
         if args.readers:
-            for which in ("camscan", "dpkt", "scapy"):
-                res = subprocess.run([sys.executable, "-c", READERS, str(path), which],
-                                     capture_output=True, text=True)
+            for which in ("camscan", "libpcap", "libpcap+bpf", "dpkt", "scapy"):
+                res = subprocess.run([sys.executable, "-c", READERS, str(path), which,
+                                      str(args.packets)], capture_output=True, text=True)
                 figure = (f"{float(res.stdout):,.0f} records/s CPU" if res.returncode == 0
                           else "not installed")
                 print(f"bare reader {which}: {figure}")
