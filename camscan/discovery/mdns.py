@@ -245,6 +245,7 @@ async def discover(ctx: ScanContext) -> None:
     resolving: dict[tuple[str, str], asyncio.Task[None]] = {}
     answered: set[str] = set()
     unresolved = 0
+    closing = False  # set when the window ends or the scan is cancelled: no new resolve/browse
     loop = asyncio.get_running_loop()
 
     async def resolve(service: str, name: str) -> None:
@@ -280,7 +281,7 @@ async def discover(ctx: ScanContext) -> None:
 
     def on_instance(zeroconf: Zeroconf, service_type: str, name: str,
                     state_change: ServiceStateChange) -> None:
-        if state_change is not ServiceStateChange.Added:
+        if state_change is not ServiceStateChange.Added or closing:
             return
         key = (service_type, name)
         if key in resolving:
@@ -292,7 +293,7 @@ async def discover(ctx: ScanContext) -> None:
 
     def on_type(zeroconf: Zeroconf, service_type: str, name: str,
                 state_change: ServiceStateChange) -> None:
-        if state_change is not ServiceStateChange.Added or name in browsers:
+        if state_change is not ServiceStateChange.Added or name in browsers or closing:
             return
         if len(browsers) >= MAX_TYPES:
             stats.dropped += 1
@@ -321,6 +322,9 @@ async def discover(ctx: ScanContext) -> None:
         if unresolved:
             stats.notes.append(f"{unresolved} instance(s) announced but not resolved in time")
     finally:  # interrupted: no resolve outlives the Zeroconf instance it asks through
+        # Browsers still running (cancelled mid-window) would start resolves while the tasks
+        # below are awaited or Zeroconf closes; those would fail on the closed instance, unseen.
+        closing = True
         for task in resolving.values():
             task.cancel()
         await asyncio.gather(*resolving.values(), return_exceptions=True)
