@@ -139,6 +139,10 @@ class _HostProbe:
             try:
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(self.ip, port), self.settings.connect_timeout_s)
+            except ConnectionResetError:
+                # The handshake completed and the peer reset before this (busy) loop saw the
+                # connect finish: an open port that misbehaved, not a closed one.
+                raise ProbeFailure("reset") from None
             except (OSError, TimeoutError):
                 raise PortClosed from None
             try:
