@@ -237,10 +237,6 @@ async def discover(ctx: ScanContext) -> None:
         stats.notes.append(f"mdns socket: {exc}")
         return
     book = SenderBook(ctx.source_ip)
-    # Evidence goes to the address that sent it, never to an address a record names: one host
-    # must not plant devices at others' (or the scanner's own) addresses.
-    if not await _tap_senders(azc, book):
-        stats.notes.append("cannot see mDNS senders: instances are not attributed to hosts")
     browsers: dict[str, AsyncServiceBrowser] = {}
     resolving: dict[tuple[str, str], asyncio.Task[None]] = {}
     answered: set[str] = set()
@@ -303,6 +299,10 @@ async def discover(ctx: ScanContext) -> None:
         stats.sent += 1
 
     try:
+        # Evidence goes to the address that sent it, never to an address a record names: one
+        # host must not plant devices at others' (or the scanner's own) addresses.
+        if not await _tap_senders(azc, book):
+            stats.notes.append("cannot see mDNS senders: instances are not attributed to hosts")
         meta = AsyncServiceBrowser(azc.zeroconf, SERVICES_META, handlers=[on_type])
         stats.sent += 1
         await asyncio.sleep(window)

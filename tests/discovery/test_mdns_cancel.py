@@ -104,3 +104,38 @@ def test_cancelled_mid_window_leaves_no_failed_resolve(monkeypatch: pytest.Monke
     asyncio.run(main())
     gc.collect()
     assert unseen == []
+
+
+def test_cancelled_while_zeroconf_starts_closes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    closed: list[bool] = []
+
+    class StartingZeroconf(FakeZeroconf):
+        async def async_wait_for_start(self) -> None:
+            await asyncio.sleep(60)  # sockets not up yet when the scan is cancelled
+
+    class Closing(FakeAsyncZeroconf):
+        def __init__(self, **_: Any) -> None:
+            self.zeroconf = StartingZeroconf()
+
+        async def async_close(self) -> None:
+            closed.append(True)
+
+    monkeypatch.setattr(mdns, "AsyncZeroconf", Closing)
+    ctx = ScanContext(
+        settings=ScanSettings(listen_window_s=10),
+        interface="lab0",
+        source_ip="198.18.0.1",
+        in_scope=ipaddress.ip_network("198.18.0.0/24"),
+        emit=lambda ev: None,
+        host_evidence=lambda host: [],
+    )
+
+    async def main() -> None:
+        task = asyncio.create_task(mdns.discover(ctx))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert closed == [True]
