@@ -425,7 +425,7 @@ async def tcp_alive(ctx: ScanContext, ip: str) -> bool:
             try:
                 _reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(ip, port), ctx.settings.connect_timeout_s)
-            except ConnectionRefusedError:
+            except (ConnectionRefusedError, ConnectionResetError):  # reset: accepted, then cut
                 return True
             except (OSError, TimeoutError):
                 return False

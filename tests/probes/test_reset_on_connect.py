@@ -6,6 +6,7 @@ import asyncio
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -26,9 +27,8 @@ def _accept_then_reset(server: socket.socket, done: threading.Event) -> None:
     done.set()
 
 
-def test_reset_before_the_loop_sees_the_connect_is_a_reset(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def _resetting_port(monkeypatch: pytest.MonkeyPatch) -> tuple[int, Callable[[], None]]:
+    """A port whose peer resets while the prober's loop is busy; the call waits for it."""
     server = socket.create_server((IP, 0))
     port = server.getsockname()[1]
     reset = threading.Event()
@@ -44,16 +44,36 @@ def test_reset_before_the_loop_sees_the_connect_is_a_reset(
             finally:
                 reset.wait(5)
 
+    def done() -> None:
+        thread.join(5)
+        server.close()
+        assert reset.is_set()
+
     monkeypatch.setattr(socket, "socket", BusyLoopSocket)
+    return port, done
+
+
+def test_reset_before_the_loop_sees_the_connect_is_a_reset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    port, done = _resetting_port(monkeypatch)
     monkeypatch.setattr(banners, "HTTP_PORTS", frozenset({port}))
     found: list[Evidence] = []
     ctx = ScanContext(ScanSettings(ports=(port,)), None, None, [], found.append)
     try:
         asyncio.run(banners.probe_host(ctx, IP))
     finally:
-        thread.join(5)
-        server.close()
-    assert reset.is_set()
+        done()
     errors = [ev.value for ev in found if ev.key == "probe.error"]
     assert errors == [f"{port}: reset"]
     assert [ev.key for ev in found if ev.key.startswith("tcp.open")] == [f"tcp.open.{port}"]
+
+
+def test_a_host_that_resets_is_alive(monkeypatch: pytest.MonkeyPatch) -> None:
+    port, done = _resetting_port(monkeypatch)
+    ctx = ScanContext(ScanSettings(ports=(port,)), None, None, [], lambda ev: None)
+    try:
+        alive = asyncio.run(banners.tcp_alive(ctx, IP))
+    finally:
+        done()
+    assert alive
