@@ -36,9 +36,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from camscan.context import ScanSettings
-from camscan.discovery.arp import DEFAULT_RATE, MAX_RATE
+from camscan.context import MAX_RATE, ScanSettings
 from camscan_lab.network import Lab
+
+DEFAULT_RATE = ScanSettings().rate
 
 SUBNET_24 = "198.18.4.0/24"  # fillers start at 198.18.4.1: 254 fill this /24 ...
 SUBNET_22 = "198.18.4.0/22"  # ... and 1,000 fit this /22 (1,022 addresses)
