@@ -215,7 +215,7 @@ class Library:
                                                                          linre.Match] | None:
         """The first fingerprint of `fp_file` matching `value`, with its regex match."""
         for fp in fp_file.candidates(value):
-            if not fp.conditions_hold(value):
+            if (fp.all_of or fp.none_of) and not fp.conditions_hold(value):
                 continue
             # The set already proved the pattern matches: only captures need a second search.
             m = fp.regex.search(value) if fp.regex.groupindex else linre.NO_GROUPS

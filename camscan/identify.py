@@ -73,14 +73,16 @@ def _group(ev: Evidence) -> str:
 
 def _mac_matches(lib: Library, ev: Evidence, mac: str) -> list[Match]:
     """The curated OUI claim of a MAC, else the library's registrant rules (mac.toml)."""
-    claim = lib.oui.classify(mac)
+    entry = oui.lookup(mac)  # once: the claim and the registrant rules both read it
+    if entry is None:
+        return []
+    claim = lib.oui.claim(entry)
     if claim is not None:
         device_type = DeviceType.OTHER.value if "machine-vision" in claim.flags else None
         return [Match(fingerprint_id=claim.fingerprint_id, strength=claim.strength,
                       evidence=ev, maker=claim.maker, brand=claim.brand or claim.maker,
                       device_type=device_type)]
-    entry = oui.lookup(mac)
-    if entry is None or entry.registrant in lib.oui.excluded:
+    if entry.registrant in lib.oui.excluded:
         return []
     return lib.match(ev, registrant=entry.registrant)
 
@@ -90,13 +92,12 @@ def _oui_notes(lib: Library, items: list[Evidence]) -> list[str]:
     out = []
     excluded = lib.oui.excluded
     for ev in items:
-        if ev.key not in MAC_KEYS:
+        if ev.key not in MAC_KEYS or (entry := oui.lookup(ev.value)) is None:
             continue
-        claim = lib.oui.classify(ev.value)
+        claim = lib.oui.claim(entry)
         if claim is not None and claim.flags:
             out.append(f"{claim.fingerprint_id} ({', '.join(claim.flags)}): {claim.note}")
-        entry = oui.lookup(ev.value) if claim is None else None
-        if entry is not None and entry.registrant in excluded:
+        if claim is None and entry.registrant in excluded:
             out.append(f"MAC registrant {entry.registrant!r}: {excluded[entry.registrant]}")
     return out
 
@@ -131,7 +132,11 @@ def match_evidence(lib: Library, ev: Evidence) -> list[Match]:
 
 def gather_claims(lib: Library, items: list[Evidence]) -> list[_Claim]:
     """Step 1: every match of every item, weighed (PC/NIC vendor OUIs dropped, see below)."""
-    claims = [_Claim(m, _group(m.evidence)) for ev in items for m in match_evidence(lib, ev)]
+    claims: list[_Claim] = []
+    for ev in items:
+        if matches := match_evidence(lib, ev):  # every match of an item carries that item
+            group = _group(ev)
+            claims.extend(_Claim(m, group) for m in matches)
     return _drop_it_vendor_ouis(lib, claims)
 
 
@@ -169,6 +174,8 @@ def _order(m: Match) -> tuple[int, str, tuple[str, str, str, str, int]]:
 
 def _pick(claims: list[_Claim], attr: str) -> tuple[str | None, list[_Claim]]:
     """Strongest value of one field (then most claims, then first by name); its claims."""
+    if not claims:
+        return None, []
     best: dict[str, list[_Claim]] = {}
     for c in claims:
         value = getattr(c.match, attr)
@@ -200,9 +207,11 @@ def decide_maker(claims: list[_Claim]) -> MakerDecision:
     for c in claims:
         if c.match.maker:
             by_maker.setdefault(c.match.maker, []).append(c)
+    if not by_maker:
+        return _NO_MAKER
     levels = {m: maker_confidence(cs, m) for m, cs in by_maker.items()}
-    ranked = sorted(by_maker, key=lambda m: (-levels[m].rank,
-                                             -len({c.group for c in by_maker[m]}), m))
+    ranked = list(by_maker) if len(by_maker) == 1 else sorted(
+        by_maker, key=lambda m: (-levels[m].rank, -len({c.group for c in by_maker[m]}), m))
     if not ranked or levels[ranked[0]] is Confidence.UNDETERMINED:
         notes = [f"{m} suggested by "
                  f"{', '.join(sorted(c.match.fingerprint_id for c in by_maker[m]))} only "
@@ -224,6 +233,9 @@ def decide_maker(claims: list[_Claim]) -> MakerDecision:
         return MakerDecision(top, levels[top].lowered(), conflict, tuple(notes))
     notes.append(f"maker left undetermined: {' vs '.join(sides)} equally supported")
     return MakerDecision(None, Confidence.UNDETERMINED, conflict, tuple(notes))
+
+
+_NO_MAKER = MakerDecision(None, Confidence.UNDETERMINED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +267,7 @@ def decide_brand(lib: Library, usable: list[_Claim], maker: str | None) -> Brand
         if len(by_brand) > 1:
             by_brand.pop(maker, None)
     if not by_brand:
-        return BrandDecision(None)
+        return _NO_BRAND
     ranked = sorted(by_brand, key=lambda b: (-max(c.rank for c in by_brand[b]),
                                              -len({c.group for c in by_brand[b]}), b))
     top = ranked[0]
@@ -266,6 +278,9 @@ def decide_brand(lib: Library, usable: list[_Claim], maker: str | None) -> Brand
                             for c in by_brand[b]}))
         return BrandDecision(None, conflicts=(Conflict("brand", (top, *rivals), ids),))
     return BrandDecision(top, tuple(by_brand[top]))
+
+
+_NO_BRAND = BrandDecision(None)
 
 
 def _brand_chain_notes(lib: Library, claims: list[_Claim], maker: str | None) -> list[str]:
@@ -307,12 +322,20 @@ class Fields:
     claims: tuple[_Claim, ...]
 
 
-def _first_reported(items: list[Evidence], keys: tuple[str, ...]) -> str | None:
-    """The value of the first of `keys` present (items arrive sorted: the smallest value)."""
+_PLAIN_KEYS = frozenset((*MODEL_KEYS, *FIRMWARE_KEYS, *SERIAL_KEYS))
+
+
+def _reported(items: list[Evidence]) -> dict[str, str]:
+    """Each plain field's first non-blank value (items arrive sorted: the smallest value)."""
     reported: dict[str, str] = {}
     for item in items:
-        if item.key in keys and item.value.strip():
-            reported.setdefault(item.key, item.value.strip())
+        if item.key in _PLAIN_KEYS and item.key not in reported and (value := item.value.strip()):
+            reported[item.key] = value
+    return reported
+
+
+def _first_reported(reported: dict[str, str], keys: tuple[str, ...]) -> str | None:
+    """The value of the first of `keys` the device reported."""
     return next((reported[k] for k in keys if k in reported), None)
 
 
@@ -337,12 +360,13 @@ def decide_fields(lib: Library, usable: list[_Claim], items: list[Evidence],
       a rule's capture of a serial is read out of free text and may be a part of it.
     """
     device_type, type_claims = _pick([c for c in usable if c.match.device_type], "device_type")
+    reported = _reported(items)
     model, model_claims = _pick(usable, "model")
-    model = model or _first_reported(items, MODEL_KEYS)
+    model = model or _first_reported(reported, MODEL_KEYS)
     firmware, firmware_claims = _pick(usable, "firmware")
-    firmware = firmware or _first_reported(items, FIRMWARE_KEYS)
+    firmware = firmware or _first_reported(reported, FIRMWARE_KEYS)
     serial, serial_claims = _pick(usable, "serial")
-    serial = _first_reported(items, SERIAL_KEYS) or serial
+    serial = _first_reported(reported, SERIAL_KEYS) or serial
     if device_type is None and model is not None and maker is not None:
         device_type = _type_from_model(lib, model, maker)
     return Fields(device_type, model, firmware, serial,
@@ -354,9 +378,11 @@ def decided_by(usable: list[_Claim], maker: str | None,
     """Step 6: the matches behind the verdict: all naming its maker, and those that set a
     field; strongest first."""
     chosen = {id(c) for c in deciding}
-    return tuple(sorted((c.match for c in usable
-                         if (maker is not None and c.match.maker == maker) or id(c) in chosen),
-                        key=_order))
+    matches = [c.match for c in usable
+               if (maker is not None and c.match.maker == maker) or id(c) in chosen]
+    if len(matches) > 1:
+        matches.sort(key=_order)
+    return tuple(matches)
 
 
 def identify(evidence: Iterable[Evidence], lib: Library | None = None) -> Verdict:
@@ -386,7 +412,7 @@ def identify(evidence: Iterable[Evidence], lib: Library | None = None) -> Verdic
                    device_type=fields.device_type or DeviceType.UNKNOWN.value,
                    model=fields.model, firmware=fields.firmware, serial=fields.serial,
                    confidence=confidence, conflicts=(*maker.conflicts, *brand.conflicts),
-                   matches=matches, notes=tuple(sorted(set(notes))))
+                   matches=matches, notes=tuple(sorted(set(notes))) if notes else ())
 
 
 def identify_hosts(evidence: Iterable[Evidence], lib: Library | None = None

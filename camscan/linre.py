@@ -53,7 +53,9 @@ class _SpanMatch:
         return tuple(self.group(i) for i in range(1, len(self._spans)))
 
     def groupdict(self) -> dict[str, Any]:
-        return {name: self.group(i) for name, i in self._names.items()}
+        text, spans = self._text, self._spans
+        return {name: None if spans[i][0] < 0 else text[spans[i][0]:spans[i][1]]
+                for name, i in self._names.items()}
 
     def start(self, group: int | str = 0) -> int:
         return self._spans[self._index(group)][0]
@@ -68,7 +70,7 @@ NO_GROUPS: Match = _SpanMatch("", [(0, 0)], {})  # stands for a match without ca
 class Regex:
     """One compiled RE2 pattern with the `re` methods camscan uses."""
 
-    __slots__ = ("_names", "_re", "pattern")
+    __slots__ = ("_re", "groupindex", "pattern")
 
     def __init__(self, pattern: str | bytes) -> None:
         self.pattern = pattern
@@ -76,18 +78,13 @@ class Regex:
             self._re = re2.compile(pattern, _options())
         except re2.error as exc:
             raise PatternError(_message(exc)) from None
-        self._names = dict(self._re.groupindex)
-
-    @property
-    def groupindex(self) -> dict[str, int]:
-        """Named groups and their numbers."""
-        return self._names
+        self.groupindex: dict[str, int] = dict(self._re.groupindex)  # named groups' numbers
 
     def _spans(self, anchor: Any, text: Any) -> Match | None:
         # Bytes and ASCII text skip the bindings' offset translation (several times faster).
         data = text if isinstance(text, bytes) else text.encode("ascii")
         spans = self._re._regexp.Match(anchor, data, 0, len(data))
-        return None if spans[0][0] < 0 else _SpanMatch(text, spans, self._names)
+        return None if spans[0][0] < 0 else _SpanMatch(text, spans, self.groupindex)
 
     def search(self, text: Any) -> Match | None:
         """The first match anywhere in `text`, or None."""

@@ -204,8 +204,12 @@ class CuratedGroups:
     def classify(self, mac: str) -> OuiClaim | None:
         """The maker/brand claim of `mac`'s exact registrant, or None (unknown/excluded)."""
         entry = lookup(mac)
-        group = self.by_registrant.get(entry.registrant) if entry is not None else None
-        if entry is None or group is None:
+        return None if entry is None else self.claim(entry)
+
+    def claim(self, entry: OuiEntry) -> OuiClaim | None:
+        """The maker/brand claim of an IEEE assignment's registrant, or None."""
+        group = self.by_registrant.get(entry.registrant)
+        if group is None:
             return None
         return OuiClaim(
             fingerprint_id=group.id, prefix=entry.prefix, registrant=entry.registrant,
