@@ -181,8 +181,8 @@ def _pick(claims: list[_Claim], attr: str) -> tuple[str | None, list[_Claim]]:
         value = getattr(c.match, attr)
         if value:
             best.setdefault(value, []).append(c)
-    if not best:
-        return None, []
+    if len(best) < 2:
+        return next(iter(best.items()), (None, []))
     value = min(best, key=lambda v: (-max(c.rank for c in best[v]), -len(best[v]), v))
     return value, best[value]
 
@@ -209,9 +209,14 @@ def decide_maker(claims: list[_Claim]) -> MakerDecision:
             by_maker.setdefault(c.match.maker, []).append(c)
     if not by_maker:
         return _NO_MAKER
+    if len(by_maker) == 1:  # no rival: the maker at its own confidence, if it reaches one
+        ((top, top_claims),) = by_maker.items()
+        level = maker_confidence(top_claims, top)
+        if level is not Confidence.UNDETERMINED:
+            return MakerDecision(top, level)
     levels = {m: maker_confidence(cs, m) for m, cs in by_maker.items()}
-    ranked = list(by_maker) if len(by_maker) == 1 else sorted(
-        by_maker, key=lambda m: (-levels[m].rank, -len({c.group for c in by_maker[m]}), m))
+    ranked = sorted(by_maker, key=lambda m: (-levels[m].rank,
+                                             -len({c.group for c in by_maker[m]}), m))
     if not ranked or levels[ranked[0]] is Confidence.UNDETERMINED:
         notes = [f"{m} suggested by "
                  f"{', '.join(sorted(c.match.fingerprint_id for c in by_maker[m]))} only "
@@ -359,7 +364,7 @@ def decide_fields(lib: Library, usable: list[_Claim], items: list[Evidence],
     - serial: the other way round: the device's own serial field (SERIAL_KEYS) first, since
       a rule's capture of a serial is read out of free text and may be a part of it.
     """
-    device_type, type_claims = _pick([c for c in usable if c.match.device_type], "device_type")
+    device_type, type_claims = _pick(usable, "device_type")
     reported = _reported(items)
     model, model_claims = _pick(usable, "model")
     model = model or _first_reported(reported, MODEL_KEYS)
