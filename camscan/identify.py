@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import NamedTuple
 from urllib.parse import unquote
 
 from camscan import linre, oui
@@ -37,10 +38,12 @@ MODEL_KEYS = ("sadp.model", "dhip.model", "onvif.model", "upnp.model_number",
               "upnp.model_name", "model")
 FIRMWARE_KEYS = ("sadp.firmware", "dhip.firmware", "onvif.firmware")
 SERIAL_KEYS = ("sadp.serial", "dhip.serial", "onvif.serial", "upnp.serial")
+_UNKNOWN_TYPE = DeviceType.UNKNOWN.value
 
 
-@dataclass(frozen=True, slots=True)
-class _Claim:
+# The steps' own records are named tuples: built several times per host, a tuple is cheaper
+# than a frozen dataclass, whose __init__ sets each field through object.__setattr__.
+class _Claim(NamedTuple):
     """One match, weighed: how strong it is and which protocol carried its evidence."""
 
     match: Match
@@ -144,9 +147,11 @@ def _drop_it_vendor_ouis(lib: Library, claims: list[_Claim]) -> list[_Claim]:
     """Drop the maker of MAC claims naming PC/NIC vendors outside the maker vocabulary (Dell,
     Intel, ASUS) when any device evidence names a maker: a commodity NIC says nothing about
     the platform (a TruVision recorder on a Dell OUI), while it is all we know of a bare PC."""
-    if not any(c.match.maker in lib.makers for c in claims):
-        return claims
-    return [c for c in claims if c.match.maker is None or c.match.maker in lib.makers]
+    makers = lib.makers
+    if all(c.match.maker is None or c.match.maker in makers for c in claims) \
+            or not any(c.match.maker in makers for c in claims):
+        return claims  # nothing outside the vocabulary, or nothing but
+    return [c for c in claims if c.match.maker is None or c.match.maker in makers]
 
 
 def maker_confidence(claims: list[_Claim], maker: str) -> Confidence:
@@ -187,8 +192,7 @@ def _pick(claims: list[_Claim], attr: str) -> tuple[str | None, list[_Claim]]:
     return value, best[value]
 
 
-@dataclass(frozen=True, slots=True)
-class MakerDecision:
+class MakerDecision(NamedTuple):
     """Who made the device (None: undetermined), how sure, and what was set aside."""
 
     maker: str | None
@@ -243,8 +247,7 @@ def decide_maker(claims: list[_Claim]) -> MakerDecision:
 _NO_MAKER = MakerDecision(None, Confidence.UNDETERMINED)
 
 
-@dataclass(frozen=True, slots=True)
-class BrandDecision:
+class BrandDecision(NamedTuple):
     """The brand the device is sold under (None: none shown, or a conflict), and its claims."""
 
     brand: str | None
@@ -263,7 +266,7 @@ def decide_brand(lib: Library, usable: list[_Claim], maker: str | None) -> Brand
         b = c.match.brand
         if b and (c.match.maker is None or maker is None or c.match.maker == maker):
             by_brand.setdefault(b, []).append(c)
-    if maker is not None:
+    if maker is not None and len(by_brand) > 1:
         for b in sorted(by_brand):
             info = lib.brands.get(b)
             if len(by_brand) > 1 and info is not None and info.relation in ("maker", "own") \
@@ -273,6 +276,9 @@ def decide_brand(lib: Library, usable: list[_Claim], maker: str | None) -> Brand
             by_brand.pop(maker, None)
     if not by_brand:
         return _NO_BRAND
+    if len(by_brand) == 1:
+        ((top, top_claims),) = by_brand.items()
+        return BrandDecision(top, tuple(top_claims))
     ranked = sorted(by_brand, key=lambda b: (-max(c.rank for c in by_brand[b]),
                                              -len({c.group for c in by_brand[b]}), b))
     top = ranked[0]
@@ -316,8 +322,7 @@ def assume_brand(lib: Library, brand: BrandDecision, maker: str | None,
     return maker, [f"brand {maker} assumed: no brand evidence (white-label units show theirs)"]
 
 
-@dataclass(frozen=True, slots=True)
-class Fields:
+class Fields(NamedTuple):
     """Device type, model, firmware and serial, with the claims that set them."""
 
     device_type: str | None
@@ -341,6 +346,8 @@ def _reported(items: list[Evidence]) -> dict[str, str]:
 
 def _first_reported(reported: dict[str, str], keys: tuple[str, ...]) -> str | None:
     """The value of the first of `keys` the device reported."""
+    if not reported:
+        return None
     return next((reported[k] for k in keys if k in reported), None)
 
 
@@ -364,13 +371,15 @@ def decide_fields(lib: Library, usable: list[_Claim], items: list[Evidence],
     - serial: the other way round: the device's own serial field (SERIAL_KEYS) first, since
       a rule's capture of a serial is read out of free text and may be a part of it.
     """
-    device_type, type_claims = _pick(usable, "device_type")
+    setting = [c for c in usable
+               if (m := c.match).device_type or m.model or m.firmware or m.serial]
+    device_type, type_claims = _pick(setting, "device_type")
     reported = _reported(items)
-    model, model_claims = _pick(usable, "model")
+    model, model_claims = _pick(setting, "model")
     model = model or _first_reported(reported, MODEL_KEYS)
-    firmware, firmware_claims = _pick(usable, "firmware")
+    firmware, firmware_claims = _pick(setting, "firmware")
     firmware = firmware or _first_reported(reported, FIRMWARE_KEYS)
-    serial, serial_claims = _pick(usable, "serial")
+    serial, serial_claims = _pick(setting, "serial")
     serial = _first_reported(reported, SERIAL_KEYS) or serial
     if device_type is None and model is not None and maker is not None:
         device_type = _type_from_model(lib, model, maker)
@@ -397,7 +406,9 @@ def identify(evidence: Iterable[Evidence], lib: Library | None = None) -> Verdic
     `evidence` already, as every probe emits them (offline input: `rawkeys.expand` first).
     """
     lib = lib or default_library()
-    items = sorted(set(evidence), key=Evidence.sort_key)
+    items = list(set(evidence))
+    if len(items) > 1:
+        items.sort(key=Evidence.sort_key)
     claims = gather_claims(lib, items)
     maker = decide_maker(claims)
     usable = [c for c in claims if c.match.maker in (None, maker.maker)]
@@ -408,13 +419,12 @@ def identify(evidence: Iterable[Evidence], lib: Library | None = None) -> Verdic
         confidence = maker.confidence
     else:  # a brand alone (a white-label name with no maker behind it) is only possible
         confidence = Confidence.POSSIBLE if brand_name is not None else Confidence.UNDETERMINED
-    matches = decided_by(usable, maker.maker, (*brand.claims, *fields.claims))
-    if confidence is Confidence.UNDETERMINED:
-        matches = ()
+    matches = () if confidence is Confidence.UNDETERMINED else \
+        decided_by(usable, maker.maker, (*brand.claims, *fields.claims))
     notes = (*maker.notes, *_brand_chain_notes(lib, claims, maker.maker), *brand_notes,
              *_oui_notes(lib, items))
     return Verdict(maker=maker.maker, brand=brand_name,
-                   device_type=fields.device_type or DeviceType.UNKNOWN.value,
+                   device_type=fields.device_type or _UNKNOWN_TYPE,
                    model=fields.model, firmware=fields.firmware, serial=fields.serial,
                    confidence=confidence, conflicts=(*maker.conflicts, *brand.conflicts),
                    matches=matches, notes=tuple(sorted(set(notes))) if notes else ())
