@@ -56,6 +56,8 @@ class ScanSettings:
     deep: bool = False  # opt-in probes that talk to login endpoints (challenge only)
     onvif_user: str | None = None
     onvif_password: str | None = None
+    # --onvif-hosts: addresses/CIDRs credentials may go to (None: every attributed camera)
+    onvif_hosts: tuple[str, ...] | None = None
     save_captures: Path | None = None
 
 

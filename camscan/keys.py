@@ -64,6 +64,8 @@ KEYS: dict[str, str] = {
     "onvif.www_authenticate": "WWW-Authenticate of an ONVIF endpoint that refused us",
     "onvif.fault": "SOAP fault code/reason of an unauthenticated ONVIF call",
     "onvif.system_time": "GetSystemDateAndTime UTC time",
+    "onvif.clock_offset": "how far the device clock is from ours, when more than 5 minutes",
+    "onvif.credentials_sent": "a WS-UsernameToken was sent to this host (user and XAddr)",
     # mDNS
     "mdns.service": "DNS-SD service type, e.g. _CGI._tcp.local.",
     "mdns.instance": "DNS-SD instance name",

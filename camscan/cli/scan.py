@@ -67,6 +67,23 @@ def parse_methods(values: list[str] | None) -> tuple[Method, ...]:
     return tuple(out)
 
 
+def parse_onvif_hosts(value: str | None) -> tuple[str, ...] | None:
+    """'198.18.0.11,198.18.0.32/30' → networks; None when not given."""
+    if value is None:
+        return None
+    import ipaddress
+
+    out = []
+    for part in (p.strip() for p in value.split(",")):
+        try:
+            out.append(str(ipaddress.IPv4Network(part, strict=False)))
+        except ValueError:
+            raise fail(f"--onvif-hosts: {part!r} is not an IPv4 address or CIDR") from None
+    if not out:
+        raise fail("--onvif-hosts is empty")
+    return tuple(out)
+
+
 def parse_ports(value: str | None) -> tuple[int, ...] | None:
     """'80,443,8000-8002' → ports; None keeps the default set."""
     if value is None:
@@ -235,6 +252,11 @@ def scan(
              "CAMSCAN_ONVIF_PASSWORD or --onvif-password-file.")] = None,
     onvif_password_file: Annotated[Path | None, typer.Option(
         "--onvif-password-file", help="File holding the ONVIF password.")] = None,
+    onvif_hosts: Annotated[str | None, typer.Option(
+        "--onvif-hosts",
+        help="Addresses/CIDRs (comma-separated) the ONVIF credentials may go to; they only "
+             "ever go to hosts identified as a camera or recorder, confirmed or likely.")
+    ] = None,
     fmt_given: Annotated[OutputFormat | None, typer.Option(
         "--format", "-f", help="Machine output format (default json).")] = None,
     output: Annotated[Path | None, typer.Option(
@@ -281,10 +303,12 @@ def scan(
         raise fail("no targets: give CIDRs/ranges/addresses or --localnet")
     if onvif_user and read_secret(onvif_password_file) is None:
         raise fail("--onvif-user needs CAMSCAN_ONVIF_PASSWORD or --onvif-password-file")
+    allowed = parse_onvif_hosts(onvif_hosts)
     settings = ScanSettings(
         rate=rate, retries=retries, listen_window_s=window, connect_timeout_s=timeout,
         max_connections=max_connections, deep=deep, onvif_user=onvif_user,
         onvif_password=read_secret(onvif_password_file) if onvif_user else None,
+        onvif_hosts=allowed,
         save_captures=save_captures,
         # The per-host budget grows with --timeout (the default 6 s is 4x the default 1.5 s): a
         # budget shorter than one connect would cut every slow host the option was raised for.

@@ -4,14 +4,20 @@ The per-host probe of hosts that advertised a device service (WS-Discovery XAddr
 probe phase with the banner probes, and only for hosts in scope.
 
 Unauthenticated calls first; a 401 or a SOAP fault is normal and is itself evidence
-(`onvif.www_authenticate`, `onvif.fault`). With credentials, GetDeviceInformation is repeated
-with a WS-UsernameToken (password digest) made by zeep's `UsernameToken`. The password comes
-from the environment (`CAMSCAN_ONVIF_PASSWORD`) or a file, never from the command line.
+(`onvif.www_authenticate`, `onvif.fault`). With credentials, a refused GetDeviceInformation is
+repeated with a WS-UsernameToken (password digest, zeep's `UsernameToken`) only when
+identification of everything heard of the host calls it a camera or recorder with `confirmed`
+or `likely` confidence (and, with `--onvif-hosts`, only inside those addresses), and always
+timestamped by our own clock: a token asked for in a device's own (future) time could be
+replayed against every camera sharing the password. A device clock off by more than
+MAX_CLOCK_SKEW_S is reported (`onvif.clock_offset`), not accommodated. The password comes from
+the environment (`CAMSCAN_ONVIF_PASSWORD`) or a file, never from the command line.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -23,10 +29,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from camscan import xmlsafe
-from camscan.context import ScanContext, traffic_log
+from camscan.context import ScanContext, ScanSettings, traffic_log
 from camscan.discovery import lazy
 from camscan.discovery.udp import Datagram, save_capture
-from camscan.models import Evidence, FieldRecord, excerpt
+from camscan.models import Confidence, DeviceType, Evidence, FieldRecord, Verdict, excerpt
 from camscan.targets import url_on_host
 
 if TYPE_CHECKING:
@@ -38,6 +44,9 @@ TDS = "http://www.onvif.org/ver10/device/wsdl"
 GET_SYSTEM_DATE_AND_TIME = "GetSystemDateAndTime"
 GET_DEVICE_INFORMATION = "GetDeviceInformation"
 MAX_RESPONSE = 65536
+MAX_CLOCK_SKEW_S = 300  # WS-Security implementations commonly accept about 5 minutes
+CREDENTIAL_CONFIDENCE = frozenset({Confidence.CONFIRMED, Confidence.LIKELY})
+CREDENTIAL_TYPES = frozenset({DeviceType.CAMERA.value, DeviceType.RECORDER.value})
 MAX_VALUE = 256
 SOURCE = "onvif"
 PASSWORD_ENV = "CAMSCAN_ONVIF_PASSWORD"
@@ -249,14 +258,59 @@ async def query(ctx: ScanContext, host: str, xaddr: str) -> None:
         asked = datetime.now(UTC)
         clock = device_clock(await _call(ctx, session, host, xaddr, GET_SYSTEM_DATE_AND_TIME,
                                          build_request(GET_SYSTEM_DATE_AND_TIME)))
+        offset = clock_offset(clock, asked, datetime.now(UTC))
+        if offset is not None and abs(offset) > MAX_CLOCK_SKEW_S:
+            ctx.emit(Evidence(host, SOURCE, "onvif.clock_offset",
+                              f"{offset:+.0f} s ({'ahead of' if offset > 0 else 'behind'} "
+                              "the scanner's clock)", urlsplit(xaddr).port or 80))
         answered = await _call(ctx, session, host, xaddr, GET_DEVICE_INFORMATION,
                                build_request(GET_DEVICE_INFORMATION))
         if answered is None and settings.onvif_user and settings.onvif_password is not None:
-            # Devices reject tokens created far from their own clock: sign in device time.
-            created = datetime.now(UTC) + (clock - asked) if clock else None
-            await _call(ctx, session, host, xaddr, GET_DEVICE_INFORMATION,
-                        build_request(GET_DEVICE_INFORMATION, settings.onvif_user,
-                                      settings.onvif_password, created=created))
+            await _credentials_if_attributed(ctx, session, host, xaddr)
+
+
+def clock_offset(clock: datetime | None, asked: datetime, answered: datetime) -> float | None:
+    """Seconds the device clock is ahead of ours (negative: behind); None if it gave none."""
+    if clock is None:
+        return None
+    return (clock - (asked + (answered - asked) / 2)).total_seconds()
+
+
+def may_receive_credentials(host: str, verdict: Verdict, settings: ScanSettings) -> bool:
+    """True when `host` is attributed confirmed/likely as a camera or recorder (and inside
+    --onvif-hosts if given): the only hosts a WS-UsernameToken is sent to."""
+    if not settings.onvif_user or settings.onvif_password is None:
+        return False
+    if verdict.confidence not in CREDENTIAL_CONFIDENCE \
+            or verdict.device_type not in CREDENTIAL_TYPES:
+        return False
+    if settings.onvif_hosts is None:
+        return True
+    address = ipaddress.IPv4Address(host)
+    return any(address in ipaddress.IPv4Network(net) for net in settings.onvif_hosts)
+
+
+async def _credentials_if_attributed(ctx: ScanContext, session: aiohttp.ClientSession,
+                                     host: str, xaddr: str) -> None:
+    """The authenticated GetDeviceInformation, only for a host identification (on everything
+    heard of it so far, in a worker thread) calls a camera or recorder; our clock signs it."""
+    from camscan.identify import identify
+
+    settings = ctx.settings
+    assert settings.onvif_user is not None and settings.onvif_password is not None
+    verdict = await asyncio.to_thread(identify, list(ctx.host_evidence(host)))
+    stats = ctx.stat(SOURCE)
+    if not may_receive_credentials(host, verdict, settings):
+        stats.notes.append(f"credentials withheld from {host}: {verdict.confidence.value} "
+                           f"{verdict.device_type}")
+        return
+    stats.notes.append(f"credentials sent to {host} ({xaddr})")
+    ctx.emit(Evidence(host, SOURCE, "onvif.credentials_sent",
+                      f"WS-UsernameToken of user {settings.onvif_user!r} to {xaddr}",
+                      urlsplit(xaddr).port or 80))
+    await _call(ctx, session, host, xaddr, GET_DEVICE_INFORMATION,
+                build_request(GET_DEVICE_INFORMATION, settings.onvif_user,
+                              settings.onvif_password, created=datetime.now(UTC)))
 
 
 def advertised(evidence: Iterable[Evidence], host: str) -> list[str]:
@@ -285,19 +339,7 @@ async def probe_host(ctx: ScanContext, host: str) -> None:
         ctx.emit(Evidence(host, SOURCE, "probe.error", f"ONVIF: cut at the {budget:g}s budget"))
 
 
-async def device_information(ctx: ScanContext, host: str, xaddr: str, username: str,
-                             password: str) -> None:
-    """An authenticated GetDeviceInformation (WS-UsernameToken digest) against one service."""
-    await lazy.load_aiohttp()
-    import aiohttp
-
-    timeout = aiohttp.ClientTimeout(total=ctx.settings.connect_timeout_s
-                                    + ctx.settings.read_timeout_s)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
-        await _call(ctx, session, host, xaddr, GET_DEVICE_INFORMATION,
-                    build_request(GET_DEVICE_INFORMATION, username, password))
-
-
-__all__ = ["DEVICE_INFO_KEYS", "PASSWORD_ENV", "ParseError", "SoapReply", "advertised",
-           "build_request", "device_clock", "device_information", "load_password",
-           "parse_response", "probe_host", "query", "reply_evidence"]
+__all__ = ["DEVICE_INFO_KEYS", "MAX_CLOCK_SKEW_S", "PASSWORD_ENV", "ParseError", "SoapReply",
+           "advertised", "build_request", "clock_offset", "device_clock", "load_password",
+           "may_receive_credentials", "parse_response", "probe_host", "query",
+           "reply_evidence"]

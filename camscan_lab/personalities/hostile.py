@@ -6,7 +6,9 @@ then an RST (SO_LINGER 0); `badcert` speaks just enough TLS to send a certificat
 garbage DER (`cert = "expired"` serves a real but expired certificate instead; a plain-text
 client gets a TLS alert); `slowloris` drips one byte a second; `redos` answers every request
 with text built to make a backtracking regex engine stall (a 401 whose WWW-Authenticate repeats
-"Digest " and a 60 KB body of unclosed `<userCheck `, `<title>` and `RPC2_Login` runs).
+"Digest " and a 60 KB body of unclosed `<userCheck `, `<title>` and `RPC2_Login` runs);
+`onvif-clock` is an ONVIF device service whose clock runs a day ahead, which refuses
+GetDeviceInformation and appends every WS-UsernameToken it is sent to `token_log(host)`.
 """
 
 from __future__ import annotations
@@ -92,6 +94,57 @@ async def _redos(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
     await writer.drain()
     writer.close()  # an orderly close: the whole answer arrives before the connection ends
     await writer.wait_closed()
+
+
+ONVIF_AHEAD = dt.timedelta(days=1)
+
+
+def token_log(netns: str) -> str:
+    """Where the `onvif-clock` device of namespace `netns` writes the tokens it receives."""
+    return f"/tmp/camscan-lab-tokens-{netns}.log"
+
+
+def _onvif_time_reply() -> bytes:
+    t = dt.datetime.now(dt.UTC) + ONVIF_AHEAD
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><env:Envelope '
+        'xmlns:env="http://www.w3.org/2003/05/soap-envelope" '
+        'xmlns:tds="http://www.onvif.org/ver10/device/wsdl" '
+        'xmlns:tt="http://www.onvif.org/ver10/schema"><env:Body>'
+        "<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>"
+        "<tt:DateTimeType>Manual</tt:DateTimeType><tt:UTCDateTime><tt:Time>"
+        f"<tt:Hour>{t.hour}</tt:Hour><tt:Minute>{t.minute}</tt:Minute>"
+        f"<tt:Second>{t.second}</tt:Second></tt:Time><tt:Date><tt:Year>{t.year}</tt:Year>"
+        f"<tt:Month>{t.month}</tt:Month><tt:Day>{t.day}</tt:Day></tt:Date></tt:UTCDateTime>"
+        "</tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse></env:Body></env:Envelope>"
+    ).encode()
+
+
+def _onvif_clock(netns: str) -> Handler:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            async with asyncio.timeout(10):
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                body = await reader.readexactly(min(length, 65536))
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+            return
+        if b"UsernameToken" in body:
+            with open(token_log(netns), "ab") as log:
+                log.write(body + b"\n")
+        if b"GetSystemDateAndTime" in body:
+            reply = _onvif_time_reply()
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\n"
+                         b"Content-Length: " + str(len(reply)).encode() + b"\r\n\r\n" + reply)
+        else:
+            writer.write(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest "
+                         b'realm="onvif", nonce="1"\r\nContent-Length: 0\r\n\r\n')
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    return handle
 
 
 async def _slowloris(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -180,6 +233,8 @@ async def serve(host: LabHost, table: Mapping[str, Any]) -> Closer:
         cert_pem, key_pem = await asyncio.to_thread(make_certificate, spec)
         return await listen(host, port, responder(table.get("response", [])),
                             server_context(cert_pem, key_pem))
+    if mode == "onvif-clock":
+        return await listen(host, port, _guarded(_onvif_clock(host.netns)))
     if mode not in MODES:
         raise ValueError(f"unknown hostile mode {mode!r}; known: {', '.join(MODES)}")
     return await listen(host, port, _guarded(MODES[mode]))

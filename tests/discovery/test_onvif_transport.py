@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -26,10 +28,17 @@ async def _read_request(reader: asyncio.StreamReader) -> bytes:
     return await reader.readexactly(length)
 
 
-def run(handler: Handler, **settings: Any) -> tuple[list[Evidence], ScanContext, float]:
+ATTRIBUTED = [Evidence("127.0.0.1", "arp", "mac", "44:19:b6:3a:10:01"),  # a Hikvision camera
+              Evidence("127.0.0.1", "sadp", "sadp.model", "DS-2CD2385G1-I"),
+              Evidence("127.0.0.1", "http", "http.server", "App-webs/", 80)]
+
+
+def run(handler: Handler, *, heard: list[Evidence] | None = None,
+        **settings: Any) -> tuple[list[Evidence], ScanContext, float]:
     found: list[Evidence] = []
     ctx = ScanContext(ScanSettings(**settings), None, None,  # type: ignore[arg-type]
-                      ipaddress.ip_network("127.0.0.0/8"), found.append)
+                      ipaddress.ip_network("127.0.0.0/8"), found.append,
+                      host_evidence=lambda host: [*(heard or []), *found])
 
     async def guarded(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -98,7 +107,8 @@ TIME_2020 = (b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
              b"</s:Body></s:Envelope>")
 
 
-def test_username_token_is_created_in_the_device_clock() -> None:
+def test_discovery_never_sends_a_token_and_a_day_off_clock_is_reported() -> None:
+    """A device claiming another time gets no token signed in its time: it is reported."""
     tokens: list[bytes] = []
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -114,7 +124,19 @@ def test_username_token_is_created_in_the_device_clock() -> None:
             writer.write(answer)
             await writer.drain()
 
-    run(handler, onvif_user="admin", onvif_password="pw")
+    found, ctx, _ = run(handler, onvif_user="admin", onvif_password="pw")
+    assert tokens == []  # nothing heard of the host says camera: no token at all
+    assert any(n.startswith("credentials withheld from 127.0.0.1")
+               for n in ctx.stat("onvif").notes)
+    (offset,) = [e.value for e in found if e.key == "onvif.clock_offset"]
+    assert offset.startswith("-") and "behind the scanner's clock" in offset
+
+    found, ctx, _ = run(handler, heard=ATTRIBUTED, onvif_user="admin", onvif_password="pw")
     (token,) = tokens
-    assert b">2020-01-01T01:02:0" in token  # the device's time (plus the round trip)
+    now = datetime.now(UTC)
+    created = re.search(rb"Created[^>]*>([^<]+)</", token)
+    assert created is not None
+    stamp = datetime.strptime(created.group(1).decode()[:19], "%Y-%m-%dT%H:%M:%S")
+    assert abs((stamp.replace(tzinfo=UTC) - now).total_seconds()) < 60  # our clock, not 2020
     assert b"pw<" not in token and b">pw" not in token
+    assert [e.key for e in found].count("onvif.credentials_sent") == 1

@@ -230,3 +230,35 @@ def test_a_redos_device_is_reported_like_any_other_host(scan_doc: dict[str, Any]
                if ev["key"] == "http.response" or ev["key"].startswith("http.path.")]
     assert len(answers) >= 2
     assert all(a.startswith("HTTP/1.1 401 Unauthorized\r\nServer: redos\r\n") for a in answers)
+
+
+def test_onvif_credentials_reach_only_attributed_cameras_signed_in_our_time(
+        lab: Lab, tmp_path: Path) -> None:
+    import os
+
+    from camscan_lab.personalities.hostile import token_log
+
+    liar = lab.device("hostile-onvif")
+    log = Path(token_log(liar.netns))
+    log.unlink(missing_ok=True)
+    out = tmp_path / "scan.json"
+    env = {**os.environ, "CAMSCAN_ONVIF_PASSWORD": "lab-only-password"}
+    proc = subprocess.run(scan_argv(lab, "-o", str(out), "--onvif-user", "admin"),
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    found = by_ip(doc)
+    sent_to = {ip for ip, d in found.items() if _evidence(d, "onvif.credentials_sent")}
+    assert sent_to, "the attributed ONVIF cameras that refused us get the credentials"
+    for ip in sent_to:
+        v = found[ip]["verdict"]
+        assert v["confidence"] in ("confirmed", "likely"), (ip, v)
+        assert v["device_type"] in ("camera", "nvr/dvr"), (ip, v)
+        assert any(note.startswith(f"credentials sent to {ip} ")
+                   for note in doc["stats"]["onvif"]["notes"])
+    # The device a day ahead is reported, gets no token, and no token is made in its time.
+    offset = _evidence(found[liar.ip], "onvif.clock_offset")
+    assert len(offset) == 1 and offset[0].startswith("+86") and "ahead" in offset[0]
+    assert liar.ip not in sent_to
+    assert not log.exists() or log.read_bytes() == b""
+    assert "lab-only-password" not in out.read_text()
