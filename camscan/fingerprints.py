@@ -146,12 +146,6 @@ class FingerprintFile:
     # every fingerprint's pattern in one RE2 set: one pass over the value finds the candidates
     patterns: linre.RegexSet | None = field(default=None, compare=False, repr=False)
 
-    def candidates(self, value: str) -> list[Fingerprint]:
-        """Fingerprints whose own pattern matches `value`, in library order."""
-        if self.patterns is None:
-            return list(self.fingerprints)
-        return [self.fingerprints[i] for i in self.patterns.matching(value)]
-
 
 @dataclass(frozen=True, slots=True)
 class Brand:
@@ -214,7 +208,10 @@ class Library:
     def match_value(self, fp_file: FingerprintFile, value: str) -> tuple[Fingerprint,
                                                                          linre.Match] | None:
         """The first fingerprint of `fp_file` matching `value`, with its regex match."""
-        for fp in fp_file.candidates(value):
+        fps = fp_file.fingerprints
+        hits = range(len(fps)) if fp_file.patterns is None else fp_file.patterns.matching(value)
+        for i in hits:
+            fp = fps[i]
             if (fp.all_of or fp.none_of) and not fp.conditions_hold(value):
                 continue
             # The set already proved the pattern matches: only captures need a second search.
@@ -225,7 +222,8 @@ class Library:
 
     def to_match(self, fp: Fingerprint, m: linre.Match, ev: Evidence) -> Match:
         """The Match record for `fp` having matched `ev` (named groups fill fields)."""
-        groups = {k: v for k, v in m.groupdict().items() if v and k in GROUP_FIELDS}
+        groups = {k: v for k, v in m.groupdict().items() if v and k in GROUP_FIELDS} \
+            if fp.regex.groupindex else {}
         brand, maker = fp.brand, fp.maker
         if "brand" in groups:
             brand = self.normalise_brand(groups["brand"])
