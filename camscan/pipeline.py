@@ -204,6 +204,7 @@ class Scan:
         # are done and the listen window (which may still add evidence) has closed.
         self._to_probe: asyncio.Queue[str | None] | None = None
         self._probed: set[str] = set()
+        self._identifying: set[str] = set()  # hosts whose verdict a worker thread is computing
         self._window_closed = False
         self._spans: dict[str, list[float]] = {}  # probe -> [first start, last end]
 
@@ -399,23 +400,24 @@ class Scan:
                 await self._probe(now, host)
                 self._probed.add(host)
                 if self._window_closed and not late:
-                    self._finish(host, outside_scope=False)
+                    await self._finish_off_loop(host, outside_scope=False)
                 self.observer.advance("probes")
 
         return [asyncio.create_task(worker())
                 for _ in range(max(1, self.ctx.settings.max_connections // 2))]
 
-    def close_window(self) -> None:
+    async def close_window(self) -> None:
         """Discovery is over: every host whose probes are done (or need none) is final now."""
         self._window_closed = True
         waits = bool(self._enabled(after_discovery=False)) or bool(
             self._enabled(after_discovery=True))
         for host in sorted(self.store.by_host, key=host_order):
             if not self._in_scope(host):
-                self._finish(host, outside_scope=True)  # never probed beyond the scope given
+                # never probed beyond the scope given
+                await self._finish_off_loop(host, outside_scope=True)
             elif not waits or (host in self._probed
                                and not self._enabled(after_discovery=True)):
-                self._finish(host, outside_scope=False)
+                await self._finish_off_loop(host, outside_scope=False)
 
     async def finish_probing(self, workers: list[asyncio.Task[None]]) -> None:
         """No more hosts will come: the workers finish the queue, then the probes that read
@@ -435,7 +437,7 @@ class Scan:
             async def worker() -> None:  # a fixed pool, not a task per host
                 for host in pending:
                     await self._probe(late, host)
-                    self._finish(host, outside_scope=False)
+                    await self._finish_off_loop(host, outside_scope=False)
 
             await asyncio.gather(*(worker() for _ in range(
                 max(1, self.ctx.settings.max_connections // 2))))
@@ -445,11 +447,31 @@ class Scan:
             self.observer.end_phase("probes")
 
     def _finish(self, host: str, *, outside_scope: bool) -> None:
+        """Identify `host` here (the scan's end, when nothing else waits on the loop)."""
         if host in self.devices:
             return
-        dev = build_device(host, self.store.by_host.get(host, []), outside_scope=outside_scope,
-                           first_seen=self.store.first_seen.get(host), identify=self.identify)
-        self.devices[host] = dev
+        self._record(build_device(host, self.store.by_host.get(host, []),
+                                  outside_scope=outside_scope,
+                                  first_seen=self.store.first_seen.get(host),
+                                  identify=self.identify))
+
+    async def _finish_off_loop(self, host: str, *, outside_scope: bool) -> None:
+        """Identify `host` in a worker thread: a costly host never stalls the loop (or Ctrl-C)."""
+        if host in self.devices or host in self._identifying:
+            return
+        self._identifying.add(host)
+        try:
+            dev = await asyncio.to_thread(
+                build_device, host, list(self.store.by_host.get(host, [])),
+                outside_scope=outside_scope, first_seen=self.store.first_seen.get(host),
+                identify=self.identify)
+        finally:
+            self._identifying.discard(host)
+        if host not in self.devices:
+            self._record(dev)
+
+    def _record(self, dev: Device) -> None:
+        self.devices[dev.ip] = dev
         self.observer.device_final(dev)
 
     async def run(self) -> ScanResult:
@@ -461,7 +483,7 @@ class Scan:
         try:
             await self.discover()
             await warm
-            self.close_window()
+            await self.close_window()
             if (routed := self.routed_addresses()) is not None:
                 await self.find_routed(routed)
             await self.finish_probing(workers)

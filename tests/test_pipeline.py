@@ -428,3 +428,27 @@ def test_a_host_probe_runs_when_its_method_is_asked_and_reads_what_discovery_saw
         assert seen == probed
         assert ("onvif" in result.stats) is bool(probed)
     assert ran == [], "banners were never asked for"
+
+
+def test_identification_runs_off_the_event_loop() -> None:
+    # A host whose evidence is costly to identify must not stall the loop (probes, Ctrl-C).
+    import threading
+
+    on_loop: list[bool] = []
+
+    def identify_recording(evidence: Sequence[Evidence]) -> Verdict:
+        on_loop.append(threading.current_thread() is threading.main_thread())
+        return identify(evidence)
+
+    async def arp(ctx: ScanContext) -> None:
+        ctx.emit(Evidence("198.18.0.11", "arp", "mac", "44:19:b6:3a:10:01"))
+        ctx.emit(Evidence("198.18.0.12", "arp", "mac", "f8:bc:12:19:1a:1b"))
+
+    async def sadp(ctx: ScanContext) -> None:
+        ctx.emit(Evidence("198.19.0.64", "sadp", "sadp.mac", "44-19-b6-3a-10-99"))
+
+    listeners = {m: quiet for m in ("mdns", "ssdp", "wsd", "dhip")} | {"sadp": sadp}
+    scan = make_scan(arp=arp, listeners=listeners, probe=quiet, identify_with=identify_recording)
+    result = asyncio.run(scan.run())
+    assert result.complete and len(result.devices) == 3
+    assert on_loop == [False, False, False]
