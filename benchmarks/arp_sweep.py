@@ -81,15 +81,17 @@ def camscan_argv() -> list[str]:
 
 
 def arp_scan(lab: Lab, cidr: str) -> Run:
-    wall, out, rss = timed(in_scanner(lab, ["arp-scan", "--interface", lab.scanner_interface,
-                                            "--quiet", cidr]))
+    wall, out, rss = timed(
+        in_scanner(lab, ["arp-scan", "--interface", lab.scanner_interface, "--quiet", cidr])
+    )
     found = {m.group(1) for m in re.finditer(r"^(\d+\.\d+\.\d+\.\d+)\t", out, re.M)}
     return Run(wall, found, rss)
 
 
 def nmap(lab: Lab, cidr: str) -> Run:
-    wall, out, rss = timed(in_scanner(lab, ["nmap", "-sn", "-n", "-e", lab.scanner_interface,
-                                            "-oG", "-", cidr]))
+    wall, out, rss = timed(
+        in_scanner(lab, ["nmap", "-sn", "-n", "-e", lab.scanner_interface, "-oG", "-", cidr])
+    )
     found = {m.group(1) for m in re.finditer(r"^Host: (\S+) .*Status: Up", out, re.M)}
     found.discard(lab.scanner_ip)  # nmap lists the scanning host itself
     return Run(wall, found, rss)
@@ -115,8 +117,14 @@ def load() -> str:
     return "load average " + " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def compare(title: str, want: set[str], tools: dict[str, Callable[[], Run]], reps: int,
-            *, peer: str = "arp-scan") -> list[str]:
+def compare(
+    title: str,
+    want: set[str],
+    tools: dict[str, Callable[[], Run]],
+    reps: int,
+    *,
+    peer: str = "arp-scan",
+) -> list[str]:
     """Interleaved rounds of every tool; one line per tool: median wall, found, RSS, ratio."""
     runs: dict[str, list[Run]] = {name: [] for name in tools}
     for _ in range(reps):
@@ -124,16 +132,20 @@ def compare(title: str, want: set[str], tools: dict[str, Callable[[], Run]], rep
             runs[name].append(tool())
     peers = [name for name in runs if peer and name.startswith(peer)]
     base = statistics.median(r.wall_s for r in runs[peers[0]]) if peers else None
-    lines = [f"{title}: {len(want)} live; median of {reps}; {load()}",
-             f"  {'tool':34} {'wall s':>7} {'ratio':>6} {'found/live, each run':>24} "
-             f"{'all found':>9} {'peak RSS MB':>11}"]
+    lines = [
+        f"{title}: {len(want)} live; median of {reps}; {load()}",
+        f"  {'tool':34} {'wall s':>7} {'ratio':>6} {'found/live, each run':>24} "
+        f"{'all found':>9} {'peak RSS MB':>11}",
+    ]
     for name, rs in runs.items():
         wall = statistics.median(r.wall_s for r in rs)
         each = "/".join(str(len(r.found & want)) for r in rs)
         every = sum(1 for r in rs if want <= r.found)
         ratio = f"{wall / base:6.2f}" if base else "     -"
-        lines.append(f"  {name:34} {wall:7.2f} {ratio} {each:>24} {every:>5} of {len(rs)} "
-                     f"{max(r.peak_rss_mb for r in rs):11.1f}")
+        lines.append(
+            f"  {name:34} {wall:7.2f} {ratio} {each:>24} {every:>5} of {len(rs)} "
+            f"{max(r.peak_rss_mb for r in rs):11.1f}"
+        )
     return lines
 
 
@@ -144,8 +156,9 @@ def arp_tools(lab: Lab, cidr: str, *, with_nmap: bool = True) -> dict[str, Calla
     rates = [DEFAULT_RATE] + ([ARP_SCAN_RATE] if ARP_SCAN_RATE != DEFAULT_RATE else [])
     for rate in rates:
         label = "default = maximum" if rate == DEFAULT_RATE == MAX_RATE else "arp-scan's"
-        tools[f"camscan --rate {rate} ({label})"] = (
-            lambda rate=rate: camscan(lab, cidr, "--probes", "arp", rate=rate))
+        tools[f"camscan --rate {rate} ({label})"] = lambda rate=rate: camscan(
+            lab, cidr, "--probes", "arp", rate=rate
+        )
     return tools
 
 
@@ -153,11 +166,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--prefix", default="camscan-bench-", help="lab namespace prefix")
     ap.add_argument("--reps", type=int, default=5, help="runs per figure (median)")
-    ap.add_argument("--reps-16", type=int, default=1,
-                    help="runs of the /16 (each tool takes 1 to 5 minutes per run)")
+    ap.add_argument(
+        "--reps-16",
+        type=int,
+        default=1,
+        help="runs of the /16 (each tool takes 1 to 5 minutes per run)",
+    )
     ap.add_argument("--skip-16", action="store_true", help="skip the sparse /16")
-    ap.add_argument("--only", choices=["24", "empty", "audit", "16", "22"], action="append",
-                    help="run only these figures (repeatable)")
+    ap.add_argument(
+        "--only",
+        choices=["24", "empty", "audit", "16", "22"],
+        action="append",
+        help="run only these figures (repeatable)",
+    )
     args = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root (it builds network namespaces)")
@@ -167,38 +188,81 @@ def main() -> None:
     wanted = set(args.only or ["24", "empty", "audit", "16", "22"])
     if args.skip_16:
         wanted.discard("16")
-    print(f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
-          f"{load()}; camscan default --rate {DEFAULT_RATE} (maximum {MAX_RATE}), "
-          f"--retries {ScanSettings().retries}; arp-scan retries twice, nmap adapts", flush=True)
+    print(
+        f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
+        f"{load()}; camscan default --rate {DEFAULT_RATE} (maximum {MAX_RATE}), "
+        f"--retries {ScanSettings().retries}; arp-scan retries twice, nmap adapts",
+        flush=True,
+    )
 
     if wanted & {"24", "empty", "audit", "16"}:
         lab = Lab(prefix=args.prefix, hosts=254)
         lab.up()
         try:
             if "24" in wanted:
-                print("\n".join(compare(f"{SUBNET_24} (254 hosts)", live_hosts(lab, SUBNET_24),
-                                        arp_tools(lab, SUBNET_24), args.reps)), flush=True)
+                print(
+                    "\n".join(
+                        compare(
+                            f"{SUBNET_24} (254 hosts)",
+                            live_hosts(lab, SUBNET_24),
+                            arp_tools(lab, SUBNET_24),
+                            args.reps,
+                        )
+                    ),
+                    flush=True,
+                )
             if "empty" in wanted:
-                print("\n".join(compare(f"{EMPTY_24} (empty)", set(), arp_tools(lab, EMPTY_24),
-                                        args.reps)), flush=True)
+                print(
+                    "\n".join(
+                        compare(f"{EMPTY_24} (empty)", set(), arp_tools(lab, EMPTY_24), args.reps)
+                    ),
+                    flush=True,
+                )
             if "audit" in wanted:
                 office = lab.spec.settings.scan_subnet
                 audit = {"camscan, every probe": lambda: camscan(lab, office)}
-                print("\n".join(compare(f"full audit of {office}", live_hosts(lab, office),
-                                        audit, args.reps, peer="")), flush=True)
+                print(
+                    "\n".join(
+                        compare(
+                            f"full audit of {office}",
+                            live_hosts(lab, office),
+                            audit,
+                            args.reps,
+                            peer="",
+                        )
+                    ),
+                    flush=True,
+                )
                 print("  goal: <= 4.5 s wall, peak RSS <= 100 MB", flush=True)
             if "16" in wanted:
-                print("\n".join(compare(f"{SUBNET_16} (sparse)", live_hosts(lab, SUBNET_16),
-                                        arp_tools(lab, SUBNET_16, with_nmap=False),
-                                        args.reps_16)), flush=True)
+                print(
+                    "\n".join(
+                        compare(
+                            f"{SUBNET_16} (sparse)",
+                            live_hosts(lab, SUBNET_16),
+                            arp_tools(lab, SUBNET_16, with_nmap=False),
+                            args.reps_16,
+                        )
+                    ),
+                    flush=True,
+                )
         finally:
             lab.down()
     if "22" in wanted:
         lab = Lab(prefix=args.prefix, hosts=1000)
         lab.up()
         try:
-            print("\n".join(compare(f"{SUBNET_22} (1,000 hosts)", live_hosts(lab, SUBNET_22),
-                                    arp_tools(lab, SUBNET_22), args.reps)), flush=True)
+            print(
+                "\n".join(
+                    compare(
+                        f"{SUBNET_22} (1,000 hosts)",
+                        live_hosts(lab, SUBNET_22),
+                        arp_tools(lab, SUBNET_22),
+                        args.reps,
+                    )
+                ),
+                flush=True,
+            )
         finally:
             lab.down()
 

@@ -39,8 +39,9 @@ async def probe_all(ips: Sequence[str], settings: ScanSettings) -> list[Evidence
     return found
 
 
-def camscan_run(lab: Lab, ips: Sequence[str], settings: ScanSettings
-                ) -> tuple[float, list[Evidence]]:
+def camscan_run(
+    lab: Lab, ips: Sequence[str], settings: ScanSettings
+) -> tuple[float, list[Evidence]]:
     started = time.monotonic()
     with lab.in_scanner():
         found = asyncio.run(probe_all(ips, settings))
@@ -49,8 +50,22 @@ def camscan_run(lab: Lab, ips: Sequence[str], settings: ScanSettings
 
 def nmap_run(lab: Lab, ips: Sequence[str]) -> tuple[float, dict[str, str]]:
     """Wall time of nmap -sV on `ips` inside the scanner namespace, and product text per host."""
-    argv = ["ip", "netns", "exec", lab.scanner_netns, "nmap", "-sV", "-p", NMAP_PORTS,
-            "--version-light", "-n", "-Pn", "-oX", "-", *ips]
+    argv = [
+        "ip",
+        "netns",
+        "exec",
+        lab.scanner_netns,
+        "nmap",
+        "-sV",
+        "-p",
+        NMAP_PORTS,
+        "--version-light",
+        "-n",
+        "-Pn",
+        "-oX",
+        "-",
+        *ips,
+    ]
     started = time.monotonic()
     proc = subprocess.run(argv, capture_output=True, text=True, check=True)
     took = time.monotonic() - started
@@ -72,15 +87,19 @@ def camscan_names(found: list[Evidence]) -> dict[str, str]:
         from camscan.identify import identify_hosts
     except ImportError:
         return {}
-    return {host: f"{v.maker} / {v.brand}" for host, v in identify_hosts(found).items()
-            if v.maker is not None}
+    return {
+        host: f"{v.maker} / {v.brand}"
+        for host, v in identify_hosts(found).items()
+        if v.maker is not None
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=254)
-    parser.add_argument("--prefix", default=os.environ.get("CAMSCAN_LAB_PREFIX", "camscan-")
-                        + "bb-")
+    parser.add_argument(
+        "--prefix", default=os.environ.get("CAMSCAN_LAB_PREFIX", "camscan-") + "bb-"
+    )
     parser.add_argument("--keep", action="store_true", help="leave the lab up")
     parser.add_argument("--skip-nmap", action="store_true")
     args = parser.parse_args(argv)
@@ -90,16 +109,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     lab = Lab(DEFAULT_SPEC, args.prefix, hosts=args.hosts, filler_http=True)
     started = time.monotonic()
     lab.up()
-    print(f"lab up: {len(lab.devices)} devices + {args.hosts} filler HTTP hosts "
-          f"in {time.monotonic() - started:.1f} s")
+    print(
+        f"lab up: {len(lab.devices)} devices + {args.hosts} filler HTTP hosts "
+        f"in {time.monotonic() - started:.1f} s"
+    )
     try:
         settings = ScanSettings()
         fillers = [h.ip for h in lab.fillers]
         took, found = camscan_run(lab, fillers, settings)
         answered = {e.host for e in found if e.key == "http.response"}
         print(f"\n[1] {len(fillers)} filler HTTP hosts, ports {','.join(map(str, settings.ports))}")
-        print(f"camscan banners: {took:.2f} s wall, {len(answered)}/{len(fillers)} answered HTTP, "
-              f"{len(found)} evidence items (goal <= 3 s: {'met' if took <= 3 else 'MISSED'})")
+        print(
+            f"camscan banners: {took:.2f} s wall, {len(answered)}/{len(fillers)} answered HTTP, "
+            f"{len(found)} evidence items (goal <= 3 s: {'met' if took <= 3 else 'MISSED'})"
+        )
         if not args.skip_nmap:
             ntook, _ = nmap_run(lab, fillers)
             print(f"nmap -sV -p {NMAP_PORTS} --version-light -n -Pn: {ntook:.2f} s wall")
@@ -110,8 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ips = [d.ip for d in devices]
         took, found = camscan_run(lab, ips, settings)
         ours = camscan_names(found)
-        print(f"\n[2] default spec: {len(ips)} devices; camscan banners {took:.2f} s "
-              f"(incl. hostile devices)")
+        print(
+            f"\n[2] default spec: {len(ips)} devices; camscan banners {took:.2f} s "
+            f"(incl. hostile devices)"
+        )
         theirs: dict[str, str] = {}
         if not args.skip_nmap:
             ntook, theirs = nmap_run(lab, ips)
@@ -129,8 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 hits["nmap"] += bool(nm_t) and bool(truth) and truth.lower() in nm.lower()
                 print(f"{d.name:22} {truth or '-':24} {mine_t or '-':28} {nm_t or '-'}")
         targets = sum(1 for d in devices if d.expect.get("maker") in ("Hikvision", "Dahua"))
-        print(f"\nnamed the right maker (Hikvision/Dahua): camscan {hits['camscan']}/{targets}, "
-              f"nmap {hits['nmap']}/{targets}")
+        print(
+            f"\nnamed the right maker (Hikvision/Dahua): camscan {hits['camscan']}/{targets}, "
+            f"nmap {hits['nmap']}/{targets}"
+        )
     finally:
         if not args.keep:
             lab.down()

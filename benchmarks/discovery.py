@@ -41,19 +41,27 @@ def inner(window: float, subnet: str, interface: str) -> None:
         def device_final(self, device: Device) -> None:
             pass
 
-    request = ScanRequest(targets=[subnet], interface=interface,
-                          methods=tuple(Method(m) for m in METHODS),
-                          settings=ScanSettings(listen_window_s=window))
+    request = ScanRequest(
+        targets=[subnet],
+        interface=interface,
+        methods=tuple(Method(m) for m in METHODS),
+        settings=ScanSettings(listen_window_s=window),
+    )
     scan = Scan(request, DISCOVERERS, PROBES, Timer())
     scan.prepare()
     result = asyncio.run(scan.run())
-    print(json.dumps({
-        "discovery_s": round(phases["discovery"], 3),
-        "process_s": round(time.monotonic() - T0, 3),
-        "devices": len(result.devices),
-        "methods": {m: {"s": s.duration_s, "answered": s.answered}
-                    for m, s in result.stats.items()},
-    }))
+    print(
+        json.dumps(
+            {
+                "discovery_s": round(phases["discovery"], 3),
+                "process_s": round(time.monotonic() - T0, 3),
+                "devices": len(result.devices),
+                "methods": {
+                    m: {"s": s.duration_s, "answered": s.answered} for m, s in result.stats.items()
+                },
+            }
+        )
+    )
 
 
 def outer(runs: int, window: float) -> None:
@@ -63,8 +71,7 @@ def outer(runs: int, window: float) -> None:
     lab.down()
     lab.up()
     # Devices each multicast method should hear: those the spec gives that kind of service.
-    kinds = {"wsd": "wsd", "wsd_thirdparty": "wsd", "sadp": "sadp", "dhip": "dhip",
-             "ssdp": "ssdp"}
+    kinds = {"wsd": "wsd", "wsd_thirdparty": "wsd", "sadp": "sadp", "dhip": "dhip", "ssdp": "ssdp"}
     expected: dict[str, set[str]] = {}
     for device in lab.spec.devices:
         for service in device.services:
@@ -76,10 +83,25 @@ def outer(runs: int, window: float) -> None:
         for i in range(runs):
             t = time.monotonic()
             out = subprocess.run(
-                ["ip", "netns", "exec", lab.scanner_netns, sys.executable, __file__, "--inner",
-                 "--window", str(window), "--subnet", lab.spec.scan_subnet,
-                 "--interface", lab.scanner_interface],
-                check=True, capture_output=True, text=True).stdout
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    lab.scanner_netns,
+                    sys.executable,
+                    __file__,
+                    "--inner",
+                    "--window",
+                    str(window),
+                    "--subnet",
+                    lab.spec.scan_subnet,
+                    "--interface",
+                    lab.scanner_interface,
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             wall = time.monotonic() - t
             r = json.loads(out)
             phase.append(r["discovery_s"])
@@ -87,17 +109,23 @@ def outer(runs: int, window: float) -> None:
             for m in heard:
                 heard[m].append(r["methods"].get(m, {}).get("answered", 0))
             per = ", ".join(f"{m} {v['s']:.2f}s/{v['answered']}" for m, v in r["methods"].items())
-            print(f"run {i + 1}: discovery phase {r['discovery_s']:.2f} s, whole process "
-                  f"{wall:.2f} s, {r['devices']} devices; per method (s/answered): {per}")
+            print(
+                f"run {i + 1}: discovery phase {r['discovery_s']:.2f} s, whole process "
+                f"{wall:.2f} s, {r['devices']} devices; per method (s/answered): {per}"
+            )
         mid = sorted(phase)[len(phase) // 2]
-        print(f"discovery phase (window {window} s): median {mid:.2f} s, best {min(phase):.2f} s"
-              f" — goal <= 4 s {'met' if mid <= 4 else 'NOT met'}; whole process median "
-              f"{sorted(whole)[len(whole) // 2]:.2f} s")
+        print(
+            f"discovery phase (window {window} s): median {mid:.2f} s, best {min(phase):.2f} s"
+            f" — goal <= 4 s {'met' if mid <= 4 else 'NOT met'}; whole process median "
+            f"{sorted(whole)[len(whole) // 2]:.2f} s"
+        )
         for m, counts in sorted(heard.items()):
             want = len(expected[m])
             every = sum(1 for c in counts if c >= want)
-            print(f"{m}: {want} devices in the spec; heard {'/'.join(map(str, counts))}; "
-                  f"all heard in {every} of {len(counts)} runs")
+            print(
+                f"{m}: {want} devices in the spec; heard {'/'.join(map(str, counts))}; "
+                f"all heard in {every} of {len(counts)} runs"
+            )
     finally:
         lab.down()
 

@@ -95,20 +95,38 @@ def relevant_frames() -> list[bytes]:
     for i in range(20):
         ip, mac = f"198.18.1.{i + 10}", f"44:19:b6:00:01:{i:02x}"
         out.append(arp_frame(mac, ip, "198.18.1.1"))
-        doc = json.dumps({"mac": mac, "method": "client.notifyDevInfo", "params": {
-            "deviceInfo": {"DeviceType": "IPC-HDW5421S", "SerialNo": f"S{i}",
-                           "Vendor": "Dahua"}}}).encode() + b"\n\0"
-        out.append(udp_frame(ip, 37810, "239.255.255.251", 37810, dhip.build_packet(doc),
-                             src_mac=mac))
-        notify = (f"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nNT: upnp:rootdevice\r\n"
-                  f"USN: uuid:{i}::upnp:rootdevice\r\nLOCATION: http://{ip}/d.xml\r\n"
-                  "SERVER: Linux UPnP/1.0 App-webs/\r\n\r\n").encode()
+        doc = (
+            json.dumps(
+                {
+                    "mac": mac,
+                    "method": "client.notifyDevInfo",
+                    "params": {
+                        "deviceInfo": {
+                            "DeviceType": "IPC-HDW5421S",
+                            "SerialNo": f"S{i}",
+                            "Vendor": "Dahua",
+                        }
+                    },
+                }
+            ).encode()
+            + b"\n\0"
+        )
+        out.append(
+            udp_frame(ip, 37810, "239.255.255.251", 37810, dhip.build_packet(doc), src_mac=mac)
+        )
+        notify = (
+            f"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nNT: upnp:rootdevice\r\n"
+            f"USN: uuid:{i}::upnp:rootdevice\r\nLOCATION: http://{ip}/d.xml\r\n"
+            "SERVER: Linux UPnP/1.0 App-webs/\r\n\r\n"
+        ).encode()
         out.append(udp_frame(ip, 1900, "239.255.255.250", 1900, notify, src_mac=mac))
         body = b"<html><title>Index</title></html>"
-        resp = (b"HTTP/1.1 200 OK\r\nServer: App-webs/\r\nContent-Length: %d\r\n\r\n"
-                % len(body)) + body
-        out += tcp_reply(ip, 80, "198.18.1.1", 40000 + i, resp, src_mac=mac,
-                         request=b"GET / HTTP/1.1\r\n\r\n")
+        resp = (
+            b"HTTP/1.1 200 OK\r\nServer: App-webs/\r\nContent-Length: %d\r\n\r\n" % len(body)
+        ) + body
+        out += tcp_reply(
+            ip, 80, "198.18.1.1", 40000 + i, resp, src_mac=mac, request=b"GET / HTTP/1.1\r\n\r\n"
+        )
     return out
 
 
@@ -118,16 +136,26 @@ def noise_frames(rng: random.Random) -> list[bytes]:
     for i in range(400):
         a, b = f"10.0.{i % 200}.{i % 250 + 1}", f"10.1.{i % 100}.{i % 200 + 1}"
         m = f"02:00:00:aa:{i % 256:02x}:01"
-        out.append(tcp_frame(a, 443, b, 50000 + i, b"\x17\x03\x03" + rng.randbytes(1200),
-                             seq=i * 1200, src_mac=m))
+        out.append(
+            tcp_frame(
+                a, 443, b, 50000 + i, b"\x17\x03\x03" + rng.randbytes(1200), seq=i * 1200, src_mac=m
+            )
+        )
         out.append(tcp_frame(b, 50000 + i, a, 443, b"", seq=7, flags=0x10, src_mac=m))
-        out.append(udp_frame(a, 53, b, 33000 + i, rng.randbytes(120), src_mac=m,
-                             dst_mac="02:00:00:00:00:02"))
-        out.append(udp_frame(a, 443, b, 44000 + i, rng.randbytes(1100), src_mac=m,
-                             dst_mac="02:00:00:00:00:02"))
+        out.append(
+            udp_frame(
+                a, 53, b, 33000 + i, rng.randbytes(120), src_mac=m, dst_mac="02:00:00:00:00:02"
+            )
+        )
+        out.append(
+            udp_frame(
+                a, 443, b, 44000 + i, rng.randbytes(1100), src_mac=m, dst_mac="02:00:00:00:00:02"
+            )
+        )
         out.append(ether(m, "33:33:00:00:00:01", 0x86DD, b"\x60" + rng.randbytes(100)))
-        out.append(ether(m, "02:00:00:00:00:02", 0x0800,
-                         ipv4(a, b, 1, b"\x08\x00" + rng.randbytes(62))))
+        out.append(
+            ether(m, "02:00:00:00:00:02", 0x0800, ipv4(a, b, 1, b"\x08\x00" + rng.randbytes(62)))
+        )
     return out
 
 
@@ -188,42 +216,58 @@ def main() -> None:
         # unit; wall-clock figures are printed beside them.
         mine = run_camscan(path)
         rate = mine["packets"] / mine["cpu"]
-        print(f"camscan pcap: {mine['cpu']:.2f} s CPU ({mine['wall']:.2f} s wall), "
-              f"{rate:,.0f} packets/s per core, {mine['devices']:.0f} devices, "
-              f"peak RSS {mine['rss_mb']:.0f} MB (goal >= 100,000 packets/s)")
+        print(
+            f"camscan pcap: {mine['cpu']:.2f} s CPU ({mine['wall']:.2f} s wall), "
+            f"{rate:,.0f} packets/s per core, {mine['devices']:.0f} devices, "
+            f"peak RSS {mine['rss_mb']:.0f} MB (goal >= 100,000 packets/s)"
+        )
         pure = run_camscan(path, pure=True)
-        print(f"camscan pcap, pure-Python reader (no libpcap): {pure['cpu']:.2f} s CPU, "
-              f"{pure['packets'] / pure['cpu']:,.0f} packets/s per core")
+        print(
+            f"camscan pcap, pure-Python reader (no libpcap): {pure['cpu']:.2f} s CPU, "
+            f"{pure['packets'] / pure['cpu']:,.0f} packets/s per core"
+        )
         tshark = run_tshark(path)
         if tshark is None:
             print("tshark: not installed (scripts/install-system-deps --test installs it)")
         else:
             wall, cpu = tshark
             peer = args.packets / cpu
-            print(f"tshark -r FILE -q: {cpu:.2f} s CPU ({wall:.2f} s wall), {peer:,.0f} "
-                  f"packets/s per core; camscan/tshark rate ratio {rate / peer:.2f} (goal >= 1)")
+            print(
+                f"tshark -r FILE -q: {cpu:.2f} s CPU ({wall:.2f} s wall), {peer:,.0f} "
+                f"packets/s per core; camscan/tshark rate ratio {rate / peer:.2f} (goal >= 1)"
+            )
         if shutil.which("editcap"):  # the same packets as pcapng, Wireshark's own format
             ng = Path(tmp) / "mostly-irrelevant.pcapng"
             subprocess.run(["editcap", "-F", "pcapng", str(path), str(ng)], check=True)
             res = run_camscan(ng)
-            print(f"camscan pcap on the pcapng copy: {res['cpu']:.2f} s CPU, "
-                  f"{res['packets'] / res['cpu']:,.0f} packets/s per core")
+            print(
+                f"camscan pcap on the pcapng copy: {res['cpu']:.2f} s CPU, "
+                f"{res['packets'] / res['cpu']:,.0f} packets/s per core"
+            )
             ng.unlink()
         if args.readers:
             for which in ("camscan", "libpcap", "libpcap+bpf", "dpkt", "scapy"):
-                res = subprocess.run([sys.executable, "-c", READERS, str(path), which,
-                                      str(args.packets)], capture_output=True, text=True)
-                figure = (f"{float(res.stdout):,.0f} records/s CPU" if res.returncode == 0
-                          else "not installed")
+                res = subprocess.run(
+                    [sys.executable, "-c", READERS, str(path), which, str(args.packets)],
+                    capture_output=True,
+                    text=True,
+                )
+                figure = (
+                    f"{float(res.stdout):,.0f} records/s CPU"
+                    if res.returncode == 0
+                    else "not installed"
+                )
                 print(f"bare reader {which}: {figure}")
         if args.gigabyte:
             big = Path(tmp) / "one-gigabyte.pcap"
             n = int(args.packets * 1e9 / size)
             write_capture(big, n)
             res = run_camscan(big)
-            print(f"1 GB capture ({big.stat().st_size / 1e9:.2f} GB, {n:,} packets): "
-                  f"{res['cpu']:.1f} s CPU, {res['packets'] / res['cpu']:,.0f} packets/s, "
-                  f"peak RSS {res['rss_mb']:.0f} MB (goal < 300 MB)")
+            print(
+                f"1 GB capture ({big.stat().st_size / 1e9:.2f} GB, {n:,} packets): "
+                f"{res['cpu']:.1f} s CPU, {res['packets'] / res['cpu']:,.0f} packets/s, "
+                f"peak RSS {res['rss_mb']:.0f} MB (goal < 300 MB)"
+            )
             os.unlink(big)
 
 

@@ -25,8 +25,17 @@ from camscan.output.table import plain
 from camscan.targets import host_order
 
 Dev = Mapping[str, Any]
-COMPARED = ("ip", "mac", "maker", "brand", "device_type", "model", "firmware", "serial",
-            "confidence")
+COMPARED = (
+    "ip",
+    "mac",
+    "maker",
+    "brand",
+    "device_type",
+    "model",
+    "firmware",
+    "serial",
+    "confidence",
+)
 
 
 def _mac(d: Dev) -> str | None:
@@ -61,9 +70,17 @@ PASSES: tuple[tuple[str, Callable[[Dev], str | None], Callable[[Dev, Dev], bool]
 def fields_of(d: Dev) -> dict[str, Any]:
     """The compared fields of a device dict, flat."""
     v = d["verdict"]
-    return {"ip": d["ip"], "mac": d["mac"], "maker": v["maker"], "brand": v["brand"],
-            "device_type": v["device_type"], "model": v["model"], "firmware": v["firmware"],
-            "serial": v["serial"], "confidence": v["confidence"]}
+    return {
+        "ip": d["ip"],
+        "mac": d["mac"],
+        "maker": v["maker"],
+        "brand": v["brand"],
+        "device_type": v["device_type"],
+        "model": v["model"],
+        "firmware": v["firmware"],
+        "serial": v["serial"],
+        "confidence": v["confidence"],
+    }
 
 
 def is_target(d: Dev) -> bool:
@@ -157,13 +174,25 @@ def diff_documents(a: Mapping[str, Any], b: Mapping[str, Any]) -> ScanDiff:
 
 def _scan_ref(doc: Mapping[str, Any], label: str | None) -> dict[str, Any]:
     s = doc["summary"]
-    return {"ref": label, "started": doc["started"], "site": doc["site"],
-            "complete": doc["complete"], "devices": s["devices"],
-            "hikvision": s["hikvision"], "dahua": s["dahua"]}
+    return {
+        "ref": label,
+        "started": doc["started"],
+        "site": doc["site"],
+        "complete": doc["complete"],
+        "devices": s["devices"],
+        "hikvision": s["hikvision"],
+        "dahua": s["dahua"],
+    }
 
 
-def diff_to_dict(diff: ScanDiff, a: Mapping[str, Any], b: Mapping[str, Any], *,
-                 a_label: str | None = None, b_label: str | None = None) -> dict[str, Any]:
+def diff_to_dict(
+    diff: ScanDiff,
+    a: Mapping[str, Any],
+    b: Mapping[str, Any],
+    *,
+    a_label: str | None = None,
+    b_label: str | None = None,
+) -> dict[str, Any]:
     """The diff as a JSON-ready dict (what `camscan diff` prints on stdout)."""
     return {
         "before": _scan_ref(a, a_label),
@@ -173,29 +202,43 @@ def diff_to_dict(diff: ScanDiff, a: Mapping[str, Any], b: Mapping[str, Any], *,
         "new": [fields_of(d) for d in diff.new],
         "removed": [fields_of(d) for d in diff.removed],
         "changed": [
-            {"matched_by": p.matched_by, "before": fields_of(p.before),
-             "after": fields_of(p.after),
-             "changes": {k: {"before": x, "after": y} for k, (x, y) in p.changes.items()}}
-            for p in diff.changed],
-        "still_present": [{"matched_by": p.matched_by, **fields_of(p.after)}
-                          for p in diff.still_present],
+            {
+                "matched_by": p.matched_by,
+                "before": fields_of(p.before),
+                "after": fields_of(p.after),
+                "changes": {k: {"before": x, "after": y} for k, (x, y) in p.changes.items()},
+            }
+            for p in diff.changed
+        ],
+        "still_present": [
+            {"matched_by": p.matched_by, **fields_of(p.after)} for p in diff.still_present
+        ],
     }
 
 
 def print_diff(diff: ScanDiff, console: Console | None = None) -> None:
     """The diff as a table for people (stderr by default)."""
     c = diff.counts()
-    table = Table(title=f"{c['new']} new, {c['removed']} removed, {c['changed']} changed, "
-                        f"{c['still_present']} still present "
-                        f"({c['still_present_hikvision_dahua']} of them Hikvision/Dahua)")
+    table = Table(
+        title=f"{c['new']} new, {c['removed']} removed, {c['changed']} changed, "
+        f"{c['still_present']} still present "
+        f"({c['still_present_hikvision_dahua']} of them Hikvision/Dahua)"
+    )
     for col in ("", "IP", "MAC", "Maker", "Brand", "Model", "What changed"):
         table.add_column(col, overflow="fold")
 
     def row(mark: str, d: Dev, note: str = "") -> None:
         f = fields_of(d)
-        table.add_row(mark, plain(f["ip"]), plain(f["mac"]), plain(f["maker"]),
-                      plain(f["brand"]), plain(f["model"]), plain(note, 80),
-                      style="bold" if is_target(d) else None)
+        table.add_row(
+            mark,
+            plain(f["ip"]),
+            plain(f["mac"]),
+            plain(f["maker"]),
+            plain(f["brand"]),
+            plain(f["model"]),
+            plain(note, 80),
+            style="bold" if is_target(d) else None,
+        )
 
     for d in diff.new:
         row("+ new", d)

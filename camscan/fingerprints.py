@@ -53,8 +53,11 @@ _FINGERPRINT_SCHEMA: dict[str, Any] = {
         **{f: {"type": "string", "minLength": 1} for f in ("maker", "brand", "device_type")},
         # the device is deliberately sold without a brand: the maker is not assumed as brand
         "unbranded": {"type": "boolean"},
-        "examples": {"type": "array", "minItems": 1,
-                     "items": {"anyOf": [{"type": "string", "minLength": 1}, _EXAMPLE_SCHEMA]}},
+        "examples": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"anyOf": [{"type": "string", "minLength": 1}, _EXAMPLE_SCHEMA]},
+        },
         "counter_examples": {"type": "array", "items": {"type": "string", "minLength": 1}},
     },
 }
@@ -74,20 +77,25 @@ BRANDS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["brand"],
     "additionalProperties": False,
-    "properties": {"brand": {"type": "array", "items": {
-        "type": "object",
-        "required": ["name", "relation", "source"],
-        "additionalProperties": False,
-        "properties": {
-            "name": {"type": "string"},
-            "maker": {"type": "string"},
-            "relation": {"enum": ["maker", "own", "oem", "mixed"]},
-            "aliases": {"type": "array", "items": {"type": "string"}},
-            "evidence": {"type": "string"},
-            "recognise": {"type": "string"},
-            "source": {"type": "string"},
-        },
-    }}},
+    "properties": {
+        "brand": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "relation", "source"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": {"type": "string"},
+                    "maker": {"type": "string"},
+                    "relation": {"enum": ["maker", "own", "oem", "mixed"]},
+                    "aliases": {"type": "array", "items": {"type": "string"}},
+                    "evidence": {"type": "string"},
+                    "recognise": {"type": "string"},
+                    "source": {"type": "string"},
+                },
+            },
+        }
+    },
 }
 
 
@@ -120,8 +128,9 @@ class Fingerprint:
 
     def conditions_hold(self, value: str) -> bool:
         """True when `value` meets the fingerprint's all_of / none_of conditions."""
-        return all(r.search(value) is not None for r in self.all_of) \
-            and not any(r.search(value) is not None for r in self.none_of)
+        return all(r.search(value) is not None for r in self.all_of) and not any(
+            r.search(value) is not None for r in self.none_of
+        )
 
     def search(self, value: str) -> linre.Match | None:
         """The fingerprint's match in `value` (its conditions included), or None."""
@@ -190,9 +199,11 @@ class Library:
         """Files whose fingerprints read `key` (exact keys, then `prefix.` families)."""
         hit = self._by_key.get(key)
         if hit is None:
-            hit = tuple(f for f in self.files
-                        if any(k == key or (k.endswith(".") and key.startswith(k))
-                               for k in f.keys))
+            hit = tuple(
+                f
+                for f in self.files
+                if any(k == key or (k.endswith(".") and key.startswith(k)) for k in f.keys)
+            )
             self._by_key[key] = hit
         return hit
 
@@ -205,8 +216,9 @@ class Library:
         """DeviceType value for a raw device class (unknown -> 'unknown')."""
         return self.device_types.get(raw.strip().casefold(), DeviceType.UNKNOWN.value)
 
-    def match_value(self, fp_file: FingerprintFile, value: str) -> tuple[Fingerprint,
-                                                                         linre.Match] | None:
+    def match_value(
+        self, fp_file: FingerprintFile, value: str
+    ) -> tuple[Fingerprint, linre.Match] | None:
         """The first fingerprint of `fp_file` matching `value`, with its regex match."""
         fps = fp_file.fingerprints
         hits = range(len(fps)) if fp_file.patterns is None else fp_file.patterns.matching(value)
@@ -222,24 +234,37 @@ class Library:
 
     def to_match(self, fp: Fingerprint, m: linre.Match, ev: Evidence) -> Match:
         """The Match record for `fp` having matched `ev` (named groups fill fields)."""
-        groups = {k: v for k, v in m.groupdict().items() if v and k in GROUP_FIELDS} \
-            if fp.regex.groupindex else {}
+        groups = (
+            {k: v for k, v in m.groupdict().items() if v and k in GROUP_FIELDS}
+            if fp.regex.groupindex
+            else {}
+        )
         brand, maker = fp.brand, fp.maker
         if "brand" in groups:
             brand = self.normalise_brand(groups["brand"])
             info = self.brands.get(brand)
             # A captured maker's own name ("AXIS") names that maker; never a target maker,
             # whose claims must be declared in the fingerprint itself.
-            if maker is None and info is not None and info.relation == "maker" \
-                    and info.maker not in TARGET_MAKERS:
+            if (
+                maker is None
+                and info is not None
+                and info.relation == "maker"
+                and info.maker not in TARGET_MAKERS
+            ):
                 maker = info.maker
         device_type = fp.device_type
         if "device_type" in groups:
             device_type = self.normalise_type(groups["device_type"])
         return Match(
-            fingerprint_id=fp.id, strength=fp.strength, evidence=ev, maker=maker,
-            brand=brand, device_type=device_type, model=groups.get("model"),
-            firmware=groups.get("firmware"), serial=groups.get("serial"),
+            fingerprint_id=fp.id,
+            strength=fp.strength,
+            evidence=ev,
+            maker=maker,
+            brand=brand,
+            device_type=device_type,
+            model=groups.get("model"),
+            firmware=groups.get("firmware"),
+            serial=groups.get("serial"),
         )
 
     def match(self, ev: Evidence, *, registrant: str | None = None) -> list[Match]:
@@ -285,8 +310,9 @@ def _compile(pattern: str, fp_id: str, path: Path) -> linre.Regex:
     try:
         return linre.compile(pattern)
     except linre.PatternError as exc:
-        raise LibraryError(f"{path}: {fp_id}: pattern RE2 cannot compile ({exc}): "
-                           f"{pattern!r}") from None
+        raise LibraryError(
+            f"{path}: {fp_id}: pattern RE2 cannot compile ({exc}): {pattern!r}"
+        ) from None
 
 
 def _compile_fp(raw: dict[str, Any], key: str, path: Path) -> Fingerprint:
@@ -297,16 +323,26 @@ def _compile_fp(raw: dict[str, Any], key: str, path: Path) -> Fingerprint:
     if unknown:
         raise LibraryError(f"{path}: {raw['id']}: unknown named groups {sorted(unknown)}")
     examples = tuple(
-        Example(e, {}) if isinstance(e, str)
+        Example(e, {})
+        if isinstance(e, str)
         else Example(e["value"], {k: v for k, v in e.items() if k in FIELDS})
         for e in raw["examples"]
     )
     return Fingerprint(
-        id=raw["id"], key=key, description=raw["description"], regex=regex,
-        strength=Strength(raw["strength"]), source=raw["source"], maker=raw.get("maker"),
-        brand=raw.get("brand"), device_type=raw.get("device_type"), examples=examples,
+        id=raw["id"],
+        key=key,
+        description=raw["description"],
+        regex=regex,
+        strength=Strength(raw["strength"]),
+        source=raw["source"],
+        maker=raw.get("maker"),
+        brand=raw.get("brand"),
+        device_type=raw.get("device_type"),
+        examples=examples,
         counter_examples=tuple(raw.get("counter_examples", ())),
-        all_of=all_of, none_of=none_of, unbranded=raw.get("unbranded", False),
+        all_of=all_of,
+        none_of=none_of,
+        unbranded=raw.get("unbranded", False),
     )
 
 
@@ -320,8 +356,7 @@ def _load_vocabulary(root: Path) -> tuple[frozenset[str], dict[str, str], frozen
         value = DeviceType(entry["value"]).value
         for alias in (value, *entry.get("aliases", ())):
             aliases[alias.casefold()] = value
-    return (frozenset(m["name"] for m in makers["maker"]), aliases,
-            frozenset(brands["brands"]))
+    return (frozenset(m["name"] for m in makers["maker"]), aliases, frozenset(brands["brands"]))
 
 
 def load(root: Path = DEFAULT_DIR) -> Library:
@@ -335,8 +370,9 @@ def load(root: Path = DEFAULT_DIR) -> Library:
             raise LibraryError(f"brands.toml: brand {b['name']!r} not in the vocabulary")
         if b.get("maker") is not None and b["maker"] not in makers:
             raise LibraryError(f"brands.toml: maker {b['maker']!r} not in the vocabulary")
-        brands[b["name"]] = Brand(b["name"], b.get("maker"), b["relation"],
-                                  tuple(b.get("aliases", ())))
+        brands[b["name"]] = Brand(
+            b["name"], b.get("maker"), b["relation"], tuple(b.get("aliases", ()))
+        )
     files: list[FingerprintFile] = []
     for path in sorted(root.glob("*.toml")):
         if path.name == "brands.toml":
@@ -361,13 +397,13 @@ def load(root: Path = DEFAULT_DIR) -> Library:
         try:
             patterns = linre.RegexSet([fp.regex.pattern for fp in fps])
         except linre.PatternError as exc:
-            raise LibraryError(f"{path}: the file's patterns do not compile together: "
-                               f"{exc}") from None
+            raise LibraryError(
+                f"{path}: the file's patterns do not compile together: {exc}"
+            ) from None
         # A set whose automaton exceeds its memory budget matches nothing: say so at load time.
         if 0 not in patterns.matching(fps[0].examples[0].value):
             raise LibraryError(f"{path}: {fps[0].id}: the file's pattern set misses its example")
-        files.append(FingerprintFile(path, key, keys, data.get("matches", "value"), fps,
-                                     patterns))
+        files.append(FingerprintFile(path, key, keys, data.get("matches", "value"), fps, patterns))
     try:
         groups = read_groups(root / "oui" / "groups.toml")
     except OuiDataError as exc:
@@ -378,8 +414,9 @@ def load(root: Path = DEFAULT_DIR) -> Library:
 def content_version(root: Path) -> str:
     """A short content hash of the library's data files (not the generated OUI table)."""
     digest = hashlib.sha256()
-    for path in sorted([*root.glob("*.toml"), *(root / "vocabulary").glob("*.toml"),
-                        root / "oui" / "groups.toml"]):
+    for path in sorted(
+        [*root.glob("*.toml"), *(root / "vocabulary").glob("*.toml"), root / "oui" / "groups.toml"]
+    ):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     return "sha256:" + digest.hexdigest()[:16]
 
@@ -412,22 +449,25 @@ def self_test(lib: Library) -> list[str]:
     return problems
 
 
-def _check_counter_example(lib: Library, fp_file: FingerprintFile, fp: Fingerprint,
-                           cex: str) -> list[str]:
+def _check_counter_example(
+    lib: Library, fp_file: FingerprintFile, fp: Fingerprint, cex: str
+) -> list[str]:
     """A counter-example may not reach any strong Hikvision/Dahua rule reading the same keys."""
     problems = []
     files = {f.path: f for f in lib.files_for(fp_file.key)}
     for other_file in files.values():
         hit = lib.match_value(other_file, cex)
-        if hit is not None and hit[0].names_target() \
-                and hit[0].strength != Strength.CORROBORATING:
-            problems.append(f"{fp.id}: counter-example {cex!r} is taken by {hit[0].id}, "
-                            f"which names {hit[0].maker}")
+        if hit is not None and hit[0].names_target() and hit[0].strength != Strength.CORROBORATING:
+            problems.append(
+                f"{fp.id}: counter-example {cex!r} is taken by {hit[0].id}, "
+                f"which names {hit[0].maker}"
+            )
     return problems
 
 
-def _check_example(lib: Library, fp_file: FingerprintFile, fp: Fingerprint,
-                   ex: Example) -> list[str]:
+def _check_example(
+    lib: Library, fp_file: FingerprintFile, fp: Fingerprint, ex: Example
+) -> list[str]:
     hit = lib.match_value(fp_file, ex.value)
     if hit is None:
         return [f"{fp.id}: example {ex.value!r} matches nothing"]

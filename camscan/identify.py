@@ -21,8 +21,7 @@ from camscan.models import (
 )
 
 # Evidence keys whose value is a MAC address: matched through the OUI tables.
-MAC_KEYS = frozenset({"mac", "sadp.mac", "dhip.mac", "wsd.epr_mac", "dahua.rpc2_mac",
-                      "arp.reply"})
+MAC_KEYS = frozenset({"mac", "sadp.mac", "dhip.mac", "wsd.epr_mac", "dahua.rpc2_mac", "arp.reply"})
 _SCOPE_MAC = linre.compile(r"^onvif://www\.onvif\.org/MAC/([0-9A-Fa-f:.-]{12,17})$")
 _SCOPE_HARDWARE = linre.compile(r"^onvif://www\.onvif\.org/hardware/(.{1,64})$")
 # Newer Hikvision firmware names its digest realm after the device MAC ('realm="b4a38201a73f"',
@@ -34,8 +33,14 @@ _AUTH_KEYS = frozenset({"http.www_authenticate", "rtsp.www_authenticate", "onvif
 _ANNOTATED_MODEL = linre.compile(r"^(\S.*?)\s+\([A-Za-z][A-Za-z /-]{0,30}\)$")
 # Plain fields a device reports about itself; earlier keys win (vendor discovery replies
 # before free text). How they rank against fingerprint captures: see `decide_fields`.
-MODEL_KEYS = ("sadp.model", "dhip.model", "onvif.model", "upnp.model_number",
-              "upnp.model_name", "model")
+MODEL_KEYS = (
+    "sadp.model",
+    "dhip.model",
+    "onvif.model",
+    "upnp.model_number",
+    "upnp.model_name",
+    "model",
+)
 FIRMWARE_KEYS = ("sadp.firmware", "dhip.firmware", "onvif.firmware")
 SERIAL_KEYS = ("sadp.serial", "dhip.serial", "onvif.serial", "upnp.serial")
 _UNKNOWN_TYPE = DeviceType.UNKNOWN.value
@@ -82,9 +87,16 @@ def _mac_matches(lib: Library, ev: Evidence, mac: str) -> list[Match]:
     claim = lib.oui.claim(entry)
     if claim is not None:
         device_type = DeviceType.OTHER.value if "machine-vision" in claim.flags else None
-        return [Match(fingerprint_id=claim.fingerprint_id, strength=claim.strength,
-                      evidence=ev, maker=claim.maker, brand=claim.brand or claim.maker,
-                      device_type=device_type)]
+        return [
+            Match(
+                fingerprint_id=claim.fingerprint_id,
+                strength=claim.strength,
+                evidence=ev,
+                maker=claim.maker,
+                brand=claim.brand or claim.maker,
+                device_type=device_type,
+            )
+        ]
     if entry.registrant in lib.oui.excluded:
         return []
     return lib.match(ev, registrant=entry.registrant)
@@ -148,8 +160,9 @@ def _drop_it_vendor_ouis(lib: Library, claims: list[_Claim]) -> list[_Claim]:
     Intel, ASUS) when any device evidence names a maker: a commodity NIC says nothing about
     the platform (a TruVision recorder on a Dell OUI), while it is all we know of a bare PC."""
     makers = lib.makers
-    if all(c.match.maker is None or c.match.maker in makers for c in claims) \
-            or not any(c.match.maker in makers for c in claims):
+    if all(c.match.maker is None or c.match.maker in makers for c in claims) or not any(
+        c.match.maker in makers for c in claims
+    ):
         return claims  # nothing outside the vocabulary, or nothing but
     return [c for c in claims if c.match.maker is None or c.match.maker in makers]
 
@@ -219,19 +232,30 @@ def decide_maker(claims: list[_Claim]) -> MakerDecision:
         if level is not Confidence.UNDETERMINED:
             return MakerDecision(top, level)
     levels = {m: maker_confidence(cs, m) for m, cs in by_maker.items()}
-    ranked = sorted(by_maker, key=lambda m: (-levels[m].rank,
-                                             -len({c.group for c in by_maker[m]}), m))
+    ranked = sorted(
+        by_maker, key=lambda m: (-levels[m].rank, -len({c.group for c in by_maker[m]}), m)
+    )
     if not ranked or levels[ranked[0]] is Confidence.UNDETERMINED:
-        notes = [f"{m} suggested by "
-                 f"{', '.join(sorted(c.match.fingerprint_id for c in by_maker[m]))} only "
-                 "(corroborating, not enough alone)" for m in ranked]
+        notes = [
+            f"{m} suggested by "
+            f"{', '.join(sorted(c.match.fingerprint_id for c in by_maker[m]))} only "
+            "(corroborating, not enough alone)"
+            for m in ranked
+        ]
         return MakerDecision(None, Confidence.UNDETERMINED, notes=tuple(notes))
     top = ranked[0]
-    rivals = [m for m in ranked[1:] if levels[m] is not Confidence.UNDETERMINED
-              or any(c.strength is not Strength.CORROBORATING for c in by_maker[m])]
-    notes = [f"ignored weak {m} claim from "
-             f"{', '.join(sorted(c.match.fingerprint_id for c in by_maker[m]))}"
-             for m in ranked[1:] if m not in rivals]
+    rivals = [
+        m
+        for m in ranked[1:]
+        if levels[m] is not Confidence.UNDETERMINED
+        or any(c.strength is not Strength.CORROBORATING for c in by_maker[m])
+    ]
+    notes = [
+        f"ignored weak {m} claim from "
+        f"{', '.join(sorted(c.match.fingerprint_id for c in by_maker[m]))}"
+        for m in ranked[1:]
+        if m not in rivals
+    ]
     if not rivals:
         return MakerDecision(top, levels[top], notes=tuple(notes))
     sides = (top, *rivals)
@@ -269,8 +293,12 @@ def decide_brand(lib: Library, usable: list[_Claim], maker: str | None) -> Brand
     if maker is not None and len(by_brand) > 1:
         for b in sorted(by_brand):
             info = lib.brands.get(b)
-            if len(by_brand) > 1 and info is not None and info.relation in ("maker", "own") \
-                    and info.maker != maker:
+            if (
+                len(by_brand) > 1
+                and info is not None
+                and info.relation in ("maker", "own")
+                and info.maker != maker
+            ):
                 by_brand.pop(b)
         if len(by_brand) > 1:
             by_brand.pop(maker, None)
@@ -279,14 +307,15 @@ def decide_brand(lib: Library, usable: list[_Claim], maker: str | None) -> Brand
     if len(by_brand) == 1:
         ((top, top_claims),) = by_brand.items()
         return BrandDecision(top, tuple(top_claims))
-    ranked = sorted(by_brand, key=lambda b: (-max(c.rank for c in by_brand[b]),
-                                             -len({c.group for c in by_brand[b]}), b))
+    ranked = sorted(
+        by_brand,
+        key=lambda b: (-max(c.rank for c in by_brand[b]), -len({c.group for c in by_brand[b]}), b),
+    )
     top = ranked[0]
     top_rank = max(c.rank for c in by_brand[top])
     rivals = [b for b in ranked[1:] if max(c.rank for c in by_brand[b]) == top_rank]
     if rivals:
-        ids = tuple(sorted({c.match.fingerprint_id for b in (top, *rivals)
-                            for c in by_brand[b]}))
+        ids = tuple(sorted({c.match.fingerprint_id for b in (top, *rivals) for c in by_brand[b]}))
         return BrandDecision(None, conflicts=(Conflict("brand", (top, *rivals), ids),))
     return BrandDecision(top, tuple(by_brand[top]))
 
@@ -302,22 +331,31 @@ def _brand_chain_notes(lib: Library, claims: list[_Claim], maker: str | None) ->
     for c in claims:
         brand = c.match.brand
         info = lib.brands.get(brand) if brand else None
-        if maker is not None and c.match.maker == maker and info is not None \
-                and info.maker == maker and info.relation in ("own", "oem"):
+        if (
+            maker is not None
+            and c.match.maker == maker
+            and info is not None
+            and info.maker == maker
+            and info.relation in ("own", "oem")
+        ):
             m = c.match
-            out.append(f"{maker} named through its {info.relation} brand {brand} "
-                       f"({m.fingerprint_id}: {m.evidence.key}={m.evidence.value!r})")
+            out.append(
+                f"{maker} named through its {info.relation} brand {brand} "
+                f"({m.fingerprint_id}: {m.evidence.key}={m.evidence.value!r})"
+            )
     return out
 
 
-def assume_brand(lib: Library, brand: BrandDecision, maker: str | None,
-                 usable: list[_Claim]) -> tuple[str | None, list[str]]:
+def assume_brand(
+    lib: Library, brand: BrandDecision, maker: str | None, usable: list[_Claim]
+) -> tuple[str | None, list[str]]:
     """Step 4: with no brand evidence the unit is taken to carry its maker's name (noted),
     unless brands conflict or a fingerprint says the platform is sold unbranded."""
     if brand.brand is not None or maker is None or brand.conflicts:
         return brand.brand, []
-    if any((fp := lib.fingerprint(c.match.fingerprint_id)) is not None and fp.unbranded
-           for c in usable):
+    if any(
+        (fp := lib.fingerprint(c.match.fingerprint_id)) is not None and fp.unbranded for c in usable
+    ):
         return None, []
     return maker, [f"brand {maker} assumed: no brand evidence (white-label units show theirs)"]
 
@@ -359,8 +397,9 @@ def _type_from_model(lib: Library, model: str, maker: str | None) -> str | None:
     return None
 
 
-def decide_fields(lib: Library, usable: list[_Claim], items: list[Evidence],
-                  maker: str | None) -> Fields:
+def decide_fields(
+    lib: Library, usable: list[_Claim], items: list[Evidence], maker: str | None
+) -> Fields:
     """Step 5: device type, model, firmware and serial. The precedence, field by field:
 
     - device type: the strongest fingerprint that sets one; else what the model rules say of
@@ -371,8 +410,7 @@ def decide_fields(lib: Library, usable: list[_Claim], items: list[Evidence],
     - serial: the other way round: the device's own serial field (SERIAL_KEYS) first, since
       a rule's capture of a serial is read out of free text and may be a part of it.
     """
-    setting = [c for c in usable
-               if (m := c.match).device_type or m.model or m.firmware or m.serial]
+    setting = [c for c in usable if (m := c.match).device_type or m.model or m.firmware or m.serial]
     device_type, type_claims = _pick(setting, "device_type")
     reported = _reported(items)
     model, model_claims = _pick(setting, "model")
@@ -383,17 +421,24 @@ def decide_fields(lib: Library, usable: list[_Claim], items: list[Evidence],
     serial = _first_reported(reported, SERIAL_KEYS) or serial
     if device_type is None and model is not None and maker is not None:
         device_type = _type_from_model(lib, model, maker)
-    return Fields(device_type, model, firmware, serial,
-                  (*type_claims, *model_claims, *firmware_claims, *serial_claims))
+    return Fields(
+        device_type,
+        model,
+        firmware,
+        serial,
+        (*type_claims, *model_claims, *firmware_claims, *serial_claims),
+    )
 
 
-def decided_by(usable: list[_Claim], maker: str | None,
-               deciding: Iterable[_Claim]) -> tuple[Match, ...]:
+def decided_by(
+    usable: list[_Claim], maker: str | None, deciding: Iterable[_Claim]
+) -> tuple[Match, ...]:
     """Step 6: the matches behind the verdict: all naming its maker, and those that set a
     field; strongest first."""
     chosen = {id(c) for c in deciding}
-    matches = [c.match for c in usable
-               if (maker is not None and c.match.maker == maker) or id(c) in chosen]
+    matches = [
+        c.match for c in usable if (maker is not None and c.match.maker == maker) or id(c) in chosen
+    ]
     if len(matches) > 1:
         matches.sort(key=_order)
     return tuple(matches)
@@ -419,19 +464,32 @@ def identify(evidence: Iterable[Evidence], lib: Library | None = None) -> Verdic
         confidence = maker.confidence
     else:  # a brand alone (a white-label name with no maker behind it) is only possible
         confidence = Confidence.POSSIBLE if brand_name is not None else Confidence.UNDETERMINED
-    matches = () if confidence is Confidence.UNDETERMINED else \
-        decided_by(usable, maker.maker, (*brand.claims, *fields.claims))
-    notes = (*maker.notes, *_brand_chain_notes(lib, claims, maker.maker), *brand_notes,
-             *_oui_notes(lib, items))
-    return Verdict(maker=maker.maker, brand=brand_name,
-                   device_type=fields.device_type or _UNKNOWN_TYPE,
-                   model=fields.model, firmware=fields.firmware, serial=fields.serial,
-                   confidence=confidence, conflicts=(*maker.conflicts, *brand.conflicts),
-                   matches=matches, notes=tuple(sorted(set(notes))) if notes else ())
+    matches = (
+        ()
+        if confidence is Confidence.UNDETERMINED
+        else decided_by(usable, maker.maker, (*brand.claims, *fields.claims))
+    )
+    notes = (
+        *maker.notes,
+        *_brand_chain_notes(lib, claims, maker.maker),
+        *brand_notes,
+        *_oui_notes(lib, items),
+    )
+    return Verdict(
+        maker=maker.maker,
+        brand=brand_name,
+        device_type=fields.device_type or _UNKNOWN_TYPE,
+        model=fields.model,
+        firmware=fields.firmware,
+        serial=fields.serial,
+        confidence=confidence,
+        conflicts=(*maker.conflicts, *brand.conflicts),
+        matches=matches,
+        notes=tuple(sorted(set(notes))) if notes else (),
+    )
 
 
-def identify_hosts(evidence: Iterable[Evidence], lib: Library | None = None
-                   ) -> dict[str, Verdict]:
+def identify_hosts(evidence: Iterable[Evidence], lib: Library | None = None) -> dict[str, Verdict]:
     """One verdict per host, hosts in sorted order."""
     by_host: dict[str, list[Evidence]] = {}
     for ev in evidence:

@@ -92,8 +92,9 @@ class Inventory:
     def __init__(self, path: str | Path | None = None, *, create: bool = True) -> None:
         self.path = Path(path) if path is not None else default_db_path()
         if not create and not self.path.exists():
-            raise InventoryError(f"no inventory at {self.path} "
-                                 "(scans are stored with `camscan scan --store`)")
+            raise InventoryError(
+                f"no inventory at {self.path} (scans are stored with `camscan scan --store`)"
+            )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():
@@ -113,16 +114,19 @@ class Inventory:
             self._db.execute("PRAGMA foreign_keys = ON")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > USER_VERSION:
-                raise InventoryError(f"{self.path}: written by a newer camscan "
-                                     f"(inventory version {version}); upgrade camscan")
+                raise InventoryError(
+                    f"{self.path}: written by a newer camscan "
+                    f"(inventory version {version}); upgrade camscan"
+                )
             with self._db:
                 self._db.executescript(_SCHEMA)
                 self._db.execute(f"PRAGMA user_version = {USER_VERSION}")
         except sqlite3.Error as exc:
             raise InventoryError(f"cannot open inventory {self.path}: {exc}") from None
 
-    def store(self, doc: ScanResult | Mapping[str, Any],
-              fingerprint_version: str | None = None) -> int:
+    def store(
+        self, doc: ScanResult | Mapping[str, Any], fingerprint_version: str | None = None
+    ) -> int:
         """Store one scan document (or ScanResult); returns its scan id."""
         doc = as_document(doc, fingerprint_version=fingerprint_version)
         s = doc["summary"]
@@ -131,27 +135,52 @@ class Inventory:
                 "INSERT INTO scans (stored_at, started, finished, site, operator, complete, "
                 "schema_version, devices, hikvision, dahua, document) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (datetime.now(UTC).isoformat(timespec="seconds"), doc["started"],
-                 doc["finished"], doc["site"], doc["operator"], int(bool(doc["complete"])),
-                 doc["schema_version"], s["devices"], s["hikvision"], s["dahua"],
-                 json.dumps(doc, ensure_ascii=False)))
+                (
+                    datetime.now(UTC).isoformat(timespec="seconds"),
+                    doc["started"],
+                    doc["finished"],
+                    doc["site"],
+                    doc["operator"],
+                    int(bool(doc["complete"])),
+                    doc["schema_version"],
+                    s["devices"],
+                    s["hikvision"],
+                    s["dahua"],
+                    json.dumps(doc, ensure_ascii=False),
+                ),
+            )
             scan_id = cur.lastrowid
             assert scan_id is not None
             self._db.executemany(
                 "INSERT INTO devices (scan_id, ip, mac, maker, brand, device_type, model, "
                 "serial, confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(scan_id, d["ip"], d["mac"], d["verdict"]["maker"], d["verdict"]["brand"],
-                  d["verdict"]["device_type"], d["verdict"]["model"], d["verdict"]["serial"],
-                  d["verdict"]["confidence"]) for d in doc["devices"]])
+                [
+                    (
+                        scan_id,
+                        d["ip"],
+                        d["mac"],
+                        d["verdict"]["maker"],
+                        d["verdict"]["brand"],
+                        d["verdict"]["device_type"],
+                        d["verdict"]["model"],
+                        d["verdict"]["serial"],
+                        d["verdict"]["confidence"],
+                    )
+                    for d in doc["devices"]
+                ],
+            )
         return scan_id
 
     def scans(self) -> list[StoredScan]:
         """Every stored scan, oldest first."""
         rows = self._db.execute(
             "SELECT id, stored_at, started, finished, site, operator, complete, devices, "
-            "hikvision, dahua FROM scans ORDER BY id").fetchall()
-        return [StoredScan(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9])
-                for r in rows]
+            "hikvision, dahua FROM scans ORDER BY id"
+        ).fetchall()
+        return [
+            StoredScan(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9])
+            for r in rows
+        ]
 
     def load(self, scan_id: int) -> dict[str, Any]:
         """The document of one stored scan."""
@@ -168,8 +197,12 @@ class Inventory:
     def __enter__(self) -> Inventory:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
 

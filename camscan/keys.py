@@ -125,14 +125,23 @@ KEYS: dict[str, str] = {
     "probe.error": "what went wrong talking to the host (timeout, reset, oversize, garbage)",
     "probe.alive": "the host answered a TCP connect check (routed targets, no ARP)",
     "discovery.names_other": "an announcement of this host named another address (mDNS record, "
-                             "SSDP LOCATION, WS-Discovery XAddr): noted here, never credited there",
+    "SSDP LOCATION, WS-Discovery XAddr): noted here, never credited there",
 }
 NAMES_OTHER = "discovery.names_other"
 
 # Keys whose value is read again by a parser (rawkeys.EXPANDERS; a test keeps them equal):
 # `camscan identify` loads the parsers only when its input holds one of them.
-RAW_KEYS = frozenset({"http.response", "rtsp.response", "http.body", "wsd.probe_match",
-                      "sadp.reply", "dhip.reply", "upnp.description"})
+RAW_KEYS = frozenset(
+    {
+        "http.response",
+        "rtsp.response",
+        "http.body",
+        "wsd.probe_match",
+        "sadp.reply",
+        "dhip.reply",
+        "upnp.description",
+    }
+)
 
 _KEY_RE = re.compile(r"^[a-z0-9_]+(?:\.[a-z0-9_]+)*$")
 

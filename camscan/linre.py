@@ -54,8 +54,10 @@ class _SpanMatch:
 
     def groupdict(self) -> dict[str, Any]:
         text, spans = self._text, self._spans
-        return {name: None if spans[i][0] < 0 else text[spans[i][0]:spans[i][1]]
-                for name, i in self._names.items()}
+        return {
+            name: None if spans[i][0] < 0 else text[spans[i][0] : spans[i][1]]
+            for name, i in self._names.items()
+        }
 
     def start(self, group: int | str = 0) -> int:
         return self._spans[self._index(group)][0]

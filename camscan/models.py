@@ -141,8 +141,13 @@ class Verdict:
 
 
 UNDETERMINED = Verdict(
-    maker=None, brand=None, device_type=DeviceType.UNKNOWN, model=None, firmware=None,
-    serial=None, confidence=Confidence.UNDETERMINED,
+    maker=None,
+    brand=None,
+    device_type=DeviceType.UNKNOWN,
+    model=None,
+    firmware=None,
+    serial=None,
+    confidence=Confidence.UNDETERMINED,
 )
 
 

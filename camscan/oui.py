@@ -81,7 +81,7 @@ def normalize_mac(mac: str) -> str | None:
     if value is None:
         return None
     h = f"{value:012x}"
-    return ":".join(h[i:i + 2] for i in range(0, 12, 2))
+    return ":".join(h[i : i + 2] for i in range(0, 12, 2))
 
 
 def is_locally_administered(mac: str) -> bool:
@@ -158,8 +158,11 @@ def parse_groups(data: dict[str, Any]) -> tuple[list[OuiGroup], dict[str, str]]:
     for n, row in enumerate(data.get("group", []), start=1):
         where = f"groups.toml group #{n}"
         names = row.get("registrants")
-        if not isinstance(names, list) or not names or not all(
-                isinstance(x, str) and x for x in names):
+        if (
+            not isinstance(names, list)
+            or not names
+            or not all(isinstance(x, str) and x for x in names)
+        ):
             raise OuiDataError(f"{where}: 'registrants' must be a list of names")
         flags = row.get("flags", [])
         if not isinstance(flags, list) or not all(isinstance(x, str) for x in flags):
@@ -172,10 +175,18 @@ def parse_groups(data: dict[str, Any]) -> tuple[list[OuiGroup], dict[str, str]]:
         brand = _str(row, "brand", where, required=False)
         if maker is None and brand is None:
             raise OuiDataError(f"{where}: needs a maker or a brand")
-        groups.append(OuiGroup(
-            id=str(_str(row, "id", where)), registrants=tuple(names), maker=maker, brand=brand,
-            strength=strength, flags=tuple(flags), note=str(_str(row, "note", where)),
-            source=str(_str(row, "source", where))))
+        groups.append(
+            OuiGroup(
+                id=str(_str(row, "id", where)),
+                registrants=tuple(names),
+                maker=maker,
+                brand=brand,
+                strength=strength,
+                flags=tuple(flags),
+                note=str(_str(row, "note", where)),
+                source=str(_str(row, "source", where)),
+            )
+        )
     excluded: dict[str, str] = {}
     for n, row in enumerate(data.get("exclude", []), start=1):
         where = f"groups.toml exclude #{n}"
@@ -212,9 +223,15 @@ class CuratedGroups:
         if group is None:
             return None
         return OuiClaim(
-            fingerprint_id=group.id, prefix=entry.prefix, registrant=entry.registrant,
-            maker=group.maker, brand=group.brand, strength=group.strength, flags=group.flags,
-            note=group.note)
+            fingerprint_id=group.id,
+            prefix=entry.prefix,
+            registrant=entry.registrant,
+            maker=group.maker,
+            brand=group.brand,
+            strength=group.strength,
+            flags=group.flags,
+            note=group.note,
+        )
 
 
 def read_groups(path: Path) -> CuratedGroups:

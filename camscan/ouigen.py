@@ -48,8 +48,7 @@ def _read_source(source: str, name: str) -> tuple[str, str]:
                 modified = resp.headers.get("Last-Modified")
         except OSError as exc:
             raise OuiGenError(f"cannot fetch {url}: {exc}") from exc
-        when = (email.utils.parsedate_to_datetime(modified) if modified
-                else dt.datetime.now(dt.UTC))
+        when = email.utils.parsedate_to_datetime(modified) if modified else dt.datetime.now(dt.UTC)
     else:
         path = Path(source) / name
         try:
@@ -68,7 +67,10 @@ def parse_registry_csv(text: str, name: str) -> list[tuple[str, str, str]]:
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None or [h.strip() for h in header[:3]] != [
-            "Registry", "Assignment", "Organization Name"]:
+        "Registry",
+        "Assignment",
+        "Organization Name",
+    ]:
         raise OuiGenError(f"{name}: not an IEEE registry CSV (header {header!r})")
     rows = []
     for lineno, row in enumerate(reader, start=2):

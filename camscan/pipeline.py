@@ -39,8 +39,18 @@ from camscan.targets import (
     split_specs,
 )
 
-__all__ = ["ALL_METHODS", "Method", "NullObserver", "Scan", "ScanError", "ScanObserver",
-           "ScanRequest", "build_device", "device_mac", "run_scan"]
+__all__ = [
+    "ALL_METHODS",
+    "Method",
+    "NullObserver",
+    "Scan",
+    "ScanError",
+    "ScanObserver",
+    "ScanRequest",
+    "build_device",
+    "device_mac",
+    "run_scan",
+]
 
 log = logging.getLogger("camscan.pipeline")
 
@@ -129,9 +139,14 @@ def device_mac(evidence: Iterable[Evidence]) -> str | None:
     return None
 
 
-def build_device(host: str, evidence: list[Evidence], *, outside_scope: bool,
-                 first_seen: float | None,
-                 identify: Callable[[Sequence[Evidence]], Verdict] = identify) -> Device:
+def build_device(
+    host: str,
+    evidence: list[Evidence],
+    *,
+    outside_scope: bool,
+    first_seen: float | None,
+    identify: Callable[[Sequence[Evidence]], Verdict] = identify,
+) -> Device:
     """One device record: evidence sorted, verdict from identification, errors collected."""
     ordered = sorted(evidence, key=Evidence.sort_key)
     mac = device_mac(ordered)
@@ -157,6 +172,7 @@ def build_device(host: str, evidence: list[Evidence], *, outside_scope: bool,
 
 def _most_targets(candidates: Iterable[InterfaceInfo], targets: TargetSet) -> InterfaceInfo | None:
     """The interface whose network holds the most targets; None if no target is local."""
+
     def held(iface: InterfaceInfo) -> int:
         lo, hi = int(iface.network.network_address), int(iface.network.broadcast_address)
         return sum(max(0, min(b, hi) - max(a, lo) + 1) for a, b in targets.intervals)
@@ -179,11 +195,17 @@ class Scan:
     in fakes.
     """
 
-    def __init__(self, request: ScanRequest, discoverers: Mapping[Method, Discoverer],
-                 probes: Mapping[str, HostProbe], observer: ScanObserver | None = None, *,
-                 liveness: LivenessCheck = LIVENESS,
-                 interfaces: Callable[[], Sequence[InterfaceInfo]] | None = None,
-                 identify: Callable[[Sequence[Evidence]], Verdict] = identify) -> None:
+    def __init__(
+        self,
+        request: ScanRequest,
+        discoverers: Mapping[Method, Discoverer],
+        probes: Mapping[str, HostProbe],
+        observer: ScanObserver | None = None,
+        *,
+        liveness: LivenessCheck = LIVENESS,
+        interfaces: Callable[[], Sequence[InterfaceInfo]] | None = None,
+        identify: Callable[[Sequence[Evidence]], Verdict] = identify,
+    ) -> None:
         self.request = request
         self.identify = identify
         # Looked up when asked for, so a caller that replaces camscan.targets' is heard.
@@ -307,7 +329,8 @@ class Scan:
                 continue
             if self.iface is None:
                 ctx.stat(method.value).notes.append(
-                    "skipped: targets are not on a local segment of this machine")
+                    "skipped: targets are not on a local segment of this machine"
+                )
             else:
                 jobs.append(self._timed(method.value, discoverer(ctx)))
         self.observer.start_phase("discovery", len(jobs))
@@ -362,8 +385,11 @@ class Scan:
 
     def _enabled(self, *, after_discovery: bool) -> dict[str, Probe]:
         """The probes the request switches on that run now, or once discovery is over."""
-        return {name: p.run for name, p in self.probes.items()
-                if p.method in self.request.methods and p.after_discovery is after_discovery}
+        return {
+            name: p.run
+            for name, p in self.probes.items()
+            if p.method in self.request.methods and p.after_discovery is after_discovery
+        }
 
     def _host_found(self, host: str) -> None:
         """A host's first evidence: queue its probes now if it is in scope."""
@@ -403,20 +429,22 @@ class Scan:
                     await self._finish_off_loop(host, outside_scope=False)
                 self.observer.advance("probes")
 
-        return [asyncio.create_task(worker())
-                for _ in range(max(1, self.ctx.settings.max_connections // 2))]
+        return [
+            asyncio.create_task(worker())
+            for _ in range(max(1, self.ctx.settings.max_connections // 2))
+        ]
 
     async def close_window(self) -> None:
         """Discovery is over: every host whose probes are done (or need none) is final now."""
         self._window_closed = True
         waits = bool(self._enabled(after_discovery=False)) or bool(
-            self._enabled(after_discovery=True))
+            self._enabled(after_discovery=True)
+        )
         for host in sorted(self.store.by_host, key=host_order):
             if not self._in_scope(host):
                 # never probed beyond the scope given
                 await self._finish_off_loop(host, outside_scope=True)
-            elif not waits or (host in self._probed
-                               and not self._enabled(after_discovery=True)):
+            elif not waits or (host in self._probed and not self._enabled(after_discovery=True)):
                 await self._finish_off_loop(host, outside_scope=False)
 
     async def finish_probing(self, workers: list[asyncio.Task[None]]) -> None:
@@ -431,16 +459,22 @@ class Scan:
         if late:
             if self._to_probe is None:
                 self.observer.start_phase("probes", None)
-            pending = iter([h for h in sorted(self.store.by_host, key=host_order)
-                            if self._in_scope(h) and h not in self.devices])
+            pending = iter(
+                [
+                    h
+                    for h in sorted(self.store.by_host, key=host_order)
+                    if self._in_scope(h) and h not in self.devices
+                ]
+            )
 
             async def worker() -> None:  # a fixed pool, not a task per host
                 for host in pending:
                     await self._probe(late, host)
                     await self._finish_off_loop(host, outside_scope=False)
 
-            await asyncio.gather(*(worker() for _ in range(
-                max(1, self.ctx.settings.max_connections // 2))))
+            await asyncio.gather(
+                *(worker() for _ in range(max(1, self.ctx.settings.max_connections // 2)))
+            )
         for name, (started, ended) in self._spans.items():  # each probe timed as a whole
             self.ctx.set_duration(name, ended - started)
         if self._to_probe is not None or late:
@@ -450,10 +484,15 @@ class Scan:
         """Identify `host` here (the scan's end, when nothing else waits on the loop)."""
         if host in self.devices:
             return
-        self._record(build_device(host, self.store.by_host.get(host, []),
-                                  outside_scope=outside_scope,
-                                  first_seen=self.store.first_seen.get(host),
-                                  identify=self.identify))
+        self._record(
+            build_device(
+                host,
+                self.store.by_host.get(host, []),
+                outside_scope=outside_scope,
+                first_seen=self.store.first_seen.get(host),
+                identify=self.identify,
+            )
+        )
 
     async def _finish_off_loop(self, host: str, *, outside_scope: bool) -> None:
         """Identify `host` in a worker thread: a costly host never stalls the loop (or Ctrl-C)."""
@@ -462,9 +501,13 @@ class Scan:
         self._identifying.add(host)
         try:
             dev = await asyncio.to_thread(
-                build_device, host, list(self.store.by_host.get(host, [])),
-                outside_scope=outside_scope, first_seen=self.store.first_seen.get(host),
-                identify=self.identify)
+                build_device,
+                host,
+                list(self.store.by_host.get(host, [])),
+                outside_scope=outside_scope,
+                first_seen=self.store.first_seen.get(host),
+                identify=self.identify,
+            )
         finally:
             self._identifying.discard(host)
         if host not in self.devices:

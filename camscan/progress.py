@@ -52,9 +52,14 @@ class RichProgress:
         )
 
         self._progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description:<12}"), BarColumn(),
-            MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console or Console(stderr=True), transient=False)
+            SpinnerColumn(),
+            TextColumn("{task.description:<12}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console or Console(stderr=True),
+            transient=False,
+        )
         self._tasks: dict[str, TaskID] = {}
         self._live = False
 
@@ -124,8 +129,12 @@ class ScanObserver:
     stream with a `complete: false` summary line and stops the progress display.
     """
 
-    def __init__(self, progress: ProgressObserver, ndjson: NdjsonWriter | None = None,
-                 fingerprint_version: str | None = None) -> None:
+    def __init__(
+        self,
+        progress: ProgressObserver,
+        ndjson: NdjsonWriter | None = None,
+        fingerprint_version: str | None = None,
+    ) -> None:
         self.progress = progress
         self.ndjson = ndjson
         self.fingerprint_version = fingerprint_version
@@ -146,9 +155,13 @@ class ScanObserver:
     def header(self, scan: PreparedScan) -> None:
         """The NDJSON header line, once the scan is prepared (its scope is known)."""
         if self.ndjson is not None and scan.scope is not None:
-            self.ndjson.start(scan.scope, scan.started, site=scan.request.site,
-                              operator=scan.request.operator,
-                              fingerprint_version=self.fingerprint_version)
+            self.ndjson.start(
+                scan.scope,
+                scan.started,
+                site=scan.request.site,
+                operator=scan.request.operator,
+                fingerprint_version=self.fingerprint_version,
+            )
 
     def summary(self, result: ScanResult) -> None:
         """The NDJSON summary line (complete or not, as the result says)."""
@@ -167,17 +180,26 @@ class ScanObserver:
     def __enter__(self) -> ScanObserver:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
         if self.ndjson is not None:
             self.ndjson.__exit__(exc_type, exc, tb)
 
 
-def make_observer(*, quiet: bool = False, ndjson_out: TextIO | None = None,
-                  fingerprint_version: str | None = None,
-                  stream: TextIO | None = None, ndjson_fallback: TextIO | None = None,
-                  ndjson_name: str = "") -> ScanObserver:
+def make_observer(
+    *,
+    quiet: bool = False,
+    ndjson_out: TextIO | None = None,
+    fingerprint_version: str | None = None,
+    stream: TextIO | None = None,
+    ndjson_fallback: TextIO | None = None,
+    ndjson_name: str = "",
+) -> ScanObserver:
     """Progress on stderr (unless quiet or not a terminal), NDJSON to `ndjson_out` if given
     (and to `ndjson_fallback` from the first line if writing `ndjson_out` fails)."""
     from camscan.output.ndjson import NdjsonWriter

@@ -70,22 +70,36 @@ class Client:
         if not self.server.startswith(("https://", "http://")):
             raise PushError(f"--server {self.server!r}: give an https:// URL")
         if self.server.startswith("http://") and not _loopback(self.server):
-            raise PushError(f"--server {self.server}: tokens and scans travel only over "
-                            "https:// (http:// only to this machine's loopback)")
+            raise PushError(
+                f"--server {self.server}: tokens and scans travel only over "
+                "https:// (http:// only to this machine's loopback)"
+            )
         if self.server.startswith("https://"):
             try:
                 self._ssl = ssl.create_default_context(
-                    cafile=str(self.ca_file) if self.ca_file else None)
+                    cafile=str(self.ca_file) if self.ca_file else None
+                )
             except (OSError, ssl.SSLError) as exc:
                 raise PushError(f"cannot load CA file {self.ca_file}: {exc}") from None
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
         """One HTTP exchange; returns (status, body); raises OSError when there is no answer."""
         req = urllib.request.Request(
-            self.server + path, data=body, method=method,
-            headers={"Authorization": f"Bearer {self.token}", "User-Agent": USER_AGENT,
-                     **(headers or {})})
+            self.server + path,
+            data=body,
+            method=method,
+            headers={
+                "Authorization": f"Bearer {self.token}",
+                "User-Agent": USER_AGENT,
+                **(headers or {}),
+            },
+        )
         try:
             with urllib.request.urlopen(req, timeout=TIMEOUT_S, context=self._ssl) as resp:
                 return int(resp.status), resp.read()
@@ -107,8 +121,9 @@ class Client:
                 detail = _detail(reply)
                 if status in (200, 201):
                     sid = _field(reply, "scan_id")
-                    return Result(Outcome.DUPLICATE if status == 200 else Outcome.STORED,
-                                  detail, sid)
+                    return Result(
+                        Outcome.DUPLICATE if status == 200 else Outcome.STORED, detail, sid
+                    )
                 if status in (401, 403):
                     return Result(Outcome.UNAUTHORISED, f"HTTP {status}: {detail}")
                 if status != 429 and status < 500:
@@ -166,11 +181,17 @@ class SpoolRun:
     def ok(self) -> bool:
         """True when every document was acknowledged."""
         return self.left == 0 and all(
-            r.outcome in (Outcome.STORED, Outcome.DUPLICATE) for _, r in self.sent)
+            r.outcome in (Outcome.STORED, Outcome.DUPLICATE) for _, r in self.sent
+        )
 
 
-def push_files(client: Client, files: list[Path], *, spool: bool,
-               report: Callable[[Path, Result], None] = lambda p, r: None) -> SpoolRun:
+def push_files(
+    client: Client,
+    files: list[Path],
+    *,
+    spool: bool,
+    report: Callable[[Path, Result], None] = lambda p, r: None,
+) -> SpoolRun:
     """Upload files in order. From a spool: acknowledged ones are deleted, refused ones moved."""
     run = SpoolRun()
     for i, path in enumerate(files):
@@ -192,7 +213,8 @@ def push_files(client: Client, files: list[Path], *, spool: bool,
     return run
 
 
-def push_spool(client: Client, spool: Path,
-               report: Callable[[Path, Result], None] = lambda p, r: None) -> SpoolRun:
+def push_spool(
+    client: Client, spool: Path, report: Callable[[Path, Result], None] = lambda p, r: None
+) -> SpoolRun:
     """Upload every pending document of the spool, oldest first."""
     return push_files(client, pending(spool), spool=True, report=report)

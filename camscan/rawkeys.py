@@ -23,6 +23,9 @@ def expand(evidence: Iterable[Evidence]) -> list[Evidence]:
         try:
             out.extend(expander(ev))
         except Exception as exc:  # a parser's ParseError: keep the raw item, note the failure
-            out.append(Evidence(ev.host, ev.source, "probe.error",
-                                f"cannot parse {ev.key}: {exc}", ev.port))
+            out.append(
+                Evidence(
+                    ev.host, ev.source, "probe.error", f"cannot parse {ev.key}: {exc}", ev.port
+                )
+            )
     return out

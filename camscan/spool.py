@@ -49,8 +49,11 @@ def pending(spool: Path) -> list[Path]:
     """Documents waiting in the spool, oldest first (names start with their UTC time)."""
     if not spool.is_dir():
         return []
-    return sorted(p for p in spool.iterdir()
-                  if p.is_file() and p.suffix == SUFFIX and not p.name.startswith("."))
+    return sorted(
+        p
+        for p in spool.iterdir()
+        if p.is_file() and p.suffix == SUFFIX and not p.name.startswith(".")
+    )
 
 
 def reject(path: Path, reason: str) -> Path:

@@ -127,8 +127,9 @@ def from_addresses(addresses: Iterable[IPv4Address | str]) -> TargetSet:
 class TargetSet:
     """The addresses a scan may touch, as merged intervals; never expanded until asked."""
 
-    def __init__(self, specs: Sequence[str], exclusions: Sequence[str],
-                 intervals: list[Interval]) -> None:
+    def __init__(
+        self, specs: Sequence[str], exclusions: Sequence[str], intervals: list[Interval]
+    ) -> None:
         self._specs = list(specs)
         self._exclusions = list(exclusions)
         self._intervals = intervals
@@ -220,8 +221,9 @@ class TargetSet:
         return bool(self._intervals) and all(lo <= a and b <= hi for a, b in self._intervals)
 
 
-def parse_targets(specs: Sequence[str], exclude: Sequence[str] = (), *,
-                  allow_large: bool = False) -> TargetSet:
+def parse_targets(
+    specs: Sequence[str], exclude: Sequence[str] = (), *, allow_large: bool = False
+) -> TargetSet:
     """CIDRs, ranges (a-b, a.b.c.d-e) and addresses minus exclusions; TargetError when unusable."""
     parsed = [_parse_one(s, hosts_only=True) for s in _split(specs)]
     if not parsed:
@@ -234,15 +236,19 @@ def parse_targets(specs: Sequence[str], exclude: Sequence[str] = (), *,
     if targets.size == 0:
         raise TargetError("no targets left after exclusions" if dropped else NO_TARGETS)
     if targets.size > CEILING:
-        raise TargetError(f"{targets.size:,} addresses is more than camscan scans "
-                          f"({CEILING:,}, a /8); split the scope")
+        raise TargetError(
+            f"{targets.size:,} addresses is more than camscan scans "
+            f"({CEILING:,}, a /8); split the scope"
+        )
     if targets.size > MAX_ADDRESSES and not allow_large:
         raise TargetError(
-            f"{targets.size:,} addresses is more than {MAX_ADDRESSES:,}; add --yes to scan them")
+            f"{targets.size:,} addresses is more than {MAX_ADDRESSES:,}; add --yes to scan them"
+        )
     return targets
 
 
 # ---------------------------------------------------------------------------- interfaces
+
 
 @dataclass(frozen=True, slots=True)
 class InterfaceInfo:
@@ -272,8 +278,15 @@ def interfaces_from_ip_json(data: Any) -> list[InterfaceInfo]:
             try:
                 ip = IPv4Address(addr["local"])
                 net = IPv4Network(f"{ip}/{addr['prefixlen']}", strict=False)
-                out.append(InterfaceInfo(str(link["ifname"]), int(link["ifindex"]),
-                                         str(link["address"]).lower(), ip, net))
+                out.append(
+                    InterfaceInfo(
+                        str(link["ifname"]),
+                        int(link["ifindex"]),
+                        str(link["address"]).lower(),
+                        ip,
+                        net,
+                    )
+                )
             except (KeyError, ValueError, TypeError):
                 continue
     return out
@@ -282,15 +295,17 @@ def interfaces_from_ip_json(data: Any) -> list[InterfaceInfo]:
 def list_interfaces() -> list[InterfaceInfo]:
     """The current network namespace's Ethernet interfaces with IPv4 (reads `ip -j addr`)."""
     try:
-        proc = subprocess.run(["ip", "-j", "addr", "show"], capture_output=True, text=True,
-                              timeout=10, check=True)
+        proc = subprocess.run(
+            ["ip", "-j", "addr", "show"], capture_output=True, text=True, timeout=10, check=True
+        )
         return interfaces_from_ip_json(json.loads(proc.stdout))
     except (OSError, subprocess.SubprocessError, json.JSONDecodeError) as exc:
         raise TargetError(f"cannot list interfaces with `ip -j addr`: {exc}") from None
 
 
-def choose_interface(candidates: Sequence[InterfaceInfo], name: str | None,
-                     targets: TargetSet | None) -> InterfaceInfo:
+def choose_interface(
+    candidates: Sequence[InterfaceInfo], name: str | None, targets: TargetSet | None
+) -> InterfaceInfo:
     """Pure choice behind `resolve_interface`."""
     if name is not None:
         mine = [c for c in candidates if c.name == name]
@@ -301,8 +316,9 @@ def choose_interface(candidates: Sequence[InterfaceInfo], name: str | None,
     if targets is not None:
         fitting = [c for c in candidates if targets.within(c.network)]
         if not fitting:
-            raise TargetError("no local interface's IPv4 network contains all the targets; "
-                              "give --interface")
+            raise TargetError(
+                "no local interface's IPv4 network contains all the targets; give --interface"
+            )
         # The most specific network wins (a /24 inside a /16 on another interface).
         return max(fitting, key=lambda c: c.network.prefixlen)
     names = sorted({c.name for c in candidates})

@@ -18,8 +18,10 @@ from camscan_lab.spec import SpecError
 
 app = typer.Typer(no_args_is_help=True, help="The isolated lab network (Linux namespaces).")
 
-PrefixOption = Annotated[str | None, typer.Option(
-    "--prefix", help="Namespace prefix (default: $CAMSCAN_LAB_PREFIX or 'camscan-').")]
+PrefixOption = Annotated[
+    str | None,
+    typer.Option("--prefix", help="Namespace prefix (default: $CAMSCAN_LAB_PREFIX or 'camscan-')."),
+]
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -35,14 +37,19 @@ def _need_root() -> None:
 
 def describe(st: LabStatus) -> str:
     """A few human lines about a lab."""
-    runner = ("none" if st.runner_pid is None else
-              f"pid {st.runner_pid} {'alive' if st.runner_alive else 'DEAD'}"
-              + (f", peak RSS {st.runner_peak_rss_kb / 1024:.1f} MiB"
-                 if st.runner_peak_rss_kb else ""))
+    runner = (
+        "none"
+        if st.runner_pid is None
+        else f"pid {st.runner_pid} {'alive' if st.runner_alive else 'DEAD'}"
+        + (f", peak RSS {st.runner_peak_rss_kb / 1024:.1f} MiB" if st.runner_peak_rss_kb else "")
+    )
     lines = [
         f"lab {st.prefix!r}: {'up' if st.up else st.phase or 'down'}"
-        + (f" (came up in {st.up_seconds:.2f} s, network {st.network_seconds:.2f} s)"
-           if st.up_seconds is not None and st.network_seconds is not None else ""),
+        + (
+            f" (came up in {st.up_seconds:.2f} s, network {st.network_seconds:.2f} s)"
+            if st.up_seconds is not None and st.network_seconds is not None
+            else ""
+        ),
         f"  spec:       {st.spec or '-'}",
         f"  namespaces: {len(st.namespaces)} present of {st.expected_namespaces} expected"
         + (f" ({_grouped(st.prefix, st.namespaces)})" if st.namespaces else ""),
@@ -61,22 +68,30 @@ def _grouped(prefix: str, names: tuple[str, ...]) -> str:
     """'p-hub, p-scanner, 54 × p-d-*, p-fill' rather than every name."""
     groups: dict[str, int] = {}
     for name in names:
-        rest = name[len(prefix):]
-        key = f"{prefix}d-*" if rest.startswith("d-") else (
-            f"{prefix}fill-*" if rest.startswith("fill-") else name)
+        rest = name[len(prefix) :]
+        key = (
+            f"{prefix}d-*"
+            if rest.startswith("d-")
+            else (f"{prefix}fill-*" if rest.startswith("fill-") else name)
+        )
         groups[key] = groups.get(key, 0) + 1
     return ", ".join(k if n == 1 else f"{n} × {k}" for k, n in groups.items())
 
 
 @app.command()
 def up(
-    spec: Annotated[Path, typer.Option(
-        "--spec", help="Spec directory or TOML file.")] = DEFAULT_SPEC,
+    spec: Annotated[
+        Path, typer.Option("--spec", help="Spec directory or TOML file.")
+    ] = DEFAULT_SPEC,
     hosts: Annotated[int, typer.Option("--hosts", min=0, help="Add N filler hosts.")] = 0,
-    filler_http: Annotated[bool, typer.Option(
-        "--filler-http", help="Fillers answer HTTP on port 80.")] = False,
-    filler_mode: Annotated[str, typer.Option(
-        "--filler-mode", hidden=True, help="macvlan (one namespace) or netns (one each).")
+    filler_http: Annotated[
+        bool, typer.Option("--filler-http", help="Fillers answer HTTP on port 80.")
+    ] = False,
+    filler_mode: Annotated[
+        str,
+        typer.Option(
+            "--filler-mode", hidden=True, help="macvlan (one namespace) or netns (one each)."
+        ),
     ] = "macvlan",
     prefix: PrefixOption = None,
 ) -> None:
@@ -118,8 +133,7 @@ def status(
     raise typer.Exit(0 if st.up else 1)
 
 
-@app.command("exec", context_settings={"allow_extra_args": True,
-                                       "ignore_unknown_options": True})
+@app.command("exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def exec_(
     command: Annotated[list[str], typer.Argument(help="Command to run in the scanner namespace.")],
     prefix: PrefixOption = None,
@@ -136,11 +150,14 @@ def exec_(
 
 
 def demo(
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write the JSON document here instead of stdout.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the JSON document here instead of stdout."),
+    ] = None,
     spec: Annotated[Path, typer.Option("--spec", help="Lab spec to bring up.")] = DEFAULT_SPEC,
-    report: Annotated[Path | None, typer.Option(
-        "--report", help="Also write the HTML report here.")] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Also write the HTML report here.")
+    ] = None,
     keep: Annotated[bool, typer.Option("--keep", help="Leave the lab up afterwards.")] = False,
 ) -> None:
     """Bring the lab up, scan it from inside its scanner namespace, report, bring it down."""
@@ -156,8 +173,19 @@ def demo(
     try:
         for notice in lab.up().notices:
             typer.echo(f"camscan: lab: {notice}", err=True)
-        argv = ["ip", "netns", "exec", lab.scanner_netns, sys.executable, "-m", "camscan",
-                "scan", lab_spec.scan_subnet, "--interface", lab.scanner_interface]
+        argv = [
+            "ip",
+            "netns",
+            "exec",
+            lab.scanner_netns,
+            sys.executable,
+            "-m",
+            "camscan",
+            "scan",
+            lab_spec.scan_subnet,
+            "--interface",
+            lab.scanner_interface,
+        ]
         if output is not None:
             argv += ["--output", str(output.resolve())]
         if report is not None:

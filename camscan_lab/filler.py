@@ -22,8 +22,22 @@ BC_QUEUE_LEN = 10_000
 # Dell, HP, Apple, Intel, Cisco, Samsung, LCFC (Lenovo), Raspberry Pi, Brother, Super Micro,
 # Sonos, Espressif, Canon, ASUSTek, TP-Link, Microsoft.
 FILLER_OUIS = (
-    "d0:43:1e", "9c:7b:ef", "f0:ee:7a", "e4:c7:67", "48:1b:a4", "64:1b:2f", "e8:6a:64", "d8:3a:dd",
-    "b0:7c:8e", "0c:c4:7a", "78:28:ca", "10:06:1c", "60:12:8b", "00:26:18", "14:d8:64", "20:16:42",
+    "d0:43:1e",
+    "9c:7b:ef",
+    "f0:ee:7a",
+    "e4:c7:67",
+    "48:1b:a4",
+    "64:1b:2f",
+    "e8:6a:64",
+    "d8:3a:dd",
+    "b0:7c:8e",
+    "0c:c4:7a",
+    "78:28:ca",
+    "10:06:1c",
+    "60:12:8b",
+    "00:26:18",
+    "14:d8:64",
+    "20:16:42",
 )
 
 FILLER_PAGE = (
@@ -32,7 +46,9 @@ FILLER_PAGE = (
 )
 _FILLER_RESPONSE = (
     b"HTTP/1.1 200 OK\r\nServer: lighttpd/1.4.59\r\nContent-Type: text/html\r\n"
-    b"Content-Length: " + str(len(FILLER_PAGE)).encode() + b"\r\nConnection: close\r\n\r\n"
+    b"Content-Length: "
+    + str(len(FILLER_PAGE)).encode()
+    + b"\r\nConnection: close\r\n\r\n"
     + FILLER_PAGE
 )
 _MAX_REQUEST = 8192
@@ -48,8 +64,9 @@ class FillerHost:
     ifname: str
 
 
-def plan_fillers(count: int, taken_ips: Collection[str] = (),
-                 taken_macs: Collection[str] = ()) -> list[FillerHost]:
+def plan_fillers(
+    count: int, taken_ips: Collection[str] = (), taken_macs: Collection[str] = ()
+) -> list[FillerHost]:
     """`count` fillers from 198.18.4.1 up, skipping .0/.255 and addresses the spec uses."""
     if not 0 <= count <= MAX_FILLERS:
         raise ValueError(f"filler hosts must be 0..{MAX_FILLERS}, not {count}")

@@ -83,8 +83,9 @@ def entered(name: str) -> Iterator[None]:
         os.close(home)
 
 
-def socket_in(fd: int, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM,
-              proto: int = 0) -> socket.socket:
+def socket_in(
+    fd: int, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM, proto: int = 0
+) -> socket.socket:
     """A new socket living in the namespace `fd` refers to (a socket keeps its namespace)."""
     home = open_current()
     try:

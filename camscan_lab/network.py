@@ -115,7 +115,7 @@ def filler_netns(prefix: str, index: int | None = None) -> str:
 
 def is_lab_netns(prefix: str, name: str) -> bool:
     """Whether `name` is one of the lab's namespaces (not merely another prefix's)."""
-    rest = name[len(prefix):] if name.startswith(prefix) else None
+    rest = name[len(prefix) :] if name.startswith(prefix) else None
     return rest is not None and (rest in ("hub", "scanner") or rest.startswith(("d-", "fill")))
 
 
@@ -125,7 +125,7 @@ def proc_starttime(pid: int) -> int | None:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = stat[stat.rindex(")") + 2:].split()
+    fields = stat[stat.rindex(")") + 2 :].split()
     return None if fields[0] in ("Z", "X") else int(fields[19])
 
 
@@ -146,22 +146,31 @@ def proc_peak_rss_kb(pid: int) -> int | None:
 class Lab:
     """One lab instance, named by its namespace prefix; safe to build for a lab already up."""
 
-    def __init__(self, spec: LabSpec | str | Path | None = None, prefix: str | None = None, *,
-                 hosts: int | None = None, filler_http: bool | None = None,
-                 filler_mode: str | None = None, owner_pid: int | None = None,
-                 ready_timeout: float = READY_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        spec: LabSpec | str | Path | None = None,
+        prefix: str | None = None,
+        *,
+        hosts: int | None = None,
+        filler_http: bool | None = None,
+        filler_mode: str | None = None,
+        owner_pid: int | None = None,
+        ready_timeout: float = READY_TIMEOUT_S,
+    ) -> None:
         self.prefix = prefix or default_prefix()
         if not self.prefix.replace("-", "").replace("_", "").replace(".", "").isalnum():
             raise LabError(f"bad lab prefix {self.prefix!r}: use letters, digits, - _ .")
         self.state_dir = STATE_ROOT / self.prefix
         # Without a spec, attach to the lab as it is up (spec, fillers from its state file).
         config = (self._read_state() or {}).get("config", {}) if spec is None else {}
-        self._spec_arg: LabSpec | str | Path = spec if spec is not None else config.get(
-            "spec", DEFAULT_SPEC)
+        self._spec_arg: LabSpec | str | Path = (
+            spec if spec is not None else config.get("spec", DEFAULT_SPEC)
+        )
         self._spec: LabSpec | None = spec if isinstance(spec, LabSpec) else None
         self.hosts = hosts if hosts is not None else int(config.get("hosts", 0))
-        self.filler_http = (filler_http if filler_http is not None
-                            else bool(config.get("filler_http", False)))
+        self.filler_http = (
+            filler_http if filler_http is not None else bool(config.get("filler_http", False))
+        )
         self.filler_mode = filler_mode or str(config.get("filler_mode", "macvlan"))
         if self.filler_mode not in FILLER_MODES:
             raise LabError(f"filler mode must be one of {', '.join(FILLER_MODES)}")
@@ -179,8 +188,9 @@ class Lab:
     def spec(self) -> LabSpec:
         """The lab's spec (loaded on first use)."""
         if self._spec is None:
-            self._spec = (self._spec_arg if isinstance(self._spec_arg, LabSpec)
-                          else load_spec(self._spec_arg))
+            self._spec = (
+                self._spec_arg if isinstance(self._spec_arg, LabSpec) else load_spec(self._spec_arg)
+            )
         return self._spec
 
     @property
@@ -227,8 +237,16 @@ class Lab:
         return names
 
     def _lab_device(self, d: DeviceSpec) -> LabDevice:
-        return LabDevice(name=d.name, ip=d.ip, mac=d.mac, netns=device_netns(self.prefix, d.name),
-                         ifname=IFNAME, prefix_len=d.prefix_len, role=d.role, spec=d)
+        return LabDevice(
+            name=d.name,
+            ip=d.ip,
+            mac=d.mac,
+            netns=device_netns(self.prefix, d.name),
+            ifname=IFNAME,
+            prefix_len=d.prefix_len,
+            role=d.role,
+            spec=d,
+        )
 
     @contextlib.contextmanager
     def in_scanner(self) -> Iterator[None]:
@@ -245,8 +263,12 @@ class Lab:
     # ---- up -----------------------------------------------------------------------------
 
     def _config(self) -> dict[str, Any]:
-        return {"spec": str(self.spec.path), "hosts": self.hosts,
-                "filler_http": self.filler_http, "filler_mode": self.filler_mode}
+        return {
+            "spec": str(self.spec.path),
+            "hosts": self.hosts,
+            "filler_http": self.filler_http,
+            "filler_mode": self.filler_mode,
+        }
 
     def up(self) -> LabStatus:
         """Bring the lab up (a no-op if it is up with the same config); LabError on failure."""
@@ -255,8 +277,10 @@ class Lab:
             if state is not None and self._healthy(state):
                 if state.get("config") == self._config():
                     return self.status()
-                raise LabError(f"lab {self.prefix!r} is up with another config "
-                               f"({state.get('config')}); run `camscan lab down` first")
+                raise LabError(
+                    f"lab {self.prefix!r} is up with another config "
+                    f"({state.get('config')}); run `camscan lab down` first"
+                )
             if state is not None or self._present_netns():
                 self._down()
             self._up()
@@ -266,12 +290,18 @@ class Lab:
         started = time.monotonic()
         fillers = self.fillers
         state: dict[str, Any] = {
-            "version": _STATE_VERSION, "prefix": self.prefix, "phase": "starting",
-            "config": self._config(), "namespaces": self.namespaces(), "runner": None,
+            "version": _STATE_VERSION,
+            "prefix": self.prefix,
+            "phase": "starting",
+            "config": self._config(),
+            "namespaces": self.namespaces(),
+            "runner": None,
             "devices": len(self.spec.devices),
-            "owner": None if self.owner_pid is None else {
-                "pid": self.owner_pid, "starttime": proc_starttime(self.owner_pid)},
-            "gc_thresh": {"state": "untouched"}, "created": time.time(),
+            "owner": None
+            if self.owner_pid is None
+            else {"pid": self.owner_pid, "starttime": proc_starttime(self.owner_pid)},
+            "gc_thresh": {"state": "untouched"},
+            "created": time.time(),
         }
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._write_state(state)
@@ -304,31 +334,41 @@ class Lab:
     def _wire(self, fillers: Sequence[FillerHost]) -> None:
         hub = [f"link add {BRIDGE} type bridge mcast_snooping 0", f"link set {BRIDGE} up"]
         ends: list[tuple[str, str, str | None]] = [("s0", self.scanner_netns, self.scanner_mac)]
-        ends += [(f"d{i}", device_netns(self.prefix, d.name), d.mac)
-                 for i, d in enumerate(self.spec.devices)]
+        ends += [
+            (f"d{i}", device_netns(self.prefix, d.name), d.mac)
+            for i, d in enumerate(self.spec.devices)
+        ]
         if fillers and self.filler_mode == "macvlan":
             ends.append(("f0", filler_netns(self.prefix), None))
         elif fillers:
             ends += [(f"f{h.index}", filler_netns(self.prefix, h.index), h.mac) for h in fillers]
         if len(ends) > BRIDGE_MAX_PORTS:
-            raise LabError(f"{len(ends)} bridge ports needed, a Linux bridge takes "
-                           f"{BRIDGE_MAX_PORTS}: use macvlan fillers")
+            raise LabError(
+                f"{len(ends)} bridge ports needed, a Linux bridge takes "
+                f"{BRIDGE_MAX_PORTS}: use macvlan fillers"
+            )
         for hubif, ns, mac in ends:
             address = f" address {mac}" if mac else ""
-            hub += [f"link add {hubif} type veth peer name {IFNAME}{address} netns {ns}",
-                    f"link set {hubif} master {BRIDGE} up"]
+            hub += [
+                f"link add {hubif} type veth peer name {IFNAME}{address} netns {ns}",
+                f"link set {hubif} master {BRIDGE} up",
+            ]
         _ip_batch(self.hub_netns, hub)
 
         scanner = _host_commands(self.scanner_ip, self.spec.settings.prefix_len)
         batches: list[tuple[str | None, list[str]]] = [(self.scanner_netns, scanner)]
-        batches += [(device_netns(self.prefix, d.name), _host_commands(d.ip, d.prefix_len))
-                    for d in self.spec.devices]
+        batches += [
+            (device_netns(self.prefix, d.name), _host_commands(d.ip, d.prefix_len))
+            for d in self.spec.devices
+        ]
         if fillers and self.filler_mode == "macvlan":
-            batches.append((filler_netns(self.prefix), ["link set lo up",
-                                                        *macvlan_commands(fillers)]))
+            batches.append(
+                (filler_netns(self.prefix), ["link set lo up", *macvlan_commands(fillers)])
+            )
         elif fillers:
-            batches += [(filler_netns(self.prefix, h.index), _host_commands(h.ip, 15))
-                        for h in fillers]
+            batches += [
+                (filler_netns(self.prefix, h.index), _host_commands(h.ip, 15)) for h in fillers
+            ]
         _ip_batches(batches)
 
     def _start_runner(self) -> dict[str, Any]:
@@ -338,14 +378,27 @@ class Lab:
         try:
             os.set_inheritable(write_fd, True)
             os.set_inheritable(go_read, True)
-            argv = [sys.executable, "-m", "camscan_lab.runner", "--state-dir", str(self.state_dir),
-                    "--ready-fd", str(write_fd), "--go-fd", str(go_read)]
-            actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                       (os.POSIX_SPAWN_DUP2, log, 1), (os.POSIX_SPAWN_DUP2, log, 2)]
+            argv = [
+                sys.executable,
+                "-m",
+                "camscan_lab.runner",
+                "--state-dir",
+                str(self.state_dir),
+                "--ready-fd",
+                str(write_fd),
+                "--go-fd",
+                str(go_read),
+            ]
+            actions = [
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, log, 1),
+                (os.POSIX_SPAWN_DUP2, log, 2),
+            ]
             # The runner never lives in the namespace that built the lab: it starts in the hub.
             with netns.entered(self.hub_netns):
-                pid = os.posix_spawn(sys.executable, argv, dict(os.environ),
-                                     file_actions=actions, setsid=True)
+                pid = os.posix_spawn(
+                    sys.executable, argv, dict(os.environ), file_actions=actions, setsid=True
+                )
         finally:
             os.close(write_fd)
             os.close(go_read)
@@ -359,8 +412,10 @@ class Lab:
             while b"\n" not in buf:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise LabError(f"runner not ready after {self.ready_timeout:.0f} s; "
-                                   f"see {self.state_dir / 'runner.log'}")
+                    raise LabError(
+                        f"runner not ready after {self.ready_timeout:.0f} s; "
+                        f"see {self.state_dir / 'runner.log'}"
+                    )
                 if select.select([fd], [], [], left)[0]:
                     chunk = os.read(fd, 4096)
                     if not chunk:
@@ -389,8 +444,9 @@ class Lab:
 
     def _down(self) -> list[str]:
         state = self._read_state() or {}
-        names = sorted(set(self._present_netns())
-                       | {n for n in state.get("namespaces", []) if netns.exists(n)})
+        names = sorted(
+            set(self._present_netns()) | {n for n in state.get("namespaces", []) if netns.exists(n)}
+        )
         recorded = [state.get("runner") or {}, *self._runner_report().get("spawned", [])]
         pids = [r["pid"] for r in recorded if proc_alive(r.get("pid"), r.get("starttime"))]
         for r in recorded:  # a runner that died as our child is a zombie until reaped
@@ -433,8 +489,9 @@ class Lab:
             runner_alive=alive,
             runner_peak_rss_kb=proc_peak_rss_kb(runner["pid"]) if alive else None,
             services_started=len(report.get("started", [])),
-            services_skipped=tuple(f"{s['service']}: {s['error']}"
-                                   for s in report.get("skipped", [])),
+            services_skipped=tuple(
+                f"{s['service']}: {s['error']}" for s in report.get("skipped", [])
+            ),
             notices=tuple(report.get("notices", [])),
             gc_thresh=_describe_gc(state.get("gc_thresh", {})),
             up_seconds=state.get("up_seconds"),
@@ -443,9 +500,11 @@ class Lab:
 
     def _healthy(self, state: dict[str, Any]) -> bool:
         runner = state.get("runner") or {}
-        return (state.get("phase") == "up"
-                and proc_alive(runner.get("pid"), runner.get("starttime"))
-                and all(netns.exists(n) for n in state.get("namespaces", [])))
+        return (
+            state.get("phase") == "up"
+            and proc_alive(runner.get("pid"), runner.get("starttime"))
+            and all(netns.exists(n) for n in state.get("namespaces", []))
+        )
 
     # ---- state --------------------------------------------------------------------------
 
@@ -495,17 +554,23 @@ def _host_commands(ip: str, prefix_len: int) -> list[str]:
     """One host's interface: address, up, and on-link multicast/broadcast routes (no default)."""
     # With no default route, sends to 239.x or 255.255.255.255 fail with ENETUNREACH unless
     # these on-link routes exist.
-    return ["link set lo up", f"addr add {ip}/{prefix_len} broadcast + dev {IFNAME}",
-            f"link set {IFNAME} up", f"route add 224.0.0.0/4 dev {IFNAME}",
-            f"route add 255.255.255.255/32 dev {IFNAME}"]
+    return [
+        "link set lo up",
+        f"addr add {ip}/{prefix_len} broadcast + dev {IFNAME}",
+        f"link set {IFNAME} up",
+        f"route add 224.0.0.0/4 dev {IFNAME}",
+        f"route add 255.255.255.255/32 dev {IFNAME}",
+    ]
 
 
 def _lab_sysctls(*, many_addresses: bool) -> None:
     """Per-namespace settings, written from a thread inside the namespace."""
     settings = {
         # IPv4 only: no router solicitations, DAD or MLD chatter on the lab segment.
-        "ipv6/conf/all/disable_ipv6": "1", "ipv6/conf/default/disable_ipv6": "1",
-        "ipv4/conf/all/rp_filter": "0", "ipv4/conf/default/rp_filter": "0",
+        "ipv6/conf/all/disable_ipv6": "1",
+        "ipv6/conf/default/disable_ipv6": "1",
+        "ipv4/conf/all/rp_filter": "0",
+        "ipv4/conf/default/rp_filter": "0",
     }
     if many_addresses:
         # Each interface answers ARP for its own address only and announces with it.
@@ -523,8 +588,9 @@ def _ip_batch(ns: str | None, lines: Sequence[str], *, force: bool = False) -> N
     _ip_batches([(ns, list(lines))], force=force)
 
 
-def _ip_batches(batches: Iterable[tuple[str | None, list[str]]], *, force: bool = False,
-                parallel: int = 32) -> None:
+def _ip_batches(
+    batches: Iterable[tuple[str | None, list[str]]], *, force: bool = False, parallel: int = 32
+) -> None:
     """Run several `ip -batch` jobs, up to `parallel` at once."""
     pending = list(batches)
     running: list[tuple[str | None, subprocess.Popen[bytes]]] = []
@@ -532,15 +598,21 @@ def _ip_batches(batches: Iterable[tuple[str | None, list[str]]], *, force: bool 
     while pending or running:
         while pending and len(running) < parallel:
             ns, lines = pending.pop(0)
-            argv = ["ip", *(["-n", ns] if ns else []), *(["-force"] if force else []),
-                    "-batch", "-"]
+            argv = [
+                "ip",
+                *(["-n", ns] if ns else []),
+                *(["-force"] if force else []),
+                "-batch",
+                "-",
+            ]
             # Commands from a file, not a pipe: ip may fill its stderr pipe before reading all.
             with tempfile.TemporaryFile() as commands:
                 commands.write("\n".join(lines).encode() + b"\n")
                 commands.seek(0)
                 try:
-                    proc = subprocess.Popen(argv, stdin=commands, stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.PIPE)
+                    proc = subprocess.Popen(
+                        argv, stdin=commands, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+                    )
                 except FileNotFoundError:
                     raise LabError("iproute2's `ip` is not installed") from None
             running.append((ns, proc))
@@ -632,12 +704,16 @@ def _restore_gc_thresh(record: dict[str, Any]) -> None:
 def _describe_gc(record: dict[str, Any]) -> str:
     state, hosts = record.get("state"), record.get("hosts", 0)
     if state == "raised":
-        return (f"raised to {'/'.join(map(str, record['set']))} for {hosts} hosts "
-                f"(restores {'/'.join(map(str, record['saved']))} on down)")
+        return (
+            f"raised to {'/'.join(map(str, record['set']))} for {hosts} hosts "
+            f"(restores {'/'.join(map(str, record['saved']))} on down)"
+        )
     if state == "enough":
         return f"unchanged {'/'.join(map(str, record['values']))}, enough for {hosts} hosts"
     if state == "not-writable":
         risk = " — past ~500 hosts some may not answer ARP" if hosts > GC_NEEDED_ABOVE else ""
-        return (f"not writable from this namespace (only the root namespace can set them); "
-                f"{hosts} hosts{risk}")
+        return (
+            f"not writable from this namespace (only the root namespace can set them); "
+            f"{hosts} hosts{risk}"
+        )
     return "untouched"

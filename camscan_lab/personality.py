@@ -33,8 +33,9 @@ class LabHost:
     # Tells the person running the lab something they should know (`lab up`/demo print it).
     tell: Callable[[str], None] = field(default=lambda message: None)
 
-    def socket(self, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM,
-               proto: int = 0) -> socket.socket:
+    def socket(
+        self, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM, proto: int = 0
+    ) -> socket.socket:
         """A new socket in this device's namespace."""
         return self.make_socket(family, type, proto)
 

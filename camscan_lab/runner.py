@@ -42,8 +42,13 @@ class Runner:
         self.fds: dict[str, int] = {}
         self.closers: list[tuple[str, Closer]] = []
         self.children: list[subprocess.Popen[bytes]] = []
-        self.report: dict[str, Any] = {"pid": os.getpid(), "started": [], "skipped": [],
-                                       "spawned": [], "notices": []}
+        self.report: dict[str, Any] = {
+            "pid": os.getpid(),
+            "started": [],
+            "skipped": [],
+            "spawned": [],
+            "notices": [],
+        }
 
     def netns_fd(self, name: str) -> int:
         """An open descriptor of the named namespace, kept for the runner's lifetime."""
@@ -54,8 +59,13 @@ class Runner:
     def host(self, device: LabDevice) -> LabHost:
         """The personality's view of a device: sockets and processes land in its namespace."""
         return LabHost(
-            name=device.name, ip=device.ip, mac=device.mac, ifname=device.ifname,
-            netns=device.netns, prefix_len=device.prefix_len, device=device.spec.table,
+            name=device.name,
+            ip=device.ip,
+            mac=device.mac,
+            ifname=device.ifname,
+            netns=device.netns,
+            prefix_len=device.prefix_len,
+            device=device.spec.table,
             make_socket=partial(netns.socket_in, self.netns_fd(device.netns)),
             spawn=partial(self.spawn, device.netns),
             tell=partial(self.notice, device.name),
@@ -63,12 +73,22 @@ class Runner:
 
     def spawn(self, ns: str, argv: Sequence[str]) -> int:
         """Start `argv` in namespace `ns` (`ip netns exec`), recording its PID for `lab down`."""
-        proc = subprocess.Popen(["ip", "netns", "exec", ns, *argv], stdin=subprocess.DEVNULL,
-                                stdout=sys.stderr.fileno(), stderr=sys.stderr.fileno(),
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", ns, *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=sys.stderr.fileno(),
+            stderr=sys.stderr.fileno(),
+            start_new_session=True,
+        )
         self.children.append(proc)
-        self.report["spawned"].append({"pid": proc.pid, "starttime": proc_starttime(proc.pid),
-                                       "netns": ns, "argv": list(argv)})
+        self.report["spawned"].append(
+            {
+                "pid": proc.pid,
+                "starttime": proc_starttime(proc.pid),
+                "netns": ns,
+                "argv": list(argv),
+            }
+        )
         self.write_report()
         log.info("spawned %s in %s: pid %d", list(argv), ns, proc.pid)
         return proc.pid
@@ -125,14 +145,18 @@ class Runner:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         started = time.monotonic()
-        await asyncio.gather(*(self.start(self.host(d), s)
-                               for d in self.lab.devices for s in d.spec.services))
+        await asyncio.gather(
+            *(self.start(self.host(d), s) for d in self.lab.devices for s in d.spec.services)
+        )
         if self.lab.filler_http and self.lab.hosts:
             await self.start_fillers()
         self.report["ready_seconds"] = round(time.monotonic() - started, 3)
         self.write_report()
-        log.info("ready: %d services started, %d skipped", len(self.report["started"]),
-                 len(self.report["skipped"]))
+        log.info(
+            "ready: %d services started, %d skipped",
+            len(self.report["started"]),
+            len(self.report["skipped"]),
+        )
         with contextlib.suppress(OSError):  # `up` may have given up waiting meanwhile
             os.write(ready_fd, json.dumps({"ready": True}).encode() + b"\n")
         os.close(ready_fd)
@@ -141,10 +165,15 @@ class Runner:
                 await asyncio.wait_for(stop.wait(), OWNER_POLL_S)
             for proc in self.children:
                 proc.poll()  # reap children that ended on their own
-            if self.owner and self.owner.get("starttime") and not proc_alive(
-                    self.owner["pid"], self.owner["starttime"]):
-                log.warning("owner pid %d is gone without `lab down`: taking the lab down",
-                            self.owner["pid"])
+            if (
+                self.owner
+                and self.owner.get("starttime")
+                and not proc_alive(self.owner["pid"], self.owner["starttime"])
+            ):
+                log.warning(
+                    "owner pid %d is gone without `lab down`: taking the lab down",
+                    self.owner["pid"],
+                )
                 self.close()
                 self.lab.down()
                 return
@@ -179,8 +208,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ready-fd", type=int, required=True)
     parser.add_argument("--go-fd", type=int, help="wait for a line here before serving")
     args = parser.parse_args(argv)
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     try:
         state = json.loads((args.state_dir / "state.json").read_text())
         runner = Runner(Lab(prefix=state["prefix"]), args.state_dir, state.get("owner"))

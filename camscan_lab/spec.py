@@ -175,8 +175,9 @@ def _device_name(file: str, table: Mapping[str, Any]) -> str:
     return name
 
 
-def _device(file: str, table: Mapping[str, Any], settings: LabSettings,
-            services: tuple[ServiceSpec, ...]) -> DeviceSpec:
+def _device(
+    file: str, table: Mapping[str, Any], settings: LabSettings, services: tuple[ServiceSpec, ...]
+) -> DeviceSpec:
     name = table["name"]
     where = f"{file}: device {name!r}"
     role = table.get("role", "unknown")
@@ -222,8 +223,9 @@ def _prefix_len(where: str, value: Any) -> int:
     return value
 
 
-def _merged_services(docs: list[tuple[str, dict[str, Any]]],
-                     devices: Mapping[str, Any]) -> list[ServiceSpec]:
+def _merged_services(
+    docs: list[tuple[str, dict[str, Any]]], devices: Mapping[str, Any]
+) -> list[ServiceSpec]:
     """Services keyed by (device, kind, port); tables with one key concatenate their arrays of
     tables (`response`, `instance`, ...) in file order, each entry keeping its file's `source`."""
     merged: dict[tuple[str, str, int], tuple[dict[str, Any], list[str]]] = {}
@@ -233,8 +235,9 @@ def _merged_services(docs: list[tuple[str, dict[str, Any]]],
             where = f"{file}: device {key[0]!r}: {key[1]} port {key[2]}"
             table = {"response": [], **raw}
             if not _table_array(table["response"]):
-                raise SpecError(f"{where}: response must be an array of tables "
-                                "([[service.response]])")
+                raise SpecError(
+                    f"{where}: response must be an array of tables ([[service.response]])"
+                )
             if "source" in table:
                 for k, v in list(table.items()):
                     if _table_array(v):
@@ -251,16 +254,19 @@ def _merged_services(docs: list[tuple[str, dict[str, Any]]],
                 elif into[k] != v and k not in _PROVENANCE_KEYS:
                     raise SpecError(f"{where}: {k!r} conflicts with the value in {files[0]}")
             files.append(file)
-    return [ServiceSpec(device=d, kind=k, port=p, table=t, files=tuple(fs))
-            for (d, k, p), (t, fs) in merged.items()]
+    return [
+        ServiceSpec(device=d, kind=k, port=p, table=t, files=tuple(fs))
+        for (d, k, p), (t, fs) in merged.items()
+    ]
 
 
 def _table_array(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(entry, Mapping) for entry in value)
 
 
-def _service_key(file: str, table: Mapping[str, Any],
-                 devices: Mapping[str, Any]) -> tuple[str, str, int]:
+def _service_key(
+    file: str, table: Mapping[str, Any], devices: Mapping[str, Any]
+) -> tuple[str, str, int]:
     device, kind, port = table.get("device"), table.get("kind"), table.get("port")
     if not isinstance(device, str) or device not in devices:
         raise SpecError(f"{file}: service for unknown device {device!r}")
@@ -278,6 +284,7 @@ def _check_unique(devices: list[tuple[str, DeviceSpec]], settings: LabSettings) 
     for file, dev in devices:
         for seen, value, what in ((seen_ip, dev.ip, "ip"), (seen_mac, dev.mac, "mac")):
             if value in seen:
-                raise SpecError(f"{file}: device {dev.name!r}: {what} {value} is also "
-                                f"{seen[value]}'s")
+                raise SpecError(
+                    f"{file}: device {dev.name!r}: {what} {value} is also {seen[value]}'s"
+                )
             seen[value] = f"device {dev.name!r}"

@@ -23,8 +23,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
     found = current_problems()
     if found:
-        raise pytest.UsageError("CAMSCAN_IN_TEST_NETNS is set but this network namespace is "
-                                "not isolated: " + "; ".join(found))
+        raise pytest.UsageError(
+            "CAMSCAN_IN_TEST_NETNS is set but this network namespace is "
+            "not isolated: " + "; ".join(found)
+        )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -19,14 +19,18 @@ def _default_routes(route_v4: str, route_v6: str) -> list[str]:
             out.append(f"IPv4 default route via {fields[0]}")
     for line in route_v6.splitlines():
         fields = line.split()
-        if len(fields) >= 10 and fields[0] == "0" * 32 and fields[1] == "00" \
-                and fields[9] != "lo":
+        if len(fields) >= 10 and fields[0] == "0" * 32 and fields[1] == "00" and fields[9] != "lo":
             out.append(f"IPv6 default route via {fields[9]}")
     return out
 
 
-def problems(interfaces: Iterable[str], route_v4: str, route_v6: str, same_as_init: bool,
-             allowed_prefix: str | None = None) -> list[str]:
+def problems(
+    interfaces: Iterable[str],
+    route_v4: str,
+    route_v6: str,
+    same_as_init: bool,
+    allowed_prefix: str | None = None,
+) -> list[str]:
     """Everything that shows the namespace is not sealed off; empty when it is."""
     out = ["the tests run in the root network namespace"] if same_as_init else []
     for name in interfaces:
@@ -37,6 +41,7 @@ def problems(interfaces: Iterable[str], route_v4: str, route_v6: str, same_as_in
 
 def current_problems() -> list[str]:
     """What `problems` finds in the network namespace this process runs in."""
+
     def read(name: str) -> str:
         try:
             return (PROC_NET / name).read_text()
@@ -50,8 +55,9 @@ def current_problems() -> list[str]:
     if named is not None and here != named:
         out.append("the tests do not run in the namespace CAMSCAN_IN_TEST_NETNS names")
     names = [name for _, name in socket.if_nameindex()]
-    return out + problems(names, read("route"), read("ipv6_route"), here == init,
-                          os.environ.get("CAMSCAN_LAB_PREFIX"))
+    return out + problems(
+        names, read("route"), read("ipv6_route"), here == init, os.environ.get("CAMSCAN_LAB_PREFIX")
+    )
 
 
 def _identity(path: str) -> tuple[int, int] | None:

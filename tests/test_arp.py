@@ -28,20 +28,20 @@ from camscan.discovery.arp import (
 # who-has 24.166.173.159 tell 24.166.172.1, from 00:07:0d:af:f4:54 (42 bytes, unpadded);
 # intel-go/yanff packet/arp_test.go gtLineARPRequest, "created with gopacket library".
 CAPTURED_REQUEST = bytes.fromhex(
-    "ffffffffffff00070daff454080600010800060400010007"
-    "0daff45418a6ac0100000000000018a6ad9f")
+    "ffffffffffff00070daff4540806000108000604000100070daff45418a6ac0100000000000018a6ad9f"
+)
 
 # 192.168.1.2 is-at 00:03:2f:1a:74:de (Linksys), to 192.168.1.105 at 00:1b:11:51:b7:ce, with
 # 4 trailing bytes; packetfu/packetfu test/test_arp.rb test_arp_read.
 CAPTURED_REPLY = bytes.fromhex(
-    "001b1151b7ce00032f1a74de0806000108000604000200032f1a74dec0a80102"
-    "001b1151b7cec0a80169c0a80169")
+    "001b1151b7ce00032f1a74de0806000108000604000200032f1a74dec0a80102001b1151b7cec0a80169c0a80169"
+)
 
 # 10.0.0.2 is-at c4:02:32:6b:00:00 to 10.0.0.1 (c4:01:32:58:00:00); intel-go/yanff
 # packet/arp_test.go gtLineARPReply.
 CAPTURED_REPLY_2 = bytes.fromhex(
-    "c40132580000c402326b000008060001080006040002c402326b00000a000002"
-    "c401325800000a000001")
+    "c40132580000c402326b000008060001080006040002c402326b00000a000002c401325800000a000001"
+)
 
 
 def test_request_matches_captured_bytes() -> None:
@@ -68,9 +68,12 @@ def test_request_rejects_bad_mac() -> None:
 
 def test_parse_captured_reply() -> None:
     assert parse_reply(CAPTURED_REPLY) == ArpReply(
-        sender_mac="00:03:2f:1a:74:de", sender_ip=IPv4Address("192.168.1.2"),
-        target_mac="00:1b:11:51:b7:ce", target_ip=IPv4Address("192.168.1.105"),
-        eth_src="00:03:2f:1a:74:de")
+        sender_mac="00:03:2f:1a:74:de",
+        sender_ip=IPv4Address("192.168.1.2"),
+        target_mac="00:1b:11:51:b7:ce",
+        target_ip=IPv4Address("192.168.1.105"),
+        eth_src="00:03:2f:1a:74:de",
+    )
     reply = parse_reply(CAPTURED_REPLY_2)
     assert reply is not None
     assert (reply.sender_ip, reply.sender_mac) == (IPv4Address("10.0.0.2"), "c4:02:32:6b:00:00")
@@ -142,9 +145,16 @@ def test_any_arp_body_gives_reply_none_or_parse_error(body: bytes, tail: bytes) 
 def test_build_parse_round_trip_through_a_reply() -> None:
     request = build_request("02:00:5e:10:00:02", "198.18.0.2", "198.18.0.11")
     # Make the reply a host would send: swap roles, op 2.
-    reply = (request[6:12] + bytes.fromhex("4419b63a1001") + b"\x08\x06"
-             + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 2)
-             + bytes.fromhex("4419b63a1001") + request[38:42] + request[22:28] + request[28:32])
+    reply = (
+        request[6:12]
+        + bytes.fromhex("4419b63a1001")
+        + b"\x08\x06"
+        + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 2)
+        + bytes.fromhex("4419b63a1001")
+        + request[38:42]
+        + request[22:28]
+        + request[28:32]
+    )
     parsed = parse_reply(reply)
     assert parsed is not None
     assert parsed.sender_ip == IPv4Address("198.18.0.11")
@@ -154,20 +164,21 @@ def test_build_parse_round_trip_through_a_reply() -> None:
 
 # -------------------------------------------------------------------------- BPF filter
 
+
 def run_bpf(prog: bytes, frame: bytes) -> int:
     """A tiny interpreter for the instructions reply_filter uses."""
-    insns = [struct.unpack("HBBI", prog[i:i + 8]) for i in range(0, len(prog), 8)]
+    insns = [struct.unpack("HBBI", prog[i : i + 8]) for i in range(0, len(prog), 8)]
     acc, pc = 0, 0
     while True:
         code, jt, jf, k = insns[pc]
         if code == 0x28:
             if k + 2 > len(frame):
                 return 0
-            acc = int.from_bytes(frame[k:k + 2], "big")
+            acc = int.from_bytes(frame[k : k + 2], "big")
         elif code == 0x20:
             if k + 4 > len(frame):
                 return 0
-            acc = int.from_bytes(frame[k:k + 4], "big")
+            acc = int.from_bytes(frame[k : k + 4], "big")
         elif code == 0x15:
             pc += jt if acc == k else jf
         elif code == 0x06:
@@ -188,13 +199,16 @@ def test_bpf_accepts_only_replies_to_us() -> None:
 
 # -------------------------------------------------------------------------- result
 
+
 def test_result_reports_duplicates_both_ways() -> None:
     a, b, c = IPv4Address("198.18.0.10"), IPv4Address("198.18.0.11"), IPv4Address("198.18.0.12")
-    r = ArpResult(hosts={
-        a: ArpHost(a, "02:00:00:00:00:0a", 0.01, ["02:00:00:00:00:0b"]),
-        b: ArpHost(b, "02:00:00:00:00:0b", 0.02),
-        c: ArpHost(c, "02:00:00:00:00:0c", 0.03),
-    })
+    r = ArpResult(
+        hosts={
+            a: ArpHost(a, "02:00:00:00:00:0a", 0.01, ["02:00:00:00:00:0b"]),
+            b: ArpHost(b, "02:00:00:00:00:0b", 0.02),
+            c: ArpHost(c, "02:00:00:00:00:0c", 0.03),
+        }
+    )
     assert r.duplicate_ips() == {a: ["02:00:00:00:00:0a", "02:00:00:00:00:0b"]}
     assert r.shared_macs() == {"02:00:00:00:00:0b": [a, b]}
     assert r.macs()[c] == "02:00:00:00:00:0c"
@@ -211,8 +225,10 @@ def test_permission_error_is_one_line() -> None:
 
 def test_without_raw_socket_rights_the_error_says_so() -> None:
     # Opening an AF_PACKET socket with protocol 0 receives and sends nothing.
-    code = ("from camscan.discovery.arp import check_raw_socket, ArpPermissionError\n"
-            "try:\n    check_raw_socket()\nexcept ArpPermissionError as e:\n    print(e)\n")
+    code = (
+        "from camscan.discovery.arp import check_raw_socket, ArpPermissionError\n"
+        "try:\n    check_raw_socket()\nexcept ArpPermissionError as e:\n    print(e)\n"
+    )
     argv = [sys.executable, "-c", code]
     if os.geteuid() == 0:
         # Stay root (file access unchanged) but lose CAP_NET_RAW, as an unprivileged user would.
@@ -232,13 +248,19 @@ def test_a_flood_of_macs_claiming_one_address_stays_bounded() -> None:
     from camscan.targets import InterfaceInfo, from_addresses
 
     emitted: list[Evidence] = []
-    ctx = ScanContext(settings=ScanSettings(), interface="eth0", source_ip="198.18.0.2",
-                      in_scope=IPv4Network("198.18.0.0/24"), emit=emitted.append)
-    iface = InterfaceInfo("eth0", 2, "02:00:5e:10:00:02", IPv4Address("198.18.0.2"),
-                          IPv4Network("198.18.0.0/24"))
+    ctx = ScanContext(
+        settings=ScanSettings(),
+        interface="eth0",
+        source_ip="198.18.0.2",
+        in_scope=IPv4Network("198.18.0.0/24"),
+        emit=emitted.append,
+    )
+    iface = InterfaceInfo(
+        "eth0", 2, "02:00:5e:10:00:02", IPv4Address("198.18.0.2"), IPv4Network("198.18.0.0/24")
+    )
     sweep = _Sweep(ctx, iface, from_addresses([IPv4Address("198.18.0.9")]))
     for n in range(5000):
-        mac = f"02:00:00:00:{n >> 8:02x}:{n & 0xff:02x}"
+        mac = f"02:00:00:00:{n >> 8:02x}:{n & 0xFF:02x}"
         sweep.on_frame(build_reply(mac, "198.18.0.9", "02:00:5e:10:00:02", "198.18.0.2"), 0.0)
     (host,) = sweep.result.hosts.values()
     assert len(host.other_macs) == MAX_MACS_PER_IP - 1
@@ -250,8 +272,16 @@ def test_a_flood_of_macs_claiming_one_address_stays_bounded() -> None:
 def build_reply(sender_mac: str, sender_ip: str, target_mac: str, target_ip: str) -> bytes:
     """An ARP reply frame: `sender_ip` is at `sender_mac`, to `target_ip`/`target_mac`."""
     s, t = bytes.fromhex(sender_mac.replace(":", "")), bytes.fromhex(target_mac.replace(":", ""))
-    return (t + s + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 2)
-            + s + IPv4Address(sender_ip).packed + t + IPv4Address(target_ip).packed)
+    return (
+        t
+        + s
+        + b"\x08\x06"
+        + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 2)
+        + s
+        + IPv4Address(sender_ip).packed
+        + t
+        + IPv4Address(target_ip).packed
+    )
 
 
 def test_proxy_arp_for_a_whole_subnet_is_one_short_note() -> None:
@@ -268,6 +298,7 @@ def test_proxy_arp_for_a_whole_subnet_is_one_short_note() -> None:
 
 # -------------------------------------------------------------------------- the adaptive sweep
 
+
 def make_sweep(addresses: list[str], **settings: object) -> tuple[Any, list[Any]]:
     """A sweep's state over `addresses`, fed by hand (no socket)."""
     from ipaddress import IPv4Network
@@ -277,11 +308,16 @@ def make_sweep(addresses: list[str], **settings: object) -> tuple[Any, list[Any]
     from camscan.targets import InterfaceInfo, from_addresses
 
     emitted: list[Any] = []
-    ctx = ScanContext(settings=ScanSettings(**settings),  # type: ignore[arg-type]
-                      interface="eth0", source_ip="198.18.0.2",
-                      in_scope=IPv4Network("198.18.0.0/16"), emit=emitted.append)
-    iface = InterfaceInfo("eth0", 2, "02:00:5e:10:00:02", IPv4Address("198.18.0.2"),
-                          IPv4Network("198.18.0.0/16"))
+    ctx = ScanContext(
+        settings=ScanSettings(**settings),  # type: ignore[arg-type]
+        interface="eth0",
+        source_ip="198.18.0.2",
+        in_scope=IPv4Network("198.18.0.0/16"),
+        emit=emitted.append,
+    )
+    iface = InterfaceInfo(
+        "eth0", 2, "02:00:5e:10:00:02", IPv4Address("198.18.0.2"), IPv4Network("198.18.0.0/16")
+    )
     return _Sweep(ctx, iface, from_addresses(IPv4Address(a) for a in addresses)), emitted
 
 
@@ -351,8 +387,10 @@ def test_rate_never_below_the_floor() -> None:
 def test_retries_go_only_to_silent_addresses_after_their_wait() -> None:
     sweep, emitted = make_sweep(["198.18.0.9", "198.18.0.10"], retries=2, arp_timeout_s=0.25)
     first = {ask(sweep, 0.0), ask(sweep, 0.0)}
-    assert {p for p, _ in first if p} == {IPv4Address("198.18.0.9").packed,
-                                          IPv4Address("198.18.0.10").packed}
+    assert {p for p, _ in first if p} == {
+        IPv4Address("198.18.0.9").packed,
+        IPv4Address("198.18.0.10").packed,
+    }
     assert ask(sweep, 0.0) is None  # both asked; nothing due
     sweep.on_frame(reply_from("198.18.0.9"), 0.004)
     assert sweep.result.latencies.tolist() == [0.004]
@@ -392,8 +430,7 @@ def test_latency_summary() -> None:
 
 
 def test_an_answer_only_to_a_repeat_is_a_loss_and_cuts_the_rate() -> None:
-    sweep, _ = make_sweep(["198.18.0.9", "198.18.0.10"], retries=1, rate=1000,
-                          arp_timeout_s=0.25)
+    sweep, _ = make_sweep(["198.18.0.9", "198.18.0.10"], retries=1, rate=1000, arp_timeout_s=0.25)
     ask(sweep, 0.0), ask(sweep, 0.0)
     sweep.on_frame(reply_from("198.18.0.9"), 0.001)
     sweep.control(0.01)
@@ -408,8 +445,9 @@ def test_an_answer_only_to_a_repeat_is_a_loss_and_cuts_the_rate() -> None:
 
 
 def test_after_a_loss_retries_go_further_apart_and_one_more_is_allowed() -> None:
-    sweep, _ = make_sweep(["198.18.0.9", "198.18.0.10", "198.18.0.11"], retries=1,
-                          arp_timeout_s=0.25)
+    sweep, _ = make_sweep(
+        ["198.18.0.9", "198.18.0.10", "198.18.0.11"], retries=1, arp_timeout_s=0.25
+    )
     for _ in range(3):
         ask(sweep, 0.0)
     sweep.on_frame(reply_from("198.18.0.9"), 0.001)  # latency measured: waits of 0.25 s

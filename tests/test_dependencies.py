@@ -56,8 +56,9 @@ def _imported_distributions(package: str) -> dict[str, list[str]]:
 def test_the_product_declares_exactly_what_it_imports() -> None:
     imported = _imported_distributions("camscan")
     declared = _requirement_names(PROJECT["dependencies"])
-    optional = set().union(*(_requirement_names(PROJECT["optional-dependencies"][e])
-                             for e in PRODUCT_EXTRAS))
+    optional = set().union(
+        *(_requirement_names(PROJECT["optional-dependencies"][e]) for e in PRODUCT_EXTRAS)
+    )
     assert {d: f for d, f in imported.items() if d not in declared | optional} == {}
     assert sorted((declared | optional) - set(imported) - set(LOADED_BY_NAME)) == []
     code = "".join(p.read_text() for p in (ROOT / "camscan").rglob("*.py"))

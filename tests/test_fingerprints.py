@@ -42,8 +42,13 @@ def test_examples_match_own_fingerprint_first(fp: fingerprints.Fingerprint) -> N
 def test_counter_examples_never_identify_a_target(fp: fingerprints.Fingerprint) -> None:
     for cex in fp.counter_examples:
         assert not fp.search(cex), cex
-        verdict = identify([Evidence("t", "", fp.key.rstrip(".") if not fp.key.endswith(".")
-                                     else fp.key + "x", cex)])
+        verdict = identify(
+            [
+                Evidence(
+                    "t", "", fp.key.rstrip(".") if not fp.key.endswith(".") else fp.key + "x", cex
+                )
+            ]
+        )
         assert not verdict.is_target_maker, (cex, verdict.maker)
 
 
@@ -72,19 +77,40 @@ def test_target_rules_carry_counter_examples() -> None:
     """Strong Hikvision/Dahua rules (not vendor-protocol catch-alls) list look-alikes."""
     catch_all = {"sadp.", "dhip."}
     for fp in ALL:
-        if fp.names_target() and fp.strength.value == "strong" \
-                and not fp.key.startswith(tuple(catch_all)):
+        if (
+            fp.names_target()
+            and fp.strength.value == "strong"
+            and not fp.key.startswith(tuple(catch_all))
+        ):
             assert fp.counter_examples, fp.id
 
 
 # Every false-positive source of the knowledge notes §7 appears as a counter-example.
 SECTION7_TRAPS = [
-    "GoAhead-Webs", "GoAhead-http", "WebServer", "webserver", "Web", "uc-httpd",
-    "NetSurveillance", "Cross Web Server", "DVR", "camera", "IPCamera Login",
-    "Mini Dome IP Camera", "Login to the Router Web Configurator", "Login to Cacti",
-    "Login to Symon", "location/country/china", "VIGI", "Shanghai Dahua Scale Factory",
-    "JOREX LOREX INDIA", "Zhejiang Haikang Science And Technology", "DS218+",
-    "Rtsp Server/2.0", "hardware/IPC-model", "name/NVT",
+    "GoAhead-Webs",
+    "GoAhead-http",
+    "WebServer",
+    "webserver",
+    "Web",
+    "uc-httpd",
+    "NetSurveillance",
+    "Cross Web Server",
+    "DVR",
+    "camera",
+    "IPCamera Login",
+    "Mini Dome IP Camera",
+    "Login to the Router Web Configurator",
+    "Login to Cacti",
+    "Login to Symon",
+    "location/country/china",
+    "VIGI",
+    "Shanghai Dahua Scale Factory",
+    "JOREX LOREX INDIA",
+    "Zhejiang Haikang Science And Technology",
+    "DS218+",
+    "Rtsp Server/2.0",
+    "hardware/IPC-model",
+    "name/NVT",
     "OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, PAUSE",
 ]
 
@@ -97,18 +123,26 @@ def test_section7_traps_are_counter_examples(trap: str) -> None:
 
 def test_section7_traps_alone_never_name_a_target() -> None:
     cases = [
-        ("http.server", "GoAhead-Webs"), ("http.server", "uc-httpd 1.0.0"),
-        ("http.server", "WebServer"), ("http.server", "Webs"), ("http.server", "Cross Web Server"),
-        ("http.title", "NETSurveillance WEB"), ("http.title", "DVR Components Download"),
+        ("http.server", "GoAhead-Webs"),
+        ("http.server", "uc-httpd 1.0.0"),
+        ("http.server", "WebServer"),
+        ("http.server", "Webs"),
+        ("http.server", "Cross Web Server"),
+        ("http.title", "NETSurveillance WEB"),
+        ("http.title", "DVR Components Download"),
         ("http.www_authenticate", 'Basic realm="DVR"'),
         ("http.www_authenticate", 'Basic realm="Login to the Router Web Configurator"'),
         ("http.www_authenticate", 'Basic realm="Login to Cacti"'),
-        ("rtsp.server", "Rtsp Server/3.0"), ("rtsp.public", "OPTIONS, DESCRIBE, SETUP, PLAY"),
+        ("rtsp.server", "Rtsp Server/3.0"),
+        ("rtsp.public", "OPTIONS, DESCRIBE, SETUP, PLAY"),
         ("onvif.scope", "onvif://www.onvif.org/location/country/china"),
         ("onvif.scope", "onvif://www.onvif.org/name/VIGI-C340"),
         ("onvif.scope", "onvif://www.onvif.org/hardware/IPC-model"),
-        ("model", "DS218+"), ("model", "IPC-B122-APF28K"), ("model", "CS-KIT-K9"),
-        ("mac", "40:2c:76:1a:bc:de"), ("mac", "c0:61:9a:e1:23:45"),
+        ("model", "DS218+"),
+        ("model", "IPC-B122-APF28K"),
+        ("model", "CS-KIT-K9"),
+        ("mac", "40:2c:76:1a:bc:de"),
+        ("mac", "c0:61:9a:e1:23:45"),
         ("mac", "8c:1f:64:f4:b0:01"),
     ]
     for key, value in cases:
@@ -170,9 +204,11 @@ def test_self_test_catches_a_stolen_example(tmp_path: Path) -> None:
     path = root / "http.server.toml"
     text = path.read_text()
     # a broad rule placed first steals the narrow rules' examples
-    broad = ('[[fingerprint]]\nid = "http.server.anything"\ndescription = "too broad"\n'
-             "pattern = '''.'''\nstrength = \"corroborating\"\nsource = \"test\"\n"
-             'examples = ["zzz"]\n\n')
+    broad = (
+        '[[fingerprint]]\nid = "http.server.anything"\ndescription = "too broad"\n'
+        "pattern = '''.'''\nstrength = \"corroborating\"\nsource = \"test\"\n"
+        'examples = ["zzz"]\n\n'
+    )
     path.write_text(text.replace("[[fingerprint]]", broad + "[[fingerprint]]", 1))
     problems = fingerprints.self_test(fingerprints.load(root))
     assert any("taken first by http.server.anything" in p for p in problems)
@@ -181,8 +217,12 @@ def test_self_test_catches_a_stolen_example(tmp_path: Path) -> None:
 def test_self_test_catches_a_counter_example_reaching_a_target(tmp_path: Path) -> None:
     root = _copy(tmp_path)
     path = root / "http.server.toml"
-    path.write_text(path.read_text().replace('counter_examples = ["micro_httpd", "httpd"]',
-                                             'counter_examples = ["micro_httpd", "App-webs/"]'))
+    path.write_text(
+        path.read_text().replace(
+            'counter_examples = ["micro_httpd", "httpd"]',
+            'counter_examples = ["micro_httpd", "App-webs/"]',
+        )
+    )
     problems = fingerprints.self_test(fingerprints.load(root))
     assert any("names Hikvision" in p for p in problems)
 
@@ -194,9 +234,15 @@ def test_library_loads_once() -> None:
 
 def test_patterns_do_not_backtrack_on_hostile_values() -> None:
     """Long look-alike values (device input is hostile) are matched in linear-ish time."""
-    hostile = ["A" * 20000 + "!", "DS-" + "A-" * 10000 + "!", "Login to " + "9" * 20000,
-               'realm="' + "x" * 20000, "IP5M-" + "T1-" * 7000 + "!", "\n" * 20000,
-               "CONNECTION: x\n" * 2000]
+    hostile = [
+        "A" * 20000 + "!",
+        "DS-" + "A-" * 10000 + "!",
+        "Login to " + "9" * 20000,
+        'realm="' + "x" * 20000,
+        "IP5M-" + "T1-" * 7000 + "!",
+        "\n" * 20000,
+        "CONNECTION: x\n" * 2000,
+    ]
     start = time.perf_counter()
     for fp in ALL:
         for value in hostile:

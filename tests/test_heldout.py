@@ -64,16 +64,25 @@ def test_maker_recall_and_summary(results: list[HostResult]) -> None:
 
 
 def test_a_realm_that_is_a_mac_goes_to_the_oui_tables() -> None:
-    hik = identify([Evidence("h", "rtsp", "rtsp.www_authenticate",
-                             'Digest realm="b4a38201a73f", nonce="739ee6c7ea93532e", '
-                             'stale="FALSE"')])
+    hik = identify(
+        [
+            Evidence(
+                "h",
+                "rtsp",
+                "rtsp.www_authenticate",
+                'Digest realm="b4a38201a73f", nonce="739ee6c7ea93532e", stale="FALSE"',
+            )
+        ]
+    )
     assert (hik.maker, hik.confidence.value) == ("Hikvision", "likely")
     assert [m.fingerprint_id for m in hik.matches] == ["oui.hikvision"]
-    axis = identify([Evidence("h", "http", "http.www_authenticate",
-                              'Digest realm="00408cef081c", nonce="1"')])
+    axis = identify(
+        [Evidence("h", "http", "http.www_authenticate", 'Digest realm="00408cef081c", nonce="1"')]
+    )
     assert axis.maker == "Axis"
     # not MAC-shaped (13 hex digits), or a MAC nobody claims: nothing is said
     for realm in ("b4a38201a73f0", "0200000000ab"):
-        v = identify([Evidence("h", "rtsp", "rtsp.www_authenticate",
-                               f'Digest realm="{realm}", nonce="1"')])
+        v = identify(
+            [Evidence("h", "rtsp", "rtsp.www_authenticate", f'Digest realm="{realm}", nonce="1"')]
+        )
         assert v.maker is None, realm

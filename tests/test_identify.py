@@ -48,10 +48,11 @@ def test_vendor_discovery_reply_decides_alone() -> None:
 
 def test_vendor_api_markers_decide_alone() -> None:
     v = identify([ev("dahua.rpc2_realm", "Login to 4M0747EPAA1D284", "http")])
-    assert (v.maker, v.serial, v.confidence) == ("Dahua", "4M0747EPAA1D284",
-                                                 Confidence.CONFIRMED)
-    body = ("HTTP/1.1 401 Unauthorized\r\nContent-Type: application/xml\r\n\r\n"
-            "<userCheck><statusValue>401</statusValue></userCheck>")
+    assert (v.maker, v.serial, v.confidence) == ("Dahua", "4M0747EPAA1D284", Confidence.CONFIRMED)
+    body = (
+        "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/xml\r\n\r\n"
+        "<userCheck><statusValue>401</statusValue></userCheck>"
+    )
     v = identify([ev("http.path.hik_usercheck", body, "http")])
     assert (v.maker, v.confidence) == ("Hikvision", Confidence.CONFIRMED)
 
@@ -59,40 +60,58 @@ def test_vendor_api_markers_decide_alone() -> None:
 def test_one_strong_is_likely_two_independent_confirm() -> None:
     one = identify([ev("http.server", "App-webs/", "http")])
     assert (one.maker, one.confidence) == ("Hikvision", Confidence.LIKELY)
-    two = identify([ev("http.server", "App-webs/", "http"),
-                    ev("rtsp.www_authenticate", 'Digest realm="IP Camera(21388)", nonce="1"',
-                       "rtsp")])
+    two = identify(
+        [
+            ev("http.server", "App-webs/", "http"),
+            ev("rtsp.www_authenticate", 'Digest realm="IP Camera(21388)", nonce="1"', "rtsp"),
+        ]
+    )
     assert (two.maker, two.confidence) == ("Hikvision", Confidence.CONFIRMED)
 
 
 def test_two_keys_of_one_reply_are_not_independent() -> None:
-    v = identify([ev("http.server", "DNVRS-Webs", "http"),
-                  ev("http.favicon.md5", "89b932fcc47cf4ca3faadb0cfdef89cf", "http"),
-                  ev("http.body", "<script>location.href='/doc/page/login.asp'</script>",
-                     "https")])
+    v = identify(
+        [
+            ev("http.server", "DNVRS-Webs", "http"),
+            ev("http.favicon.md5", "89b932fcc47cf4ca3faadb0cfdef89cf", "http"),
+            ev("http.body", "<script>location.href='/doc/page/login.asp'</script>", "https"),
+        ]
+    )
     assert (v.maker, v.confidence) == ("Hikvision", Confidence.LIKELY)
 
 
-@pytest.mark.parametrize(("key", "value"), [
-    ("http.server", "Webs"), ("http.server", "webserver"), ("rtsp.server", "Rtsp Server/3.0"),
-    ("onvif.scope", "onvif://www.onvif.org/location/country/china"),
-    ("onvif.scope", "onvif://www.onvif.org/extension/unique_identifier/1"),
-    ("mdns.service", "_CGI._tcp.local."), ("http.title", "WEB SERVICE"),
-])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("http.server", "Webs"),
+        ("http.server", "webserver"),
+        ("rtsp.server", "Rtsp Server/3.0"),
+        ("onvif.scope", "onvif://www.onvif.org/location/country/china"),
+        ("onvif.scope", "onvif://www.onvif.org/extension/unique_identifier/1"),
+        ("mdns.service", "_CGI._tcp.local."),
+        ("http.title", "WEB SERVICE"),
+    ],
+)
 def test_one_corroborating_token_never_names_a_target(key: str, value: str) -> None:
     v = identify([ev(key, value)])
     assert v.maker is None and not v.is_target_maker
 
 
 def test_corroborating_tokens_cap_at_possible() -> None:
-    v = identify([ev("rtsp.server", "Rtsp Server/3.0", "rtsp"),
-                  ev("http.title", "WEB SERVICE", "http")])
+    v = identify(
+        [ev("rtsp.server", "Rtsp Server/3.0", "rtsp"), ev("http.title", "WEB SERVICE", "http")]
+    )
     assert (v.maker, v.confidence) == ("Dahua", Confidence.POSSIBLE)
 
 
 def test_white_label_gets_brand_and_maker_with_the_chain() -> None:
-    v = identify([ev("dhip.vendor", "Lorex", "dhip"), ev("dhip.model", "W461ASC", "dhip"),
-                  ev("mac", "00:1f:54:33:44:55", "arp")])
+    v = identify(
+        [
+            ev("dhip.vendor", "Lorex", "dhip"),
+            ev("dhip.model", "W461ASC", "dhip"),
+            ev("mac", "00:1f:54:33:44:55", "arp"),
+        ]
+    )
     assert (v.maker, v.brand, v.model) == ("Dahua", "Lorex", "W461ASC")
     ids = {m.fingerprint_id for m in v.matches}
     assert {"dhip.vendor.oem", "oui.brand.lorex"} <= ids
@@ -126,8 +145,9 @@ def test_conclusive_outweighs_but_keeps_the_conflict() -> None:
 def test_dhip_general_is_unbranded_until_the_model_names_bcs() -> None:
     general = identify([ev("dhip.vendor", "General", "dhip")])
     assert (general.maker, general.brand) == ("Dahua", None)
-    bcs = identify([ev("dhip.vendor", "General", "dhip"),
-                    ev("dhip.model", "BCS-TIP3401IR-E-V", "dhip")])
+    bcs = identify(
+        [ev("dhip.vendor", "General", "dhip"), ev("dhip.model", "BCS-TIP3401IR-E-V", "dhip")]
+    )
     assert (bcs.maker, bcs.brand, bcs.device_type) == ("Dahua", "BCS", "camera")
 
 
@@ -153,15 +173,19 @@ def test_pc_nic_oui_does_not_outvote_device_evidence() -> None:
 
 def test_nothing_known_is_undetermined() -> None:
     v = identify([ev("http.server", "nginx/1.24.0")])
-    assert (v.maker, v.brand, v.confidence, v.matches) == (None, None,
-                                                          Confidence.UNDETERMINED, ())
+    assert (v.maker, v.brand, v.confidence, v.matches) == (None, None, Confidence.UNDETERMINED, ())
 
 
 def test_deterministic_in_any_order() -> None:
-    items = [ev("mac", "9c:8e:cd:0a:1b:2c", "arp"), ev("http.title", "WEB SERVICE", "http"),
-             ev("http.www_authenticate", 'Digest realm="Login to AMC000N49SSV0M2U46"', "http"),
-             ev("rtsp.server", "Rtsp Server/3.0", "rtsp"), ev("model", "IP5M-T1179E"),
-             ev("http.server", "AXIS", "http"), ev("mac", "44:19:b6:00:00:01", "arp")]
+    items = [
+        ev("mac", "9c:8e:cd:0a:1b:2c", "arp"),
+        ev("http.title", "WEB SERVICE", "http"),
+        ev("http.www_authenticate", 'Digest realm="Login to AMC000N49SSV0M2U46"', "http"),
+        ev("rtsp.server", "Rtsp Server/3.0", "rtsp"),
+        ev("model", "IP5M-T1179E"),
+        ev("http.server", "AXIS", "http"),
+        ev("mac", "44:19:b6:00:00:01", "arp"),
+    ]
     first = identify(items)
     rng = random.Random(7)
     for _ in range(20):
@@ -171,17 +195,36 @@ def test_deterministic_in_any_order() -> None:
 
 def test_verdict_to_dict_has_stable_keys() -> None:
     d = verdict_to_dict(identify([ev("http.server", "App-webs/", "http")]))
-    assert list(d) == ["maker", "brand", "device_type", "model", "firmware", "serial",
-                       "confidence", "conflicts", "decided_by", "notes"]
-    assert list(d["decided_by"][0]) == ["fingerprint_id", "strength", "key", "value", "source",
-                                        "port", "sets"]
+    assert list(d) == [
+        "maker",
+        "brand",
+        "device_type",
+        "model",
+        "firmware",
+        "serial",
+        "confidence",
+        "conflicts",
+        "decided_by",
+        "notes",
+    ]
+    assert list(d["decided_by"][0]) == [
+        "fingerprint_id",
+        "strength",
+        "key",
+        "value",
+        "source",
+        "port",
+        "sets",
+    ]
     json.dumps(d)
 
 
 def test_raw_evidence_takes_the_parser_path() -> None:
-    raw = ("HTTP/1.1 200 OK\r\nCONNECTION: close\r\nCONTENT-LENGTH: 40\r\n"
-           "CACHE-CONTROL: max-age=0\r\nCONTENT-TYPE: text/html\r\n\r\n"
-           "<html><title>CPPLUS DVR –Web View</title></html>")
+    raw = (
+        "HTTP/1.1 200 OK\r\nCONNECTION: close\r\nCONTENT-LENGTH: 40\r\n"
+        "CACHE-CONTROL: max-age=0\r\nCONTENT-TYPE: text/html\r\n\r\n"
+        "<html><title>CPPLUS DVR –Web View</title></html>"
+    )
     v = identify(expand([ev("http.response", raw, "http")]))
     assert (v.maker, v.brand) == ("Dahua", "CP Plus")
     assert v.matches and all(m.evidence.key != "http.response" for m in v.matches)
@@ -235,26 +278,34 @@ def _evidence_of(device: dict[str, Any], services: list[dict[str, Any]]) -> list
                 if path == "/":
                     items.append(Evidence(host, kind, "http.response", _http_raw(resp), port))
                 elif path in PATH_NAMES:
-                    items.append(Evidence(host, kind, f"http.path.{PATH_NAMES[path]}",
-                                          _http_raw(resp), port))
+                    items.append(
+                        Evidence(host, kind, f"http.path.{PATH_NAMES[path]}", _http_raw(resp), port)
+                    )
             for field, key in (("cert_subject", "tls.subject"), ("cert_issuer", "tls.issuer")):
                 if svc.get(field):
                     items.append(Evidence(host, "tls", key, svc[field], port))
         elif kind == "rtsp":
-            items.extend(Evidence(host, "rtsp", "rtsp.response", _http_raw(r), port)
-                         for r in svc.get("response", []))
+            items.extend(
+                Evidence(host, "rtsp", "rtsp.response", _http_raw(r), port)
+                for r in svc.get("response", [])
+            )
         elif kind in ("sadp", "dhip") and svc.get("capture"):  # a recorded reply, whole
-            items.append(Evidence(host, kind, f"{kind}.reply",
-                                  recorded(svc["capture"]).decode("latin-1"), port))
+            items.append(
+                Evidence(
+                    host, kind, f"{kind}.reply", recorded(svc["capture"]).decode("latin-1"), port
+                )
+            )
         elif kind in ("sadp", "dhip") and svc.get("reply"):
             items.append(Evidence(host, kind, f"{kind}.reply", svc["reply"], port))
         elif kind == "wsd" and svc.get("reply"):
             items.append(Evidence(host, "wsd", "wsd.probe_match", svc["reply"].strip(), port))
         elif kind in ("mdns", "avahi"):
             for inst in svc.get("instance", []):
-                items += [Evidence(host, "mdns", "mdns.service", inst["type"], port),
-                          Evidence(host, "mdns", "mdns.instance", inst["name"], port),
-                          Evidence(host, "mdns", "mdns.hostname", inst["hostname"], port)]
+                items += [
+                    Evidence(host, "mdns", "mdns.service", inst["type"], port),
+                    Evidence(host, "mdns", "mdns.instance", inst["name"], port),
+                    Evidence(host, "mdns", "mdns.hostname", inst["hostname"], port),
+                ]
         elif kind == "tcp" and svc.get("greeting_hex"):
             items.append(Evidence(host, "tcp", f"tcp.banner.{port}", svc["greeting_hex"], port))
         elif kind == "ssdp":
@@ -287,10 +338,17 @@ def test_default_lab_device_offline(device: dict[str, Any]) -> None:
 
 
 def test_cli_json_lines(tmp_path: Path) -> None:
-    lines = [{"host": "cam1", "key": "http.server", "value": "App-webs/"},
-             {"host": "cam1", "key": "rtsp.www_authenticate", "source": "rtsp", "port": 554,
-              "value": 'Digest realm="IP Camera(21388)", nonce="1"'},
-             {"host": "nas", "key": "model", "value": "DS218+"}]
+    lines = [
+        {"host": "cam1", "key": "http.server", "value": "App-webs/"},
+        {
+            "host": "cam1",
+            "key": "rtsp.www_authenticate",
+            "source": "rtsp",
+            "port": 554,
+            "value": 'Digest realm="IP Camera(21388)", nonce="1"',
+        },
+        {"host": "nas", "key": "model", "value": "DS218+"},
+    ]
     path = tmp_path / "ev.jsonl"
     path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
     result = CliRunner().invoke(app, ["identify", str(path)])
@@ -303,10 +361,12 @@ def test_cli_json_lines(tmp_path: Path) -> None:
 
 
 def test_cli_bad_lines_are_named_and_skipped() -> None:
-    stdin = ('{"host":"a","key":"http.server","value":"App-webs/"}\n'
-             "not json\n"
-             '{"host":"a","key":"no.such.key","value":"x"}\n'
-             '{"host":"a","key":"mac"}\n')
+    stdin = (
+        '{"host":"a","key":"http.server","value":"App-webs/"}\n'
+        "not json\n"
+        '{"host":"a","key":"no.such.key","value":"x"}\n'
+        '{"host":"a","key":"mac"}\n'
+    )
     result = CliRunner().invoke(app, ["identify"], input=stdin)
     assert result.exit_code == 1
     assert "line 2: not JSON" in result.stderr
@@ -318,8 +378,9 @@ def test_cli_bad_lines_are_named_and_skipped() -> None:
 def test_cli_quick_forms() -> None:
     result = CliRunner().invoke(app, ["identify", "--mac", "44:19:b6:00:00:01"])
     assert result.exit_code == 0 and json.loads(result.stdout)["maker"] == "Hikvision"
-    result = CliRunner().invoke(app, ["identify", "-e", "dhip.vendor=Intelbras",
-                                      "--evidence", "dhip.model=VIP-S3120"])
+    result = CliRunner().invoke(
+        app, ["identify", "-e", "dhip.vendor=Intelbras", "--evidence", "dhip.model=VIP-S3120"]
+    )
     out = json.loads(result.stdout)
     assert (out["maker"], out["brand"], out["device_type"]) == ("Dahua", "Intelbras", "camera")
 
@@ -330,8 +391,9 @@ def test_cli_unknown_key_on_command_line_is_a_usage_error() -> None:
 
 
 def test_cli_table_goes_to_stderr() -> None:
-    result = CliRunner().invoke(app, ["identify", "--mac", "00:1f:54:aa:bb:cc",
-                                      "--format", "table"])
+    result = CliRunner().invoke(
+        app, ["identify", "--mac", "00:1f:54:aa:bb:cc", "--format", "table"]
+    )
     assert result.exit_code == 0 and result.stdout == ""
     assert "Lorex" in result.stderr
 
@@ -344,14 +406,19 @@ def test_cli_fingerprints_test_and_list() -> None:
 
 
 def test_identify_hosts_groups_by_host() -> None:
-    verdicts = identify_hosts([ev("http.server", "App-webs/", host="b"),
-                               ev("mac", "00:1f:54:aa:bb:cc", host="a")])
+    verdicts = identify_hosts(
+        [ev("http.server", "App-webs/", host="b"), ev("mac", "00:1f:54:aa:bb:cc", host="a")]
+    )
     assert list(verdicts) == ["a", "b"]
 
 
 def test_onvif_hardware_scope_is_read_as_a_model() -> None:
-    v = identify([ev("onvif.scope", "onvif://www.onvif.org/hardware/IPC-HDW1431T1-S4", "wsd"),
-                  ev("onvif.scope", "onvif://www.onvif.org/name/Dahua", "wsd")])
+    v = identify(
+        [
+            ev("onvif.scope", "onvif://www.onvif.org/hardware/IPC-HDW1431T1-S4", "wsd"),
+            ev("onvif.scope", "onvif://www.onvif.org/name/Dahua", "wsd"),
+        ]
+    )
     assert (v.maker, v.device_type, v.model) == ("Dahua", "camera", "IPC-HDW1431T1-S4")
     v = identify([ev("onvif.scope", "onvif://www.onvif.org/hardware/DS-7616NI-I2%2F16P")])
     assert (v.maker, v.model, v.device_type) == ("Hikvision", "DS-7616NI-I2/16P", "nvr/dvr")
@@ -372,20 +439,24 @@ def test_cli_update_oui_writes_the_table(tmp_path: Path) -> None:
     src = tmp_path / "ieee"
     src.mkdir()
     header = "Registry,Assignment,Organization Name,Organization Address\n"
-    rows = {"oui.csv": 'MA-L,4419B6,"Hangzhou Hikvision Digital Technology Co.,Ltd.",CN\n',
-            "mam.csv": "MA-M,402C761,Shanghai Dahua Scale Factory,CN\n",
-            "oui36.csv": "MA-S,8C1F64F4B,JOREX LOREX INDIA PRIVATE LIMITED,IN\n",
-            "iab.csv": ""}
+    rows = {
+        "oui.csv": 'MA-L,4419B6,"Hangzhou Hikvision Digital Technology Co.,Ltd.",CN\n',
+        "mam.csv": "MA-M,402C761,Shanghai Dahua Scale Factory,CN\n",
+        "oui36.csv": "MA-S,8C1F64F4B,JOREX LOREX INDIA PRIVATE LIMITED,IN\n",
+        "iab.csv": "",
+    }
     for name, body in rows.items():
         (src / name).write_text(header + body)
     out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["fingerprints", "update-oui", "--from", str(src),
-                                      "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["fingerprints", "update-oui", "--from", str(src), "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     table = (out / "ieee.tsv").read_text()
     assert "4419B6\tMA-L\tHangzhou Hikvision Digital Technology Co.,Ltd." in table
-    bad = CliRunner().invoke(app, ["fingerprints", "update-oui", "--from",
-                                   str(tmp_path / "missing"), "--out", str(out)])
+    bad = CliRunner().invoke(
+        app, ["fingerprints", "update-oui", "--from", str(tmp_path / "missing"), "--out", str(out)]
+    )
     assert bad.exit_code == 2 and "camscan: error:" in bad.stderr
 
 
@@ -396,20 +467,51 @@ def test_brand_defaults_to_maker_with_a_note_unless_unbranded() -> None:
     assert (v.maker, v.brand, v.device_type) == ("Dahua", None, "camera")
 
 
-KEYS_UNDER_TEST = ["mac", "model", "http.server", "http.www_authenticate", "http.title",
-                   "http.body", "http.headers", "http.path.hik_usercheck", "rtsp.server",
-                   "rtsp.www_authenticate", "rtsp.sdp", "onvif.scope", "onvif.manufacturer",
-                   "mdns.instance", "sadp.model", "sadp.serial", "dhip.vendor", "dhip.model",
-                   "dahua.rpc2_realm", "tls.subject", "tcp.banner.8000", "http.response",
-                   "rtsp.response", "sadp.reply", "dhip.reply", "wsd.probe_match"]
+KEYS_UNDER_TEST = [
+    "mac",
+    "model",
+    "http.server",
+    "http.www_authenticate",
+    "http.title",
+    "http.body",
+    "http.headers",
+    "http.path.hik_usercheck",
+    "rtsp.server",
+    "rtsp.www_authenticate",
+    "rtsp.sdp",
+    "onvif.scope",
+    "onvif.manufacturer",
+    "mdns.instance",
+    "sadp.model",
+    "sadp.serial",
+    "dhip.vendor",
+    "dhip.model",
+    "dahua.rpc2_realm",
+    "tls.subject",
+    "tcp.banner.8000",
+    "http.response",
+    "rtsp.response",
+    "sadp.reply",
+    "dhip.reply",
+    "wsd.probe_match",
+]
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(KEYS_UNDER_TEST), st.text(max_size=300),
-                          st.sampled_from(["", "http", "rtsp", "wsd"])), max_size=6),
-       st.randoms())
-def test_any_evidence_gives_a_verdict_in_any_order(items: list[tuple[str, str, str]],
-                                                    rnd: random.Random) -> None:
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(KEYS_UNDER_TEST),
+            st.text(max_size=300),
+            st.sampled_from(["", "http", "rtsp", "wsd"]),
+        ),
+        max_size=6,
+    ),
+    st.randoms(),
+)
+def test_any_evidence_gives_a_verdict_in_any_order(
+    items: list[tuple[str, str, str]], rnd: random.Random
+) -> None:
     evidence = expand(ev(k, v, s) for k, v, s in items)
     first = identify(evidence)
     rnd.shuffle(evidence)
@@ -420,13 +522,20 @@ def test_any_evidence_gives_a_verdict_in_any_order(items: list[tuple[str, str, s
 
 
 def test_oem_brand_wins_over_the_platform_makers_own_name() -> None:
-    v = identify([ev("mac", "50:c7:bf:2b:2c:2d", "arp"),
-                  ev("onvif.scope", "onvif://www.onvif.org/name/VIGI-C340", "wsd")])
+    v = identify(
+        [
+            ev("mac", "50:c7:bf:2b:2c:2d", "arp"),
+            ev("onvif.scope", "onvif://www.onvif.org/name/VIGI-C340", "wsd"),
+        ]
+    )
     assert (v.maker, v.brand) == ("TP-Link", "VIGI")
     # an Intelbras-branded access point built by TP-Link (nmap: Intelbras WAP, TP-LINK made)
-    v = identify([ev("mac", "58:10:8c:66:77:88", "arp"),
-                  ev("http.www_authenticate", 'Basic realm="TP-LINK Wireless N Router WR841N"',
-                     "http")])
+    v = identify(
+        [
+            ev("mac", "58:10:8c:66:77:88", "arp"),
+            ev("http.www_authenticate", 'Basic realm="TP-LINK Wireless N Router WR841N"', "http"),
+        ]
+    )
     assert (v.maker, v.brand) == ("TP-Link", "Intelbras")
 
 
@@ -445,8 +554,11 @@ def test_raw_keys_are_the_expanders_keys() -> None:
 
 
 def test_identify_reads_raw_input_and_leaves_plain_input_alone(tmp_path: Path) -> None:
-    raw = {"host": "cam", "key": "http.response",
-           "value": "HTTP/1.1 200 OK\r\nServer: App-webs/\r\n\r\n"}
+    raw = {
+        "host": "cam",
+        "key": "http.response",
+        "value": "HTTP/1.1 200 OK\r\nServer: App-webs/\r\n\r\n",
+    }
     path = tmp_path / "raw.jsonl"
     path.write_text(json.dumps(raw) + "\n")
     result = CliRunner().invoke(app, ["identify", str(path)])

@@ -170,8 +170,12 @@ def test_failed_install_still_restores(host: Host) -> None:
 def test_an_install_stopped_by_a_signal_still_restores(host: Host) -> None:
     host.policy.write_text("#!/bin/sh\nexit 0\n")
     before = snapshot(host.policy)
-    proc = subprocess.Popen(["bash", str(SCRIPT)], env=host.env(apt_sleep="2"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["bash", str(SCRIPT)],
+        env=host.env(apt_sleep="2"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 20
     while "policy-rc.d 101" not in host.log() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -198,8 +202,10 @@ def test_a_service_the_host_already_had_is_left_alone(host: Host) -> None:
 def test_a_newly_installed_daemon_is_left_disabled_never_masked_or_stopped(host: Host) -> None:
     assert host.run("--test").returncode == 0
     calls = service_calls(host.log())
-    assert sorted(calls) == ["systemctl disable --quiet avahi-daemon.service avahi-daemon.socket",
-                             "systemctl disable --quiet postgresql.service"]
+    assert sorted(calls) == [
+        "systemctl disable --quiet avahi-daemon.service avahi-daemon.socket",
+        "systemctl disable --quiet postgresql.service",
+    ]
     assert not any(w in c for c in calls for w in ("mask", "stop", "kill"))
 
 

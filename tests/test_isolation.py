@@ -21,12 +21,17 @@ def test_a_sealed_namespace_has_no_problem() -> None:
 
 def test_every_way_out_is_named() -> None:
     v4 = ROUTE_HEADER + "\neth0\t00000000\t0100A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
-    v6 = ("00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
-          "fe800000000000000000000000000001 00000400 00000000 00000000 00000003 eth0\n")
+    v6 = (
+        "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+        "fe800000000000000000000000000001 00000400 00000000 00000000 00000003 eth0\n"
+    )
     found = problems(["lo", "eth0"], v4, v6, same_as_init=True)
-    assert found == ["the tests run in the root network namespace",
-                     "interface 'eth0' besides loopback", "IPv4 default route via eth0",
-                     "IPv6 default route via eth0"]
+    assert found == [
+        "the tests run in the root network namespace",
+        "interface 'eth0' besides loopback",
+        "IPv4 default route via eth0",
+        "IPv6 default route via eth0",
+    ]
 
 
 def test_a_subnet_route_is_not_a_default_route() -> None:
@@ -34,8 +39,9 @@ def test_a_subnet_route_is_not_a_default_route() -> None:
     assert problems(["lo", "camscan-x"], v4, "", False, allowed_prefix="camscan-") == []
 
 
-@pytest.mark.skipif(not os.environ.get("CAMSCAN_IN_TEST_NETNS"),
-                    reason="only inside scripts/test's namespace")
+@pytest.mark.skipif(
+    not os.environ.get("CAMSCAN_IN_TEST_NETNS"), reason="only inside scripts/test's namespace"
+)
 def test_this_run_is_isolated() -> None:
     assert current_problems() == []
 
@@ -46,8 +52,9 @@ def _limits(proc: Path) -> list[int]:
 
 def _neigh(action: str, pid: int, state: Path, proc: Path) -> None:
     env = {**os.environ, "CAMSCAN_NEIGH_STATE": str(state), "CAMSCAN_NEIGH_PROC": str(proc)}
-    subprocess.run([str(ROOT / "scripts" / "neigh-limits"), action, str(pid)], env=env,
-                   check=True, timeout=30)
+    subprocess.run(
+        [str(ROOT / "scripts" / "neigh-limits"), action, str(pid)], env=env, check=True, timeout=30
+    )
 
 
 @pytest.fixture
@@ -75,7 +82,8 @@ def fake_proc(tmp_path: Path) -> Path:
 
 
 def test_overlapping_runs_restore_the_machine_values_once_the_last_ends(
-        tmp_path: Path, fake_proc: Path, live: Callable[[], int]) -> None:
+    tmp_path: Path, fake_proc: Path, live: Callable[[], int]
+) -> None:
     state, a, b = tmp_path / "state", live(), live()
     _neigh("hold", a, state, fake_proc)
     _neigh("hold", b, state, fake_proc)  # sees raised values: must not save them as the machine's
@@ -87,7 +95,8 @@ def test_overlapping_runs_restore_the_machine_values_once_the_last_ends(
 
 
 def test_a_killed_run_does_not_keep_the_limits_raised(
-        tmp_path: Path, fake_proc: Path, live: Callable[[], int]) -> None:
+    tmp_path: Path, fake_proc: Path, live: Callable[[], int]
+) -> None:
     state = tmp_path / "state"
     dead = subprocess.Popen(["true"])
     dead.wait()
@@ -99,7 +108,8 @@ def test_a_killed_run_does_not_keep_the_limits_raised(
 
 
 def test_higher_machine_values_are_never_lowered(
-        tmp_path: Path, fake_proc: Path, live: Callable[[], int]) -> None:
+    tmp_path: Path, fake_proc: Path, live: Callable[[], int]
+) -> None:
     (fake_proc / "gc_thresh3").write_text("65536\n")
     a = live()
     _neigh("hold", a, tmp_path / "state", fake_proc)
@@ -116,15 +126,38 @@ def test_the_suite_refuses_to_run_in_a_namespace_with_a_way_out(tmp_path: Path) 
     ip = ["ip", "-n", ns]
     subprocess.run(["ip", "netns", "add", ns], check=True)
     try:
-        for cmd in (["link", "add", "eth9", "type", "veth", "peer", "name", "eth9p"],
-                    ["link", "set", "eth9", "up"], ["link", "set", "eth9p", "up"],
-                    ["addr", "add", "198.18.254.1/24", "dev", "eth9"],
-                    ["route", "add", "default", "via", "198.18.254.2"]):
+        for cmd in (
+            ["link", "add", "eth9", "type", "veth", "peer", "name", "eth9p"],
+            ["link", "set", "eth9", "up"],
+            ["link", "set", "eth9p", "up"],
+            ["addr", "add", "198.18.254.1/24", "dev", "eth9"],
+            ["route", "add", "default", "via", "198.18.254.2"],
+        ):
             subprocess.run(ip + cmd, check=True)
         done = subprocess.run(
-            ["ip", "netns", "exec", ns, "env", "CAMSCAN_IN_TEST_NETNS=1", sys.executable, "-m",
-             "pytest", "-q", "-p", "no:cacheprovider", str(Path(__file__)), "-k", "sealed"],
-            cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+            [
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "env",
+                "CAMSCAN_IN_TEST_NETNS=1",
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                str(Path(__file__)),
+                "-k",
+                "sealed",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     finally:
         subprocess.run(["ip", "netns", "del", ns], check=False)
     assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout + done.stderr

@@ -25,8 +25,9 @@ print(json.dumps({"imported": names, "lab_modules": lab}))
 
 
 def without_lab(code: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
 
 
 def test_every_product_module_imports_with_the_lab_hidden() -> None:
@@ -34,7 +35,8 @@ def test_every_product_module_imports_with_the_lab_hidden() -> None:
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert {"camscan.pipeline", "camscan.cli.scan", "camscan.discovery.sadp"} <= set(
-        result["imported"])
+        result["imported"]
+    )
     assert result["lab_modules"] == []
 
 
@@ -42,10 +44,16 @@ def test_no_product_module_names_the_lab_in_an_import_statement() -> None:
     offenders = []
     for path in sorted((ROOT / "camscan").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
-                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names
-                          if n.split(".")[0] == "camscan_lab"]
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            offenders += [
+                f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] == "camscan_lab"
+            ]
     assert offenders == []
 
 
@@ -61,8 +69,10 @@ def test_lab_commands_without_the_lab_say_how_to_install_it() -> None:
     for argv in (["demo"], ["lab", "up", "--hosts", "3"], ["lab", "--help"]):
         proc = without_lab(RUN_CLI, *argv)
         assert (proc.returncode, proc.stdout) == (2, ""), (argv, proc.stderr)
-        assert proc.stderr == ("camscan: error: the lab is not installed: "
-                               "pip install 'camscan[lab]' (from a checkout: '.[lab]')\n")
+        assert proc.stderr == (
+            "camscan: error: the lab is not installed: "
+            "pip install 'camscan[lab]' (from a checkout: '.[lab]')\n"
+        )
 
 
 def test_without_the_lab_the_other_commands_still_work() -> None:
@@ -74,7 +84,12 @@ def test_without_the_lab_the_other_commands_still_work() -> None:
 
 
 def test_with_the_lab_installed_the_lab_commands_are_offered() -> None:
-    proc = subprocess.run([sys.executable, "-m", "camscan", "lab", "--help"],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "camscan", "lab", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr
     assert all(c in proc.stdout for c in ("up", "down", "status", "exec"))

@@ -30,14 +30,20 @@ def capture_bytes(name: str) -> bytes:
 
 
 def test_the_office_lab_serves_recorded_replies() -> None:
-    assert {(d.name, s.kind) for d, s in RECORDED} >= {("dahua-cam-yard", "dhip"),
-                                                       ("hik-cam-lobby", "sadp")}
+    assert {(d.name, s.kind) for d, s in RECORDED} >= {
+        ("dahua-cam-yard", "dhip"),
+        ("hik-cam-lobby", "sadp"),
+    }
 
 
-@pytest.mark.parametrize(("device", "service"), [(d, s) for d, s in RECORDED if s.kind == "dhip"],
-                         ids=lambda x: getattr(x, "name", ""))
+@pytest.mark.parametrize(
+    ("device", "service"),
+    [(d, s) for d, s in RECORDED if s.kind == "dhip"],
+    ids=lambda x: getattr(x, "name", ""),
+)
 def test_a_recorded_dhip_device_answers_with_the_capture_byte_for_byte(
-        device: DeviceSpec, service: ServiceSpec, monkeypatch: pytest.MonkeyPatch) -> None:
+    device: DeviceSpec, service: ServiceSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
     capture = capture_bytes(service.table["capture"])
     # Not one byte may come from camscan's own packet builder.
     monkeypatch.setattr(lab_dhip, "dhip_packet", lambda *a: pytest.fail("built, not recorded"))
@@ -45,10 +51,14 @@ def test_a_recorded_dhip_device_answers_with_the_capture_byte_for_byte(
     assert lab_dhip.answer_search(service.table, SEARCH, sender) == [(capture, sender)]
 
 
-@pytest.mark.parametrize(("device", "service"), [(d, s) for d, s in RECORDED if s.kind == "sadp"],
-                         ids=lambda x: getattr(x, "name", ""))
+@pytest.mark.parametrize(
+    ("device", "service"),
+    [(d, s) for d, s in RECORDED if s.kind == "sadp"],
+    ids=lambda x: getattr(x, "name", ""),
+)
 def test_a_recorded_sadp_device_answers_with_the_capture_byte_for_byte(
-        device: DeviceSpec, service: ServiceSpec) -> None:
+    device: DeviceSpec, service: ServiceSpec
+) -> None:
     capture = capture_bytes(service.table["capture"])
     recorded_uuid = sadp.parse_probe_match(capture).get("Uuid")
     assert recorded_uuid
@@ -71,8 +81,9 @@ def test_no_personality_takes_protocol_facts_from_camscans_own_modules() -> None
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("camscan."):
                 shared.append(f"{path.name}: {node.module}")
             elif isinstance(node, ast.Import):
-                shared += [f"{path.name}: {a.name}" for a in node.names
-                           if a.name.startswith("camscan.")]
+                shared += [
+                    f"{path.name}: {a.name}" for a in node.names if a.name.startswith("camscan.")
+                ]
     assert shared == []
 
 
@@ -85,8 +96,10 @@ def test_the_labs_dhip_header_is_the_recorded_devices_header(name: str) -> None:
 def test_the_lab_reads_camscans_msearch_as_strictly_as_a_device() -> None:
     assert lab_ssdp.read_msearch(ssdp.build_msearch())
     good = ssdp.build_msearch().decode()
-    for broken in (good.replace('"ssdp:discover"', "ssdp:discover"),  # MAN unquoted
-                   good.replace("\r\n", "\n"),  # bare LF lines
-                   good.replace("M-SEARCH", "M-SEARCH2"),
-                   good.replace("MX: ", "MX-: ")):
+    for broken in (
+        good.replace('"ssdp:discover"', "ssdp:discover"),  # MAN unquoted
+        good.replace("\r\n", "\n"),  # bare LF lines
+        good.replace("M-SEARCH", "M-SEARCH2"),
+        good.replace("MX: ", "MX-: "),
+    ):
         assert lab_ssdp.read_msearch(broken.encode()) is None, broken

@@ -98,6 +98,7 @@ def error_of(path: Path) -> str:
 
 # ---- the default office -------------------------------------------------------------------
 
+
 def test_default_office_spec_loads_with_unique_lab_addresses() -> None:
     spec = load_spec(DEFAULT_SPEC)
     assert len(spec.devices) >= 40
@@ -111,6 +112,7 @@ def test_default_office_spec_loads_with_unique_lab_addresses() -> None:
 
 # ---- directory specs and merging ----------------------------------------------------------
 
+
 def test_services_from_several_files_merge_by_device_kind_and_port(tmp_path: Path) -> None:
     spec = load_spec(write(tmp_path, devices=LAB + CAM + NVR, http=HTTP, onvif=ONVIF))
     cam = spec.device("cam")
@@ -118,21 +120,34 @@ def test_services_from_several_files_merge_by_device_kind_and_port(tmp_path: Pat
     (svc,) = cam.services
     assert (svc.kind, svc.port) == ("http", 80)
     assert [r["path"] for r in svc.table["response"]] == [
-        "/", "/doc/page/login.asp", "/onvif/device_service"]  # devices.toml, http, onvif order
+        "/",
+        "/doc/page/login.asp",
+        "/onvif/device_service",
+    ]  # devices.toml, http, onvif order
     assert [r["source"] for r in svc.table["response"]] == [
-        "http capture", "http capture", "its own provenance"]
+        "http capture",
+        "http capture",
+        "its own provenance",
+    ]
     assert [Path(f).name for f in svc.files] == ["http.toml", "onvif.toml"]
     assert spec.device("nvr").services == ()
 
 
 def test_any_array_of_tables_merges_but_scalars_must_agree(tmp_path: Path) -> None:
-    mdns = ('[[service]]\ndevice = "cam"\nkind = "mdns"\nport = 5353\nsource = "{src}"\n'
-            'txt = ["a=1"]\n  [[service.instance]]\n  name = "{name}"\n')
-    spec = load_spec(write(tmp_path, devices=LAB + CAM, a=mdns.format(src="one", name="x"),
-                           b=mdns.format(src="two", name="y")))
+    mdns = (
+        '[[service]]\ndevice = "cam"\nkind = "mdns"\nport = 5353\nsource = "{src}"\n'
+        'txt = ["a=1"]\n  [[service.instance]]\n  name = "{name}"\n'
+    )
+    spec = load_spec(
+        write(
+            tmp_path,
+            devices=LAB + CAM,
+            a=mdns.format(src="one", name="x"),
+            b=mdns.format(src="two", name="y"),
+        )
+    )
     (svc,) = spec.device("cam").services
-    assert svc.table["instance"] == [{"source": "one", "name": "x"},
-                                     {"source": "two", "name": "y"}]
+    assert svc.table["instance"] == [{"source": "one", "name": "x"}, {"source": "two", "name": "y"}]
     assert svc.table["response"] == [] and svc.table["txt"] == ["a=1"]
     (tmp_path / "b.toml").write_text(mdns.format(src="two", name="y").replace("a=1", "a=2"))
     assert "'txt' conflicts" in error_of(tmp_path)
@@ -158,8 +173,8 @@ def test_one_file_spec(tmp_path: Path) -> None:
 
 
 def test_conflicting_service_settings_name_both_files(tmp_path: Path) -> None:
-    tls = ONVIF.replace('source = "onvif capture"', 'tls = true')
-    base = HTTP.replace('source = "http capture"', 'tls = false')
+    tls = ONVIF.replace('source = "onvif capture"', "tls = true")
+    base = HTTP.replace('source = "http capture"', "tls = false")
     message = error_of(write(tmp_path, devices=LAB + CAM, http=base, onvif=tls))
     assert "onvif.toml" in message and "http.toml" in message and "'cam'" in message
     assert "'tls'" in message
@@ -167,39 +182,65 @@ def test_conflicting_service_settings_name_both_files(tmp_path: Path) -> None:
 
 # ---- one-line errors naming file and device -----------------------------------------------
 
-@pytest.mark.parametrize(("files", "expected"), [
-    ({"devices": LAB + CAM.replace("198.18.0.11", "10.0.0.11")},
-     ["devices.toml", "'cam'", "outside the lab range"]),
-    ({"devices": LAB + CAM.replace("198.18.0.11", "not-an-ip")}, ["'cam'", "not an IPv4"]),
-    ({"devices": LAB + CAM.replace("44:19:B6:3A:10:01", "45:19:b6:3a:10:01")},
-     ["'cam'", "multicast"]),
-    ({"devices": LAB + CAM.replace("44:19:B6:3A:10:01", "44:19:b6")}, ["'cam'", "not a MAC"]),
-    ({"devices": LAB + CAM + NVR.replace("198.18.0.15", "198.18.0.11")},
-     ["'nvr'", "198.18.0.11", "'cam'"]),
-    ({"devices": LAB + CAM + NVR.replace("4c:bd:8f:10:20:30", "44:19:b6:3a:10:01")},
-     ["'nvr'", "mac"]),
-    ({"devices": LAB + CAM.replace("198.18.0.11", "198.18.0.2")}, ["'cam'", "scanner"]),
-    ({"devices": LAB + CAM + CAM.replace("198.18.0.11", "198.18.0.12")},
-     ["'cam'", "defined twice"]),
-    ({"devices": LAB + CAM.replace('name = "cam"', 'name = "bad/name"')}, ["'bad/name'"]),
-    ({"devices": LAB + CAM, "http": HTTP.replace('device = "cam"', 'device = "ghost"')},
-     ["http.toml", "unknown device 'ghost'"]),
-    ({"devices": LAB + CAM, "http": HTTP.replace("port = 80", "port = 0")},
-     ["http.toml", "'cam'", "port"]),
-    ({"devices": LAB + CAM, "http": HTTP.replace('kind = "http"', "kind = 3")},
-     ["http.toml", "'cam'", "kind"]),
-    ({"devices": LAB + CAM, "x": '[[service]]\ndevice = "cam"\nkind = "tcp"\nport = 1\n'
-      'response = "oops"\n'}, ["x.toml", "'cam'", "response"]),
-    ({"devices": CAM}, ["devices.toml", "[lab]"]),
-    ({"devices": LAB + CAM, "more": LAB}, ["more.toml", "second [lab]"]),
-    ({"devices": LAB.replace('"198.18.0.2"', '"198.18.0.2.9"') + CAM}, ["[lab]", "scanner"]),
-    ({"devices": LAB.replace("prefix_len = 15", "prefix_len = 8") + CAM}, ["wider"]),
-    ({"devices": LAB + CAM, "bad": "[[service]\n"}, ["bad.toml", "invalid TOML"]),
-    ({"http": HTTP}, ["no devices.toml"]),
-    ({"devices": LAB}, ["no [[device]]"]),
-])
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (
+            {"devices": LAB + CAM.replace("198.18.0.11", "10.0.0.11")},
+            ["devices.toml", "'cam'", "outside the lab range"],
+        ),
+        ({"devices": LAB + CAM.replace("198.18.0.11", "not-an-ip")}, ["'cam'", "not an IPv4"]),
+        (
+            {"devices": LAB + CAM.replace("44:19:B6:3A:10:01", "45:19:b6:3a:10:01")},
+            ["'cam'", "multicast"],
+        ),
+        ({"devices": LAB + CAM.replace("44:19:B6:3A:10:01", "44:19:b6")}, ["'cam'", "not a MAC"]),
+        (
+            {"devices": LAB + CAM + NVR.replace("198.18.0.15", "198.18.0.11")},
+            ["'nvr'", "198.18.0.11", "'cam'"],
+        ),
+        (
+            {"devices": LAB + CAM + NVR.replace("4c:bd:8f:10:20:30", "44:19:b6:3a:10:01")},
+            ["'nvr'", "mac"],
+        ),
+        ({"devices": LAB + CAM.replace("198.18.0.11", "198.18.0.2")}, ["'cam'", "scanner"]),
+        (
+            {"devices": LAB + CAM + CAM.replace("198.18.0.11", "198.18.0.12")},
+            ["'cam'", "defined twice"],
+        ),
+        ({"devices": LAB + CAM.replace('name = "cam"', 'name = "bad/name"')}, ["'bad/name'"]),
+        (
+            {"devices": LAB + CAM, "http": HTTP.replace('device = "cam"', 'device = "ghost"')},
+            ["http.toml", "unknown device 'ghost'"],
+        ),
+        (
+            {"devices": LAB + CAM, "http": HTTP.replace("port = 80", "port = 0")},
+            ["http.toml", "'cam'", "port"],
+        ),
+        (
+            {"devices": LAB + CAM, "http": HTTP.replace('kind = "http"', "kind = 3")},
+            ["http.toml", "'cam'", "kind"],
+        ),
+        (
+            {
+                "devices": LAB + CAM,
+                "x": '[[service]]\ndevice = "cam"\nkind = "tcp"\nport = 1\nresponse = "oops"\n',
+            },
+            ["x.toml", "'cam'", "response"],
+        ),
+        ({"devices": CAM}, ["devices.toml", "[lab]"]),
+        ({"devices": LAB + CAM, "more": LAB}, ["more.toml", "second [lab]"]),
+        ({"devices": LAB.replace('"198.18.0.2"', '"198.18.0.2.9"') + CAM}, ["[lab]", "scanner"]),
+        ({"devices": LAB.replace("prefix_len = 15", "prefix_len = 8") + CAM}, ["wider"]),
+        ({"devices": LAB + CAM, "bad": "[[service]\n"}, ["bad.toml", "invalid TOML"]),
+        ({"http": HTTP}, ["no devices.toml"]),
+        ({"devices": LAB}, ["no [[device]]"]),
+    ],
+)
 def test_bad_specs_fail_with_one_line_naming_file_and_device(
-        tmp_path: Path, files: dict[str, str], expected: list[str]) -> None:
+    tmp_path: Path, files: dict[str, str], expected: list[str]
+) -> None:
     message = error_of(write(tmp_path, **files))
     for part in expected:
         assert part in message, message
@@ -209,8 +250,12 @@ def test_missing_path(tmp_path: Path) -> None:
     assert "no such spec" in error_of(tmp_path / "nope")
 
 
-_values = st.one_of(st.text(max_size=20), st.integers(-5, 70000), st.booleans(),
-                    st.lists(st.integers(0, 3), max_size=2))
+_values = st.one_of(
+    st.text(max_size=20),
+    st.integers(-5, 70000),
+    st.booleans(),
+    st.lists(st.integers(0, 3), max_size=2),
+)
 
 
 def _toml(value: object) -> str:
@@ -222,12 +267,19 @@ def _toml(value: object) -> str:
 
 
 @settings(max_examples=150, deadline=None)
-@given(fields=st.dictionaries(st.sampled_from(["name", "ip", "mac", "role", "prefix_len",
-                                                "expect", "port", "kind", "device"]),
-                              _values, max_size=6),
-       garbage=st.binary(max_size=40))
+@given(
+    fields=st.dictionaries(
+        st.sampled_from(
+            ["name", "ip", "mac", "role", "prefix_len", "expect", "port", "kind", "device"]
+        ),
+        _values,
+        max_size=6,
+    ),
+    garbage=st.binary(max_size=40),
+)
 def test_any_device_or_service_values_give_a_spec_or_a_spec_error(
-        fields: dict[str, object], garbage: bytes) -> None:
+    fields: dict[str, object], garbage: bytes
+) -> None:
     body = "".join(f"{k} = {_toml(v)}\n" for k, v in fields.items())
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -241,6 +293,7 @@ def test_any_device_or_service_values_give_a_spec_or_a_spec_error(
 
 
 # ---- filler plans -------------------------------------------------------------------------
+
 
 def test_fillers_fill_a_24_then_the_22() -> None:
     hosts = plan_fillers(1000)
@@ -264,8 +317,10 @@ def test_fillers_skip_addresses_the_spec_uses() -> None:
 def test_each_macvlan_filler_gets_its_own_mac_address_and_reply_route() -> None:
     hosts = plan_fillers(2)
     lines = macvlan_commands(hosts)
-    assert (f"link add link eth0 name m1 address {hosts[1].mac} type macvlan mode bridge "
-            "bcqueuelen 10000") in lines
+    assert (
+        f"link add link eth0 name m1 address {hosts[1].mac} type macvlan mode bridge "
+        "bcqueuelen 10000"
+    ) in lines
     assert f"addr add {hosts[1].ip}/15 dev m1 noprefixroute" in lines
     assert f"addr add {hosts[0].ip}/15 dev m0" in lines
     assert f"rule add from {hosts[1].ip} table 1001 pref 1001" in lines
@@ -273,17 +328,27 @@ def test_each_macvlan_filler_gets_its_own_mac_address_and_reply_route() -> None:
 
 # ---- namespace names ----------------------------------------------------------------------
 
-@pytest.mark.parametrize(("name", "ours"), [
-    ("camscan-hub", True), ("camscan-scanner", True), ("camscan-d-hik-cam-lobby", True),
-    ("camscan-fill", True), ("camscan-fill-17", True),
-    ("camscan-test-1234", False), ("camscan-t99-hub", False), ("other-hub", False),
-    ("camscan-", False),
-])
+
+@pytest.mark.parametrize(
+    ("name", "ours"),
+    [
+        ("camscan-hub", True),
+        ("camscan-scanner", True),
+        ("camscan-d-hik-cam-lobby", True),
+        ("camscan-fill", True),
+        ("camscan-fill-17", True),
+        ("camscan-test-1234", False),
+        ("camscan-t99-hub", False),
+        ("other-hub", False),
+        ("camscan-", False),
+    ],
+)
 def test_down_only_touches_this_prefixs_namespaces(name: str, ours: bool) -> None:
     assert is_lab_netns("camscan-", name) is ours
 
 
 # ---- neighbour-table limits ---------------------------------------------------------------
+
 
 @pytest.fixture
 def gc_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, ...]:
@@ -299,7 +364,8 @@ def _gc_values(files: tuple[Path, ...]) -> list[int]:
 
 
 def test_many_hosts_raise_the_neighbour_limits_and_down_restores_them(
-        gc_files: tuple[Path, ...]) -> None:
+    gc_files: tuple[Path, ...],
+) -> None:
     record = network._raise_gc_thresh(1055)
     assert record["state"] == "raised" and record["saved"] == [128, 512, 1024]
     raised = _gc_values(gc_files)
@@ -324,7 +390,8 @@ def test_limits_changed_by_someone_else_are_not_restored(gc_files: tuple[Path, .
 
 
 def test_unwritable_limits_are_reported_not_fatal(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(network, "GC_THRESH", tuple(tmp_path / f"absent{i}" for i in (1, 2, 3)))
     record = network._raise_gc_thresh(1055)
     assert record["state"] == "not-writable"
@@ -334,6 +401,7 @@ def test_unwritable_limits_are_reported_not_fatal(
 
 # ---- the runner's personality loading, without a network ----------------------------------
 
+
 def _host() -> LabHost:
     def no_socket(family: int, type: int, proto: int) -> socket.socket:
         raise AssertionError("a skipped personality made a socket")
@@ -341,26 +409,43 @@ def _host() -> LabHost:
     def no_spawn(argv: Sequence[str]) -> int:
         raise AssertionError("a skipped personality spawned a process")
 
-    return LabHost(name="cam", ip="198.18.0.11", mac="44:19:b6:3a:10:01", ifname="eth0",
-                   netns="x-d-cam", prefix_len=15, device={}, make_socket=no_socket,
-                   spawn=no_spawn)
+    return LabHost(
+        name="cam",
+        ip="198.18.0.11",
+        mac="44:19:b6:3a:10:01",
+        ifname="eth0",
+        netns="x-d-cam",
+        prefix_len=15,
+        device={},
+        make_socket=no_socket,
+        spawn=no_spawn,
+    )
 
 
 async def _fails_to_start(host: LabHost, table: Mapping[str, Any]) -> Closer:
     raise TypeError("no port")
 
 
-@pytest.mark.parametrize(("register", "why"), [
-    (False, "no personality registered for kind 'csa-kind'"),
-    (True, "failed to start: TypeError: no port"),
-])
+@pytest.mark.parametrize(
+    ("register", "why"),
+    [
+        (False, "no personality registered for kind 'csa-kind'"),
+        (True, "failed to start: TypeError: no port"),
+    ],
+)
 def test_runner_skips_a_personality_that_is_missing_or_fails(
-        register: bool, why: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    register: bool, why: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if register:
         serve: Serve = _fails_to_start
         monkeypatch.setitem(PERSONALITIES, "csa-kind", serve)
-    spec = load_spec(write(tmp_path, devices=LAB + CAM,
-                           svc='[[service]]\ndevice = "cam"\nkind = "csa-kind"\nport = 1\n'))
+    spec = load_spec(
+        write(
+            tmp_path,
+            devices=LAB + CAM,
+            svc='[[service]]\ndevice = "cam"\nkind = "csa-kind"\nport = 1\n',
+        )
+    )
     runner = Runner(network.Lab(spec, "csa-unit-"), tmp_path)
     asyncio.run(runner.start(_host(), spec.device("cam").services[0]))
     assert runner.closers == [] and runner.report["started"] == []
@@ -369,8 +454,7 @@ def test_runner_skips_a_personality_that_is_missing_or_fails(
 
 
 @pytest.mark.parametrize("kind", ["dhip", "sadp"])
-def test_a_service_naming_a_missing_capture_is_skipped_at_start(
-        kind: str, tmp_path: Path) -> None:
+def test_a_service_naming_a_missing_capture_is_skipped_at_start(kind: str, tmp_path: Path) -> None:
     svc = f'[[service]]\ndevice = "cam"\nkind = "{kind}"\nport = 1\ncapture = "{kind}/no.hex"\n'
     spec = load_spec(write(tmp_path, devices=LAB + CAM, svc=svc))
     runner = Runner(network.Lab(spec, "csa-unit-"), tmp_path)
@@ -383,9 +467,24 @@ def test_lab_status_tells_what_the_personalities_told() -> None:
     from camscan_lab.cli import describe
 
     status = network.LabStatus(
-        prefix="x-", state_dir="/run/camscan-lab/x-", up=True, phase="up", spec="office",
-        namespaces=(), expected_namespaces=0, devices=1, fillers=0, filler_mode=None,
-        runner_pid=None, runner_alive=False, runner_peak_rss_kb=None, services_started=1,
-        services_skipped=(), notices=("cam: avahi-daemon is not installed: stand-in",),
-        gc_thresh="", up_seconds=None, network_seconds=None)
+        prefix="x-",
+        state_dir="/run/camscan-lab/x-",
+        up=True,
+        phase="up",
+        spec="office",
+        namespaces=(),
+        expected_namespaces=0,
+        devices=1,
+        fillers=0,
+        filler_mode=None,
+        runner_pid=None,
+        runner_alive=False,
+        runner_peak_rss_kb=None,
+        services_started=1,
+        services_skipped=(),
+        notices=("cam: avahi-daemon is not installed: stand-in",),
+        gc_thresh="",
+        up_seconds=None,
+        network_seconds=None,
+    )
     assert "  note:       cam: avahi-daemon is not installed: stand-in" in describe(status)

@@ -24,6 +24,7 @@ DAHUA_2 = "ZHEJIANG DAHUA TECHNOLOGYCO.,LTD"
 
 # -------------------------------------------------------------------------- the generated table
 
+
 def test_table_header_names_source_date_and_do_not_edit() -> None:
     header = oui.table().header
     assert any("generated - do not edit" in h for h in header)
@@ -52,23 +53,27 @@ def test_registrant_counts_from_the_snapshot() -> None:
     assert by_name["Intelbras"] == 18
 
 
-@pytest.mark.parametrize(("mac", "prefix", "registry", "registrant"), [
-    ("44:19:b6:3a:10:01", "4419B6", "MA-L", HIKVISION),
-    ("3C-EF-8C-61-01-C0", "3CEF8C", "MA-L", DAHUA_1),
-    ("407a.a412.3456", "407AA4", "MA-L", DAHUA_2),
-    # A MA-M inside the IEEE RA's own MA-L block 402C76: the longer prefix wins.
-    ("40:2c:76:1a:bc:de", "402C761", "MA-M", "Shanghai Dahua Scale Factory"),
-    ("40:2c:76:0a:bc:de", "402C760", "MA-M", "Lista AG"),
-    # A MA-S inside MA-L 8C1F64 (IEEE Registration Authority).
-    ("8c:1f:64:f4:b1:23", "8C1F64F4B", "MA-S", "JOREX LOREX INDIA PRIVATE LIMITED"),
-    ("34:46:63:2f:ff:ff", "3446632", "MA-M", "Amcrest Technologies"),
-    ("b0:b3:53:60:00:01", "B0B3536", "MA-M", "Hangzhou Hikrobot Technology Co., Ltd."),
-    ("00:50:c2:b0:41:00", "0050C2B04", "IAB", "Ubiquiti Inc"),
-    ("00:50:c2:b0:51:00", "0050C2B05", "IAB", None),
-    ("000000000001", "000000", "MA-L", "XEROX CORPORATION"),
-])
-def test_longest_prefix_lookup(mac: str, prefix: str, registry: str,
-                               registrant: str | None) -> None:
+@pytest.mark.parametrize(
+    ("mac", "prefix", "registry", "registrant"),
+    [
+        ("44:19:b6:3a:10:01", "4419B6", "MA-L", HIKVISION),
+        ("3C-EF-8C-61-01-C0", "3CEF8C", "MA-L", DAHUA_1),
+        ("407a.a412.3456", "407AA4", "MA-L", DAHUA_2),
+        # A MA-M inside the IEEE RA's own MA-L block 402C76: the longer prefix wins.
+        ("40:2c:76:1a:bc:de", "402C761", "MA-M", "Shanghai Dahua Scale Factory"),
+        ("40:2c:76:0a:bc:de", "402C760", "MA-M", "Lista AG"),
+        # A MA-S inside MA-L 8C1F64 (IEEE Registration Authority).
+        ("8c:1f:64:f4:b1:23", "8C1F64F4B", "MA-S", "JOREX LOREX INDIA PRIVATE LIMITED"),
+        ("34:46:63:2f:ff:ff", "3446632", "MA-M", "Amcrest Technologies"),
+        ("b0:b3:53:60:00:01", "B0B3536", "MA-M", "Hangzhou Hikrobot Technology Co., Ltd."),
+        ("00:50:c2:b0:41:00", "0050C2B04", "IAB", "Ubiquiti Inc"),
+        ("00:50:c2:b0:51:00", "0050C2B05", "IAB", None),
+        ("000000000001", "000000", "MA-L", "XEROX CORPORATION"),
+    ],
+)
+def test_longest_prefix_lookup(
+    mac: str, prefix: str, registry: str, registrant: str | None
+) -> None:
     entry = oui.lookup(mac)
     assert entry is not None
     assert (entry.prefix, entry.registry) == (prefix, registry)
@@ -80,13 +85,24 @@ def test_longest_prefix_lookup(mac: str, prefix: str, registry: str,
 def test_ma_l_block_of_the_registration_authority_itself() -> None:
     # 8C1F64FFF has no MA-S row (FFC is the last one): the address falls back to the MA-L row.
     assert oui.lookup("8c:1f:64:ff:ff:ff") == OuiEntry(
-        "8C1F64", "MA-L", "IEEE Registration Authority")
+        "8C1F64", "MA-L", "IEEE Registration Authority"
+    )
     assert oui.lookup("8c:1f:64:ff:c0:00") == OuiEntry(
-        "8C1F64FFC", "MA-S", "Invendis Technologies India Pvt Ltd")
+        "8C1F64FFC", "MA-S", "Invendis Technologies India Pvt Ltd"
+    )
 
 
-@pytest.mark.parametrize("mac", ["", "zz:zz:zz:zz:zz:zz", "44:19:b6", "44:19:b6:3a:10:01:02",
-                                 "02:00:5e:10:00:91", "ff:ff:ff:ff:ff:ff"])
+@pytest.mark.parametrize(
+    "mac",
+    [
+        "",
+        "zz:zz:zz:zz:zz:zz",
+        "44:19:b6",
+        "44:19:b6:3a:10:01:02",
+        "02:00:5e:10:00:91",
+        "ff:ff:ff:ff:ff:ff",
+    ],
+)
 def test_lookup_misses(mac: str) -> None:
     assert oui.lookup(mac) is None
 
@@ -110,12 +126,13 @@ def test_table_rejects_unsorted_or_malformed_text() -> None:
 
 
 def test_import_is_lazy_and_load_is_fast() -> None:
-    code = ("import time, camscan.oui as o\n"
-            "assert o.table.cache_info().currsize == 0\n"
-            "t = time.perf_counter(); o.lookup('44:19:b6:00:00:01')\n"
-            "print(time.perf_counter() - t)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import time, camscan.oui as o\n"
+        "assert o.table.cache_info().currsize == 0\n"
+        "t = time.perf_counter(); o.lookup('44:19:b6:00:00:01')\n"
+        "print(time.perf_counter() - t)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     # The bar is < 100 ms on an idle machine (~15 ms measured); a loaded CI box gets slack.
     assert float(out.stdout) < 0.3
 
@@ -126,13 +143,18 @@ HEADER = "Registry,Assignment,Organization Name,Organization Address\n"
 
 
 def write_registry(d: Path) -> None:
-    (d / "oui.csv").write_text(HEADER + 'MA-L,4419B6,"Hangzhou Hikvision Digital '
-                               'Technology Co.,Ltd.","Hangzhou CN"\nMA-L,402C76,IEEE '
-                               'Registration Authority  ,x\n', encoding="utf-8")
-    (d / "mam.csv").write_text(HEADER + "MA-M,402C761,Shanghai Dahua Scale Factory,x\n",
-                               encoding="utf-8")
-    (d / "oui36.csv").write_text(HEADER + "MA-S,8C1F64F4B,JOREX LOREX INDIA PRIVATE "
-                                 "LIMITED,x\n", encoding="utf-8")
+    (d / "oui.csv").write_text(
+        HEADER + 'MA-L,4419B6,"Hangzhou Hikvision Digital '
+        'Technology Co.,Ltd.","Hangzhou CN"\nMA-L,402C76,IEEE '
+        "Registration Authority  ,x\n",
+        encoding="utf-8",
+    )
+    (d / "mam.csv").write_text(
+        HEADER + "MA-M,402C761,Shanghai Dahua Scale Factory,x\n", encoding="utf-8"
+    )
+    (d / "oui36.csv").write_text(
+        HEADER + "MA-S,8C1F64F4B,JOREX LOREX INDIA PRIVATE LIMITED,x\n", encoding="utf-8"
+    )
     (d / "iab.csv").write_text(HEADER, encoding="utf-8")
 
 
@@ -144,16 +166,19 @@ def test_generate_from_directory(tmp_path: Path) -> None:
     assert report.rows == {"MA-L": 2, "MA-M": 1, "MA-S": 1, "IAB": 0}
     text = report.path.read_text(encoding="utf-8")
     assert text.splitlines()[0] == (
-        "# camscan IEEE MAC address registry table - generated - do not edit")
+        "# camscan IEEE MAC address registry table - generated - do not edit"
+    )
     assert "# source date: 2026-05-21\n" in text
     assert f"# source: {src.resolve()} (oui.csv, mam.csv, oui36.csv, iab.csv)\n" in text
     table = OuiTable(text)
     assert table.lookup("44:19:b6:00:00:01") == OuiEntry("4419B6", "MA-L", HIKVISION)
     # Stray whitespace in IEEE names is collapsed.
     assert table.lookup("40:2c:76:00:00:01") == OuiEntry(
-        "402C76", "MA-L", "IEEE Registration Authority")
+        "402C76", "MA-L", "IEEE Registration Authority"
+    )
     assert table.lookup("40:2c:76:10:00:01") == OuiEntry(
-        "402C761", "MA-M", "Shanghai Dahua Scale Factory")
+        "402C761", "MA-M", "Shanghai Dahua Scale Factory"
+    )
 
 
 def test_generate_without_date_uses_file_dates(tmp_path: Path) -> None:
@@ -176,6 +201,7 @@ def test_generate_errors(tmp_path: Path) -> None:
 
 
 # -------------------------------------------------------------------------- curated map
+
 
 def test_every_curated_registrant_exists_exactly_in_the_table() -> None:
     names = oui.table().registrants
@@ -205,15 +231,22 @@ def claim(mac: str) -> OuiClaim:
 def test_hikvision_group() -> None:
     c = claim("44:19:b6:3a:10:01")
     assert (c.fingerprint_id, c.maker, c.brand, c.strength) == (
-        "oui.hikvision", "Hikvision", None, Strength.STRONG)
+        "oui.hikvision",
+        "Hikvision",
+        None,
+        Strength.STRONG,
+    )
     assert (c.prefix, c.registrant) == ("4419B6", HIKVISION)
     assert (claim("24:b1:05:0a:0b:0c").maker, claim("24:b1:05:0a:0b:0c").brand) == (
-        "Hikvision", "Prama Hikvision")
+        "Hikvision",
+        "Prama Hikvision",
+    )
     assert (claim("0c:a6:4c:12:34:56").maker, claim("0c:a6:4c:12:34:56").brand) == (
-        "Hikvision", "EZVIZ")
+        "Hikvision",
+        "EZVIZ",
+    )
     robot = claim("34:bd:20:31:41:59")
-    assert (robot.maker, robot.brand, robot.flags) == ("Hikvision", "Hikrobot",
-                                                       ("machine-vision",))
+    assert (robot.maker, robot.brand, robot.flags) == ("Hikvision", "Hikrobot", ("machine-vision",))
     assert claim("b0:b3:53:60:00:01").fingerprint_id == "oui.hikvision.hikrobot"  # MA-M
 
 
@@ -233,27 +266,38 @@ def test_imou_link_is_flagged_unverified() -> None:
         assert c.strength is Strength.CORROBORATING
 
 
-@pytest.mark.parametrize(("mac", "brand"), [
-    ("9c:8e:cd:0a:1b:2c", "Amcrest"), ("34:46:63:20:00:01", "Amcrest"),
-    ("00:1f:54:33:44:55", "Lorex"), ("58:10:8c:66:77:88", "Intelbras"),
-    ("5c:35:48:99:aa:bb", "CP Plus"), ("14:2f:fd:00:00:01", "LTS"),
-    ("50:dc:d0:04:05:06", "ALIBI"), ("14:3f:c3:01:02:03", "Luma"),
-    ("38:c4:e8:cc:dd:ee", "BCS"), ("b4:36:e3:00:00:01", "KBVision"),
-    ("bc:51:fe:00:00:01", "Swann"),
-])
+@pytest.mark.parametrize(
+    ("mac", "brand"),
+    [
+        ("9c:8e:cd:0a:1b:2c", "Amcrest"),
+        ("34:46:63:20:00:01", "Amcrest"),
+        ("00:1f:54:33:44:55", "Lorex"),
+        ("58:10:8c:66:77:88", "Intelbras"),
+        ("5c:35:48:99:aa:bb", "CP Plus"),
+        ("14:2f:fd:00:00:01", "LTS"),
+        ("50:dc:d0:04:05:06", "ALIBI"),
+        ("14:3f:c3:01:02:03", "Luma"),
+        ("38:c4:e8:cc:dd:ee", "BCS"),
+        ("b4:36:e3:00:00:01", "KBVision"),
+        ("bc:51:fe:00:00:01", "Swann"),
+    ],
+)
 def test_oem_brand_ouis_name_the_brand_not_a_maker(mac: str, brand: str) -> None:
     c = claim(mac)
     assert c.brand == brand
     assert c.maker is None
 
 
-@pytest.mark.parametrize("mac", [
-    "40:2c:76:1a:bc:de",  # Shanghai Dahua Scale Factory
-    "8c:1f:64:f4:b1:23",  # JOREX LOREX INDIA
-    "c0:61:9a:e1:23:45",  # Zhejiang Haikang Science And Technology
-    "14:07:08:00:00:01",  # CP PLUS GMBH & CO. KG
-    "e4:28:a4:00:00:01",  # Prama India (not Prama Hikvision)
-])
+@pytest.mark.parametrize(
+    "mac",
+    [
+        "40:2c:76:1a:bc:de",  # Shanghai Dahua Scale Factory
+        "8c:1f:64:f4:b1:23",  # JOREX LOREX INDIA
+        "c0:61:9a:e1:23:45",  # Zhejiang Haikang Science And Technology
+        "14:07:08:00:00:01",  # CP PLUS GMBH & CO. KG
+        "e4:28:a4:00:00:01",  # Prama India (not Prama Hikvision)
+    ],
+)
 def test_name_collisions_are_never_claimed(mac: str) -> None:
     entry = oui.lookup(mac)
     assert entry is not None and entry.registrant in oui.exclusions()
@@ -276,21 +320,38 @@ def lab_devices() -> list[dict[str, object]]:
 
 # The default lab's MACs and what their OUI alone must say (None: no claim).
 LAB_OUI = {
-    "router": ("MikroTik", None), "hik-cam-lobby": ("Hikvision", None),
-    "ezviz-cam-kitchen": ("Hikvision", "EZVIZ"), "prama-cam": ("Hikvision", "Prama Hikvision"),
-    "hikrobot-vision": ("Hikvision", "Hikrobot"), "dahua-cam-entrance": ("Dahua", None),
-    "amcrest-cam": (None, "Amcrest"), "lorex-cam": (None, "Lorex"),
-    "intelbras-cam": (None, "Intelbras"), "cpplus-dvr": (None, "CP Plus"),
-    "bcs-cam": (None, "BCS"), "luma-nvr": (None, "Luma"), "alibi-nvr": (None, "ALIBI"),
-    "truvision-nvr": ("Dell", None), "axis-cam": ("Axis", None),
-    "hanwha-cam": ("Hanwha", None), "uniview-cam": ("Uniview", None),
-    "ubiquiti-ap": ("Ubiquiti", None), "hp-printer": ("HP", None),
-    "brother-printer": ("Brother", None), "pc-finance": ("Dell", None),
-    "pc-reception": ("Intel", None), "laptop-it": ("ASUS", None),
-    "synology-nas": ("Synology", None), "vigi-cam": ("TP-Link", None),
-    "draytek-router": ("DrayTek", None), "milesight-cam": ("Milesight", None),
-    "tiandy-cam": ("Tiandy", None), "netgear-switch": ("NETGEAR", None),
-    "dahua-scale": None, "haikang-device": None, "hostile-silent": None,
+    "router": ("MikroTik", None),
+    "hik-cam-lobby": ("Hikvision", None),
+    "ezviz-cam-kitchen": ("Hikvision", "EZVIZ"),
+    "prama-cam": ("Hikvision", "Prama Hikvision"),
+    "hikrobot-vision": ("Hikvision", "Hikrobot"),
+    "dahua-cam-entrance": ("Dahua", None),
+    "amcrest-cam": (None, "Amcrest"),
+    "lorex-cam": (None, "Lorex"),
+    "intelbras-cam": (None, "Intelbras"),
+    "cpplus-dvr": (None, "CP Plus"),
+    "bcs-cam": (None, "BCS"),
+    "luma-nvr": (None, "Luma"),
+    "alibi-nvr": (None, "ALIBI"),
+    "truvision-nvr": ("Dell", None),
+    "axis-cam": ("Axis", None),
+    "hanwha-cam": ("Hanwha", None),
+    "uniview-cam": ("Uniview", None),
+    "ubiquiti-ap": ("Ubiquiti", None),
+    "hp-printer": ("HP", None),
+    "brother-printer": ("Brother", None),
+    "pc-finance": ("Dell", None),
+    "pc-reception": ("Intel", None),
+    "laptop-it": ("ASUS", None),
+    "synology-nas": ("Synology", None),
+    "vigi-cam": ("TP-Link", None),
+    "draytek-router": ("DrayTek", None),
+    "milesight-cam": ("Milesight", None),
+    "tiandy-cam": ("Tiandy", None),
+    "netgear-switch": ("NETGEAR", None),
+    "dahua-scale": None,
+    "haikang-device": None,
+    "hostile-silent": None,
 }
 
 
@@ -314,14 +375,22 @@ def test_default_lab_no_wrong_hikvision_or_dahua() -> None:
 
 
 def test_groups_schema_errors() -> None:
-    ok = {"id": "oui.x", "registrants": ["X"], "maker": "X", "strength": "strong",
-          "note": "n", "source": "s"}
+    ok = {
+        "id": "oui.x",
+        "registrants": ["X"],
+        "maker": "X",
+        "strength": "strong",
+        "note": "n",
+        "source": "s",
+    }
     assert parse_groups({"group": [ok]})[0][0].maker == "X"
-    for bad, msg in [({**ok, "strength": "huge"}, "unknown strength"),
-                     ({**ok, "registrants": []}, "registrants"),
-                     ({**ok, "source": ""}, "'source'"),
-                     ({k: v for k, v in ok.items() if k != "maker"}, "maker or a brand"),
-                     ({**ok, "flags": "x"}, "flags")]:
+    for bad, msg in [
+        ({**ok, "strength": "huge"}, "unknown strength"),
+        ({**ok, "registrants": []}, "registrants"),
+        ({**ok, "source": ""}, "'source'"),
+        ({k: v for k, v in ok.items() if k != "maker"}, "maker or a brand"),
+        ({**ok, "flags": "x"}, "flags"),
+    ]:
         with pytest.raises(OuiDataError, match=msg):
             parse_groups({"group": [bad]})
     with pytest.raises(OuiDataError, match="'source'"):

@@ -15,27 +15,39 @@ from camscan.models import Confidence, Device, Evidence, Verdict
 from camscan.pipeline import Method, Scan, ScanRequest
 from camscan.targets import InterfaceInfo, parse_targets
 
-IFACE = InterfaceInfo("eth0", 2, "02:00:5e:10:00:02", IPv4Address("198.18.0.2"),
-                      IPv4Network("198.18.0.0/15"))
+IFACE = InterfaceInfo(
+    "eth0", 2, "02:00:5e:10:00:02", IPv4Address("198.18.0.2"), IPv4Network("198.18.0.0/15")
+)
 
 Fake = Callable[..., Coroutine[Any, Any, None]]
 
 
-def make_scan(*, arp: Fake, listeners: dict[str, Fake], probe: Fake,
-              methods: tuple[Method, ...] = pipeline.ALL_METHODS,
-              targets: tuple[str, ...] = ("198.18.0.0/24",),
-              interfaces: tuple[InterfaceInfo, ...] = (IFACE,),
-              alive: Callable[[ScanContext, str], Coroutine[Any, Any, bool]] | None = None,
-              settings: ScanSettings | None = None,
-              identify_with: Callable[[Sequence[Evidence]], Verdict] = identify,
-              scan_class: type[Scan] = Scan) -> Scan:
+def make_scan(
+    *,
+    arp: Fake,
+    listeners: dict[str, Fake],
+    probe: Fake,
+    methods: tuple[Method, ...] = pipeline.ALL_METHODS,
+    targets: tuple[str, ...] = ("198.18.0.0/24",),
+    interfaces: tuple[InterfaceInfo, ...] = (IFACE,),
+    alive: Callable[[ScanContext, str], Coroutine[Any, Any, bool]] | None = None,
+    settings: ScanSettings | None = None,
+    identify_with: Callable[[Sequence[Evidence]], Verdict] = identify,
+    scan_class: type[Scan] = Scan,
+) -> Scan:
     """A prepared scan whose discoverers, probe, liveness check and interfaces are the fakes."""
     discoverers = {Method.ARP: arp} | {Method(name): run for name, run in listeners.items()}
-    request = ScanRequest(targets=list(targets), methods=methods,
-                          settings=settings or ScanSettings())
-    scan = scan_class(request, discoverers, {"banners": HostProbe(Method.BANNERS, probe)},
-                      liveness=alive or never_alive, interfaces=lambda: list(interfaces),
-                      identify=identify_with)
+    request = ScanRequest(
+        targets=list(targets), methods=methods, settings=settings or ScanSettings()
+    )
+    scan = scan_class(
+        request,
+        discoverers,
+        {"banners": HostProbe(Method.BANNERS, probe)},
+        liveness=alive or never_alive,
+        interfaces=lambda: list(interfaces),
+        identify=identify_with,
+    )
     scan.prepare()
     return scan
 
@@ -129,14 +141,14 @@ def test_methods_not_asked_for_do_not_run() -> None:
     def listener(name: str) -> Fake:
         async def run(ctx: ScanContext) -> None:
             ran.append(name)
+
         return run
 
     async def probe(ctx: ScanContext, ip: str) -> None:
         ran.append("banners")
 
     listeners = {m: listener(m) for m in ("mdns", "ssdp", "wsd", "sadp", "dhip")}
-    scan = make_scan(arp=arp, listeners=listeners, probe=probe,
-                     methods=(Method.ARP, Method.SADP))
+    scan = make_scan(arp=arp, listeners=listeners, probe=probe, methods=(Method.ARP, Method.SADP))
     result = asyncio.run(scan.run())
     assert sorted(ran) == ["arp", "sadp"]
     assert result.scope.probes == ["arp", "sadp"]
@@ -146,8 +158,7 @@ def test_routed_targets_are_found_by_tcp_connect() -> None:
     async def alive(ctx: ScanContext, ip: str) -> bool:
         return ip == "203.0.113.5"
 
-    scan = make_scan(arp=quiet, listeners={}, probe=quiet, targets=("203.0.113.0/29",),
-                     alive=alive)
+    scan = make_scan(arp=quiet, listeners={}, probe=quiet, targets=("203.0.113.0/29",), alive=alive)
     assert scan.scope is not None and scan.scope.interface is None
     result = asyncio.run(scan.run())
     assert [d.ip for d in result.devices] == ["203.0.113.5"]
@@ -183,14 +194,20 @@ def test_a_methods_own_progress_reaches_the_observer() -> None:
     scan.observer = Recorder()
     asyncio.run(scan.run())
     arp_calls = [c for c in calls if c[1] == "arp"]
-    assert arp_calls == [("start", "arp", 254), ("advance", "arp", 100),
-                         ("advance", "arp", 154), ("end", "arp", None)]
+    assert arp_calls == [
+        ("start", "arp", 254),
+        ("advance", "arp", 100),
+        ("advance", "arp", 154),
+        ("end", "arp", None),
+    ]
 
 
 def test_the_mac_arp_saw_wins_over_one_a_reply_claims() -> None:
-    evidence = [Evidence("198.18.0.33", "dhip", "mac", "00:00:00:00:00:01"),
-                Evidence("198.18.0.33", "arp", "mac", "9c:14:63:40:50:60"),
-                Evidence("198.18.0.33", "sadp", "sadp.mac", "00-00-00-00-00-02")]
+    evidence = [
+        Evidence("198.18.0.33", "dhip", "mac", "00:00:00:00:00:01"),
+        Evidence("198.18.0.33", "arp", "mac", "9c:14:63:40:50:60"),
+        Evidence("198.18.0.33", "sadp", "sadp.mac", "00-00-00-00-00-02"),
+    ]
     assert pipeline.device_mac(evidence) == "9c:14:63:40:50:60"
     assert pipeline.device_mac(evidence[2:]) == "00:00:00:00:00:02"
 
@@ -207,9 +224,14 @@ def test_mixed_targets_sweep_the_local_part_and_connect_check_the_rest() -> None
         checked.append(ip)
         return ip == "203.0.113.2"
 
-    scan = make_scan(arp=arp, listeners={}, probe=quiet, alive=alive,
-                     targets=("198.18.0.0/30", "203.0.113.0/30"),
-                     methods=(Method.ARP, Method.BANNERS))
+    scan = make_scan(
+        arp=arp,
+        listeners={},
+        probe=quiet,
+        alive=alive,
+        targets=("198.18.0.0/30", "203.0.113.0/30"),
+        methods=(Method.ARP, Method.BANNERS),
+    )
     assert scan.scope is not None and scan.scope.interface == "eth0"
     result = asyncio.run(scan.run())
     assert swept == ["198.18.0.1", "198.18.0.2"]
@@ -227,11 +249,11 @@ def test_cancelling_lets_every_listener_close_before_the_scan_returns() -> None:
             finally:  # like zeroconf's close: it awaits before its sockets are shut
                 await asyncio.sleep(0.01)
                 closed.append(name)
+
         return listen
 
     names = ("mdns", "ssdp", "wsd", "sadp", "dhip")
-    scan = make_scan(arp=quiet, listeners={m: listener(m) for m in names},
-                     probe=quiet)
+    scan = make_scan(arp=quiet, listeners={m: listener(m) for m in names}, probe=quiet)
 
     async def main() -> tuple[Any, list[str]]:
         task = asyncio.create_task(scan.run())
@@ -247,16 +269,18 @@ def test_cancelling_lets_every_listener_close_before_the_scan_returns() -> None:
     assert closed_by_then == sorted(names)
 
 
-def _tcp_checked(targets: tuple[str, ...], methods: tuple[Method, ...],
-                 alive: set[str]) -> tuple[list[str], Any]:
+def _tcp_checked(
+    targets: tuple[str, ...], methods: tuple[Method, ...], alive: set[str]
+) -> tuple[list[str], Any]:
     checked: list[str] = []
 
     async def tcp_alive(ctx: ScanContext, ip: str) -> bool:
         checked.append(ip)
         return ip in alive
 
-    scan = make_scan(arp=quiet, listeners={}, probe=quiet, targets=targets, methods=methods,
-                     alive=tcp_alive)
+    scan = make_scan(
+        arp=quiet, listeners={}, probe=quiet, targets=targets, methods=methods, alive=tcp_alive
+    )
     return checked, asyncio.run(scan.run())
 
 
@@ -269,8 +293,9 @@ def test_banners_without_arp_still_find_the_local_hosts() -> None:
 
 
 def test_no_connect_check_unless_banners_were_asked_for() -> None:
-    checked, result = _tcp_checked(("198.18.0.0/30", "203.0.113.0/30"), (Method.ARP,),
-                                   {"203.0.113.2"})
+    checked, result = _tcp_checked(
+        ("198.18.0.0/30", "203.0.113.0/30"), (Method.ARP,), {"203.0.113.2"}
+    )
     assert checked == [] and result.devices == []
 
 
@@ -287,9 +312,16 @@ def test_connect_check_and_probes_keep_a_bounded_number_of_tasks() -> None:
         most[0] = max(most[0], len(asyncio.all_tasks()))
         await asyncio.sleep(0)
 
-    scan = make_scan(arp=quiet, listeners={}, probe=probe_host, targets=("203.0.113.0/24",),
-                     methods=(Method.BANNERS,), alive=tcp_alive, interfaces=(),
-                     settings=ScanSettings(max_connections=8))
+    scan = make_scan(
+        arp=quiet,
+        listeners={},
+        probe=probe_host,
+        targets=("203.0.113.0/24",),
+        methods=(Method.BANNERS,),
+        alive=tcp_alive,
+        interfaces=(),
+        settings=ScanSettings(max_connections=8),
+    )
     result = asyncio.run(scan.run())
     assert result.complete and result.stats["tcp-ping"].sent == 254
     assert len(result.devices) == 254
@@ -315,7 +347,8 @@ def test_a_host_whose_identification_fails_loses_no_other_host() -> None:
     odd = by_ip["198.18.0.66"]
     assert odd.verdict.confidence is Confidence.UNDETERMINED
     assert odd.errors == [
-        'identification failed: KeyError: "a bug one device\'s evidence triggers"']
+        'identification failed: KeyError: "a bug one device\'s evidence triggers"'
+    ]
 
 
 def test_a_failing_phase_still_returns_what_was_found() -> None:
@@ -335,9 +368,15 @@ def test_a_failing_phase_still_returns_what_was_found() -> None:
 
 
 def test_the_scope_lists_each_target_and_exclusion_on_its_own() -> None:
-    scan = Scan(ScanRequest(targets=["198.18.0.0/30, 198.18.0.8/30", " 198.18.0.20 "],
-                            exclude=["198.18.0.1,198.18.0.9"]), {}, {},
-                interfaces=lambda: [IFACE])
+    scan = Scan(
+        ScanRequest(
+            targets=["198.18.0.0/30, 198.18.0.8/30", " 198.18.0.20 "],
+            exclude=["198.18.0.1,198.18.0.9"],
+        ),
+        {},
+        {},
+        interfaces=lambda: [IFACE],
+    )
     scan.prepare()
     assert scan.scope is not None
     assert scan.scope.targets == ["198.18.0.0/30", "198.18.0.8/30", "198.18.0.20"]
@@ -353,8 +392,13 @@ def test_the_banner_phase_is_timed_as_a_whole() -> None:
         await asyncio.sleep(0.3 if ip.endswith(".5") else 0.0)
 
     # One probe worker: the slow host first, then the fast.
-    scan = make_scan(arp=arp, listeners={}, probe=probe, methods=(Method.ARP, Method.BANNERS),
-                     settings=ScanSettings(max_connections=2))
+    scan = make_scan(
+        arp=arp,
+        listeners={},
+        probe=probe,
+        methods=(Method.ARP, Method.BANNERS),
+        settings=ScanSettings(max_connections=2),
+    )
     result = asyncio.run(scan.run())
     assert result.stats["banners"].duration_s >= 0.3, "not just the host that ended last"
 
@@ -386,8 +430,7 @@ def test_hosts_are_probed_while_the_window_is_open_and_final_once_it_closes() ->
     class Seen(pipeline.NullObserver):
         def device_final(self, device: Device) -> None:
             events.append(("final", device.ip, at()))
-            assert any(e.key == "wsd.scope" for e in device.evidence) or device.ip != \
-                "198.18.0.11"
+            assert any(e.key == "wsd.scope" for e in device.evidence) or device.ip != "198.18.0.11"
 
     listeners = {m: window for m in ("mdns", "ssdp", "wsd", "sadp", "dhip")}
     scan = make_scan(arp=arp, listeners=listeners, probe=probe)
@@ -416,13 +459,21 @@ def test_a_host_probe_runs_when_its_method_is_asked_and_reads_what_discovery_saw
     async def banners(ctx: ScanContext, host: str) -> None:
         ran.append(host)
 
-    probes = {"banners": HostProbe(Method.BANNERS, banners),
-              "onvif": HostProbe(Method.WSD, onvif_like, after_discovery=True)}
-    for methods, probed in (((Method.ARP, Method.WSD), {"198.18.0.7": ["mac", "wsd.xaddrs"]}),
-                            ((Method.ARP,), {})):
+    probes = {
+        "banners": HostProbe(Method.BANNERS, banners),
+        "onvif": HostProbe(Method.WSD, onvif_like, after_discovery=True),
+    }
+    for methods, probed in (
+        ((Method.ARP, Method.WSD), {"198.18.0.7": ["mac", "wsd.xaddrs"]}),
+        ((Method.ARP,), {}),
+    ):
         seen.clear()
-        scan = Scan(ScanRequest(targets=["198.18.0.0/24"], methods=methods), {Method.ARP: arp},
-                    probes, interfaces=lambda: [IFACE])
+        scan = Scan(
+            ScanRequest(targets=["198.18.0.0/24"], methods=methods),
+            {Method.ARP: arp},
+            probes,
+            interfaces=lambda: [IFACE],
+        )
         scan.prepare()
         result = asyncio.run(scan.run())
         assert seen == probed

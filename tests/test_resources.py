@@ -21,22 +21,29 @@ def test_every_data_file_is_shipped_in_the_wheel(package: str) -> None:
     top = ROOT / SETUPTOOLS["package-dir"][package]
     globs = SETUPTOOLS["package-data"][package]
     assert package in SETUPTOOLS["packages"]
-    files = [p.relative_to(top).as_posix() for p in top.rglob("*") if p.is_file()
-             and "__pycache__" not in p.parts]
+    files = [
+        p.relative_to(top).as_posix()
+        for p in top.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    ]
     assert files
     missed = [f for f in files if not any(fnmatch.fnmatchcase(f, g) for g in globs)]
     assert missed == []
 
 
 def test_an_install_without_a_checkout_reads_its_own_copy(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setattr(resources, "_CHECKOUT", tmp_path)  # no pyproject.toml: not a checkout
     assert resources.data_path("fingerprints", "oui") == (
-        Path(resources.__file__).resolve().parent / "_data" / "fingerprints" / "oui")
+        Path(resources.__file__).resolve().parent / "_data" / "fingerprints" / "oui"
+    )
     assert lab_resources.lab_data("office") == (
-        Path(lab_resources.__file__).resolve().parent / "_data" / "lab" / "office")
+        Path(lab_resources.__file__).resolve().parent / "_data" / "lab" / "office"
+    )
     assert captures.capture_path("dhip/x.hex") == (
-        Path(captures.__file__).resolve().parent / "_data" / "captures" / "dhip" / "x.hex")
+        Path(captures.__file__).resolve().parent / "_data" / "captures" / "dhip" / "x.hex"
+    )
 
 
 def test_a_checkout_reads_its_top_level_directories() -> None:

@@ -163,9 +163,11 @@ def test_fingerprints_test_command_runs_the_risk_examples_too(tmp_path: Path) ->
     shutil.copytree(risks.DEFAULT_FILE.parents[1], root)
     path = root / "risks" / "advisories.toml"
     text = path.read_text(encoding="utf-8")
-    broken = text.replace('firmware = "V5.6.2build 190701" },\n  { maker = "Hikvision", model = '
-                          '"DS-2CD2142FWD-I"', 'firmware = "V5.5.800 build 210628" },\n  '
-                          '{ maker = "Hikvision", model = "DS-2CD2142FWD-I"', 1)
+    broken = text.replace(
+        'firmware = "V5.6.2build 190701" },\n  { maker = "Hikvision", model = "DS-2CD2142FWD-I"',
+        'firmware = "V5.5.800 build 210628" },\n  { maker = "Hikvision", model = "DS-2CD2142FWD-I"',
+        1,
+    )
     assert broken != text
     path.write_text(broken, encoding="utf-8")
     result = CliRunner().invoke(app, ["fingerprints", "test", "--dir", str(root)])

@@ -9,10 +9,13 @@ import sys
 def test_discovery_modules_do_not_import_aiohttp_until_used() -> None:
     # aiohttp builds two TLS contexts on import (~0.2 s): done on the loop, it stalled the
     # ARP sweep and every listener at the start of each scan.
-    code = ("import sys, camscan.discovery.ssdp, camscan.probes.onvif, camscan.pipeline; "
-            "print('aiohttp' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=60)
+    code = (
+        "import sys, camscan.discovery.ssdp, camscan.probes.onvif, camscan.pipeline; "
+        "print('aiohttp' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
     assert out.stdout.strip() == "False"
 
 
@@ -30,6 +33,7 @@ asyncio.run(lazy.load_aiohttp())
 asyncio.run(lazy.load_aiohttp())  # already there: no second import
 print(seen, "aiohttp" in sys.modules)
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
     assert out.stdout.strip() == "[False] True"

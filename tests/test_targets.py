@@ -33,11 +33,14 @@ def test_cidr_leaves_out_network_and_broadcast() -> None:
     assert IPv4Address("198.18.0.7") in t
 
 
-@pytest.mark.parametrize(("spec", "expected"), [
-    ("198.18.0.4/31", ["198.18.0.4", "198.18.0.5"]),
-    ("198.18.0.4/32", ["198.18.0.4"]),
-    ("198.18.0.4/30", ["198.18.0.5", "198.18.0.6"]),
-])
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("198.18.0.4/31", ["198.18.0.4", "198.18.0.5"]),
+        ("198.18.0.4/32", ["198.18.0.4"]),
+        ("198.18.0.4/30", ["198.18.0.5", "198.18.0.6"]),
+    ],
+)
 def test_small_prefixes(spec: str, expected: list[str]) -> None:
     assert parse_targets([spec]).addresses() == ips(*expected)
 
@@ -74,8 +77,9 @@ def test_overlaps_are_merged_not_double_counted() -> None:
 
 
 def test_exclusions() -> None:
-    t = parse_targets(["198.18.0.0/24"], ["198.18.0.5", "198.18.0.100-198.18.0.199",
-                                          "198.18.0.248/29"])
+    t = parse_targets(
+        ["198.18.0.0/24"], ["198.18.0.5", "198.18.0.100-198.18.0.199", "198.18.0.248/29"]
+    )
     assert "198.18.0.5" not in t and "198.18.0.150" not in t and "198.18.0.250" not in t
     assert "198.18.0.4" in t and "198.18.0.200" in t and "198.18.0.247" in t
     assert t.size == 254 - 1 - 100 - 7  # .255 was never a target
@@ -98,18 +102,21 @@ def test_no_targets(specs: list[str]) -> None:
     assert str(exc.value) == NO_TARGETS
 
 
-@pytest.mark.parametrize(("spec", "fragment"), [
-    ("cam1.example.org", "hostnames are not resolved"),
-    ("localhost", "hostnames are not resolved"),
-    ("fe80::1", "IPv6"),
-    ("2001:db8::/64", "IPv6"),
-    ("198.18.0.300", "not an IPv4 address"),
-    ("198.18.0.0/33", "not an IPv4 CIDR"),
-    ("198.18.0.20-10", "ends before it starts"),
-    ("198.18.0.20-198.18.0.10", "ends before it starts"),
-    ("198.18.0.1-300", "not an IPv4 range"),
-    ("198.18.0", "not an IPv4 address"),
-])
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        ("cam1.example.org", "hostnames are not resolved"),
+        ("localhost", "hostnames are not resolved"),
+        ("fe80::1", "IPv6"),
+        ("2001:db8::/64", "IPv6"),
+        ("198.18.0.300", "not an IPv4 address"),
+        ("198.18.0.0/33", "not an IPv4 CIDR"),
+        ("198.18.0.20-10", "ends before it starts"),
+        ("198.18.0.20-198.18.0.10", "ends before it starts"),
+        ("198.18.0.1-300", "not an IPv4 range"),
+        ("198.18.0", "not an IPv4 address"),
+    ],
+)
 def test_bad_specs_give_one_line_errors(spec: str, fragment: str) -> None:
     with pytest.raises(TargetError) as exc:
         parse_targets([spec])
@@ -140,10 +147,13 @@ def test_contains_rejects_garbage() -> None:
     assert 5 not in t
 
 
-@given(st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 50)), min_size=1, max_size=6),
-       st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 50)), max_size=4))
-def test_set_semantics_match_brute_force(keep: list[tuple[int, int]],
-                                         drop: list[tuple[int, int]]) -> None:
+@given(
+    st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 50)), min_size=1, max_size=6),
+    st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 50)), max_size=4),
+)
+def test_set_semantics_match_brute_force(
+    keep: list[tuple[int, int]], drop: list[tuple[int, int]]
+) -> None:
     base = int(IPv4Address("198.18.0.0"))
 
     def spec(a: int, n: int) -> str:
@@ -165,21 +175,49 @@ def test_set_semantics_match_brute_force(keep: list[tuple[int, int]],
 # -------------------------------------------------------------------------- interfaces
 
 IP_JSON = [
-    {"ifindex": 1, "ifname": "lo", "flags": ["LOOPBACK", "UP", "LOWER_UP"],
-     "link_type": "loopback", "address": "00:00:00:00:00:00",
-     "addr_info": [{"family": "inet", "local": "127.0.0.1", "prefixlen": 8}]},
-    {"ifindex": 2, "ifname": "ifb0", "flags": ["BROADCAST", "NOARP"], "link_type": "ether",
-     "address": "c2:56:8e:82:9d:60", "addr_info": []},
-    {"ifindex": 7, "ifname": "eth0", "flags": ["BROADCAST", "MULTICAST", "UP", "LOWER_UP"],
-     "link_type": "ether", "address": "02:00:5E:10:00:02",
-     "addr_info": [{"family": "inet", "local": "198.18.0.2", "prefixlen": 15},
-                   {"family": "inet6", "local": "fe80::1", "prefixlen": 64}]},
-    {"ifindex": 9, "ifname": "eth1", "flags": ["BROADCAST", "UP"], "link_type": "ether",
-     "address": "02:00:5e:10:00:09",
-     "addr_info": [{"family": "inet", "local": "198.18.7.1", "prefixlen": 24}]},
-    {"ifindex": 10, "ifname": "down0", "flags": ["BROADCAST"], "link_type": "ether",
-     "address": "02:00:5e:10:00:0a",
-     "addr_info": [{"family": "inet", "local": "10.9.9.9", "prefixlen": 24}]},
+    {
+        "ifindex": 1,
+        "ifname": "lo",
+        "flags": ["LOOPBACK", "UP", "LOWER_UP"],
+        "link_type": "loopback",
+        "address": "00:00:00:00:00:00",
+        "addr_info": [{"family": "inet", "local": "127.0.0.1", "prefixlen": 8}],
+    },
+    {
+        "ifindex": 2,
+        "ifname": "ifb0",
+        "flags": ["BROADCAST", "NOARP"],
+        "link_type": "ether",
+        "address": "c2:56:8e:82:9d:60",
+        "addr_info": [],
+    },
+    {
+        "ifindex": 7,
+        "ifname": "eth0",
+        "flags": ["BROADCAST", "MULTICAST", "UP", "LOWER_UP"],
+        "link_type": "ether",
+        "address": "02:00:5E:10:00:02",
+        "addr_info": [
+            {"family": "inet", "local": "198.18.0.2", "prefixlen": 15},
+            {"family": "inet6", "local": "fe80::1", "prefixlen": 64},
+        ],
+    },
+    {
+        "ifindex": 9,
+        "ifname": "eth1",
+        "flags": ["BROADCAST", "UP"],
+        "link_type": "ether",
+        "address": "02:00:5e:10:00:09",
+        "addr_info": [{"family": "inet", "local": "198.18.7.1", "prefixlen": 24}],
+    },
+    {
+        "ifindex": 10,
+        "ifname": "down0",
+        "flags": ["BROADCAST"],
+        "link_type": "ether",
+        "address": "02:00:5e:10:00:0a",
+        "addr_info": [{"family": "inet", "local": "10.9.9.9", "prefixlen": 24}],
+    },
 ]
 
 
@@ -190,8 +228,12 @@ def test_interfaces_from_ip_json() -> None:
         ("eth1", 9, "02:00:5e:10:00:09", "198.18.7.1", "198.18.7.0/24"),
     ]
     assert interfaces_from_ip_json({"not": "a list"}) == []
-    assert interfaces_from_ip_json([{"link_type": "ether", "flags": ["UP"],
-                                     "addr_info": [{"family": "inet"}]}]) == []
+    assert (
+        interfaces_from_ip_json(
+            [{"link_type": "ether", "flags": ["UP"], "addr_info": [{"family": "inet"}]}]
+        )
+        == []
+    )
 
 
 def test_choose_interface_by_targets() -> None:
@@ -220,13 +262,15 @@ def test_choose_interface_by_name_and_localnet() -> None:
 
 
 def test_interface_info_is_plain_data() -> None:
-    info = InterfaceInfo("eth0", 2, "02:00:00:00:00:01", IPv4Address("198.18.0.2"),
-                         IPv4Network("198.18.0.0/24"))
+    info = InterfaceInfo(
+        "eth0", 2, "02:00:00:00:00:01", IPv4Address("198.18.0.2"), IPv4Network("198.18.0.0/24")
+    )
     assert localnet(info) == "198.18.0.0/24"
 
 
-@pytest.mark.parametrize("specs", [["198.18.0.0/24"], ["198.18.0.7"], ["10.0.0.0/22", "10.9.0.1-9"],
-                                   ["198.18.0.1-2"]])
+@pytest.mark.parametrize(
+    "specs", [["198.18.0.0/24"], ["198.18.0.7"], ["10.0.0.0/22", "10.9.0.1-9"], ["198.18.0.1-2"]]
+)
 def test_shuffled_is_a_permutation_of_the_targets(specs: list[str]) -> None:
     t = parse_targets(specs)
     order = list(t.shuffled())

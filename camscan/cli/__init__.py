@@ -16,18 +16,29 @@ LAB_MISSING = "the lab is not installed: pip install 'camscan[lab]' (from a chec
 # command -> the module that provides it. Only the invoked command's module is imported, so
 # a scan starts sweeping before the other commands' dependencies have loaded.
 _PROVIDERS: dict[str, str] = {
-    "scan": "camscan.cli.scan", "identify": "camscan.cli.identify",
-    "report": "camscan.cli.report", "diff": "camscan.cli.report", "history": "camscan.cli.report",
-    "fingerprints": "camscan.cli.fingerprints", "export": "camscan.cli.export",
-    "inventory": "camscan.cli.inventory", "check": "camscan.cli.check",
-    "pcap": "camscan.cli.passive", "listen": "camscan.cli.passive",
-    "push": "camscan.cli.push", "server": "camscan.cli.server",
+    "scan": "camscan.cli.scan",
+    "identify": "camscan.cli.identify",
+    "report": "camscan.cli.report",
+    "diff": "camscan.cli.report",
+    "history": "camscan.cli.report",
+    "fingerprints": "camscan.cli.fingerprints",
+    "export": "camscan.cli.export",
+    "inventory": "camscan.cli.inventory",
+    "check": "camscan.cli.check",
+    "pcap": "camscan.cli.passive",
+    "listen": "camscan.cli.passive",
+    "push": "camscan.cli.push",
+    "server": "camscan.cli.server",
     # The lab is a package of its own (camscan_lab, the `camscan[lab]` extra), never imported
     # by the product: these two commands exist only when it is installed.
-    "lab": LAB_CLI, "demo": LAB_CLI,
+    "lab": LAB_CLI,
+    "demo": LAB_CLI,
 }
-_GROUPS = {"camscan.cli.fingerprints": "fingerprints",  # typer sub-apps of their own
-           "camscan.cli.inventory": "inventory", "camscan.cli.server": "server"}
+_GROUPS = {
+    "camscan.cli.fingerprints": "fingerprints",  # typer sub-apps of their own
+    "camscan.cli.inventory": "inventory",
+    "camscan.cli.server": "server",
+}
 
 
 def build_app(command: str | None = None) -> typer.Typer:
@@ -41,14 +52,21 @@ def build_app(command: str | None = None) -> typer.Typer:
 
     @app.callback()
     def camscan(
-        version: Annotated[bool, typer.Option(
-            "--version", is_eager=True, callback=_print_version,
-            help="Print camscan's version and exit.")] = False,
+        version: Annotated[
+            bool,
+            typer.Option(
+                "--version",
+                is_eager=True,
+                callback=_print_version,
+                help="Print camscan's version and exit.",
+            ),
+        ] = False,
     ) -> None:
         """Find Hikvision, Dahua and white-label surveillance devices, with evidence."""
 
-    wanted = [_PROVIDERS[command]] if command in _PROVIDERS else list(
-        dict.fromkeys(_PROVIDERS.values()))
+    wanted = (
+        [_PROVIDERS[command]] if command in _PROVIDERS else list(dict.fromkeys(_PROVIDERS.values()))
+    )
     for name in wanted:
         try:
             module = importlib.import_module(name)
@@ -75,10 +93,16 @@ def _print_version(value: bool) -> None:
 def _offer_lab_install(app: typer.Typer) -> None:
     """`camscan demo`/`camscan lab …` without the lab: one line saying how to install it."""
     for command in ("demo", "lab"):
-        @app.command(command, help="Needs the lab: pip install 'camscan[lab]'.",
-                     context_settings={"allow_extra_args": True,
-                                       "ignore_unknown_options": True,
-                                       "help_option_names": []})
+
+        @app.command(
+            command,
+            help="Needs the lab: pip install 'camscan[lab]'.",
+            context_settings={
+                "allow_extra_args": True,
+                "ignore_unknown_options": True,
+                "help_option_names": [],
+            },
+        )
         def missing() -> None:
             typer.echo(f"camscan: error: {LAB_MISSING}", err=True)
             raise typer.Exit(2)
@@ -123,7 +147,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if os.environ.get("CAMSCAN_DEBUG"):
             raise
-        print(f"camscan: error: {type(exc).__name__}: {exc} (CAMSCAN_DEBUG=1 shows where)",
-              file=sys.stderr)
+        print(
+            f"camscan: error: {type(exc).__name__}: {exc} (CAMSCAN_DEBUG=1 shows where)",
+            file=sys.stderr,
+        )
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -23,8 +23,9 @@ def _load(root: Path | None) -> fingerprints.Library:
         raise typer.Exit(2) from None
 
 
-RootOption = Annotated[Path | None, typer.Option("--dir", help="library directory "
-                                                              "(default: the shipped one)")]
+RootOption = Annotated[
+    Path | None, typer.Option("--dir", help="library directory (default: the shipped one)")
+]
 
 
 @app.command("list")
@@ -34,17 +35,21 @@ def list_command(root: RootOption = None) -> None:
     console = Console()
     by_key = Table("key", "fingerprints", "examples", "counter-examples", title="per key")
     for f in lib.files:
-        by_key.add_row(", ".join(f.keys), str(len(f.fingerprints)),
-                       str(sum(len(fp.examples) for fp in f.fingerprints)),
-                       str(sum(len(fp.counter_examples) for fp in f.fingerprints)))
+        by_key.add_row(
+            ", ".join(f.keys),
+            str(len(f.fingerprints)),
+            str(sum(len(fp.examples) for fp in f.fingerprints)),
+            str(sum(len(fp.counter_examples) for fp in f.fingerprints)),
+        )
     console.print(by_key)
     makers = Counter(fp.maker or "(none: brand/type only)" for fp in lib.fingerprints())
     by_maker = Table("maker", "fingerprints", title="per maker")
     for maker, count in sorted(makers.items(), key=lambda kv: (-kv[1], kv[0])):
         by_maker.add_row(maker, str(count))
     console.print(by_maker)
-    console.print(f"{sum(makers.values())} fingerprints, "
-                  f"{fingerprints.example_count(lib)} examples")
+    console.print(
+        f"{sum(makers.values())} fingerprints, {fingerprints.example_count(lib)} examples"
+    )
 
 
 @app.command("test")
@@ -65,17 +70,25 @@ def test_command(root: RootOption = None) -> None:
     for problem in problems:
         typer.echo(problem, err=True)
     count = fingerprints.example_count(lib)
-    typer.echo(f"{sum(1 for _ in lib.fingerprints())} fingerprints, {count} examples, "
-               f"{len(problems)} problems", err=True)
+    typer.echo(
+        f"{sum(1 for _ in lib.fingerprints())} fingerprints, {count} examples, "
+        f"{len(problems)} problems",
+        err=True,
+    )
     raise typer.Exit(1 if problems else 0)
 
 
 @app.command("update-oui")
 def update_oui_command(
-    source: Annotated[str, typer.Option("--from", help="directory or base URL holding the IEEE "
-                                                       "oui/mam/oui36/iab CSVs")],
+    source: Annotated[
+        str,
+        typer.Option(
+            "--from", help="directory or base URL holding the IEEE oui/mam/oui36/iab CSVs"
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", help="output directory")] = (
-        fingerprints.DEFAULT_DIR / "oui"),
+        fingerprints.DEFAULT_DIR / "oui"
+    ),
 ) -> None:
     """Regenerate the OUI table (fingerprints/oui/ieee.tsv) from the IEEE registry CSVs."""
     from camscan import ouigen

@@ -55,12 +55,18 @@ def parse_line(text: str) -> Evidence:
     port = obj.get("port")
     if not isinstance(source, str):
         raise LineError("'source' must be a string")
-    if port is not None and (not isinstance(port, int) or isinstance(port, bool)
-                             or not 0 < port < 65536):
+    if port is not None and (
+        not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536
+    ):
         raise LineError("'port' must be an integer 1-65535")
     # "\ud800" escapes decode to lone surrogates, which no UTF-8 output can carry.
-    return Evidence(no_surrogates(obj["host"]), no_surrogates(source), obj["key"],
-                    no_surrogates(obj["value"]), port)
+    return Evidence(
+        no_surrogates(obj["host"]),
+        no_surrogates(source),
+        obj["key"],
+        no_surrogates(obj["value"]),
+        port,
+    )
 
 
 def read_lines(stream: Iterable[str], errors: list[str]) -> Iterator[Evidence]:
@@ -107,10 +113,15 @@ def print_table(verdicts: dict[str, Verdict], console: Console) -> None:
         ids = ", ".join(dict.fromkeys(m.fingerprint_id for m in v.matches))
         conflict = "; ".join(f"{c.field}: {' vs '.join(c.values)}" for c in v.conflicts)
         # Evidence strings come from devices: no rich markup, no terminal control characters.
-        table.add_row(plain(host), plain(v.maker or "-"), plain(v.brand or "-"),
-                      plain(v.device_type), plain(v.model or "-"),
-                      plain(v.confidence.value + (f" (conflict {conflict})" if conflict else ""),
-                            200), plain(ids, 200))
+        table.add_row(
+            plain(host),
+            plain(v.maker or "-"),
+            plain(v.brand or "-"),
+            plain(v.device_type),
+            plain(v.model or "-"),
+            plain(v.confidence.value + (f" (conflict {conflict})" if conflict else ""), 200),
+            plain(ids, 200),
+        )
     console.print(table)
 
 
@@ -123,14 +134,21 @@ def _open(path: Path | None) -> TextIO:
 
 
 def identify_command(
-    file: Annotated[Path | None, typer.Argument(
-        help="JSON-lines evidence file ('-' or absent: stdin, unless --mac/--evidence given)",
-        show_default=False)] = None,
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="JSON-lines evidence file ('-' or absent: stdin, unless --mac/--evidence given)",
+            show_default=False,
+        ),
+    ] = None,
     mac: Annotated[str | None, typer.Option("--mac", help="classify one MAC address")] = None,
-    evidence: Annotated[list[str] | None, typer.Option(
-        "--evidence", "-e", help="KEY=VALUE evidence of one host (repeatable)")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="json lines on stdout, or a table "
-                                                          "on stderr")] = Format.JSON,
+    evidence: Annotated[
+        list[str] | None,
+        typer.Option("--evidence", "-e", help="KEY=VALUE evidence of one host (repeatable)"),
+    ] = None,
+    fmt: Annotated[
+        Format, typer.Option("--format", help="json lines on stdout, or a table on stderr")
+    ] = Format.JSON,
 ) -> None:
     """Identify hosts from evidence you already hold: one verdict per host as JSON lines.
 

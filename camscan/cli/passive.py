@@ -14,8 +14,9 @@ from camscan.cli.scan import OutputFormat, check_writable, emit_result, fail, fi
 from camscan.models import ScanResult
 
 
-def _finish(result: ScanResult, fmt: OutputFormat, output: Path | None, quiet: bool,
-            fail_on_found: bool) -> None:
+def _finish(
+    result: ScanResult, fmt: OutputFormat, output: Path | None, quiet: bool, fail_on_found: bool
+) -> None:
     from camscan.output.document import build_document
     from camscan.output.exitcodes import FOUND, RUNTIME_ERROR, exit_code_for
     from camscan.output.ndjson import write_all
@@ -33,8 +34,11 @@ def _finish(result: ScanResult, fmt: OutputFormat, output: Path | None, quiet: b
                 with output.open("w", encoding="utf-8") as fh:
                     write_all(result, fh, fingerprint_version=version)
             except OSError as exc:
-                typer.echo(f"camscan: error: cannot write {output}: {exc.strerror or exc}; "
-                           "writing the output to stdout instead", err=True)
+                typer.echo(
+                    f"camscan: error: cannot write {output}: {exc.strerror or exc}; "
+                    "writing the output to stdout instead",
+                    err=True,
+                )
                 write_all(result, sys.stdout, fingerprint_version=version)
                 written = False
     else:
@@ -54,17 +58,23 @@ def _output(output: Path | None) -> Path | None:
 
 
 def pcap(
-    files: Annotated[list[Path], typer.Argument(
-        help="pcap or pcapng files, gzip-compressed or not.")],
-    fmt: Annotated[OutputFormat, typer.Option(
-        "--format", "-f", help="Machine output format.")] = OutputFormat.JSON,
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write the machine output here instead of stdout.")] = None,
+    files: Annotated[
+        list[Path], typer.Argument(help="pcap or pcapng files, gzip-compressed or not.")
+    ],
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Machine output format.")
+    ] = OutputFormat.JSON,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the machine output here instead of stdout."),
+    ] = None,
     site: Annotated[str | None, typer.Option("--site", help="Site label.")] = None,
     operator: Annotated[str | None, typer.Option("--operator", help="Operator label.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table.")] = False,
-    fail_on_found: Annotated[bool, typer.Option(
-        "--fail-on-found", help="Exit 3 when any Hikvision or Dahua device is found.")] = False,
+    fail_on_found: Annotated[
+        bool,
+        typer.Option("--fail-on-found", help="Exit 3 when any Hikvision or Dahua device is found."),
+    ] = False,
 ) -> None:
     """Find and identify devices in capture files, sending nothing; the scan document out."""
     from camscan.passive.session import CaptureRun
@@ -80,22 +90,33 @@ def pcap(
     for error in result.errors:
         typer.echo(f"camscan: error: {error}", err=True)
     if not quiet:
-        typer.echo(f"camscan: {run.packets:,} packets read in {run.elapsed:.1f} s, "
-                   f"{len(result.devices)} hosts heard", err=True)
+        typer.echo(
+            f"camscan: {run.packets:,} packets read in {run.elapsed:.1f} s, "
+            f"{len(result.devices)} hosts heard",
+            err=True,
+        )
     _finish(result, fmt, output, quiet, fail_on_found)
 
 
 class _LiveStream:
     """NDJSON lines of a live capture: a device line when a host appears or its verdict changes."""
 
-    def __init__(self, out: TextIO, hearing: Any, scope: Any, started: str,
-                 site: str | None, operator: str | None) -> None:
+    def __init__(
+        self,
+        out: TextIO,
+        hearing: Any,
+        scope: Any,
+        started: str,
+        site: str | None,
+        operator: str | None,
+    ) -> None:
         from camscan.output.ndjson import NdjsonWriter
 
         self.hearing = hearing
         self.writer = NdjsonWriter(out)
-        self.writer.start(scope, started, site=site, operator=operator,
-                          fingerprint_version=fingerprint_version())
+        self.writer.start(
+            scope, started, site=site, operator=operator, fingerprint_version=fingerprint_version()
+        )
         self.dirty: set[str] = set()
         self.written: dict[str, Any] = {}
 
@@ -126,19 +147,27 @@ class _LiveStream:
 
 
 def listen(
-    interface: Annotated[str, typer.Option(
-        "--interface", "-i", help="Interface to listen on (a SPAN/mirror port, say).")],
-    duration: Annotated[str, typer.Option(
-        "--duration", "-d", help="How long to listen: 90s, 10m, 2h.")] = "10m",
-    fmt: Annotated[OutputFormat, typer.Option(
-        "--format", "-f", help="Machine output format.")] = OutputFormat.JSON,
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write the machine output here instead of stdout.")] = None,
+    interface: Annotated[
+        str,
+        typer.Option("--interface", "-i", help="Interface to listen on (a SPAN/mirror port, say)."),
+    ],
+    duration: Annotated[
+        str, typer.Option("--duration", "-d", help="How long to listen: 90s, 10m, 2h.")
+    ] = "10m",
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Machine output format.")
+    ] = OutputFormat.JSON,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the machine output here instead of stdout."),
+    ] = None,
     site: Annotated[str | None, typer.Option("--site", help="Site label.")] = None,
     operator: Annotated[str | None, typer.Option("--operator", help="Operator label.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table.")] = False,
-    fail_on_found: Annotated[bool, typer.Option(
-        "--fail-on-found", help="Exit 3 when any Hikvision or Dahua device is found.")] = False,
+    fail_on_found: Annotated[
+        bool,
+        typer.Option("--fail-on-found", help="Exit 3 when any Hikvision or Dahua device is found."),
+    ] = False,
 ) -> None:
     """Listen on an interface, sending nothing; devices as they become known (needs CAP_NET_RAW)."""
     import time
@@ -171,9 +200,14 @@ def listen(
                 ndjson_file = ndjson_out = output.open("w", encoding="utf-8")
             except OSError as exc:
                 raise fail(f"cannot write {output}: {exc.strerror}") from None
-        stream = _LiveStream(ndjson_out, hearing, passive_scope(PassiveScope(statement),
-                                                                interface), started, site,
-                             operator)
+        stream = _LiveStream(
+            ndjson_out,
+            hearing,
+            passive_scope(PassiveScope(statement), interface),
+            started,
+            site,
+            operator,
+        )
         hearing.on_evidence = stream.evidence
     stopped = threading.Event()
 
@@ -192,20 +226,33 @@ def listen(
         hearing.feed(ts, LINK_ETHERNET, frame)
 
     try:
-        capture(sock, seconds, on_frame, tick=stream.tick if stream else None,
-                stop=stopped.is_set)
+        capture(sock, seconds, on_frame, tick=stream.tick if stream else None, stop=stopped.is_set)
     finally:
         sock.close()
         hearing.finish()
         for s, handler in saved.items():
             signal.signal(s, handler)
-    scope = PassiveScope(statement, first_packet=iso(first), last_packet=iso(last),
-                         packets=hearing.frames, packets_by_protocol=dict(hearing.packets))
-    errors = ["interrupted: listening stopped before the duration ended"] if stopped.is_set() \
-        else []
-    result = build_result(hearing, scope, started=started, complete=not stopped.is_set(),
-                          site=site, operator=operator, errors=errors,
-                          duration_s=time.monotonic() - t0, interface=interface)
+    scope = PassiveScope(
+        statement,
+        first_packet=iso(first),
+        last_packet=iso(last),
+        packets=hearing.frames,
+        packets_by_protocol=dict(hearing.packets),
+    )
+    errors = (
+        ["interrupted: listening stopped before the duration ended"] if stopped.is_set() else []
+    )
+    result = build_result(
+        hearing,
+        scope,
+        started=started,
+        complete=not stopped.is_set(),
+        site=site,
+        operator=operator,
+        errors=errors,
+        duration_s=time.monotonic() - t0,
+        interface=interface,
+    )
     if stream is not None:
         stream.final(result.devices)
         stream.writer.finish(result)

@@ -18,9 +18,14 @@ from camscan.output.reader import read_document
 from camscan.output.report import REPORT_SUFFIXES, ReportError, report_text, write_report
 from camscan.output.table import plain
 
-DbOption = Annotated[Path | None, typer.Option(
-    "--db", help="Inventory file (default: $CAMSCAN_DB, else in the user data directory).",
-    dir_okay=False)]
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        help="Inventory file (default: $CAMSCAN_DB, else in the user data directory).",
+        dir_okay=False,
+    ),
+]
 
 
 def _fail(message: str, code: int = RUNTIME_ERROR) -> typer.Exit:
@@ -55,46 +60,88 @@ def _resolve(ref: str, db: Path | None) -> dict[str, Any]:
 
 
 def report(
-    scans: Annotated[list[str] | None, typer.Argument(
-        help="Scans to report on: JSON or NDJSON files, or inventory scan ids; several make "
-             "one report with a row per site.")] = None,
-    output: Annotated[str | None, typer.Option(
-        "-o", "--output",
-        help="report.html, report.pdf (needs WeasyPrint), or - for the HTML on stdout.")] = None,
-    redact: Annotated[bool, typer.Option(
-        "--redact", help="The version to publish: no addresses, MACs, serials, firmware, "
-                         "device-supplied evidence or risk details.")] = False,
-    include_outside: Annotated[bool, typer.Option(
-        "--include-outside-scope", help="Count devices found outside the scanned range in the "
-                                        "headline and totals (listed apart otherwise).")] = False,
-    db: DbOption = None,
-    server: Annotated[str | None, typer.Option(
-        "--server", help="Roll-up of a central server instead: JSON figures on stdout, and "
-                         "with -o its HTML report.")] = None,
-    token_file: Annotated[Path | None, typer.Option(
-        "--token-file", help="With --server: a reader token.", dir_okay=False)] = None,
-    ca_file: Annotated[Path | None, typer.Option(
-        "--ca-file", help="With --server: CA certificate(s) to trust (PEM).",
-        dir_okay=False)] = None,
-    site: Annotated[str | None, typer.Option(
-        "--site", help="With --server and -o: that site's full report instead of the roll-up.")
+    scans: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Scans to report on: JSON or NDJSON files, or inventory scan ids; several make "
+            "one report with a row per site."
+        ),
     ] = None,
-    silent_days: Annotated[int, typer.Option(
-        "--silent-days", min=1, max=3650,
-        help="With --server: sensors silent this many days are listed.")] = 7,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="report.html, report.pdf (needs WeasyPrint), or - for the HTML on stdout.",
+        ),
+    ] = None,
+    redact: Annotated[
+        bool,
+        typer.Option(
+            "--redact",
+            help="The version to publish: no addresses, MACs, serials, firmware, "
+            "device-supplied evidence or risk details.",
+        ),
+    ] = False,
+    include_outside: Annotated[
+        bool,
+        typer.Option(
+            "--include-outside-scope",
+            help="Count devices found outside the scanned range in the "
+            "headline and totals (listed apart otherwise).",
+        ),
+    ] = False,
+    db: DbOption = None,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            help="Roll-up of a central server instead: JSON figures on stdout, and "
+            "with -o its HTML report.",
+        ),
+    ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option("--token-file", help="With --server: a reader token.", dir_okay=False),
+    ] = None,
+    ca_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--ca-file", help="With --server: CA certificate(s) to trust (PEM).", dir_okay=False
+        ),
+    ] = None,
+    site: Annotated[
+        str | None,
+        typer.Option(
+            "--site", help="With --server and -o: that site's full report instead of the roll-up."
+        ),
+    ] = None,
+    silent_days: Annotated[
+        int,
+        typer.Option(
+            "--silent-days",
+            min=1,
+            max=3650,
+            help="With --server: sensors silent this many days are listed.",
+        ),
+    ] = 7,
 ) -> None:
     """Write an FOI-ready report: totals, a chart, every Hikvision/Dahua device with evidence."""
     if server is not None:
         if scans:
             raise _fail("give scans or --server, not both", USAGE_ERROR)
-        _server_report(server, token_file, ca_file, Path(output) if output else None, site,
-                       silent_days)
+        _server_report(
+            server, token_file, ca_file, Path(output) if output else None, site, silent_days
+        )
         return
     if not scans or output is None:
         raise _fail("give scans and -o FILE (or --server URL)", USAGE_ERROR)
     if output != "-" and Path(output).suffix.lower() not in REPORT_SUFFIXES:
-        raise _fail(f"-o {output}: unknown report type {Path(output).suffix or '(none)'!r}; "
-                    f"use {', '.join(REPORT_SUFFIXES)}, or - for HTML on stdout", USAGE_ERROR)
+        raise _fail(
+            f"-o {output}: unknown report type {Path(output).suffix or '(none)'!r}; "
+            f"use {', '.join(REPORT_SUFFIXES)}, or - for HTML on stdout",
+            USAGE_ERROR,
+        )
     docs = [_resolve(ref, db) for ref in scans]
     try:
         if output == "-":
@@ -109,8 +156,14 @@ def report(
     typer.echo(f"camscan: report written to {output}", err=True)
 
 
-def _server_report(server: str, token_file: Path | None, ca_file: Path | None,
-                   output: Path | None, site: str | None, silent_days: int) -> None:
+def _server_report(
+    server: str,
+    token_file: Path | None,
+    ca_file: Path | None,
+    output: Path | None,
+    site: str | None,
+    silent_days: int,
+) -> None:
     """The central server's roll-up: JSON on stdout; the HTML report into `output`."""
     from urllib.parse import urlencode
 
@@ -130,8 +183,10 @@ def _server_report(server: str, token_file: Path | None, ca_file: Path | None,
         except (OSError, ValueError) as exc:
             raise _fail(f"cannot reach {server}: {getattr(exc, 'reason', exc)}") from None
         if status != 200:
-            raise _fail(f"{server}{path.split('?')[0]}: HTTP {status}: "
-                        f"{body[:200].decode('utf-8', 'replace').strip()}")
+            raise _fail(
+                f"{server}{path.split('?')[0]}: HTTP {status}: "
+                f"{body[:200].decode('utf-8', 'replace').strip()}"
+            )
         return body
 
     query = {"silent_days": str(silent_days)}
@@ -156,8 +211,12 @@ def diff(
     """New, removed, changed and still-present devices (JSON on stdout, table on stderr)."""
     a, b = _resolve(before, db), _resolve(after, db)
     result = diff_documents(a, b)
-    json.dump(diff_to_dict(result, a, b, a_label=before, b_label=after), sys.stdout, indent=2,
-              ensure_ascii=False)
+    json.dump(
+        diff_to_dict(result, a, b, a_label=before, b_label=after),
+        sys.stdout,
+        indent=2,
+        ensure_ascii=False,
+    )
     sys.stdout.write("\n")
     if not quiet:
         print_diff(result)
@@ -186,9 +245,16 @@ def history(
     for col in ("id", "started", "site", "operator", "complete", "devices", "Hikvision", "Dahua"):
         table.add_column(col)
     for s in scans:
-        table.add_row(str(s.id), plain(s.started), plain(s.site), plain(s.operator),
-                      "yes" if s.complete else "NO", str(s.devices), str(s.hikvision),
-                      str(s.dahua))
+        table.add_row(
+            str(s.id),
+            plain(s.started),
+            plain(s.site),
+            plain(s.operator),
+            "yes" if s.complete else "NO",
+            str(s.devices),
+            str(s.hikvision),
+            str(s.dahua),
+        )
     Console(stderr=True).print(table)
 
 

@@ -174,8 +174,11 @@ def emit_result(doc: dict[str, Any], fmt: OutputFormat, output: Path | None) -> 
                 atomic_write_text(path, text)
                 continue
             except OSError as exc:
-                typer.echo(f"camscan: error: cannot write {path}: {exc.strerror or exc}; "
-                           "writing the output to stdout instead", err=True)
+                typer.echo(
+                    f"camscan: error: cannot write {path}: {exc.strerror or exc}; "
+                    "writing the output to stdout instead",
+                    err=True,
+                )
                 ok = False
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -201,8 +204,9 @@ def check_writable(path: Path, option: str, *, directory: bool = False) -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise fail(f"{option} {path}: cannot create files in {parent}: "
-                   f"{exc.strerror or exc}") from None
+        raise fail(
+            f"{option} {path}: cannot create files in {parent}: {exc.strerror or exc}"
+        ) from None
 
 
 def _stdout_if_dash(path: Path | None) -> Path | None:
@@ -210,90 +214,161 @@ def _stdout_if_dash(path: Path | None) -> Path | None:
 
 
 def scan(
-    targets: Annotated[list[str] | None, typer.Argument(
-        help="CIDRs, ranges (a.b.c.d-e) or addresses. Required unless --localnet.")] = None,
-    exclude: Annotated[list[str] | None, typer.Option(
-        "--exclude", "-x", help="Addresses or CIDRs to leave out (repeatable).")] = None,
-    interface: Annotated[str | None, typer.Option(
-        "--interface", "-i", help="Interface to sweep and listen on.")] = None,
-    localnet: Annotated[bool, typer.Option(
-        "--localnet", "-l", help="Scan the interface's own subnet.")] = False,
-    yes: Annotated[bool, typer.Option(
-        "--yes", help="Allow scopes larger than 65,536 addresses (up to a /8).")] = False,
-    probes: Annotated[list[str] | None, typer.Option(
-        "--probes", "-p",
-        help=f"Methods to run, comma-separated: {','.join(ALL_METHODS)} (default all).")
+    targets: Annotated[
+        list[str] | None,
+        typer.Argument(help="CIDRs, ranges (a.b.c.d-e) or addresses. Required unless --localnet."),
     ] = None,
-    ports: Annotated[str | None, typer.Option(
-        "--ports", help=f"Banner ports (default {','.join(map(str, DEFAULTS.ports))}).")
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", "-x", help="Addresses or CIDRs to leave out (repeatable)."),
     ] = None,
-    rate: Annotated[int, typer.Option(
-        "--rate", min=1, max=MAX_RATE,
-        help="ARP requests per second at most; the sweep backs off when answers slow down.")
-    ] = DEFAULTS.rate,
-    retries: Annotated[int, typer.Option(
-        "--retries", min=0, max=10, help="ARP retries for silent addresses.")] = DEFAULTS.retries,
-    window: Annotated[float, typer.Option(
-        "--window", min=0.2, max=30.0, help="Discovery listen window, seconds.")
-    ] = DEFAULTS.listen_window_s,
-    timeout: Annotated[float, typer.Option(
-        "--timeout", min=0.1, max=60.0,
-        help="Per-connection timeout, seconds; each host gets at least 4x this.")
-    ] = DEFAULTS.connect_timeout_s,
-    max_connections: Annotated[int, typer.Option(
-        "--max-connections", min=1, max=1024, help="Open connections at once.")
-    ] = DEFAULTS.max_connections,
-    deep: Annotated[bool, typer.Option(
-        "--deep", help="Also ask login endpoints for their challenge (never a password).")
+    interface: Annotated[
+        str | None, typer.Option("--interface", "-i", help="Interface to sweep and listen on.")
+    ] = None,
+    localnet: Annotated[
+        bool, typer.Option("--localnet", "-l", help="Scan the interface's own subnet.")
     ] = False,
-    onvif_user: Annotated[str | None, typer.Option(
-        "--onvif-user",
-        help="ONVIF user for authenticated device info; password from "
-             "CAMSCAN_ONVIF_PASSWORD or --onvif-password-file.")] = None,
-    onvif_password_file: Annotated[Path | None, typer.Option(
-        "--onvif-password-file", help="File holding the ONVIF password.")] = None,
-    onvif_hosts: Annotated[str | None, typer.Option(
-        "--onvif-hosts",
-        help="Addresses/CIDRs (comma-separated) the ONVIF credentials may go to; they only "
-             "ever go to hosts identified as a camera or recorder, confirmed or likely.")
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Allow scopes larger than 65,536 addresses (up to a /8).")
+    ] = False,
+    probes: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--probes",
+            "-p",
+            help=f"Methods to run, comma-separated: {','.join(ALL_METHODS)} (default all).",
+        ),
     ] = None,
-    fmt_given: Annotated[OutputFormat | None, typer.Option(
-        "--format", "-f", help="Machine output format (default json).")] = None,
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o",
-        help="Write the machine output here, - for stdout. Without it, the output goes to "
-             "stdout unless stdout is a terminal and no --format was given: then only the "
-             "table is shown.")] = None,
-    report: Annotated[Path | None, typer.Option(
-        "--report", help="Also write the HTML (or .pdf) report here.")] = None,
-    only: Annotated[list[str] | None, typer.Option(
-        "--only", help="Machine output keeps only these makers or brands, comma-separated "
-                       "(e.g. hikvision,dahua); the table, report and inventory keep all.")
+    ports: Annotated[
+        str | None,
+        typer.Option(
+            "--ports", help=f"Banner ports (default {','.join(map(str, DEFAULTS.ports))})."
+        ),
     ] = None,
-    min_confidence: Annotated[Confidence | None, typer.Option(
-        "--min-confidence", help="Machine output keeps only devices identified at least this "
-                                 "surely.")] = None,
-    store: Annotated[bool, typer.Option(
-        "--store", help="Keep this scan in the inventory database.")] = False,
+    rate: Annotated[
+        int,
+        typer.Option(
+            "--rate",
+            min=1,
+            max=MAX_RATE,
+            help="ARP requests per second at most; the sweep backs off when answers slow down.",
+        ),
+    ] = DEFAULTS.rate,
+    retries: Annotated[
+        int, typer.Option("--retries", min=0, max=10, help="ARP retries for silent addresses.")
+    ] = DEFAULTS.retries,
+    window: Annotated[
+        float, typer.Option("--window", min=0.2, max=30.0, help="Discovery listen window, seconds.")
+    ] = DEFAULTS.listen_window_s,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            min=0.1,
+            max=60.0,
+            help="Per-connection timeout, seconds; each host gets at least 4x this.",
+        ),
+    ] = DEFAULTS.connect_timeout_s,
+    max_connections: Annotated[
+        int, typer.Option("--max-connections", min=1, max=1024, help="Open connections at once.")
+    ] = DEFAULTS.max_connections,
+    deep: Annotated[
+        bool,
+        typer.Option(
+            "--deep", help="Also ask login endpoints for their challenge (never a password)."
+        ),
+    ] = False,
+    onvif_user: Annotated[
+        str | None,
+        typer.Option(
+            "--onvif-user",
+            help="ONVIF user for authenticated device info; password from "
+            "CAMSCAN_ONVIF_PASSWORD or --onvif-password-file.",
+        ),
+    ] = None,
+    onvif_password_file: Annotated[
+        Path | None, typer.Option("--onvif-password-file", help="File holding the ONVIF password.")
+    ] = None,
+    onvif_hosts: Annotated[
+        str | None,
+        typer.Option(
+            "--onvif-hosts",
+            help="Addresses/CIDRs (comma-separated) the ONVIF credentials may go to; they only "
+            "ever go to hosts identified as a camera or recorder, confirmed or likely.",
+        ),
+    ] = None,
+    fmt_given: Annotated[
+        OutputFormat | None,
+        typer.Option("--format", "-f", help="Machine output format (default json)."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write the machine output here, - for stdout. Without it, the output goes to "
+            "stdout unless stdout is a terminal and no --format was given: then only the "
+            "table is shown.",
+        ),
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Also write the HTML (or .pdf) report here.")
+    ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            help="Machine output keeps only these makers or brands, comma-separated "
+            "(e.g. hikvision,dahua); the table, report and inventory keep all.",
+        ),
+    ] = None,
+    min_confidence: Annotated[
+        Confidence | None,
+        typer.Option(
+            "--min-confidence",
+            help="Machine output keeps only devices identified at least this surely.",
+        ),
+    ] = None,
+    store: Annotated[
+        bool, typer.Option("--store", help="Keep this scan in the inventory database.")
+    ] = False,
     db: Annotated[Path | None, typer.Option("--db", help="Inventory database path.")] = None,
-    spool: Annotated[Path | None, typer.Option(
-        "--spool", help="Also write the JSON document into this spool directory, for "
-                        "`camscan push --spool`.", file_okay=False)] = None,
+    spool: Annotated[
+        Path | None,
+        typer.Option(
+            "--spool",
+            help="Also write the JSON document into this spool directory, for "
+            "`camscan push --spool`.",
+            file_okay=False,
+        ),
+    ] = None,
     site: Annotated[str | None, typer.Option("--site", help="Site label.")] = None,
     operator: Annotated[str | None, typer.Option("--operator", help="Operator label.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or table.")] = False,
-    fail_on_found: Annotated[bool, typer.Option(
-        "--fail-on-found", help="Exit 3 when any Hikvision or Dahua device is found.")] = False,
-    fail_on_risk: Annotated[bool, typer.Option(
-        "--fail-on-risk", help="Exit 4 when any device carries a risk note.")] = False,
-    passive_too: Annotated[bool, typer.Option(
-        "--passive-too", help="Also keep hosts heard during the scan that it did not probe "
-                              "(gratuitous ARP, NOTIFY, Hello, DHCP); needs CAP_NET_RAW.")
+    fail_on_found: Annotated[
+        bool,
+        typer.Option("--fail-on-found", help="Exit 3 when any Hikvision or Dahua device is found."),
     ] = False,
-    debug_traffic: Annotated[bool, typer.Option(
-        "--debug-traffic", help="Log every packet sent and received on stderr.")] = False,
-    save_captures: Annotated[Path | None, typer.Option(
-        "--save-captures", help="Write exchanges as test fixtures into this directory.")] = None,
+    fail_on_risk: Annotated[
+        bool, typer.Option("--fail-on-risk", help="Exit 4 when any device carries a risk note.")
+    ] = False,
+    passive_too: Annotated[
+        bool,
+        typer.Option(
+            "--passive-too",
+            help="Also keep hosts heard during the scan that it did not probe "
+            "(gratuitous ARP, NOTIFY, Hello, DHCP); needs CAP_NET_RAW.",
+        ),
+    ] = False,
+    debug_traffic: Annotated[
+        bool, typer.Option("--debug-traffic", help="Log every packet sent and received on stderr.")
+    ] = False,
+    save_captures: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-captures", help="Write exchanges as test fixtures into this directory."
+        ),
+    ] = None,
 ) -> None:
     """Scan targets for Hikvision, Dahua and white-label devices; JSON on stdout."""
     if debug_traffic:
@@ -305,8 +380,13 @@ def scan(
         raise fail("--onvif-user needs CAMSCAN_ONVIF_PASSWORD or --onvif-password-file")
     allowed = parse_onvif_hosts(onvif_hosts)
     settings = ScanSettings(
-        rate=rate, retries=retries, listen_window_s=window, connect_timeout_s=timeout,
-        max_connections=max_connections, deep=deep, onvif_user=onvif_user,
+        rate=rate,
+        retries=retries,
+        listen_window_s=window,
+        connect_timeout_s=timeout,
+        max_connections=max_connections,
+        deep=deep,
+        onvif_user=onvif_user,
         onvif_password=read_secret(onvif_password_file) if onvif_user else None,
         onvif_hosts=allowed,
         save_captures=save_captures,
@@ -317,8 +397,10 @@ def scan(
     )
     fmt = fmt_given or OutputFormat.JSON
     if (only or min_confidence) and fmt is OutputFormat.NDJSON:
-        raise fail("--only and --min-confidence do not apply to the NDJSON stream; "
-                   "filter it later with camscan export")
+        raise fail(
+            "--only and --min-confidence do not apply to the NDJSON stream; "
+            "filter it later with camscan export"
+        )
     # 780 KB of JSON scrolling past is no answer to a person at a terminal: they get the
     # table (on stderr, as always) and a hint; pipes and files get the JSON as before.
     table_only = output is None and fmt_given is None and sys.stdout.isatty()
@@ -330,11 +412,15 @@ def scan(
     if report is not None:
         check_writable(report, "--report")
         if report.suffix.lower() not in (".html", ".htm", ".pdf"):
-            raise fail(f"--report {report}: unknown report type {report.suffix or '(none)'!r}; "
-                       "use .html or .pdf")
+            raise fail(
+                f"--report {report}: unknown report type {report.suffix or '(none)'!r}; "
+                "use .html or .pdf"
+            )
         if report.suffix.lower() == ".pdf" and importlib.util.find_spec("weasyprint") is None:
-            raise fail("--report .pdf needs WeasyPrint: pip install 'camscan[pdf]', "
-                       "or write the report as .html")
+            raise fail(
+                "--report .pdf needs WeasyPrint: pip install 'camscan[pdf]', "
+                "or write the report as .html"
+            )
     if save_captures is not None:
         check_writable(save_captures, "--save-captures", directory=True)
     if spool is not None:
@@ -344,8 +430,9 @@ def scan(
 
         check_writable(db if db is not None else default_db_path(), "--db")
     if output is not None and report is not None and output.resolve() == report.resolve():
-        raise fail(f"--output and --report are the same file ({output}): the report would "
-                   "replace the scan")
+        raise fail(
+            f"--output and --report are the same file ({output}): the report would replace the scan"
+        )
     from camscan.discovery import DISCOVERERS
     from camscan.output.document import build_document
     from camscan.output.exitcodes import FOUND, RISK, RUNTIME_ERROR, exit_code_for
@@ -355,9 +442,15 @@ def scan(
     from camscan.risks import has_risks
 
     request = ScanRequest(
-        targets=list(targets or []), exclude=list(exclude or []), interface=interface,
-        localnet=localnet, allow_large=yes, methods=parse_methods(probes), settings=settings,
-        site=site, operator=operator,
+        targets=list(targets or []),
+        exclude=list(exclude or []),
+        interface=interface,
+        localnet=localnet,
+        allow_large=yes,
+        methods=parse_methods(probes),
+        settings=settings,
+        site=site,
+        operator=operator,
     )
 
     # The library loads in a thread during the scan; only NDJSON needs its version up front.
@@ -380,9 +473,13 @@ def scan(
                 ndjson_out = open_private(output)
             except OSError as exc:
                 raise fail(f"cannot write {output}: {exc.strerror}") from None
-    with make_observer(quiet=quiet, ndjson_out=ndjson_out, fingerprint_version=version,
-                       ndjson_fallback=sys.stdout if ndjson_out is not sys.stdout else None,
-                       ndjson_name=str(output)) as observer:
+    with make_observer(
+        quiet=quiet,
+        ndjson_out=ndjson_out,
+        fingerprint_version=version,
+        ndjson_fallback=sys.stdout if ndjson_out is not sys.stdout else None,
+        ndjson_name=str(output),
+    ) as observer:
         scan_.observer = observer
         observer.header(scan_)
         try:
@@ -407,11 +504,13 @@ def scan(
             written = table_only or streamed
         else:
             written = emit_result(machine, fmt, output)
-        ok = _after(doc, quiet=quiet, report=report, store=store, db=db,
-                    spool=spool) and written
+        ok = _after(doc, quiet=quiet, report=report, store=store, db=db, spool=spool) and written
         if table_only:
-            typer.echo("camscan: stdout is a terminal, so the JSON document was not printed; "
-                       "use -o FILE (or -o - for stdout) to keep it", err=True)
+            typer.echo(
+                "camscan: stdout is a terminal, so the JSON document was not printed; "
+                "use -o FILE (or -o - for stdout) to keep it",
+                err=True,
+            )
     code = exit_code_for(result, fail_on_found)
     if fail_on_risk and has_risks(doc):
         code = RISK
@@ -425,15 +524,18 @@ def _listen_alongside(scan_: Scan) -> Alongside:
     from camscan.passive.live import LiveError
 
     if scan_.iface is None or scan_.scope is None:
-        raise fail("--passive-too listens on the scan's interface: the targets are not on a "
-                   "local segment (give --interface)")
+        raise fail(
+            "--passive-too listens on the scan's interface: the targets are not on a "
+            "local segment (give --interface)"
+        )
     try:
         alongside = Alongside(scan_.iface.name)
     except LiveError as exc:
         raise fail(f"--passive-too: {exc}") from None
     # In the scope from the start, so the NDJSON header already says it.
     scan_.scope.passive = PassiveScope(
-        statement=f"passive: also listened on {scan_.iface.name} during the scan")
+        statement=f"passive: also listened on {scan_.iface.name} during the scan"
+    )
     alongside.start()
     return alongside
 
@@ -451,15 +553,21 @@ def _check_privileges(scan: Scan) -> None:
     from camscan.pipeline import ScanError
 
     if Method.ARP in scan.request.methods and scan.iface is not None:
-
         try:
             check_raw_socket()
         except ArpPermissionError as exc:
             raise ScanError(str(exc)) from None
 
 
-def _after(doc: dict[str, Any], *, quiet: bool, report: Path | None, store: bool,
-           db: Path | None, spool: Path | None = None) -> bool:
+def _after(
+    doc: dict[str, Any],
+    *,
+    quiet: bool,
+    report: Path | None,
+    store: bool,
+    db: Path | None,
+    spool: Path | None = None,
+) -> bool:
     """Table, report, inventory and spool from the finished document; False if one failed.
 
     The machine output is already written by then, so a failure here loses no finding.
@@ -489,6 +597,7 @@ def _after(doc: dict[str, Any], *, quiet: bool, report: Path | None, store: bool
             ok = False
     if spool is not None:
         from camscan.spool import spool_document
+
         try:
             path = spool_document(doc, spool)
             typer.echo(f"camscan: spooled as {path}", err=True)

@@ -17,11 +17,16 @@ from camscan.output.exitcodes import RUNTIME_ERROR, USAGE_ERROR
 
 DB_ENV = "CAMSCAN_SERVER_DB"
 
-app = typer.Typer(help="The central inventory on PostgreSQL: sensors push, the roll-up reads.",
-                  no_args_is_help=False, invoke_without_command=True)
+app = typer.Typer(
+    help="The central inventory on PostgreSQL: sensors push, the roll-up reads.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
 
-DbOption = Annotated[str | None, typer.Option(
-    "--db", help=f"postgresql://… URL of the central database (default ${DB_ENV}).")]
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help=f"postgresql://… URL of the central database (default ${DB_ENV})."),
+]
 
 
 def _fail(message: str, code: int = RUNTIME_ERROR) -> typer.Exit:
@@ -35,14 +40,17 @@ def _engine(db: str | None) -> Iterator[Engine]:
     try:
         from camscan.server.db import make_engine
     except ImportError as exc:
-        raise _fail(f"the server needs its extra: pip install 'camscan[server]' ({exc.name} "
-                    "is missing)") from None
+        raise _fail(
+            f"the server needs its extra: pip install 'camscan[server]' ({exc.name} is missing)"
+        ) from None
     url = db or os.environ.get(DB_ENV)
     if not url:
         raise _fail(f"no database: give --db postgresql://… or set {DB_ENV}", USAGE_ERROR)
     if not url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
-        raise _fail("--db must be a postgresql:// URL (SQLite stays the embedded store of "
-                    "`scan --store`)", USAGE_ERROR)
+        raise _fail(
+            "--db must be a postgresql:// URL (SQLite stays the embedded store of `scan --store`)",
+            USAGE_ERROR,
+        )
     engine = make_engine(url)
     try:
         yield engine
@@ -72,15 +80,21 @@ def _is_loopback(host: str) -> bool:
 def serve(
     ctx: typer.Context,
     db: DbOption = None,
-    bind: Annotated[str, typer.Option("--bind", help="HOST:PORT to listen on.")]
-    = "127.0.0.1:8443",
-    cert: Annotated[Path | None, typer.Option(
-        "--cert", help="TLS certificate (PEM); with --key, the server speaks HTTPS.",
-        exists=True, dir_okay=False)] = None,
-    key: Annotated[Path | None, typer.Option(
-        "--key", help="TLS private key (PEM).", exists=True, dir_okay=False)] = None,
-    workers: Annotated[int, typer.Option("--workers", min=1, max=64,
-                                         help="Server processes.")] = 1,
+    bind: Annotated[str, typer.Option("--bind", help="HOST:PORT to listen on.")] = "127.0.0.1:8443",
+    cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--cert",
+            help="TLS certificate (PEM); with --key, the server speaks HTTPS.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    key: Annotated[
+        Path | None,
+        typer.Option("--key", help="TLS private key (PEM).", exists=True, dir_okay=False),
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Server processes.")] = 1,
 ) -> None:
     """Serve the HTTP API (unless a subcommand is given)."""
     if ctx.invoked_subcommand is not None:
@@ -89,10 +103,14 @@ def serve(
         raise _fail("--cert and --key go together", USAGE_ERROR)
     host, port = _bind(bind)
     if cert is None and not _is_loopback(host):
-        raise _fail(f"--bind {bind}: plain HTTP only on loopback (tokens must not cross a "
-                    "network in clear); give --cert and --key, or bind to 127.0.0.1 behind a "
-                    "TLS proxy", USAGE_ERROR)
+        raise _fail(
+            f"--bind {bind}: plain HTTP only on loopback (tokens must not cross a "
+            "network in clear); give --cert and --key, or bind to 127.0.0.1 behind a "
+            "TLS proxy",
+            USAGE_ERROR,
+        )
     from camscan.server.store import StoreError, check_schema
+
     with _engine(db) as engine:
         try:
             check_schema(engine)
@@ -101,10 +119,17 @@ def serve(
     import uvicorn
 
     os.environ[DB_ENV] = db or os.environ[DB_ENV]  # the worker processes build their own app
-    uvicorn.run("camscan.server.app:create_app", factory=True, host=host, port=port,
-                workers=workers, ssl_certfile=str(cert) if cert else None,
-                ssl_keyfile=str(key) if key else None, log_level="warning",
-                access_log=False)
+    uvicorn.run(
+        "camscan.server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        ssl_certfile=str(cert) if cert else None,
+        ssl_keyfile=str(key) if key else None,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 @app.command("migrate")
@@ -116,8 +141,9 @@ def migrate_cmd(db: DbOption = None) -> None:
         try:
             revision = migrate(engine)
         except Exception as exc:  # the database's own one-line message
-            raise _fail("migration failed: "
-                        f"{str(getattr(exc, 'orig', exc)).splitlines()[0]}") from None
+            raise _fail(
+                f"migration failed: {str(getattr(exc, 'orig', exc)).splitlines()[0]}"
+            ) from None
     typer.echo(f"camscan: database schema at revision {revision}", err=True)
 
 
@@ -131,9 +157,14 @@ def _write_token(token: str, path: Path | None) -> None:
     typer.echo(f"camscan: token written to {path}", err=True)
 
 
-TokenFile = Annotated[Path | None, typer.Option(
-    "--token-file", help="Write the token to this new file (0600) instead of stdout.",
-    dir_okay=False)]
+TokenFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--token-file",
+        help="Write the token to this new file (0600) instead of stdout.",
+        dir_okay=False,
+    ),
+]
 
 
 @app.command("add-sensor")
@@ -161,6 +192,7 @@ def _add(name: str, site: str | None, db: str | None, token_file: Path | None) -
     from sqlalchemy.exc import SQLAlchemyError
 
     from camscan.server.store import StoreError, add_principal, check_schema
+
     if not name.strip() or (site is not None and not site.strip()):
         raise _fail("the name and the site must not be empty", USAGE_ERROR)
     if token_file is not None and token_file.exists():
@@ -172,6 +204,7 @@ def _add(name: str, site: str | None, db: str | None, token_file: Path | None) -
         except StoreError as exc:
             raise _fail(str(exc)) from None
         except SQLAlchemyError as exc:
-            raise _fail("database error: "
-                        f"{str(getattr(exc, 'orig', exc)).splitlines()[0]}") from None
+            raise _fail(
+                f"database error: {str(getattr(exc, 'orig', exc)).splitlines()[0]}"
+            ) from None
     _write_token(token, token_file)

@@ -80,6 +80,7 @@ class ArpPermissionError(Exception):
 
 # ---------------------------------------------------------------------------- pure build/parse
 
+
 def _mac_bytes(mac: str) -> bytes:
     digits = mac.replace(":", "").replace("-", "").replace(".", "")
     raw = bytes.fromhex(digits)
@@ -96,9 +97,16 @@ def format_mac(raw: bytes) -> str:
 def build_request(src_mac: str, src_ip: IPv4Address | str, dst_ip: IPv4Address | str) -> bytes:
     """A 60-byte broadcast Ethernet frame carrying an ARP who-has `dst_ip` from us."""
     sha = _mac_bytes(src_mac)
-    frame = (BROADCAST + sha + struct.pack("!H", ETH_P_ARP)
-             + struct.pack("!HHBBH", 1, 0x0800, 6, 4, ARP_REQUEST)
-             + sha + IPv4Address(src_ip).packed + b"\x00" * 6 + IPv4Address(dst_ip).packed)
+    frame = (
+        BROADCAST
+        + sha
+        + struct.pack("!H", ETH_P_ARP)
+        + struct.pack("!HHBBH", 1, 0x0800, 6, 4, ARP_REQUEST)
+        + sha
+        + IPv4Address(src_ip).packed
+        + b"\x00" * 6
+        + IPv4Address(dst_ip).packed
+    )
     return frame.ljust(FRAME_LEN, b"\x00")
 
 
@@ -118,15 +126,15 @@ def parse_reply(frame: bytes) -> ArpReply | None:
     if len(frame) < 14:
         return None
     offset = 12
-    ethertype = int.from_bytes(frame[offset:offset + 2], "big")
+    ethertype = int.from_bytes(frame[offset : offset + 2], "big")
     if ethertype == ETH_P_8021Q:
         offset += 4
         if len(frame) < offset + 2:
             return None
-        ethertype = int.from_bytes(frame[offset:offset + 2], "big")
+        ethertype = int.from_bytes(frame[offset : offset + 2], "big")
     if ethertype != ETH_P_ARP:
         return None
-    body = frame[offset + 2:offset + 2 + _ARP_LEN]
+    body = frame[offset + 2 : offset + 2 + _ARP_LEN]
     if len(body) < 8:
         raise ParseError(f"ARP frame truncated at {len(frame)} bytes")
     htype, ptype, hlen, plen, op = struct.unpack_from("!HHBBH", body)
@@ -152,19 +160,20 @@ def reply_filter(our_ip: IPv4Address) -> bytes:
     """A classic BPF program: accept untagged ARP replies addressed to `our_ip`, drop the rest."""
     # (code, jt, jf, k); offsets into the untagged Ethernet frame.
     insns = [
-        (0x28, 0, 0, 12),           # ldh [12]          ethertype
-        (0x15, 0, 5, ETH_P_ARP),    # jeq #0x806        else drop
-        (0x28, 0, 0, 20),           # ldh [20]          ARP opcode
-        (0x15, 0, 3, ARP_REPLY),    # jeq #2            else drop
-        (0x20, 0, 0, 38),           # ld  [38]          target protocol address
+        (0x28, 0, 0, 12),  # ldh [12]          ethertype
+        (0x15, 0, 5, ETH_P_ARP),  # jeq #0x806        else drop
+        (0x28, 0, 0, 20),  # ldh [20]          ARP opcode
+        (0x15, 0, 3, ARP_REPLY),  # jeq #2            else drop
+        (0x20, 0, 0, 38),  # ld  [38]          target protocol address
         (0x15, 0, 1, int(our_ip)),  # jeq #our_ip       else drop
-        (0x06, 0, 0, 0x40000),      # ret #262144       accept
-        (0x06, 0, 0, 0),            # ret #0            drop
+        (0x06, 0, 0, 0x40000),  # ret #262144       accept
+        (0x06, 0, 0, 0),  # ret #0            drop
     ]
     return b"".join(struct.pack("HBBI", *i) for i in insns)
 
 
 # ---------------------------------------------------------------------------- result
+
 
 @dataclass(slots=True)
 class ArpHost:
@@ -213,9 +222,15 @@ class ArpResult:
             return None
         ordered = sorted(self.latencies)
         p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
-        return {name: round(v * 1000, 3) for name, v in (
-            ("min", ordered[0]), ("median", statistics.median(ordered)), ("p95", p95),
-            ("max", ordered[-1]))}
+        return {
+            name: round(v * 1000, 3)
+            for name, v in (
+                ("min", ordered[0]),
+                ("median", statistics.median(ordered)),
+                ("p95", p95),
+                ("max", ordered[-1]),
+            )
+        }
 
     def macs(self) -> dict[IPv4Address, str]:
         """IP -> first answering MAC."""
@@ -235,19 +250,29 @@ class ArpResult:
 
     def notes(self) -> list[str]:
         """One line per duplicate, and how the rate was adapted, for `MethodStats.notes`."""
-        out = [f"duplicate: {ip} answered from {', '.join(macs)}"
-               for ip, macs in sorted(self.duplicate_ips().items())]
-        out += [f"shared MAC: {mac} answered for {_first(ips)}"
-                for mac, ips in sorted(self.shared_macs().items())]
+        out = [
+            f"duplicate: {ip} answered from {', '.join(macs)}"
+            for ip, macs in sorted(self.duplicate_ips().items())
+        ]
+        out += [
+            f"shared MAC: {mac} answered for {_first(ips)}"
+            for mac, ips in sorted(self.shared_macs().items())
+        ]
         if self.late:
-            out.append(f"{self.late} answers came after their address was given up: answers "
-                       "were queueing, the sweep slowed down and listened longer")
+            out.append(
+                f"{self.late} answers came after their address was given up: answers "
+                "were queueing, the sweep slowed down and listened longer"
+            )
         if self.answered_on_retry:
-            out.append(f"{self.answered_on_retry} addresses answered only when asked again: "
-                       "requests or answers were lost")
+            out.append(
+                f"{self.answered_on_retry} addresses answered only when asked again: "
+                "requests or answers were lost"
+            )
         if self.backoffs:
-            out.append(f"answers slowed down or were lost: the rate was cut {self.backoffs} "
-                       f"times, down to {self.rate_min:.0f}/s of a {self.rate}/s ceiling")
+            out.append(
+                f"answers slowed down or were lost: the rate was cut {self.backoffs} "
+                f"times, down to {self.rate_min:.0f}/s of a {self.rate}/s ceiling"
+            )
         if self.kernel_dropped:
             out.append(f"the kernel dropped {self.kernel_dropped} frames on the ARP socket")
         return out
@@ -260,6 +285,7 @@ def _first(ips: Sequence[IPv4Address], shown: int = MAX_MACS_PER_IP) -> str:
 
 
 # ---------------------------------------------------------------------------- transport
+
 
 def check_raw_socket() -> None:
     """Raise ArpPermissionError unless this process may open AF_PACKET sockets (sends nothing)."""
@@ -331,8 +357,7 @@ class _Sweep:
         self.stat = ctx.stat("arp")
         self.ceiling = max(1, min(int(ctx.settings.rate), MAX_RATE))
         if self.ceiling != ctx.settings.rate:
-            self.stat.notes.append(f"rate {ctx.settings.rate} clamped to {self.ceiling} "
-                                   "packets/s")
+            self.stat.notes.append(f"rate {ctx.settings.rate} clamped to {self.ceiling} packets/s")
         self.rate = float(self.ceiling)
         self.retries = max(0, int(ctx.settings.retries))
         self.timeout = max(0.0, float(ctx.settings.arp_timeout_s))
@@ -358,8 +383,9 @@ class _Sweep:
         self.next_control = 0.0
         self.hold_until = 0.0
         self.calm_until = 0.0
-        self.result = ArpResult(targets=targets.size, rate=self.ceiling,
-                                rate_min=float(self.ceiling))
+        self.result = ArpResult(
+            targets=targets.size, rate=self.ceiling, rate_min=float(self.ceiling)
+        )
         self.template = bytearray(build_request(iface.mac, iface.ip, "0.0.0.0"))
         self.t0 = 0.0
         self.clock_offset = 0.0  # time.time() - time.monotonic(), for kernel timestamps
@@ -375,8 +401,9 @@ class _Sweep:
                 self.result.errors += 1
                 return
             now = time.monotonic()
-            self.on_frame(frame, min(now, _arrival(ancdata, now + self.clock_offset)
-                                     - self.clock_offset))
+            self.on_frame(
+                frame, min(now, _arrival(ancdata, now + self.clock_offset) - self.clock_offset)
+            )
 
     def on_frame(self, frame: bytes, arrived: float) -> None:
         try:
@@ -419,12 +446,20 @@ class _Sweep:
             self.losses += 1
             self.measure(max(0.0, arrived - given_up))
         if known is None:
-            self.result.hosts[reply.sender_ip] = ArpHost(reply.sender_ip, reply.sender_mac,
-                                                         round(arrived - self.t0, 6))
+            self.result.hosts[reply.sender_ip] = ArpHost(
+                reply.sender_ip, reply.sender_mac, round(arrived - self.t0, 6)
+            )
         else:
             known.other_macs.append(reply.sender_mac)
-        self.ctx.emit(Evidence(host=str(reply.sender_ip), source="arp", key="mac",
-                               value=reply.sender_mac, raw=frame[:42].hex()))
+        self.ctx.emit(
+            Evidence(
+                host=str(reply.sender_ip),
+                source="arp",
+                key="mac",
+                value=reply.sender_mac,
+                raw=frame[:42].hex(),
+            )
+        )
 
     def measure(self, rtt: float) -> None:
         """Fold one answer's latency into the estimates (RFC 6298 section 2)."""
@@ -461,8 +496,7 @@ class _Sweep:
                 self.result.rate_min = min(self.result.rate_min, self.rate)
                 self.hold_until = now + max(_CONTROL_S, self.srtt)
                 self.calm_until = now + _CALM_S
-        elif (queueing < _DELAY_TARGET_S / 2 and self.rate < self.ceiling
-              and now >= self.calm_until):
+        elif queueing < _DELAY_TARGET_S / 2 and self.rate < self.ceiling and now >= self.calm_until:
             self.rate = min(float(self.ceiling), self.rate + self.ceiling * _INCREASE)
 
     # -- sending --------------------------------------------------------------------------
@@ -565,8 +599,10 @@ class _Sweep:
                     if self.done_listening(now):
                         break
                     if now - self.last_send > _MAX_DRAIN_S:
-                        self.stat.notes.append(f"stopped listening {_MAX_DRAIN_S:.0f} s after "
-                                               "the last request with answers still due")
+                        self.stat.notes.append(
+                            f"stopped listening {_MAX_DRAIN_S:.0f} s after "
+                            "the last request with answers still due"
+                        )
                         break
                     exhausted = False  # a retry may fall due: look again next round
                     await asyncio.sleep(_IDLE_POLL_S if not self.retry_ready else _TICK_S)
@@ -584,15 +620,19 @@ class _Sweep:
         return self.result
 
 
-async def sweep(ctx: ScanContext, iface: InterfaceInfo,
-                addresses: TargetSet | Iterable[IPv4Address]) -> ArpResult:
+async def sweep(
+    ctx: ScanContext, iface: InterfaceInfo, addresses: TargetSet | Iterable[IPv4Address]
+) -> ArpResult:
     """ARP-ask every address in random order, the rate adapted under `ctx.settings.rate`.
 
     Emits one `mac` evidence item per (ip, mac). A TargetSet is streamed (only the part inside
     the interface's network is asked), so memory does not grow with the range.
     """
-    targets = (addresses.clip(iface.network) if isinstance(addresses, TargetSet)
-               else from_addresses(addresses))
+    targets = (
+        addresses.clip(iface.network)
+        if isinstance(addresses, TargetSet)
+        else from_addresses(addresses)
+    )
     state = _Sweep(ctx, iface, targets)
     stat = state.stat
     if targets.size == 0:

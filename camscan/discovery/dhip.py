@@ -95,9 +95,11 @@ def parse_json(text: bytes) -> DhipReply:
         fields.append(("mac", mac))
     for key, value in list(info.items())[:128]:
         if isinstance(value, dict):
-            fields.extend((f"{key}.{sub}"[:MAX_VALUE], text_value)
-                          for sub, sub_value in list(value.items())[:32]
-                          if (text_value := _scalar(sub_value)) is not None)
+            fields.extend(
+                (f"{key}.{sub}"[:MAX_VALUE], text_value)
+                for sub, sub_value in list(value.items())[:32]
+                if (text_value := _scalar(sub_value)) is not None
+            )
         elif (text_value := _scalar(value)) is not None:
             fields.append((str(key)[:MAX_VALUE], text_value))
     return DhipReply(tuple(fields))
@@ -110,7 +112,7 @@ def parse_packet(data: bytes) -> DhipReply:
     if len(data) < HEADER.size or data[4:8] != MAGIC:
         raise ParseError("no DHIP header")
     length = HEADER.unpack_from(data)[4]
-    return parse_json(data[HEADER.size:HEADER.size + length])
+    return parse_json(data[HEADER.size : HEADER.size + length])
 
 
 def evidence_of(reply: DhipReply, host: str, port: int | None = PORT) -> list[Evidence]:
@@ -135,9 +137,15 @@ def reply_evidence(datagram: Datagram) -> list[Evidence]:
     """Raw plus structured evidence of one received datagram; ParseError if it is no reply."""
     reply = parse_packet(datagram.data)
     length = HEADER.unpack_from(datagram.data)[4]
-    body = datagram.data[HEADER.size:HEADER.size + length].rstrip(b"\x00 \r\n")
-    raw = Evidence(datagram.ip, SOURCE, "dhip.reply", body.decode("utf-8", "replace"), PORT,
-                   excerpt(datagram.data))
+    body = datagram.data[HEADER.size : HEADER.size + length].rstrip(b"\x00 \r\n")
+    raw = Evidence(
+        datagram.ip,
+        SOURCE,
+        "dhip.reply",
+        body.decode("utf-8", "replace"),
+        PORT,
+        excerpt(datagram.data),
+    )
     return [raw, *evidence_of(reply, datagram.ip)]
 
 
@@ -163,9 +171,29 @@ async def search(ctx: ScanContext) -> None:
     sends = [(packet, (GROUP, PORT))]
     if ctx.interface:  # a limited broadcast needs a link to leave by
         sends.append((packet, (BROADCAST, PORT)))
-    await exchange(ctx, SOURCE, sends, on_datagram, max_size=MAX_REPLY, port=PORT,
-                   groups=[GROUP], broadcast=True, resend_at=RESEND_AT_S)
+    await exchange(
+        ctx,
+        SOURCE,
+        sends,
+        on_datagram,
+        max_size=MAX_REPLY,
+        port=PORT,
+        groups=[GROUP],
+        broadcast=True,
+        resend_at=RESEND_AT_S,
+    )
 
 
-__all__ = ["FIELD_KEYS", "DhipReply", "ParseError", "build_packet", "build_search", "discover",
-           "expand", "parse_json", "parse_packet", "reply_evidence", "search"]
+__all__ = [
+    "FIELD_KEYS",
+    "DhipReply",
+    "ParseError",
+    "build_packet",
+    "build_search",
+    "discover",
+    "expand",
+    "parse_json",
+    "parse_packet",
+    "reply_evidence",
+    "search",
+]

@@ -72,15 +72,17 @@ def parse_reply(data: bytes) -> LegacyReply:
     (len3,) = struct.unpack_from("<H", data, 20)
     if SECTION1 + len2 + len3 > len(data):
         raise ParseError("sections run past the end of the datagram")
-    fields = [(name, socket.inet_ntoa(data[off:off + 4])) for name, off in
-              (("IPv4Address", 56), ("SubnetMask", 60), ("Gateway", 64), ("DNS", 68))]
+    fields = [
+        (name, socket.inet_ntoa(data[off : off + 4]))
+        for name, off in (("IPv4Address", 56), ("SubnetMask", 60), ("Gateway", 64), ("DNS", 68))
+    ]
     model = _text(data[40:56])
-    section2 = data[SECTION1:SECTION1 + len2]
+    section2 = data[SECTION1 : SECTION1 + len2]
     fields.append(("MAC", _text(section2[:17])))
     if len2 > 17 and (extra := _text(section2[17:])):
         model = extra
     fields.insert(0, ("DeviceType", model))
-    section3 = data[SECTION1 + len2:SECTION1 + len2 + len3].decode("utf-8", "replace")
+    section3 = data[SECTION1 + len2 : SECTION1 + len2 + len3].decode("utf-8", "replace")
     for line in section3.splitlines()[:64]:
         key, sep, value = line.partition(":")
         if sep and key.strip():
@@ -106,11 +108,25 @@ async def discover(ctx: ScanContext) -> None:
     if not ctx.interface:
         stats.notes.append("skipped: a limited broadcast needs the scan interface")
         return
-    on_datagram = reply_handler(ctx, METHOD, read, ParseError,
-                                lambda data: data[:2] == REQUEST[:2])
-    await exchange(ctx, METHOD, [(REQUEST, (BROADCAST, PORT))], on_datagram,
-                   max_size=MAX_REPLY, port=PORT, broadcast=True)
+    on_datagram = reply_handler(ctx, METHOD, read, ParseError, lambda data: data[:2] == REQUEST[:2])
+    await exchange(
+        ctx,
+        METHOD,
+        [(REQUEST, (BROADCAST, PORT))],
+        on_datagram,
+        max_size=MAX_REPLY,
+        port=PORT,
+        broadcast=True,
+    )
 
 
-__all__ = ["FIELD_KEYS", "LegacyReply", "ParseError", "build_request", "discover",
-           "evidence_of", "parse_reply", "read"]
+__all__ = [
+    "FIELD_KEYS",
+    "LegacyReply",
+    "ParseError",
+    "build_request",
+    "discover",
+    "evidence_of",
+    "parse_reply",
+    "read",
+]

@@ -111,10 +111,16 @@ def services_from_packet(data: bytes) -> list[MdnsService]:
     out: list[MdnsService] = []
     for service, fullname in ptrs:
         target, port = srv.get(fullname.lower(), (None, None))
-        out.append(MdnsService(
-            service=service, instance=instance_label(fullname, service), hostname=target,
-            port=port, txt=txt.get(fullname.lower()),
-            addresses=tuple(addrs.get(target.lower(), [])) if target else ()))
+        out.append(
+            MdnsService(
+                service=service,
+                instance=instance_label(fullname, service),
+                hostname=target,
+                port=port,
+                txt=txt.get(fullname.lower()),
+                addresses=tuple(addrs.get(target.lower(), [])) if target else (),
+            )
+        )
     return out
 
 
@@ -125,8 +131,11 @@ def service_types_from_packet(data: bytes) -> list[str]:
     msg = DNSIncoming(data)
     if not msg.valid:
         raise ParseError("bad DNS message")
-    return [r.alias for r in msg.answers()
-            if isinstance(r, DNSPointer) and r.name.lower() == SERVICES_META]
+    return [
+        r.alias
+        for r in msg.answers()
+        if isinstance(r, DNSPointer) and r.name.lower() == SERVICES_META
+    ]
 
 
 class SenderBook:
@@ -209,8 +218,10 @@ def attribution(svc: MdnsService, senders: Iterable[str]) -> tuple[list[str], li
 def evidence(svc: MdnsService, host: str) -> list[Evidence]:
     """Evidence of one resolved instance, attributed to `host`."""
     raw = f"{svc.instance}.{svc.service} SRV {svc.hostname}:{svc.port} TXT {svc.txt or ''}"
-    out = [Evidence(host, "mdns", "mdns.service", svc.service, svc.port, raw),
-           Evidence(host, "mdns", "mdns.instance", svc.instance, svc.port, raw)]
+    out = [
+        Evidence(host, "mdns", "mdns.service", svc.service, svc.port, raw),
+        Evidence(host, "mdns", "mdns.instance", svc.instance, svc.port, raw),
+    ]
     if svc.hostname:
         out.append(Evidence(host, "mdns", "mdns.hostname", svc.hostname, svc.port, raw))
     if svc.txt:
@@ -219,6 +230,7 @@ def evidence(svc: MdnsService, host: str) -> list[Evidence]:
 
 
 # --- transport: python-zeroconf bound to the scan interface ------------------------------------
+
 
 async def discover(ctx: ScanContext) -> None:
     """Enumerate DNS-SD types, browse each, resolve instances; emit evidence of in-scope hosts."""
@@ -255,9 +267,13 @@ async def discover(ctx: ScanContext) -> None:
             traffic_log.debug("mdns unresolved %s", name)
             return
         svc = MdnsService(
-            service=service, instance=instance_label(name, service), hostname=info.server,
-            port=info.port, txt=format_txt((info.properties or {}).items()),
-            addresses=tuple(info.parsed_addresses(IPVersion.V4Only)))
+            service=service,
+            instance=instance_label(name, service),
+            hostname=info.server,
+            port=info.port,
+            txt=format_txt((info.properties or {}).items()),
+            addresses=tuple(info.parsed_addresses(IPVersion.V4Only)),
+        )
         traffic_log.debug("mdns resolved %s: %s", name, svc)
         senders, others = attribution(svc, book.senders(name))
         hosts = [a for a in senders if in_scope(ctx.in_scope, a)]
@@ -271,12 +287,19 @@ async def discover(ctx: ScanContext) -> None:
             for ev in evidence(svc, host):
                 ctx.emit(ev)
             for other in others:
-                ctx.emit(Evidence(host, "mdns", NAMES_OTHER,
-                                  f"mDNS {svc.instance}.{svc.service} names {other}",
-                                  svc.port))
+                ctx.emit(
+                    Evidence(
+                        host,
+                        "mdns",
+                        NAMES_OTHER,
+                        f"mDNS {svc.instance}.{svc.service} names {other}",
+                        svc.port,
+                    )
+                )
 
-    def on_instance(zeroconf: Zeroconf, service_type: str, name: str,
-                    state_change: ServiceStateChange) -> None:
+    def on_instance(
+        zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange
+    ) -> None:
         if state_change is not ServiceStateChange.Added or closing:
             return
         key = (service_type, name)
@@ -287,8 +310,9 @@ async def discover(ctx: ScanContext) -> None:
             return
         resolving[key] = loop.create_task(resolve(service_type, name))
 
-    def on_type(zeroconf: Zeroconf, service_type: str, name: str,
-                state_change: ServiceStateChange) -> None:
+    def on_type(
+        zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange
+    ) -> None:
         if state_change is not ServiceStateChange.Added or name in browsers or closing:
             return
         if len(browsers) >= MAX_TYPES:

@@ -62,8 +62,10 @@ class SadpReply(FieldRecord):
 def build_inquiry(probe_uuid: str | None = None) -> bytes:
     """The SADP inquiry, as Hikvision's SADP tool sends it (upper-case UUID)."""
     ident = (probe_uuid or str(uuid.uuid4())).upper()
-    return (f'<?xml version="1.0" encoding="utf-8"?><Probe><Uuid>{ident}</Uuid>'
-            f"<Types>inquiry</Types></Probe>").encode()
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><Probe><Uuid>{ident}</Uuid>'
+        f"<Types>inquiry</Types></Probe>"
+    ).encode()
 
 
 def _fields_from_tree(data: bytes) -> list[tuple[str, str]] | None:
@@ -75,8 +77,11 @@ def _fields_from_tree(data: bytes) -> list[tuple[str, str]] | None:
         return None
     if xmlsafe.local_name(root.tag) != "ProbeMatch":
         raise ParseError(f"root element is {xmlsafe.local_name(root.tag)[:40]!r}, not ProbeMatch")
-    return [(xmlsafe.local_name(child.tag), (child.text or "").strip()[:MAX_VALUE])
-            for child in list(root)[:MAX_FIELDS] if isinstance(child.tag, str)]
+    return [
+        (xmlsafe.local_name(child.tag), (child.text or "").strip()[:MAX_VALUE])
+        for child in list(root)[:MAX_FIELDS]
+        if isinstance(child.tag, str)
+    ]
 
 
 def parse_probe_match(data: bytes) -> SadpReply:
@@ -87,10 +92,11 @@ def parse_probe_match(data: bytes) -> SadpReply:
     if fields is None:
         if b"<ProbeMatch" not in data:
             raise ParseError("not XML and no ProbeMatch element")
-        fields = [(m.group(1).decode("ascii"),
-                   m.group(2).decode("utf-8", "replace").strip()[:MAX_VALUE])
-                  for m in _FLAT_TAG.finditer(data)
-                  if m.group(1) == m.group(3) and len(m.group(2)) <= _FLAT_VALUE_MAX][:MAX_FIELDS]
+        fields = [
+            (m.group(1).decode("ascii"), m.group(2).decode("utf-8", "replace").strip()[:MAX_VALUE])
+            for m in _FLAT_TAG.finditer(data)
+            if m.group(1) == m.group(3) and len(m.group(2)) <= _FLAT_VALUE_MAX
+        ][:MAX_FIELDS]
     if not any(name in FIELD_KEYS for name, _ in fields):
         raise ParseError("ProbeMatch carries no device field")
     return SadpReply(tuple(fields))
@@ -98,8 +104,9 @@ def parse_probe_match(data: bytes) -> SadpReply:
 
 def evidence_of(reply: SadpReply, host: str, port: int | None = PORT) -> list[Evidence]:
     """Structured evidence of one reply."""
-    return record_evidence(reply, host, SOURCE, port, FIELD_KEYS, model="DeviceDescription",
-                           mac="MAC")
+    return record_evidence(
+        reply, host, SOURCE, port, FIELD_KEYS, model="DeviceDescription", mac="MAC"
+    )
 
 
 def expand(ev: Evidence) -> list[Evidence]:
@@ -122,9 +129,25 @@ def _is_inquiry(data: bytes) -> bool:
 async def discover(ctx: ScanContext) -> None:
     """Send the inquiry, emit every device that answers, in scope or not (the pipeline flags)."""
     on_datagram = reply_handler(ctx, SOURCE, reply_evidence, ParseError, _is_inquiry)
-    await exchange(ctx, SOURCE, [(build_inquiry(), (GROUP, PORT))], on_datagram,
-                   max_size=MAX_REPLY, port=PORT, groups=[GROUP], resend_at=RESEND_AT_S)
+    await exchange(
+        ctx,
+        SOURCE,
+        [(build_inquiry(), (GROUP, PORT))],
+        on_datagram,
+        max_size=MAX_REPLY,
+        port=PORT,
+        groups=[GROUP],
+        resend_at=RESEND_AT_S,
+    )
 
 
-__all__ = ["FIELD_KEYS", "ParseError", "SadpReply", "build_inquiry", "discover", "expand",
-           "parse_probe_match", "reply_evidence"]
+__all__ = [
+    "FIELD_KEYS",
+    "ParseError",
+    "SadpReply",
+    "build_inquiry",
+    "discover",
+    "expand",
+    "parse_probe_match",
+    "reply_evidence",
+]

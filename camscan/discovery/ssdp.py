@@ -136,22 +136,29 @@ def parse_description(data: bytes) -> DeviceDescription:
         if el is not None and el.text and el.text.strip():
             fields[name] = el.text.strip()
     dtype = xmlsafe.child(device, "deviceType")
-    return DeviceDescription(fields, dtype.text.strip() if dtype is not None and dtype.text
-                             else None)
+    return DeviceDescription(
+        fields, dtype.text.strip() if dtype is not None and dtype.text else None
+    )
 
 
 def message_evidence(host: str, msg: SsdpMessage) -> list[Evidence]:
     """Evidence carried by an SSDP reply or NOTIFY header block."""
     raw = excerpt("\n".join(f"{k}: {v}" for k, v in msg.headers.items()))
-    pairs = [("upnp.server", msg.headers.get("SERVER")), ("upnp.location", msg.location),
-             ("upnp.st", msg.st), ("upnp.usn", msg.headers.get("USN"))]
+    pairs = [
+        ("upnp.server", msg.headers.get("SERVER")),
+        ("upnp.location", msg.location),
+        ("upnp.st", msg.st),
+        ("upnp.usn", msg.headers.get("USN")),
+    ]
     return [Evidence(host, "ssdp", key, value, raw=raw) for key, value in pairs if value]
 
 
 def description_evidence(host: str, desc: DeviceDescription, port: int | None) -> list[Evidence]:
     """Structured evidence of a parsed device description."""
-    return [Evidence(host, "ssdp", _DESCRIPTION_KEYS[name], value, port)
-            for name, value in desc.fields.items()]
+    return [
+        Evidence(host, "ssdp", _DESCRIPTION_KEYS[name], value, port)
+        for name, value in desc.fields.items()
+    ]
 
 
 def expand(ev: Evidence) -> list[Evidence]:
@@ -167,6 +174,7 @@ def same_host_location(location: str, host: str) -> tuple[str, int] | None:
 
 
 # --- transport -------------------------------------------------------------------------------
+
 
 class SsdpHearing:
     """What one scan hears over SSDP: de-duplicated, in-scope evidence and LOCATIONs to fetch."""
@@ -204,8 +212,9 @@ class SsdpHearing:
             self.on_location(dg.ip, msg.location)
 
 
-async def _fetch_description(ctx: ScanContext, session: aiohttp.ClientSession, host: str,
-                             location: str) -> None:
+async def _fetch_description(
+    ctx: ScanContext, session: aiohttp.ClientSession, host: str, location: str
+) -> None:
     import aiohttp  # loaded by discover(), off the loop
 
     stats = ctx.stat("ssdp")
@@ -214,26 +223,46 @@ async def _fetch_description(ctx: ScanContext, session: aiohttp.ClientSession, h
         stats.dropped += 1
         stats.notes.append(f"not followed: LOCATION {excerpt(location, 120)} of {host}")
         if names_other_host(location, host):  # a note on the sender, never a device there
-            ctx.emit(Evidence(host, "ssdp", NAMES_OTHER,
-                              f"SSDP LOCATION {excerpt(location, 200)}"))
+            ctx.emit(Evidence(host, "ssdp", NAMES_OTHER, f"SSDP LOCATION {excerpt(location, 200)}"))
         return
     async with ctx.connections:
         try:
             async with session.get(location, allow_redirects=False) as resp:
                 if resp.status != 200:
-                    ctx.emit(Evidence(host, "ssdp", "probe.error",
-                                      f"description {location}: HTTP {resp.status}", port[1]))
+                    ctx.emit(
+                        Evidence(
+                            host,
+                            "ssdp",
+                            "probe.error",
+                            f"description {location}: HTTP {resp.status}",
+                            port[1],
+                        )
+                    )
                     return
                 body = await resp.content.read(MAX_DESCRIPTION + 1)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             stats.errors += 1
-            ctx.emit(Evidence(host, "ssdp", "probe.error",
-                              f"description {location}: {type(exc).__name__} {exc}", port[1]))
+            ctx.emit(
+                Evidence(
+                    host,
+                    "ssdp",
+                    "probe.error",
+                    f"description {location}: {type(exc).__name__} {exc}",
+                    port[1],
+                )
+            )
             return
     if len(body) > MAX_DESCRIPTION:
         stats.dropped += 1
-        ctx.emit(Evidence(host, "ssdp", "probe.error",
-                          f"description {location}: larger than {MAX_DESCRIPTION} bytes", port[1]))
+        ctx.emit(
+            Evidence(
+                host,
+                "ssdp",
+                "probe.error",
+                f"description {location}: larger than {MAX_DESCRIPTION} bytes",
+                port[1],
+            )
+        )
         return
     traffic_log.debug("ssdp description %s: %r", location, body[:4096])
     text = body.decode("utf-8", "replace")
@@ -255,27 +284,40 @@ async def discover(ctx: ScanContext) -> None:
     await lazy.load_aiohttp()
     import aiohttp
 
-    timeout = aiohttp.ClientTimeout(total=DESCRIPTION_TIMEOUT_S,
-                                    connect=ctx.settings.connect_timeout_s)
+    timeout = aiohttp.ClientTimeout(
+        total=DESCRIPTION_TIMEOUT_S, connect=ctx.settings.connect_timeout_s
+    )
     connector = aiohttp.TCPConnector(local_addr=(ctx.source_ip, 0), limit=16)
     fetches: list[asyncio.Task[None]] = []
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
         # Each description is fetched as soon as its LOCATION is first heard, inside the window.
-        hearing = SsdpHearing(ctx, lambda host, loc: fetches.append(asyncio.create_task(
-            _fetch_description(ctx, session, host, loc))))
+        hearing = SsdpHearing(
+            ctx,
+            lambda host, loc: fetches.append(
+                asyncio.create_task(_fetch_description(ctx, session, host, loc))
+            ),
+        )
         # One socket on port 1900 joined to the group on the scan interface: unicast search
         # replies and multicast NOTIFYs both arrive on it.
         try:
-            await exchange(ctx, "ssdp", [(build_msearch(), (SSDP_GROUP, SSDP_PORT))],
-                           hearing.feed, max_size=MAX_DATAGRAM, port=SSDP_PORT,
-                           groups=[SSDP_GROUP], max_per_source=MAX_PER_SOURCE,
-                           resend_at=RESEND_AT_S)
+            await exchange(
+                ctx,
+                "ssdp",
+                [(build_msearch(), (SSDP_GROUP, SSDP_PORT))],
+                hearing.feed,
+                max_size=MAX_DATAGRAM,
+                port=SSDP_PORT,
+                groups=[SSDP_GROUP],
+                max_per_source=MAX_PER_SOURCE,
+                resend_at=RESEND_AT_S,
+            )
             # One device's failed fetch is that device's error; the others' fetches go on.
             for result in await asyncio.gather(*fetches, return_exceptions=True):
                 if isinstance(result, Exception):
                     stats.errors += 1
-                    stats.notes.append(f"description fetch failed: {type(result).__name__}: "
-                                       f"{str(result)[:80]}")
+                    stats.notes.append(
+                        f"description fetch failed: {type(result).__name__}: {str(result)[:80]}"
+                    )
         finally:  # interrupted: no fetch outlives the session it uses
             for task in fetches:
                 task.cancel()

@@ -44,12 +44,23 @@ class Datagram:
     data: bytes
 
 
-def record_evidence(record: FieldRecord, host: str, source: str, port: int | None,
-                    keys: Mapping[str, str], *, model: str, mac: str) -> list[Evidence]:
+def record_evidence(
+    record: FieldRecord,
+    host: str,
+    source: str,
+    port: int | None,
+    keys: Mapping[str, str],
+    *,
+    model: str,
+    mac: str,
+) -> list[Evidence]:
     """Structured evidence of one vendor discovery reply: each field of `keys` under its key,
     field `model` again as `model` and field `mac` (normalised) as `mac`."""
-    out = [Evidence(host, source, key, value, port)
-           for name, key in keys.items() if (value := record.get(name)) is not None]
+    out = [
+        Evidence(host, source, key, value, port)
+        for name, key in keys.items()
+        if (value := record.get(name)) is not None
+    ]
     if model_value := record.get(model):
         out.append(Evidence(host, source, "model", model_value, port))
     if (mac_value := normalize_mac(record.get(mac) or "")) is not None:
@@ -69,9 +80,13 @@ def names_other_host(url: str, host: str) -> bool:
         return False
 
 
-def reply_handler(ctx: ScanContext, method: str, read: Callable[[Datagram], list[Evidence]],
-                  parse_error: type[Exception],
-                  is_request: Callable[[bytes], bool]) -> Callable[[Datagram], None]:
+def reply_handler(
+    ctx: ScanContext,
+    method: str,
+    read: Callable[[Datagram], list[Evidence]],
+    parse_error: type[Exception],
+    is_request: Callable[[bytes], bool],
+) -> Callable[[Datagram], None]:
     """An `on_datagram` that emits what `read` finds, counting answering hosts and errors.
 
     `read` raises `parse_error` on a datagram that is no reply; `is_request` recognises another
@@ -139,17 +154,24 @@ class _Collector(asyncio.DatagramProtocol):
             # never an event-loop traceback that also drops it from the statistics.
             self.stats.errors += 1
             if len(self.stats.notes) < MAX_NOTES:
-                self.stats.notes.append(f"reply from {ip} not read: {type(exc).__name__}: "
-                                        f"{str(exc)[:80]}")
+                self.stats.notes.append(
+                    f"reply from {ip} not read: {type(exc).__name__}: {str(exc)[:80]}"
+                )
 
     def error_received(self, exc: Exception) -> None:
         self.stats.errors += 1
         self.stats.notes.append(f"receive error: {exc}")
 
 
-def open_socket(interface: str | None, source_ip: str | None, *, port: int = 0,
-                groups: Sequence[str] = (), broadcast: bool = False,
-                notes: list[str] | None = None) -> socket.socket:
+def open_socket(
+    interface: str | None,
+    source_ip: str | None,
+    *,
+    port: int = 0,
+    groups: Sequence[str] = (),
+    broadcast: bool = False,
+    notes: list[str] | None = None,
+) -> socket.socket:
     """A non-blocking UDP socket bound to `interface`, joined to `groups` on it only."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
     try:
@@ -163,8 +185,10 @@ def open_socket(interface: str | None, source_ip: str | None, *, port: int = 0,
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
             except PermissionError:  # needs CAP_NET_RAW; the group joins below still pin it
                 if notes is not None:
-                    notes.append(f"not bound to {interface} (no CAP_NET_RAW): multicast "
-                                 "stays on it, broadcast follows the routing table")
+                    notes.append(
+                        f"not bound to {interface} (no CAP_NET_RAW): multicast "
+                        "stays on it, broadcast follows the routing table"
+                    )
         if broadcast:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
@@ -208,11 +232,19 @@ def kernel_drops(sock: socket.socket) -> int | None:
     return None
 
 
-async def exchange(ctx: ScanContext, method: str, sends: Sequence[tuple[bytes, tuple[str, int]]],
-                   on_datagram: Callable[[Datagram], None], *, max_size: int, port: int = 0,
-                   groups: Sequence[str] = (), broadcast: bool = False,
-                   max_per_source: int = MAX_PER_SOURCE,
-                   resend_at: Sequence[float] = RESEND_AT_S) -> None:
+async def exchange(
+    ctx: ScanContext,
+    method: str,
+    sends: Sequence[tuple[bytes, tuple[str, int]]],
+    on_datagram: Callable[[Datagram], None],
+    *,
+    max_size: int,
+    port: int = 0,
+    groups: Sequence[str] = (),
+    broadcast: bool = False,
+    max_per_source: int = MAX_PER_SOURCE,
+    resend_at: Sequence[float] = RESEND_AT_S,
+) -> None:
     """Send each payload at each `resend_at` offset, hand replies to `on_datagram` for the window.
 
     Offsets past the first are used only when settings.retries > 0; the protocol's own rules
@@ -220,8 +252,14 @@ async def exchange(ctx: ScanContext, method: str, sends: Sequence[tuple[bytes, t
     """
     stats = ctx.stat(method)
     try:
-        sock = open_socket(ctx.interface, ctx.source_ip, port=port, groups=groups,
-                           broadcast=broadcast, notes=stats.notes)
+        sock = open_socket(
+            ctx.interface,
+            ctx.source_ip,
+            port=port,
+            groups=groups,
+            broadcast=broadcast,
+            notes=stats.notes,
+        )
     except OSError as exc:
         stats.errors += 1
         stats.notes.append(f"cannot open UDP socket: {exc}")
@@ -239,7 +277,8 @@ async def exchange(ctx: ScanContext, method: str, sends: Sequence[tuple[bytes, t
 
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_datagram_endpoint(
-        lambda: _Collector(limits, stats, on_datagram), sock=sock)
+        lambda: _Collector(limits, stats, on_datagram), sock=sock
+    )
     started = loop.time()
     try:
         offsets = sorted(resend_at) if ctx.settings.retries > 0 else sorted(resend_at)[:1]
@@ -278,7 +317,7 @@ def save_capture(root: Path, method: str, datagram: Datagram) -> Path:
         text = False
     if not text:
         data = datagram.data
-        body = "\n".join(data[i:i + 32].hex(" ") for i in range(0, len(data), 32)) + "\n"
+        body = "\n".join(data[i : i + 32].hex(" ") for i in range(0, len(data), 32)) + "\n"
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     stem = f"{datagram.ip}_{datagram.port}"
     suffix = ".txt" if text else ".hex"
@@ -286,6 +325,9 @@ def save_capture(root: Path, method: str, datagram: Datagram) -> Path:
     while path.exists():
         n += 1
         path = folder / f"{stem}-{n}{suffix}"
-    path.write_text(f"# {method} reply from {datagram.ip}:{datagram.port}, {len(datagram.data)} "
-                    f"bytes -- camscan --save-captures {stamp}\n{body}", encoding="utf-8")
+    path.write_text(
+        f"# {method} reply from {datagram.ip}:{datagram.port}, {len(datagram.data)} "
+        f"bytes -- camscan --save-captures {stamp}\n{body}",
+        encoding="utf-8",
+    )
     return path

@@ -110,8 +110,11 @@ def parse_probe_matches(data: bytes) -> ProbeMatches:
     container = xmlsafe.child(body, "ProbeMatches")
     if container is None:
         raise ParseError("no ProbeMatches (a Probe, Hello or another message)")
-    matches = tuple(_match(n) for n in list(container)[:MAX_MATCHES]
-                    if xmlsafe.local_name(n.tag) == "ProbeMatch")
+    matches = tuple(
+        _match(n)
+        for n in list(container)[:MAX_MATCHES]
+        if xmlsafe.local_name(n.tag) == "ProbeMatch"
+    )
     if not matches:
         raise ParseError("ProbeMatches without a ProbeMatch")
     relates = _text(None if header is None else xmlsafe.child(header, "RelatesTo"))[:MAX_VALUE]
@@ -120,12 +123,25 @@ def parse_probe_matches(data: bytes) -> ProbeMatches:
 
 # Prefixes seen in pasted WS-Discovery messages, declared by the wrapper of a fragment that
 # uses them without declaring them (an excerpt copied out of a capture or a log).
-_PASTE_PREFIXES = {"s": SOAP_ENV, "env": SOAP_ENV, "SOAP-ENV": SOAP_ENV, "soap": SOAP_ENV,
-                   "soapenv": SOAP_ENV, "a": WSA, "wsa": WSA, "wsadis": WSA, "d": WSD,
-                   "wsdd": WSD, "dn": DN, "tds": TDS, "tdn": DN,
-                   "tt": "http://www.onvif.org/ver10/schema"}
-_PASTE_OPEN = ("<pasted " + " ".join(f'xmlns:{p}="{ns}"' for p, ns in _PASTE_PREFIXES.items())
-               + ">").encode()
+_PASTE_PREFIXES = {
+    "s": SOAP_ENV,
+    "env": SOAP_ENV,
+    "SOAP-ENV": SOAP_ENV,
+    "soap": SOAP_ENV,
+    "soapenv": SOAP_ENV,
+    "a": WSA,
+    "wsa": WSA,
+    "wsadis": WSA,
+    "d": WSD,
+    "wsdd": WSD,
+    "dn": DN,
+    "tds": TDS,
+    "tdn": DN,
+    "tt": "http://www.onvif.org/ver10/schema",
+}
+_PASTE_OPEN = (
+    "<pasted " + " ".join(f'xmlns:{p}="{ns}"' for p, ns in _PASTE_PREFIXES.items()) + ">"
+).encode()
 
 
 def _without_declaration(data: bytes) -> bytes:
@@ -133,7 +149,7 @@ def _without_declaration(data: bytes) -> bytes:
     text = data.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()
     if text.startswith(b"<?xml"):
         end = text.find(b"?>")
-        text = text[end + 2:] if end != -1 else text
+        text = text[end + 2 :] if end != -1 else text
     return text
 
 
@@ -151,12 +167,14 @@ def parse_pasted(data: bytes) -> ProbeMatches:
             root = xmlsafe.parse(wrapped)
         except xmlsafe.XmlError:
             raise first from None
-        matches = tuple(_match(n) for n in root.iter()
-                        if xmlsafe.local_name(n.tag) in ("ProbeMatch", "Hello"))[:MAX_MATCHES]
+        matches = tuple(
+            _match(n) for n in root.iter() if xmlsafe.local_name(n.tag) in ("ProbeMatch", "Hello")
+        )[:MAX_MATCHES]
         if not matches:
             raise first from None
-        relates = _text(next((n for n in root.iter()
-                              if xmlsafe.local_name(n.tag) == "RelatesTo"), None))
+        relates = _text(
+            next((n for n in root.iter() if xmlsafe.local_name(n.tag) == "RelatesTo"), None)
+        )
         return ProbeMatches(relates[:MAX_VALUE], matches)
 
 
@@ -175,10 +193,13 @@ def epr_mac(epr: str) -> str | None:
 def match_evidence(match: ProbeMatch, host: str, port: int | None = PORT) -> list[Evidence]:
     """Structured evidence of one ProbeMatch: wsd.* keys and one onvif.scope per scope."""
     out: list[Evidence] = []
-    for key, value in (("wsd.epr", match.epr), ("wsd.types", " ".join(match.types)),
-                       ("wsd.xaddrs", " ".join(match.xaddrs)),
-                       ("wsd.metadata_version", match.metadata_version),
-                       ("wsd.epr_mac", epr_mac(match.epr) or "")):
+    for key, value in (
+        ("wsd.epr", match.epr),
+        ("wsd.types", " ".join(match.types)),
+        ("wsd.xaddrs", " ".join(match.xaddrs)),
+        ("wsd.metadata_version", match.metadata_version),
+        ("wsd.epr_mac", epr_mac(match.epr) or ""),
+    ):
         if value:
             out.append(Evidence(host, SOURCE, key, value, port))
     out.extend(Evidence(host, SOURCE, "onvif.scope", scope, port) for scope in match.scopes)
@@ -220,21 +241,40 @@ async def discover(ctx: ScanContext) -> None:
             answered.add(datagram.ip)
             stats.answered += 1
         text = datagram.data.decode("utf-8", "replace")
-        ctx.emit(Evidence(datagram.ip, SOURCE, "wsd.probe_match", text, PORT,
-                          excerpt(datagram.data)))
+        ctx.emit(
+            Evidence(datagram.ip, SOURCE, "wsd.probe_match", text, PORT, excerpt(datagram.data))
+        )
         for match in message.matches:
             for ev in match_evidence(match, datagram.ip):
                 ctx.emit(ev)
             for xaddr in foreign_xaddrs(match, datagram.ip)[:MAX_XADDRS]:
                 # Noted on the sender; the named host is neither queried nor credited.
-                ctx.emit(Evidence(datagram.ip, SOURCE, NAMES_OTHER,
-                                  f"WS-Discovery XAddr {excerpt(xaddr, 200)}", PORT))
+                ctx.emit(
+                    Evidence(
+                        datagram.ip,
+                        SOURCE,
+                        NAMES_OTHER,
+                        f"WS-Discovery XAddr {excerpt(xaddr, 200)}",
+                        PORT,
+                    )
+                )
 
     probes = [(build_probe(t), (GROUP, PORT)) for t in PROBE_TYPES]
-    await exchange(ctx, SOURCE, probes, on_datagram, max_size=MAX_REPLY,
-                   resend_at=resend_schedule())
+    await exchange(
+        ctx, SOURCE, probes, on_datagram, max_size=MAX_REPLY, resend_at=resend_schedule()
+    )
 
 
-__all__ = ["ParseError", "ProbeMatch", "ProbeMatches", "build_probe", "discover", "epr_mac",
-           "expand", "foreign_xaddrs", "match_evidence", "parse_probe_matches",
-           "resend_schedule"]
+__all__ = [
+    "ParseError",
+    "ProbeMatch",
+    "ProbeMatches",
+    "build_probe",
+    "discover",
+    "epr_mac",
+    "expand",
+    "foreign_xaddrs",
+    "match_evidence",
+    "parse_probe_matches",
+    "resend_schedule",
+]

@@ -44,14 +44,15 @@ def escape_cell(value: object) -> str:
 
 def _short(text: str) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= SUMMARY_VALUE_MAX else text[:SUMMARY_VALUE_MAX - 1] + "…"
+    return text if len(text) <= SUMMARY_VALUE_MAX else text[: SUMMARY_VALUE_MAX - 1] + "…"
 
 
 def decided_by_text(verdict: Mapping[str, Any], limit: int | None = None) -> str:
     """The fingerprints that decided a verdict (strongest first, at most `limit`), one line."""
     matches = verdict["decided_by"]
-    text = "; ".join(f"{m['fingerprint_id']} ({m['key']}={_short(str(m['value']))})"
-                     for m in matches[:limit])
+    text = "; ".join(
+        f"{m['fingerprint_id']} ({m['key']}={_short(str(m['value']))})" for m in matches[:limit]
+    )
     if limit is not None and len(matches) > limit:
         text += f"; and {len(matches) - limit} more"
     return text
@@ -198,20 +199,36 @@ class Profile:
     unique: tuple[str, ...] = ()  # columns the importer requires to be unique
 
 
-def _profile(name: str, row: RowBuilder, description: str,
-             unique: tuple[str, ...] = ()) -> Profile:
+def _profile(name: str, row: RowBuilder, description: str, unique: tuple[str, ...] = ()) -> Profile:
     # Columns come from the row builder itself, so they cannot drift from what it writes.
     sample: dict[str, Any] = {
-        "ip": "", "mac": None, "vendor": None, "outside_scope": False, "errors": [], "risks": [],
-        "verdict": {"maker": None, "brand": None, "white_label": False, "device_type": "unknown",
-                    "model": None, "firmware": None, "serial": None,
-                    "confidence": "undetermined", "conflicts": [], "decided_by": []}}
-    return Profile(name, tuple(row({"site": None, "started": ""}, sample)), row, description,
-                   unique)
+        "ip": "",
+        "mac": None,
+        "vendor": None,
+        "outside_scope": False,
+        "errors": [],
+        "risks": [],
+        "verdict": {
+            "maker": None,
+            "brand": None,
+            "white_label": False,
+            "device_type": "unknown",
+            "model": None,
+            "firmware": None,
+            "serial": None,
+            "confidence": "undetermined",
+            "conflicts": [],
+            "decided_by": [],
+        },
+    }
+    return Profile(
+        name, tuple(row({"site": None, "started": ""}, sample)), row, description, unique
+    )
 
 
 PROFILES: dict[str, Profile] = {
-    p.name: p for p in (
+    p.name: p
+    for p in (
         _profile("generic", _generic, "every verdict field, one row per device"),
         _profile("netbox", _netbox, "NetBox DCIM device bulk import", ("name", "asset_tag")),
         _profile("snipeit", _snipeit, "Snipe-IT asset import", ("Asset Tag", "Asset Name")),
@@ -219,8 +236,9 @@ PROFILES: dict[str, Profile] = {
 }
 
 
-def write_csv(doc: ScanResult | Mapping[str, Any], stream: TextIO,
-              profile: str = "generic") -> None:
+def write_csv(
+    doc: ScanResult | Mapping[str, Any], stream: TextIO, profile: str = "generic"
+) -> None:
     """Write the devices of a document (or ScanResult) as CSV in `profile`'s columns, escaped."""
     doc = as_document(doc)
     try:

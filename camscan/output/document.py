@@ -31,17 +31,30 @@ TOOL_NAME = "camscan"
 # What each method cannot see, in words for the scope statement; keys are the method names
 # of ScanScope.probes.
 ARP_LIMIT = "ARP cannot see beyond routers: it finds hosts on the scanner's own segment only."
-MULTICAST_NAMES = {"mdns": "mDNS", "ssdp": "SSDP (UPnP)", "wsd": "WS-Discovery (ONVIF)",
-                   "sadp": "SADP (Hikvision)", "dhip": "DHIP (Dahua)"}
-MULTICAST_LIMIT = ("{names} discovery uses link-local multicast: it reaches only the scanner's "
-                   "own segment, and only devices that have these services switched on.")
-ROUTED_LIMIT = ("The targets are not on a segment of the scanner, so ARP and multicast "
-                "discovery could not run: hosts were found by a TCP connect check, and a host "
-                "that filters every checked port is not seen.")
-CONNECT_LIMIT = ("Without ARP, hosts on the scanner's segment were found by a TCP connect check, "
-                 "and a host that filters every checked port is not seen.")
-BANNERS_LIMIT = ("Banner probes are unauthenticated and read-only: a device that answers "
-                 "nothing on the probed ports can only be named by discovery or its MAC address.")
+MULTICAST_NAMES = {
+    "mdns": "mDNS",
+    "ssdp": "SSDP (UPnP)",
+    "wsd": "WS-Discovery (ONVIF)",
+    "sadp": "SADP (Hikvision)",
+    "dhip": "DHIP (Dahua)",
+}
+MULTICAST_LIMIT = (
+    "{names} discovery uses link-local multicast: it reaches only the scanner's "
+    "own segment, and only devices that have these services switched on."
+)
+ROUTED_LIMIT = (
+    "The targets are not on a segment of the scanner, so ARP and multicast "
+    "discovery could not run: hosts were found by a TCP connect check, and a host "
+    "that filters every checked port is not seen."
+)
+CONNECT_LIMIT = (
+    "Without ARP, hosts on the scanner's segment were found by a TCP connect check, "
+    "and a host that filters every checked port is not seen."
+)
+BANNERS_LIMIT = (
+    "Banner probes are unauthenticated and read-only: a device that answers "
+    "nothing on the probed ports can only be named by discovery or its MAC address."
+)
 PASSIVE_LIMITS: tuple[str, ...] = (
     "Passive: nothing was sent. Only devices that spoke during the capture, and only what they "
     "said in the clear (ARP, DHCP, mDNS, SSDP, WS-Discovery, SADP, DHIP, SNMP, plain HTTP and "
@@ -52,8 +65,10 @@ PASSIVE_LIMITS: tuple[str, ...] = (
     "A MAC address is credited to a host only when its frames can only be its own; a device "
     "heard through a router is named by the MAC inside its SADP or DHIP reply, if any.",
 )
-PASSIVE_TOO_LIMIT = ("Hosts the scan did not probe are also listed when they were heard during "
-                     "the scan (gratuitous ARP, NOTIFY, Hello, DHCP); they were not probed.")
+PASSIVE_TOO_LIMIT = (
+    "Hosts the scan did not probe are also listed when they were heard during "
+    "the scan (gratuitous ARP, NOTIFY, Hello, DHCP); they were not probed."
+)
 GENERAL_LIMITS: tuple[str, ...] = (
     "A device that is switched off, disconnected or firewalled during the scan is not seen.",
     "Without credentials, model, firmware and serial are reported only when a device "
@@ -67,12 +82,18 @@ GENERAL_LIMITS: tuple[str, ...] = (
 
 # -- building ---------------------------------------------------------------------------------
 
+
 def build_document(result: ScanResult, *, fingerprint_version: str | None = None) -> dict[str, Any]:
     """The complete scan document, keys in schema order, devices ordered by address."""
     devices = [device_to_dict(d) for d in sort_devices(result.devices)]
     return {
-        **header_fields(result.scope, result.started, site=result.site,
-                        operator=result.operator, fingerprint_version=fingerprint_version),
+        **header_fields(
+            result.scope,
+            result.started,
+            site=result.site,
+            operator=result.operator,
+            fingerprint_version=fingerprint_version,
+        ),
         "finished": result.finished,
         "complete": result.complete,
         "stats": stats_to_dict(result.stats),
@@ -82,16 +103,23 @@ def build_document(result: ScanResult, *, fingerprint_version: str | None = None
     }
 
 
-def as_document(obj: ScanResult | Mapping[str, Any], *,
-                fingerprint_version: str | None = None) -> Mapping[str, Any]:
+def as_document(
+    obj: ScanResult | Mapping[str, Any], *, fingerprint_version: str | None = None
+) -> Mapping[str, Any]:
     """A document: built from a ScanResult, or a (saved) document passed through as is."""
     if isinstance(obj, ScanResult):
         return build_document(obj, fingerprint_version=fingerprint_version)
     return obj
 
 
-def header_fields(scope: ScanScope, started: str, *, site: str | None, operator: str | None,
-                  fingerprint_version: str | None) -> dict[str, Any]:
+def header_fields(
+    scope: ScanScope,
+    started: str,
+    *,
+    site: str | None,
+    operator: str | None,
+    fingerprint_version: str | None,
+) -> dict[str, Any]:
     """The part of the document known before the first packet (shared with the NDJSON header)."""
     return {
         "schema_version": SCHEMA_VERSION,
@@ -216,11 +244,20 @@ def verdict_dict(verdict: Verdict) -> dict[str, Any]:
 
 def match_to_dict(m: Match) -> dict[str, Any]:
     """A Match as plain data, stable key order."""
-    sets = {f: getattr(m, f) for f in ("maker", "brand", "device_type", "model", "firmware",
-                                        "serial") if getattr(m, f)}
-    return {"fingerprint_id": m.fingerprint_id, "strength": m.strength.value,
-            "key": m.evidence.key, "value": m.evidence.value, "source": m.evidence.source,
-            "port": m.evidence.port, "sets": sets}
+    sets = {
+        f: getattr(m, f)
+        for f in ("maker", "brand", "device_type", "model", "firmware", "serial")
+        if getattr(m, f)
+    }
+    return {
+        "fingerprint_id": m.fingerprint_id,
+        "strength": m.strength.value,
+        "key": m.evidence.key,
+        "value": m.evidence.value,
+        "source": m.evidence.source,
+        "port": m.evidence.port,
+        "sets": sets,
+    }
 
 
 def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
@@ -233,8 +270,10 @@ def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
         "firmware": verdict.firmware,
         "serial": verdict.serial,
         "confidence": verdict.confidence.value,
-        "conflicts": [{"field": c.field, "values": list(c.values),
-                       "fingerprint_ids": list(c.fingerprint_ids)} for c in verdict.conflicts],
+        "conflicts": [
+            {"field": c.field, "values": list(c.values), "fingerprint_ids": list(c.fingerprint_ids)}
+            for c in verdict.conflicts
+        ],
         "decided_by": [match_to_dict(m) for m in verdict.matches],
         "notes": list(verdict.notes),
     }
@@ -242,15 +281,24 @@ def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
 
 def evidence_to_dict(ev: Evidence) -> dict[str, Any]:
     """One evidence item, all fields."""
-    return {"host": ev.host, "source": ev.source, "key": ev.key, "value": ev.value,
-            "port": ev.port, "raw": ev.raw}
+    return {
+        "host": ev.host,
+        "source": ev.source,
+        "key": ev.key,
+        "value": ev.value,
+        "port": ev.port,
+        "raw": ev.raw,
+    }
 
 
 def uncited(device: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The `decided_by` entries of a device dict whose item is not in its `evidence` list."""
     held = {(e["source"], e["key"], e["value"], e["port"]) for e in device["evidence"]}
-    return [m for m in device["verdict"]["decided_by"]
-            if (m["source"], m["key"], m["value"], m["port"]) not in held]
+    return [
+        m
+        for m in device["verdict"]["decided_by"]
+        if (m["source"], m["key"], m["value"], m["port"]) not in held
+    ]
 
 
 def is_white_label(maker: str | None, brand: str | None) -> bool:
@@ -308,25 +356,45 @@ def summarize(devices: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 # -- reading back -----------------------------------------------------------------------------
 
+
 def document_to_result(doc: Mapping[str, Any]) -> ScanResult:
     """The ScanResult a document was built from (fingerprint version and summary are derived)."""
     s = doc["scope"]
     scope = ScanScope(
-        targets=list(s["targets"]), exclusions=list(s["exclusions"]), interface=s["interface"],
-        probes=list(s["probes"]), ports=list(s["ports"]), rate=s["rate"], retries=s["retries"],
-        address_count=s["address_count"], listen_window_s=s["listen_window_s"],
+        targets=list(s["targets"]),
+        exclusions=list(s["exclusions"]),
+        interface=s["interface"],
+        probes=list(s["probes"]),
+        ports=list(s["ports"]),
+        rate=s["rate"],
+        retries=s["retries"],
+        address_count=s["address_count"],
+        listen_window_s=s["listen_window_s"],
         passive=_passive_from_dict(s.get("passive")),
     )
     stats = {
-        name: MethodStats(method=name, sent=v["sent"], answered=v["answered"], errors=v["errors"],
-                          dropped=v["dropped"], duration_s=v["duration_s"], notes=list(v["notes"]),
-                          **{k: v[k] for k in _OPTIONAL_STATS if k in v})
+        name: MethodStats(
+            method=name,
+            sent=v["sent"],
+            answered=v["answered"],
+            errors=v["errors"],
+            dropped=v["dropped"],
+            duration_s=v["duration_s"],
+            notes=list(v["notes"]),
+            **{k: v[k] for k in _OPTIONAL_STATS if k in v},
+        )
         for name, v in doc["stats"].items()
     }
     return ScanResult(
-        scope=scope, started=doc["started"], finished=doc["finished"], complete=doc["complete"],
-        stats=stats, devices=[device_from_dict(d) for d in doc["devices"]], site=doc["site"],
-        operator=doc["operator"], errors=list(doc["errors"]),
+        scope=scope,
+        started=doc["started"],
+        finished=doc["finished"],
+        complete=doc["complete"],
+        stats=stats,
+        devices=[device_from_dict(d) for d in doc["devices"]],
+        site=doc["site"],
+        operator=doc["operator"],
+        errors=list(doc["errors"]),
     )
 
 
@@ -334,19 +402,39 @@ def _passive_from_dict(p: Mapping[str, Any] | None) -> PassiveScope | None:
     if p is None:
         return None
     return PassiveScope(
-        statement=p["statement"], files=list(p["files"]), first_packet=p["first_packet"],
-        last_packet=p["last_packet"], packets=p["packets"],
-        packets_by_protocol=dict(p["packets_by_protocol"]), problems=list(p["problems"]))
+        statement=p["statement"],
+        files=list(p["files"]),
+        first_packet=p["first_packet"],
+        last_packet=p["last_packet"],
+        packets=p["packets"],
+        packets_by_protocol=dict(p["packets_by_protocol"]),
+        problems=list(p["problems"]),
+    )
 
 
 def device_from_dict(d: Mapping[str, Any]) -> Device:
     """A Device from its document dict."""
-    evidence = [Evidence(host=e["host"], source=e["source"], key=e["key"], value=e["value"],
-                         port=e["port"], raw=e["raw"]) for e in d["evidence"]]
-    return Device(ip=d["ip"], mac=d["mac"], vendor=d["vendor"], outside_scope=d["outside_scope"],
-                  first_seen=d["first_seen_s"], evidence=evidence,
-                  verdict=_verdict_from_dict(d["verdict"], d["ip"], evidence),
-                  errors=list(d["errors"]))
+    evidence = [
+        Evidence(
+            host=e["host"],
+            source=e["source"],
+            key=e["key"],
+            value=e["value"],
+            port=e["port"],
+            raw=e["raw"],
+        )
+        for e in d["evidence"]
+    ]
+    return Device(
+        ip=d["ip"],
+        mac=d["mac"],
+        vendor=d["vendor"],
+        outside_scope=d["outside_scope"],
+        first_seen=d["first_seen_s"],
+        evidence=evidence,
+        verdict=_verdict_from_dict(d["verdict"], d["ip"], evidence),
+        errors=list(d["errors"]),
+    )
 
 
 def _verdict_from_dict(v: Mapping[str, Any], host: str, evidence: list[Evidence]) -> Verdict:
@@ -357,18 +445,40 @@ def _verdict_from_dict(v: Mapping[str, Any], host: str, evidence: list[Evidence]
     for m in v["decided_by"]:
         ev = full.get((m["source"], m["key"], m["value"], m["port"]))
         if ev is None:
-            raise ValueError(f"{host}: decided_by cites {m['key']}={m['value'][:60]!r}, "
-                             "which is not in the device's evidence")
+            raise ValueError(
+                f"{host}: decided_by cites {m['key']}={m['value'][:60]!r}, "
+                "which is not in the device's evidence"
+            )
         sets = m["sets"]
-        matches.append(Match(fingerprint_id=m["fingerprint_id"], strength=Strength(m["strength"]),
-                             evidence=ev, maker=sets.get("maker"), brand=sets.get("brand"),
-                             device_type=sets.get("device_type"), model=sets.get("model"),
-                             firmware=sets.get("firmware"), serial=sets.get("serial")))
+        matches.append(
+            Match(
+                fingerprint_id=m["fingerprint_id"],
+                strength=Strength(m["strength"]),
+                evidence=ev,
+                maker=sets.get("maker"),
+                brand=sets.get("brand"),
+                device_type=sets.get("device_type"),
+                model=sets.get("model"),
+                firmware=sets.get("firmware"),
+                serial=sets.get("serial"),
+            )
+        )
     return Verdict(
-        maker=v["maker"], brand=v["brand"], device_type=v["device_type"], model=v["model"],
-        firmware=v["firmware"], serial=v["serial"], confidence=Confidence(v["confidence"]),
-        conflicts=tuple(Conflict(field=c["field"], values=tuple(c["values"]),
-                                 fingerprint_ids=tuple(c["fingerprint_ids"]))
-                        for c in v["conflicts"]),
-        matches=tuple(matches), notes=tuple(v["notes"]),
+        maker=v["maker"],
+        brand=v["brand"],
+        device_type=v["device_type"],
+        model=v["model"],
+        firmware=v["firmware"],
+        serial=v["serial"],
+        confidence=Confidence(v["confidence"]),
+        conflicts=tuple(
+            Conflict(
+                field=c["field"],
+                values=tuple(c["values"]),
+                fingerprint_ids=tuple(c["fingerprint_ids"]),
+            )
+            for c in v["conflicts"]
+        ),
+        matches=tuple(matches),
+        notes=tuple(v["notes"]),
     )

@@ -23,8 +23,11 @@ def exit_code(*, found: bool, complete: bool, fail_on_found: bool) -> int:
 
 def exit_code_for(result: ScanResult, fail_on_found: bool) -> int:
     """The exit code of a finished (or interrupted) scan."""
-    return exit_code(found=any(d.verdict.is_target_maker for d in result.devices),
-                     complete=result.complete, fail_on_found=fail_on_found)
+    return exit_code(
+        found=any(d.verdict.is_target_maker for d in result.devices),
+        complete=result.complete,
+        fail_on_found=fail_on_found,
+    )
 
 
 def exit_code_for_document(doc: Mapping[str, Any], fail_on_found: bool) -> int:

@@ -20,8 +20,13 @@ def dumps_document(doc: Mapping[str, Any]) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def write_json(doc: ScanResult | Mapping[str, Any], path: str | Path | None = None,
-               stream: TextIO | None = None, *, fingerprint_version: str | None = None) -> None:
+def write_json(
+    doc: ScanResult | Mapping[str, Any],
+    path: str | Path | None = None,
+    stream: TextIO | None = None,
+    *,
+    fingerprint_version: str | None = None,
+) -> None:
     """Write to `path` atomically, or to `stream` (default stdout) when path is None or "-"."""
     text = dumps_document(as_document(doc, fingerprint_version=fingerprint_version))
     if path is None or str(path) == "-":
@@ -32,8 +37,9 @@ def write_json(doc: ScanResult | Mapping[str, Any], path: str | Path | None = No
     atomic_write_text(Path(path), text)
 
 
-def dump_json(doc: ScanResult | Mapping[str, Any], stream: TextIO, *,
-              fingerprint_version: str | None = None) -> None:
+def dump_json(
+    doc: ScanResult | Mapping[str, Any], stream: TextIO, *, fingerprint_version: str | None = None
+) -> None:
     """Write the document to an open text stream."""
     write_json(doc, None, stream, fingerprint_version=fingerprint_version)
 

@@ -27,8 +27,14 @@ from camscan.output.document import (
 class NdjsonWriter:
     """Streams one scan; use as a context manager so an interrupted scan still ends validly."""
 
-    def __init__(self, stream: TextIO, *, fallback: TextIO | None = None, name: str = "",
-                 warn: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        fallback: TextIO | None = None,
+        name: str = "",
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
         self._out = stream
         # A file that fails mid-scan (disk full) hands the whole stream, from its header line,
         # to `fallback` (stdout): every line is kept, as JSON and CSV keep theirs.
@@ -42,15 +48,31 @@ class NdjsonWriter:
         self._started = False
         self._finished = False
 
-    def start(self, scope: ScanScope, started: str, *, site: str | None = None,
-              operator: str | None = None, fingerprint_version: str | None = None) -> None:
+    def start(
+        self,
+        scope: ScanScope,
+        started: str,
+        *,
+        site: str | None = None,
+        operator: str | None = None,
+        fingerprint_version: str | None = None,
+    ) -> None:
         """Write the header line (once)."""
         if self._started:
             return
         self._started = True
-        self._line({"type": "header", **header_fields(
-            scope, started, site=site, operator=operator,
-            fingerprint_version=fingerprint_version)})
+        self._line(
+            {
+                "type": "header",
+                **header_fields(
+                    scope,
+                    started,
+                    site=site,
+                    operator=operator,
+                    fingerprint_version=fingerprint_version,
+                ),
+            }
+        )
 
     def device(self, device: Device) -> None:
         """Write one device line; call when its verdict is final."""
@@ -65,14 +87,22 @@ class NdjsonWriter:
 
     def finish(self, result: ScanResult) -> None:
         """Write the summary line from the finished (or interrupted) result."""
-        self._summary(finished=result.finished, complete=result.complete,
-                      stats=stats_to_dict(result.stats), errors=list(result.errors))
+        self._summary(
+            finished=result.finished,
+            complete=result.complete,
+            stats=stats_to_dict(result.stats),
+            errors=list(result.errors),
+        )
 
     def abort(self, reason: str, result: ScanResult | None = None) -> None:
         """Write a `complete: false` summary line, keeping whatever figures are known."""
         if result is not None:
-            self._summary(finished=result.finished, complete=False,
-                          stats=stats_to_dict(result.stats), errors=[*result.errors, reason])
+            self._summary(
+                finished=result.finished,
+                complete=False,
+                stats=stats_to_dict(result.stats),
+                errors=[*result.errors, reason],
+            )
         else:
             self._summary(finished=None, complete=False, stats={}, errors=[reason])
 
@@ -84,8 +114,12 @@ class NdjsonWriter:
     def __enter__(self) -> NdjsonWriter:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if self._finished:
             return
         if exc_type is None:
@@ -95,19 +129,22 @@ class NdjsonWriter:
         else:
             self.abort(f"fatal error: {exc_type.__name__}: {exc}")
 
-    def _summary(self, *, finished: str | None, complete: bool, stats: Mapping[str, Any],
-                 errors: list[str]) -> None:
+    def _summary(
+        self, *, finished: str | None, complete: bool, stats: Mapping[str, Any], errors: list[str]
+    ) -> None:
         if self._finished:
             return
         self._finished = True
-        self._line({
-            "type": "summary",
-            "finished": finished,
-            "complete": complete,
-            "stats": dict(stats),
-            "summary": summarize(list(self._devices.values())),
-            "errors": errors,
-        })
+        self._line(
+            {
+                "type": "summary",
+                "finished": finished,
+                "complete": complete,
+                "stats": dict(stats),
+                "summary": summarize(list(self._devices.values())),
+                "errors": errors,
+            }
+        )
 
     def _line(self, obj: Mapping[str, Any]) -> None:
         # One write per line: an interrupt lands between lines, never inside one. ASCII-only, so
@@ -125,8 +162,10 @@ class NdjsonWriter:
 
     def _fall_back(self, exc: OSError) -> None:
         self.fell_back = True
-        self._warn(f"camscan: error: cannot write {self._name or 'the NDJSON file'}: "
-                   f"{exc.strerror or exc}; writing the stream to stdout instead")
+        self._warn(
+            f"camscan: error: cannot write {self._name or 'the NDJSON file'}: "
+            f"{exc.strerror or exc}; writing the stream to stdout instead"
+        )
         assert self._fallback is not None
         self._out = self._fallback
         self._out.write("".join(self._written))
@@ -134,12 +173,18 @@ class NdjsonWriter:
         self._written.clear()
 
 
-def write_all(result: ScanResult, stream: TextIO, *,
-              fingerprint_version: str | None = None) -> None:
+def write_all(
+    result: ScanResult, stream: TextIO, *, fingerprint_version: str | None = None
+) -> None:
     """A finished scan as a whole NDJSON stream: header, every device, summary."""
     writer = NdjsonWriter(stream)
-    writer.start(result.scope, result.started, site=result.site, operator=result.operator,
-                 fingerprint_version=fingerprint_version)
+    writer.start(
+        result.scope,
+        result.started,
+        site=result.site,
+        operator=result.operator,
+        fingerprint_version=fingerprint_version,
+    )
     for device in sort_devices(result.devices):
         writer.device(device)
     writer.finish(result)
@@ -151,6 +196,7 @@ SUMMARY_KEYS = ("finished", "complete", "stats", "summary", "errors")
 
 def document_ndjson(doc: Mapping[str, Any]) -> str:
     """A saved document as the NDJSON stream a scan with `-f ndjson` would have written."""
+
     def line(obj: Mapping[str, Any]) -> str:
         return json.dumps(obj, ensure_ascii=True, separators=(",", ":")) + "\n"
 

@@ -57,8 +57,10 @@ def check_version(doc: dict[str, Any], name: str) -> None:
     pattern = validator().schema["$defs"]["schema_version"]["pattern"]
     if not isinstance(version, str) or re.fullmatch(pattern, version) is None:
         shown = repr(version)[:40]
-        raise DocumentError(f"{name}: schema_version {shown} is not one this camscan reads "
-                            f"(it reads {SCHEMA_VERSION.split('.')[0]}.x)")
+        raise DocumentError(
+            f"{name}: schema_version {shown} is not one this camscan reads "
+            f"(it reads {SCHEMA_VERSION.split('.')[0]}.x)"
+        )
 
 
 def check_document(doc: dict[str, Any], name: str) -> dict[str, Any]:

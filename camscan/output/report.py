@@ -51,7 +51,7 @@ def e(value: object) -> str:
 
 def _short(text: str, limit: int = EVIDENCE_VALUE_MAX) -> str:
     text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _plural(n: int, word: str) -> str:
@@ -81,14 +81,17 @@ def is_listed(device: Mapping[str, Any]) -> bool:
 
 # -- sentences ----------------------------------------------------------------------------
 
+
 def headline(summary: Mapping[str, Any], scans: int = 1, *, subject: str | None = None) -> str:
     """The one-sentence answer: `This scan found 37 Hikvision and 12 Dahua devices, 5 ...`."""
     subject = subject or ("This scan" if scans == 1 else f"These {scans} scans")
     hik, dahua = summary["hikvision"], summary["dahua"]
     total = hik + dahua
     if total == 0:
-        return (f"{subject} found no Hikvision or Dahua devices among the "
-                f"{_plural(summary['devices'], 'device')} it saw.")
+        return (
+            f"{subject} found no Hikvision or Dahua devices among the "
+            f"{_plural(summary['devices'], 'device')} it saw."
+        )
     if hik and dahua:
         found = f"{hik} Hikvision and {dahua} Dahua devices"
     elif hik:
@@ -127,12 +130,15 @@ def confidence_sentence(devices: Sequence[Mapping[str, Any]]) -> str:
     if undetermined:
         parts.append(f"{_plural(undetermined, 'more device')} could not be identified.")
     if conflicts:
-        parts.append(f"{_plural(conflicts, 'device')} gave conflicting evidence; both claims "
-                     "are reported, neither is silently chosen.")
+        parts.append(
+            f"{_plural(conflicts, 'device')} gave conflicting evidence; both claims "
+            "are reported, neither is silently chosen."
+        )
     return " ".join(parts)
 
 
 # -- chart --------------------------------------------------------------------------------
+
 
 def bar_chart(title: str, rows: Sequence[tuple[str, int, str]], *, width: int = 640) -> str:
     """A horizontal bar chart as inline SVG; rows are (label, value, css class)."""
@@ -140,9 +146,11 @@ def bar_chart(title: str, rows: Sequence[tuple[str, int, str]], *, width: int = 
     height = top + len(rows) * (bar_h + gap)
     biggest = max((v for _, v, _ in rows), default=0) or 1
     span = width - label_w - value_w
-    out = [f'<svg class="chart" role="img" aria-label="{e(title)}" viewBox="0 0 {width} {height}" '
-           f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
-           f"<title>{e(title)}</title>"]
+    out = [
+        f'<svg class="chart" role="img" aria-label="{e(title)}" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
+        f"<title>{e(title)}</title>"
+    ]
     for i, (label, value, cls) in enumerate(rows):
         y = top + i * (bar_h + gap)
         w = max(round(span * value / biggest), 2 if value else 0)
@@ -151,7 +159,8 @@ def bar_chart(title: str, rows: Sequence[tuple[str, int, str]], *, width: int = 
             f'text-anchor="end">{e(_short(label, 28))}</text>'
             f'<rect class="{cls}" fill="{BAR_FILL[cls]}" x="{label_w}" y="{y}" width="{w}" '
             f'height="{bar_h}" rx="3"/>'
-            f'<text class="value" x="{label_w + w + 6}" y="{y + bar_h * 0.72:.1f}">{value}</text>')
+            f'<text class="value" x="{label_w + w + 6}" y="{y + bar_h * 0.72:.1f}">{value}</text>'
+        )
     out.append("</svg>")
     return "".join(out)
 
@@ -177,14 +186,15 @@ def _td(cell: Cell) -> str:
     return f"<td>{cell}</td>"
 
 
-def _table(head: Sequence[str], rows: Iterable[Sequence[Cell]], cls: str = "",
-           cols: Sequence[str] = ()) -> str:
+def _table(
+    head: Sequence[str], rows: Iterable[Sequence[Cell]], cls: str = "", cols: Sequence[str] = ()
+) -> str:
     body = "".join("<tr>" + "".join(_td(c) for c in r) + "</tr>" for r in rows)
     th = "".join(f'<th scope="col">{h}</th>' for h in head)
-    group = ("<colgroup>" + "".join(f'<col class="c-{c}">' for c in cols) + "</colgroup>"
-             if cols else "")
-    return (f'<table class="{cls}">{group}<thead><tr>{th}</tr></thead>'
-            f"<tbody>{body}</tbody></table>")
+    group = (
+        "<colgroup>" + "".join(f'<col class="c-{c}">' for c in cols) + "</colgroup>" if cols else ""
+    )
+    return f'<table class="{cls}">{group}<thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def _count_table(title: str, counts: Mapping[str, int], what: str) -> str:
@@ -197,15 +207,20 @@ def _count_table(title: str, counts: Mapping[str, int], what: str) -> str:
 def _brand_table(devices: Sequence[Mapping[str, Any]]) -> str:
     c: Counter[tuple[str, str]] = Counter(
         (d["verdict"]["brand"] or d["verdict"]["maker"], d["verdict"]["maker"])
-        for d in devices if d["verdict"]["maker"] in TARGET_MAKERS)
+        for d in devices
+        if d["verdict"]["maker"] in TARGET_MAKERS
+    )
     rows = []
     for (brand, maker), n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0])):
         name = e(brand) if brand == maker else f'{e(brand)} <span class="tag">white label</span>'
         rows.append((name, e(maker), f'<span class="num">{n}</span>'))
     if not rows:
         rows = [("none", "—", '<span class="num">0</span>')]
-    return ('<div class="counts"><h3>Hikvision and Dahua devices by brand</h3>'
-            + _table(["Brand on the device", "Made by", "Devices"], rows) + "</div>")
+    return (
+        '<div class="counts"><h3>Hikvision and Dahua devices by brand</h3>'
+        + _table(["Brand on the device", "Made by", "Devices"], rows)
+        + "</div>"
+    )
 
 
 def _site_table(items: Sequence[SiteDevice]) -> str:
@@ -215,11 +230,31 @@ def _site_table(items: Sequence[SiteDevice]) -> str:
     rows = []
     for site, devs in sites.items():
         s = summarize(devs)
-        rows.append((e(site), *(f'<span class="num">{x}</span>' for x in (
-            s["hikvision"], s["dahua"], sum(s["white_label"].values()), s["undetermined"],
-            s["conflicts"], s["devices"]))))
-    head = ["Site", "Hikvision", "Dahua", "of which white label", "Undetermined", "Conflicts",
-            "All devices seen"]
+        rows.append(
+            (
+                e(site),
+                *(
+                    f'<span class="num">{x}</span>'
+                    for x in (
+                        s["hikvision"],
+                        s["dahua"],
+                        sum(s["white_label"].values()),
+                        s["undetermined"],
+                        s["conflicts"],
+                        s["devices"],
+                    )
+                ),
+            )
+        )
+    head = [
+        "Site",
+        "Hikvision",
+        "Dahua",
+        "of which white label",
+        "Undetermined",
+        "Conflicts",
+        "All devices seen",
+    ]
     return '<div class="counts wide"><h3>By site</h3>' + _table(head, rows) + "</div>"
 
 
@@ -232,48 +267,93 @@ def _cards(summary: Mapping[str, Any]) -> str:
         ("Undetermined", summary["undetermined"], ""),
         ("Conflicting evidence", summary["conflicts"], ""),
     ]
-    return '<div class="cards">' + "".join(
-        f'<div class="card {cls}" data-total="{e(label)}"><span class="big">{n}</span>'
-        f'<span class="what">{e(label)}</span></div>' for label, n, cls in cards) + "</div>"
+    return (
+        '<div class="cards">'
+        + "".join(
+            f'<div class="card {cls}" data-total="{e(label)}"><span class="big">{n}</span>'
+            f'<span class="what">{e(label)}</span></div>'
+            for label, n, cls in cards
+        )
+        + "</div>"
+    )
 
 
 def _evidence_cell(v: Mapping[str, Any]) -> str:
     items = []
     for m in v["decided_by"][:EVIDENCE_ITEMS_MAX]:
-        items.append(f'<li><code>{e(m["fingerprint_id"])}</code> <span class="strength">'
-                     f'{e(m["strength"])}</span>: {e(m["key"])} = '
-                     f'<q>{e(_short(str(m["value"])))}</q> <span class="via">via '
-                     f'{e(m["source"])}</span></li>')
+        items.append(
+            f'<li><code>{e(m["fingerprint_id"])}</code> <span class="strength">'
+            f"{e(m['strength'])}</span>: {e(m['key'])} = "
+            f'<q>{e(_short(str(m["value"])))}</q> <span class="via">via '
+            f"{e(m['source'])}</span></li>"
+        )
     if (more := len(v["decided_by"]) - EVIDENCE_ITEMS_MAX) > 0:
-        items.append(f'<li class="more">and {_plural(more, "more matching fingerprint")} '
-                     "(in the JSON document)</li>")
+        items.append(
+            f'<li class="more">and {_plural(more, "more matching fingerprint")} '
+            "(in the JSON document)</li>"
+        )
     for c in v["conflicts"]:
-        items.append(f'<li class="conflict">conflict on {e(c["field"])}: '
-                     f'{e(" vs ".join(c["values"]))}</li>')
+        items.append(
+            f'<li class="conflict">conflict on {e(c["field"])}: {e(" vs ".join(c["values"]))}</li>'
+        )
     return '<ul class="evidence">' + "".join(items) + "</ul>" if items else "—"
 
 
-def _device_table(items: Sequence[SiteDevice], with_site: bool, *, redact: bool = False,
-                  only_listed: bool = True) -> str:
+def _device_table(
+    items: Sequence[SiteDevice], with_site: bool, *, redact: bool = False, only_listed: bool = True
+) -> str:
     listed = [it for it in items if is_listed(it.device) or not only_listed]
     if not listed:
         return "<p>No Hikvision, Dahua or white-label devices were found.</p>"
     if redact:  # the published version: what, not where or which unit
         head = (["Site"] if with_site else []) + [
-            "#", "Maker", "Brand", "Type", "Model", "Confidence", "Decided by"]
+            "#",
+            "Maker",
+            "Brand",
+            "Type",
+            "Model",
+            "Confidence",
+            "Decided by",
+        ]
         rows: list[list[Cell]] = []
         for n, it in enumerate(listed, 1):
             v = it.device["verdict"]
             decided = ", ".join(dict.fromkeys(m["fingerprint_id"] for m in v["decided_by"]))
-            rows.append([*([e(it.site)] if with_site else []), str(n), e(v["maker"]),
-                         e(v["brand"]), e(v["device_type"]), e(v["model"]),
-                         e(v["confidence"]), ("ev", e(decided))])
+            rows.append(
+                [
+                    *([e(it.site)] if with_site else []),
+                    str(n),
+                    e(v["maker"]),
+                    e(v["brand"]),
+                    e(v["device_type"]),
+                    e(v["model"]),
+                    e(v["confidence"]),
+                    ("ev", e(decided)),
+                ]
+            )
         return _table(head, rows, "devices redacted")
     head = (["Site"] if with_site else []) + [
-        "Address", "Maker", "Brand", "Type", "Model", "Firmware", "Serial", "Confidence",
-        "Evidence"]
+        "Address",
+        "Maker",
+        "Brand",
+        "Type",
+        "Model",
+        "Firmware",
+        "Serial",
+        "Confidence",
+        "Evidence",
+    ]
     cols = (["site"] if with_site else []) + [
-        "addr", "maker", "brand", "type", "model", "fw", "serial", "conf", "ev"]
+        "addr",
+        "maker",
+        "brand",
+        "type",
+        "model",
+        "fw",
+        "serial",
+        "conf",
+        "ev",
+    ]
     rows = []
     for it in listed:
         d, v = it.device, it.device["verdict"]
@@ -283,10 +363,20 @@ def _device_table(items: Sequence[SiteDevice], with_site: bool, *, redact: bool 
         tag = ' <span class="tag">white label</span>' if v["white_label"] else ""
         brand = e(v["brand"]) + tag
         site: list[Cell] = [e(it.site)] if with_site else []
-        rows.append([
-            *site, addr, e(v["maker"]), brand, e(v["device_type"]), e(v["model"]), e(v["firmware"]),
-            ("long", e(v["serial"])), f'<span class="conf conf-{e(v["confidence"])}">'
-                                      f'{e(v["confidence"])}</span>', ("ev", _evidence_cell(v))])
+        rows.append(
+            [
+                *site,
+                addr,
+                e(v["maker"]),
+                brand,
+                e(v["device_type"]),
+                e(v["model"]),
+                e(v["firmware"]),
+                ("long", e(v["serial"])),
+                f'<span class="conf conf-{e(v["confidence"])}">{e(v["confidence"])}</span>',
+                ("ev", _evidence_cell(v)),
+            ]
+        )
     return _table(head, rows, "devices", cols)
 
 
@@ -300,30 +390,52 @@ def _scope_section(doc: Doc, *, redact: bool = False) -> str:
         ("Operator", e(doc["operator"])),
         ("Started", e(format_time(doc["started"]))),
         ("Finished", e(format_time(doc["finished"]))),
-        ("Complete", "yes" if doc["complete"] else
-         '<strong class="warn">no — the scan was interrupted; figures are a lower bound</strong>'),
+        (
+            "Complete",
+            "yes"
+            if doc["complete"]
+            else (
+                '<strong class="warn">no — the scan was interrupted; '
+                "figures are a lower bound</strong>"
+            ),
+        ),
         ("Targets", e(withheld if redact else ", ".join(s["targets"]))),
         ("Excluded", e(withheld if redact else ", ".join(s["exclusions"]) or None)),
         ("Addresses in scope", e(s["address_count"])),
         ("Interface", e(withheld if redact and s["interface"] else s["interface"])),
         ("Methods", e(", ".join(s["probes"]))),
         ("TCP ports probed", e(", ".join(str(p) for p in s["ports"]))),
-        ("Rate, retries, listen window",
-         e(f"{s['rate']} packets/s, {s['retries']} retries, {s['listen_window_s']} s")),
+        (
+            "Rate, retries, listen window",
+            e(f"{s['rate']} packets/s, {s['retries']} retries, {s['listen_window_s']} s"),
+        ),
         ("Software", e(f"{doc['tool']['name']} {doc['tool']['version']}")),
         ("Fingerprint data", e(fp or "version not recorded")),
     ]
     dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
-    stats = [(e(name), *(f'<span class="num">{e(st[k])}</span>' for k in
-                         ("sent", "answered", "errors", "dropped")),
-              f'<span class="num">{st["duration_s"]:.1f} s</span>', e("; ".join(st["notes"])))
-             for name, st in doc["stats"].items()]
-    stats_table = _table(["Method", "Sent", "Answered", "Errors", "Dropped", "Time", "Notes"],
-                         stats, "stats") if stats else "<p>No per-method figures recorded.</p>"
+    stats = [
+        (
+            e(name),
+            *(
+                f'<span class="num">{e(st[k])}</span>'
+                for k in ("sent", "answered", "errors", "dropped")
+            ),
+            f'<span class="num">{st["duration_s"]:.1f} s</span>',
+            e("; ".join(st["notes"])),
+        )
+        for name, st in doc["stats"].items()
+    ]
+    stats_table = (
+        _table(["Method", "Sent", "Answered", "Errors", "Dropped", "Time", "Notes"], stats, "stats")
+        if stats
+        else "<p>No per-method figures recorded.</p>"
+    )
     limits = "".join(f"<li>{e(x)}</li>" for x in s["limits"])
-    return (f'<section class="scope"><h3>Scan of {label}, {e(format_time(doc["started"]))}</h3>'
-            f'<dl class="facts">{dl}</dl><h4>What each method sent and heard</h4>{stats_table}'
-            f'<h4>What this scan cannot see</h4><ul class="limits">{limits}</ul></section>')
+    return (
+        f'<section class="scope"><h3>Scan of {label}, {e(format_time(doc["started"]))}</h3>'
+        f'<dl class="facts">{dl}</dl><h4>What each method sent and heard</h4>{stats_table}'
+        f'<h4>What this scan cannot see</h4><ul class="limits">{limits}</ul></section>'
+    )
 
 
 METHOD_NOTE = """
@@ -457,9 +569,11 @@ table.matrix td .num { min-width:2.5rem; }
 
 # The page runs no script, loads nothing and submits nowhere: should a device string ever get
 # past the escaping, the browser still refuses to act on it. Only our own style block applies.
-CSP = ("default-src 'none'; style-src 'sha256-"
-       + base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
-       + "'; img-src data:; base-uri 'none'; form-action 'none'")
+CSP = (
+    "default-src 'none'; style-src 'sha256-"
+    + base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
+    + "'; img-src data:; base-uri 'none'; form-action 'none'"
+)
 
 
 def combine(docs: Sequence[Doc]) -> dict[str, list[SiteDevice]]:
@@ -490,39 +604,56 @@ def inputs_sentence(docs: Sequence[Doc], combined: Mapping[str, Sequence[SiteDev
         return ""
     parts = []
     for site in combined:
-        starts = [format_time(t).split(",")[0] for t in sorted(
-            str(d["started"]) for d in docs if (d["site"] or NO_SITE) == site)]
+        starts = [
+            format_time(t).split(",")[0]
+            for t in sorted(str(d["started"]) for d in docs if (d["site"] or NO_SITE) == site)
+        ]
         parts.append(f"{_plural(len(starts), 'scan')} of {site} ({', '.join(starts)})")
     seen = sum(len(d["devices"]) for d in docs)
     kept = sum(len(v) for v in combined.values())
     text = f"This report combines {english_list(parts)}."
     if kept < seen:
-        text += (f" A device seen in several scans of the same site is counted once "
-                 f"(matched by MAC address, then serial number, then address): {seen} "
-                 f"sightings are {_plural(kept, 'device')}.")
+        text += (
+            f" A device seen in several scans of the same site is counted once "
+            f"(matched by MAC address, then serial number, then address): {seen} "
+            f"sightings are {_plural(kept, 'device')}."
+        )
     if len(combined) > 1:
         text += " Different sites are totalled separately under By site."
     passive = sum(bool(d["scope"].get("passive")) for d in docs)
     if passive:
-        text += (f" {passive} of the {len(docs)} {'was a' if passive == 1 else 'were'} passive "
-                 f"capture{'' if passive == 1 else 's'} (devices heard, not probed); the others "
-                 "were active scans.")
+        text += (
+            f" {passive} of the {len(docs)} {'was a' if passive == 1 else 'were'} passive "
+            f"capture{'' if passive == 1 else 's'} (devices heard, not probed); the others "
+            "were active scans."
+        )
     return text
 
 
 def _matrix_table(devices: Sequence[Mapping[str, Any]]) -> str:
     """Makers down, device types across: Hikvision and Dahua first, undetermined last."""
     counts: Counter[tuple[str, str]] = Counter(
-        (d["verdict"]["maker"] or "Undetermined", d["verdict"]["device_type"]) for d in devices)
-    makers = sorted({m for m, _ in counts},
-                    key=lambda m: (m not in TARGET_MAKERS, m == "Undetermined", m))
+        (d["verdict"]["maker"] or "Undetermined", d["verdict"]["device_type"]) for d in devices
+    )
+    makers = sorted(
+        {m for m, _ in counts}, key=lambda m: (m not in TARGET_MAKERS, m == "Undetermined", m)
+    )
     types = sorted({t for _, t in counts}, key=lambda t: (t == "unknown", t))
-    rows = [[e(m), *(f'<span class="num">{counts[(m, t)] or ""}</span>' for t in types),
-             f'<span class="num">{sum(counts[(m, t)] for t in types)}</span>'] for m in makers]
+    rows = [
+        [
+            e(m),
+            *(f'<span class="num">{counts[(m, t)] or ""}</span>' for t in types),
+            f'<span class="num">{sum(counts[(m, t)] for t in types)}</span>',
+        ]
+        for m in makers
+    ]
     if not rows:
         return ""
-    return ('<div class="counts wide"><h3>Maker by device type</h3>'
-            + _table(["Maker", *(e(t) for t in types), "All"], rows, "matrix") + "</div>")
+    return (
+        '<div class="counts wide"><h3>Maker by device type</h3>'
+        + _table(["Maker", *(e(t) for t in types), "All"], rows, "matrix")
+        + "</div>"
+    )
 
 
 def follow_up_hint(d: Mapping[str, Any]) -> str:
@@ -530,17 +661,23 @@ def follow_up_hint(d: Mapping[str, Any]) -> str:
     v = d["verdict"]
     if v["conflicts"]:
         sides = "; ".join(f"{c['field']}: {' vs '.join(c['values'])}" for c in v["conflicts"])
-        return (f"Evidence disagrees ({sides}). Check the maker's label on the device or its "
-                "web page, and whether a network adapter or switch stands in front of it.")
+        return (
+            f"Evidence disagrees ({sides}). Check the maker's label on the device or its "
+            "web page, and whether a network adapter or switch stands in front of it."
+        )
     if v["confidence"] == "possible":
         named = v["maker"] or v["brand"] or "a maker"
-        return (f"Only weak evidence suggests {named}. Check the model plate on the device, "
-                "or open its web page and look for the maker's name.")
+        return (
+            f"Only weak evidence suggests {named}. Check the model plate on the device, "
+            "or open its web page and look for the maker's name."
+        )
     keys = sorted({str(ev["key"]).split(".")[0] for ev in d.get("evidence", ())})
     heard = f" It answered only with: {', '.join(keys)}." if keys else ""
-    return ("Nothing named its maker." + heard + " Identify it from the switch port, the "
-            "site's records or its label; scanning again with --deep or ONVIF credentials "
-            "may help.")
+    return (
+        "Nothing named its maker." + heard + " Identify it from the switch port, the "
+        "site's records or its label; scanning again with --deep or ONVIF credentials "
+        "may help."
+    )
 
 
 def _needs_follow_up(d: Mapping[str, Any]) -> bool:
@@ -552,14 +689,24 @@ def _follow_up_table(items: Sequence[SiteDevice], with_site: bool, redact: bool)
     todo = [it for it in items if _needs_follow_up(it.device)]
     if not todo:
         return "<p>Every device seen was identified; nothing needs checking by hand.</p>"
-    head = (["Site"] if with_site else []) + (["#"] if redact else ["Address"]) + [
-        "Confidence", "Maker/brand suggested", "What to check"]
+    head = (
+        (["Site"] if with_site else [])
+        + (["#"] if redact else ["Address"])
+        + ["Confidence", "Maker/brand suggested", "What to check"]
+    )
     rows: list[list[Cell]] = []
     for n, it in enumerate(todo, 1):
         d, v = it.device, it.device["verdict"]
         where = str(n) if redact else (f'{e(d["ip"])}<br><span class="mac">{e(d["mac"])}</span>')
-        rows.append([*([e(it.site)] if with_site else []), where, e(v["confidence"]),
-                     e(v["brand"] or v["maker"]), e(follow_up_hint(d))])
+        rows.append(
+            [
+                *([e(it.site)] if with_site else []),
+                where,
+                e(v["confidence"]),
+                e(v["brand"] or v["maker"]),
+                e(follow_up_hint(d)),
+            ]
+        )
     return _table(head, rows, "followup")
 
 
@@ -569,15 +716,27 @@ def _risk_table(items: Sequence[SiteDevice], with_site: bool) -> str:
         d, v = it.device, it.device["verdict"]
         for r in d.get("risks", ()):
             cves = f' <span class="via">{e(", ".join(r["cves"]))}</span>' if r["cves"] else ""
-            rows.append([*([e(it.site)] if with_site else []), e(d["ip"]),
-                         e(" ".join(x for x in (v["brand"] or v["maker"], v["model"]) if x)),
-                         f'<span class="sev sev-{e(r["severity"])}">{e(r["severity"])}</span>',
-                         e(r["title"]) + cves, e(r["certainty"]),
-                         e(r["detail"]) + f'<br><span class="via">{e(r["advice"])}</span>'])
+            rows.append(
+                [
+                    *([e(it.site)] if with_site else []),
+                    e(d["ip"]),
+                    e(" ".join(x for x in (v["brand"] or v["maker"], v["model"]) if x)),
+                    f'<span class="sev sev-{e(r["severity"])}">{e(r["severity"])}</span>',
+                    e(r["title"]) + cves,
+                    e(r["certainty"]),
+                    e(r["detail"]) + f'<br><span class="via">{e(r["advice"])}</span>',
+                ]
+            )
     if not rows:
         return "<p>No device disclosed anything that a risk note in camscan's data applies to.</p>"
     head = (["Site"] if with_site else []) + [
-        "Address", "Device", "Severity", "Note", "Certainty", "Why, and what to do"]
+        "Address",
+        "Device",
+        "Severity",
+        "Note",
+        "Certainty",
+        "Why, and what to do",
+    ]
     return _table(head, rows, "risks")
 
 
@@ -588,8 +747,13 @@ advisory's affected range; <em>check</em>: only the product line matches and the
 checked by hand; <em>disclosed</em>: the device said so itself.</p>"""
 
 
-def render_html(docs: Sequence[Doc], *, generated: str | None = None, redact: bool = False,
-                include_outside: bool = False) -> str:
+def render_html(
+    docs: Sequence[Doc],
+    *,
+    generated: str | None = None,
+    redact: bool = False,
+    include_outside: bool = False,
+) -> str:
     """The report of one or more scan documents as one self-contained HTML page.
 
     Scans of one site count each device once; `include_outside` puts devices found outside
@@ -609,31 +773,56 @@ def render_html(docs: Sequence[Doc], *, generated: str | None = None, redact: bo
     with_site = len(sites) > 1
     when = generated or datetime.now(UTC).isoformat(timespec="seconds")
     incomplete = [doc for doc in docs if not doc["complete"]]
-    notice = ('<p class="notice"><strong>Incomplete:</strong> '
-              f'{_plural(len(incomplete), "scan")} in this report stopped before finishing, so '
-              "the figures are a lower bound.</p>") if incomplete else ""
+    notice = (
+        (
+            '<p class="notice"><strong>Incomplete:</strong> '
+            f"{_plural(len(incomplete), 'scan')} in this report stopped before finishing, so "
+            "the figures are a lower bound.</p>"
+        )
+        if incomplete
+        else ""
+    )
     first = min(doc["started"] for doc in docs)
     period = e(format_time(first))
     operators = sorted({doc["operator"] for doc in docs if doc["operator"]})
     by = f" by {e(', '.join(operators))}" if operators else ""
     versions = sorted({f"{doc['tool']['name']} {doc['tool']['version']}" for doc in docs})
     fps = sorted({doc["fingerprints"]["version"] or "unversioned" for doc in docs})
-    subject = None if len(docs) == 1 else (
-        f"These {len(docs)} scans of {site_label}" if len(combined) == 1
-        else f"These {len(docs)} scans of {len(sites)} sites")
+    subject = (
+        None
+        if len(docs) == 1
+        else (
+            f"These {len(docs)} scans of {site_label}"
+            if len(combined) == 1
+            else f"These {len(docs)} scans of {len(sites)} sites"
+        )
+    )
     scope_note = ""
     if outside and not include_outside:
-        scope_note = (f"{_plural(len(outside), 'device')} found outside the scanned range "
-                      f"{'is' if len(outside) == 1 else 'are'} listed apart and not counted "
-                      "here.")
+        scope_note = (
+            f"{_plural(len(outside), 'device')} found outside the scanned range "
+            f"{'is' if len(outside) == 1 else 'are'} listed apart and not counted "
+            "here."
+        )
     elif outside:
-        scope_note = (f"These figures include {_plural(len(outside), 'device')} found outside "
-                      "the scanned range.")
-    redacted = ('<p class="notice">Published version: addresses, MAC addresses, serial numbers, '
-                "firmware versions, device-supplied evidence and risk details are withheld. "
-                "The full version is kept for the internal file.</p>") if redact else ""
-    risks = ("<p>Withheld from the published version.</p>" if redact else
-             RISK_NOTE_TEXT + _risk_table(counted, with_site))
+        scope_note = (
+            f"These figures include {_plural(len(outside), 'device')} found outside "
+            "the scanned range."
+        )
+    redacted = (
+        (
+            '<p class="notice">Published version: addresses, MAC addresses, serial numbers, '
+            "firmware versions, device-supplied evidence and risk details are withheld. "
+            "The full version is kept for the internal file.</p>"
+        )
+        if redact
+        else ""
+    )
+    risks = (
+        "<p>Withheld from the published version.</p>"
+        if redact
+        else RISK_NOTE_TEXT + _risk_table(counted, with_site)
+    )
     outside_section = ""
     if outside:
         outside_section = f"""
@@ -677,8 +866,13 @@ cannot see, are under <a href="#scope">Scope</a>.</p>
 {_brand_table(devices)}
 {_count_table("Devices by type", summary["by_type"], "Type")}
 {_count_table("Devices by confidence", summary["by_confidence"], "Confidence")}
-{_count_table("Devices by maker", {**summary["by_maker"],
-                                   "Undetermined": summary["undetermined"]}, "Maker")}
+{
+        _count_table(
+            "Devices by maker",
+            {**summary["by_maker"], "Undetermined": summary["undetermined"]},
+            "Maker",
+        )
+    }
 {_matrix_table(devices)}
 {_site_table(counted)}
 </div>
@@ -688,8 +882,11 @@ cannot see, are under <a href="#scope">Scope</a>.</p>
 <h2>Hikvision, Dahua and white-label devices</h2>
 <p class="sub">Every device identified as made by Hikvision or Dahua, under whatever brand it is
 sold, and every device with conflicting evidence naming one of them.{
-    "" if redact else " The evidence column shows the fingerprints that decided each "
-    "identification and what the device said."}</p>
+        ""
+        if redact
+        else " The evidence column shows the fingerprints that decided each "
+        "identification and what the device said."
+    }</p>
 {_device_table(counted, with_site, redact=redact)}
 </section>
 
@@ -724,21 +921,33 @@ Device names, models and other strings are reported exactly as the devices gave 
 """
 
 
-def report_text(docs: ScanResult | Doc | Sequence[ScanResult | Doc], *, redact: bool = False,
-                include_outside: bool = False) -> str:
+def report_text(
+    docs: ScanResult | Doc | Sequence[ScanResult | Doc],
+    *,
+    redact: bool = False,
+    include_outside: bool = False,
+) -> str:
     """The HTML report of one or more scans."""
     items = [docs] if isinstance(docs, ScanResult | Mapping) else list(docs)
-    return render_html([as_document(d) for d in items], redact=redact,
-                       include_outside=include_outside)
+    return render_html(
+        [as_document(d) for d in items], redact=redact, include_outside=include_outside
+    )
 
 
-def write_report(docs: ScanResult | Doc | Sequence[ScanResult | Doc], path: str | Path, *,
-                 redact: bool = False, include_outside: bool = False) -> None:
+def write_report(
+    docs: ScanResult | Doc | Sequence[ScanResult | Doc],
+    path: str | Path,
+    *,
+    redact: bool = False,
+    include_outside: bool = False,
+) -> None:
     """Write the report of one or more scans to `path`: `.pdf` via WeasyPrint, else HTML."""
     path = Path(path)
     if path.suffix.lower() not in REPORT_SUFFIXES:
-        raise ReportError(f"{path}: unknown report type {path.suffix or '(none)'!r}; "
-                          f"use {', '.join(REPORT_SUFFIXES)}")
+        raise ReportError(
+            f"{path}: unknown report type {path.suffix or '(none)'!r}; "
+            f"use {', '.join(REPORT_SUFFIXES)}"
+        )
     text = report_text(docs, redact=redact, include_outside=include_outside)
     if path.suffix.lower() != ".pdf":
         atomic_write_text(path, text)
@@ -746,7 +955,9 @@ def write_report(docs: ScanResult | Doc | Sequence[ScanResult | Doc], path: str 
     try:
         import weasyprint  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
-        raise ReportError("PDF output needs WeasyPrint, which is not installed: "
-                          "pip install 'camscan[pdf]', or write the report as .html") from None
+        raise ReportError(
+            "PDF output needs WeasyPrint, which is not installed: "
+            "pip install 'camscan[pdf]', or write the report as .html"
+        ) from None
     pdf = weasyprint.HTML(string=text).write_pdf()
     atomic_write_bytes(path, pdf)

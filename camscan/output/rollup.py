@@ -22,7 +22,10 @@ def _row(f: SiteFigures, *, total: bool = False) -> str:
     cells = [
         f"<td>{name}</td>",
         f"<td>{e(format_time(f.latest_scan)) if f.latest_scan else 'no scan yet'}</td>",
-        _num(f.devices), _num(f.hikvision), _num(f.dahua), _num(f.hikvision_dahua),
+        _num(f.devices),
+        _num(f.hikvision),
+        _num(f.dahua),
+        _num(f.hikvision_dahua),
         _num(f.removed if compared else None),
         _num(f.removed_hikvision_dahua if compared else None),
         _num(f.new if compared else None),
@@ -44,20 +47,36 @@ def _last(seen: str | None) -> str:
     return "never reported" if seen is None else f"last report {e(format_time(seen))}"
 
 
-HEAD = ("Site", "Latest scan", "Devices", "Hikvision", "Dahua", "Hikvision/Dahua still present",
-        "Removed since previous scan", "of which Hikvision/Dahua", "New since previous scan",
-        "Incomplete scans", "Silent sensors")
+HEAD = (
+    "Site",
+    "Latest scan",
+    "Devices",
+    "Hikvision",
+    "Dahua",
+    "Hikvision/Dahua still present",
+    "Removed since previous scan",
+    "of which Hikvision/Dahua",
+    "New since previous scan",
+    "Incomplete scans",
+    "Silent sensors",
+)
 
 
 def render_rollup_html(r: Rollup) -> str:
     """The roll-up page: totals, a per-site table, the silent sensors."""
     t = r.total
-    worst = sorted((s for s in r.sites if s.hikvision_dahua),
-                   key=lambda s: (-s.hikvision_dahua, s.site))[:CHART_SITES_MAX]
-    chart = bar_chart("Hikvision and Dahua devices still present, by site",
-                      [(s.site, s.hikvision_dahua, "bar-target") for s in worst]) if worst else ""
-    silent = "".join(f"<li>{e(s.name)} ({e(s.site)}): {_last(s.last_seen)}</li>"
-                     for s in r.silent)
+    worst = sorted(
+        (s for s in r.sites if s.hikvision_dahua), key=lambda s: (-s.hikvision_dahua, s.site)
+    )[:CHART_SITES_MAX]
+    chart = (
+        bar_chart(
+            "Hikvision and Dahua devices still present, by site",
+            [(s.site, s.hikvision_dahua, "bar-target") for s in worst],
+        )
+        if worst
+        else ""
+    )
+    silent = "".join(f"<li>{e(s.name)} ({e(s.site)}): {_last(s.last_seen)}</li>" for s in r.silent)
     th = "".join(f'<th scope="col">{h}</th>' for h in HEAD)
     rows = "".join(_row(s) for s in r.sites) + _row(t, total=True)
     return f"""<!DOCTYPE html>
@@ -88,7 +107,7 @@ devices were removed ({_count(t.compared, "sensor")} had a previous scan to comp
 </section>
 <section id="silent">
 <h2>Sensors silent for {r.silent_days} days or more</h2>
-{f'<ul>{silent}</ul>' if silent else '<p>None.</p>'}
+{f"<ul>{silent}</ul>" if silent else "<p>None.</p>"}
 </section>
 <footer>Generated {e(format_time(r.generated))}. Each site's figures add up the latest scan of
 each of its sensors; "removed" compares it with that sensor's previous scan, matching devices by

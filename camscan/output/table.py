@@ -17,8 +17,9 @@ from camscan.output.document import as_document
 # Bidi embeddings, overrides, isolates and marks (Unicode TR 9) would reorder what follows them
 # on the line (a banner could make "Dahua" read as another cell's text, "Trojan Source"); the
 # line and paragraph separators U+2028/U+2029 break lines in some terminals.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-                      "\u2028\u2029]")
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]"
+)
 CELL_MAX = 40
 
 
@@ -26,7 +27,7 @@ def plain(value: object, limit: int = CELL_MAX) -> Text:
     """Untrusted text as a rich Text: no markup parsed, control characters shown as `?`."""
     text = "" if value is None else _CONTROL.sub("?", str(value))
     if len(text) > limit:
-        text = text[:limit - 1] + "…"
+        text = text[: limit - 1] + "…"
     return Text(text)
 
 
@@ -34,9 +35,11 @@ def device_table(doc: ScanResult | Mapping[str, Any], width: int = 160) -> Table
     """One row per device; Hikvision and Dahua rows in bold; columns that fit in `width`."""
     doc = as_document(doc)
     s = doc["summary"]
-    table = Table(title=f"camscan: {s['hikvision']} Hikvision, {s['dahua']} Dahua, "
-                        f"{s['devices']} devices seen",
-                  caption=None if doc["complete"] else "INCOMPLETE: the scan was interrupted")
+    table = Table(
+        title=f"camscan: {s['hikvision']} Hikvision, {s['dahua']} Dahua, "
+        f"{s['devices']} devices seen",
+        caption=None if doc["complete"] else "INCOMPLETE: the scan was interrupted",
+    )
     # Narrow terminals drop the least needed columns rather than fold every cell.
     columns = ["IP", "MAC", "Maker", "Brand", "Type", "Confidence"]
     if width < 100:
@@ -57,17 +60,27 @@ def device_table(doc: ScanResult | Mapping[str, Any], width: int = 160) -> Table
         ids = [m["fingerprint_id"] for m in v["decided_by"]]
         decided = ids[0] + (f" (+{len(ids) - 1})" if len(ids) > 1 else "") if ids else ""
         if v["conflicts"]:
-            decided = ("CONFLICT " + "; ".join(
-                f"{c['field']}: {'/'.join(c['values'])}" for c in v["conflicts"]) + " " + decided)
+            decided = (
+                "CONFLICT "
+                + "; ".join(f"{c['field']}: {'/'.join(c['values'])}" for c in v["conflicts"])
+                + " "
+                + decided
+            )
         brand = v["brand"] or ""
         if v["white_label"]:
             brand += " (white label)"
         if d["outside_scope"]:
             brand += " [outside scope]"
-        cells = {"IP": plain(d["ip"]), "MAC": plain(d["mac"] or ""),
-                 "Maker": plain(v["maker"] or "?"), "Brand": plain(brand),
-                 "Type": plain(v["device_type"]), "Model": plain(v["model"]),
-                 "Confidence": plain(v["confidence"]), "Decided by": plain(decided, 60)}
+        cells = {
+            "IP": plain(d["ip"]),
+            "MAC": plain(d["mac"] or ""),
+            "Maker": plain(v["maker"] or "?"),
+            "Brand": plain(brand),
+            "Type": plain(v["device_type"]),
+            "Model": plain(v["model"]),
+            "Confidence": plain(v["confidence"]),
+            "Decided by": plain(decided, 60),
+        }
         style = "bold" if v["maker"] in TARGET_MAKERS else None
         table.add_row(*(cells[c] for c in columns), style=style)
     return table

@@ -54,8 +54,12 @@ class Alongside:
         self.hearing.finish()
         return self.hearing
 
-    def merge(self, result: ScanResult, in_scope: Callable[[str], bool],
-              on_device: Callable[[Device], None] | None = None) -> ScanResult:
+    def merge(
+        self,
+        result: ScanResult,
+        in_scope: Callable[[str], bool],
+        on_device: Callable[[Device], None] | None = None,
+    ) -> ScanResult:
         """`result` plus every host heard that the scan has no device for."""
         hearing = self.stop()
         known = {d.ip for d in result.devices}
@@ -66,8 +70,11 @@ class Alongside:
                 on_device(dev)
         result.scope.passive = PassiveScope(
             statement=f"passive: also listened on {self.interface} during the scan",
-            first_packet=iso(self.first), last_packet=iso(self.last), packets=hearing.frames,
-            packets_by_protocol=dict(hearing.packets))
+            first_packet=iso(self.first),
+            last_packet=iso(self.last),
+            packets=hearing.frames,
+            packets_by_protocol=dict(hearing.packets),
+        )
         result.devices = [*result.devices, *added]
         return result
 

@@ -28,8 +28,10 @@ CHUNK = 1 << 20  # bytes read at a time
 MAX_FRAME = 262144  # pcap's largest snaplen (libpcap MAXIMUM_SNAPLEN); larger frames are skipped
 MAX_BLOCK = 16 << 20  # a record claiming more is corruption, not a packet
 PCAP_MAGICS = {
-    b"\xd4\xc3\xb2\xa1": ("<", 1e-6), b"\xa1\xb2\xc3\xd4": (">", 1e-6),
-    b"\x4d\x3c\xb2\xa1": ("<", 1e-9), b"\xa1\xb2\x3c\x4d": (">", 1e-9),
+    b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
+    b"\xa1\xb2\xc3\xd4": (">", 1e-6),
+    b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
+    b"\xa1\xb2\x3c\x4d": (">", 1e-9),
 }
 PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 GZIP_MAGIC = b"\x1f\x8b"
@@ -67,11 +69,15 @@ class Prefilter:
     `wants` and `bpf` frame by frame).
     """
 
-    __slots__ = ("ethertypes", "generation", "tcp_all", "tcp_first_bytes", "tcp_ports",
-                 "udp_ports")
+    __slots__ = ("ethertypes", "generation", "tcp_all", "tcp_first_bytes", "tcp_ports", "udp_ports")
 
-    def __init__(self, udp_ports: set[int], tcp_first_bytes: frozenset[int],
-                 ethertypes: frozenset[int], tcp_ports: frozenset[int] = frozenset()) -> None:
+    def __init__(
+        self,
+        udp_ports: set[int],
+        tcp_first_bytes: frozenset[int],
+        ethertypes: frozenset[int],
+        tcp_ports: frozenset[int] = frozenset(),
+    ) -> None:
         self.udp_ports = udp_ports  # UDP frames with either port here are kept
         self.tcp_ports = tcp_ports  # TCP segments sent from these ports are kept
         self.tcp_first_bytes = tcp_first_bytes  # TCP payloads starting with one of these
@@ -103,7 +109,8 @@ class Prefilter:
         if proto == 17:
             return end - f >= 38 and (
                 (buf[f + 34] << 8 | buf[f + 35]) in self.udp_ports
-                or (buf[f + 36] << 8 | buf[f + 37]) in self.udp_ports)
+                or (buf[f + 36] << 8 | buf[f + 37]) in self.udp_ports
+            )
         if proto != 6:
             return False
         if self.tcp_all:
@@ -112,8 +119,11 @@ class Prefilter:
         if end < l4 + 14:
             return False
         first = l4 + (buf[l4 + 12] >> 4) * 4
-        return bool(buf[l4 + 13] & 0x07 or (buf[l4] << 8 | buf[l4 + 1]) in self.tcp_ports
-                    or (end > first and buf[first] in self.tcp_first_bytes))
+        return bool(
+            buf[l4 + 13] & 0x07
+            or (buf[l4] << 8 | buf[l4 + 1]) in self.tcp_ports
+            or (end > first and buf[first] in self.tcp_first_bytes)
+        )
 
     def bpf(self, *, tcp_all: bool | None = None) -> str:
         """`wants` as a libpcap filter expression (Ethernet), for the current ports and state.
@@ -127,9 +137,11 @@ class Prefilter:
         udp = sorted(self.udp_ports)
         ipv4 = ["(ether[20:2] & 0x3fff != 0 and ether[23] = 17)"]
         if udp:
-            ipv4.append(f"(ether[20:2] & 0x3fff = 0 and ether[23] = 17 and "
-                        f"({_any_range('ether[36:2]', udp)} or "
-                        f"{_any_range('ether[34:2]', udp)}))")
+            ipv4.append(
+                f"(ether[20:2] & 0x3fff = 0 and ether[23] = 17 and "
+                f"({_any_range('ether[36:2]', udp)} or "
+                f"{_any_range('ether[34:2]', udp)}))"
+            )
         if wide:
             ipv4.append("(ether[20:2] & 0x3fff = 0 and ether[23] = 6)")
         else:
@@ -137,12 +149,12 @@ class Prefilter:
             if self.tcp_ports:
                 tcp.append(_any_range("tcp[0:2]", sorted(self.tcp_ports)))
             if self.tcp_first_bytes:
-                tcp.append(_any_range("tcp[((tcp[12] & 0xf0) >> 2)]",
-                                      sorted(self.tcp_first_bytes)))
-            ipv4.append(f"(ether[20:2] & 0x3fff = 0 and ether[23] = 6 and "
-                        f"({' or '.join(tcp)}))")
-        return (f"(ether[12:2] != 0x0800 and {' or '.join(other)}) or "
-                f"(ether[12:2] = 0x0800 and ({' or '.join(ipv4)}))")
+                tcp.append(_any_range("tcp[((tcp[12] & 0xf0) >> 2)]", sorted(self.tcp_first_bytes)))
+            ipv4.append(f"(ether[20:2] & 0x3fff = 0 and ether[23] = 6 and ({' or '.join(tcp)}))")
+        return (
+            f"(ether[12:2] != 0x0800 and {' or '.join(other)}) or "
+            f"(ether[12:2] = 0x0800 and ({' or '.join(ipv4)}))"
+        )
 
 
 def _any_range(field: str, values: list[int]) -> str:
@@ -192,7 +204,7 @@ class _Stream:
                 self.eof = True
                 return False
             self.base += self.pos
-            self.buf = self.buf[self.pos:] + chunk
+            self.buf = self.buf[self.pos :] + chunk
             self.pos = 0
         return True
 
@@ -224,8 +236,9 @@ def open_capture(path: str) -> BinaryIO:
     return fh
 
 
-def read_records(path: str, report: ReadReport,
-                 prefilter: Prefilter | None = None) -> Iterator[Record]:
+def read_records(
+    path: str, report: ReadReport, prefilter: Prefilter | None = None
+) -> Iterator[Record]:
     """Every packet record of a pcap/pcapng file; damage goes into `report`, never raised.
 
     With a `prefilter`, Ethernet records it does not want are counted but not yielded.
@@ -241,9 +254,13 @@ def read_records(path: str, report: ReadReport,
             reason = stream.damage or "empty or not a capture file"
             raise CaptureError(f"{path}: {reason}")
         magic = stream.buf[:4]
-        if prefilter is not None and pcapy is not None and not isinstance(fh, gzip.GzipFile) \
-                and _libpcap_suits(stream.buf, magic) \
-                and os.fstat(fh.fileno()).st_size >= LIBPCAP_MIN_BYTES:
+        if (
+            prefilter is not None
+            and pcapy is not None
+            and not isinstance(fh, gzip.GzipFile)
+            and _libpcap_suits(stream.buf, magic)
+            and os.fstat(fh.fileno()).st_size >= LIBPCAP_MIN_BYTES
+        ):
             fast = _libpcap(path, report, prefilter)
             if fast is not None:
                 report.format = "pcap" if magic in PCAP_MAGICS else "pcapng"
@@ -263,7 +280,8 @@ def read_records(path: str, report: ReadReport,
                 report.problems.pop()
             report.problems.append(
                 f"compressed data damaged after {stream.offset} bytes: {stream.damage}; kept "
-                f"the {report.packets} packets read before")
+                f"the {report.packets} packets read before"
+            )
 
 
 SAMPLE_EVERY = 1024  # packets between the time stamps the C counting pass samples
@@ -361,8 +379,11 @@ def _filtered(reader: Any, report: ReadReport, pf: Prefilter) -> Iterator[Record
         if report.last_ts is None or ts > report.last_ts:
             report.last_ts = ts
         yield ts, 1, frame
-        if pf.generation != generation or (pf.tcp_all and not wide) or (
-                wide and not pf.tcp_all and passed >= WIDE_PASSES):
+        if (
+            pf.generation != generation
+            or (pf.tcp_all and not wide)
+            or (wide and not pf.tcp_all and passed >= WIDE_PASSES)
+        ):
             generation, wide, passed = pf.generation, pf.tcp_all, 0
             try:
                 reader.setfilter(pf.bpf(tcp_all=wide))
@@ -383,8 +404,9 @@ def _note(report: ReadReport, ts: float | None, caplen: int, origlen: int) -> No
 
 
 def _truncated(report: ReadReport, offset: int, what: str) -> None:
-    report.problems.append(f"truncated at offset {offset}: {what}; kept the {report.packets} "
-                           "packets before it")
+    report.problems.append(
+        f"truncated at offset {offset}: {what}; kept the {report.packets} packets before it"
+    )
 
 
 def _pcap(stream: _Stream, report: ReadReport, pf: Prefilter | None) -> Iterator[Record]:
@@ -426,9 +448,11 @@ def _pcap(stream: _Stream, report: ReadReport, pf: Prefilter | None) -> Iterator
                     if caplen >= 38 and buf[f + 12] == 8 and buf[f + 13] == 0:
                         proto = buf[f + 23]
                         if proto == 17:
-                            if not (buf[f + 20] & 0x3F or buf[f + 21]) and (
-                                    buf[f + 34] << 8 | buf[f + 35]) not in udp and (
-                                    buf[f + 36] << 8 | buf[f + 37]) not in udp:
+                            if (
+                                not (buf[f + 20] & 0x3F or buf[f + 21])
+                                and (buf[f + 34] << 8 | buf[f + 35]) not in udp
+                                and (buf[f + 36] << 8 | buf[f + 37]) not in udp
+                            ):
                                 pos = end
                                 continue
                         elif proto == 6:
@@ -441,9 +465,11 @@ def _pcap(stream: _Stream, report: ReadReport, pf: Prefilter | None) -> Iterator
                                     pos = end
                                     continue
                                 first = l4 + (buf[l4 + 12] >> 4) * 4
-                                if not (buf[l4 + 13] & 0x07 or (
-                                        end > first and buf[first] in tcp_first)
-                                        or (buf[l4] << 8 | buf[l4 + 1]) in tcp_ports):
+                                if not (
+                                    buf[l4 + 13] & 0x07
+                                    or (end > first and buf[first] in tcp_first)
+                                    or (buf[l4] << 8 | buf[l4 + 1]) in tcp_ports
+                                ):
                                     pos = end
                                     continue
                             elif buf[f + 20] & 0x3F or buf[f + 21]:
@@ -452,8 +478,11 @@ def _pcap(stream: _Stream, report: ReadReport, pf: Prefilter | None) -> Iterator
                         else:
                             pos = end
                             continue
-                    elif caplen < 14 or (buf[f + 12] << 8 | buf[f + 13]) not in ethertypes or (
-                            caplen < 38 and not pf.wants(buf, f, end)):
+                    elif (
+                        caplen < 14
+                        or (buf[f + 12] << 8 | buf[f + 13]) not in ethertypes
+                        or (caplen < 38 and not pf.wants(buf, f, end))
+                    ):
                         pos = end
                         continue
                 stream.pos = end
@@ -467,10 +496,10 @@ def _pcap(stream: _Stream, report: ReadReport, pf: Prefilter | None) -> Iterator
                 t1 = unpack(buf, first_pos)
                 t2 = unpack(buf, last_pos)
                 first_ts, last_ts = t1[0] + t1[1] * unit, t2[0] + t2[1] * unit
-                report.first_ts = first_ts if report.first_ts is None else min(
-                    report.first_ts, first_ts)
-                report.last_ts = last_ts if report.last_ts is None else max(
-                    report.last_ts, last_ts)
+                report.first_ts = (
+                    first_ts if report.first_ts is None else min(report.first_ts, first_ts)
+                )
+                report.last_ts = last_ts if report.last_ts is None else max(report.last_ts, last_ts)
         # The slow path: a record that crosses the buffer's end, is huge, or is damaged.
         if not stream.fill(16):
             if stream.remaining():
@@ -480,7 +509,8 @@ def _pcap(stream: _Stream, report: ReadReport, pf: Prefilter | None) -> Iterator
         if caplen > MAX_BLOCK:
             report.problems.append(
                 f"corrupt record at offset {stream.offset}: captured length {caplen} is "
-                f"impossible; stopped reading, kept the {report.packets} packets before it")
+                f"impossible; stopped reading, kept the {report.packets} packets before it"
+            )
             return
         ts = sec + frac * unit
         if caplen > MAX_FRAME:
@@ -493,14 +523,17 @@ def _pcap(stream: _Stream, report: ReadReport, pf: Prefilter | None) -> Iterator
             report.oversize += 1
             continue
         if not stream.fill(16 + caplen):
-            _truncated(report, stream.offset,
-                       f"a record needs {16 + caplen} bytes, {stream.remaining()} remain")
+            _truncated(
+                report,
+                stream.offset,
+                f"a record needs {16 + caplen} bytes, {stream.remaining()} remain",
+            )
             return
         pos = stream.pos
         stream.pos = pos + 16 + caplen
         _note(report, ts, caplen, origlen)
         if pf is None or pf.wants(stream.buf, pos + 16, pos + 16 + caplen):
-            yield ts, linktype, stream.buf[pos + 16:pos + 16 + caplen]
+            yield ts, linktype, stream.buf[pos + 16 : pos + 16 + caplen]
 
 
 @dataclass(slots=True)
@@ -518,13 +551,18 @@ def _tsresol(options: bytes, order: str) -> float:
             break
         if code == 9 and length >= 1:
             v = options[i + 4]
-            return 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -v
+            return 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0**-v
         i += 4 + ((length + 3) & ~3)
     return 1e-6
 
 
-def _epb_run(stream: _Stream, report: ReadReport, interfaces: list[_Interface], order: str,
-             pf: Prefilter | None) -> Iterator[Record]:
+def _epb_run(
+    stream: _Stream,
+    report: ReadReport,
+    interfaces: list[_Interface],
+    order: str,
+    pf: Prefilter | None,
+) -> Iterator[Record]:
     """The fast path of pcapng: enhanced packet blocks whole in the buffer, one after another.
 
     Returns at anything else (another block type, a block crossing the buffer's end, a bad or
@@ -560,9 +598,11 @@ def _epb_run(stream: _Stream, report: ReadReport, interfaces: list[_Interface], 
                 if caplen >= 38 and buf[f + 12] == 8 and buf[f + 13] == 0:
                     proto = buf[f + 23]
                     if proto == 17:
-                        if not (buf[f + 20] & 0x3F or buf[f + 21]) and (
-                                buf[f + 34] << 8 | buf[f + 35]) not in udp and (
-                                buf[f + 36] << 8 | buf[f + 37]) not in udp:
+                        if (
+                            not (buf[f + 20] & 0x3F or buf[f + 21])
+                            and (buf[f + 34] << 8 | buf[f + 35]) not in udp
+                            and (buf[f + 36] << 8 | buf[f + 37]) not in udp
+                        ):
                             pos = nxt
                             continue
                     elif proto == 6:
@@ -572,13 +612,15 @@ def _epb_run(stream: _Stream, report: ReadReport, interfaces: list[_Interface], 
                     else:
                         pos = nxt
                         continue
-                elif caplen < 14 or (buf[f + 12] << 8 | buf[f + 13]) not in ethertypes or (
-                        caplen < 38 and not pf.wants(buf, f, end)):  # type: ignore[union-attr]
+                elif (
+                    caplen < 14
+                    or (buf[f + 12] << 8 | buf[f + 13]) not in ethertypes
+                    or (caplen < 38 and not pf.wants(buf, f, end))  # type: ignore[union-attr]
+                ):
                     pos = nxt
                     continue
             stream.pos = nxt
-            yield ((hi << 32) | lo) * interfaces[iface].unit, interfaces[iface].linktype, \
-                buf[f:end]
+            yield ((hi << 32) | lo) * interfaces[iface].unit, interfaces[iface].linktype, buf[f:end]
             pos = nxt
     finally:
         stream.pos = pos
@@ -592,8 +634,7 @@ def _epb_run(stream: _Stream, report: ReadReport, interfaces: list[_Interface], 
                 report.last_ts = ts if report.last_ts is None else max(report.last_ts, ts)
 
 
-def _pcapng(stream: _Stream, report: ReadReport,
-            prefilter: Prefilter | None) -> Iterator[Record]:
+def _pcapng(stream: _Stream, report: ReadReport, prefilter: Prefilter | None) -> Iterator[Record]:
     order = "<"
     interfaces: list[_Interface] = []
     while True:
@@ -604,27 +645,29 @@ def _pcapng(stream: _Stream, report: ReadReport,
                 _truncated(report, stream.offset, "a block header is incomplete")
             return
         buf, pos = stream.buf, stream.pos
-        btype = buf[pos:pos + 4]
+        btype = buf[pos : pos + 4]
         if btype == PCAPNG_SHB:
-            bom = buf[pos + 8:pos + 12]
+            bom = buf[pos + 8 : pos + 12]
             if bom == b"\x4d\x3c\x2b\x1a":
                 order = "<"
             elif bom == b"\x1a\x2b\x3c\x4d":
                 order = ">"
             else:
-                report.problems.append(f"corrupt section header at offset {stream.offset}; "
-                                       f"stopped reading, kept the {report.packets} packets")
+                report.problems.append(
+                    f"corrupt section header at offset {stream.offset}; "
+                    f"stopped reading, kept the {report.packets} packets"
+                )
                 return
             interfaces = []  # interface ids are per section
         btype_n, blen = struct.unpack_from(order + "II", buf, pos)
         if blen < 12 or blen % 4 or blen > MAX_BLOCK:
             report.problems.append(
                 f"corrupt block at offset {stream.offset}: length {blen}; stopped reading, "
-                f"kept the {report.packets} packets before it")
+                f"kept the {report.packets} packets before it"
+            )
             return
         if not stream.fill(blen):
-            _truncated(report, stream.offset,
-                       f"a {blen}-byte block has {stream.remaining()} bytes")
+            _truncated(report, stream.offset, f"a {blen}-byte block has {stream.remaining()} bytes")
             return
         buf, pos = stream.buf, stream.pos
         stream.pos = pos + blen
@@ -632,8 +675,9 @@ def _pcapng(stream: _Stream, report: ReadReport,
         if btype_n == 6 and blen >= 32:  # enhanced packet block
             iface, hi, lo, caplen, origlen = struct.unpack_from(order + "IIIII", buf, body)
             if iface >= len(interfaces) or caplen > blen - 32:
-                report.problems.append(f"bad packet block at offset {stream.offset - blen}: "
-                                       "skipped")
+                report.problems.append(
+                    f"bad packet block at offset {stream.offset - blen}: skipped"
+                )
                 continue
             itf = interfaces[iface]
             ts = ((hi << 32) | lo) * itf.unit
@@ -641,10 +685,13 @@ def _pcapng(stream: _Stream, report: ReadReport,
             if caplen > MAX_FRAME:
                 report.oversize += 1
                 continue
-            if prefilter is not None and itf.linktype == 1 and not prefilter.wants(
-                    buf, body + 20, body + 20 + caplen):
+            if (
+                prefilter is not None
+                and itf.linktype == 1
+                and not prefilter.wants(buf, body + 20, body + 20 + caplen)
+            ):
                 continue
-            yield ts, itf.linktype, buf[body + 20:body + 20 + caplen]
+            yield ts, itf.linktype, buf[body + 20 : body + 20 + caplen]
         elif btype_n == 3 and blen >= 16 and interfaces:  # simple packet block
             (origlen,) = struct.unpack_from(order + "I", buf, body)
             caplen = min(origlen, blen - 16)
@@ -652,20 +699,19 @@ def _pcapng(stream: _Stream, report: ReadReport,
             if caplen > MAX_FRAME:
                 report.oversize += 1
                 continue
-            yield 0.0, interfaces[0].linktype, buf[body + 4:body + 4 + caplen]
+            yield 0.0, interfaces[0].linktype, buf[body + 4 : body + 4 + caplen]
         elif btype_n == 2 and blen >= 32:  # obsolete packet block
-            iface, _drops, hi, lo, caplen, origlen = struct.unpack_from(
-                order + "HHIIII", buf, body)
+            iface, _drops, hi, lo, caplen, origlen = struct.unpack_from(order + "HHIIII", buf, body)
             if iface >= len(interfaces) or caplen > blen - 32:
                 continue
             itf = interfaces[iface]
             ts = ((hi << 32) | lo) * itf.unit
             _note(report, ts, caplen, origlen)
             if caplen <= MAX_FRAME:
-                yield ts, itf.linktype, buf[body + 20:body + 20 + caplen]
+                yield ts, itf.linktype, buf[body + 20 : body + 20 + caplen]
         elif btype_n == 1 and blen >= 20:  # interface description block
             linktype = struct.unpack_from(order + "H", buf, body)[0]
-            interfaces.append(_Interface(linktype, _tsresol(buf[body + 8:pos + blen - 4], order)))
+            interfaces.append(_Interface(linktype, _tsresol(buf[body + 8 : pos + blen - 4], order)))
 
 
 __all__ = ["CaptureError", "Prefilter", "ReadReport", "Record", "open_capture", "read_records"]

@@ -34,10 +34,10 @@ def _addresses(value: bytes) -> str | None:
         if pos + 2 > len(value):
             break
         ptype, plen = value[pos], value[pos + 1]
-        proto = value[pos + 2:pos + 2 + plen]
+        proto = value[pos + 2 : pos + 2 + plen]
         pos += 2 + plen
-        alen = int.from_bytes(value[pos:pos + 2], "big")
-        addr = value[pos + 2:pos + 2 + alen]
+        alen = int.from_bytes(value[pos : pos + 2], "big")
+        addr = value[pos + 2 : pos + 2 + alen]
         pos += 2 + alen
         if ptype == 1 and proto == b"\xcc" and len(addr) == 4 and any(addr):  # NLPID IP
             return socket.inet_ntoa(addr)
@@ -54,11 +54,11 @@ def parse_cdp(data: bytes) -> CdpInfo:
     for _ in range(MAX_TLVS):
         if pos + 4 > len(data):
             break
-        ttype = int.from_bytes(data[pos:pos + 2], "big")
-        length = int.from_bytes(data[pos + 2:pos + 4], "big")
+        ttype = int.from_bytes(data[pos : pos + 2], "big")
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
         if length < 4:
             break
-        value = data[pos + 4:pos + length]
+        value = data[pos + 4 : pos + length]
         pos += length
         if ttype in _TEXT_TLVS:
             text = no_surrogates(value.decode("utf-8", "replace")).strip("\0 \r\n")[:MAX_VALUE]

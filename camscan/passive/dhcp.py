@@ -58,7 +58,7 @@ def parse_request(data: bytes) -> DhcpRequest:
             break
         n = data[i + 1]
         # RFC 3396: a repeated option is one option split in pieces.
-        options[code] = options.get(code, b"") + data[i + 2:i + 2 + n]
+        options[code] = options.get(code, b"") + data[i + 2 : i + 2 + n]
         i += 2 + n
     # An option 53 of length 0 names no type (it is not a server's message either).
     mtype = options[53][0] if options.get(53) else None
@@ -73,7 +73,8 @@ def parse_request(data: bytes) -> DhcpRequest:
         mac=mac,
         message_type=mtype,
         client_ip=socket.inet_ntoa(ciaddr) if any(ciaddr) else None,
-        requested_ip=socket.inet_ntoa(requested) if len(requested) == 4 and any(requested)
+        requested_ip=socket.inet_ntoa(requested)
+        if len(requested) == 4 and any(requested)
         else None,
         hostname=_text(options[12]) or None if 12 in options else None,
         vendor_class=_text(options[60]) or None if 60 in options else None,
@@ -96,8 +97,9 @@ def evidence_of(req: DhcpRequest, host: str) -> list[Evidence]:
     if req.vendor_class:
         out.append(Evidence(host, SOURCE, "dhcp.vendor_class", req.vendor_class, 67))
     if req.parameter_list:
-        out.append(Evidence(host, SOURCE, "dhcp.param_list",
-                            ",".join(map(str, req.parameter_list)), 67))
+        out.append(
+            Evidence(host, SOURCE, "dhcp.param_list", ",".join(map(str, req.parameter_list)), 67)
+        )
     return out
 
 

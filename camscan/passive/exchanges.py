@@ -26,8 +26,14 @@ def reply_evidence(ip: str, port: int, reply: Reply) -> list[Evidence] | None:
             return _tls(ip, port, reply.data)
         if reply.kind == "rtsp":
             rtsp.parse_rtsp_response(reply.data)
-            raw = Evidence(ip, "rtsp", "rtsp.response", reply.data.decode("utf-8", "replace"),
-                           port, excerpt(reply.data))
+            raw = Evidence(
+                ip,
+                "rtsp",
+                "rtsp.response",
+                reply.data.decode("utf-8", "replace"),
+                port,
+                excerpt(reply.data),
+            )
             return [raw, *rtsp.expand(raw)]  # the parsed items too, as the active probe emits
         return _http(ip, port, reply)
     except (tlscert.ParseError, tls.ParseError, rtsp.ParseError, http.ParseError):
@@ -52,26 +58,36 @@ def _http(ip: str, port: int, reply: Reply) -> list[Evidence]:
         if resp.status == 404:
             return []
         head_len = len(raw) - len(resp.body)
-        items.append(Evidence(ip, "http", f"http.path.{entry.name}",
-                              raw[:head_len + PATH_EXCERPT].decode("utf-8", "replace"), port,
-                              excerpt(raw)))
+        items.append(
+            Evidence(
+                ip,
+                "http",
+                f"http.path.{entry.name}",
+                raw[: head_len + PATH_EXCERPT].decode("utf-8", "replace"),
+                port,
+                excerpt(raw),
+            )
+        )
         if entry.name == "dahua_rpc2_login":
-            items += [Evidence(ip, "http", k, v, port) for k, v in rpc2_challenge(
-                resp.body).items()]
+            items += [
+                Evidence(ip, "http", k, v, port) for k, v in rpc2_challenge(resp.body).items()
+            ]
     elif path == "/favicon.ico":
         icon = resp.body
         if resp.status == 200 and icon and icon.lstrip()[:1] != b"<":
-            items += [Evidence(ip, "http", "http.favicon.md5", favicon.favicon_md5(icon), port),
-                      Evidence(ip, "http", "http.favicon.mmh3",
-                               str(favicon.favicon_mmh3(icon)), port)]
+            items += [
+                Evidence(ip, "http", "http.favicon.md5", favicon.favicon_md5(icon), port),
+                Evidence(ip, "http", "http.favicon.mmh3", str(favicon.favicon_mmh3(icon)), port),
+            ]
         return items
     elif _is_onvif(req, resp.body):
         return _onvif(ip, port, resp)
     elif b"urn:schemas-upnp-org:device" in resp.body[:4096]:
         return _upnp(ip, port, resp.body)
     if path is None or path == "/" or resp.status in _PAGE_STATUSES:
-        response = Evidence(ip, "http", "http.response", raw.decode("utf-8", "replace"), port,
-                            excerpt(raw))
+        response = Evidence(
+            ip, "http", "http.response", raw.decode("utf-8", "replace"), port, excerpt(raw)
+        )
         items += [response, *http.expand(response)]  # the parsed items too, as the probe emits
     return items
 
@@ -82,8 +98,17 @@ def _is_onvif(req: object, body: bytes) -> bool:
 
 
 def _onvif(ip: str, port: int, resp: http.HttpResponse) -> list[Evidence]:
-    items = [Evidence(ip, onvif.SOURCE, "onvif.www_authenticate", c[:onvif.MAX_VALUE], port,
-                      f"HTTP {resp.status}") for c in resp.header_all("WWW-Authenticate")]
+    items = [
+        Evidence(
+            ip,
+            onvif.SOURCE,
+            "onvif.www_authenticate",
+            c[: onvif.MAX_VALUE],
+            port,
+            f"HTTP {resp.status}",
+        )
+        for c in resp.header_all("WWW-Authenticate")
+    ]
     try:
         reply = onvif.parse_response(resp.body)
     except onvif.ParseError:

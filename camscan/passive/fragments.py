@@ -30,10 +30,10 @@ class Fragments:
         flags_off = (frame[off + 6] << 8) | frame[off + 7]
         more = bool(flags_off & 0x2000)
         start = (flags_off & 0x1FFF) * 8
-        data = frame[off + ihl:off + total]
+        data = frame[off + ihl : off + total]
         if len(data) != total - ihl or start + len(data) > MAX_DATAGRAM:
             return None  # cut by the snap length, or impossible
-        key = frame[off + 12:off + 20] + frame[off + 4:off + 6] + frame[off + 9:off + 10]
+        key = frame[off + 12 : off + 20] + frame[off + 4 : off + 6] + frame[off + 9 : off + 10]
         parts = self.pending.get(key)
         if parts is None:
             if len(self.pending) >= MAX_PENDING:
@@ -44,7 +44,7 @@ class Fragments:
             parts = self.pending[key] = {}
         parts[start] = data
         if start == 0:
-            self.heads[key] = frame[off:off + ihl]
+            self.heads[key] = frame[off : off + ihl]
         if not more:
             self.lengths[key] = start + len(data)
         return self._whole(key)

@@ -34,8 +34,16 @@ MAX_EVIDENCE_PER_HOST = 512
 # Raw replies are up to 128 KiB each: a host keeps this many, so a web UI browsed for an hour
 # cannot fill memory with page after page of one camera.
 MAX_RAW_PER_HOST = 16
-RAW_KEYS = frozenset({"http.response", "rtsp.response", "upnp.description", "wsd.probe_match",
-                      "sadp.reply", "dhip.reply"})
+RAW_KEYS = frozenset(
+    {
+        "http.response",
+        "rtsp.response",
+        "upnp.description",
+        "wsd.probe_match",
+        "sadp.reply",
+        "dhip.reply",
+    }
+)
 MAX_OPEN_PORTS = 64  # tcp.open.<port> items per host
 MAX_REPEATS = 65536  # digests of datagrams already read (then forgotten all at once)
 MAX_REPLY_PORTS = 256  # ephemeral ports of discovery queries whose replies are read
@@ -60,8 +68,23 @@ UDP_PORTS = frozenset({67, 161, 162, 1900, 3702, 5050, 5353, 37020, 37810})
 TCP_FIRST_BYTES = frozenset(b"GPHODSMR\x16")
 PAYLOAD_MAC_KEYS = ("sadp.mac", "dhip.mac")
 AMBIGUOUS = b""  # an address heard with several source MACs
-PROTOCOLS = ("arp", "dhcp", "mdns", "ssdp", "wsd", "sadp", "dhip", "dhip_legacy", "snmp",
-             "http", "rtsp", "tls", "tcp", "lldp", "cdp")
+PROTOCOLS = (
+    "arp",
+    "dhcp",
+    "mdns",
+    "ssdp",
+    "wsd",
+    "sadp",
+    "dhip",
+    "dhip_legacy",
+    "snmp",
+    "http",
+    "rtsp",
+    "tls",
+    "tcp",
+    "lldp",
+    "cdp",
+)
 
 
 def _mac_text(mac: bytes) -> str:
@@ -92,14 +115,19 @@ class Hearing:
         self.mac_labels: dict[str, str] = {}  # MAC label -> address it was seen at (DHCP, LLDP)
         self.open_ports: dict[str, int] = {}
         self.tcp = streams.StreamTable()
-        self.prefilter = Prefilter(set(UDP_PORTS), TCP_FIRST_BYTES, LINK_TYPES_READ,
-                                   GREETING_PORTS)
+        self.prefilter = Prefilter(set(UDP_PORTS), TCP_FIRST_BYTES, LINK_TYPES_READ, GREETING_PORTS)
         self._reply_ports: OrderedDict[int, None] = OrderedDict()  # asker ports, oldest first
         self._fragments = Fragments()
         self._greeted: set[str] = set()  # hosts whose SDK-port greeting is kept
         self._udp: dict[int, Callable[[str, int, int, bytes, bytes | None], None]] = {
-            5353: self._mdns, 1900: self._ssdp, 3702: self._wsd, 37020: self._sadp,
-            37810: self._dhip, 5050: self._dhip_legacy, 161: self._snmp, 162: self._snmp,
+            5353: self._mdns,
+            1900: self._ssdp,
+            3702: self._wsd,
+            37020: self._sadp,
+            37810: self._dhip,
+            5050: self._dhip_legacy,
+            161: self._snmp,
+            162: self._snmp,
             67: self._dhcp,
         }
 
@@ -226,11 +254,11 @@ class Hearing:
         if etype == ETH_IPV4:
             self._ipv4(frame, off, mac)
         elif etype == ETH_ARP:
-            self._arp(frame[off:off + 28], mac)
+            self._arp(frame[off : off + 28], mac)
         elif etype == lldp.ETHERTYPE:
             self._lldp(frame[off:], mac)
-        elif etype < 0x0600 and mac is not None and frame[off:off + 8] == cdp.SNAP:
-            self._cdp(frame[off + 8:], mac)  # an 802.3 length, then LLC/SNAP
+        elif etype < 0x0600 and mac is not None and frame[off : off + 8] == cdp.SNAP:
+            self._cdp(frame[off + 8 :], mac)  # an 802.3 length, then LLC/SNAP
 
     def _ipv4(self, frame: bytes, off: int, mac: bytes | None) -> None:
         if len(frame) < off + 20:
@@ -258,23 +286,26 @@ class Hearing:
             return
         doff = (frame[l4 + 12] >> 4) * 4
         flags = frame[l4 + 13]
-        payload = frame[l4 + doff:end]
+        payload = frame[l4 + doff : end]
         if not payload and not flags & 0x07:  # nothing said, nothing opened or closed
             return
         self._tcp_segment(frame, off, l4, sport, dport, flags, payload, mac)
 
-    def _udp_packet(self, frame: bytes, off: int, l4: int, end: int, sport: int, dport: int,
-                    mac: bytes | None) -> None:
-        payload = frame[l4 + 8:end]
-        src = socket.inet_ntoa(frame[off + 12:off + 16])
+    def _udp_packet(
+        self, frame: bytes, off: int, l4: int, end: int, sport: int, dport: int, mac: bytes | None
+    ) -> None:
+        payload = frame[l4 + 8 : end]
+        src = socket.inet_ntoa(frame[off + 12 : off + 16])
         multicast = frame[off + 16] >= 224
         handler = self._udp.get(sport) or self._udp.get(dport)
         if handler is None:
             return
         # Devices repeat themselves (a NOTIFY every 30 s, a reply to every search): a datagram
         # already read from the same sender, MAC and TTL says nothing new and is only counted.
-        digest = hashlib.blake2b(frame[off + 8:off + 9] + frame[off + 12:off + 16]
-                                 + (mac or b"") + frame[l4:end], digest_size=16).digest()
+        digest = hashlib.blake2b(
+            frame[off + 8 : off + 9] + frame[off + 12 : off + 16] + (mac or b"") + frame[l4:end],
+            digest_size=16,
+        ).digest()
         if self._repeated(digest):
             return
         name = handler.__name__[1:]
@@ -295,10 +326,19 @@ class Hearing:
             self.packets[name] += 1
         return True
 
-    def _tcp_segment(self, frame: bytes, off: int, l4: int, sport: int, dport: int, flags: int,
-                     payload: bytes, mac: bytes | None) -> None:
+    def _tcp_segment(
+        self,
+        frame: bytes,
+        off: int,
+        l4: int,
+        sport: int,
+        dport: int,
+        flags: int,
+        payload: bytes,
+        mac: bytes | None,
+    ) -> None:
         if flags & 0x12 == 0x12:  # SYN-ACK: the sender's port is open
-            src = socket.inet_ntoa(frame[off + 12:off + 16])
+            src = socket.inet_ntoa(frame[off + 12 : off + 16])
             n = self.open_ports.get(src, 0)
             if n < MAX_OPEN_PORTS:
                 before = len(self._seen)
@@ -311,25 +351,30 @@ class Hearing:
         # Flow keys are raw bytes (source, destination address; source, destination port):
         # no address is turned into text for a segment that turns out to be of no interest.
         if payload[:1].isalpha() and (req := streams.parse_request(payload)) is not None:
-            server_key = (frame[off + 16:off + 20] + frame[off + 12:off + 16]
-                          + frame[l4 + 2:l4 + 4] + frame[l4:l4 + 2])
+            server_key = (
+                frame[off + 16 : off + 20]
+                + frame[off + 12 : off + 16]
+                + frame[l4 + 2 : l4 + 4]
+                + frame[l4 : l4 + 2]
+            )
             self.tcp.request(server_key, req)
             return
-        key = frame[off + 12:off + 20] + frame[l4:l4 + 4]
+        key = frame[off + 12 : off + 20] + frame[l4 : l4 + 4]
         if key not in self.tcp.streams and (not payload or streams.reply_kind(payload) is None):
             if sport in GREETING_PORTS and payload:
                 self._greeting(frame, off, sport, payload, mac)
             return
-        seq = int.from_bytes(frame[l4 + 4:l4 + 8], "big")
+        seq = int.from_bytes(frame[l4 + 4 : l4 + 8], "big")
         fin = bool(flags & 0x05)
         for reply in self.tcp.feed(key, seq, payload, fin, mac, frame[off + 8]):
             self._reply(reply)
         self.prefilter.tcp_all = bool(self.tcp.streams)
 
-    def _greeting(self, frame: bytes, off: int, sport: int, payload: bytes,
-                  mac: bytes | None) -> None:
+    def _greeting(
+        self, frame: bytes, off: int, sport: int, payload: bytes, mac: bytes | None
+    ) -> None:
         """What a service that speaks first sent (once per host), read as the probe reads it."""
-        src = socket.inet_ntoa(frame[off + 12:off + 16])
+        src = socket.inet_ntoa(frame[off + 12 : off + 16])
         if src in self._greeted or len(payload) > vendorports.MAX_GREETING:
             return
         self._greeted.add(src)
@@ -342,9 +387,19 @@ class Hearing:
         name = reply.kind
         request = reply.request
         digest = hashlib.blake2b(
-            b"%b%b%d%b%s\0%b" % (reply.key[0:4], reply.key[8:10], reply.ttl, reply.mac or b"",
-                                  (request.method + " " + request.path).encode("utf-8", "replace")
-                                  if request else b"-", reply.data), digest_size=16).digest()
+            b"%b%b%d%b%s\0%b"
+            % (
+                reply.key[0:4],
+                reply.key[8:10],
+                reply.ttl,
+                reply.mac or b"",
+                (request.method + " " + request.path).encode("utf-8", "replace")
+                if request
+                else b"-",
+                reply.data,
+            ),
+            digest_size=16,
+        ).digest()
         if self._repeated(digest):
             return
         self._repeats[digest] = name
@@ -439,10 +494,17 @@ class Hearing:
             except wsd.ParseError:
                 self._bad("wsd")
                 return
-            raw = Evidence(src, wsd.SOURCE, "wsd.probe_match", data.decode("utf-8", "replace"),
-                           wsd.PORT, excerpt(data))
-            self._emit_all("wsd", [raw, *(ev for m in message.matches
-                                          for ev in wsd.match_evidence(m, src))])
+            raw = Evidence(
+                src,
+                wsd.SOURCE,
+                "wsd.probe_match",
+                data.decode("utf-8", "replace"),
+                wsd.PORT,
+                excerpt(data),
+            )
+            self._emit_all(
+                "wsd", [raw, *(ev for m in message.matches for ev in wsd.match_evidence(m, src))]
+            )
             return
         if b"Probe" in data and dport == wsd.PORT:
             self._asked(sport, dport)
@@ -477,8 +539,9 @@ class Hearing:
             return
         self._emit_all("dhip", items)
 
-    def _dhip_legacy(self, src: str, sport: int, dport: int, data: bytes,
-                     mac: bytes | None) -> None:
+    def _dhip_legacy(
+        self, src: str, sport: int, dport: int, data: bytes, mac: bytes | None
+    ) -> None:
         self.packets["dhip_legacy"] += 1
         if data[:2] == dhip_legacy.REQUEST[:2]:
             self._asked(sport, dport)
@@ -540,8 +603,11 @@ class Hearing:
         """Evidence per host, MAC-labelled items moved to their address, frame MACs added."""
         merged: dict[str, list[Evidence]] = {}
         # A MAC heard from exactly one address, never through a router, names that address.
-        frame_owner = {_mac_text(mac): ip for ip, mac in self.ip_mac.items()
-                       if mac and len(self.mac_ips.get(mac, ())) == 1 and ip not in self.routed}
+        frame_owner = {
+            _mac_text(mac): ip
+            for ip, mac in self.ip_mac.items()
+            if mac and len(self.mac_ips.get(mac, ())) == 1 and ip not in self.routed
+        }
         for host, items in self.by_host.items():
             target = self._address_of_label(host, frame_owner)
             if target != host:
@@ -549,8 +615,11 @@ class Hearing:
             merged.setdefault(target, []).extend(items)
         for host, items in merged.items():
             if (mac := self.frame_mac(host, items)) is not None:
-                items.append(Evidence(host, "frame", "mac", mac,
-                                      raw=f"source MAC of the frames heard from {host}"))
+                items.append(
+                    Evidence(
+                        host, "frame", "mac", mac, raw=f"source MAC of the frames heard from {host}"
+                    )
+                )
         return merged
 
     def _address_of_label(self, host: str, frame_owner: dict[str, str]) -> str:
@@ -569,18 +638,21 @@ class Hearing:
 
         items = list(self.by_host.get(host, []))
         if (mac := self.frame_mac(host, items)) is not None:
-            items.append(Evidence(host, "frame", "mac", mac,
-                                  raw=f"source MAC of the frames heard from {host}"))
-        return build_device(host, items, outside_scope=False,
-                            first_seen=self.first_seen.get(host))
+            items.append(
+                Evidence(
+                    host, "frame", "mac", mac, raw=f"source MAC of the frames heard from {host}"
+                )
+            )
+        return build_device(host, items, outside_scope=False, first_seen=self.first_seen.get(host))
 
     def devices(self) -> list[Device]:
         """Every host heard, identified."""
         from camscan.pipeline import build_device
 
-        return [build_device(host, items, outside_scope=False,
-                             first_seen=self.first_seen.get(host))
-                for host, items in self.host_evidence().items()]
+        return [
+            build_device(host, items, outside_scope=False, first_seen=self.first_seen.get(host))
+            for host, items in self.host_evidence().items()
+        ]
 
 
 __all__ = ["PROTOCOLS", "UDP_PORTS", "Hearing"]

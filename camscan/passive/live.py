@@ -36,8 +36,10 @@ def open_capture(interface: str, *, promiscuous: bool = True) -> socket.socket:
     try:
         sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     except PermissionError:
-        raise LiveError("listening needs CAP_NET_RAW (run as root, or "
-                        "setcap cap_net_raw+ep on the Python interpreter)") from None
+        raise LiveError(
+            "listening needs CAP_NET_RAW (run as root, or "
+            "setcap cap_net_raw+ep on the Python interpreter)"
+        ) from None
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
         sock.bind((interface, ETH_P_ALL))
@@ -50,10 +52,15 @@ def open_capture(interface: str, *, promiscuous: bool = True) -> socket.socket:
     return sock
 
 
-def capture(sock: socket.socket, duration_s: float,
-            on_frame: Callable[[float, bytes], None],
-            tick: Callable[[], None] | None = None, tick_s: float = 1.0,
-            stop: Callable[[], bool] | None = None, outgoing: bool = False) -> int:
+def capture(
+    sock: socket.socket,
+    duration_s: float,
+    on_frame: Callable[[float, bytes], None],
+    tick: Callable[[], None] | None = None,
+    tick_s: float = 1.0,
+    stop: Callable[[], bool] | None = None,
+    outgoing: bool = False,
+) -> int:
     """Read frames for `duration_s` (the host's own outgoing ones only if asked); frames read."""
     deadline = time.monotonic() + duration_s
     next_tick = time.monotonic() + tick_s

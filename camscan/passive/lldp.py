@@ -40,9 +40,9 @@ def parse_lldpdu(data: bytes) -> LldpInfo:
     for _ in range(MAX_TLVS):
         if pos + 2 > len(data):
             break
-        head = int.from_bytes(data[pos:pos + 2], "big")
+        head = int.from_bytes(data[pos : pos + 2], "big")
         ttype, length = head >> 9, head & 0x1FF
-        value = data[pos + 2:pos + 2 + length]
+        value = data[pos + 2 : pos + 2 + length]
         pos += 2 + length
         if ttype == 0:
             break
@@ -54,8 +54,7 @@ def parse_lldpdu(data: bytes) -> LldpInfo:
             name = _text(value)
         elif ttype == 6:
             descr = _text(value)
-        elif ttype == 8 and len(value) >= 6 and value[1] == 1 and value[0] == 5 and any(
-                value[2:6]):
+        elif ttype == 8 and len(value) >= 6 and value[1] == 1 and value[0] == 5 and any(value[2:6]):
             mgmt = socket.inet_ntoa(value[2:6])  # address string length 5: subtype 1 + IPv4
     if not seen_chassis:
         raise ParseError("no Chassis ID TLV first")

@@ -27,9 +27,18 @@ def now_iso() -> str:
 
 def passive_scope(passive: PassiveScope, interface: str | None = None) -> ScanScope:
     """The scope statement of a run that sent nothing."""
-    return ScanScope(targets=[], exclusions=[], interface=interface, probes=list(PROTOCOLS),
-                     ports=[], rate=0, retries=0, address_count=0, listen_window_s=0.0,
-                     passive=passive)
+    return ScanScope(
+        targets=[],
+        exclusions=[],
+        interface=interface,
+        probes=list(PROTOCOLS),
+        ports=[],
+        rate=0,
+        retries=0,
+        address_count=0,
+        listen_window_s=0.0,
+        passive=passive,
+    )
 
 
 def capture_statement(paths: Sequence[str]) -> str:
@@ -40,8 +49,9 @@ def capture_statement(paths: Sequence[str]) -> str:
 class CaptureRun:
     """Reads capture files one after the other into one Hearing; `result()` at any moment."""
 
-    def __init__(self, paths: Sequence[str], *, site: str | None = None,
-                 operator: str | None = None) -> None:
+    def __init__(
+        self, paths: Sequence[str], *, site: str | None = None, operator: str | None = None
+    ) -> None:
         self.paths = list(paths)
         self.site = site
         self.operator = operator
@@ -86,27 +96,52 @@ class CaptureRun:
         firsts = [r.first_ts for r in self.reports if r.first_ts is not None]
         lasts = [r.last_ts for r in self.reports if r.last_ts is not None]
         problems = [f"{r.path}: {p}" for r in self.reports for p in r.problems]
-        problems += [f"{r.path}: {r.cut} packets cut short by the capture's snap length"
-                     for r in self.reports if r.cut]
-        problems += [f"{r.path}: {r.oversize} packets over 256 KiB skipped"
-                     for r in self.reports if r.oversize]
+        problems += [
+            f"{r.path}: {r.cut} packets cut short by the capture's snap length"
+            for r in self.reports
+            if r.cut
+        ]
+        problems += [
+            f"{r.path}: {r.oversize} packets over 256 KiB skipped"
+            for r in self.reports
+            if r.oversize
+        ]
         return PassiveScope(
-            statement=capture_statement(self.paths), files=list(self.paths),
+            statement=capture_statement(self.paths),
+            files=list(self.paths),
             first_packet=iso(min(firsts)) if firsts else None,
             last_packet=iso(max(lasts)) if lasts else None,
             packets=sum(r.packets for r in self.reports),
-            packets_by_protocol=dict(self.hearing.packets), problems=problems)
+            packets_by_protocol=dict(self.hearing.packets),
+            problems=problems,
+        )
 
     def result(self, *, complete: bool) -> ScanResult:
         """The run as a scan result."""
-        return build_result(self.hearing, self.scope(), started=self.started, complete=complete,
-                            site=self.site, operator=self.operator, errors=self.errors,
-                            duration_s=self.elapsed)
+        return build_result(
+            self.hearing,
+            self.scope(),
+            started=self.started,
+            complete=complete,
+            site=self.site,
+            operator=self.operator,
+            errors=self.errors,
+            duration_s=self.elapsed,
+        )
 
 
-def build_result(hearing: Hearing, passive: PassiveScope, *, started: str, complete: bool,
-                 site: str | None, operator: str | None, errors: list[str],
-                 duration_s: float, interface: str | None = None) -> ScanResult:
+def build_result(
+    hearing: Hearing,
+    passive: PassiveScope,
+    *,
+    started: str,
+    complete: bool,
+    site: str | None,
+    operator: str | None,
+    errors: list[str],
+    duration_s: float,
+    interface: str | None = None,
+) -> ScanResult:
     """Identify every host heard and wrap the lot as a ScanResult."""
     from camscan.targets import host_order
 
@@ -116,21 +151,40 @@ def build_result(hearing: Hearing, passive: PassiveScope, *, started: str, compl
         s.duration_s = round(duration_s, 3)
     notes = []
     if hearing.hosts_dropped:
-        notes.append(f"{hearing.hosts_dropped} evidence items from addresses beyond the first "
-                     "65,536 were not kept")
+        notes.append(
+            f"{hearing.hosts_dropped} evidence items from addresses beyond the first "
+            "65,536 were not kept"
+        )
     if hearing.tcp.evicted:
-        notes.append(f"{hearing.tcp.evicted} TCP replies were read before they ended "
-                     "(too many open at once)")
-    return ScanResult(scope=passive_scope(passive, interface), started=started,
-                      finished=now_iso(), complete=complete, stats=stats, devices=devices,
-                      site=site, operator=operator, errors=[*errors, *notes])
+        notes.append(
+            f"{hearing.tcp.evicted} TCP replies were read before they ended (too many open at once)"
+        )
+    return ScanResult(
+        scope=passive_scope(passive, interface),
+        started=started,
+        finished=now_iso(),
+        complete=complete,
+        stats=stats,
+        devices=devices,
+        site=site,
+        operator=operator,
+        errors=[*errors, *notes],
+    )
 
 
-def read_captures(paths: Sequence[str], *, site: str | None = None,
-                  operator: str | None = None) -> ScanResult:
+def read_captures(
+    paths: Sequence[str], *, site: str | None = None, operator: str | None = None
+) -> ScanResult:
     """Library entry point: the scan result of one or more capture files."""
     return CaptureRun(paths, site=site, operator=operator).run()
 
 
-__all__ = ["CaptureRun", "build_result", "capture_statement", "iso", "now_iso", "passive_scope",
-           "read_captures"]
+__all__ = [
+    "CaptureRun",
+    "build_result",
+    "capture_statement",
+    "iso",
+    "now_iso",
+    "passive_scope",
+    "read_captures",
+]

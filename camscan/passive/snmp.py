@@ -48,7 +48,7 @@ def _tlv(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
         n = first & 0x7F
         if n == 0 or n > 3 or pos + n > end:
             raise ParseError("bad length")
-        length = int.from_bytes(data[pos:pos + n], "big")
+        length = int.from_bytes(data[pos : pos + n], "big")
         pos += n
     else:
         length = first

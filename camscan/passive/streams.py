@@ -20,8 +20,17 @@ MAX_PENDING = 16  # out-of-order segments held per stream
 MAX_REQUESTS = 4096  # flows with a request waiting for its response
 _CLEN = re.compile(rb"(?im)^content-length[ \t]*:[ \t]*(\d{1,9})[ \t]*\r?$")
 _CHUNKED = re.compile(rb"(?im)^transfer-encoding[ \t]*:[^\r\n]*chunked")
-REQUEST_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"OPTIONS ", b"DESCRIBE ",
-                   b"M-SEARCH ", b"SETUP ", b"PLAY ")
+REQUEST_METHODS = (
+    b"GET ",
+    b"POST ",
+    b"HEAD ",
+    b"PUT ",
+    b"OPTIONS ",
+    b"DESCRIBE ",
+    b"M-SEARCH ",
+    b"SETUP ",
+    b"PLAY ",
+)
 
 # server address (4 bytes), client address (4), server port (2), client port (2): the bytes of
 # the IPv4 and TCP headers as they stand in a server-to-client segment
@@ -77,12 +86,13 @@ def parse_request(payload: bytes) -> Request | None:
     """Method and path of a request line, if the segment starts one."""
     if not payload.startswith(REQUEST_METHODS):
         return None
-    line = payload[:payload.find(b"\n")] if b"\n" in payload[:4096] else payload[:4096]
+    line = payload[: payload.find(b"\n")] if b"\n" in payload[:4096] else payload[:4096]
     parts = line.strip().split(b" ")
     if len(parts) < 2:
         return None
-    return Request(parts[0].decode("ascii", "replace"), parts[1].decode("latin-1")[:2048],
-                   payload[:8192])
+    return Request(
+        parts[0].decode("ascii", "replace"), parts[1].decode("latin-1")[:2048], payload[:8192]
+    )
 
 
 def complete(kind: str, data: bytes | bytearray) -> bool:
@@ -130,8 +140,9 @@ class StreamTable:
             queue = self.requests[key] = deque(maxlen=8)
         queue.append(req)
 
-    def feed(self, key: FlowKey, seq: int, payload: bytes, fin: bool, mac: bytes | None,
-             ttl: int) -> list[Reply]:
+    def feed(
+        self, key: FlowKey, seq: int, payload: bytes, fin: bool, mac: bytes | None, ttl: int
+    ) -> list[Reply]:
         """One server-to-client segment; the replies it completes (possibly evicted ones too)."""
         out: list[Reply] = []
         stream = self.streams.get(key)
@@ -170,13 +181,12 @@ class StreamTable:
         stream.next_seq = (seq + len(payload)) & 0xFFFFFFFF
         while stream.next_seq in stream.pending and len(stream.data) < MAX_STREAM:
             nxt = stream.pending.pop(stream.next_seq)
-            stream.data += nxt[:MAX_STREAM - len(stream.data)]
+            stream.data += nxt[: MAX_STREAM - len(stream.data)]
             stream.next_seq = (stream.next_seq + len(nxt)) & 0xFFFFFFFF
 
     @staticmethod
     def _reply(key: FlowKey, stream: Stream) -> Reply:
-        return Reply(key, stream.kind, bytes(stream.data), stream.request, stream.mac,
-                     stream.ttl)
+        return Reply(key, stream.kind, bytes(stream.data), stream.request, stream.mac, stream.ttl)
 
     def flush(self) -> list[Reply]:
         """Every reply still open (end of capture): what was heard is kept."""
@@ -185,5 +195,4 @@ class StreamTable:
         return out
 
 
-__all__ = ["FlowKey", "Reply", "Request", "StreamTable", "complete", "parse_request",
-           "reply_kind"]
+__all__ = ["FlowKey", "Reply", "Request", "StreamTable", "complete", "parse_request", "reply_kind"]

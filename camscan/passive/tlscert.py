@@ -11,8 +11,7 @@ class ParseError(ValueError):
 
 def is_server_hello(data: bytes) -> bool:
     """True when `data` starts a TLS handshake record carrying a ServerHello."""
-    return (len(data) >= 6 and data[0] == 0x16 and data[1] == 3 and data[2] <= 3
-            and data[5] == 2)
+    return len(data) >= 6 and data[0] == 0x16 and data[1] == 3 and data[2] <= 3 and data[5] == 2
 
 
 def handshake_bytes(data: bytes) -> tuple[bytes, bool]:
@@ -24,10 +23,10 @@ def handshake_bytes(data: bytes) -> tuple[bytes, bool]:
     pos = 0
     while pos + 5 <= len(data):
         rtype = data[pos]
-        length = int.from_bytes(data[pos + 3:pos + 5], "big")
+        length = int.from_bytes(data[pos + 3 : pos + 5], "big")
         if rtype != 0x16:
             return bytes(out), True
-        out += data[pos + 5:pos + 5 + length]
+        out += data[pos + 5 : pos + 5 + length]
         pos += 5 + length
         if len(out) > MAX_HANDSHAKE:
             return bytes(out[:MAX_HANDSHAKE]), True
@@ -45,15 +44,15 @@ def server_certificate(data: bytes) -> bytes | None:
     pos = 0
     while pos + 4 <= len(messages):
         mtype = messages[pos]
-        length = int.from_bytes(messages[pos + 1:pos + 4], "big")
-        body = messages[pos + 4:pos + 4 + length]
+        length = int.from_bytes(messages[pos + 1 : pos + 4], "big")
+        body = messages[pos + 4 : pos + 4 + length]
         if len(body) < length:
             return None  # the message is cut (the capture lost a segment, or it is later)
         if mtype == 11:
             if len(body) < 6:
                 raise ParseError("Certificate message too short")
             first = int.from_bytes(body[3:6], "big")
-            der = body[6:6 + first]
+            der = body[6 : 6 + first]
             if len(der) < first or first == 0:
                 raise ParseError("Certificate message with no complete certificate")
             return der

@@ -44,15 +44,23 @@ class PortClosed(Exception):
     """Refused, unreachable or filtered: nothing to report."""
 
 
-def build_http_request(ip: str, port: int, method: str, path: str, body: bytes = b"",
-                       content_type: str | None = None) -> bytes:
+def build_http_request(
+    ip: str, port: int, method: str, path: str, body: bytes = b"", content_type: str | None = None
+) -> bytes:
     """An HTTP/1.1 request with no credentials and `Connection: close`."""
     host = ip if port in (80, 443) else f"{ip}:{port}"
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", f"User-Agent: {USER_AGENT}",
-             "Accept: */*", "Connection: close"]
+    lines = [
+        f"{method} {path} HTTP/1.1",
+        f"Host: {host}",
+        f"User-Agent: {USER_AGENT}",
+        "Accept: */*",
+        "Connection: close",
+    ]
     if body or method == "POST":
-        lines += [f"Content-Type: {content_type or 'application/octet-stream'}",
-                  f"Content-Length: {len(body)}"]
+        lines += [
+            f"Content-Type: {content_type or 'application/octet-stream'}",
+            f"Content-Length: {len(body)}",
+        ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
@@ -90,7 +98,7 @@ async def read_response(reader: asyncio.StreamReader, magic: bytes, timeout_s: f
             if not data:  # closed before the head was complete
                 raise ProbeFailure("reset")
             buf += data
-            probe = bytes(buf[:len(magic)])
+            probe = bytes(buf[: len(magic)])
             if not magic.startswith(probe):
                 raise ProbeFailure("garbage")
     except TimeoutError:
@@ -110,7 +118,7 @@ async def read_response(reader: asyncio.StreamReader, magic: bytes, timeout_s: f
             if not data:
                 break
             buf += data
-    return bytes(buf[:cut + http.MAX_BODY])
+    return bytes(buf[: cut + http.MAX_BODY])
 
 
 class _HostProbe:
@@ -124,21 +132,24 @@ class _HostProbe:
         self.tls_seen: set[int] = set()
         self.tls_ctx = tls.client_context()
 
-    def emit(self, source: str, key: str, value: str, port: int | None,
-             raw: str | None = None) -> None:
+    def emit(
+        self, source: str, key: str, value: str, port: int | None, raw: str | None = None
+    ) -> None:
         self.ctx.emit(Evidence(self.ip, source, key, value, port, raw))
 
     def error(self, port: int, kind: str) -> None:
         self.emit("banner", "probe.error", f"{port}: {kind}", port)
 
     @asynccontextmanager
-    async def connect(self, port: int, use_tls: bool
-                      ) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    async def connect(
+        self, port: int, use_tls: bool
+    ) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
         """A connection inside both limits; PortClosed if nothing accepts, ProbeFailure on TLS."""
         async with self.limit, self.ctx.connections:
             try:
                 reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(self.ip, port), self.settings.connect_timeout_s)
+                    asyncio.open_connection(self.ip, port), self.settings.connect_timeout_s
+                )
             except ConnectionResetError:
                 # The handshake completed and the peer reset before this (busy) loop saw the
                 # connect finish: an open port that misbehaved, not a closed one.
@@ -158,7 +169,8 @@ class _HostProbe:
         try:
             await asyncio.wait_for(
                 writer.start_tls(self.tls_ctx, server_hostname=""),
-                self.settings.connect_timeout_s + self.settings.read_timeout_s)
+                self.settings.connect_timeout_s + self.settings.read_timeout_s,
+            )
         except TimeoutError:
             stat.errors += 1
             raise ProbeFailure("tls: handshake timeout") from None
@@ -182,8 +194,15 @@ class _HostProbe:
         for ev in tls.cert_evidence(self.ip, port, info):
             self.ctx.emit(ev)
 
-    async def http_exchange(self, port: int, use_tls: bool, method: str, path: str,
-                            body: bytes = b"", content_type: str | None = None) -> bytes:
+    async def http_exchange(
+        self,
+        port: int,
+        use_tls: bool,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        content_type: str | None = None,
+    ) -> bytes:
         """One request/response; raw bytes of the response."""
         stat = self.ctx.stat("http")
         request = build_http_request(self.ip, port, method, path, body, content_type)
@@ -211,8 +230,9 @@ class _HostProbe:
         if resp is not None:
             await self.follow_redirects(port, use_tls, resp)
         jobs = [self.favicon(port, use_tls)]
-        jobs += [self.vendor_path(port, use_tls, p) for p in paths.selected_paths(
-            self.settings.deep)]
+        jobs += [
+            self.vendor_path(port, use_tls, p) for p in paths.selected_paths(self.settings.deep)
+        ]
         await asyncio.gather(*jobs)
 
     def emit_response(self, source: str, port: int, raw: bytes) -> http.HttpResponse | None:
@@ -277,7 +297,8 @@ class _HostProbe:
     async def favicon(self, port: int, use_tls: bool) -> None:
         try:
             resp = http.parse_http_response(
-                await self.http_exchange(port, use_tls, "GET", "/favicon.ico"))
+                await self.http_exchange(port, use_tls, "GET", "/favicon.ico")
+            )
         except (ProbeFailure, PortClosed, http.ParseError):
             return
         icon = resp.body
@@ -289,15 +310,16 @@ class _HostProbe:
 
     async def vendor_path(self, port: int, use_tls: bool, entry: paths.VendorPath) -> None:
         try:
-            raw = await self.http_exchange(port, use_tls, entry.method, entry.path, entry.body,
-                                           entry.content_type)
+            raw = await self.http_exchange(
+                port, use_tls, entry.method, entry.path, entry.body, entry.content_type
+            )
             resp = http.parse_http_response(raw)
         except (ProbeFailure, PortClosed, http.ParseError):
             return
         if resp.status == 404:
             return
         head_len = len(raw) - len(resp.body)
-        value = raw[:head_len + PATH_EXCERPT].decode("utf-8", "replace")
+        value = raw[: head_len + PATH_EXCERPT].decode("utf-8", "replace")
         source = "https" if use_tls else "http"
         self.emit(source, f"http.path.{entry.name}", value, port, excerpt(raw))
         self.save("http", f"{port}_{entry.name}.http", raw)
@@ -316,8 +338,7 @@ class _HostProbe:
                     stat.sent += 1
                     writer.write(rtsp.build_request(method, url, cseq))
                     try:
-                        raw = await read_response(reader, b"RTSP/",
-                                                  self.settings.read_timeout_s)
+                        raw = await read_response(reader, b"RTSP/", self.settings.read_timeout_s)
                     except ProbeFailure as exc:
                         stat.errors += 1
                         self.error(port, str(exc))
@@ -349,8 +370,7 @@ class _HostProbe:
             async with self.connect(port, False) as (reader, _writer):
                 wait = min(GREETING_WAIT_S, self.settings.read_timeout_s)
                 try:
-                    greeting = await asyncio.wait_for(
-                        reader.read(vendorports.MAX_GREETING), wait)
+                    greeting = await asyncio.wait_for(reader.read(vendorports.MAX_GREETING), wait)
                 except (TimeoutError, OSError):
                     greeting = b""
         except PortClosed:
@@ -401,8 +421,9 @@ def expand_body(ev: Evidence) -> list[Evidence]:
     if "268632079" not in ev.value and "login challenge" not in ev.value:
         return []
     found = rpc2_challenge(ev.value.encode("utf-8", "surrogatepass"))
-    return [Evidence(ev.host, ev.source, key, value, ev.port)
-            for key, value in sorted(found.items())]
+    return [
+        Evidence(ev.host, ev.source, key, value, ev.port) for key, value in sorted(found.items())
+    ]
 
 
 async def probe_host(ctx: ScanContext, ip: str) -> None:
@@ -412,8 +433,12 @@ async def probe_host(ctx: ScanContext, ip: str) -> None:
         async with asyncio.timeout(ctx.settings.host_budget_s):
             await asyncio.gather(*(host.port(p) for p in ctx.settings.ports))
     except TimeoutError:
-        host.emit("banner", "probe.error",
-                  f"budget: host budget of {ctx.settings.host_budget_s:g}s exceeded", None)
+        host.emit(
+            "banner",
+            "probe.error",
+            f"budget: host budget of {ctx.settings.host_budget_s:g}s exceeded",
+            None,
+        )
 
 
 async def tcp_alive(ctx: ScanContext, ip: str) -> bool:
@@ -424,7 +449,8 @@ async def tcp_alive(ctx: ScanContext, ip: str) -> bool:
         async with limit, ctx.connections:
             try:
                 _reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(ip, port), ctx.settings.connect_timeout_s)
+                    asyncio.open_connection(ip, port), ctx.settings.connect_timeout_s
+                )
             except (ConnectionRefusedError, ConnectionResetError):  # reset: accepted, then cut
                 return True
             except (OSError, TimeoutError):
@@ -442,4 +468,3 @@ async def tcp_alive(ctx: ScanContext, ip: str) -> bool:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-

@@ -72,8 +72,8 @@ def split_head(data: bytes) -> tuple[bytes, bytes] | None:
         return None
     # Some embedded servers end lines with a bare LF; take whichever terminator comes first.
     if crlf >= 0 and (lf < 0 or crlf <= lf):
-        return data[:crlf], data[crlf + 4:]
-    return data[:lf], data[lf + 2:]
+        return data[:crlf], data[crlf + 4 :]
+    return data[:lf], data[lf + 2 :]
 
 
 _CHUNK_SIZE_RE = linre.compile(rb"[0-9A-Fa-f]{1,16}")
@@ -95,11 +95,11 @@ def _dechunk(data: bytes) -> bytes:
         if size == 0:
             break
         start = eol + 1
-        out += data[start:start + size]
+        out += data[start : start + size]
         pos = start + size
-        if data[pos:pos + 2] == b"\r\n":
+        if data[pos : pos + 2] == b"\r\n":
             pos += 2
-        elif data[pos:pos + 1] == b"\n":
+        elif data[pos : pos + 1] == b"\n":
             pos += 1
     return bytes(out[:MAX_BODY])
 
@@ -140,32 +140,41 @@ def parse_head(data: bytes, status_re: linre.Regex, protocol: str) -> Head:
         if not sep:
             continue  # a malformed line is kept in header_block, not in headers
         headers.append((name.strip(), value.strip()))
-    return Head(status_raw.decode("latin-1"), int(m.group(3)),
-                (m.group(4) or b"").decode("latin-1").strip(),
-                b"\n".join(lines[1:]).decode("latin-1"), tuple(headers), body)
+    return Head(
+        status_raw.decode("latin-1"),
+        int(m.group(3)),
+        (m.group(4) or b"").decode("latin-1").strip(),
+        b"\n".join(lines[1:]).decode("latin-1"),
+        tuple(headers),
+        body,
+    )
 
 
 def parse_http_response(data: bytes) -> HttpResponse:
     """Parse a (possibly truncated) response; a head without its blank line is taken as a whole."""
     head = parse_head(data, _STATUS_RE, "HTTP")
     block = head.header_block
-    resp = HttpResponse(head.status_line, head.status, head.reason, block, head.headers,
-                        head.body[:MAX_BODY])
+    resp = HttpResponse(
+        head.status_line, head.status, head.reason, block, head.headers, head.body[:MAX_BODY]
+    )
     te = (resp.header("Transfer-Encoding") or "").lower()
     if "chunked" in te:
-        return HttpResponse(resp.status_line, resp.status, resp.reason, block, resp.headers,
-                            _dechunk(head.body))
+        return HttpResponse(
+            resp.status_line, resp.status, resp.reason, block, resp.headers, _dechunk(head.body)
+        )
     return resp
 
 
 def expand(ev: Evidence) -> list[Evidence]:
     """Structured http.* keys read out of one raw `http.response` item."""
-    return response_evidence(parse_http_response(ev.value.encode("utf-8")), ev.host, ev.source,
-                             ev.port)
+    return response_evidence(
+        parse_http_response(ev.value.encode("utf-8")), ev.host, ev.source, ev.port
+    )
 
 
-def response_evidence(resp: HttpResponse, host: str, source: str,
-                      port: int | None) -> list[Evidence]:
+def response_evidence(
+    resp: HttpResponse, host: str, source: str, port: int | None
+) -> list[Evidence]:
     """The structured http.* items of one parsed response."""
 
     def out(key: str, value: str) -> Evidence:

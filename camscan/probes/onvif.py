@@ -78,19 +78,33 @@ class SoapReply(FieldRecord):
     fault: str | None = None
 
 
-def build_request(operation: str, username: str | None = None, password: str | None = None,
-                  *, nonce: str | None = None, created: datetime | None = None) -> bytes:
+def build_request(
+    operation: str,
+    username: str | None = None,
+    password: str | None = None,
+    *,
+    nonce: str | None = None,
+    created: datetime | None = None,
+) -> bytes:
     """A SOAP 1.2 request for a parameterless tds operation, optionally with a UsernameToken."""
-    body = (f'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="{SOAP_ENV}" '
-            f'xmlns:tds="{TDS}"><s:Header/><s:Body><tds:{operation}/></s:Body></s:Envelope>')
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="{SOAP_ENV}" '
+        f'xmlns:tds="{TDS}"><s:Header/><s:Body><tds:{operation}/></s:Body></s:Envelope>'
+    )
     if username is None:
         return body.encode()
     from lxml import etree  # our own bytes; zeep's WS-Security works on lxml trees
     from zeep.wsse.username import UsernameToken
 
     envelope = etree.fromstring(body.encode())
-    token = UsernameToken(username, password, use_digest=True, nonce=nonce,  # type: ignore[no-untyped-call]
-                          created=created, zulu_timestamp=True)
+    token = UsernameToken(
+        username,
+        password,
+        use_digest=True,
+        nonce=nonce,  # type: ignore[no-untyped-call]
+        created=created,
+        zulu_timestamp=True,
+    )
     envelope, _ = token.apply(envelope, {})  # type: ignore[no-untyped-call]
     return bytes(etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"))
 
@@ -109,11 +123,14 @@ def _text(node: ET.Element | None) -> str:
 
 def _fault(fault: ET.Element) -> str:
     # SOAP 1.2: Code/Value, Code/Subcode/Value, Reason/Text; SOAP 1.1: faultcode, faultstring.
-    codes = [_text(xmlsafe.child(fault, "Code", "Value")),
-             _text(xmlsafe.child(fault, "Code", "Subcode", "Value")),
-             _text(xmlsafe.child(fault, "faultcode"))]
-    reason = (_text(xmlsafe.child(fault, "Reason", "Text"))
-              or _text(xmlsafe.child(fault, "faultstring")))
+    codes = [
+        _text(xmlsafe.child(fault, "Code", "Value")),
+        _text(xmlsafe.child(fault, "Code", "Subcode", "Value")),
+        _text(xmlsafe.child(fault, "faultcode")),
+    ]
+    reason = _text(xmlsafe.child(fault, "Reason", "Text")) or _text(
+        xmlsafe.child(fault, "faultstring")
+    )
     code = "/".join(c for c in codes if c)
     return f"{code}: {reason}" if code and reason else code or reason or "SOAP fault"
 
@@ -125,9 +142,17 @@ def _date_time(info: ET.Element) -> str:
     stamp = utc if utc is not None else local
     if stamp is None:
         raise ParseError("neither UTCDateTime nor LocalDateTime")
-    parts = [_text(xmlsafe.child(stamp, *path)) for path in
-             (("Date", "Year"), ("Date", "Month"), ("Date", "Day"),
-              ("Time", "Hour"), ("Time", "Minute"), ("Time", "Second"))]
+    parts = [
+        _text(xmlsafe.child(stamp, *path))
+        for path in (
+            ("Date", "Year"),
+            ("Date", "Month"),
+            ("Date", "Day"),
+            ("Time", "Hour"),
+            ("Time", "Minute"),
+            ("Time", "Second"),
+        )
+    ]
     try:
         y, mo, d, h, mi, s = (int(p) for p in parts)
     except ValueError:
@@ -162,8 +187,11 @@ def parse_response(data: bytes) -> SoapReply:
     if name == "Fault":
         return SoapReply(operation="Fault", fault=_fault(first))
     if name == "GetDeviceInformationResponse":
-        fields = tuple((field, value) for field in DEVICE_INFO_KEYS
-                       if (value := _text(xmlsafe.child(first, field))))
+        fields = tuple(
+            (field, value)
+            for field in DEVICE_INFO_KEYS
+            if (value := _text(xmlsafe.child(first, field)))
+        )
         return SoapReply(fields, GET_DEVICE_INFORMATION)
     if name == "GetSystemDateAndTimeResponse":
         info = xmlsafe.child(first, "SystemDateAndTime")
@@ -178,22 +206,33 @@ def reply_evidence(reply: SoapReply, host: str, port: int | None, raw: str) -> l
     if reply.fault is not None:
         return [Evidence(host, SOURCE, "onvif.fault", reply.fault, port, raw)]
     if reply.operation == GET_SYSTEM_DATE_AND_TIME:
-        return [Evidence(host, SOURCE, "onvif.system_time", reply.get("UTCDateTime") or "",
-                         port, raw)]
-    return [Evidence(host, SOURCE, key, value, port, raw)
-            for field, key in DEVICE_INFO_KEYS.items() if (value := reply.get(field))]
+        return [
+            Evidence(host, SOURCE, "onvif.system_time", reply.get("UTCDateTime") or "", port, raw)
+        ]
+    return [
+        Evidence(host, SOURCE, key, value, port, raw)
+        for field, key in DEVICE_INFO_KEYS.items()
+        if (value := reply.get(field))
+    ]
 
 
-async def _post(session: aiohttp.ClientSession, url: str, operation: str,
-                payload: bytes) -> tuple[int, list[str], bytes]:
+async def _post(
+    session: aiohttp.ClientSession, url: str, operation: str, payload: bytes
+) -> tuple[int, list[str], bytes]:
     headers = {"Content-Type": f'application/soap+xml; charset=utf-8; action="{TDS}/{operation}"'}
     async with session.post(url, data=payload, headers=headers, allow_redirects=False) as resp:
         body = await resp.content.read(MAX_RESPONSE + 1)
         return resp.status, resp.headers.getall("WWW-Authenticate", []), body
 
 
-async def _call(ctx: ScanContext, session: aiohttp.ClientSession, host: str, url: str,
-                operation: str, payload: bytes) -> SoapReply | None:
+async def _call(
+    ctx: ScanContext,
+    session: aiohttp.ClientSession,
+    host: str,
+    url: str,
+    operation: str,
+    payload: bytes,
+) -> SoapReply | None:
     """One call; emits what it learns. The reply when the operation answered with data."""
     import aiohttp  # loaded by query(), off the loop
 
@@ -205,20 +244,36 @@ async def _call(ctx: ScanContext, session: aiohttp.ClientSession, host: str, url
             status, challenges, body = await _post(session, url, operation, payload)
     except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
         stats.errors += 1
-        ctx.emit(Evidence(host, SOURCE, "probe.error",
-                          f"ONVIF {operation} {url}: {type(exc).__name__} {str(exc)[:120]}", port))
+        ctx.emit(
+            Evidence(
+                host,
+                SOURCE,
+                "probe.error",
+                f"ONVIF {operation} {url}: {type(exc).__name__} {str(exc)[:120]}",
+                port,
+            )
+        )
         return None
     traffic_log.debug("onvif %s %s -> %d %r", operation, url, status, body[:512])
     if ctx.settings.save_captures is not None:
         save_capture(ctx.settings.save_captures, SOURCE, Datagram(host, port, body))
     stats.answered += 1
     for challenge in challenges:
-        ctx.emit(Evidence(host, SOURCE, "onvif.www_authenticate", challenge[:MAX_VALUE], port,
-                          f"HTTP {status} to {operation}"))
+        ctx.emit(
+            Evidence(
+                host,
+                SOURCE,
+                "onvif.www_authenticate",
+                challenge[:MAX_VALUE],
+                port,
+                f"HTTP {status} to {operation}",
+            )
+        )
     if len(body) > MAX_RESPONSE:
         stats.dropped += 1
-        ctx.emit(Evidence(host, SOURCE, "probe.error", f"ONVIF {operation}: response oversize",
-                          port))
+        ctx.emit(
+            Evidence(host, SOURCE, "probe.error", f"ONVIF {operation}: response oversize", port)
+        )
         return None
     try:
         reply = parse_response(body)
@@ -249,22 +304,40 @@ async def query(ctx: ScanContext, host: str, xaddr: str) -> None:
     import aiohttp
 
     settings = ctx.settings
-    timeout = aiohttp.ClientTimeout(total=settings.connect_timeout_s + settings.read_timeout_s,
-                                    sock_connect=settings.connect_timeout_s,
-                                    sock_read=settings.read_timeout_s)
+    timeout = aiohttp.ClientTimeout(
+        total=settings.connect_timeout_s + settings.read_timeout_s,
+        sock_connect=settings.connect_timeout_s,
+        sock_read=settings.read_timeout_s,
+    )
     local = (ctx.source_ip, 0) if ctx.source_ip else None
     connector = aiohttp.TCPConnector(limit=2, local_addr=local, ssl=False, force_close=True)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
         asked = datetime.now(UTC)
-        clock = device_clock(await _call(ctx, session, host, xaddr, GET_SYSTEM_DATE_AND_TIME,
-                                         build_request(GET_SYSTEM_DATE_AND_TIME)))
+        clock = device_clock(
+            await _call(
+                ctx,
+                session,
+                host,
+                xaddr,
+                GET_SYSTEM_DATE_AND_TIME,
+                build_request(GET_SYSTEM_DATE_AND_TIME),
+            )
+        )
         offset = clock_offset(clock, asked, datetime.now(UTC))
         if offset is not None and abs(offset) > MAX_CLOCK_SKEW_S:
-            ctx.emit(Evidence(host, SOURCE, "onvif.clock_offset",
-                              f"{offset:+.0f} s ({'ahead of' if offset > 0 else 'behind'} "
-                              "the scanner's clock)", urlsplit(xaddr).port or 80))
-        answered = await _call(ctx, session, host, xaddr, GET_DEVICE_INFORMATION,
-                               build_request(GET_DEVICE_INFORMATION))
+            ctx.emit(
+                Evidence(
+                    host,
+                    SOURCE,
+                    "onvif.clock_offset",
+                    f"{offset:+.0f} s ({'ahead of' if offset > 0 else 'behind'} "
+                    "the scanner's clock)",
+                    urlsplit(xaddr).port or 80,
+                )
+            )
+        answered = await _call(
+            ctx, session, host, xaddr, GET_DEVICE_INFORMATION, build_request(GET_DEVICE_INFORMATION)
+        )
         if answered is None and settings.onvif_user and settings.onvif_password is not None:
             await _credentials_if_attributed(ctx, session, host, xaddr)
 
@@ -281,8 +354,10 @@ def may_receive_credentials(host: str, verdict: Verdict, settings: ScanSettings)
     --onvif-hosts if given): the only hosts a WS-UsernameToken is sent to."""
     if not settings.onvif_user or settings.onvif_password is None:
         return False
-    if verdict.confidence not in CREDENTIAL_CONFIDENCE \
-            or verdict.device_type not in CREDENTIAL_TYPES:
+    if (
+        verdict.confidence not in CREDENTIAL_CONFIDENCE
+        or verdict.device_type not in CREDENTIAL_TYPES
+    ):
         return False
     if settings.onvif_hosts is None:
         return True
@@ -290,8 +365,9 @@ def may_receive_credentials(host: str, verdict: Verdict, settings: ScanSettings)
     return any(address in ipaddress.IPv4Network(net) for net in settings.onvif_hosts)
 
 
-async def _credentials_if_attributed(ctx: ScanContext, session: aiohttp.ClientSession,
-                                     host: str, xaddr: str) -> None:
+async def _credentials_if_attributed(
+    ctx: ScanContext, session: aiohttp.ClientSession, host: str, xaddr: str
+) -> None:
     """The authenticated GetDeviceInformation, only for a host identification (on everything
     heard of it so far, in a worker thread) calls a camera or recorder; our clock signs it."""
     from camscan.identify import identify
@@ -301,16 +377,33 @@ async def _credentials_if_attributed(ctx: ScanContext, session: aiohttp.ClientSe
     verdict = await asyncio.to_thread(identify, list(ctx.host_evidence(host)))
     stats = ctx.stat(SOURCE)
     if not may_receive_credentials(host, verdict, settings):
-        stats.notes.append(f"credentials withheld from {host}: {verdict.confidence.value} "
-                           f"{verdict.device_type}")
+        stats.notes.append(
+            f"credentials withheld from {host}: {verdict.confidence.value} {verdict.device_type}"
+        )
         return
     stats.notes.append(f"credentials sent to {host} ({xaddr})")
-    ctx.emit(Evidence(host, SOURCE, "onvif.credentials_sent",
-                      f"WS-UsernameToken of user {settings.onvif_user!r} to {xaddr}",
-                      urlsplit(xaddr).port or 80))
-    await _call(ctx, session, host, xaddr, GET_DEVICE_INFORMATION,
-                build_request(GET_DEVICE_INFORMATION, settings.onvif_user,
-                              settings.onvif_password, created=datetime.now(UTC)))
+    ctx.emit(
+        Evidence(
+            host,
+            SOURCE,
+            "onvif.credentials_sent",
+            f"WS-UsernameToken of user {settings.onvif_user!r} to {xaddr}",
+            urlsplit(xaddr).port or 80,
+        )
+    )
+    await _call(
+        ctx,
+        session,
+        host,
+        xaddr,
+        GET_DEVICE_INFORMATION,
+        build_request(
+            GET_DEVICE_INFORMATION,
+            settings.onvif_user,
+            settings.onvif_password,
+            created=datetime.now(UTC),
+        ),
+    )
 
 
 def advertised(evidence: Iterable[Evidence], host: str) -> list[str]:
@@ -339,7 +432,20 @@ async def probe_host(ctx: ScanContext, host: str) -> None:
         ctx.emit(Evidence(host, SOURCE, "probe.error", f"ONVIF: cut at the {budget:g}s budget"))
 
 
-__all__ = ["DEVICE_INFO_KEYS", "MAX_CLOCK_SKEW_S", "PASSWORD_ENV", "ParseError", "SoapReply",
-           "advertised", "build_request", "clock_offset", "device_clock", "load_password",
-           "may_receive_credentials", "parse_response", "probe_host", "query",
-           "reply_evidence"]
+__all__ = [
+    "DEVICE_INFO_KEYS",
+    "MAX_CLOCK_SKEW_S",
+    "PASSWORD_ENV",
+    "ParseError",
+    "SoapReply",
+    "advertised",
+    "build_request",
+    "clock_offset",
+    "device_clock",
+    "load_password",
+    "may_receive_credentials",
+    "parse_response",
+    "probe_host",
+    "query",
+    "reply_evidence",
+]

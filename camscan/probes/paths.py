@@ -37,19 +37,39 @@ class VendorPath:
 
 # The one place vendor paths live. Order = request order.
 VENDOR_PATHS: tuple[VendorPath, ...] = (
-    VendorPath("hik_login_asp", "/doc/page/login.asp", "Hikvision",
-               "web UI login page (nuclei hikvision-detect)"),
-    VendorPath("hik_usercheck", "/ISAPI/Security/userCheck", "Hikvision",
-               "401 <userCheck><statusValue>401</statusValue> XML (Greenbone Hikvision NVTs)"),
-    VendorPath("hik_device_info", "/ISAPI/System/deviceInfo", "Hikvision",
-               "DeviceInfo XML in the hikvision.com/isapi.org namespace, or a 401 challenge"),
-    VendorPath("dahua_rpc2_login", "/RPC2_Login", "Dahua",
-               "challenge: error 268632079, realm 'Login to <serial>', mac (Greenbone NASL)",
-               method="POST",
-               body=(b'{"method":"global.login","params":{"userName":"admin","password":"",'
-                     b'"clientType":"Web3.0","loginType":"Direct"},"id":1}'),
-               content_type="application/x-www-form-urlencoded", deep=True),
+    VendorPath(
+        "hik_login_asp",
+        "/doc/page/login.asp",
+        "Hikvision",
+        "web UI login page (nuclei hikvision-detect)",
+    ),
+    VendorPath(
+        "hik_usercheck",
+        "/ISAPI/Security/userCheck",
+        "Hikvision",
+        "401 <userCheck><statusValue>401</statusValue> XML (Greenbone Hikvision NVTs)",
+    ),
+    VendorPath(
+        "hik_device_info",
+        "/ISAPI/System/deviceInfo",
+        "Hikvision",
+        "DeviceInfo XML in the hikvision.com/isapi.org namespace, or a 401 challenge",
+    ),
+    VendorPath(
+        "dahua_rpc2_login",
+        "/RPC2_Login",
+        "Dahua",
+        "challenge: error 268632079, realm 'Login to <serial>', mac (Greenbone NASL)",
+        method="POST",
+        body=(
+            b'{"method":"global.login","params":{"userName":"admin","password":"",'
+            b'"clientType":"Web3.0","loginType":"Direct"},"id":1}'
+        ),
+        content_type="application/x-www-form-urlencoded",
+        deep=True,
+    ),
 )
+
 
 def selected_paths(deep: bool) -> tuple[VendorPath, ...]:
     """The vendor paths to request: the default set, plus opt-in ones when `deep`."""

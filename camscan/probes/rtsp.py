@@ -41,8 +41,9 @@ class RtspResponse(HeaderLookup):
 def build_request(method: str, url: str, cseq: int) -> bytes:
     """An RTSP/1.0 request carrying no credentials."""
     accept = "Accept: application/sdp\r\n" if method == "DESCRIBE" else ""
-    return (f"{method} {url} RTSP/1.0\r\nCSeq: {cseq}\r\nUser-Agent: {USER_AGENT}\r\n"
-            f"{accept}\r\n").encode("ascii")
+    return (
+        f"{method} {url} RTSP/1.0\r\nCSeq: {cseq}\r\nUser-Agent: {USER_AGENT}\r\n{accept}\r\n"
+    ).encode("ascii")
 
 
 def content_length(head: bytes) -> int:
@@ -62,20 +63,25 @@ def parse_rtsp_response(data: bytes) -> RtspResponse:
 
 def expand(ev: Evidence) -> list[Evidence]:
     """Structured rtsp.* keys read out of one raw `rtsp.response` item."""
-    return response_evidence(parse_rtsp_response(ev.value.encode("utf-8")), ev.host, ev.source,
-                             ev.port)
+    return response_evidence(
+        parse_rtsp_response(ev.value.encode("utf-8")), ev.host, ev.source, ev.port
+    )
 
 
-def response_evidence(resp: RtspResponse, host: str, source: str,
-                      port: int | None) -> list[Evidence]:
+def response_evidence(
+    resp: RtspResponse, host: str, source: str, port: int | None
+) -> list[Evidence]:
     """The structured rtsp.* items of one parsed response."""
 
     def out(key: str, value: str) -> Evidence:
         return Evidence(host, source, key, value, port)
 
     items = [out("rtsp.status", resp.status_line)]
-    for key, name in (("rtsp.server", "Server"), ("rtsp.public", "Public"),
-                      ("rtsp.www_authenticate", "WWW-Authenticate")):
+    for key, name in (
+        ("rtsp.server", "Server"),
+        ("rtsp.public", "Public"),
+        ("rtsp.www_authenticate", "WWW-Authenticate"),
+    ):
         items.extend(out(key, v) for v in resp.header_all(name))
     sdp = resp.sdp
     if sdp is not None:

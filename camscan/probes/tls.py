@@ -48,8 +48,10 @@ def parse_certificate(der: bytes) -> CertInfo:
 
 def cert_evidence(host: str, port: int, info: CertInfo) -> list[Evidence]:
     """The tls.* evidence of one certificate."""
-    return [Evidence(host, "tls", f"tls.{name}", getattr(info, name), port)
-            for name in ("subject", "issuer", "serial", "not_before", "not_after")]
+    return [
+        Evidence(host, "tls", f"tls.{name}", getattr(info, name), port)
+        for name in ("subject", "issuer", "serial", "not_before", "not_after")
+    ]
 
 
 @functools.cache

@@ -24,6 +24,14 @@ def port_evidence(host: str, port: int, greeting: bytes) -> list[Evidence]:
     """`tcp.open.<port>`, plus `tcp.banner.<port>` when the service spoke first."""
     items = [Evidence(host, "tcp", f"tcp.open.{port}", "open", port)]
     if greeting:
-        items.append(Evidence(host, "tcp", f"tcp.banner.{port}", greeting_value(greeting), port,
-                              excerpt(greeting[:MAX_GREETING].hex())))
+        items.append(
+            Evidence(
+                host,
+                "tcp",
+                f"tcp.banner.{port}",
+                greeting_value(greeting),
+                port,
+                excerpt(greeting[:MAX_GREETING].hex()),
+            )
+        )
     return items

@@ -66,13 +66,16 @@ async def push_scan(request: Request) -> Response:
     engine: Engine = request.app.state.engine
     try:
         scan_id, stored = await run_in_threadpool(
-            receive, engine, who, body, request.headers.get("content-encoding"))
+            receive, engine, who, body, request.headers.get("content-encoding")
+        )
     except InvalidDocument as exc:
         return _error(422, str(exc))
     except SQLAlchemyError:
         return _error(503, "the database is not available; try again later")
-    return JSONResponse({"scan_id": scan_id, "status": "stored" if stored else "duplicate"},
-                        status_code=201 if stored else 200)
+    return JSONResponse(
+        {"scan_id": scan_id, "status": "stored" if stored else "duplicate"},
+        status_code=201 if stored else 200,
+    )
 
 
 def _silent_days(request: Request) -> int | JSONResponse:
@@ -116,9 +119,11 @@ async def report_html(request: Request) -> Response:
 
 async def healthz(request: Request) -> Response:
     """200 when the database answers."""
+
     def ping() -> None:
         with request.app.state.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+
     try:
         await run_in_threadpool(ping)
     except SQLAlchemyError:

@@ -37,9 +37,19 @@ WHERE id = %s
 
 
 def _device(row: Sequence[Any]) -> dict[str, Any]:
-    return {"ip": row[0], "mac": row[1], "verdict": {
-        "maker": row[2], "brand": row[3], "device_type": row[4], "model": row[5],
-        "firmware": row[6], "serial": row[7], "confidence": row[8]}}
+    return {
+        "ip": row[0],
+        "mac": row[1],
+        "verdict": {
+            "maker": row[2],
+            "brand": row[3],
+            "device_type": row[4],
+            "model": row[5],
+            "firmware": row[6],
+            "serial": row[7],
+            "confidence": row[8],
+        },
+    }
 
 
 def compare_in_place(conn: Connection, sensor: int, scan: int, started: datetime) -> None:
@@ -63,5 +73,14 @@ def _store(conn: Connection, earlier: int, later: int) -> None:
         cur.execute(_DEVICES, (scan,))
         devices[scan] = [_device(r) for r in cur.fetchall()]
     c = match_devices(devices[earlier], devices[later]).counts()
-    cur.execute(_STORE, (earlier, c["new"], c["removed"], c["removed_hikvision_dahua"],
-                         c["still_present_hikvision_dahua"], later))
+    cur.execute(
+        _STORE,
+        (
+            earlier,
+            c["new"],
+            c["removed"],
+            c["removed_hikvision_dahua"],
+            c["still_present_hikvision_dahua"],
+            later,
+        ),
+    )

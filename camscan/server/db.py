@@ -25,7 +25,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 metadata = MetaData()
 
 sites = Table(
-    "sites", metadata,
+    "sites",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("name", Text, nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -34,7 +35,8 @@ sites = Table(
 # A sensor pushes for one site; a reader may only read the roll-up. Tokens are stored as
 # SHA-256: they are 256-bit random strings, so a slow password hash would add nothing.
 sensors = Table(
-    "sensors", metadata,
+    "sensors",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("name", Text, nullable=False, unique=True),
     Column("role", Text, nullable=False),
@@ -47,7 +49,8 @@ sensors = Table(
 # The audit trail: every accepted document exactly as received; a trigger refuses UPDATE,
 # DELETE and TRUNCATE.
 documents = Table(
-    "documents", metadata,
+    "documents",
+    metadata,
     Column("id", BigInteger, primary_key=True),
     Column("scan_id", Text, nullable=False, unique=True),
     Column("sensor_id", Integer, ForeignKey("sensors.id"), nullable=False),
@@ -57,7 +60,8 @@ documents = Table(
 )
 
 scans = Table(
-    "scans", metadata,
+    "scans",
+    metadata,
     Column("id", BigInteger, ForeignKey("documents.id"), primary_key=True),
     Column("scan_id", Text, nullable=False, unique=True),
     Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
@@ -80,7 +84,8 @@ scans = Table(
 # Rows of one scan are written in one transaction with their scans row; no per-row foreign
 # key check (it would cost more than the COPY of a 1,000-device scan).
 devices = Table(
-    "devices", metadata,
+    "devices",
+    metadata,
     Column("scan", BigInteger, primary_key=True),
     Column("device_no", Integer, primary_key=True),
     Column("ip", Text, nullable=False),
@@ -90,7 +95,8 @@ devices = Table(
 )
 
 verdicts = Table(
-    "verdicts", metadata,
+    "verdicts",
+    metadata,
     Column("scan", BigInteger, primary_key=True),
     Column("device_no", Integer, primary_key=True),
     Column("maker", Text),
@@ -105,7 +111,8 @@ verdicts = Table(
 )
 
 evidence = Table(
-    "evidence", metadata,
+    "evidence",
+    metadata,
     Column("scan", BigInteger, nullable=False),
     Column("device_no", Integer, nullable=False),
     Column("source", Text, nullable=False),
@@ -120,14 +127,15 @@ def engine_url(url: str) -> str:
     """A `postgresql://` URL with the psycopg 3 driver named, as SQLAlchemy wants it."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
 def make_engine(url: str, pool_size: int = 10) -> Engine:
     """An engine on the central database."""
-    return create_engine(engine_url(url), pool_size=pool_size, max_overflow=pool_size,
-                         pool_pre_ping=True)
+    return create_engine(
+        engine_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
 
 
 def driver(conn: Connection) -> psycopg.Connection[Any]:

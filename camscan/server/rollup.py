@@ -63,9 +63,19 @@ class SiteFigures:
 
     def add(self, other: SiteFigures) -> None:
         """Add another site's counts into this one (for the total)."""
-        for name in ("sensors", "scans", "devices", "hikvision", "dahua", "incomplete_scans",
-                     "compared", "new", "removed", "removed_hikvision_dahua",
-                     "still_present_hikvision_dahua"):
+        for name in (
+            "sensors",
+            "scans",
+            "devices",
+            "hikvision",
+            "dahua",
+            "incomplete_scans",
+            "compared",
+            "new",
+            "removed",
+            "removed_hikvision_dahua",
+            "still_present_hikvision_dahua",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.silent_sensors += other.silent_sensors
         if other.latest_scan and (self.latest_scan is None or other.latest_scan > self.latest_scan):
@@ -94,17 +104,20 @@ class Rollup:
 
     def to_dict(self) -> dict[str, Any]:
         """What GET /api/v1/rollup returns."""
-        return {"generated": self.generated, "silent_days": self.silent_days,
-                "total": self.total.to_dict(), "sites": [s.to_dict() for s in self.sites],
-                "silent_sensors": [asdict(s) for s in self.silent]}
+        return {
+            "generated": self.generated,
+            "silent_days": self.silent_days,
+            "total": self.total.to_dict(),
+            "sites": [s.to_dict() for s in self.sites],
+            "silent_sensors": [asdict(s) for s in self.silent],
+        }
 
 
 def _iso(t: datetime | None) -> str | None:
     return t.astimezone(UTC).isoformat(timespec="seconds") if t is not None else None
 
 
-def compute(engine: Engine, silent_days: int = SILENT_DAYS,
-            now: datetime | None = None) -> Rollup:
+def compute(engine: Engine, silent_days: int = SILENT_DAYS, now: datetime | None = None) -> Rollup:
     """The roll-up as of `now` (default: the current time)."""
     now = now or datetime.now(UTC)
     with engine.connect() as conn:
@@ -124,8 +137,20 @@ def compute(engine: Engine, silent_days: int = SILENT_DAYS,
         if last_seen is None or last_seen < cutoff:
             silent.append(SilentSensor(name, site, _iso(last_seen)))
             fig.silent_sensors.append(name)
-    for (sid, sensor_id, started, complete, n, hik, dahua, previous, new, removed,
-         removed_target, still_target) in scan_rows:
+    for (
+        sid,
+        sensor_id,
+        started,
+        complete,
+        n,
+        hik,
+        dahua,
+        previous,
+        new,
+        removed,
+        removed_target,
+        still_target,
+    ) in scan_rows:
         fig = sites[sensor_site[sensor_id]]
         latest_ids.setdefault(fig.site, []).append(sid)
         fig.scans += 1

@@ -55,6 +55,7 @@ class Principal:
 
 # -- migrations -----------------------------------------------------------------------------
 
+
 def alembic_config(url: str) -> Config:
     """Alembic's configuration for the central database, without an alembic.ini file."""
     cfg = Config()
@@ -92,8 +93,10 @@ def check_schema(engine: Engine) -> None:
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot reach the database: {_first_line(exc)}") from None
     if current != head_revision():
-        raise StoreError(f"database schema is at {current or 'nothing'}, this camscan needs "
-                         f"{head_revision()}: run `camscan server migrate`")
+        raise StoreError(
+            f"database schema is at {current or 'nothing'}, this camscan needs "
+            f"{head_revision()}: run `camscan server migrate`"
+        )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -101,6 +104,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 # -- sensors and tokens ---------------------------------------------------------------------
+
 
 def hash_token(token: str) -> str:
     """How a token is kept in the database."""
@@ -115,9 +119,15 @@ def add_principal(engine: Engine, name: str, *, site: str | None) -> str:
             site_id = None
             if site is not None:
                 site_id = _site_id(conn, site)
-            conn.execute(insert(sensors).values(
-                name=name, role="sensor" if site is not None else "reader", site_id=site_id,
-                token_hash=hash_token(token), created_at=func.now()))
+            conn.execute(
+                insert(sensors).values(
+                    name=name,
+                    role="sensor" if site is not None else "reader",
+                    site_id=site_id,
+                    token_hash=hash_token(token),
+                    created_at=func.now(),
+                )
+            )
     except IntegrityError:
         raise StoreError(f"a sensor or reader named {name!r} exists already") from None
     return token
@@ -136,11 +146,13 @@ def authenticate(engine: Engine, token: str) -> Principal | None:
         row = conn.execute(
             select(sensors.c.id, sensors.c.name, sensors.c.role, sensors.c.site_id, sites.c.name)
             .select_from(sensors.outerjoin(sites, sensors.c.site_id == sites.c.id))
-            .where(sensors.c.token_hash == hash_token(token))).first()
+            .where(sensors.c.token_hash == hash_token(token))
+        ).first()
     return Principal(row[0], row[1], row[2], row[3], row[4]) if row is not None else None
 
 
 # -- ingestion ------------------------------------------------------------------------------
+
 
 def scan_id(doc: dict[str, Any]) -> str:
     """A scan's id: SHA-256 of its canonical JSON (orjson, keys sorted, no spaces).
@@ -152,8 +164,7 @@ def scan_id(doc: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def receive(engine: Engine, who: Principal, body: bytes, encoding: str | None
-            ) -> tuple[str, bool]:
+def receive(engine: Engine, who: Principal, body: bytes, encoding: str | None) -> tuple[str, bool]:
     """Take one pushed body: (scan id, newly stored). Raises InvalidDocument.
 
     Bytes already stored (a push whose acknowledgement was lost) are recognised by their hash
@@ -162,11 +173,11 @@ def receive(engine: Engine, who: Principal, body: bytes, encoding: str | None
     raw = gunzip_body(body, encoding)
     digest = hashlib.sha256(raw).hexdigest()
     with engine.begin() as conn:
-        known = conn.execute(select(documents.c.scan_id)
-                             .where(documents.c.body_sha256 == digest)).scalar()
+        known = conn.execute(
+            select(documents.c.scan_id).where(documents.c.body_sha256 == digest)
+        ).scalar()
         if known is not None:
-            conn.execute(update(sensors).where(sensors.c.id == who.id)
-                         .values(last_seen=func.now()))
+            conn.execute(update(sensors).where(sensors.c.id == who.id).values(last_seen=func.now()))
             return str(known), False
     return ingest(engine, who, raw, parse_document(raw))
 
@@ -204,8 +215,9 @@ def parse_document(body: bytes) -> dict[str, Any]:
         _validator().validate(doc)
     except jsonschema_rs.ValidationError as exc:
         where = "/".join(str(p) for p in exc.instance_path) or "(top level)"
-        raise InvalidDocument(f"does not match scan.schema.json at {where}: "
-                              f"{exc.message[:300]}") from None
+        raise InvalidDocument(
+            f"does not match scan.schema.json at {where}: {exc.message[:300]}"
+        ) from None
     return doc
 
 
@@ -232,8 +244,10 @@ def ingest(engine: Engine, who: Principal, raw: bytes, doc: dict[str, Any]) -> t
     if who.role != "sensor" or who.site_id is None:
         raise PermissionError("only a sensor token may push scans")
     if doc["site"] is not None and doc["site"] != who.site:
-        raise InvalidDocument(f"the document is for site {doc['site']!r}, but sensor "
-                              f"{who.name!r} reports for site {who.site!r}")
+        raise InvalidDocument(
+            f"the document is for site {doc['site']!r}, but sensor "
+            f"{who.name!r} reports for site {who.site!r}"
+        )
     try:
         started = datetime.fromisoformat(doc["started"])
         finished = _time(doc["finished"])
@@ -245,18 +259,36 @@ def ingest(engine: Engine, who: Principal, raw: bytes, doc: dict[str, Any]) -> t
     with engine.begin() as conn:
         conn.execute(update(sensors).where(sensors.c.id == who.id).values(last_seen=func.now()))
         doc_id = conn.execute(
-            pg_insert(documents).values(scan_id=sid, sensor_id=who.id, received_at=func.now(),
-                                        body=raw, body_sha256=hashlib.sha256(raw).hexdigest())
+            pg_insert(documents)
+            .values(
+                scan_id=sid,
+                sensor_id=who.id,
+                received_at=func.now(),
+                body=raw,
+                body_sha256=hashlib.sha256(raw).hexdigest(),
+            )
             .on_conflict_do_nothing(index_elements=["scan_id"])
-            .returning(documents.c.id)).scalar()
+            .returning(documents.c.id)
+        ).scalar()
         if doc_id is None:
             return sid, False  # the same document again: nothing changes
         s = doc["summary"]
-        conn.execute(insert(scans).values(
-            id=doc_id, scan_id=sid, site_id=who.site_id, sensor_id=who.id,
-            started=started, finished=finished, complete=bool(doc["complete"]),
-            schema_version=doc["schema_version"], devices=len(doc["devices"]),
-            hikvision=s["hikvision"], dahua=s["dahua"], received_at=func.now()))
+        conn.execute(
+            insert(scans).values(
+                id=doc_id,
+                scan_id=sid,
+                site_id=who.site_id,
+                sensor_id=who.id,
+                started=started,
+                finished=finished,
+                complete=bool(doc["complete"]),
+                schema_version=doc["schema_version"],
+                devices=len(doc["devices"]),
+                hikvision=s["hikvision"],
+                dahua=s["dahua"],
+                received_at=func.now(),
+            )
+        )
         _copy_rows(conn, doc_id, doc["devices"])
         # The sensor's row is locked since the UPDATE above, so its scans arrive one at a time.
         compare_in_place(conn, who.id, doc_id, started)
@@ -266,24 +298,49 @@ def ingest(engine: Engine, who: Principal, raw: bytes, doc: dict[str, Any]) -> t
 def _copy_rows(conn: Connection, sid: int, devs: list[dict[str, Any]]) -> None:
     """Devices, verdicts and evidence through COPY: one round trip per table, not per row."""
     cur = driver(conn).cursor()
-    with cur.copy("COPY devices (scan, device_no, ip, mac, vendor, outside_scope) "
-                  "FROM STDIN") as cp:
+    with cur.copy(
+        "COPY devices (scan, device_no, ip, mac, vendor, outside_scope) FROM STDIN"
+    ) as cp:
         for i, d in enumerate(devs):
             cp.write_row((sid, i, d["ip"], d["mac"], d.get("vendor"), d["outside_scope"]))
-    with cur.copy("COPY verdicts (scan, device_no, maker, brand, white_label, device_type, "
-                  "model, firmware, serial, confidence, conflicts) FROM STDIN") as cp:
+    with cur.copy(
+        "COPY verdicts (scan, device_no, maker, brand, white_label, device_type, "
+        "model, firmware, serial, confidence, conflicts) FROM STDIN"
+    ) as cp:
         for i, d in enumerate(devs):
             v = d["verdict"]
-            cp.write_row((sid, i, v["maker"], v["brand"], bool(v.get("white_label")),
-                          v["device_type"], v["model"], v["firmware"], v["serial"],
-                          v["confidence"], json.dumps(v["conflicts"], ensure_ascii=False)))
-    with cur.copy("COPY evidence (scan, device_no, source, key, value, truncated, port) "
-                  "FROM STDIN") as cp:
+            cp.write_row(
+                (
+                    sid,
+                    i,
+                    v["maker"],
+                    v["brand"],
+                    bool(v.get("white_label")),
+                    v["device_type"],
+                    v["model"],
+                    v["firmware"],
+                    v["serial"],
+                    v["confidence"],
+                    json.dumps(v["conflicts"], ensure_ascii=False),
+                )
+            )
+    with cur.copy(
+        "COPY evidence (scan, device_no, source, key, value, truncated, port) FROM STDIN"
+    ) as cp:
         for i, d in enumerate(devs):
             for ev in d["evidence"]:
                 value = _text(ev["value"])
-                cp.write_row((sid, i, ev["source"], ev["key"], value[:EVIDENCE_VALUE_MAX],
-                              len(value) > EVIDENCE_VALUE_MAX, ev["port"]))
+                cp.write_row(
+                    (
+                        sid,
+                        i,
+                        ev["source"],
+                        ev["key"],
+                        value[:EVIDENCE_VALUE_MAX],
+                        len(value) > EVIDENCE_VALUE_MAX,
+                        ev["port"],
+                    )
+                )
 
 
 def _text(value: Any) -> str:

@@ -58,25 +58,34 @@ def reply_packet(service: Mapping[str, Any]) -> bytes | None:
 async def serve(host: LabHost, service: Mapping[str, Any]) -> Closer:
     """Listen on UDP 37810, joined to 239.255.255.251, and answer searches."""
     reply_packet(service)  # a missing capture fails the start, not each answer
-    return await serve_udp(host, int(service.get("port", PORT)), GROUP,
-                           lambda data, sender: answer_search(service, data, sender))
+    return await serve_udp(
+        host,
+        int(service.get("port", PORT)),
+        GROUP,
+        lambda data, sender: answer_search(service, data, sender),
+    )
 
 
 def build_legacy_reply(host: LabHost, service: Mapping[str, Any]) -> bytes:
     """A UDP 5050 reply for this device in the layout UniversalScanner's Dahua1.cs reads."""
     section2 = host.mac.encode("ascii") + str(service.get("model", "")).encode("utf-8")
-    lines = [f"{key}:{service[field]}" for key, field in
-             (("Name", "name"), ("Device", "device_type"), ("SerialNo", "serial"))
-             if field in service]
+    lines = [
+        f"{key}:{service[field]}"
+        for key, field in (("Name", "name"), ("Device", "device_type"), ("SerialNo", "serial"))
+        if field in service
+    ]
     section3 = "\r\n".join(lines).encode("utf-8") + (b"\r\n" if lines else b"")
     head = bytearray(LEGACY_SECTION1)
     struct.pack_into("<HHI", head, 0, 0x00B3, len(section2), 0x58)  # magic, len, packet type
     struct.pack_into("<IH", head, 16, 2, len(section3))
     head[40:56] = str(service.get("device_type", "")).encode("ascii")[:16].ljust(16, b"\0")
-    for offset, address in ((56, host.ip), (60, str(service.get("mask", "255.254.0.0"))),
-                            (64, str(service.get("gateway", "0.0.0.0"))),
-                            (68, str(service.get("dns", "0.0.0.0")))):
-        head[offset:offset + 4] = socket.inet_aton(address)
+    for offset, address in (
+        (56, host.ip),
+        (60, str(service.get("mask", "255.254.0.0"))),
+        (64, str(service.get("gateway", "0.0.0.0"))),
+        (68, str(service.get("dns", "0.0.0.0"))),
+    ):
+        head[offset : offset + 4] = socket.inet_aton(address)
     return bytes(head) + section2 + section3
 
 

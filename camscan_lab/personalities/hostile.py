@@ -34,7 +34,7 @@ from camscan_lab.personality import Closer, LabHost
 FLOOD_BYTES = 50 * 1024 * 1024
 HOLD_S = 120.0  # how long a hostile connection is kept at most
 HALF_HEADER = b"HTTP/1.1 200 OK\r\nServer: App-w"
-DRIP = (b"HTTP/1.1 200 OK\r\nServer: drip\r\n" + b"X-Drip: " + b"a" * 4096)
+DRIP = b"HTTP/1.1 200 OK\r\nServer: drip\r\n" + b"X-Drip: " + b"a" * 4096
 
 
 async def _drain_then_hold(reader: asyncio.StreamReader) -> None:
@@ -87,10 +87,14 @@ async def _redos(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
             await reader.readuntil(b"\r\n\r\n")
     except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
         return
-    writer.write(b"HTTP/1.1 401 Unauthorized\r\nServer: redos\r\nWWW-Authenticate: "
-                 + REDOS_REALM.encode() + b"\r\nContent-Type: text/html\r\nContent-Length: "
-                 + str(len(REDOS_BODY)).encode() + b"\r\nConnection: close\r\n\r\n"
-                 + REDOS_BODY)
+    writer.write(
+        b"HTTP/1.1 401 Unauthorized\r\nServer: redos\r\nWWW-Authenticate: "
+        + REDOS_REALM.encode()
+        + b"\r\nContent-Type: text/html\r\nContent-Length: "
+        + str(len(REDOS_BODY)).encode()
+        + b"\r\nConnection: close\r\n\r\n"
+        + REDOS_BODY
+    )
     await writer.drain()
     writer.close()  # an orderly close: the whole answer arrives before the connection ends
     await writer.wait_closed()
@@ -125,8 +129,14 @@ def _onvif_clock(netns: str) -> Handler:
         try:
             async with asyncio.timeout(10):
                 head = await reader.readuntil(b"\r\n\r\n")
-                length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)
+                length = next(
+                    (
+                        int(line.split(b":", 1)[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
                 body = await reader.readexactly(min(length, 65536))
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
             return
@@ -135,11 +145,15 @@ def _onvif_clock(netns: str) -> Handler:
                 log.write(body + b"\n")
         if b"GetSystemDateAndTime" in body:
             reply = _onvif_time_reply()
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\n"
-                         b"Content-Length: " + str(len(reply)).encode() + b"\r\n\r\n" + reply)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\n"
+                b"Content-Length: " + str(len(reply)).encode() + b"\r\n\r\n" + reply
+            )
         else:
-            writer.write(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest "
-                         b'realm="onvif", nonce="1"\r\nContent-Length: 0\r\n\r\n')
+            writer.write(
+                b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest "
+                b'realm="onvif", nonce="1"\r\nContent-Length: 0\r\n\r\n'
+            )
         await writer.drain()
         writer.close()
         await writer.wait_closed()
@@ -150,7 +164,7 @@ def _onvif_clock(netns: str) -> Handler:
 async def _slowloris(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     async with asyncio.timeout(HOLD_S):
         for i in range(len(DRIP)):
-            writer.write(DRIP[i:i + 1])
+            writer.write(DRIP[i : i + 1])
             await writer.drain()
             await asyncio.sleep(1.0)
 
@@ -168,25 +182,37 @@ def _client_suites(hello: bytes) -> list[int]:
     try:
         pos = 5 + 4 + 2 + 32  # record header, handshake header, version, random
         pos += 1 + hello[pos]  # session id
-        (n,) = struct.unpack("!H", hello[pos:pos + 2])
-        return [int.from_bytes(hello[pos + 2 + i:pos + 4 + i], "big") for i in range(0, n, 2)]
+        (n,) = struct.unpack("!H", hello[pos : pos + 2])
+        return [int.from_bytes(hello[pos + 2 + i : pos + 4 + i], "big") for i in range(0, n, 2)]
     except (IndexError, struct.error):
         return []
 
 
 def garbage_certificate_flight(client_hello: bytes) -> bytes:
     """ServerHello + a Certificate whose only certificate is garbage DER + ServerHelloDone."""
-    usable = [s for s in _client_suites(client_hello)
-              if s >> 8 != 0x13 and s not in (0x00FF, 0x5600)]
-    suite = next((s for s in (0xC02F, 0xC030, 0x009C, 0x002F) if s in usable),
-                 usable[0] if usable else 0xC02F)
+    usable = [
+        s for s in _client_suites(client_hello) if s >> 8 != 0x13 and s not in (0x00FF, 0x5600)
+    ]
+    suite = next(
+        (s for s in (0xC02F, 0xC030, 0x009C, 0x002F) if s in usable),
+        usable[0] if usable else 0xC02F,
+    )
     renegotiation_info = b"\xff\x01\x00\x01\x00"  # RFC 5746: OpenSSL clients insist on it
-    hello = (b"\x03\x03" + os.urandom(32) + b"\x00" + struct.pack("!HB", suite, 0)
-             + struct.pack("!H", len(renegotiation_info)) + renegotiation_info)
+    hello = (
+        b"\x03\x03"
+        + os.urandom(32)
+        + b"\x00"
+        + struct.pack("!HB", suite, 0)
+        + struct.pack("!H", len(renegotiation_info))
+        + renegotiation_info
+    )
     junk = b"\x30\x82\x01\x00" + random.Random(7).randbytes(256)  # a SEQUENCE of nonsense
     certs = len(junk).to_bytes(3, "big") + junk
-    flight = (_handshake(2, hello) + _handshake(11, len(certs).to_bytes(3, "big") + certs)
-              + _handshake(14, b""))
+    flight = (
+        _handshake(2, hello)
+        + _handshake(11, len(certs).to_bytes(3, "big") + certs)
+        + _handshake(14, b"")
+    )
     return _record(22, flight)
 
 
@@ -205,8 +231,13 @@ async def _badcert(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
 
 
 MODES: dict[str, Handler] = {
-    "silent": _silent, "flood": _flood, "garbage": _garbage, "reset": _reset,
-    "badcert": _badcert, "slowloris": _slowloris, "redos": _redos,
+    "silent": _silent,
+    "flood": _flood,
+    "garbage": _garbage,
+    "reset": _reset,
+    "badcert": _badcert,
+    "slowloris": _slowloris,
+    "redos": _redos,
 }
 
 
@@ -228,11 +259,16 @@ async def serve(host: LabHost, table: Mapping[str, Any]) -> Closer:
     port = int(table.get("port", 80))
     if mode == "badcert" and table.get("cert") == "expired":
         now = dt.datetime.now(dt.UTC)
-        spec = {"cert_subject": "CN=expired", "cert_not_before": now - dt.timedelta(days=800),
-                "cert_not_after": now - dt.timedelta(days=400), **table}
+        spec = {
+            "cert_subject": "CN=expired",
+            "cert_not_before": now - dt.timedelta(days=800),
+            "cert_not_after": now - dt.timedelta(days=400),
+            **table,
+        }
         cert_pem, key_pem = await asyncio.to_thread(make_certificate, spec)
-        return await listen(host, port, responder(table.get("response", [])),
-                            server_context(cert_pem, key_pem))
+        return await listen(
+            host, port, responder(table.get("response", [])), server_context(cert_pem, key_pem)
+        )
     if mode == "onvif-clock":
         return await listen(host, port, _guarded(_onvif_clock(host.netns)))
     if mode not in MODES:

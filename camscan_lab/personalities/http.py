@@ -31,8 +31,10 @@ from camscan_lab.personality import Closer, LabHost
 MAX_REQUEST_HEAD = 64 * 1024
 MAX_REQUEST_BODY = 1024 * 1024
 REQUEST_TIMEOUT_S = 10.0
-NOT_FOUND = (b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: 0\r\n"
-             b"Connection: close\r\n\r\n")
+NOT_FOUND = (
+    b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: 0\r\n"
+    b"Connection: close\r\n\r\n"
+)
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -58,11 +60,16 @@ def listening_socket(host: LabHost, port: int, backlog: int = 256) -> socket.soc
     return sock
 
 
-async def listen(host: LabHost, port: int, handler: Handler,
-                 ssl_ctx: ssl.SSLContext | None = None) -> Closer:
+async def listen(
+    host: LabHost, port: int, handler: Handler, ssl_ctx: ssl.SSLContext | None = None
+) -> Closer:
     """Serve `handler` on the device's `port` (TLS if `ssl_ctx`)."""
-    server = await asyncio.start_server(handler, sock=listening_socket(host, port), ssl=ssl_ctx,
-                                        ssl_handshake_timeout=10.0 if ssl_ctx else None)
+    server = await asyncio.start_server(
+        handler,
+        sock=listening_socket(host, port),
+        ssl=ssl_ctx,
+        ssl_handshake_timeout=10.0 if ssl_ctx else None,
+    )
     return _Servers([server])
 
 
@@ -88,8 +95,9 @@ def render(entry: Mapping[str, Any], replace: Mapping[str, str] | None = None) -
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body
 
 
-def choose(responses: Sequence[Mapping[str, Any]], method: str, target: str,
-           body: bytes) -> Mapping[str, Any] | None:
+def choose(
+    responses: Sequence[Mapping[str, Any]], method: str, target: str, body: bytes
+) -> Mapping[str, Any] | None:
     """The response recorded for this request: exact path first, then `"*"`, else None."""
     bare = target.split("?", 1)[0]
 
@@ -164,21 +172,36 @@ def _when(value: object, default: dt.datetime) -> dt.datetime:
 def make_certificate(table: Mapping[str, Any]) -> tuple[bytes, bytes]:
     """(cert PEM, key PEM) built from the table's `cert_*` fields."""
     subject = x509.Name.from_rfc4514_string(str(table.get("cert_subject", "CN=camera")))
-    issuer = x509.Name.from_rfc4514_string(str(table["cert_issuer"])) \
-        if "cert_issuer" in table else subject
+    issuer = (
+        x509.Name.from_rfc4514_string(str(table["cert_issuer"]))
+        if "cert_issuer" in table
+        else subject
+    )
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = dt.datetime.now(dt.UTC)
-    serial = int(str(table["cert_serial"]), 16) if "cert_serial" in table \
+    serial = (
+        int(str(table["cert_serial"]), 16)
+        if "cert_serial" in table
         else x509.random_serial_number()
-    cert = (x509.CertificateBuilder()
-            .subject_name(subject).issuer_name(issuer).public_key(key.public_key())
-            .serial_number(serial)
-            .not_valid_before(_when(table.get("cert_not_before"), now - dt.timedelta(days=1)))
-            .not_valid_after(_when(table.get("cert_not_after"), now + dt.timedelta(days=3650)))
-            .sign(key, hashes.SHA256()))
-    return (cert.public_bytes(serialization.Encoding.PEM),
-            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                              serialization.NoEncryption()))
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(_when(table.get("cert_not_before"), now - dt.timedelta(days=1)))
+        .not_valid_after(_when(table.get("cert_not_after"), now + dt.timedelta(days=3650)))
+        .sign(key, hashes.SHA256())
+    )
+    return (
+        cert.public_bytes(serialization.Encoding.PEM),
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
 
 
 def server_context(cert_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
@@ -201,5 +224,6 @@ async def serve_tls(host: LabHost, table: Mapping[str, Any]) -> Closer:
     else:
         cert_pem, key_pem = await asyncio.to_thread(make_certificate, table)
     ctx = server_context(cert_pem, key_pem)
-    return await listen(host, int(table.get("port", 443)), responder(table.get("response", [])),
-                        ctx)
+    return await listen(
+        host, int(table.get("port", 443)), responder(table.get("response", [])), ctx
+    )

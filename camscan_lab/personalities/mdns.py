@@ -74,9 +74,16 @@ def instances(service: Mapping[str, Any]) -> list[Instance]:
     """The `[[service.instance]]` tables of an mdns/avahi service entry."""
     out = []
     for item in service.get("instance", []):
-        out.append(Instance(type=_fqdn(item["type"]), name=item["name"],
-                            hostname=_fqdn(item["hostname"]), port=int(item["port"]),
-                            txt=tuple(item.get("txt", [])), address=item.get("address")))
+        out.append(
+            Instance(
+                type=_fqdn(item["type"]),
+                name=item["name"],
+                hostname=_fqdn(item["hostname"]),
+                port=int(item["port"]),
+                txt=tuple(item.get("txt", [])),
+                address=item.get("address"),
+            )
+        )
     return out
 
 
@@ -88,8 +95,9 @@ def _txt_rdata(items: Sequence[str]) -> bytes:
     return out or b"\x00"
 
 
-def answer_records(question_name: str, question_type: int, published: Sequence[Instance],
-                   ip: str) -> tuple[list[DNSRecord], list[DNSRecord]]:
+def answer_records(
+    question_name: str, question_type: int, published: Sequence[Instance], ip: str
+) -> tuple[list[DNSRecord], list[DNSRecord]]:
     """(answers, additionals) a responder with `published` gives to one question."""
     q = question_name.lower()
     answers: list[DNSRecord] = []
@@ -97,8 +105,9 @@ def answer_records(question_name: str, question_type: int, published: Sequence[I
     packed = socket.inet_aton(ip)
 
     def srv(i: Instance) -> DNSService:
-        return DNSService(i.fullname, _TYPE_SRV, _CLASS_IN_UNIQUE, _TTL_SHORT, 0, 0, i.port,
-                          i.hostname)
+        return DNSService(
+            i.fullname, _TYPE_SRV, _CLASS_IN_UNIQUE, _TTL_SHORT, 0, 0, i.port, i.hostname
+        )
 
     def txt(i: Instance) -> DNSText:
         return DNSText(i.fullname, _TYPE_TXT, _CLASS_IN_UNIQUE, _TTL_LONG, _txt_rdata(i.txt))
@@ -128,8 +137,9 @@ def answer_records(question_name: str, question_type: int, published: Sequence[I
     return answers, [r for r in extra if r not in answers]
 
 
-def build_response(answers: Sequence[DNSRecord], additionals: Sequence[DNSRecord] = (),
-                   msg_id: int = 0) -> list[bytes]:
+def build_response(
+    answers: Sequence[DNSRecord], additionals: Sequence[DNSRecord] = (), msg_id: int = 0
+) -> list[bytes]:
     """mDNS response datagrams carrying `answers` and `additionals`."""
     out = DNSOutgoing(_FLAGS_QR_RESPONSE | _FLAGS_AA, True, msg_id)
     for rec in answers:
@@ -188,38 +198,42 @@ async def serve(host: LabHost, service: Mapping[str, Any]) -> Closer:
     """Answer DNS-SD queries for the recorded instances of `service` on the device's link."""
     published = instances(service)
     loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_datagram_endpoint(lambda: _Responder(host, published),
-                                                       sock=mdns_socket(host))
+    transport, _ = await loop.create_datagram_endpoint(
+        lambda: _Responder(host, published), sock=mdns_socket(host)
+    )
     return _TransportCloser(transport)
 
 
 # --- avahi-daemon: a real third-party responder ------------------------------------------------
 
+
 def avahi_config(host: LabHost, service: Mapping[str, Any]) -> str:
     """avahi-daemon.conf for one device: its interface only, no D-Bus, IPv4, nothing extra."""
     hostname = str(service.get("host_name", host.name)).removesuffix(".local").rstrip(".")
-    return "\n".join([
-        "[server]",
-        f"host-name={hostname}",
-        "domain-name=local",
-        "use-ipv4=yes",
-        "use-ipv6=no",
-        f"allow-interfaces={host.ifname}",
-        "enable-dbus=no",
-        "ratelimit-interval-usec=1000000",
-        "ratelimit-burst=1000",
-        "[wide-area]",
-        "enable-wide-area=no",
-        "[publish]",
-        "publish-addresses=yes",
-        "publish-hinfo=no",
-        "publish-workstation=no",
-        "publish-domain=no",
-        "[reflector]",
-        "enable-reflector=no",
-        "[rlimits]",
-        "",
-    ])
+    return "\n".join(
+        [
+            "[server]",
+            f"host-name={hostname}",
+            "domain-name=local",
+            "use-ipv4=yes",
+            "use-ipv6=no",
+            f"allow-interfaces={host.ifname}",
+            "enable-dbus=no",
+            "ratelimit-interval-usec=1000000",
+            "ratelimit-burst=1000",
+            "[wide-area]",
+            "enable-wide-area=no",
+            "[publish]",
+            "publish-addresses=yes",
+            "publish-hinfo=no",
+            "publish-workstation=no",
+            "publish-domain=no",
+            "[reflector]",
+            "enable-reflector=no",
+            "[rlimits]",
+            "",
+        ]
+    )
 
 
 def avahi_service_file(inst: Instance) -> str:
@@ -231,7 +245,7 @@ def avahi_service_file(inst: Instance) -> str:
         '<!DOCTYPE service-group SYSTEM "avahi-service.dtd">\n'
         "<service-group>\n"
         f"  <name>{escape(inst.name)}</name>\n"
-        "  <service protocol=\"ipv4\">\n"
+        '  <service protocol="ipv4">\n'
         f"    <type>{escape(service_type)}</type>\n"
         f"    <port>{inst.port}</port>\n"
         f"{txt}"
@@ -281,8 +295,10 @@ async def serve_avahi(host: LabHost, service: Mapping[str, Any]) -> Closer:
     """
     daemon = avahi_daemon()
     if daemon is None:
-        host.tell("avahi-daemon is not installed: the lab's own mDNS responder publishes "
-                  "this device's services instead")
+        host.tell(
+            "avahi-daemon is not installed: the lab's own mDNS responder publishes "
+            "this device's services instead"
+        )
         return await serve(host, service)
     workdir = Path(tempfile.mkdtemp(prefix=f"camscan-avahi-{host.name}-"))
     (workdir / "services").mkdir()
@@ -294,8 +310,9 @@ async def serve_avahi(host: LabHost, service: Mapping[str, Any]) -> Closer:
     closer = _AvahiCloser(pid, workdir)
     if published and not await _answers(host, published[0].fullname, AVAHI_READY_S):
         closer.close()
-        raise RuntimeError(f"avahi-daemon did not answer for {published[0].fullname} "
-                           f"within {AVAHI_READY_S} s")
+        raise RuntimeError(
+            f"avahi-daemon did not answer for {published[0].fullname} within {AVAHI_READY_S} s"
+        )
     return closer
 
 

@@ -50,5 +50,9 @@ def reply_body(service: Mapping[str, Any]) -> bytes | None:
 async def serve(host: LabHost, service: Mapping[str, Any]) -> Closer:
     """Listen on UDP 37020 joined to 239.255.255.250 and answer inquiries."""
     reply_body(service)  # a missing capture fails the start, not each answer
-    return await serve_udp(host, int(service.get("port", PORT)), GROUP,
-                           lambda data, sender: answer_inquiry(service, data, sender))
+    return await serve_udp(
+        host,
+        int(service.get("port", PORT)),
+        GROUP,
+        lambda data, sender: answer_inquiry(service, data, sender),
+    )

@@ -46,6 +46,7 @@ class SsdpDevice:
 
 def device_from_service(host: LabHost, service: Mapping[str, Any]) -> SsdpDevice:
     """Read an `ssdp` service table; `{ip}` in strings is the device's address."""
+
     def fill(s: str) -> str:
         return s.replace("{ip}", host.ip)
 
@@ -66,18 +67,32 @@ def device_from_service(host: LabHost, service: Mapping[str, Any]) -> SsdpDevice
 
 def build_reply(dev: SsdpDevice, adv: Advert) -> bytes:
     """A search reply (UDA 1.1 §1.3.3) for one advert."""
-    lines = ["HTTP/1.1 200 OK", "CACHE-CONTROL: max-age=1800",
-             f"DATE: {formatdate(usegmt=True)}", "EXT:", f"LOCATION: {dev.location}",
-             f"SERVER: {dev.server}", f"ST: {adv.st}", f"USN: {adv.usn}"]
+    lines = [
+        "HTTP/1.1 200 OK",
+        "CACHE-CONTROL: max-age=1800",
+        f"DATE: {formatdate(usegmt=True)}",
+        "EXT:",
+        f"LOCATION: {dev.location}",
+        f"SERVER: {dev.server}",
+        f"ST: {adv.st}",
+        f"USN: {adv.usn}",
+    ]
     lines += [f"{k}: {v}" for k, v in dev.extra_headers]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
 
 
 def build_notify(dev: SsdpDevice, adv: Advert) -> bytes:
     """An ssdp:alive NOTIFY (UDA 1.1 §1.2.2) for one advert."""
-    lines = ["NOTIFY * HTTP/1.1", f"HOST: {SSDP_GROUP}:{SSDP_PORT}",
-             "CACHE-CONTROL: max-age=1800", f"LOCATION: {dev.location}", f"NT: {adv.st}",
-             "NTS: ssdp:alive", f"SERVER: {dev.server}", f"USN: {adv.usn}"]
+    lines = [
+        "NOTIFY * HTTP/1.1",
+        f"HOST: {SSDP_GROUP}:{SSDP_PORT}",
+        "CACHE-CONTROL: max-age=1800",
+        f"LOCATION: {dev.location}",
+        f"NT: {adv.st}",
+        "NTS: ssdp:alive",
+        f"SERVER: {dev.server}",
+        f"USN: {adv.usn}",
+    ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
 
 
@@ -101,8 +116,12 @@ def read_msearch(data: bytes) -> dict[str, str] | None:
         if not colon:
             return None
         headers[name.strip().upper()] = value.strip()
-    if (headers.get("MAN") != '"ssdp:discover"' or "ST" not in headers
-            or "HOST" not in headers or not headers.get("MX", "").isdigit()):
+    if (
+        headers.get("MAN") != '"ssdp:discover"'
+        or "ST" not in headers
+        or "HOST" not in headers
+        or not headers.get("MX", "").isdigit()
+    ):
         return None
     return headers
 
@@ -146,14 +165,19 @@ def ssdp_socket(host: LabHost) -> socket.socket:
     return responder_socket(host, SSDP_PORT, SSDP_GROUP, ttl=2)
 
 
-async def _serve_description(dev: SsdpDevice, reader: asyncio.StreamReader,
-                             writer: asyncio.StreamWriter) -> None:
+async def _serve_description(
+    dev: SsdpDevice, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
     try:
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
         request_line = head[:_MAX_REQUEST].split(b"\r\n", 1)[0].decode("latin-1")
         parts = request_line.split()
-        ok = (len(parts) == 3 and parts[0] == "GET" and parts[1] == dev.description_path
-              and dev.description is not None)
+        ok = (
+            len(parts) == 3
+            and parts[0] == "GET"
+            and parts[1] == dev.description_path
+            and dev.description is not None
+        )
         if ok and dev.description is not None:
             body = dev.description
             status = "200 OK"
@@ -162,9 +186,14 @@ async def _serve_description(dev: SsdpDevice, reader: asyncio.StreamReader,
             body = b"<html><body><h1>404 Not Found</h1></body></html>"
             status = "404 Not Found"
             ctype = "text/html"
-        writer.write((f"HTTP/1.1 {status}\r\nCONTENT-TYPE: {ctype}\r\n"
-                      f"CONTENT-LENGTH: {len(body)}\r\nSERVER: {dev.server}\r\n"
-                      "CONNECTION: close\r\n\r\n").encode("latin-1") + body)
+        writer.write(
+            (
+                f"HTTP/1.1 {status}\r\nCONTENT-TYPE: {ctype}\r\n"
+                f"CONTENT-LENGTH: {len(body)}\r\nSERVER: {dev.server}\r\n"
+                "CONNECTION: close\r\n\r\n"
+            ).encode("latin-1")
+            + body
+        )
         await writer.drain()
     except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
         pass
@@ -173,8 +202,12 @@ async def _serve_description(dev: SsdpDevice, reader: asyncio.StreamReader,
 
 
 class _Closer:
-    def __init__(self, transport: asyncio.BaseTransport, server: asyncio.Server,
-                 notifier: asyncio.Task[None] | None) -> None:
+    def __init__(
+        self,
+        transport: asyncio.BaseTransport,
+        server: asyncio.Server,
+        notifier: asyncio.Task[None] | None,
+    ) -> None:
         self.transport = transport
         self.server = server
         self.notifier = notifier
@@ -203,10 +236,11 @@ async def serve(host: LabHost, service: Mapping[str, Any]) -> Closer:
     tcp.bind((host.ip, dev.description_port))
     tcp.listen(16)
     tcp.setblocking(False)
-    server = await asyncio.start_server(lambda r, w: _serve_description(dev, r, w), sock=tcp,
-                                        limit=_MAX_REQUEST)
-    transport, _ = await loop.create_datagram_endpoint(lambda: _Responder(dev),
-                                                       sock=ssdp_socket(host))
-    notifier = (loop.create_task(_notify_loop(transport, dev))
-                if dev.notify_interval_s > 0 else None)
+    server = await asyncio.start_server(
+        lambda r, w: _serve_description(dev, r, w), sock=tcp, limit=_MAX_REQUEST
+    )
+    transport, _ = await loop.create_datagram_endpoint(
+        lambda: _Responder(dev), sock=ssdp_socket(host)
+    )
+    notifier = loop.create_task(_notify_loop(transport, dev)) if dev.notify_interval_s > 0 else None
     return _Closer(transport, server, notifier)

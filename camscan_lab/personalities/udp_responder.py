@@ -24,8 +24,7 @@ Reply = tuple[bytes, tuple[str, int]]
 Answer = Callable[[bytes, tuple[str, int]], list[Reply]]
 
 
-def responder_socket(host: LabHost, port: int, group: str | None, *,
-                     ttl: int = 1) -> socket.socket:
+def responder_socket(host: LabHost, port: int, group: str | None, *, ttl: int = 1) -> socket.socket:
     """UDP `port` in the device's namespace, joined to `group` on its own interface only."""
     sock = host.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
     try:
@@ -34,8 +33,11 @@ def responder_socket(host: LabHost, port: int, group: str | None, *,
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
         sock.setsockopt(socket.IPPROTO_IP, _IP_MULTICAST_ALL, 0)
         if group:
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
-                            socket.inet_aton(group) + socket.inet_aton(host.ip))
+            sock.setsockopt(
+                socket.IPPROTO_IP,
+                socket.IP_ADD_MEMBERSHIP,
+                socket.inet_aton(group) + socket.inet_aton(host.ip),
+            )
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(host.ip))
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
@@ -47,8 +49,9 @@ def responder_socket(host: LabHost, port: int, group: str | None, *,
     return sock
 
 
-def hostile_replies(service: Mapping[str, Any], make_junk: Callable[[int], bytes],
-                    dest: tuple[str, int]) -> list[Reply]:
+def hostile_replies(
+    service: Mapping[str, Any], make_junk: Callable[[int], bytes], dest: tuple[str, int]
+) -> list[Reply]:
     """The flood and oversize datagrams a hostile service adds to its answer."""
     out: list[Reply] = []
     if size := int(service.get("oversize_bytes", 0)):
@@ -100,5 +103,6 @@ async def serve_udp(host: LabHost, port: int, group: str | None, answer: Answer)
     """Answer every datagram on `port` (and `group`) with what `answer` returns."""
     responder = _Responder(answer)
     transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
-        lambda: responder, sock=responder_socket(host, port, group))
+        lambda: responder, sock=responder_socket(host, port, group)
+    )
     return _Closer(transport, responder)

@@ -79,15 +79,20 @@ def answer_probe(service: Mapping[str, Any], data: bytes, sender: tuple[str, int
     if wanted and offered and not wanted & {_local(t) for t in offered.group(1).split()}:
         return []
     body = _RELATES_TO.sub(lambda m: m.group(1) + message_id + m.group(2), reply, count=1)
-    body = _MESSAGE_ID.sub(lambda m: f"{m.group(1)}urn:uuid:{uuid.uuid4()}{m.group(2)}", body,
-                           count=1)
+    body = _MESSAGE_ID.sub(
+        lambda m: f"{m.group(1)}urn:uuid:{uuid.uuid4()}{m.group(2)}", body, count=1
+    )
     return [(body.encode("utf-8"), sender)]
 
 
 async def serve(host: LabHost, service: Mapping[str, Any]) -> Closer:
     """Listen on UDP 3702 joined to 239.255.255.250 and answer Probes."""
-    return await serve_udp(host, int(service.get("port", PORT)), GROUP,
-                           lambda data, sender: answer_probe(service, data, sender))
+    return await serve_udp(
+        host,
+        int(service.get("port", PORT)),
+        GROUP,
+        lambda data, sender: answer_probe(service, data, sender),
+    )
 
 
 class _Process:
@@ -101,8 +106,13 @@ class _Process:
 
 async def serve_thirdparty(host: LabHost, service: Mapping[str, Any]) -> Closer:
     """Run the WSDiscovery publisher in the device's namespace; return once it answers."""
-    argv = [sys.executable, "-m", "camscan_lab.personalities.wsd_publisher",
-            "--xaddr", str(service.get("xaddr", f"http://{host.ip}/onvif/device_service"))]
+    argv = [
+        sys.executable,
+        "-m",
+        "camscan_lab.personalities.wsd_publisher",
+        "--xaddr",
+        str(service.get("xaddr", f"http://{host.ip}/onvif/device_service")),
+    ]
     for scope in service.get("scopes", []):
         argv += ["--scope", str(scope)]
     for qname in service.get("types", ["dn:NetworkVideoTransmitter", "tds:Device"]):

@@ -11,8 +11,10 @@ import signal
 import threading
 from collections.abc import Sequence
 
-NAMESPACES = {"dn": "http://www.onvif.org/ver10/network/wsdl",
-              "tds": "http://www.onvif.org/ver10/device/wsdl"}
+NAMESPACES = {
+    "dn": "http://www.onvif.org/ver10/network/wsdl",
+    "tds": "http://www.onvif.org/ver10/device/wsdl",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -32,9 +32,24 @@ def test_role_writes_venv_config_token_units_and_enables_the_timers(tmp_path: Pa
     target.mkdir()
     # The role installs a wheel of this checkout: built here, offline, with the test venv's
     # setuptools (the test namespace has no network to fetch build dependencies).
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-                            "--no-build-isolation", "--no-index", "-w", str(tmp_path / "w"),
-                            str(ROOT)], capture_output=True, text=True, timeout=200)
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            str(tmp_path / "w"),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=200,
+    )
     assert built.returncode == 0, built.stderr[-2000:]
     [wheel] = (tmp_path / "w").glob("camscan-*.whl")
     play = tmp_path / "play.yml"
@@ -53,16 +68,39 @@ def test_role_writes_venv_config_token_units_and_enables_the_timers(tmp_path: Pa
         "camscan_sensor_ca_pem": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
         "camscan_sensor_interface": "vlan20",
     }
-    play.write_text(json.dumps([{
-        "name": "camscan sensor into a temporary root", "hosts": "localhost",
-        "connection": "local", "gather_facts": False, "vars": variables,
-        "roles": ["camscan_sensor"]}]), encoding="utf-8")
-    env = {**os.environ, "ANSIBLE_ROLES_PATH": str(ROLE_DIR), "ANSIBLE_HOME": str(tmp_path / "a"),
-           "ANSIBLE_LOCAL_TEMP": str(tmp_path / "a" / "tmp"), "LC_ALL": "C.UTF-8",
-           "ANSIBLE_NOCOLOR": "1", "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-           "ANSIBLE_PYTHON_INTERPRETER": sys.executable}
-    proc = subprocess.run([str(PLAYBOOK), "-i", "localhost,", str(play)], env=env,
-                          capture_output=True, text=True, timeout=280)
+    play.write_text(
+        json.dumps(
+            [
+                {
+                    "name": "camscan sensor into a temporary root",
+                    "hosts": "localhost",
+                    "connection": "local",
+                    "gather_facts": False,
+                    "vars": variables,
+                    "roles": ["camscan_sensor"],
+                }
+            ]
+        ),
+        encoding="utf-8",
+    )
+    env = {
+        **os.environ,
+        "ANSIBLE_ROLES_PATH": str(ROLE_DIR),
+        "ANSIBLE_HOME": str(tmp_path / "a"),
+        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "a" / "tmp"),
+        "LC_ALL": "C.UTF-8",
+        "ANSIBLE_NOCOLOR": "1",
+        "PIP_NO_INDEX": "1",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+    }
+    proc = subprocess.run(
+        [str(PLAYBOOK), "-i", "localhost,", str(play)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "failed=0" in proc.stdout
 
@@ -84,18 +122,30 @@ def test_role_writes_venv_config_token_units_and_enables_the_timers(tmp_path: Pa
     units = target / "etc" / "systemd" / "system"
     scan = (units / "camscan-scan.service").read_text(encoding="utf-8")
     push = (units / "camscan-push.service").read_text(encoding="utf-8")
-    for line in ("User=nobody", "AmbientCapabilities=CAP_NET_RAW", "ProtectSystem=strict",
-                 "NoNewPrivileges=yes", "CapabilityBoundingSet=CAP_NET_RAW",
-                 "--spool /var/lib/camscan/spool", "--localnet --interface ${CAMSCAN_INTERFACE}"):
+    for line in (
+        "User=nobody",
+        "AmbientCapabilities=CAP_NET_RAW",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "CapabilityBoundingSet=CAP_NET_RAW",
+        "--spool /var/lib/camscan/spool",
+        "--localnet --interface ${CAMSCAN_INTERFACE}",
+    ):
         assert line in scan, line
     assert "ExecStart=/opt/camscan/venv/bin/camscan push --spool /var/lib/camscan/spool" in push
     assert "CapabilityBoundingSet=\n" in push and "AmbientCapabilities" not in push
     wants = units / "timers.target.wants"
     assert sorted(p.name for p in wants.iterdir()) == ["camscan-push.timer", "camscan-scan.timer"]
-    assert os.readlink(wants / "camscan-push.timer").endswith("/etc/systemd/system/"
-                                                              "camscan-push.timer")
+    assert os.readlink(wants / "camscan-push.timer").endswith(
+        "/etc/systemd/system/camscan-push.timer"
+    )
 
     # Applied again: nothing changes (the role is idempotent).
-    again = subprocess.run([str(PLAYBOOK), "-i", "localhost,", str(play)], env=env,
-                           capture_output=True, text=True, timeout=280)
+    again = subprocess.run(
+        [str(PLAYBOOK), "-i", "localhost,", str(play)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
     assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout[-2000:]

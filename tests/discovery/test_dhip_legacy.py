@@ -25,20 +25,23 @@ def by_hand(section2: bytes, section3: bytes, device_type: bytes = b"IPC-HDW1230
     head = bytearray(120)
     struct.pack_into("<HHI", head, 0, 0x00B3, len(section2), 0x58)
     struct.pack_into("<IH", head, 16, 2, len(section3))
-    head[40:40 + len(device_type)] = device_type
-    head[56:72] = b"".join(socket.inet_aton(a) for a in
-                           ("192.168.1.108", "255.255.255.0", "192.168.1.1", "8.8.8.8"))
+    head[40 : 40 + len(device_type)] = device_type
+    head[56:72] = b"".join(
+        socket.inet_aton(a) for a in ("192.168.1.108", "255.255.255.0", "192.168.1.1", "8.8.8.8")
+    )
     return bytes(head) + section2 + section3
 
 
 def test_request_is_universalscanner_bytes() -> None:
     assert dhip_legacy.build_request() == bytes.fromhex(
-        "a3010001000000000000000000000000" "02000000000000000000000000000000")
+        "a301000100000000000000000000000002000000000000000000000000000000"
+    )
 
 
 def test_reply_by_hand() -> None:
-    reply = dhip_legacy.parse_reply(by_hand(b"90:02:a9:0d:0e:0f",
-                                            b"Name:cam\r\nSerialNo:3E02C6APAZ41F27\r\n"))
+    reply = dhip_legacy.parse_reply(
+        by_hand(b"90:02:a9:0d:0e:0f", b"Name:cam\r\nSerialNo:3E02C6APAZ41F27\r\n")
+    )
     assert reply.get("DeviceType") == "IPC-HDW1230T2"
     assert reply.get("MAC") == "90:02:a9:0d:0e:0f"
     assert reply.get("IPv4Address") == "192.168.1.108"
@@ -55,33 +58,55 @@ def test_model_in_section_two_replaces_the_device_type() -> None:
 
 
 def test_lab_personality_reply_parses_back() -> None:
-    host = LabHost("dahua-cam-legacy", "198.18.0.36", "90:02:a9:0d:0e:0f", "eth0", "ns", 15, {},
-                   make_socket=lambda *a: socket.socket(), spawn=lambda argv: 0)
+    host = LabHost(
+        "dahua-cam-legacy",
+        "198.18.0.36",
+        "90:02:a9:0d:0e:0f",
+        "eth0",
+        "ns",
+        15,
+        {},
+        make_socket=lambda *a: socket.socket(),
+        spawn=lambda argv: 0,
+    )
     data = build_legacy_reply(host, {"device_type": "IPC-HDW1230T2", "serial": "X1"})
     reply = dhip_legacy.parse_reply(data)
     assert (reply.get("IPv4Address"), reply.get("MAC"), reply.get("SerialNo")) == (
-        "198.18.0.36", "90:02:a9:0d:0e:0f", "X1")
+        "198.18.0.36",
+        "90:02:a9:0d:0e:0f",
+        "X1",
+    )
 
 
-@pytest.mark.parametrize("data", [
-    b"",
-    dhip_legacy.build_request(),
-    b"\xb3\x00" + b"\x00" * 50,
-    by_hand(b"90:02:a9:0d:0e:0f", b"")[:-5],  # section 2 cut short
-    bytes([0xB3, 0x00, 0xFF, 0xFF]) + b"\x00" * 200,  # section 2 longer than the datagram
-    by_hand(b"", b"", device_type=b""),  # says nothing
-    b"\xb3\x00" + b"\x00" * (dhip_legacy.MAX_REPLY + 1),
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        dhip_legacy.build_request(),
+        b"\xb3\x00" + b"\x00" * 50,
+        by_hand(b"90:02:a9:0d:0e:0f", b"")[:-5],  # section 2 cut short
+        bytes([0xB3, 0x00, 0xFF, 0xFF]) + b"\x00" * 200,  # section 2 longer than the datagram
+        by_hand(b"", b"", device_type=b""),  # says nothing
+        b"\xb3\x00" + b"\x00" * (dhip_legacy.MAX_REPLY + 1),
+    ],
+)
 def test_hostile_bytes_raise_parse_error(data: bytes) -> None:
     with pytest.raises(dhip_legacy.ParseError):
         dhip_legacy.parse_reply(data)
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.one_of(st.binary(max_size=1000),
-                 st.builds(lambda a, b, c: by_hand(a, b)[:c] if c else by_hand(a, b),
-                           st.binary(max_size=60), st.binary(max_size=300),
-                           st.integers(min_value=0, max_value=600))))
+@given(
+    st.one_of(
+        st.binary(max_size=1000),
+        st.builds(
+            lambda a, b, c: by_hand(a, b)[:c] if c else by_hand(a, b),
+            st.binary(max_size=60),
+            st.binary(max_size=300),
+            st.integers(min_value=0, max_value=600),
+        ),
+    )
+)
 def test_any_bytes_give_a_reply_or_parse_error(data: bytes) -> None:
     started = time.monotonic()
     with contextlib.suppress(dhip_legacy.ParseError):

@@ -49,8 +49,16 @@ def _record(r: dict[str, Any]) -> DNSRecord:
     if r["type"] == "TXT":
         return DNSText(name, 16, cls, ttl, lab_mdns._txt_rdata(data))
     if r["type"] == "SRV":
-        return DNSService(name, 33, cls, ttl, data["priority"], data["weight"], data["port"],
-                          _fqdn(data["target"]))
+        return DNSService(
+            name,
+            33,
+            cls,
+            ttl,
+            data["priority"],
+            data["weight"],
+            data["port"],
+            _fqdn(data["target"]),
+        )
     if r["type"] == "A":
         return DNSAddress(name, _TYPE_A, cls, ttl, socket.inet_aton(data))
     return DNSAddress(name, _TYPE_AAAA, cls, ttl, ipaddress.IPv6Address(data).packed)
@@ -80,10 +88,14 @@ def test_captured_hikvision_responses() -> None:
         assert svc.txt == "path=/"
         assert svc.addresses == (address,)  # the A record; AAAA ignored (IPv4 only)
         got[address] = (svc.instance, svc.hostname)
-    assert got["10.0.1.166"] == ("HIKVISION DS-2CD2722FWD-IZS - 733050127",
-                                 "DS-2CD2722FWD-IZS20170321BBWR733050127.local.")
-    assert got["10.0.1.215"] == ("HIKVISION DS-2CD2955FWD-IS - 236286152",
-                                 "DS-2CD2955FWD-IS20190709AAWR236286152.local.")
+    assert got["10.0.1.166"] == (
+        "HIKVISION DS-2CD2722FWD-IZS - 733050127",
+        "DS-2CD2722FWD-IZS20170321BBWR733050127.local.",
+    )
+    assert got["10.0.1.215"] == (
+        "HIKVISION DS-2CD2955FWD-IS - 236286152",
+        "DS-2CD2955FWD-IS20190709AAWR236286152.local.",
+    )
 
 
 def test_evidence_of_a_resolved_instance() -> None:
@@ -121,6 +133,7 @@ def test_instance_label() -> None:
 
 # --- the lab responder's answers, parsed back by the scanner's parser ---------------------------
 
+
 def _service(file: str, device: str) -> dict[str, Any]:
     services = tomllib.loads((OFFICE / file).read_text())["service"]
     return next(s for s in services if s["device"] == device)  # type: ignore[no-any-return]
@@ -147,7 +160,9 @@ def test_lab_responder_answers_any_for_instance_and_host_only_when_asked() -> No
     ans, _ = lab_mdns.answer_records(inst.hostname, _TYPE_A, published, "198.18.0.60")
     assert [r.name for r in ans] == ["DiskStation.local."]
     assert lab_mdns.answer_records("_other._tcp.local.", _TYPE_PTR, published, "1.2.3.4") == (
-        [], [])
+        [],
+        [],
+    )
 
 
 def test_avahi_files_publish_the_recorded_instance() -> None:
@@ -168,32 +183,36 @@ def test_avahi_files_publish_the_recorded_instance() -> None:
 def _host(name: str, ip: str) -> Any:
     from camscan_lab.personality import LabHost
 
-    return LabHost(name, ip, "aa", "eth0", "ns", 15, {}, lambda *a: socket.socket(),
-                   lambda argv: 0)
+    return LabHost(name, ip, "aa", "eth0", "ns", 15, {}, lambda *a: socket.socket(), lambda argv: 0)
 
 
 # --- hostile bytes -------------------------------------------------------------------------------
+
 
 def _header(qd: int = 0, an: int = 1) -> bytes:
     return struct.pack("!HHHHHH", 0, 0x8400, qd, an, 0, 0)
 
 
-@pytest.mark.parametrize("data", [
-    b"",
-    b"\x00" * 5,  # shorter than a header
-    _header(an=3),  # announces records that are not there
-    _header() + b"\xc0\x0c\x00\x0c\x00\x01",  # name pointer to itself: compression loop
-    _header() + b"\x3f" + b"a" * 10,  # label runs past the end
-    _header(an=1) + b"\x00" * (MAX_PACKET + 1),  # larger than any mDNS datagram
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\x00" * 5,  # shorter than a header
+        _header(an=3),  # announces records that are not there
+        _header() + b"\xc0\x0c\x00\x0c\x00\x01",  # name pointer to itself: compression loop
+        _header() + b"\x3f" + b"a" * 10,  # label runs past the end
+        _header(an=1) + b"\x00" * (MAX_PACKET + 1),  # larger than any mDNS datagram
+    ],
+)
 def test_hostile_packets_raise_parse_error(data: bytes) -> None:
     with pytest.raises(ParseError):
         services_from_packet(data)
 
 
 @settings(max_examples=300, deadline=2000)  # bounded, with room for a loaded CI machine
-@given(st.one_of(st.binary(max_size=1500),
-                 st.binary(max_size=1500).map(lambda b: _header(an=2) + b)))
+@given(
+    st.one_of(st.binary(max_size=1500), st.binary(max_size=1500).map(lambda b: _header(an=2) + b))
+)
 def test_any_bytes_give_services_or_parse_error(data: bytes) -> None:
     try:
         services = services_from_packet(data)
@@ -203,7 +222,8 @@ def test_any_bytes_give_services_or_parse_error(data: bytes) -> None:
 
 
 def test_an_interrupted_browse_ends_its_resolves_before_closing_zeroconf(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import asyncio
     from ipaddress import IPv4Network
 
@@ -246,8 +266,13 @@ def test_an_interrupted_browse_ends_its_resolves_before_closing_zeroconf(
     monkeypatch.setattr(mdns, "AsyncServiceInfo", FakeInfo)
 
     async def main() -> list[str]:
-        ctx = ScanContext(settings=ScanSettings(), interface=None, source_ip="127.0.0.1",
-                          in_scope=IPv4Network("198.18.0.0/24"), emit=lambda ev: None)
+        ctx = ScanContext(
+            settings=ScanSettings(),
+            interface=None,
+            source_ip="127.0.0.1",
+            in_scope=IPv4Network("198.18.0.0/24"),
+            emit=lambda ev: None,
+        )
         task = asyncio.create_task(mdns.discover(ctx))
         await asyncio.sleep(0.05)
         task.cancel()

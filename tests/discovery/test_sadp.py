@@ -17,9 +17,11 @@ from camscan.models import Evidence
 
 def test_inquiry_is_the_sadp_tool_probe() -> None:
     data = sadp.build_inquiry("e8ecfe09-90e4-44c0-842b-703f46b58c81")
-    assert data == (b'<?xml version="1.0" encoding="utf-8"?><Probe>'
-                    b"<Uuid>E8ECFE09-90E4-44C0-842B-703F46B58C81</Uuid>"
-                    b"<Types>inquiry</Types></Probe>")
+    assert data == (
+        b'<?xml version="1.0" encoding="utf-8"?><Probe>'
+        b"<Uuid>E8ECFE09-90E4-44C0-842B-703F46B58C81</Uuid>"
+        b"<Types>inquiry</Types></Probe>"
+    )
 
 
 def test_haicam_capture_every_listed_field() -> None:
@@ -67,26 +69,31 @@ def test_selftest_layout_parses() -> None:
 
 def test_malformed_reply_is_read_tag_by_tag() -> None:
     # ethodump-ng parses SADP lines by hand because some replies are not well-formed XML.
-    broken = (b'<?xml version="1.0" encoding="UTF-8"?>\r\n<ProbeMatch><Uuid>x</Uuid>\r\n'
-              b"<DeviceDescription>DS-2CD2T43G0-I5</DeviceDescription>\r\n"
-              b"<MAC>bc-ad-28-44-21-07</MAC>\r\n<Activated>false</Activated>\r\n")
+    broken = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\r\n<ProbeMatch><Uuid>x</Uuid>\r\n'
+        b"<DeviceDescription>DS-2CD2T43G0-I5</DeviceDescription>\r\n"
+        b"<MAC>bc-ad-28-44-21-07</MAC>\r\n<Activated>false</Activated>\r\n"
+    )
     reply = sadp.parse_probe_match(broken)
     assert reply.get("DeviceDescription") == "DS-2CD2T43G0-I5"
     assert reply.get("Activated") == "false"
 
 
-@pytest.mark.parametrize("data", [
-    b"",
-    b"\x00" * 40,
-    b"<Probe><Uuid>1</Uuid><Types>inquiry</Types></Probe>",  # another client's inquiry
-    b"<ProbeMatch></ProbeMatch>",
-    b"<ProbeMatch><Foo>1</Foo></ProbeMatch>",
-    b"<ProbeMatch>" + b"<a>" * 5000,
-    b"x" * (sadp.MAX_REPLY + 1),
-    b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
-    b"<ProbeMatch><DeviceDescription>&b;</DeviceDescription></ProbeMatch>",
-    b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><ProbeMatch><MAC>&e;</MAC></ProbeMatch>',
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\x00" * 40,
+        b"<Probe><Uuid>1</Uuid><Types>inquiry</Types></Probe>",  # another client's inquiry
+        b"<ProbeMatch></ProbeMatch>",
+        b"<ProbeMatch><Foo>1</Foo></ProbeMatch>",
+        b"<ProbeMatch>" + b"<a>" * 5000,
+        b"x" * (sadp.MAX_REPLY + 1),
+        b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
+        b"<ProbeMatch><DeviceDescription>&b;</DeviceDescription></ProbeMatch>",
+        b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><ProbeMatch><MAC>&e;</MAC></ProbeMatch>',
+    ],
+)
 def test_hostile_bytes_raise_parse_error(data: bytes) -> None:
     with pytest.raises(sadp.ParseError):
         sadp.parse_probe_match(data)
@@ -103,9 +110,14 @@ def test_expand_of_garbage_raises_parse_error() -> None:
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.one_of(st.binary(max_size=3000),
-                 st.builds(lambda a, b: a + b"<ProbeMatch>" + b, st.binary(max_size=300),
-                           st.binary(max_size=2000))))
+@given(
+    st.one_of(
+        st.binary(max_size=3000),
+        st.builds(
+            lambda a, b: a + b"<ProbeMatch>" + b, st.binary(max_size=300), st.binary(max_size=2000)
+        ),
+    )
+)
 def test_any_bytes_give_a_reply_or_parse_error(data: bytes) -> None:
     started = time.monotonic()
     try:

@@ -59,7 +59,7 @@ def test_dahua_search_reply() -> None:
         "upnp.location": "http://192.168.1.20:49152/upnp_device_desc.xml",
         "upnp.st": "urn:schemas-upnp-org:device:3.0-1L047ACPAW00037",
         "upnp.usn": "uuid:www.dahuatech.com.device_3_0-1L047ACPAW00037::"
-                    "urn:schemas-upnp-org:device:3.0-1L047ACPAW00037",
+        "urn:schemas-upnp-org:device:3.0-1L047ACPAW00037",
     }
 
 
@@ -81,8 +81,11 @@ def test_synology_description() -> None:
     desc = parse_description(capture("synology-rt2600ac-description.xml"))
     assert desc.device_type == "urn:schemas-upnp-org:device:Basic:1"
     assert desc.fields == {
-        "manufacturer": "Synology", "modelName": "RT2600ac", "modelNumber": "RT2600ac 5.2-8227",
-        "modelDescription": "Synology NAS", "serialNumber": "001132cb4b7a",
+        "manufacturer": "Synology",
+        "modelName": "RT2600ac",
+        "modelNumber": "RT2600ac 5.2-8227",
+        "modelDescription": "Synology NAS",
+        "serialNumber": "001132cb4b7a",
         "friendlyName": "SynologyRouter (RT2600ac)",
         "UDN": "uuid:73796E6F-6473-6D00-0000-001132cb4b7a",
     }
@@ -107,18 +110,26 @@ def test_every_emitted_key_is_in_the_vocabulary() -> None:
 
 
 def test_description_in_default_namespace_free_form_and_nested_devices() -> None:
-    xml = (b"<root><device><manufacturer> ACME </manufacturer><modelName/>"
-           b"<deviceList><device><manufacturer>Embedded</manufacturer></device></deviceList>"
-           b"</device></root>")
+    xml = (
+        b"<root><device><manufacturer> ACME </manufacturer><modelName/>"
+        b"<deviceList><device><manufacturer>Embedded</manufacturer></device></deviceList>"
+        b"</device></root>"
+    )
     assert parse_description(xml).fields == {"manufacturer": "ACME"}  # root device only
 
 
-@pytest.mark.parametrize("data", [
-    b"", b"\x00\xff" * 20, b"HTTP/1.1 404 Not Found\r\nUSN: x\r\n\r\n",
-    b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"HTTP/1.1 200 OK\r\nSERVER: x\r\n\r\n",
-    b"NOTIFY * HTTP/1.1\r\n" + b"".join(b"H%d: v\r\n" % i for i in range(200)) + b"\r\n",
-    b"HTTP/1.1 200 OK\r\nUSN: x\r\n" + b"A" * (MAX_DATAGRAM + 1),
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\x00\xff" * 20,
+        b"HTTP/1.1 404 Not Found\r\nUSN: x\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nSERVER: x\r\n\r\n",
+        b"NOTIFY * HTTP/1.1\r\n" + b"".join(b"H%d: v\r\n" % i for i in range(200)) + b"\r\n",
+        b"HTTP/1.1 200 OK\r\nUSN: x\r\n" + b"A" * (MAX_DATAGRAM + 1),
+    ],
+)
 def test_malformed_ssdp_raises_parse_error(data: bytes) -> None:
     with pytest.raises(ParseError):
         parse_ssdp(data)
@@ -137,12 +148,23 @@ EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
 <root><device><manufacturer>&x;</manufacturer></device></root>"""
 
 
-@pytest.mark.parametrize("data", [
-    b"", b"not xml", b"<root>", b"<html><body>hi</body></html>", b"<root><foo/></root>",
-    BILLION_LAUGHS, EXTERNAL_ENTITY, b"\xff\xfe<\x00r\x00",
-    b"<root><device>" + b"<x>" * 10 + b"</device></root>",
-    b"<root><device><manufacturer>" + b"A" * MAX_DESCRIPTION + b"</manufacturer></device></root>",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"not xml",
+        b"<root>",
+        b"<html><body>hi</body></html>",
+        b"<root><foo/></root>",
+        BILLION_LAUGHS,
+        EXTERNAL_ENTITY,
+        b"\xff\xfe<\x00r\x00",
+        b"<root><device>" + b"<x>" * 10 + b"</device></root>",
+        b"<root><device><manufacturer>"
+        + b"A" * MAX_DESCRIPTION
+        + b"</manufacturer></device></root>",
+    ],
+)
 def test_malformed_description_raises_parse_error(data: bytes) -> None:
     with pytest.raises(ParseError):
         parse_description(data)
@@ -164,9 +186,12 @@ def test_any_bytes_parse_or_parse_error(data: bytes) -> None:
 
 
 @settings(max_examples=200, deadline=2000)  # bounded, with room for a loaded CI machine
-@given(st.one_of(st.binary(max_size=4096),
-                 st.text(max_size=2048).map(lambda t: f"<root><device>{t}</device></root>"
-                                            .encode())))
+@given(
+    st.one_of(
+        st.binary(max_size=4096),
+        st.text(max_size=2048).map(lambda t: f"<root><device>{t}</device></root>".encode()),
+    )
+)
 def test_any_description_bytes_parse_or_parse_error(data: bytes) -> None:
     try:
         desc = parse_description(data)
@@ -175,30 +200,36 @@ def test_any_description_bytes_parse_or_parse_error(data: bytes) -> None:
     assert all(isinstance(v, str) and v for v in desc.fields.values())
 
 
-@pytest.mark.parametrize(("location", "host", "expected"), [
-    ("http://192.168.1.20:49152/upnp_device_desc.xml", "192.168.1.20", ("192.168.1.20", 49152)),
-    ("http://192.168.1.20/d.xml", "192.168.1.20", ("192.168.1.20", 80)),
-    ("http://192.168.1.21:49152/d.xml", "192.168.1.20", None),  # another host: never follow
-    ("http://169.254.169.254/latest/meta-data", "192.168.1.20", None),
-    ("http://nas.example:5000/d.xml", "192.168.1.20", None),  # names resolve elsewhere
-    ("https://192.168.1.20/d.xml", "192.168.1.20", None),
-    ("file:///etc/passwd", "192.168.1.20", None),
-    ("http://192.168.1.20:99999/d.xml", "192.168.1.20", None),
-    ("http://[::1/", "192.168.1.20", None),
-])
+@pytest.mark.parametrize(
+    ("location", "host", "expected"),
+    [
+        ("http://192.168.1.20:49152/upnp_device_desc.xml", "192.168.1.20", ("192.168.1.20", 49152)),
+        ("http://192.168.1.20/d.xml", "192.168.1.20", ("192.168.1.20", 80)),
+        ("http://192.168.1.21:49152/d.xml", "192.168.1.20", None),  # another host: never follow
+        ("http://169.254.169.254/latest/meta-data", "192.168.1.20", None),
+        ("http://nas.example:5000/d.xml", "192.168.1.20", None),  # names resolve elsewhere
+        ("https://192.168.1.20/d.xml", "192.168.1.20", None),
+        ("file:///etc/passwd", "192.168.1.20", None),
+        ("http://192.168.1.20:99999/d.xml", "192.168.1.20", None),
+        ("http://[::1/", "192.168.1.20", None),
+    ],
+)
 def test_only_locations_on_the_replying_host_are_fetched(
-        location: str, host: str, expected: tuple[str, int] | None) -> None:
+    location: str, host: str, expected: tuple[str, int] | None
+) -> None:
     assert same_host_location(location, host) == expected
 
 
 # --- the lab personality's messages (pure parts) ----------------------------------------------
 
+
 def _host(ip: str = "198.18.0.60") -> LabHost:
     def no_socket(*_: int) -> socket.socket:
         raise AssertionError("pure test")
 
-    return LabHost("synology-nas", ip, "00:11:32:22:23:24", "eth0", "ns", 15, {}, no_socket,
-                   lambda argv: 0)
+    return LabHost(
+        "synology-nas", ip, "00:11:32:22:23:24", "eth0", "ns", 15, {}, no_socket, lambda argv: 0
+    )
 
 
 def _service(device: str) -> dict[str, Any]:
@@ -231,13 +262,15 @@ def test_lab_answers_ssdp_all_and_exact_st_only() -> None:
 
 # --- what discover() does with each datagram (no sockets) --------------------------------------
 
+
 def _ctx(found: list[Evidence]) -> Any:
     import ipaddress
 
     from camscan.context import ScanContext, ScanSettings
 
-    return ScanContext(ScanSettings(), "eth0", "192.168.1.2",
-                       ipaddress.ip_network("192.168.1.0/24"), found.append)
+    return ScanContext(
+        ScanSettings(), "eth0", "192.168.1.2", ipaddress.ip_network("192.168.1.0/24"), found.append
+    )
 
 
 def test_hearing_dedupes_keeps_scope_and_asks_for_each_location_once() -> None:
@@ -266,26 +299,32 @@ def test_hearing_bounds_locations_under_a_flood() -> None:
     asked: list[tuple[str, str]] = []
     hearing = ssdp.SsdpHearing(_ctx([]), lambda host, loc: asked.append((host, loc)))
     for n in range(ssdp.MAX_LOCATIONS + 50):
-        msg = (f"HTTP/1.1 200 OK\r\nLOCATION: http://192.168.1.20:{1000 + n}/d.xml\r\n"
-               f"USN: uuid:{n}\r\n\r\n").encode()
+        msg = (
+            f"HTTP/1.1 200 OK\r\nLOCATION: http://192.168.1.20:{1000 + n}/d.xml\r\n"
+            f"USN: uuid:{n}\r\n\r\n"
+        ).encode()
         hearing.feed(Datagram("192.168.1.20", 1900, msg))
     assert len(asked) == ssdp.MAX_LOCATIONS
 
 
 def test_an_interrupted_discovery_ends_its_description_fetches_first(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import asyncio
     from ipaddress import IPv4Network
 
     from camscan.context import ScanContext, ScanSettings
     from camscan.discovery.udp import Datagram
 
-    reply = (b"HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\nUSN: uuid:1::upnp:rootdevice\r\n"
-             b"LOCATION: http://198.18.0.7:49152/rootDesc.xml\r\n\r\n")
+    reply = (
+        b"HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\nUSN: uuid:1::upnp:rootdevice\r\n"
+        b"LOCATION: http://198.18.0.7:49152/rootDesc.xml\r\n\r\n"
+    )
     ended: list[str] = []
 
-    async def exchange(ctx: ScanContext, method: str, sends: object, on_datagram: Any,
-                       **kwargs: object) -> None:
+    async def exchange(
+        ctx: ScanContext, method: str, sends: object, on_datagram: Any, **kwargs: object
+    ) -> None:
         on_datagram(Datagram("198.18.0.7", 1900, reply))
         await asyncio.sleep(30)
 
@@ -299,8 +338,13 @@ def test_an_interrupted_discovery_ends_its_description_fetches_first(
     monkeypatch.setattr(ssdp, "_fetch_description", fetch)
 
     async def main() -> list[str]:
-        ctx = ScanContext(settings=ScanSettings(), interface=None, source_ip="127.0.0.1",
-                          in_scope=IPv4Network("198.18.0.0/24"), emit=lambda ev: None)
+        ctx = ScanContext(
+            settings=ScanSettings(),
+            interface=None,
+            source_ip="127.0.0.1",
+            in_scope=IPv4Network("198.18.0.0/24"),
+            emit=lambda ev: None,
+        )
         task = asyncio.create_task(ssdp.discover(ctx))
         await asyncio.sleep(0.05)
         task.cancel()
@@ -314,6 +358,9 @@ def test_an_interrupted_discovery_ends_its_description_fetches_first(
 def test_a_location_on_an_exploit_path_is_never_fetched() -> None:
     host = "198.18.0.7"
     assert ssdp.same_host_location(f"http://{host}:49152/rootDesc.xml", host) == (host, 49152)
-    for path in ("/Security/users?auth=YWRtaW46MTEK", "/%53DK/webLanguage",
-                 "/onvif-http/snapshot?auth=x"):
+    for path in (
+        "/Security/users?auth=YWRtaW46MTEK",
+        "/%53DK/webLanguage",
+        "/onvif-http/snapshot?auth=x",
+    ):
         assert ssdp.same_host_location(f"http://{host}{path}", host) is None, path

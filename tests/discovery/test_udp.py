@@ -12,8 +12,9 @@ from camscan.models import MethodStats
 from camscan.oui import normalize_mac
 
 
-def collector(max_size: int = 100, per_source: int = 3, total: int = 10,
-              ignore: frozenset[str] = frozenset()) -> tuple[udp._Collector, list[udp.Datagram]]:
+def collector(
+    max_size: int = 100, per_source: int = 3, total: int = 10, ignore: frozenset[str] = frozenset()
+) -> tuple[udp._Collector, list[udp.Datagram]]:
     kept: list[udp.Datagram] = []
     limits = udp._Limits(max_size, per_source, total, ignore)
     return udp._Collector(limits, MethodStats("x"), kept.append), kept
@@ -49,24 +50,30 @@ def test_own_address_is_ignored() -> None:
     assert kept == [] and c.stats.dropped == 0
 
 
-@pytest.mark.parametrize(("text", "mac"), [
-    ("58-50-ed-1f-e3-85", "58:50:ed:1f:e3:85"),
-    ("5850ED1FE385", "58:50:ed:1f:e3:85"),
-    ("58:50:ed:1f:e3:85", "58:50:ed:1f:e3:85"),
-    ("5850.ed1f.e385", "58:50:ed:1f:e3:85"),
-    ("58:50:ed:1f:e3", None),
-    ("zz:50:ed:1f:e3:85", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    ("text", "mac"),
+    [
+        ("58-50-ed-1f-e3-85", "58:50:ed:1f:e3:85"),
+        ("5850ED1FE385", "58:50:ed:1f:e3:85"),
+        ("58:50:ed:1f:e3:85", "58:50:ed:1f:e3:85"),
+        ("5850.ed1f.e385", "58:50:ed:1f:e3:85"),
+        ("58:50:ed:1f:e3", None),
+        ("zz:50:ed:1f:e3:85", None),
+        ("", None),
+    ],
+)
 def test_reply_macs_are_normalised(text: str, mac: str | None) -> None:
     assert normalize_mac(text) == mac
 
 
-@pytest.mark.parametrize("data", [
-    b'<?xml version="1.0"?>\r\n<ProbeMatch><MAC>58-50-ed-1f-e3-85</MAC></ProbeMatch>\n',
-    b" \x00\x00\x00DHIP" + bytes(range(256)),
-    b"\xff\xfe not utf-8",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'<?xml version="1.0"?>\r\n<ProbeMatch><MAC>58-50-ed-1f-e3-85</MAC></ProbeMatch>\n',
+        b" \x00\x00\x00DHIP" + bytes(range(256)),
+        b"\xff\xfe not utf-8",
+    ],
+)
 def test_saved_capture_is_a_fixture_that_reads_back(tmp_path: Path, data: bytes) -> None:
     datagram = udp.Datagram("198.18.0.11", 37020, data)
     first = udp.save_capture(tmp_path, "sadp", datagram)

@@ -18,8 +18,12 @@ SPEC = load_spec(DEFAULT_SPEC)
 
 
 def services(kind: str) -> list[tuple[Any, Any]]:
-    return [(d, s) for d in SPEC.devices for s in d.services
-            if s.kind == kind and not s.table.get("hostile")]
+    return [
+        (d, s)
+        for d in SPEC.devices
+        for s in d.services
+        if s.kind == kind and not s.table.get("hostile")
+    ]
 
 
 def ids(items: list[tuple[Any, Any]]) -> list[str]:
@@ -52,8 +56,9 @@ def test_dhip_reply_is_the_device(device: Any, service: Any) -> None:
 
 
 # The hostile devices' replies lie about themselves on purpose (tests/lab checks them).
-WSD_HONEST = [(d, s) for d, s in services("wsd") if d.role.split("-")[0] not in ("hostile",
-                                                                                 "impostor")]
+WSD_HONEST = [
+    (d, s) for d, s in services("wsd") if d.role.split("-")[0] not in ("hostile", "impostor")
+]
 
 
 @pytest.mark.parametrize(("device", "service"), WSD_HONEST, ids=ids(WSD_HONEST))
@@ -69,8 +74,10 @@ def test_wsd_reply_is_the_device(device: Any, service: Any) -> None:
 
 
 def test_onvif_answers_agree_with_sadp_and_the_devices() -> None:
-    sadp_serials = {d.name: sadp.parse_probe_match(lab_sadp.reply_body(s.table) or b"").get(
-        "DeviceSN") for d, s in services("sadp")}
+    sadp_serials = {
+        d.name: sadp.parse_probe_match(lab_sadp.reply_body(s.table) or b"").get("DeviceSN")
+        for d, s in services("sadp")
+    }
     answered = 0
     for device, service in services("http"):
         for entry in service.table["response"]:

@@ -52,20 +52,28 @@ def test_amcrest_capture_has_dahua_layout_and_no_epr_mac() -> None:
     assert wsd.epr_mac(match.epr) is None  # a random (v4) UUID carries no MAC
 
 
-@pytest.mark.parametrize(("epr", "mac"), [
-    ("urn:uuid:aa85c000-6324-11b3-819e-5850ed1fe385", "58:50:ed:1f:e3:85"),
-    ("uuid:278b1b37-153c-452d-b316-d2ed4e99e6a2", None),  # version 4
-    ("urn:uuid:aa85c000-6324-11b3-819e-5950ed1fe385", None),  # node marked random (bit 40)
-    ("http://example/device", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    ("epr", "mac"),
+    [
+        ("urn:uuid:aa85c000-6324-11b3-819e-5850ed1fe385", "58:50:ed:1f:e3:85"),
+        ("uuid:278b1b37-153c-452d-b316-d2ed4e99e6a2", None),  # version 4
+        ("urn:uuid:aa85c000-6324-11b3-819e-5950ed1fe385", None),  # node marked random (bit 40)
+        ("http://example/device", None),
+        ("", None),
+    ],
+)
 def test_epr_mac_only_from_v1_uuids(epr: str, mac: str | None) -> None:
     assert wsd.epr_mac(epr) == mac
 
 
 def test_evidence_keys_and_one_scope_each() -> None:
-    raw = Evidence("198.18.0.12", "wsd", "wsd.probe_match",
-                   load("wsd", "hikvision-ds-2cd2385g1-i.xml").decode(), 3702)
+    raw = Evidence(
+        "198.18.0.12",
+        "wsd",
+        "wsd.probe_match",
+        load("wsd", "hikvision-ds-2cd2385g1-i.xml").decode(),
+        3702,
+    )
     found = wsd.expand(raw)
     assert all(is_known_key(ev.key) and ev.host == "198.18.0.12" for ev in found)
     by_key = {ev.key: ev.value for ev in found}
@@ -93,17 +101,20 @@ def test_at_most_two_xaddrs_of_a_match_are_asked_each_once() -> None:
     assert onvif.advertised(again, "198.18.0.5") == list(many[:2])
 
 
-@pytest.mark.parametrize("data", [
-    b"",
-    b"<x/>",
-    wsd.build_probe("dn:NetworkVideoTransmitter"),  # a Probe is not an answer
-    b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>'
-    b"<ProbeMatches/></s:Body></s:Envelope>",
-    b'<!DOCTYPE e [<!ENTITY x "y">]><Envelope><Body><ProbeMatches><ProbeMatch/>'
-    b"</ProbeMatches></Body></Envelope>",
-    b"<Envelope>" + b"<Body>" * 10000,
-    b"<" * (wsd.MAX_REPLY + 1),
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"<x/>",
+        wsd.build_probe("dn:NetworkVideoTransmitter"),  # a Probe is not an answer
+        b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>'
+        b"<ProbeMatches/></s:Body></s:Envelope>",
+        b'<!DOCTYPE e [<!ENTITY x "y">]><Envelope><Body><ProbeMatches><ProbeMatch/>'
+        b"</ProbeMatches></Body></Envelope>",
+        b"<Envelope>" + b"<Body>" * 10000,
+        b"<" * (wsd.MAX_REPLY + 1),
+    ],
+)
 def test_hostile_bytes_raise_parse_error(data: bytes) -> None:
     with pytest.raises(wsd.ParseError):
         wsd.parse_probe_matches(data)
@@ -120,10 +131,16 @@ def test_scope_and_match_counts_are_bounded() -> None:
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.one_of(
-    st.binary(max_size=3000),
-    st.builds(lambda a, b: b"<Envelope><Body><ProbeMatches><ProbeMatch>" + a + b,
-              st.binary(max_size=500), st.binary(max_size=500))))
+@given(
+    st.one_of(
+        st.binary(max_size=3000),
+        st.builds(
+            lambda a, b: b"<Envelope><Body><ProbeMatches><ProbeMatch>" + a + b,
+            st.binary(max_size=500),
+            st.binary(max_size=500),
+        ),
+    )
+)
 def test_any_bytes_give_matches_or_parse_error(data: bytes) -> None:
     started = time.monotonic()
     with contextlib.suppress(wsd.ParseError):
@@ -132,15 +149,29 @@ def test_any_bytes_give_matches_or_parse_error(data: bytes) -> None:
 
 
 def test_an_xaddr_whose_port_is_out_of_range_is_not_queried() -> None:
-    match = wsd.ProbeMatch("urn:uuid:1", (), (), (
-        "http://198.18.0.5:99999/onvif/device_service",  # urlsplit(...).port raises on it
-        "http://198.18.0.5:8080/onvif/device_service"), "1")
+    match = wsd.ProbeMatch(
+        "urn:uuid:1",
+        (),
+        (),
+        (
+            "http://198.18.0.5:99999/onvif/device_service",  # urlsplit(...).port raises on it
+            "http://198.18.0.5:8080/onvif/device_service",
+        ),
+        "1",
+    )
     assert xaddrs_asked(match, "198.18.0.5") == ["http://198.18.0.5:8080/onvif/device_service"]
 
 
 def test_an_xaddr_on_an_exploit_path_is_not_queried() -> None:
-    match = wsd.ProbeMatch("urn:uuid:1", (), (), (
-        "http://198.18.0.5/SDK/webLanguage",
-        "http://198.18.0.5/%53ecurity/users?auth=x",
-        "http://198.18.0.5/onvif/device_service"), "1")
+    match = wsd.ProbeMatch(
+        "urn:uuid:1",
+        (),
+        (),
+        (
+            "http://198.18.0.5/SDK/webLanguage",
+            "http://198.18.0.5/%53ecurity/users?auth=x",
+            "http://198.18.0.5/onvif/device_service",
+        ),
+        "1",
+    )
     assert xaddrs_asked(match, "198.18.0.5") == ["http://198.18.0.5/onvif/device_service"]

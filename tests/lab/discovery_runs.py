@@ -15,8 +15,9 @@ WINDOW_S = 2.5
 Run = tuple[list[Evidence], dict[str, MethodStats], float]
 
 
-def run_discoverer(lab: Any, discover: Callable[[ScanContext], Awaitable[None]],
-                   method: str) -> Run:
+def run_discoverer(
+    lab: Any, discover: Callable[[ScanContext], Awaitable[None]], method: str
+) -> Run:
     """(evidence, every method's stats, wall seconds) of one discoverer in the scanner ns."""
     found: list[Evidence] = []
     ctx = ScanContext(

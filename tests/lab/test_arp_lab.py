@@ -19,23 +19,32 @@ from camscan.targets import parse_targets, resolve_interface
 pytestmark = pytest.mark.lab
 
 
-def run_sweep(lab: Any, specs: list[str], **settings: Any) -> tuple[ArpResult, ScanContext,
-                                                                      list[Evidence]]:
+def run_sweep(
+    lab: Any, specs: list[str], **settings: Any
+) -> tuple[ArpResult, ScanContext, list[Evidence]]:
     """Sweep `specs` from the scanner's namespace."""
     found: list[Evidence] = []
     targets = parse_targets(specs)
     with lab.in_scanner():
         iface = resolve_interface(None, targets)
-        ctx = ScanContext(settings=ScanSettings(**settings), interface=iface.name,
-                          source_ip=str(iface.ip), in_scope=targets, emit=found.append)
+        ctx = ScanContext(
+            settings=ScanSettings(**settings),
+            interface=iface.name,
+            source_ip=str(iface.ip),
+            in_scope=targets,
+            emit=found.append,
+        )
         result = asyncio.run(sweep(ctx, iface, targets.addresses()))
     return result, ctx, found
 
 
 def subnet_devices(lab: Any) -> dict[ipaddress.IPv4Address, str]:
     net = ipaddress.ip_network(lab.spec.settings.scan_subnet)
-    return {ipaddress.IPv4Address(d.ip): d.mac.lower() for d in lab.devices
-            if ipaddress.IPv4Address(d.ip) in net}
+    return {
+        ipaddress.IPv4Address(d.ip): d.mac.lower()
+        for d in lab.devices
+        if ipaddress.IPv4Address(d.ip) in net
+    }
 
 
 def test_scanner_interface_is_resolved_without_packets(lab: Any) -> None:
@@ -69,21 +78,24 @@ def extra_addresses(lab: Any, adds: list[tuple[str, str]]) -> Iterator[None]:
     try:
         for name, ip in adds:
             ns = lab.device(name).netns
-            subprocess.run(["ip", "-n", ns, "addr", "add", f"{ip}/32", "dev",
-                            lab.device(name).ifname], check=True)
+            subprocess.run(
+                ["ip", "-n", ns, "addr", "add", f"{ip}/32", "dev", lab.device(name).ifname],
+                check=True,
+            )
             done.append((ns, ip))
         yield
     finally:
         for ns, ip in done:
-            subprocess.run(["ip", "-n", ns, "addr", "del", f"{ip}/32", "dev", "eth0"],
-                           check=False)
+            subprocess.run(["ip", "-n", ns, "addr", "del", f"{ip}/32", "dev", "eth0"], check=False)
 
 
 def test_duplicates_are_reported_not_hidden(lab: Any) -> None:
     a, b = lab.device("hostile-silent"), lab.device("hostile-garbage")
     conflict, alias = "198.18.0.250", "198.18.0.251"
-    with extra_addresses(lab, [("hostile-silent", conflict), ("hostile-garbage", conflict),
-                               ("hostile-silent", alias)]):
+    with extra_addresses(
+        lab,
+        [("hostile-silent", conflict), ("hostile-garbage", conflict), ("hostile-silent", alias)],
+    ):
         result, ctx, found = run_sweep(lab, [f"{a.ip}-{alias}"])
     ip = ipaddress.IPv4Address
     assert sorted(result.duplicate_ips()[ip(conflict)]) == sorted([a.mac, b.mac])
@@ -112,7 +124,6 @@ def test_rate_pacing_and_retries_on_silent_addresses(lab: Any) -> None:
 
 def test_retries_only_for_silent_addresses(lab: Any) -> None:
     dev = lab.device("hik-cam-lobby")
-    result, _, found = run_sweep(lab, [f"{dev.ip}", "198.18.2.1"], retries=3,
-                                 arp_timeout_s=0.1)
+    result, _, found = run_sweep(lab, [f"{dev.ip}", "198.18.2.1"], retries=3, arp_timeout_s=0.1)
     assert result.sent == 1 + 4  # the camera once, the silent address 1 + 3 retries
     assert [(e.host, e.value) for e in found] == [(dev.ip, dev.mac.lower())]

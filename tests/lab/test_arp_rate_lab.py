@@ -49,15 +49,23 @@ def crowded(lab_prefix: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 def test_every_host_of_a_crowded_slash_22_at_the_maximum_rate(crowded: Lab) -> None:
     subnet = "198.18.4.0/22"
-    want = {f.ip: f.mac.lower() for f in crowded.fillers
-            if ipaddress.ip_address(f.ip) in ipaddress.ip_network(subnet)}
+    want = {
+        f.ip: f.mac.lower()
+        for f in crowded.fillers
+        if ipaddress.ip_address(f.ip) in ipaddress.ip_network(subnet)
+    }
     assert len(want) == 1000
     found: list[Evidence] = []
     targets = parse_targets([subnet])
     with crowded.in_scanner():
         iface = resolve_interface(None, targets)
-        ctx = ScanContext(settings=ScanSettings(rate=MAX_RATE), interface=iface.name,
-                          source_ip=str(iface.ip), in_scope=targets, emit=found.append)
+        ctx = ScanContext(
+            settings=ScanSettings(rate=MAX_RATE),
+            interface=iface.name,
+            source_ip=str(iface.ip),
+            in_scope=targets,
+            emit=found.append,
+        )
         started = time.monotonic()
         result = asyncio.run(sweep(ctx, iface, targets))
         took = time.monotonic() - started

@@ -71,7 +71,8 @@ def _avahi_spawned(lab: Lab) -> list[list[str]]:
 
 @pytest.mark.parametrize("avahi", ["installed", "missing"])
 def test_avahi_service_is_published_with_or_without_avahi_daemon(
-        avahi: str, lab_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    avahi: str, lab_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if avahi == "installed":
         # The real third-party responder is part of the suite: install-system-deps --test.
         assert shutil.which("avahi-daemon"), "avahi-daemon missing: install-system-deps --test"
@@ -89,7 +90,8 @@ def test_avahi_service_is_published_with_or_without_avahi_daemon(
         else:
             assert status.notices == (
                 "cam: avahi-daemon is not installed: the lab's own mDNS responder publishes "
-                "this device's services instead",)
+                "this device's services instead",
+            )
             assert _avahi_spawned(lab) == []
     finally:
         lab.down()

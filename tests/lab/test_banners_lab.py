@@ -20,9 +20,12 @@ from camscan_lab.personalities.rtsp import choose as rtsp_choose
 pytestmark = pytest.mark.lab
 
 HOSTILE_ERRORS = {
-    "silent": {80: "80: timeout"}, "flood": {80: "80: oversize"},
-    "garbage": {80: "80: garbage"}, "reset": {80: "80: reset"},
-    "badcert": {80: "80: garbage", 443: "443: tls: "}, "slowloris": {80: "80: timeout"},
+    "silent": {80: "80: timeout"},
+    "flood": {80: "80: oversize"},
+    "garbage": {80: "80: garbage"},
+    "reset": {80: "80: reset"},
+    "badcert": {80: "80: garbage", 443: "443: tls: "},
+    "slowloris": {80: "80: timeout"},
 }
 
 
@@ -38,8 +41,7 @@ def banner_run(lab: Any) -> tuple[list[Evidence], ScanContext, float, float]:
     ctx_box: list[ScanContext] = []
 
     async def phase() -> float:
-        ctx = ScanContext(ScanSettings(), lab.scanner_interface, lab.scanner_ip, [],
-                          found.append)
+        ctx = ScanContext(ScanSettings(), lab.scanner_interface, lab.scanner_ip, [], found.append)
         ctx_box.append(ctx)
         started = time.monotonic()
         await asyncio.gather(*(banners.probe_host(ctx, d.ip) for d in subnet_devices(lab)))
@@ -53,8 +55,9 @@ def banner_run(lab: Any) -> tuple[list[Evidence], ScanContext, float, float]:
 
 
 def values(evs: list[Evidence], ip: str, key: str, port: int | None = None) -> list[str]:
-    return [e.value for e in evs if e.host == ip and e.key == key
-            and (port is None or e.port == port)]
+    return [
+        e.value for e in evs if e.host == ip and e.key == key and (port is None or e.port == port)
+    ]
 
 
 def services(lab: Any, kind: str) -> list[tuple[Any, Mapping[str, Any]]]:
@@ -62,7 +65,8 @@ def services(lab: Any, kind: str) -> list[tuple[Any, Mapping[str, Any]]]:
 
 
 def test_phase_within_budget_and_memory_bounded(
-        banner_run: tuple[list[Evidence], ScanContext, float, float]) -> None:
+    banner_run: tuple[list[Evidence], ScanContext, float, float],
+) -> None:
     _evs, ctx, took, grown_mb = banner_run
     assert took <= 10.0
     assert grown_mb < 150  # a 50 MB flood must not be buffered
@@ -71,13 +75,20 @@ def test_phase_within_budget_and_memory_bounded(
 
 
 def test_every_recorded_http_root_response_is_seen(
-        lab: Any, banner_run: tuple[list[Evidence], ScanContext, float, float]) -> None:
+    lab: Any, banner_run: tuple[list[Evidence], ScanContext, float, float]
+) -> None:
     evs = banner_run[0]
     checked = 0
     for kind in ("http", "https"):
         for device, table in services(lab, kind):
-            root = next((r for r in table.get("response", []) if r.get("path") == "/"
-                         and r.get("method", "GET") == "GET"), None)
+            root = next(
+                (
+                    r
+                    for r in table.get("response", [])
+                    if r.get("path") == "/" and r.get("method", "GET") == "GET"
+                ),
+                None,
+            )
             if root is None or table["port"] not in banners.HTTP_PORTS | banners.HTTPS_PORTS:
                 continue
             want = http.parse_http_response(render(root))
@@ -96,7 +107,8 @@ def test_every_recorded_http_root_response_is_seen(
 
 
 def test_vendor_paths_recorded_where_the_device_answers(
-        lab: Any, banner_run: tuple[list[Evidence], ScanContext, float, float]) -> None:
+    lab: Any, banner_run: tuple[list[Evidence], ScanContext, float, float]
+) -> None:
     evs = banner_run[0]
     seen = 0
     for device, table in services(lab, "http"):
@@ -113,7 +125,8 @@ def test_vendor_paths_recorded_where_the_device_answers(
 
 
 def test_every_recorded_rtsp_reply_is_seen(
-        lab: Any, banner_run: tuple[list[Evidence], ScanContext, float, float]) -> None:
+    lab: Any, banner_run: tuple[list[Evidence], ScanContext, float, float]
+) -> None:
     evs = banner_run[0]
     for device, table in services(lab, "rtsp"):
         for method in ("OPTIONS", "DESCRIBE"):
@@ -122,14 +135,18 @@ def test_every_recorded_rtsp_reply_is_seen(
             assert entry["status"] in values(evs, device.ip, "rtsp.status"), device.name
             for line in entry.get("headers", []):
                 name, _, value = str(line).partition(":")
-                key = {"server": "rtsp.server", "public": "rtsp.public",
-                       "www-authenticate": "rtsp.www_authenticate"}.get(name.strip().lower())
+                key = {
+                    "server": "rtsp.server",
+                    "public": "rtsp.public",
+                    "www-authenticate": "rtsp.www_authenticate",
+                }.get(name.strip().lower())
                 if key:
                     assert value.strip() in values(evs, device.ip, key), (device.name, key)
 
 
 def test_tls_certificates_and_vendor_ports(
-        lab: Any, banner_run: tuple[list[Evidence], ScanContext, float, float]) -> None:
+    lab: Any, banner_run: tuple[list[Evidence], ScanContext, float, float]
+) -> None:
     evs = banner_run[0]
     for device, table in services(lab, "https"):
         assert values(evs, device.ip, "tls.subject", 443) == [table["cert_subject"]]
@@ -144,7 +161,8 @@ def test_tls_certificates_and_vendor_ports(
 
 
 def test_amcrest_has_dahua_banners_only(
-        lab: Any, banner_run: tuple[list[Evidence], ScanContext, float, float]) -> None:
+    lab: Any, banner_run: tuple[list[Evidence], ScanContext, float, float]
+) -> None:
     evs = banner_run[0]
     ip = lab.device("amcrest-cam").ip
     assert values(evs, ip, "http.headers", 80)[0].startswith("CONNECTION: close\r\n")
@@ -153,7 +171,8 @@ def test_amcrest_has_dahua_banners_only(
 
 
 def test_each_hostile_host_reports_what_went_wrong_and_nothing_else_errs(
-        lab: Any, banner_run: tuple[list[Evidence], ScanContext, float, float]) -> None:
+    lab: Any, banner_run: tuple[list[Evidence], ScanContext, float, float]
+) -> None:
     evs = banner_run[0]
     hostile_ips = set()
     for device, table in services(lab, "hostile"):
@@ -170,11 +189,12 @@ def test_each_hostile_host_reports_what_went_wrong_and_nothing_else_errs(
     assert others == []
 
 
-@pytest.mark.parametrize("name", ["amcrest-cam", "cpplus-dvr", "intelbras-cam", "luma-nvr",
-                                  "alibi-nvr", "truvision-nvr"])
+@pytest.mark.parametrize(
+    "name", ["amcrest-cam", "cpplus-dvr", "intelbras-cam", "luma-nvr", "alibi-nvr", "truvision-nvr"]
+)
 def test_oem_devices_identified_from_banners_and_mac(
-        lab: Any, banner_run: tuple[list[Evidence], ScanContext, float, float],
-        name: str) -> None:
+    lab: Any, banner_run: tuple[list[Evidence], ScanContext, float, float], name: str
+) -> None:
     from camscan.identify import identify
 
     device = lab.device(name)

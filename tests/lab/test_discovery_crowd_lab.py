@@ -69,18 +69,32 @@ def crowd(lab_prefix: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     """CROWD fillers, each answering WS-Discovery, beside one spec device."""
     root = tmp_path_factory.mktemp("crowd")
     (Path(root) / "devices.toml").write_text(ONE_DEVICE)
-    reply = next(s.table["reply"] for d in load_spec(Path(__file__).parents[2] / "examples"
-                                                       / "lab" / "office").devices
-                 for s in d.services if s.kind == "wsd")
+    reply = next(
+        s.table["reply"]
+        for d in load_spec(Path(__file__).parents[2] / "examples" / "lab" / "office").devices
+        for s in d.services
+        if s.kind == "wsd"
+    )
     (Path(root) / "reply.xml").write_text(reply)
     lab = Lab(root, lab_prefix[:-1] + "w-", hosts=CROWD, owner_pid=os.getpid())
     proc = None
     try:
         lab.up()
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", lab.filler_netns(lab.fillers[0]), sys.executable, "-c",
-             RESPONDER, str(Path(root) / "reply.xml"), *(f.ifname for f in lab.fillers)],
-            stdout=subprocess.PIPE, text=True)
+            [
+                "ip",
+                "netns",
+                "exec",
+                lab.filler_netns(lab.fillers[0]),
+                sys.executable,
+                "-c",
+                RESPONDER,
+                str(Path(root) / "reply.xml"),
+                *(f.ifname for f in lab.fillers),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         yield lab
     finally:
@@ -94,9 +108,13 @@ def crowd(lab_prefix: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 def test_every_one_of_hundreds_of_simultaneous_answers_is_heard(crowd: Lab) -> None:
     for _ in range(3):
-        ctx = ScanContext(settings=ScanSettings(),
-                          interface=crowd.scanner_interface, source_ip=crowd.scanner_ip,
-                          in_scope=(), emit=lambda ev: None)  # nothing in scope: no ONVIF calls
+        ctx = ScanContext(
+            settings=ScanSettings(),
+            interface=crowd.scanner_interface,
+            source_ip=crowd.scanner_ip,
+            in_scope=(),
+            emit=lambda ev: None,
+        )  # nothing in scope: no ONVIF calls
         with crowd.in_scanner():
             asyncio.run(wsd.discover(ctx))
         stat = ctx.stat("wsd")

@@ -17,7 +17,6 @@ from camscan.models import Evidence
 pytestmark = pytest.mark.lab
 
 
-
 def facts(found: list[Evidence], host: str) -> set[tuple[str, str, int | None]]:
     return {(e.key, e.value, e.port) for e in found if e.host == host}
 
@@ -33,7 +32,8 @@ def mdns_run(lab: Any) -> Run:
 
 
 def test_mdns_finds_every_published_instance_and_ignores_out_of_scope(
-        lab: Any, mdns_run: Run) -> None:
+    lab: Any, mdns_run: Run
+) -> None:
     found, all_stats, took = mdns_run
     stats = all_stats["mdns"]
     scope = ipaddress.ip_network(lab.spec.settings.scan_subnet)
@@ -48,20 +48,23 @@ def test_mdns_finds_every_published_instance_and_ignores_out_of_scope(
             continue
         for inst in service.table["instance"]:
             port = inst["port"]
-            want = {("mdns.service", inst["type"], port), ("mdns.instance", inst["name"], port),
-                    ("mdns.hostname", inst["hostname"], port),
-                    ("mdns.txt", ";".join(inst["txt"]), port)}
+            want = {
+                ("mdns.service", inst["type"], port),
+                ("mdns.instance", inst["name"], port),
+                ("mdns.hostname", inst["hostname"], port),
+                ("mdns.txt", ";".join(inst["txt"]), port),
+            }
             assert want <= got, f"{device.name}: missing {want - got}"
     assert outside >= 1 and stats.dropped >= outside
-    assert stats.answered == len({d.ip for d, _ in published
-                                  if ipaddress.ip_address(d.ip) in scope})
+    assert stats.answered == len(
+        {d.ip for d, _ in published if ipaddress.ip_address(d.ip) in scope}
+    )
     assert stats.errors == 0
     assert {e.host for e in found} <= {d.ip for d, _ in published}
     assert took < WINDOW_S + 1.0
 
 
-def test_avahi_published_camera(
-        lab: Any, mdns_run: Run) -> None:
+def test_avahi_published_camera(lab: Any, mdns_run: Run) -> None:
     found, _, _ = mdns_run
     got = facts(found, lab.device("hik-cam-loading").ip)
     assert ("mdns.instance", "HIKVISION DS-2CD2387G2-LU - 123456789", 80) in got
@@ -80,19 +83,22 @@ def test_ssdp_finds_every_device_with_every_recorded_field(lab: Any) -> None:
         ip = device.ip
         got = {(k, v) for k, v, _ in facts(found, ip)}
         location = f"http://{ip}:{table['description_port']}{table['description_path']}"
-        want = {("upnp.server", table["server"].replace("{ip}", ip)),
-                ("upnp.location", location)}
+        want = {("upnp.server", table["server"].replace("{ip}", ip)), ("upnp.location", location)}
         for advert in table["advert"]:
             want |= {("upnp.st", advert["st"]), ("upnp.usn", advert["usn"])}
         if device.role == "hostile":  # its description does not parse: an error, no fields
             assert any(k == "probe.error" and "bad description XML" in v for k, v in got)
         elif table.get("description"):
             desc = parse_description(table["description"].replace("{ip}", ip).encode())
-            keys = {"manufacturer": "upnp.manufacturer", "modelName": "upnp.model_name",
-                    "modelNumber": "upnp.model_number",
-                    "modelDescription": "upnp.model_description",
-                    "serialNumber": "upnp.serial", "friendlyName": "upnp.friendly_name",
-                    "UDN": "upnp.udn"}
+            keys = {
+                "manufacturer": "upnp.manufacturer",
+                "modelName": "upnp.model_name",
+                "modelNumber": "upnp.model_number",
+                "modelDescription": "upnp.model_description",
+                "serialNumber": "upnp.serial",
+                "friendlyName": "upnp.friendly_name",
+                "UDN": "upnp.udn",
+            }
             want |= {(keys[k], v) for k, v in desc.fields.items()}
             assert any(k == "upnp.description" for k, _ in got)
         else:
@@ -105,9 +111,13 @@ def test_ssdp_finds_every_device_with_every_recorded_field(lab: Any) -> None:
 
 def test_ssdp_out_of_scope_answers_are_dropped(lab: Any) -> None:
     found: list[Evidence] = []
-    ctx = ScanContext(settings=ScanSettings(listen_window_s=1.5),
-                      interface=lab.scanner_interface, source_ip=lab.scanner_ip,
-                      in_scope=ipaddress.ip_network("198.18.3.0/24"), emit=found.append)
+    ctx = ScanContext(
+        settings=ScanSettings(listen_window_s=1.5),
+        interface=lab.scanner_interface,
+        source_ip=lab.scanner_ip,
+        in_scope=ipaddress.ip_network("198.18.3.0/24"),
+        emit=found.append,
+    )
     with lab.in_scanner():
         asyncio.run(ssdp.discover(ctx))
     assert found == []
@@ -119,15 +129,25 @@ def test_ssdp_hears_notify_without_searching(lab: Any) -> None:
     from camscan.discovery.udp import exchange
 
     found: list[Evidence] = []
-    ctx = ScanContext(settings=ScanSettings(listen_window_s=2.5),
-                      interface=lab.scanner_interface, source_ip=lab.scanner_ip,
-                      in_scope=ipaddress.ip_network(lab.spec.settings.scan_subnet),
-                      emit=found.append)
+    ctx = ScanContext(
+        settings=ScanSettings(listen_window_s=2.5),
+        interface=lab.scanner_interface,
+        source_ip=lab.scanner_ip,
+        in_scope=ipaddress.ip_network(lab.spec.settings.scan_subnet),
+        emit=found.append,
+    )
     hearing = ssdp.SsdpHearing(ctx, lambda host, location: None)
 
     async def listen() -> None:
-        await exchange(ctx, "ssdp", [], hearing.feed, max_size=ssdp.MAX_DATAGRAM,
-                       port=ssdp.SSDP_PORT, groups=[ssdp.SSDP_GROUP])
+        await exchange(
+            ctx,
+            "ssdp",
+            [],
+            hearing.feed,
+            max_size=ssdp.MAX_DATAGRAM,
+            port=ssdp.SSDP_PORT,
+            groups=[ssdp.SSDP_GROUP],
+        )
 
     with lab.in_scanner():
         asyncio.run(listen())

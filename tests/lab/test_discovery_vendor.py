@@ -23,7 +23,6 @@ from camscan_lab.personalities import sadp as lab_sadp
 pytestmark = pytest.mark.lab
 
 
-
 def facts(found: list[Evidence], host: str) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for ev in found:
@@ -33,8 +32,12 @@ def facts(found: list[Evidence], host: str) -> dict[str, set[str]]:
 
 
 def carrying(lab: Any, kind: str) -> list[tuple[Any, Any]]:
-    return [(d, s) for d in lab.devices for s in d.spec.services
-            if s.kind == kind and not s.table.get("hostile")]
+    return [
+        (d, s)
+        for d in lab.devices
+        for s in d.spec.services
+        if s.kind == kind and not s.table.get("hostile")
+    ]
 
 
 def in_scope(lab: Any, ip: str) -> bool:
@@ -119,8 +122,9 @@ def test_dhip_finds_every_device_with_every_field(lab: Any, dhip_run: Run) -> No
                 assert got.get(key) == {value}, f"{device.name}: {key}"
         # A recorded reply keeps the addresses it was recorded with.
         recorded = "capture" in service.table
-        assert got["dhip.ipv4"] == ({want.get("IPv4Address.IPAddress")} if recorded
-                                    else {device.ip})
+        assert got["dhip.ipv4"] == (
+            {want.get("IPv4Address.IPAddress")} if recorded else {device.ip}
+        )
         assert got["mac"] == {device.mac}
         assert got["model"] == {device.spec.table["model"]}
         if recorded:  # what crossed the lab's network is the recording, unchanged
@@ -187,8 +191,7 @@ def test_wsd_finds_every_device_and_its_scopes(lab: Any, wsd_run: Run) -> None:
     assert took < WINDOW_S + 3.0
 
 
-def test_wsd_finds_the_device_published_by_the_wsdiscovery_package(lab: Any,
-                                                                   wsd_run: Run) -> None:
+def test_wsd_finds_the_device_published_by_the_wsdiscovery_package(lab: Any, wsd_run: Run) -> None:
     found, _, _ = wsd_run
     ((device, service),) = carrying(lab, "wsd_thirdparty")
     got = facts(found, device.ip)
@@ -200,8 +203,11 @@ def test_wsd_finds_the_device_published_by_the_wsdiscovery_package(lab: Any,
 
 def test_onvif_answers_of_in_scope_devices_are_evidence(lab: Any, wsd_run: Run) -> None:
     found, stats, _ = wsd_run
-    answering = [(d, s) for d, s in carrying(lab, "http")
-                 if any(r.get("path") == "/onvif/device_service" for r in s.table["response"])]
+    answering = [
+        (d, s)
+        for d, s in carrying(lab, "http")
+        if any(r.get("path") == "/onvif/device_service" for r in s.table["response"])
+    ]
     assert len(answering) >= 10
     for device, _ in answering:
         got = facts(found, device.ip)
@@ -212,9 +218,11 @@ def test_onvif_answers_of_in_scope_devices_are_evidence(lab: Any, wsd_run: Run) 
             assert got["onvif.hardware_id"] == {"88"}
             assert "onvif.fault" not in got
         else:
-            assert got["onvif.fault"] == {"ter:NotAuthorized: Sender not Authorized".join(
-                ("env:Sender/", "")) if device.name.startswith("hik-")
-                else "s:Sender/ter:NotAuthorized: Sender not Authorized"}
+            assert got["onvif.fault"] == {
+                "ter:NotAuthorized: Sender not Authorized".join(("env:Sender/", ""))
+                if device.name.startswith("hik-")
+                else "s:Sender/ter:NotAuthorized: Sender not Authorized"
+            }
             (challenge,) = got["onvif.www_authenticate"]
             assert challenge.startswith("Digest ")
             if device.name.startswith(("dahua-", "amcrest-", "cpplus-")):
@@ -226,8 +234,9 @@ def test_onvif_answers_of_in_scope_devices_are_evidence(lab: Any, wsd_run: Run) 
     assert 0 < stats["onvif"].duration_s < 2.0  # the probe phase: every host at once
 
 
-def test_discovery_evidence_alone_names_maker_and_oem_brand(lab: Any, sadp_run: Run,
-                                                            dhip_run: Run) -> None:
+def test_discovery_evidence_alone_names_maker_and_oem_brand(
+    lab: Any, sadp_run: Run, dhip_run: Run
+) -> None:
     # Issue 4 bar: SADP/DHIP evidence, fed through identification, attributes every device.
     evidence = sadp_run[0] + dhip_run[0]
     devices = carrying(lab, "sadp") + carrying(lab, "dhip") + carrying(lab, "dhip_legacy")
@@ -246,11 +255,15 @@ def test_wsd_traps_are_not_called_hikvision_or_dahua(lab: Any, wsd_run: Run) -> 
 def test_authenticated_device_information_with_a_username_token(lab: Any) -> None:
     found: list[Evidence] = []
     ctx = ScanContext(
-        settings=ScanSettings(listen_window_s=1.0, onvif_user="admin",
-                              onvif_password="lab-only-password"),
-        interface=lab.scanner_interface, source_ip=lab.scanner_ip,
-        in_scope=ipaddress.ip_network(lab.spec.settings.scan_subnet), emit=found.append,
-        host_evidence=lambda host: [e for e in found if e.host == host])
+        settings=ScanSettings(
+            listen_window_s=1.0, onvif_user="admin", onvif_password="lab-only-password"
+        ),
+        interface=lab.scanner_interface,
+        source_ip=lab.scanner_ip,
+        in_scope=ipaddress.ip_network(lab.spec.settings.scan_subnet),
+        emit=found.append,
+        host_evidence=lambda host: [e for e in found if e.host == host],
+    )
     with lab.in_scanner():
         asyncio.run(wsd_then_onvif(ctx))
     entrance = lab.device("dahua-cam-entrance")
@@ -260,13 +273,17 @@ def test_authenticated_device_information_with_a_username_token(lab: Any) -> Non
     assert not [e for e in found if "lab-only-password" in e.value + (e.raw or "")]
 
 
-def test_vendor_discoverers_run_together_within_the_window(lab: Any, sadp_run: Run,
-                                                           dhip_run: Run, wsd_run: Run) -> None:
+def test_vendor_discoverers_run_together_within_the_window(
+    lab: Any, sadp_run: Run, dhip_run: Run, wsd_run: Run
+) -> None:
     found: list[Evidence] = []
     ctx = ScanContext(
-        settings=ScanSettings(listen_window_s=WINDOW_S), interface=lab.scanner_interface,
-        source_ip=lab.scanner_ip, in_scope=ipaddress.ip_network(lab.spec.settings.scan_subnet),
-        emit=found.append)
+        settings=ScanSettings(listen_window_s=WINDOW_S),
+        interface=lab.scanner_interface,
+        source_ip=lab.scanner_ip,
+        in_scope=ipaddress.ip_network(lab.spec.settings.scan_subnet),
+        emit=found.append,
+    )
 
     async def together() -> None:
         await asyncio.gather(sadp.discover(ctx), dhip.discover(ctx), wsd.discover(ctx))
@@ -276,9 +293,14 @@ def test_vendor_discoverers_run_together_within_the_window(lab: Any, sadp_run: R
         asyncio.run(together())
         took = time.monotonic() - started
     print(f"sadp+dhip+wsd+onvif together: {took:.2f} s")
-    for method, alone in (("sadp", sadp_run), ("dhip", dhip_run), ("dhip_legacy", dhip_run),
-                          ("wsd", wsd_run)):
+    for method, alone in (
+        ("sadp", sadp_run),
+        ("dhip", dhip_run),
+        ("dhip_legacy", dhip_run),
+        ("wsd", wsd_run),
+    ):
         assert ctx.stat(method).answered == alone[1][method].answered, method
-    assert {e.host for e in found} == {e.host for run in (sadp_run, dhip_run, wsd_run)
-                                       for e in run[0]}
+    assert {e.host for e in found} == {
+        e.host for run in (sadp_run, dhip_run, wsd_run) for e in run[0]
+    }
     assert took < WINDOW_S + 1.0

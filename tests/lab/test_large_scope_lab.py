@@ -23,8 +23,13 @@ def slash8_netns(lab_prefix: str) -> Iterator[str]:
     name = f"{lab_prefix}big8"
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:
-        for line in ("link add va type veth peer name vb", "addr add 10.0.0.1/8 dev va",
-                     "link set va up", "link set vb up", "link set lo up"):
+        for line in (
+            "link add va type veth peer name vb",
+            "addr add 10.0.0.1/8 dev va",
+            "link set va up",
+            "link set vb up",
+            "link set lo up",
+        ):
             subprocess.run(["ip", "-n", name, *line.split()], check=True)
         yield name
     finally:
@@ -38,17 +43,41 @@ def peak_rss_mb(pid: int) -> float:
     raise AssertionError("no VmHWM")
 
 
-@pytest.mark.parametrize(("target", "probes", "method"), [
-    ("10.0.0.0/8", "arp", "arp"),  # on the local segment: the ARP sweep
-    ("11.0.0.0/8", "banners", "tcp-ping"),  # routed: the TCP connect check
-])
-def test_a_slash_8_runs_in_bounded_memory(slash8_netns: str, tmp_path: Path, target: str,
-                                          probes: str, method: str) -> None:
+@pytest.mark.parametrize(
+    ("target", "probes", "method"),
+    [
+        ("10.0.0.0/8", "arp", "arp"),  # on the local segment: the ARP sweep
+        ("11.0.0.0/8", "banners", "tcp-ping"),  # routed: the TCP connect check
+    ],
+)
+def test_a_slash_8_runs_in_bounded_memory(
+    slash8_netns: str, tmp_path: Path, target: str, probes: str, method: str
+) -> None:
     out = tmp_path / "scan.json"
     proc = subprocess.Popen(
-        ["ip", "netns", "exec", slash8_netns, sys.executable, "-m", "camscan", "scan", target,
-         "--yes", "--probes", probes, "--quiet", "--timeout", "0.2", "-o", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            "ip",
+            "netns",
+            "exec",
+            slash8_netns,
+            sys.executable,
+            "-m",
+            "camscan",
+            "scan",
+            target,
+            "--yes",
+            "--probes",
+            probes,
+            "--quiet",
+            "--timeout",
+            "0.2",
+            "-o",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     peak = 0.0
     try:
         deadline = time.monotonic() + 6
@@ -72,8 +101,12 @@ def test_a_slash_8_runs_in_bounded_memory(slash8_netns: str, tmp_path: Path, tar
 
 
 def test_beyond_the_ceiling_is_one_line_and_exit_2() -> None:
-    proc = subprocess.run([sys.executable, "-m", "camscan", "scan", "0.0.0.0/0", "--yes",
-                           "--quiet"], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "camscan", "scan", "0.0.0.0/0", "--yes", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "more than camscan scans" in proc.stderr
     assert proc.stdout == ""

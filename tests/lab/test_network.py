@@ -123,8 +123,9 @@ def arp_sweep(lab: Lab, ips: Iterable[str], wait_s: float = 1.0) -> dict[str, se
 
 def run_in(ns: str, *argv: str) -> str:
     """`ip -n NS argv` output."""
-    return subprocess.run(["ip", "-n", ns, *argv], check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(
+        ["ip", "-n", ns, *argv], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def _write_spec(root: Path, **files: str) -> Path:
@@ -138,8 +139,9 @@ def _write_spec(root: Path, **files: str) -> Path:
 @pytest.fixture(scope="module")
 def small_lab(lab_prefix: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """Two devices (tcp services, services of an unwritten kind) and 300 HTTP-serving fillers."""
-    spec = _write_spec(tmp_path_factory.mktemp("small"), tcp=TCP_SERVICES,
-                       future=UNWRITTEN_SERVICES)
+    spec = _write_spec(
+        tmp_path_factory.mktemp("small"), tcp=TCP_SERVICES, future=UNWRITTEN_SERVICES
+    )
     small = Lab(spec, lab_prefix[:-1] + "s-", hosts=300, filler_http=True, owner_pid=os.getpid())
     try:
         small.up()
@@ -150,9 +152,13 @@ def small_lab(lab_prefix: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 # ---- isolation ----------------------------------------------------------------------------
 
+
 def test_no_lab_interface_in_the_namespace_that_built_it(lab: Lab) -> None:
-    links = json.loads(subprocess.run(["ip", "-j", "-d", "link", "show"], check=True,
-                                      capture_output=True, text=True).stdout)
+    links = json.loads(
+        subprocess.run(
+            ["ip", "-j", "-d", "link", "show"], check=True, capture_output=True, text=True
+        ).stdout
+    )
     kinds = {link.get("linkinfo", {}).get("info_kind") for link in links}
     macs = {link.get("address") for link in links}
     assert not kinds & {"veth", "bridge", "macvlan"}
@@ -165,8 +171,9 @@ def test_no_default_route_in_any_lab_namespace(lab: Lab, small_lab: Lab) -> None
     for ns in lab.namespaces() + small_lab.namespaces():
         routes = json.loads(run_in(ns, "-j", "route", "show", "table", "all"))
         assert not [r for r in routes if r.get("dst") == "default"], ns
-    probe = subprocess.run(["ip", "-n", lab.scanner_netns, "route", "get", "192.0.2.1"],
-                           capture_output=True, text=True)
+    probe = subprocess.run(
+        ["ip", "-n", lab.scanner_netns, "route", "get", "192.0.2.1"], capture_output=True, text=True
+    )
     assert probe.returncode != 0 and "unreachable" in probe.stderr.lower()
 
 
@@ -179,7 +186,8 @@ def test_scanner_can_send_multicast_and_broadcast_without_a_default_route(lab: L
         assert sock.sendto(b"csa", ("239.255.255.250", 9)) == 3
         assert sock.sendto(b"csa", ("255.255.255.255", 9)) == 3
     assert {"224.0.0.0/4", "255.255.255.255"} <= {
-        r["dst"] for r in json.loads(run_in(lab.device("router").netns, "-j", "route"))}
+        r["dst"] for r in json.loads(run_in(lab.device("router").netns, "-j", "route"))
+    }
 
 
 def test_scanner_interface_has_spec_address_and_mac(lab: Lab) -> None:
@@ -189,6 +197,7 @@ def test_scanner_interface_has_spec_address_and_mac(lab: Lab) -> None:
 
 
 # ---- ARP ----------------------------------------------------------------------------------
+
 
 def test_every_device_answers_arp_for_its_own_ip_with_its_spec_mac(lab: Lab) -> None:
     devices = lab.devices
@@ -229,6 +238,7 @@ def test_filler_http_reply_leaves_by_the_fillers_own_mac(small_lab: Lab) -> None
 
 # ---- services -----------------------------------------------------------------------------
 
+
 def _read_all(ip: str, port: int, send: bytes = b"") -> bytes:
     conn = socket.create_connection((ip, port), timeout=3)
     with conn:
@@ -252,7 +262,9 @@ def test_a_kind_nobody_wrote_is_skipped_not_fatal(small_lab: Lab) -> None:
     assert status.up and status.runner_alive
     assert status.services_started == 3  # two tcp services and the fillers' HTTP
     assert sorted(s.split(":")[0] for s in status.services_skipped) == [
-        "banner-box csa-kind-nobody-wrote/9998", "future-box csa-kind-nobody-wrote/9999"]
+        "banner-box csa-kind-nobody-wrote/9998",
+        "future-box csa-kind-nobody-wrote/9999",
+    ]
     assert arp_sweep(small_lab, ["198.18.0.51"]) == {"198.18.0.51": {"b0:7c:8e:01:02:03"}}
 
 
@@ -266,18 +278,30 @@ def test_status_reports_neighbour_limits(small_lab: Lab) -> None:
 
 def test_cli_status_and_exec(lab: Lab) -> None:
     cli = [sys.executable, "-m", "camscan", "lab"]
-    out = subprocess.run([*cli, "status", "--json", "--prefix", lab.prefix], check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [*cli, "status", "--json", "--prefix", lab.prefix],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     status = json.loads(out)
     assert status["up"] and status["runner_alive"] and status["devices"] == len(lab.devices)
     assert len(status["namespaces"]) == len(lab.namespaces())
-    routes = subprocess.run([*cli, "exec", "--prefix", lab.prefix, "--", "ip", "-j", "route"],
-                            check=True, capture_output=True, text=True).stdout
+    routes = subprocess.run(
+        [*cli, "exec", "--prefix", lab.prefix, "--", "ip", "-j", "route"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert {r["dst"] for r in json.loads(routes)} == {
-        "198.18.0.0/15", "224.0.0.0/4", "255.255.255.255"}
+        "198.18.0.0/15",
+        "224.0.0.0/4",
+        "255.255.255.255",
+    }
 
 
 # ---- lifecycle ----------------------------------------------------------------------------
+
 
 def _processes_in(inodes: set[int]) -> list[int]:
     found = []
@@ -292,15 +316,17 @@ def _processes_in(inodes: set[int]) -> list[int]:
 
 
 def test_up_down_idempotent_and_down_cleans_up_after_a_crash(
-        lab_prefix: str, tmp_path: Path) -> None:
+    lab_prefix: str, tmp_path: Path
+) -> None:
     spec = _write_spec(tmp_path / "life", tcp=TCP_SERVICES)
     life = Lab(spec, lab_prefix[:-1] + "l-")
     first = life.up()
     assert first.up and life.up().runner_pid == first.runner_pid  # second up: a no-op
 
     # Crash: the runner dies hard, and a stray process lives in a device namespace.
-    stray = subprocess.Popen(["ip", "netns", "exec", life.device("banner-box").netns,
-                              "sleep", "60"])
+    stray = subprocess.Popen(
+        ["ip", "netns", "exec", life.device("banner-box").netns, "sleep", "60"]
+    )
     assert first.runner_pid is not None
     os.kill(first.runner_pid, signal.SIGKILL)
     deadline = time.monotonic() + 5
@@ -327,10 +353,13 @@ def test_up_down_idempotent_and_down_cleans_up_after_a_crash(
 
 
 def test_a_lab_whose_owner_dies_without_down_takes_itself_down(
-        lab_prefix: str, tmp_path: Path) -> None:
+    lab_prefix: str, tmp_path: Path
+) -> None:
     spec, prefix = _write_spec(tmp_path / "orphan"), lab_prefix[:-1] + "o-"
-    owner = ("import os; from camscan_lab.network import Lab; "
-             f"Lab({str(spec)!r}, {prefix!r}, owner_pid=os.getpid()).up()")
+    owner = (
+        "import os; from camscan_lab.network import Lab; "
+        f"Lab({str(spec)!r}, {prefix!r}, owner_pid=os.getpid()).up()"
+    )
     subprocess.run([sys.executable, "-c", owner], check=True)  # exits without `down`
     orphan = Lab(prefix=prefix)
     try:
@@ -338,8 +367,9 @@ def test_a_lab_whose_owner_dies_without_down_takes_itself_down(
         assert runner is not None
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and (
-                [n for n in netns.list_netns() if n.startswith(prefix)]
-                or proc_starttime(runner) is not None):
+            [n for n in netns.list_netns() if n.startswith(prefix)]
+            or proc_starttime(runner) is not None
+        ):
             time.sleep(0.1)
         assert not [n for n in netns.list_netns() if n.startswith(prefix)]
         assert proc_starttime(runner) is None and not (STATE_ROOT / prefix).exists()

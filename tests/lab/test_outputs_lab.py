@@ -40,8 +40,12 @@ REMOVED = ("hik-cam-stairs", "hp-printer")  # up for the first scan, down for th
 
 
 def _scan(lab: Lab, ndjson: io.StringIO | None = None) -> dict[str, Any]:
-    request = ScanRequest(targets=[lab.spec.scan_subnet], interface=lab.scanner_interface,
-                          site="Lab office", operator="lab test")
+    request = ScanRequest(
+        targets=[lab.spec.scan_subnet],
+        interface=lab.scanner_interface,
+        site="Lab office",
+        operator="lab test",
+    )
     observer = make_observer(ndjson_out=ndjson, stream=io.StringIO())
     with lab.in_scanner():
         scan = Scan(request, DISCOVERERS, PROBES, observer)
@@ -54,17 +58,21 @@ def _scan(lab: Lab, ndjson: io.StringIO | None = None) -> dict[str, Any]:
 
 def _truth(lab: Lab, maker: str) -> int:
     """Devices of `maker` in the scanned range (the report lists those outside it apart)."""
-    return sum(d.expect.get("maker") == maker and not d.spec.table.get("outside_scope", False)
-               for d in lab.devices)
+    return sum(
+        d.expect.get("maker") == maker and not d.spec.table.get("outside_scope", False)
+        for d in lab.devices
+    )
 
 
 def _set_link(lab: Lab, name: str, up: bool) -> None:
     ns = lab.device(name).netns
     if up:
         # Taking the link down dropped the on-link multicast/broadcast routes the lab adds.
-        for cmd in (["link", "set", IFNAME, "up"],
-                    ["route", "replace", "224.0.0.0/4", "dev", IFNAME],
-                    ["route", "replace", "255.255.255.255/32", "dev", IFNAME]):
+        for cmd in (
+            ["link", "set", IFNAME, "up"],
+            ["route", "replace", "224.0.0.0/4", "dev", IFNAME],
+            ["route", "replace", "255.255.255.255/32", "dev", IFNAME],
+        ):
             subprocess.run(["ip", "-n", ns, *cmd], check=True)
     else:
         subprocess.run(["ip", "-n", ns, "link", "set", IFNAME, "down"], check=True)
@@ -77,8 +85,7 @@ def lab_scan(lab: Lab) -> tuple[dict[str, Any], str]:
     return _scan(lab, stream), stream.getvalue()
 
 
-def test_lab_scan_json_and_ndjson_validate(lab: Lab, lab_scan: tuple[dict[str, Any], str]
-                                           ) -> None:
+def test_lab_scan_json_and_ndjson_validate(lab: Lab, lab_scan: tuple[dict[str, Any], str]) -> None:
     doc, ndjson = lab_scan
     validate_document(doc)
     assert doc["complete"] is True and len(doc["devices"]) >= len(lab.devices) - 2
@@ -120,8 +127,21 @@ def test_diff_of_two_lab_scans(lab: Lab, linked: None) -> None:
 
 
 def _cli(lab: Lab, *args: str) -> subprocess.Popen[str]:
-    argv = ["ip", "netns", "exec", lab.scanner_netns, sys.executable, "-m", "camscan", "scan",
-            lab.spec.scan_subnet, "--interface", lab.scanner_interface, "--quiet", *args]
+    argv = [
+        "ip",
+        "netns",
+        "exec",
+        lab.scanner_netns,
+        sys.executable,
+        "-m",
+        "camscan",
+        "scan",
+        lab.spec.scan_subnet,
+        "--interface",
+        lab.scanner_interface,
+        "--quiet",
+        *args,
+    ]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -155,7 +175,8 @@ def test_sigint_mid_scan_leaves_valid_incomplete_output(lab: Lab, fmt: str) -> N
 
 
 def test_report_of_a_lab_scan_shows_the_right_totals_in_chromium(
-        lab: Lab, lab_scan: tuple[dict[str, Any], str], tmp_path: Path) -> None:
+    lab: Lab, lab_scan: tuple[dict[str, Any], str], tmp_path: Path
+) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.fail("Chromium is not installed: run scripts/install-system-deps --test")
@@ -163,19 +184,45 @@ def test_report_of_a_lab_scan_shows_the_right_totals_in_chromium(
     report = tmp_path / "report.html"
     write_report([doc], report)
     hik, dahua = _truth(lab, "Hikvision"), _truth(lab, "Dahua")
-    argv = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'p'}"]
+    argv = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path / 'p'}",
+    ]
     env = {**os.environ, "HOME": str(tmp_path)}
-    dom = subprocess.run([*argv, "--dump-dom", report.as_uri()], capture_output=True, text=True,
-                         timeout=120, check=True, env=env).stdout
+    dom = subprocess.run(
+        [*argv, "--dump-dom", report.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env=env,
+    ).stdout
     assert f"This scan found {hik} Hikvision and {dahua} Dahua devices" in dom
     assert f'data-total="Hikvision"><span class="big">{hik}</span>' in dom
     assert f'data-total="Dahua"><span class="big">{dahua}</span>' in dom
     shot = tmp_path / "report.png"
-    subprocess.run([*argv, f"--screenshot={shot}", "--window-size=1280,3200",
-                    "--hide-scrollbars", report.as_uri()], capture_output=True, timeout=120,
-                   check=True, env=env)
+    subprocess.run(
+        [
+            *argv,
+            f"--screenshot={shot}",
+            "--window-size=1280,3200",
+            "--hide-scrollbars",
+            report.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+        env=env,
+    )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 60_000
     if keep := os.environ.get("CAMSCAN_SCREENSHOT_DIR"):
         shutil.copy(shot, Path(keep) / "lab-report.png")

@@ -34,14 +34,30 @@ def recorded(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[s
     """An active scan of the lab, and the pcap an AF_PACKET recorder wrote meanwhile."""
     tmp = tmp_path_factory.mktemp("passive")
     pcap, active = tmp / "scan.pcap", tmp / "active.json"
-    rec = subprocess.Popen(in_scanner(lab, "-m", "camscan_lab.recorder", lab.scanner_interface,
-                                      str(pcap), "120"), stdout=subprocess.PIPE, text=True)
+    rec = subprocess.Popen(
+        in_scanner(lab, "-m", "camscan_lab.recorder", lab.scanner_interface, str(pcap), "120"),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert rec.stdout is not None and rec.stdout.readline().strip() == "recording"
-        proc = subprocess.run(in_scanner(lab, "-m", "camscan", "scan", lab.spec.scan_subnet,
-                                         "--interface", lab.scanner_interface, "--quiet",
-                                         "-o", str(active)),
-                              capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            in_scanner(
+                lab,
+                "-m",
+                "camscan",
+                "scan",
+                lab.spec.scan_subnet,
+                "--interface",
+                lab.scanner_interface,
+                "--quiet",
+                "-o",
+                str(active),
+            ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert proc.returncode == 0, proc.stderr
     finally:
         rec.send_signal(signal.SIGTERM)
@@ -52,18 +68,30 @@ def recorded(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[s
 
 
 def verdicts(doc: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
-    return {d["ip"]: (d["mac"], d["verdict"]["maker"], d["verdict"]["brand"],
-                      d["verdict"]["device_type"], d["verdict"]["confidence"],
-                      d["verdict"]["model"]) for d in doc["devices"]}
+    return {
+        d["ip"]: (
+            d["mac"],
+            d["verdict"]["maker"],
+            d["verdict"]["brand"],
+            d["verdict"]["device_type"],
+            d["verdict"]["confidence"],
+            d["verdict"]["model"],
+        )
+        for d in doc["devices"]
+    }
 
 
 def test_capture_of_a_lab_scan_gives_the_scans_verdicts(
-        lab: Lab, recorded: tuple[dict[str, Any], Path], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    lab: Lab, recorded: tuple[dict[str, Any], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     active, pcap = recorded
     out = tmp_path / "passive.json"
-    proc = subprocess.run([sys.executable, "-m", "camscan", "pcap", str(pcap), "-q", "-o",
-                           str(out)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "camscan", "pcap", str(pcap), "-q", "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     passive = json.loads(out.read_text())
     validate_document(passive)
@@ -101,8 +129,9 @@ def quiet_port(lab: Lab) -> Iterator[str]:
         subprocess.run([*sysctl, "net.ipv6.conf.all.disable_ipv6=1"], check=True)
         subprocess.run([*sysctl, "net.ipv6.conf.default.disable_ipv6=1"], check=True)
         hub = ["ip", "-n", lab.hub_netns, "link"]
-        subprocess.run([*hub, "add", "lsn0", "type", "veth", "peer", "name", "eth0", "netns",
-                        ns], check=True)
+        subprocess.run(
+            [*hub, "add", "lsn0", "type", "veth", "peer", "name", "eth0", "netns", ns], check=True
+        )
         subprocess.run([*hub, "set", "lsn0", "master", BRIDGE, "up"], check=True)
         subprocess.run(["ip", "-n", ns, "link", "set", "eth0", "up"], check=True)
         yield ns
@@ -111,9 +140,12 @@ def quiet_port(lab: Lab) -> Iterator[str]:
 
 
 def _tx_packets(ns: str) -> int:
-    out = subprocess.run(["ip", "netns", "exec", ns, "cat",
-                          "/sys/class/net/eth0/statistics/tx_packets"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["ip", "netns", "exec", ns, "cat", "/sys/class/net/eth0/statistics/tx_packets"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return int(out)
 
 
@@ -122,34 +154,73 @@ def _wait_for_packet_socket(ns: str, timeout_s: float = 6.0) -> None:
     varies with the machine's load)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        table = subprocess.run(["ip", "netns", "exec", ns, "cat", "/proc/net/packet"],
-                               capture_output=True, text=True, check=True).stdout
+        table = subprocess.run(
+            ["ip", "netns", "exec", ns, "cat", "/proc/net/packet"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         if len(table.splitlines()) > 1:
             return
         time.sleep(0.1)
     pytest.fail("the listener opened no packet socket")
 
 
-def test_listen_sends_nothing_and_streams_devices(lab: Lab, quiet_port: str,
-                                                  tmp_path: Path) -> None:
+def test_listen_sends_nothing_and_streams_devices(
+    lab: Lab, quiet_port: str, tmp_path: Path
+) -> None:
     device = lab.spec.devices[0]
     out = tmp_path / "listen.ndjson"
     assert _tx_packets(quiet_port) == 0
-    listener = subprocess.Popen(["ip", "netns", "exec", quiet_port, sys.executable, "-m",
-                                 "camscan", "listen", "--interface", "eth0", "--duration", "8s",
-                                 "--format", "ndjson", "-q", "-o", str(out)],
-                                stderr=subprocess.PIPE, text=True)
+    listener = subprocess.Popen(
+        [
+            "ip",
+            "netns",
+            "exec",
+            quiet_port,
+            sys.executable,
+            "-m",
+            "camscan",
+            "listen",
+            "--interface",
+            "eth0",
+            "--duration",
+            "8s",
+            "--format",
+            "ndjson",
+            "-q",
+            "-o",
+            str(out),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     # A device that speaks unasked: an SSDP NOTIFY from one lab device's namespace.
-    notify = ("NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nNT: upnp:rootdevice\r\n"
-              f"USN: uuid:passive-test::upnp:rootdevice\r\nLOCATION: http://{device.ip}/d.xml"
-              "\r\nNTS: ssdp:alive\r\nSERVER: Linux/3.0 UPnP/1.0 App-webs/\r\n\r\n")
-    sender = ("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
-              "s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1); "
-              f"s.sendto({notify.encode()!r}, ('239.255.255.250', 1900))")
+    notify = (
+        "NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nNT: upnp:rootdevice\r\n"
+        f"USN: uuid:passive-test::upnp:rootdevice\r\nLOCATION: http://{device.ip}/d.xml"
+        "\r\nNTS: ssdp:alive\r\nSERVER: Linux/3.0 UPnP/1.0 App-webs/\r\n\r\n"
+    )
+    sender = (
+        "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+        "s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1); "
+        f"s.sendto({notify.encode()!r}, ('239.255.255.250', 1900))"
+    )
     _wait_for_packet_socket(quiet_port)
     for _ in range(2):
-        subprocess.run(["ip", "netns", "exec", device_netns(lab.prefix, device.name),
-                        sys.executable, "-c", sender], check=True, timeout=20)
+        subprocess.run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                device_netns(lab.prefix, device.name),
+                sys.executable,
+                "-c",
+                sender,
+            ],
+            check=True,
+            timeout=20,
+        )
     _, err = listener.communicate(timeout=60)
     assert listener.returncode == 0, err
     assert _tx_packets(quiet_port) == 0, "the listener sent frames"
@@ -159,16 +230,35 @@ def test_listen_sends_nothing_and_streams_devices(lab: Lab, quiet_port: str,
     assert lines[0]["type"] == "header" and lines[-1]["type"] == "summary"
     assert lines[0]["scope"]["passive"]["statement"] == "passive: listened on eth0 for 8s"
     devices = [line for line in lines if line["type"] == "device"]
-    got = {(e["key"], e["value"]) for d in devices if d["ip"] == device.ip
-           for e in d["evidence"]}
+    got = {(e["key"], e["value"]) for d in devices if d["ip"] == device.ip for e in d["evidence"]}
     assert ("upnp.usn", "uuid:passive-test::upnp:rootdevice") in got, lines
 
 
 def _as_nobody(lab: Lab, caps: str, out: Path) -> subprocess.CompletedProcess[str]:
-    argv = ["ip", "netns", "exec", lab.scanner_netns, "setpriv", "--reuid=65534",
-            "--regid=65534", "--clear-groups", f"--inh-caps={caps}", f"--ambient-caps={caps}",
-            f"--bounding-set={caps}", sys.executable, "-m", "camscan", "listen", "--interface",
-            lab.scanner_interface, "--duration", "1s", "-q", "-o", str(out)]
+    argv = [
+        "ip",
+        "netns",
+        "exec",
+        lab.scanner_netns,
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        f"--inh-caps={caps}",
+        f"--ambient-caps={caps}",
+        f"--bounding-set={caps}",
+        sys.executable,
+        "-m",
+        "camscan",
+        "listen",
+        "--interface",
+        lab.scanner_interface,
+        "--duration",
+        "1s",
+        "-q",
+        "-o",
+        str(out),
+    ]
     return subprocess.run(argv, capture_output=True, text=True, timeout=60)
 
 
@@ -184,11 +274,11 @@ def test_listen_needs_only_cap_net_raw(lab: Lab) -> None:
         assert refused.returncode == 1
         assert refused.stderr.strip().splitlines() == [
             "camscan: error: listening needs CAP_NET_RAW (run as root, or setcap "
-            "cap_net_raw+ep on the Python interpreter)"]
+            "cap_net_raw+ep on the Python interpreter)"
+        ]
 
 
-def test_scan_passive_too_keeps_hosts_it_heard_but_did_not_probe(lab: Lab,
-                                                                 tmp_path: Path) -> None:
+def test_scan_passive_too_keeps_hosts_it_heard_but_did_not_probe(lab: Lab, tmp_path: Path) -> None:
     # Three targets; every other device answers the scan's multicast queries, and only SADP
     # and DHIP replies are kept by an active scan for addresses outside its targets.
     first = sorted(lab.spec.devices, key=lambda d: tuple(map(int, d.ip.split("."))))[0]
@@ -196,14 +286,30 @@ def test_scan_passive_too_keeps_hosts_it_heard_but_did_not_probe(lab: Lab,
     docs = {}
     for name, extra in (("active", []), ("passive", ["--passive-too"])):
         out = tmp_path / f"{name}.json"
-        proc = subprocess.run(in_scanner(lab, "-m", "camscan", "scan", targets, "--interface",
-                                         lab.scanner_interface, "--quiet", "-o", str(out),
-                                         *extra), capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            in_scanner(
+                lab,
+                "-m",
+                "camscan",
+                "scan",
+                targets,
+                "--interface",
+                lab.scanner_interface,
+                "--quiet",
+                "-o",
+                str(out),
+                *extra,
+            ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert proc.returncode == 0, proc.stderr
         docs[name] = json.loads(out.read_text())
     validate_document(docs["passive"])
     assert docs["passive"]["scope"]["passive"]["statement"] == (
-        f"passive: also listened on {lab.scanner_interface} during the scan")
+        f"passive: also listened on {lab.scanner_interface} during the scan"
+    )
     assert "passive" not in docs["active"]["scope"]
     active = {d["ip"]: d for d in docs["active"]["devices"]}
     heard = {d["ip"]: d for d in docs["passive"]["devices"]}

@@ -20,19 +20,31 @@ from camscan_lab.network import Lab
 pytestmark = pytest.mark.lab
 
 
-
-
 def scan_argv(lab: Lab, *extra: str) -> list[str]:
-    return ["ip", "netns", "exec", lab.scanner_netns, sys.executable, "-m", "camscan", "scan",
-            lab.spec.scan_subnet, "--interface", lab.scanner_interface, "--quiet", *extra]
+    return [
+        "ip",
+        "netns",
+        "exec",
+        lab.scanner_netns,
+        sys.executable,
+        "-m",
+        "camscan",
+        "scan",
+        lab.spec.scan_subnet,
+        "--interface",
+        lab.scanner_interface,
+        "--quiet",
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
 def scan_doc(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("scan") / "scan.json"
     t = time.monotonic()
-    proc = subprocess.run(scan_argv(lab, "-o", str(out)), capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        scan_argv(lab, "-o", str(out)), capture_output=True, text=True, timeout=120
+    )
     elapsed = time.monotonic() - t
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "", "with -o nothing goes to stdout"
@@ -58,8 +70,9 @@ def test_every_device_found_with_its_mac(lab: Lab, scan_doc: dict[str, Any]) -> 
     found = by_ip(scan_doc)
     missing = [d.name for d in lab.spec.devices if d.ip not in found]
     assert missing == []
-    wrong_mac = [(d.name, found[d.ip]["mac"]) for d in lab.spec.devices
-                 if found[d.ip]["mac"] != d.mac]
+    wrong_mac = [
+        (d.name, found[d.ip]["mac"]) for d in lab.spec.devices if found[d.ip]["mac"] != d.mac
+    ]
     assert wrong_mac == []
     spec_ips = {d.ip for d in lab.spec.devices}
     assert set(found) - spec_ips == set(), "no phantom hosts"
@@ -95,9 +108,12 @@ def test_no_device_is_given_a_wrong_type(lab: Lab, scan_doc: dict[str, Any]) -> 
 
 def test_no_negative_is_called_hikvision_or_dahua(lab: Lab, scan_doc: dict[str, Any]) -> None:
     found = by_ip(scan_doc)
-    false_positives = [d.name for d in lab.spec.devices
-                       if d.expect.get("maker") not in TARGET_MAKERS
-                       and found[d.ip]["verdict"]["maker"] in TARGET_MAKERS]
+    false_positives = [
+        d.name
+        for d in lab.spec.devices
+        if d.expect.get("maker") not in TARGET_MAKERS
+        and found[d.ip]["verdict"]["maker"] in TARGET_MAKERS
+    ]
     assert false_positives == []
 
 
@@ -109,7 +125,8 @@ def test_outside_scope_devices_are_flagged(lab: Lab, scan_doc: dict[str, Any]) -
 
 
 def test_hostile_devices_are_reported_and_the_scan_stays_in_budget(
-        lab: Lab, scan_doc: dict[str, Any]) -> None:
+    lab: Lab, scan_doc: dict[str, Any]
+) -> None:
     found = by_ip(scan_doc)
     for dev in lab.spec.devices:
         if dev.role == "hostile":
@@ -120,25 +137,45 @@ def test_hostile_devices_are_reported_and_the_scan_stays_in_budget(
 
 def test_every_item_a_verdict_cites_is_in_the_device_evidence(scan_doc: dict[str, Any]) -> None:
     cited = sum(len(d["verdict"]["decided_by"]) for d in scan_doc["devices"])
-    missing = {d["ip"]: [f"{m['key']}={m['value'][:40]!r}" for m in uncited(d)]
-               for d in scan_doc["devices"] if uncited(d)}
+    missing = {
+        d["ip"]: [f"{m['key']}={m['value'][:40]!r}" for m in uncited(d)]
+        for d in scan_doc["devices"]
+        if uncited(d)
+    }
     assert cited > 100 and missing == {}
 
 
 def test_offline_identify_agrees_with_the_live_verdicts(scan_doc: dict[str, Any]) -> None:
-    lines = [json.dumps({"host": d["ip"], "key": ev["key"], "value": ev["value"],
-                         "source": ev["source"], "port": ev["port"]})
-             for d in scan_doc["devices"] for ev in d["evidence"]]
-    proc = subprocess.run([sys.executable, "-m", "camscan", "identify"],
-                          input="\n".join(lines) + "\n", capture_output=True, text=True,
-                          timeout=60)
+    lines = [
+        json.dumps(
+            {
+                "host": d["ip"],
+                "key": ev["key"],
+                "value": ev["value"],
+                "source": ev["source"],
+                "port": ev["port"],
+            }
+        )
+        for d in scan_doc["devices"]
+        for ev in d["evidence"]
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "camscan", "identify"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     offline = {v["host"]: v for v in map(json.loads, proc.stdout.splitlines())}
     for d in scan_doc["devices"]:
         live = d["verdict"]
         off = offline[d["ip"]]
         assert (off["maker"], off["brand"], off["confidence"]) == (
-            live["maker"], live["brand"], live["confidence"]), d["ip"]
+            live["maker"],
+            live["brand"],
+            live["confidence"],
+        ), d["ip"]
 
 
 def _interrupt(argv: list[str], after_s: float, out: Path) -> int:
@@ -151,8 +188,7 @@ def _interrupt(argv: list[str], after_s: float, out: Path) -> int:
     return proc.returncode
 
 
-def test_sigint_mid_scan_leaves_a_valid_incomplete_json_document(
-        lab: Lab, tmp_path: Path) -> None:
+def test_sigint_mid_scan_leaves_a_valid_incomplete_json_document(lab: Lab, tmp_path: Path) -> None:
     out = tmp_path / "stdout.json"
     # Interrupt during the discovery window, after the ARP sweep has answers.
     code = _interrupt(scan_argv(lab, "--window", "10"), 4.5, out)
@@ -176,9 +212,12 @@ def test_sigint_mid_scan_leaves_a_valid_ndjson_stream(lab: Lab, tmp_path: Path) 
 
 
 def test_fail_on_found_exits_3(lab: Lab) -> None:
-    proc = subprocess.run(scan_argv(lab, "--probes", "sadp", "--window", "1",
-                                    "--fail-on-found"),
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        scan_argv(lab, "--probes", "sadp", "--window", "1", "--fail-on-found"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 3, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["summary"]["hikvision"] >= 1
@@ -187,12 +226,17 @@ def test_fail_on_found_exits_3(lab: Lab) -> None:
 def test_without_cap_net_raw_the_scan_refuses_in_one_line(lab: Lab) -> None:
     argv = scan_argv(lab)
     inner = " ".join(argv[4:])  # after `ip netns exec NS`
-    proc = subprocess.run([*argv[:4], "capsh", "--drop=cap_net_raw", "--", "-c", inner],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [*argv[:4], "capsh", "--drop=cap_net_raw", "--", "-c", inner],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr.strip() == (
-        "camscan: error: ARP sweep needs root or CAP_NET_RAW (raw AF_PACKET socket)")
+        "camscan: error: ARP sweep needs root or CAP_NET_RAW (raw AF_PACKET socket)"
+    )
 
 
 def _evidence(device: dict[str, Any], key: str) -> list[str]:
@@ -200,7 +244,8 @@ def _evidence(device: dict[str, Any], key: str) -> list[str]:
 
 
 def test_records_naming_other_addresses_stay_notes_on_their_sender(
-        scan_doc: dict[str, Any]) -> None:
+    scan_doc: dict[str, Any],
+) -> None:
     found = by_ip(scan_doc)
     assert "198.18.0.250" not in found and "198.18.0.2" not in found  # free, the scanner's
     liar = found["198.18.0.98"]
@@ -226,14 +271,18 @@ def test_unknown_xml_encodings_cost_their_sender_only(scan_doc: dict[str, Any]) 
 def test_a_redos_device_is_reported_like_any_other_host(scan_doc: dict[str, Any]) -> None:
     redos = by_ip(scan_doc)["198.18.0.97"]
     assert redos["verdict"]["maker"] is None
-    answers = [ev["value"] for ev in redos["evidence"]
-               if ev["key"] == "http.response" or ev["key"].startswith("http.path.")]
+    answers = [
+        ev["value"]
+        for ev in redos["evidence"]
+        if ev["key"] == "http.response" or ev["key"].startswith("http.path.")
+    ]
     assert len(answers) >= 2
     assert all(a.startswith("HTTP/1.1 401 Unauthorized\r\nServer: redos\r\n") for a in answers)
 
 
 def test_onvif_credentials_reach_only_attributed_cameras_signed_in_our_time(
-        lab: Lab, tmp_path: Path) -> None:
+    lab: Lab, tmp_path: Path
+) -> None:
     import os
 
     from camscan_lab.personalities.hostile import token_log
@@ -243,8 +292,13 @@ def test_onvif_credentials_reach_only_attributed_cameras_signed_in_our_time(
     log.unlink(missing_ok=True)
     out = tmp_path / "scan.json"
     env = {**os.environ, "CAMSCAN_ONVIF_PASSWORD": "lab-only-password"}
-    proc = subprocess.run(scan_argv(lab, "-o", str(out), "--onvif-user", "admin"),
-                          capture_output=True, text=True, timeout=120, env=env)
+    proc = subprocess.run(
+        scan_argv(lab, "-o", str(out), "--onvif-user", "admin"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
     found = by_ip(doc)
@@ -254,8 +308,9 @@ def test_onvif_credentials_reach_only_attributed_cameras_signed_in_our_time(
         v = found[ip]["verdict"]
         assert v["confidence"] in ("confirmed", "likely"), (ip, v)
         assert v["device_type"] in ("camera", "nvr/dvr"), (ip, v)
-        assert any(note.startswith(f"credentials sent to {ip} ")
-                   for note in doc["stats"]["onvif"]["notes"])
+        assert any(
+            note.startswith(f"credentials sent to {ip} ") for note in doc["stats"]["onvif"]["notes"]
+        )
     # The device a day ahead is reported, gets no token, and no token is made in its time.
     offset = _evidence(found[liar.ip], "onvif.clock_offset")
     assert len(offset) == 1 and offset[0].startswith("+86") and "ahead" in offset[0]

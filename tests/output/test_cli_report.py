@@ -36,7 +36,8 @@ def test_report_writes_html(scans: tuple[Path, Path], tmp_path: Path) -> None:
 
 
 def test_report_pdf_without_weasyprint_is_one_line_exit_1(
-        scans: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    scans: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(sys.modules, "weasyprint", None)
     res = runner.invoke(app, ["report", str(scans[0]), "-o", str(tmp_path / "r.pdf")])
     assert res.exit_code == 1
@@ -71,7 +72,9 @@ def test_diff_and_history_from_the_inventory(scans: tuple[Path, Path], tmp_path:
     res = runner.invoke(app, ["history", "--db", str(db)])
     assert res.exit_code == 0, res.output
     assert [(s["id"], s["site"]) for s in json.loads(res.stdout)] == [
-        (1, "Town Hall"), (2, "Town Hall")]
+        (1, "Town Hall"),
+        (2, "Town Hall"),
+    ]
     assert "2 stored scans" in res.stderr
 
 
@@ -95,8 +98,9 @@ def test_diff_of_a_missing_scan_id(tmp_path: Path, scans: tuple[Path, Path]) -> 
     assert res.exit_code == 1 and "no scan 7" in res.stderr
 
 
-def test_a_hostile_scan_file_is_a_one_line_error(tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_hostile_scan_file_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from camscan.cli import main
 
     deep = tmp_path / "deep.json"
@@ -117,9 +121,16 @@ def _altered(src: Path, dst: Path, change: str) -> Path:
     elif change == "bad-confidence":
         doc["devices"][0]["verdict"]["confidence"] = "<b>certain</b>\n" * 50
     else:  # an NDJSON stream from a newer major version
-        (dst.with_suffix(".ndjson")).write_text(json.dumps(
-            {"type": "header", **{k: doc[k] for k in ("schema_version", "tool")},
-             "schema_version": "2.0"}) + "\n")
+        (dst.with_suffix(".ndjson")).write_text(
+            json.dumps(
+                {
+                    "type": "header",
+                    **{k: doc[k] for k in ("schema_version", "tool")},
+                    "schema_version": "2.0",
+                }
+            )
+            + "\n"
+        )
         return dst.with_suffix(".ndjson")
     dst.write_text(json.dumps(doc))
     return dst
@@ -128,13 +139,20 @@ def _altered(src: Path, dst: Path, change: str) -> Path:
 @pytest.mark.parametrize("change", ["version", "no-version", "bad-confidence", "ndjson-v2"])
 @pytest.mark.parametrize("command", ["report", "diff"])
 def test_a_document_off_the_schema_is_refused_in_one_line(
-        command: str, change: str, scans: tuple[Path, Path], tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    command: str,
+    change: str,
+    scans: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from camscan.cli import main
 
     bad = _altered(scans[0], tmp_path / "bad.json", change)
-    argv = (["report", str(bad), "-o", str(tmp_path / "r.html")] if command == "report"
-            else ["diff", str(scans[1]), str(bad)])
+    argv = (
+        ["report", str(bad), "-o", str(tmp_path / "r.html")]
+        if command == "report"
+        else ["diff", str(scans[1]), str(bad)]
+    )
     with pytest.raises(SystemExit) as exc:
         main(argv)
     out, err = capsys.readouterr()

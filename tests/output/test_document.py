@@ -43,8 +43,20 @@ def test_document_matches_golden_file(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_top_level_key_order_is_the_schema_order() -> None:
     assert list(_doc()) == [
-        "schema_version", "tool", "fingerprints", "site", "operator", "started", "scope",
-        "finished", "complete", "stats", "summary", "devices", "errors"]
+        "schema_version",
+        "tool",
+        "fingerprints",
+        "site",
+        "operator",
+        "started",
+        "scope",
+        "finished",
+        "complete",
+        "stats",
+        "summary",
+        "devices",
+        "errors",
+    ]
     assert _doc()["schema_version"] == SCHEMA_VERSION
 
 
@@ -53,13 +65,16 @@ def test_document_validates_against_schema() -> None:
     validate_document(_doc(complete=False))
 
 
-@pytest.mark.parametrize("breakage", [
-    lambda d: d.pop("summary"),
-    lambda d: d["devices"][0]["verdict"].__setitem__("confidence", "pretty sure"),
-    lambda d: d["devices"][0].__setitem__("mac", "44-19-B6-3A-10-01"),
-    lambda d: d.__setitem__("schema_version", "2.0"),
-    lambda d: d["scope"].__setitem__("surprise", 1),
-])
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        lambda d: d.pop("summary"),
+        lambda d: d["devices"][0]["verdict"].__setitem__("confidence", "pretty sure"),
+        lambda d: d["devices"][0].__setitem__("mac", "44-19-B6-3A-10-01"),
+        lambda d: d.__setitem__("schema_version", "2.0"),
+        lambda d: d["scope"].__setitem__("surprise", 1),
+    ],
+)
 def test_schema_rejects_a_broken_document(breakage: object) -> None:
     doc = copy.deepcopy(_doc())
     breakage(doc)  # type: ignore[operator]
@@ -89,13 +104,23 @@ def test_summary_counts() -> None:
 def test_devices_are_ordered_by_address_and_verdict_carries_evidence() -> None:
     devices = _doc()["devices"]
     assert [d["ip"] for d in devices] == [
-        "198.18.0.11", "198.18.0.31", "198.18.0.40", "198.18.0.45", "198.18.0.60", "198.18.1.15"]
+        "198.18.0.11",
+        "198.18.0.31",
+        "198.18.0.40",
+        "198.18.0.45",
+        "198.18.0.60",
+        "198.18.1.15",
+    ]
     lorex = devices[1]["verdict"]
     assert (lorex["maker"], lorex["brand"], lorex["white_label"]) == ("Dahua", "Lorex", True)
     assert lorex["decided_by"][0]["fingerprint_id"] == "dhip.vendor.lorex"
     first = lorex["decided_by"][0]
     assert (first["source"], first["key"], first["value"], first["port"]) == (
-        "dhip", "dhip.vendor", "Lorex", 37810)
+        "dhip",
+        "dhip.vendor",
+        "Lorex",
+        37810,
+    )
     assert first["sets"] == {"maker": "Dahua", "brand": "Lorex"}
 
 

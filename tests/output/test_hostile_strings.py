@@ -38,8 +38,9 @@ class _Page(HTMLParser):
 
 def _result(model: str, brand: str, title: str) -> ScanResult:
     dev = hikvision_camera()
-    dev.verdict = replace(dev.verdict, model=model or None, brand=brand or None,
-                          firmware=title or None)
+    dev.verdict = replace(
+        dev.verdict, model=model or None, brand=brand or None, firmware=title or None
+    )
     dev.evidence.append(Evidence(dev.ip, "http", "http.title", title, 80))
     return replace(sample_result(), devices=[dev])
 
@@ -60,8 +61,9 @@ def test_outputs_stay_inert(model: str, brand: str, title: str) -> None:
     result = _result(model, brand, title)
     doc = build_document(result)
     for profile in PROFILES:
-        cells = [c for row in csv.reader(io.StringIO(csv_text(doc, profile), newline=""))
-                 for c in row]
+        cells = [
+            c for row in csv.reader(io.StringIO(csv_text(doc, profile), newline="")) for c in row
+        ]
         assert not [c for c in cells if c.startswith(FORMULA_START)]
     buf = io.StringIO()
     write_all(result, buf)

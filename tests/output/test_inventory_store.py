@@ -24,14 +24,19 @@ def test_store_list_load_round_trip(tmp_path: Path) -> None:
     with Inventory(db) as inv:
         scans = inv.scans()
         assert [(s.id, s.site, s.complete, s.devices, s.hikvision, s.dahua) for s in scans] == [
-            (1, "Town Hall", True, 6, 2, 2), (2, "Depot", False, 6, 2, 2)]
+            (1, "Town Hall", True, 6, 2, 2),
+            (2, "Depot", False, 6, 2, 2),
+        ]
         assert scans[0].started == "2026-11-23T02:00:00+00:00"
         assert inv.load(1) == first
         assert inv.load(2)["complete"] is False
         with pytest.raises(InventoryError, match="no scan 3"):
             inv.load(3)
-    rows = sqlite3.connect(db).execute(
-        "SELECT ip FROM devices WHERE scan_id = 1 AND maker = 'Dahua' ORDER BY ip").fetchall()
+    rows = (
+        sqlite3.connect(db)
+        .execute("SELECT ip FROM devices WHERE scan_id = 1 AND maker = 'Dahua' ORDER BY ip")
+        .fetchall()
+    )
     assert rows == [("198.18.0.31",), ("198.18.0.45",)]
     assert store_document(first, db) == 3
 

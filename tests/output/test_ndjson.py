@@ -49,10 +49,13 @@ def test_complete_stream_shape() -> None:
     assert lines[0]["scope"]["targets"] == ["198.18.0.0/24"]
 
 
-@pytest.mark.parametrize(("exc", "says"), [
-    (KeyboardInterrupt(), "interrupted"),
-    (RuntimeError("socket exploded"), "fatal error: RuntimeError: socket exploded"),
-])
+@pytest.mark.parametrize(
+    ("exc", "says"),
+    [
+        (KeyboardInterrupt(), "interrupted"),
+        (RuntimeError("socket exploded"), "fatal error: RuntimeError: socket exploded"),
+    ],
+)
 def test_interrupted_stream_is_valid_and_says_incomplete(exc: BaseException, says: str) -> None:
     result = sample_result()
     buf = io.StringIO()
@@ -109,8 +112,9 @@ with NdjsonWriter(sys.stdout) as w:
 
 
 def test_sigint_mid_scan_leaves_valid_output_marked_incomplete() -> None:
-    proc = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     first = [proc.stdout.readline() for _ in range(3)]  # header + 2 devices, flushed as written
     time.sleep(0.1)
@@ -151,8 +155,10 @@ def test_a_file_that_fills_up_hands_every_line_to_stdout(room: int) -> None:
     writer.finish(result)
     assert writer.fell_back
     assert stdout.getvalue() == whole.getvalue()  # from the header on, nothing lost
-    assert warnings == ["camscan: error: cannot write scan.ndjson: No space left on device; "
-                        "writing the stream to stdout instead"]
+    assert warnings == [
+        "camscan: error: cannot write scan.ndjson: No space left on device; "
+        "writing the stream to stdout instead"
+    ]
 
 
 def test_without_a_fallback_a_failing_stream_still_raises() -> None:

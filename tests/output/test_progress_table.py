@@ -58,8 +58,10 @@ class _Scan:
 def test_observer_streams_ndjson_and_closes_it_on_interrupt() -> None:
     result = sample_result()
     out = io.StringIO()
-    with pytest.raises(KeyboardInterrupt), make_observer(ndjson_out=out,
-                                                         stream=io.StringIO()) as obs:
+    with (
+        pytest.raises(KeyboardInterrupt),
+        make_observer(ndjson_out=out, stream=io.StringIO()) as obs,
+    ):
         obs.header(_Scan(result.scope, result.started, _Request()))
         obs.start_phase("probes", 6)
         obs.device_final(result.devices[0])
@@ -88,8 +90,10 @@ def test_table_shows_device_strings_as_inert_text() -> None:
     dev.ip = "198.18.0.66"
     dev.verdict = replace(dev.verdict, model="[bold red]X[/] \x1b[2J\x1b]0;owned\x07")
     buf = io.StringIO()
-    print_table(with_device(sample_result(), dev),
-                Console(file=buf, width=250, color_system=None, force_terminal=False))
+    print_table(
+        with_device(sample_result(), dev),
+        Console(file=buf, width=250, color_system=None, force_terminal=False),
+    )
     text = buf.getvalue()
     assert "[bold red]X[/]" in text  # markup printed, not interpreted
     assert "\x1b" not in text and "\x07" not in text

@@ -34,9 +34,20 @@ def _chromium() -> str:
 
 def _run_chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     profile = tmp / "profile"
-    argv = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--disable-dev-shm-usage", f"--user-data-dir={profile}", *args]
+    argv = [
+        _chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        *args,
+    ]
     env = {**os.environ, "HOME": str(tmp)}
     return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False, env=env)
 
@@ -46,9 +57,9 @@ def _png_size_and_variety(data: bytes) -> tuple[int, int, int]:
     width, height = struct.unpack(">II", data[16:24])
     idat, pos = b"", 8
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
         if kind == b"IDAT":
-            idat += data[pos + 8:pos + 8 + length]
+            idat += data[pos + 8 : pos + 8 + length]
         pos += 12 + length
     return width, height, len(set(zlib.decompress(idat)))
 
@@ -76,8 +87,13 @@ def test_rendered_dom_has_the_totals(report: Path, tmp_path: Path) -> None:
 
 def test_screenshot_shows_a_rendered_page(report: Path, tmp_path: Path) -> None:
     shot = tmp_path / "report.png"
-    proc = _run_chromium(tmp_path, f"--screenshot={shot}", f"--window-size={WIDTH},{HEIGHT}",
-                         "--hide-scrollbars", report.as_uri())
+    proc = _run_chromium(
+        tmp_path,
+        f"--screenshot={shot}",
+        f"--window-size={WIDTH},{HEIGHT}",
+        "--hide-scrollbars",
+        report.as_uri(),
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     data = shot.read_bytes()
     width, height, variety = _png_size_and_variety(data)

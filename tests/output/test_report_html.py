@@ -23,24 +23,45 @@ def _summary(hik: int, dahua: int, white: dict[str, int], devices: int = 100) ->
     return s
 
 
-@pytest.mark.parametrize(("summary", "scans", "sentence"), [
-    (_summary(37, 12, {"Lorex": 5}), 1,
-     "This scan found 37 Hikvision and 12 Dahua devices, 5 of them sold as Lorex."),
-    (_summary(3, 2, {"Lorex": 2, "EZVIZ": 1}), 1,
-     "This scan found 3 Hikvision and 2 Dahua devices, 3 of them sold under other brands "
-     "(2 Lorex, 1 EZVIZ)."),
-    (_summary(9, 6, {"Intelbras": 2, "ALIBI": 1, "Amcrest": 1, "BCS": 1, "EZVIZ": 1}), 1,
-     "This scan found 9 Hikvision and 6 Dahua devices, 6 of them sold under 5 other brand "
-     "names (listed under Totals)."),
-    (_summary(4, 0, {}), 1, "This scan found 4 Hikvision devices and no Dahua devices."),
-    (_summary(0, 1, {"Amcrest": 1}), 1,
-     "This scan found 1 Dahua device and no Hikvision devices, sold as Amcrest."),
-    (_summary(0, 2, {"Amcrest": 2}), 2,
-     "These 2 scans found 2 Dahua devices and no Hikvision devices, all of them sold as "
-     "Amcrest."),
-    (_summary(0, 0, {}, devices=14), 1,
-     "This scan found no Hikvision or Dahua devices among the 14 devices it saw."),
-])
+@pytest.mark.parametrize(
+    ("summary", "scans", "sentence"),
+    [
+        (
+            _summary(37, 12, {"Lorex": 5}),
+            1,
+            "This scan found 37 Hikvision and 12 Dahua devices, 5 of them sold as Lorex.",
+        ),
+        (
+            _summary(3, 2, {"Lorex": 2, "EZVIZ": 1}),
+            1,
+            "This scan found 3 Hikvision and 2 Dahua devices, 3 of them sold under other brands "
+            "(2 Lorex, 1 EZVIZ).",
+        ),
+        (
+            _summary(9, 6, {"Intelbras": 2, "ALIBI": 1, "Amcrest": 1, "BCS": 1, "EZVIZ": 1}),
+            1,
+            "This scan found 9 Hikvision and 6 Dahua devices, 6 of them sold under 5 other brand "
+            "names (listed under Totals).",
+        ),
+        (_summary(4, 0, {}), 1, "This scan found 4 Hikvision devices and no Dahua devices."),
+        (
+            _summary(0, 1, {"Amcrest": 1}),
+            1,
+            "This scan found 1 Dahua device and no Hikvision devices, sold as Amcrest.",
+        ),
+        (
+            _summary(0, 2, {"Amcrest": 2}),
+            2,
+            "These 2 scans found 2 Dahua devices and no Hikvision devices, all of them sold as "
+            "Amcrest.",
+        ),
+        (
+            _summary(0, 0, {}, devices=14),
+            1,
+            "This scan found no Hikvision or Dahua devices among the 14 devices it saw.",
+        ),
+    ],
+)
 def test_headline(summary: dict, scans: int, sentence: str) -> None:
     assert headline(summary, scans) == sentence
 
@@ -71,8 +92,14 @@ def test_report_states_headline_totals_and_scope() -> None:
     assert "This scan found 1 Hikvision and 2 Dahua devices, 1 of them sold as Lorex." in text
     assert "Of these, 2 are confirmed and 1 possible." in text
     assert "1 device found outside the scanned range is listed apart and not counted" in text
-    for card in ("1 Hikvision", "2 Dahua", "1 of which sold under other brands",
-                 "5 All devices seen", "1 Undetermined", "1 Conflicting evidence"):
+    for card in (
+        "1 Hikvision",
+        "2 Dahua",
+        "1 of which sold under other brands",
+        "5 All devices seen",
+        "1 Undetermined",
+        "1 Conflicting evidence",
+    ):
         assert card in text
     assert "Lorex white label Dahua 1" in text  # the brand table names the white label
     assert "Town Hall 1 2 1 1 1 5" in text  # per-site row
@@ -109,8 +136,12 @@ HOSTILE_BRAND = '"><img src=x onerror=alert(1)>'
 def test_hostile_device_strings_are_escaped() -> None:
     dev = hikvision_camera()
     dev.ip = "198.18.0.66"
-    dev.verdict = replace(dev.verdict, model=HOSTILE_MODEL, brand=HOSTILE_BRAND,
-                          firmware="</td></tr></table><h1>pwned</h1>")
+    dev.verdict = replace(
+        dev.verdict,
+        model=HOSTILE_MODEL,
+        brand=HOSTILE_BRAND,
+        firmware="</td></tr></table><h1>pwned</h1>",
+    )
     result = with_device(sample_result(), dev)
     result.site = "<b>Site</b>"
     html = _html(result)
@@ -139,8 +170,9 @@ def test_several_scans_make_one_report_with_a_row_per_site() -> None:
     assert "This report combines 1 scan of Depot (23 November 2026) and 1 scan of Town Hall" in text
 
 
-def test_write_report_html_and_pdf_without_weasyprint(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_write_report_html_and_pdf_without_weasyprint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_report(sample_result(), tmp_path / "r.html")
     assert "sold as Lorex" in (tmp_path / "r.html").read_text(encoding="utf-8")
     monkeypatch.setitem(sys.modules, "weasyprint", None)  # import now raises ImportError

@@ -26,14 +26,23 @@ def _devices(name: str) -> list[dict[str, Any]]:
 def test_every_decided_by_item_is_in_the_device_evidence(name: str) -> None:
     devices = _devices(name)
     assert sum(len(d["verdict"]["decided_by"]) for d in devices) > 100
-    missing = {d["ip"]: [f"{m['key']}={m['value'][:40]!r}" for m in uncited(d)]
-               for d in devices if uncited(d)}
+    missing = {
+        d["ip"]: [f"{m['key']}={m['value'][:40]!r}" for m in uncited(d)]
+        for d in devices
+        if uncited(d)
+    }
     assert missing == {}
 
 
 def test_a_document_citing_an_absent_item_is_caught() -> None:
     device = next(d for d in _devices("scan.json") if d["verdict"]["decided_by"])
     cited = device["verdict"]["decided_by"][0]
-    trimmed = {**device, "evidence": [e for e in device["evidence"]
-                                      if (e["key"], e["value"]) != (cited["key"], cited["value"])]}
+    trimmed = {
+        **device,
+        "evidence": [
+            e
+            for e in device["evidence"]
+            if (e["key"], e["value"]) != (cited["key"], cited["value"])
+        ],
+    }
     assert uncited(trimmed) == [cited]

@@ -21,28 +21,48 @@ from camscan.output.document import build_document, device_to_dict
 
 
 def _new_dahua() -> Device:
-    return Device(ip="198.18.0.77", mac="3c:ef:8c:77:77:77", verdict=Verdict(
-        maker="Dahua", brand="Dahua", device_type=DeviceType.CAMERA, model="IPC-HDW2431T",
-        firmware=None, serial="7G0AAAAPAZ12345", confidence=Confidence.CONFIRMED))
+    return Device(
+        ip="198.18.0.77",
+        mac="3c:ef:8c:77:77:77",
+        verdict=Verdict(
+            maker="Dahua",
+            brand="Dahua",
+            device_type=DeviceType.CAMERA,
+            model="IPC-HDW2431T",
+            firmware=None,
+            serial="7G0AAAAPAZ12345",
+            confidence=Confidence.CONFIRMED,
+        ),
+    )
 
 
 def test_two_removed_one_added() -> None:
     before = build_document(sample_result())
     after_result = sample_result()
-    after_result.devices = [d for d in after_result.devices
-                            if d.ip not in ("198.18.0.31", "198.18.0.60")] + [_new_dahua()]
+    after_result.devices = [
+        d for d in after_result.devices if d.ip not in ("198.18.0.31", "198.18.0.60")
+    ] + [_new_dahua()]
     after = build_document(after_result)
     diff = diff_documents(before, after)
     assert [d["ip"] for d in diff.new] == ["198.18.0.77"]
     assert sorted(d["ip"] for d in diff.removed) == ["198.18.0.31", "198.18.0.60"]
     assert sorted(p.after["ip"] for p in diff.still_present) == [
-        "198.18.0.11", "198.18.0.40", "198.18.0.45", "198.18.1.15"]
+        "198.18.0.11",
+        "198.18.0.40",
+        "198.18.0.45",
+        "198.18.1.15",
+    ]
     assert diff.changed == []
     # Hikvision camera, the Dahua/Hikvision conflict, the Hikvision NVR; not the Axis.
     assert diff.counts() == {
-        "new": 1, "removed": 2, "changed": 0, "still_present": 4,
-        "still_present_hikvision_dahua": 3, "new_hikvision_dahua": 1,
-        "removed_hikvision_dahua": 1}
+        "new": 1,
+        "removed": 2,
+        "changed": 0,
+        "still_present": 4,
+        "still_present_hikvision_dahua": 3,
+        "new_hikvision_dahua": 1,
+        "removed_hikvision_dahua": 1,
+    }
     out = diff_to_dict(diff, before, after, a_label="a.json", b_label="b.json")
     assert json.loads(json.dumps(out)) == out
     assert out["counts"]["still_present_hikvision_dahua"] == 3
@@ -88,8 +108,10 @@ def test_firmware_upgrade_is_a_change_and_still_counts() -> None:
 
 def test_still_present_counts_a_camera_that_went_quiet() -> None:
     hik = hikvision_camera()
-    quiet = _dev(hik, verdict=replace(hik.verdict, maker=None, brand=None,
-                                      confidence=Confidence.UNDETERMINED))
+    quiet = _dev(
+        hik,
+        verdict=replace(hik.verdict, maker=None, brand=None, confidence=Confidence.UNDETERMINED),
+    )
     diff = match_devices([_dev(hik)], [quiet])
     assert diff.still_present_target == 1
 

@@ -28,8 +28,19 @@ def _checksum(data: bytes) -> int:
 
 
 def ipv4(src: str, dst: str, proto: int, payload: bytes, ttl: int = 64) -> bytes:
-    head = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 1, 0x4000, ttl, proto, 0,
-                       socket.inet_aton(src), socket.inet_aton(dst))
+    head = struct.pack(
+        "!BBHHHBBH4s4s",
+        0x45,
+        0,
+        20 + len(payload),
+        1,
+        0x4000,
+        ttl,
+        proto,
+        0,
+        socket.inet_aton(src),
+        socket.inet_aton(dst),
+    )
     head = head[:10] + struct.pack("!H", _checksum(head)) + head[12:]
     return head + payload
 
@@ -38,38 +49,92 @@ def ether(src_mac: str, dst_mac: str, ethertype: int, payload: bytes) -> bytes:
     return mac(dst_mac) + mac(src_mac) + struct.pack("!H", ethertype) + payload
 
 
-def udp_frame(src: str, sport: int, dst: str, dport: int, data: bytes, *, src_mac: str,
-              dst_mac: str = "01:00:5e:7f:ff:fa", ttl: int = 64) -> bytes:
+def udp_frame(
+    src: str,
+    sport: int,
+    dst: str,
+    dport: int,
+    data: bytes,
+    *,
+    src_mac: str,
+    dst_mac: str = "01:00:5e:7f:ff:fa",
+    ttl: int = 64,
+) -> bytes:
     udp = struct.pack("!HHHH", sport, dport, 8 + len(data), 0) + data
     return ether(src_mac, dst_mac, 0x0800, ipv4(src, dst, 17, udp, ttl))
 
 
-def tcp_frame(src: str, sport: int, dst: str, dport: int, data: bytes, *, seq: int,
-              flags: int = 0x18, src_mac: str, dst_mac: str = SCANNER_MAC, ttl: int = 64) -> bytes:
+def tcp_frame(
+    src: str,
+    sport: int,
+    dst: str,
+    dport: int,
+    data: bytes,
+    *,
+    seq: int,
+    flags: int = 0x18,
+    src_mac: str,
+    dst_mac: str = SCANNER_MAC,
+    ttl: int = 64,
+) -> bytes:
     tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, 1, 5 << 4, flags, 65535, 0, 0) + data
     return ether(src_mac, dst_mac, 0x0800, ipv4(src, dst, 6, tcp, ttl))
 
 
 def arp_frame(sender_mac: str, sender_ip: str, target_ip: str, op: int = 2) -> bytes:
-    body = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, op, mac(sender_mac),
-                       socket.inet_aton(sender_ip), b"\0" * 6, socket.inet_aton(target_ip))
+    body = struct.pack(
+        "!HHBBH6s4s6s4s",
+        1,
+        0x0800,
+        6,
+        4,
+        op,
+        mac(sender_mac),
+        socket.inet_aton(sender_ip),
+        b"\0" * 6,
+        socket.inet_aton(target_ip),
+    )
     return ether(sender_mac, "ff:ff:ff:ff:ff:ff", 0x0806, body)
 
 
-def tcp_reply(server: str, sport: int, client: str, cport: int, data: bytes, *, src_mac: str,
-              request: bytes | None = None, mss: int = 1400, ttl: int = 64) -> list[bytes]:
+def tcp_reply(
+    server: str,
+    sport: int,
+    client: str,
+    cport: int,
+    data: bytes,
+    *,
+    src_mac: str,
+    request: bytes | None = None,
+    mss: int = 1400,
+    ttl: int = 64,
+) -> list[bytes]:
     """A request (optional) and the reply cut into segments, in order."""
     frames = []
     if request is not None:
-        frames.append(tcp_frame(client, cport, server, sport, request, seq=1000,
-                                src_mac=SCANNER_MAC, dst_mac=src_mac))
+        frames.append(
+            tcp_frame(
+                client,
+                cport,
+                server,
+                sport,
+                request,
+                seq=1000,
+                src_mac=SCANNER_MAC,
+                dst_mac=src_mac,
+            )
+        )
     seq = 5000
     for i in range(0, len(data), mss):
-        frames.append(tcp_frame(server, sport, client, cport, data[i:i + mss], seq=seq,
-                                src_mac=src_mac, ttl=ttl))
-        seq += len(data[i:i + mss])
-    frames.append(tcp_frame(server, sport, client, cport, b"", seq=seq, flags=0x11,
-                            src_mac=src_mac, ttl=ttl))
+        frames.append(
+            tcp_frame(
+                server, sport, client, cport, data[i : i + mss], seq=seq, src_mac=src_mac, ttl=ttl
+            )
+        )
+        seq += len(data[i : i + mss])
+    frames.append(
+        tcp_frame(server, sport, client, cport, b"", seq=seq, flags=0x11, src_mac=src_mac, ttl=ttl)
+    )
     return frames
 
 
@@ -83,9 +148,11 @@ def write_pcap(path: Path, frames: Iterable[bytes], *, compress: bool = False) -
     return path
 
 
-def pcapng_bytes(frames: Iterable[bytes], t0: float = 1_700_000_000.0,
-                 tsresol: int | None = None) -> bytes:
+def pcapng_bytes(
+    frames: Iterable[bytes], t0: float = 1_700_000_000.0, tsresol: int | None = None
+) -> bytes:
     """A little-endian pcapng file: SHB, one Ethernet IDB, one EPB per frame."""
+
     def block(btype: int, body: bytes) -> bytes:
         body += b"\0" * (-len(body) % 4)
         n = 12 + len(body)
@@ -96,10 +163,11 @@ def pcapng_bytes(frames: Iterable[bytes], t0: float = 1_700_000_000.0,
     unit = 1e-6
     if tsresol is not None:
         opts = struct.pack("<HHB3x", 9, 1, tsresol) + struct.pack("<HH", 0, 0)
-        unit = 10.0 ** -tsresol
+        unit = 10.0**-tsresol
     out += block(1, struct.pack("<HHI", 1, 0, 262144) + opts)
     for i, f in enumerate(frames):
         ticks = round((t0 + i * 0.001) / unit)
-        out += block(6, struct.pack("<IIIII", 0, ticks >> 32, ticks & 0xFFFFFFFF, len(f),
-                                    len(f)) + f)
+        out += block(
+            6, struct.pack("<IIIII", 0, ticks >> 32, ticks & 0xFFFFFFFF, len(f), len(f)) + f
+        )
     return out

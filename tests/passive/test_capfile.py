@@ -14,8 +14,7 @@ from packets import arp_frame, pcap_bytes, pcapng_bytes
 from camscan.passive.capfile import MAX_FRAME, CaptureError, ReadReport, read_records
 from camscan.passive.pcapwrite import file_header, record
 
-FRAMES = [arp_frame(f"44:19:b6:00:00:{i:02x}", f"198.18.0.{i}", "198.18.0.1")
-          for i in range(1, 6)]
+FRAMES = [arp_frame(f"44:19:b6:00:00:{i:02x}", f"198.18.0.{i}", "198.18.0.1") for i in range(1, 6)]
 
 
 def read(path: Path) -> tuple[list[tuple[float, int, bytes]], ReadReport]:
@@ -67,9 +66,11 @@ def test_truncated_pcap_keeps_what_was_read_and_says_where(tmp_path: Path) -> No
     records, report = read(path)
     assert [r[2] for r in records] == FRAMES[:4]
     offset = len(data) - (16 + len(FRAMES[4]))
-    assert report.problems == [f"truncated at offset {offset}: a record needs "
-                               f"{16 + len(FRAMES[4])} bytes, {16 + len(FRAMES[4]) - 10} "
-                               "remain; kept the 4 packets before it"]
+    assert report.problems == [
+        f"truncated at offset {offset}: a record needs "
+        f"{16 + len(FRAMES[4])} bytes, {16 + len(FRAMES[4]) - 10} "
+        "remain; kept the 4 packets before it"
+    ]
 
 
 def test_truncated_gzip_keeps_what_was_read(tmp_path: Path) -> None:
@@ -130,8 +131,9 @@ def test_not_a_capture_is_one_error(tmp_path: Path) -> None:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tail=st.binary(max_size=600), fmt=st.sampled_from(["pcap", "pcapng"]))
-def test_any_bytes_after_a_header_never_raise(tmp_path_factory: pytest.TempPathFactory,
-                                              tail: bytes, fmt: str) -> None:
+def test_any_bytes_after_a_header_never_raise(
+    tmp_path_factory: pytest.TempPathFactory, tail: bytes, fmt: str
+) -> None:
     head = file_header() if fmt == "pcap" else pcapng_bytes([])
     path = tmp_path_factory.mktemp("fuzz") / f"x.{fmt}"
     path.write_bytes(head + tail)
@@ -151,7 +153,7 @@ def test_truncated_pcapng_keeps_the_blocks_before(tmp_path: Path) -> None:
 def test_pcapng_packet_of_an_unknown_interface_is_skipped_and_reported(tmp_path: Path) -> None:
     data = bytearray(pcapng_bytes(FRAMES[:2]))
     first_epb = data.index(struct.pack("<I", 6))
-    data[first_epb + 8:first_epb + 12] = struct.pack("<I", 7)  # interface 7 was never described
+    data[first_epb + 8 : first_epb + 12] = struct.pack("<I", 7)  # interface 7 was never described
     path = tmp_path / "bad-if.pcapng"
     path.write_bytes(bytes(data))
     records, report = read(path)

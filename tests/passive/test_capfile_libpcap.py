@@ -54,8 +54,12 @@ def _vlan(frame: bytes) -> bytes:
 
 
 CDP = ether(CAM_MAC, "01:00:0c:cc:cc:cc", 40, b"\xaa\xaa\x03\x00\x00\x0c\x20\x00" + b"\0" * 32)
-IP_OPTIONS = ether(CAM_MAC, ME_MAC, 0x0800, b"\x46" + ipv4(CAM, ME, 17, b"")[1:20] + b"\1" * 4
-                   + struct.pack("!HHHH", 40000, 1900, 8, 0))
+IP_OPTIONS = ether(
+    CAM_MAC,
+    ME_MAC,
+    0x0800,
+    b"\x46" + ipv4(CAM, ME, 17, b"")[1:20] + b"\1" * 4 + struct.pack("!HHHH", 40000, 1900, 8, 0),
+)
 
 # Every kind of frame a reader takes (True) and the traffic around it (False).
 FRAMES: list[tuple[str, bytes, bool]] = [
@@ -87,7 +91,7 @@ FRAMES: list[tuple[str, bytes, bool]] = [
     ("ip options, udp ports read at the fixed offset", IP_OPTIONS, False),
     ("tls application data", _tcp(443, 40000, b"\x17\x03\x03" + b"\0" * 64), False),
     ("bare ack", _tcp(40000, 443, b"", 0x10), False),
-    ("tcp header cut short", _tcp(80, 40000, b"", 0x11)[:14 + 20 + 10], False),
+    ("tcp header cut short", _tcp(80, 40000, b"", 0x11)[: 14 + 20 + 10], False),
     ("tcp fragment", _fragment(_tcp(80, 40000, b"GET /"), 0x2000), False),
     ("dns", _udp(53, 41000), False),
     ("quic", _udp(443, 41000, b"\0" * 200), False),
@@ -153,29 +157,49 @@ def _mixed() -> list[bytes]:
     """Every kind of frame, a discovery query and its reply to the asking port, a TCP reply
     in many segments (the filter widens and narrows), and noise between them."""
     body = load("wsd", "hikvision-ds-2cd2385g1-i.xml")
-    probe = udp_frame(ME, 41000, "239.255.255.250", 3702, b"<e:Envelope><d:Probe/>",
-                      src_mac=ME_MAC)
+    probe = udp_frame(ME, 41000, "239.255.255.250", 3702, b"<e:Envelope><d:Probe/>", src_mac=ME_MAC)
     match = udp_frame(CAM, 45000, ME, 41000, body, src_mac=CAM_MAC, dst_mac=ME_MAC)
     page = b"<html><title>Web</title>" + b"x" * 9000 + b"</html>"
-    http = (b"HTTP/1.1 200 OK\r\nServer: App-webs/\r\nContent-Length: %d\r\n\r\n"
-            % len(page)) + page
-    doc = json.dumps({"mac": CAM_MAC, "method": "client.notifyDevInfo", "params": {
-        "deviceInfo": {"DeviceType": "IPC-HDW5421S", "SerialNo": "S1", "Vendor": "Dahua"}}})
-    dh = udp_frame(CAM, 37810, "239.255.255.251", 37810, dhip.build_packet(doc.encode()),
-                   src_mac=CAM_MAC)
+    http = (
+        b"HTTP/1.1 200 OK\r\nServer: App-webs/\r\nContent-Length: %d\r\n\r\n" % len(page)
+    ) + page
+    doc = json.dumps(
+        {
+            "mac": CAM_MAC,
+            "method": "client.notifyDevInfo",
+            "params": {
+                "deviceInfo": {"DeviceType": "IPC-HDW5421S", "SerialNo": "S1", "Vendor": "Dahua"}
+            },
+        }
+    )
+    dh = udp_frame(
+        CAM, 37810, "239.255.255.251", 37810, dhip.build_packet(doc.encode()), src_mac=CAM_MAC
+    )
     noise = [f for _, f, wanted in FRAMES if not wanted]
     out = [f for _, f, _ in FRAMES] + [probe, *noise, match, dh]
     for i in range(300):
         out += noise
-        out += tcp_reply(CAM, 80, ME, 40000 + i, http, src_mac=CAM_MAC, mss=700,
-                         request=b"GET / HTTP/1.1\r\n\r\n") if i % 50 == 0 else []
+        out += (
+            tcp_reply(
+                CAM,
+                80,
+                ME,
+                40000 + i,
+                http,
+                src_mac=CAM_MAC,
+                mss=700,
+                request=b"GET / HTTP/1.1\r\n\r\n",
+            )
+            if i % 50 == 0
+            else []
+        )
     return out
 
 
 @pytest.mark.parametrize("fmt", ["pcap", "pcapng"])
 def test_libpcap_path_reads_what_the_pure_reader_reads(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, libpcap_always: list[str],
-        fmt: str) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, libpcap_always: list[str], fmt: str
+) -> None:
     frames = _mixed()
     path = tmp_path / f"mixed.{fmt}"
     path.write_bytes(pcap_bytes(frames) if fmt == "pcap" else pcapng_bytes(frames))
@@ -198,7 +222,7 @@ def _damaged() -> dict[str, bytes]:
     ng = pcapng_bytes([arp_frame(CAM_MAC, CAM, ME)] * 5)
     bad_if = bytearray(ng)
     epb = bad_if.index(struct.pack("<I", 6))
-    bad_if[epb + 8:epb + 12] = struct.pack("<I", 7)
+    bad_if[epb + 8 : epb + 12] = struct.pack("<I", 7)
     return {
         "truncated.pcap": good[:-10],
         "corrupt.pcap": good + struct.pack("<IIII", 1, 0, 0x7FFFFFFF, 60) + b"\0" * 100,
@@ -212,8 +236,8 @@ def _damaged() -> dict[str, bytes]:
 
 @pytest.mark.parametrize("name", sorted(_damaged()))
 def test_damaged_files_are_read_by_the_pure_reader(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, libpcap_always: list[str],
-        name: str) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, libpcap_always: list[str], name: str
+) -> None:
     path = tmp_path / name
     path.write_bytes(_damaged()[name])
     fast = _read(path, Hearing().prefilter)
@@ -224,11 +248,13 @@ def test_damaged_files_are_read_by_the_pure_reader(
 
 
 def test_the_filter_widens_for_a_tcp_reply_and_narrows_after(
-        tmp_path: Path, libpcap_always: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, libpcap_always: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls: list[str] = []
     real: Callable[..., str] = Prefilter.bpf
-    monkeypatch.setattr(Prefilter, "bpf", lambda self, **kw: calls.append(str(kw)) or
-                        real(self, **kw))
+    monkeypatch.setattr(
+        Prefilter, "bpf", lambda self, **kw: calls.append(str(kw)) or real(self, **kw)
+    )
     monkeypatch.setattr(capfile, "WIDE_PASSES", 5)
     path = tmp_path / "mixed.pcap"
     path.write_bytes(pcap_bytes(_mixed()))

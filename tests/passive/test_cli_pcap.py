@@ -25,16 +25,26 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 def capture(tmp_path: Path, *, compress: bool = False) -> Path:
     http = (CAPTURES / "http" / "hikvision-app-webs.http").read_bytes()
-    frames = [arp_frame(CAM_MAC, "198.18.0.10", "198.18.0.1"),
-              *tcp_reply("198.18.0.10", 80, "198.18.0.1", 40000, http, src_mac=CAM_MAC,
-                         request=b"GET / HTTP/1.1\r\n\r\n"),
-              udp_frame("198.18.0.11", 12345, "198.18.0.1", 53, b"irrelevant", src_mac=CAM_MAC)]
+    frames = [
+        arp_frame(CAM_MAC, "198.18.0.10", "198.18.0.1"),
+        *tcp_reply(
+            "198.18.0.10",
+            80,
+            "198.18.0.1",
+            40000,
+            http,
+            src_mac=CAM_MAC,
+            request=b"GET / HTTP/1.1\r\n\r\n",
+        ),
+        udp_frame("198.18.0.11", 12345, "198.18.0.1", 53, b"irrelevant", src_mac=CAM_MAC),
+    ]
     name = "cam.pcap.gz" if compress else "cam.pcap"
     return write_pcap(tmp_path / name, frames, compress=compress)
 
 
-def test_pcap_writes_a_valid_scan_document(tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_pcap_writes_a_valid_scan_document(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = capture(tmp_path, compress=True)
     code, out, err = run(["pcap", str(path), "--site", "Depot", "-q"], capsys)
     assert code == 0, err
@@ -47,8 +57,7 @@ def test_pcap_writes_a_valid_scan_document(tmp_path: Path,
     assert passive["first_packet"] == "2023-11-14T22:13:20+00:00"
     assert doc["site"] == "Depot"
     (dev,) = doc["devices"]
-    assert (dev["ip"], dev["mac"], dev["verdict"]["maker"]) == ("198.18.0.10", CAM_MAC,
-                                                               "Hikvision")
+    assert (dev["ip"], dev["mac"], dev["verdict"]["maker"]) == ("198.18.0.10", CAM_MAC, "Hikvision")
     assert build_document(document_to_result(doc))["scope"] == doc["scope"]
 
 
@@ -61,8 +70,9 @@ def test_pcap_ndjson_lines_validate(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert code == 0
 
 
-def test_damaged_file_keeps_what_was_read_and_warns(tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_damaged_file_keeps_what_was_read_and_warns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = capture(tmp_path)
     path.write_bytes(path.read_bytes()[:-20])
     code, out, err = run(["pcap", str(path), "-q"], capsys)
@@ -74,13 +84,15 @@ def test_damaged_file_keeps_what_was_read_and_warns(tmp_path: Path,
 
 
 def test_not_a_capture_is_one_line_exit_1_and_others_still_read(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "notes.txt"
     bad.write_text("not a capture")
     code, out, err = run(["pcap", str(bad), str(capture(tmp_path)), "-q"], capsys)
     assert code == 1
     assert err.strip().splitlines() == [
-        f"camscan: error: {bad}: not a pcap or pcapng file (magic 6e6f7420)"]
+        f"camscan: error: {bad}: not a pcap or pcapng file (magic 6e6f7420)"
+    ]
     doc = json.loads(out)
     assert doc["complete"] is False and len(doc["devices"]) == 1
 

@@ -41,9 +41,19 @@ def keys(items: list[Evidence]) -> set[str]:
 
 
 def dhip_reply(mac_text: str, ip: str, serial: str) -> bytes:
-    doc = {"mac": mac_text, "method": "client.notifyDevInfo", "params": {"deviceInfo": {
-        "DeviceType": "IPC-HDW5421S", "SerialNo": serial, "Vendor": "Dahua",
-        "Version": "2.400.0.8", "IPv4Address": {"IPAddress": ip}}}}
+    doc = {
+        "mac": mac_text,
+        "method": "client.notifyDevInfo",
+        "params": {
+            "deviceInfo": {
+                "DeviceType": "IPC-HDW5421S",
+                "SerialNo": serial,
+                "Vendor": "Dahua",
+                "Version": "2.400.0.8",
+                "IPv4Address": {"IPAddress": ip},
+            }
+        },
+    }
     return dhip.build_packet(json.dumps(doc).encode() + b"\n\0")
 
 
@@ -54,8 +64,18 @@ def test_thousands_of_routed_dhip_replies_each_get_their_payload_mac() -> None:
         ip = f"10.{i // 250}.{i % 250}.7"
         dev_mac = f"4c:11:bf:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}"
         want[ip] = dev_mac
-        frames.append(udp_frame(ip, 37810, "198.18.0.1", 37810, dhip_reply(dev_mac, ip, f"S{i}"),
-                                src_mac=ROUTER_MAC, dst_mac="02:00:00:00:00:01", ttl=63))
+        frames.append(
+            udp_frame(
+                ip,
+                37810,
+                "198.18.0.1",
+                37810,
+                dhip_reply(dev_mac, ip, f"S{i}"),
+                src_mac=ROUTER_MAC,
+                dst_mac="02:00:00:00:00:01",
+                ttl=63,
+            )
+        )
     h = hear(frames)
     devices = {d.ip: d for d in h.devices()}
     assert len(devices) == 3001
@@ -69,9 +89,19 @@ def test_thousands_of_routed_dhip_replies_each_get_their_payload_mac() -> None:
 
 def test_one_routed_host_behind_a_router_known_by_arp_gets_no_router_mac() -> None:
     http = (CAPTURES / "http" / "hikvision-app-webs.http").read_bytes()
-    frames = [arp_frame(ROUTER_MAC, "198.18.0.254", "198.18.0.1"),
-              *tcp_reply("10.9.9.9", 80, "198.18.0.1", 40000, http, src_mac=ROUTER_MAC,
-                         request=b"GET / HTTP/1.1\r\n\r\n", ttl=63)]
+    frames = [
+        arp_frame(ROUTER_MAC, "198.18.0.254", "198.18.0.1"),
+        *tcp_reply(
+            "10.9.9.9",
+            80,
+            "198.18.0.1",
+            40000,
+            http,
+            src_mac=ROUTER_MAC,
+            request=b"GET / HTTP/1.1\r\n\r\n",
+            ttl=63,
+        ),
+    ]
     devices = {d.ip: d for d in hear(frames).devices()}
     assert devices["10.9.9.9"].mac is None
     assert devices["10.9.9.9"].verdict.maker == "Hikvision"
@@ -90,8 +120,9 @@ def test_local_sender_gets_its_frame_mac_without_arp() -> None:
 
 def test_sadp_payload_mac_disagreeing_with_the_frame_withholds_the_frame_mac() -> None:
     sadp = load("sadp", "ds-2cd2385g1-i.xml")
-    frames = [udp_frame("198.18.0.10", 37020, "239.255.255.250", 37020, sadp,
-                        src_mac="02:aa:00:00:00:01")]
+    frames = [
+        udp_frame("198.18.0.10", 37020, "239.255.255.250", 37020, sadp, src_mac="02:aa:00:00:00:01")
+    ]
     (dev,) = hear(frames).devices()
     assert not [ev for ev in dev.evidence if ev.source == "frame"]
 
@@ -107,8 +138,16 @@ def test_arp_probe_claims_no_address() -> None:
 
 
 def test_dhip_search_requests_are_not_devices() -> None:
-    frames = [udp_frame("198.18.0.1", 5000, "239.255.255.251", 37810, dhip.build_search(),
-                        src_mac="02:00:00:00:00:01")]
+    frames = [
+        udp_frame(
+            "198.18.0.1",
+            5000,
+            "239.255.255.251",
+            37810,
+            dhip.build_search(),
+            src_mac="02:00:00:00:00:01",
+        )
+    ]
     h = hear(frames)
     assert h.devices() == [] and h.packets["dhip"] == 1
 
@@ -116,8 +155,15 @@ def test_dhip_search_requests_are_not_devices() -> None:
 def test_captured_dhip_reply_in_both_directions() -> None:
     data = load("dhip", "ipc-hdw5421s.hex")
     to_group = udp_frame("198.18.0.20", 37810, "239.255.255.251", 37810, data, src_mac=CAM_MAC)
-    to_client = udp_frame("198.18.0.21", 37810, "198.18.0.1", 5000, data,
-                          src_mac="44:19:b6:00:00:11", dst_mac="02:00:00:00:00:01")
+    to_client = udp_frame(
+        "198.18.0.21",
+        37810,
+        "198.18.0.1",
+        5000,
+        data,
+        src_mac="44:19:b6:00:00:11",
+        dst_mac="02:00:00:00:00:01",
+    )
     devices = {d.ip: d for d in hear([to_group, to_client]).devices()}
     assert {d.verdict.maker for d in devices.values()} == {"Dahua"}
     assert "dhip.serial" in keys(devices["198.18.0.21"].evidence)
@@ -127,14 +173,16 @@ def test_wsd_probe_match_and_hello() -> None:
     body = load("wsd", "hikvision-ds-2cd2385g1-i.xml")
     h = hear([udp_frame("198.18.0.30", 3702, "198.18.0.1", 40000, body, src_mac=CAM_MAC)])
     assert "wsd.probe_match" in keys(h.by_host["198.18.0.30"])
-    hello = (b'<?xml version="1.0"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"'
-             b' xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery" xmlns:a="http://schemas'
-             b'.xmlsoap.org/ws/2004/08/addressing"><s:Body><d:Hello><a:EndpointReference>'
-             b"<a:Address>urn:uuid:11223344-5566-1788-99aa-4419b6000010</a:Address>"
-             b"</a:EndpointReference><d:Types>dn:NetworkVideoTransmitter</d:Types><d:Scopes>"
-             b"onvif://www.onvif.org/name/HIKVISION</d:Scopes><d:XAddrs>http://198.18.0.31/onvif"
-             b"/device_service</d:XAddrs><d:MetadataVersion>1</d:MetadataVersion></d:Hello>"
-             b"</s:Body></s:Envelope>")
+    hello = (
+        b'<?xml version="1.0"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"'
+        b' xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery" xmlns:a="http://schemas'
+        b'.xmlsoap.org/ws/2004/08/addressing"><s:Body><d:Hello><a:EndpointReference>'
+        b"<a:Address>urn:uuid:11223344-5566-1788-99aa-4419b6000010</a:Address>"
+        b"</a:EndpointReference><d:Types>dn:NetworkVideoTransmitter</d:Types><d:Scopes>"
+        b"onvif://www.onvif.org/name/HIKVISION</d:Scopes><d:XAddrs>http://198.18.0.31/onvif"
+        b"/device_service</d:XAddrs><d:MetadataVersion>1</d:MetadataVersion></d:Hello>"
+        b"</s:Body></s:Envelope>"
+    )
     h = hear([udp_frame("198.18.0.31", 3702, "239.255.255.250", 3702, hello, src_mac=CAM_MAC)])
     got = {(ev.key, ev.value) for ev in h.by_host["198.18.0.31"]}
     assert ("onvif.scope", "onvif://www.onvif.org/name/HIKVISION") in got
@@ -144,16 +192,28 @@ def test_wsd_probe_match_and_hello() -> None:
 def test_ssdp_notify_and_search_reply() -> None:
     notify = (CAPTURES / "ssdp" / "synology-notify.http").read_bytes()
     reply = (CAPTURES / "ssdp" / "dahua-search-reply.http").read_bytes()
-    h = hear([udp_frame("198.18.0.40", 1900, "239.255.255.250", 1900, notify, src_mac=CAM_MAC),
-              udp_frame("198.18.0.41", 1900, "198.18.0.1", 40000, reply, src_mac=CAM_MAC)])
+    h = hear(
+        [
+            udp_frame("198.18.0.40", 1900, "239.255.255.250", 1900, notify, src_mac=CAM_MAC),
+            udp_frame("198.18.0.41", 1900, "198.18.0.1", 40000, reply, src_mac=CAM_MAC),
+        ]
+    )
     assert "upnp.usn" in keys(h.by_host["198.18.0.40"])
     assert "upnp.server" in keys(h.by_host["198.18.0.41"])
 
 
 def test_http_reply_reassembled_from_out_of_order_segments() -> None:
     http = (CAPTURES / "http" / "hikvision-webs-302.http").read_bytes()
-    frames = tcp_reply("198.18.0.50", 80, "198.18.0.1", 40000, http, src_mac=CAM_MAC,
-                       request=b"GET / HTTP/1.1\r\n\r\n", mss=40)
+    frames = tcp_reply(
+        "198.18.0.50",
+        80,
+        "198.18.0.1",
+        40000,
+        http,
+        src_mac=CAM_MAC,
+        request=b"GET / HTTP/1.1\r\n\r\n",
+        mss=40,
+    )
     frames[2], frames[3] = frames[3], frames[2]
     h = hear(frames)
     (raw,) = [ev for ev in h.by_host["198.18.0.50"] if ev.key == "http.response"]
@@ -162,8 +222,15 @@ def test_http_reply_reassembled_from_out_of_order_segments() -> None:
 
 def test_vendor_path_reply_is_http_path_evidence() -> None:
     http = (CAPTURES / "http" / "hikvision-usercheck-401.http").read_bytes()
-    frames = tcp_reply("198.18.0.51", 80, "198.18.0.1", 40001, http, src_mac=CAM_MAC,
-                       request=b"GET /ISAPI/Security/userCheck HTTP/1.1\r\n\r\n")
+    frames = tcp_reply(
+        "198.18.0.51",
+        80,
+        "198.18.0.1",
+        40001,
+        http,
+        src_mac=CAM_MAC,
+        request=b"GET /ISAPI/Security/userCheck HTTP/1.1\r\n\r\n",
+    )
     h = hear(frames)
     assert "http.path.hik_usercheck" in keys(h.by_host["198.18.0.51"])
 
@@ -171,38 +238,52 @@ def test_vendor_path_reply_is_http_path_evidence() -> None:
 def test_rtsp_reply_and_syn_ack() -> None:
     rtsp = (CAPTURES / "rtsp" / "hikvision-describe-401.rtsp").read_bytes()
     rtsp = rtsp.split(b"\n", 1)[1] if rtsp.startswith(b"#") else rtsp
-    frames = [tcp_frame("198.18.0.52", 554, "198.18.0.1", 40002, b"", seq=1, flags=0x12,
-                        src_mac=CAM_MAC),
-              *tcp_reply("198.18.0.52", 554, "198.18.0.1", 40002, rtsp, src_mac=CAM_MAC)]
+    frames = [
+        tcp_frame("198.18.0.52", 554, "198.18.0.1", 40002, b"", seq=1, flags=0x12, src_mac=CAM_MAC),
+        *tcp_reply("198.18.0.52", 554, "198.18.0.1", 40002, rtsp, src_mac=CAM_MAC),
+    ]
     h = hear(frames)
     assert {"tcp.open.554", "rtsp.response"} <= keys(h.by_host["198.18.0.52"])
 
 
 def test_tcp_payload_that_is_no_reply_is_ignored() -> None:
-    frames = [tcp_frame("198.18.0.53", 8001, "198.18.0.1", 40003, b"\x00" * 100, seq=1,
-                        src_mac=CAM_MAC)]
+    frames = [
+        tcp_frame("198.18.0.53", 8001, "198.18.0.1", 40003, b"\x00" * 100, seq=1, src_mac=CAM_MAC)
+    ]
     assert hear(frames).by_host == {}
 
 
 def test_hikvision_sdk_port_greeting_is_read_like_the_probe() -> None:
     greeting = bytes.fromhex("000000100000001e0000001e00000000")
-    frames = [tcp_frame("198.18.0.54", 8000, "198.18.0.1", 40004, greeting, seq=1,
-                        src_mac=CAM_MAC)]
+    frames = [tcp_frame("198.18.0.54", 8000, "198.18.0.1", 40004, greeting, seq=1, src_mac=CAM_MAC)]
     got = {(ev.key, ev.value) for ev in hear(frames).by_host["198.18.0.54"]}
     assert ("tcp.banner.8000", greeting.hex()) in got
 
 
 def test_fragmented_probe_match_from_an_ephemeral_port_is_reassembled() -> None:
     body = load("wsd", "hikvision-ds-2cd2385g1-i.xml")
-    probe = udp_frame("198.18.0.1", 41000, "239.255.255.250", 3702, b"<e:Envelope><d:Probe/>",
-                      src_mac="02:00:00:00:00:01")
-    whole = udp_frame("198.18.0.90", 45000, "198.18.0.1", 41000, body, src_mac=CAM_MAC,
-                      dst_mac="02:00:00:00:00:01")
+    probe = udp_frame(
+        "198.18.0.1",
+        41000,
+        "239.255.255.250",
+        3702,
+        b"<e:Envelope><d:Probe/>",
+        src_mac="02:00:00:00:00:01",
+    )
+    whole = udp_frame(
+        "198.18.0.90",
+        45000,
+        "198.18.0.1",
+        41000,
+        body,
+        src_mac=CAM_MAC,
+        dst_mac="02:00:00:00:00:01",
+    )
     ip = whole[14:]
     payload = ip[20:]
     frags = []
     for start in range(0, len(payload), 800):
-        piece = payload[start:start + 800]
+        piece = payload[start : start + 800]
         more = start + 800 < len(payload)
         head = bytearray(ip[:20])
         head[2:4] = (20 + len(piece)).to_bytes(2, "big")
@@ -223,9 +304,15 @@ def test_lldp_frame_names_its_sender_by_management_address() -> None:
     def tlv(t: int, value: bytes) -> bytes:
         return struct.pack("!H", (t << 9) | len(value)) + value
 
-    lldpdu = (tlv(1, b"\x04" + mac(CAM_MAC)) + tlv(2, b"\x07eth0") + tlv(3, b"\x00\x78")
-              + tlv(5, b"DS-2CD2385G1-I") + tlv(6, b"HIKVISION DS-2CD2385G1-I")
-              + tlv(8, b"\x05\x01\xc6\x12\x00\x46\x02\x00\x00\x00\x01\x00") + tlv(0, b""))
+    lldpdu = (
+        tlv(1, b"\x04" + mac(CAM_MAC))
+        + tlv(2, b"\x07eth0")
+        + tlv(3, b"\x00\x78")
+        + tlv(5, b"DS-2CD2385G1-I")
+        + tlv(6, b"HIKVISION DS-2CD2385G1-I")
+        + tlv(8, b"\x05\x01\xc6\x12\x00\x46\x02\x00\x00\x00\x01\x00")
+        + tlv(0, b"")
+    )
     frame = ether(CAM_MAC, "01:80:c2:00:00:0e", 0x88CC, lldpdu)
     h = hear([frame])
     got = {(ev.key, ev.value) for ev in h.by_host["198.18.0.70"]}
@@ -234,10 +321,19 @@ def test_lldp_frame_names_its_sender_by_management_address() -> None:
 
 
 def test_irrelevant_traffic_gives_nothing() -> None:
-    frames = [udp_frame("198.18.0.80", 53, "198.18.0.1", 5353 + 1, b"x" * 40, src_mac=CAM_MAC),
-              tcp_frame("198.18.0.80", 443, "198.18.0.1", 4000, b"\x17\x03\x03\x00\x10" + b"a"
-                        * 16, seq=5, src_mac=CAM_MAC),
-              ether(CAM_MAC, "ff:ff:ff:ff:ff:ff", 0x86DD, b"\x60" + b"\0" * 60)]
+    frames = [
+        udp_frame("198.18.0.80", 53, "198.18.0.1", 5353 + 1, b"x" * 40, src_mac=CAM_MAC),
+        tcp_frame(
+            "198.18.0.80",
+            443,
+            "198.18.0.1",
+            4000,
+            b"\x17\x03\x03\x00\x10" + b"a" * 16,
+            seq=5,
+            src_mac=CAM_MAC,
+        ),
+        ether(CAM_MAC, "ff:ff:ff:ff:ff:ff", 0x86DD, b"\x60" + b"\0" * 60),
+    ]
     h = hear(frames)
     assert h.by_host == {} and h.frames == 3
 
@@ -247,8 +343,15 @@ def test_raw_replies_per_host_are_bounded() -> None:
     for i in range(40):
         body = f"<html><title>page {i}</title></html>".encode()
         resp = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
-        frames += tcp_reply("198.18.0.95", 80, "198.18.0.1", 41000 + i, resp, src_mac=CAM_MAC,
-                            request=f"GET /p{i}.html HTTP/1.1\r\n\r\n".encode())
+        frames += tcp_reply(
+            "198.18.0.95",
+            80,
+            "198.18.0.1",
+            41000 + i,
+            resp,
+            src_mac=CAM_MAC,
+            request=f"GET /p{i}.html HTTP/1.1\r\n\r\n".encode(),
+        )
     h = hear(frames)
     raw = [ev for ev in h.by_host["198.18.0.95"] if ev.key == "http.response"]
     assert len(raw) == 16

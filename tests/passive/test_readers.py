@@ -23,20 +23,40 @@ MAC = "44:19:b6:00:00:10"
 
 
 def dhcp_request(*, ciaddr: str = "0.0.0.0", options: bytes = b"") -> bytes:
-    head = struct.pack("!BBBBIHH4s4s4s4s16s64s128s", 1, 1, 6, 0, 0x1234, 0, 0,
-                       socket.inet_aton(ciaddr), b"\0" * 4, b"\0" * 4, b"\0" * 4,
-                       bytes.fromhex(MAC.replace(":", "")) + b"\0" * 10, b"", b"")
+    head = struct.pack(
+        "!BBBBIHH4s4s4s4s16s64s128s",
+        1,
+        1,
+        6,
+        0,
+        0x1234,
+        0,
+        0,
+        socket.inet_aton(ciaddr),
+        b"\0" * 4,
+        b"\0" * 4,
+        b"\0" * 4,
+        bytes.fromhex(MAC.replace(":", "")) + b"\0" * 10,
+        b"",
+        b"",
+    )
     return head + b"\x63\x82\x53\x63" + options + b"\xff"
 
 
-DISCOVER_OPTIONS = (b"\x35\x01\x01" + b"\x0c\x0aHIKVISION1" + b"\x3c\x09udhcp 1.2"
-                    + b"\x37\x04\x01\x03\x06\x0c")
+DISCOVER_OPTIONS = (
+    b"\x35\x01\x01" + b"\x0c\x0aHIKVISION1" + b"\x3c\x09udhcp 1.2" + b"\x37\x04\x01\x03\x06\x0c"
+)
 
 
 def test_dhcp_discover_fields() -> None:
     req = dhcp.parse_request(dhcp_request(options=DISCOVER_OPTIONS))
     assert (req.mac, req.message_type, req.hostname, req.vendor_class, req.parameter_list) == (
-        MAC, 1, "HIKVISION1", "udhcp 1.2", (1, 3, 6, 12))
+        MAC,
+        1,
+        "HIKVISION1",
+        "udhcp 1.2",
+        (1, 3, 6, 12),
+    )
     assert dhcp.client_address(req, "0.0.0.0") is None
     got = {(e.key, e.value) for e in dhcp.evidence_of(req, MAC)}
     assert ("dhcp.param_list", "1,3,6,12") in got and ("mac", MAC) in got
@@ -56,8 +76,16 @@ def test_dhcp_server_reply_is_refused() -> None:
 
 
 def test_dhcp_discover_without_address_is_a_host_named_by_its_mac(tmp_path: Path) -> None:
-    frame = udp_frame("0.0.0.0", 68, "255.255.255.255", 67, dhcp_request(
-        options=DISCOVER_OPTIONS), src_mac=MAC, dst_mac="ff:ff:ff:ff:ff:ff", ttl=64)
+    frame = udp_frame(
+        "0.0.0.0",
+        68,
+        "255.255.255.255",
+        67,
+        dhcp_request(options=DISCOVER_OPTIONS),
+        src_mac=MAC,
+        dst_mac="ff:ff:ff:ff:ff:ff",
+        ttl=64,
+    )
     doc = build_document(read_captures([str(write_pcap(tmp_path / "d.pcap", [frame]))]))
     validate_document(doc)
     (dev,) = doc["devices"]
@@ -82,25 +110,35 @@ def oid(text: str) -> bytes:
 
 
 def snmp_response(version: int = 1, pdu: int = 0xA2) -> bytes:
-    binds = (ber(0x30, ber(0x06, oid(snmp.SYS_DESCR)) + ber(0x04, b"Hikvision company products"))
-             + ber(0x30, ber(0x06, oid(snmp.SYS_OBJECT_ID))
-                   + ber(0x06, oid("1.3.6.1.4.1.39165.1.1")))
-             + ber(0x30, ber(0x06, oid(snmp.SYS_NAME)) + ber(0x04, b"nvr-1")))
+    binds = (
+        ber(0x30, ber(0x06, oid(snmp.SYS_DESCR)) + ber(0x04, b"Hikvision company products"))
+        + ber(0x30, ber(0x06, oid(snmp.SYS_OBJECT_ID)) + ber(0x06, oid("1.3.6.1.4.1.39165.1.1")))
+        + ber(0x30, ber(0x06, oid(snmp.SYS_NAME)) + ber(0x04, b"nvr-1"))
+    )
     body = ber(0x02, b"\x01") + ber(0x02, b"\x00") + ber(0x02, b"\x00") + ber(0x30, binds)
     return ber(0x30, ber(0x02, bytes([version])) + ber(0x04, b"public") + ber(pdu, body))
 
 
 def test_snmp_response_system_group() -> None:
     msg = snmp.parse_message(snmp_response())
-    assert msg.values == {snmp.SYS_DESCR: "Hikvision company products",
-                          snmp.SYS_OBJECT_ID: "1.3.6.1.4.1.39165.1.1", snmp.SYS_NAME: "nvr-1"}
+    assert msg.values == {
+        snmp.SYS_DESCR: "Hikvision company products",
+        snmp.SYS_OBJECT_ID: "1.3.6.1.4.1.39165.1.1",
+        snmp.SYS_NAME: "nvr-1",
+    }
     keys = {e.key for e in snmp.evidence_of(msg, "198.18.0.9")}
     assert keys == {"snmp.sysdescr", "snmp.sysobjectid", "snmp.sysname"}
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    (snmp_response(pdu=0xA0), "request"), (snmp_response(version=3), "not v1/v2c"),
-    (b"\x30\x84\xff\xff\xff\xff", "bad length"), (b"\x04\x00", "SEQUENCE")])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (snmp_response(pdu=0xA0), "request"),
+        (snmp_response(version=3), "not v1/v2c"),
+        (b"\x30\x84\xff\xff\xff\xff", "bad length"),
+        (b"\x04\x00", "SEQUENCE"),
+    ],
+)
 def test_snmp_refuses_requests_v3_and_damage(data: bytes, message: str) -> None:
     with pytest.raises(snmp.ParseError, match=message):
         snmp.parse_message(data)
@@ -111,23 +149,36 @@ def cdp_payload(address: bytes = socket.inet_aton("198.18.0.9")) -> bytes:
         return struct.pack("!HH", t, 4 + len(v)) + v
 
     addr = struct.pack("!I", 1) + b"\x01\x01\xcc" + struct.pack("!H", 4) + address
-    return (b"\x02\xb4\x00\x00" + tlv(1, b"Switch") + tlv(2, addr)
-            + tlv(6, b"cisco WS-C3560G-24PS") + tlv(5, b"Cisco IOS Software"))
+    return (
+        b"\x02\xb4\x00\x00"
+        + tlv(1, b"Switch")
+        + tlv(2, addr)
+        + tlv(6, b"cisco WS-C3560G-24PS")
+        + tlv(5, b"Cisco IOS Software")
+    )
 
 
 def test_cdp_fields_and_address() -> None:
     info = cdp.parse_cdp(cdp_payload())
     assert info.ipv4 == "198.18.0.9"
-    assert info.fields == {"cdp.device_id": "Switch", "cdp.platform": "cisco WS-C3560G-24PS",
-                           "cdp.software_version": "Cisco IOS Software"}
+    assert info.fields == {
+        "cdp.device_id": "Switch",
+        "cdp.platform": "cisco WS-C3560G-24PS",
+        "cdp.software_version": "Cisco IOS Software",
+    }
     assert cdp.parse_cdp(cdp_payload(b"\0\0\0\0")).ipv4 is None  # an unset address
 
 
 def test_tls_certificate_out_of_the_server_flight() -> None:
     der = b"\x30\x03\x02\x01\x01"
     hello = b"\x02\x00\x00\x04\x03\x03\x00\x00"
-    cert = b"\x0b" + (len(der) + 6).to_bytes(3, "big") + (len(der) + 3).to_bytes(3, "big") \
-        + len(der).to_bytes(3, "big") + der
+    cert = (
+        b"\x0b"
+        + (len(der) + 6).to_bytes(3, "big")
+        + (len(der) + 3).to_bytes(3, "big")
+        + len(der).to_bytes(3, "big")
+        + der
+    )
     messages = hello + cert
     records = b"\x16\x03\x03" + len(messages).to_bytes(2, "big") + messages
     assert tlscert.server_certificate(records) == der
@@ -137,10 +188,12 @@ def test_tls_certificate_out_of_the_server_flight() -> None:
 
 
 def test_wsd_bye_names_the_endpoint() -> None:
-    bye = (b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:d="http://'
-           b'schemas.xmlsoap.org/ws/2005/04/discovery" xmlns:a="http://schemas.xmlsoap.org/ws/'
-           b'2004/08/addressing"><s:Body><d:Bye><a:EndpointReference><a:Address>urn:uuid:1'
-           b"</a:Address></a:EndpointReference></d:Bye></s:Body></s:Envelope>")
+    bye = (
+        b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:d="http://'
+        b'schemas.xmlsoap.org/ws/2005/04/discovery" xmlns:a="http://schemas.xmlsoap.org/ws/'
+        b'2004/08/addressing"><s:Body><d:Bye><a:EndpointReference><a:Address>urn:uuid:1'
+        b"</a:Address></a:EndpointReference></d:Bye></s:Body></s:Envelope>"
+    )
     match = wsdhello.parse_announcement(bye)
     assert match is not None and match.epr == "urn:uuid:1"
     probe = bye.replace(b"d:Bye", b"d:Probe")
@@ -148,17 +201,24 @@ def test_wsd_bye_names_the_endpoint() -> None:
 
 
 READERS: list[tuple[Callable[[bytes], object], type[Exception]]] = [
-    (dhcp.parse_request, dhcp.ParseError), (snmp.parse_message, snmp.ParseError),
-    (lldp.parse_lldpdu, lldp.ParseError), (cdp.parse_cdp, cdp.ParseError),
+    (dhcp.parse_request, dhcp.ParseError),
+    (snmp.parse_message, snmp.ParseError),
+    (lldp.parse_lldpdu, lldp.ParseError),
+    (cdp.parse_cdp, cdp.ParseError),
     (tlscert.server_certificate, tlscert.ParseError),
-    (wsdhello.parse_announcement, wsdhello.ParseError)]
+    (wsdhello.parse_announcement, wsdhello.ParseError),
+]
 
 
 @settings(max_examples=300, deadline=None)
-@given(data=st.one_of(st.binary(max_size=400),
-                      st.binary(max_size=60).map(lambda b: snmp_response()[:20] + b),
-                      st.binary(max_size=60).map(lambda b: dhcp_request()[:240] + b),
-                      st.binary(max_size=60).map(lambda b: b"\x16\x03\x03\x00\x40\x02" + b)))
+@given(
+    data=st.one_of(
+        st.binary(max_size=400),
+        st.binary(max_size=60).map(lambda b: snmp_response()[:20] + b),
+        st.binary(max_size=60).map(lambda b: dhcp_request()[:240] + b),
+        st.binary(max_size=60).map(lambda b: b"\x16\x03\x03\x00\x40\x02" + b),
+    )
+)
 def test_any_bytes_give_a_result_or_parse_error(data: bytes) -> None:
     for reader, error in READERS:
         with contextlib.suppress(error):
@@ -168,12 +228,29 @@ def test_any_bytes_give_a_result_or_parse_error(data: bytes) -> None:
 def test_dhcp_discover_joins_the_address_its_mac_takes_later(tmp_path: Path) -> None:
     from packets import arp_frame
 
-    discover = udp_frame("0.0.0.0", 68, "255.255.255.255", 67, dhcp_request(
-        options=DISCOVER_OPTIONS), src_mac=MAC, dst_mac="ff:ff:ff:ff:ff:ff")
-    doc = build_document(read_captures([str(write_pcap(
-        tmp_path / "d.pcap", [discover, arp_frame(MAC, "198.18.0.77", "198.18.0.1")]))]))
+    discover = udp_frame(
+        "0.0.0.0",
+        68,
+        "255.255.255.255",
+        67,
+        dhcp_request(options=DISCOVER_OPTIONS),
+        src_mac=MAC,
+        dst_mac="ff:ff:ff:ff:ff:ff",
+    )
+    doc = build_document(
+        read_captures(
+            [
+                str(
+                    write_pcap(
+                        tmp_path / "d.pcap", [discover, arp_frame(MAC, "198.18.0.77", "198.18.0.1")]
+                    )
+                )
+            ]
+        )
+    )
     (dev,) = doc["devices"]
     assert dev["ip"] == "198.18.0.77"
     assert {"dhcp.hostname", "dhcp.vendor_class", "dhcp.param_list"} <= {
-        e["key"] for e in dev["evidence"]}
+        e["key"] for e in dev["evidence"]
+    }
     assert all(e["host"] == "198.18.0.77" for e in dev["evidence"])

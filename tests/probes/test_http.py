@@ -25,8 +25,12 @@ def test_dahua_skeleton_keeps_upper_case_names_in_order_and_no_server() -> None:
     # HTTP/1.1 200 OK, CONNECTION/CONTENT-LENGTH/CACHE-CONTROL/CONTENT-TYPE, BOM + XHTML Strict
     resp = http.parse_http_response(capture("dahua-web-service.http"))
     assert resp.status_line == "HTTP/1.1 200 OK"
-    assert [n for n, _ in resp.headers] == ["CONNECTION", "CONTENT-LENGTH", "CACHE-CONTROL",
-                                           "CONTENT-TYPE"]
+    assert [n for n, _ in resp.headers] == [
+        "CONNECTION",
+        "CONTENT-LENGTH",
+        "CACHE-CONTROL",
+        "CONTENT-TYPE",
+    ]
     assert resp.header_block.startswith("CONNECTION: close\r\nCONTENT-LENGTH: ")
     assert resp.header("Server") is None
     assert resp.header("content-type") == "text/html"
@@ -82,13 +86,17 @@ def test_expand_via_rawkeys_registry() -> None:
 
 
 def test_set_cookie_and_www_authenticate_each_value() -> None:
-    raw = (b"HTTP/1.1 401 Unauthorized\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n"
-           b'WWW-Authenticate: Digest realm="x"\r\nWWW-Authenticate: Basic realm="/"\r\n\r\n')
+    raw = (
+        b"HTTP/1.1 401 Unauthorized\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n"
+        b'WWW-Authenticate: Digest realm="x"\r\nWWW-Authenticate: Basic realm="/"\r\n\r\n'
+    )
     ev = Evidence("h", "http", "http.response", raw.decode(), 80)
     items = http.expand(ev)
     assert [e.value for e in items if e.key == "http.cookie"] == ["a=1", "b=2"]
     assert [e.value for e in items if e.key == "http.www_authenticate"] == [
-        'Digest realm="x"', 'Basic realm="/"']
+        'Digest realm="x"',
+        'Basic realm="/"',
+    ]
 
 
 def test_bare_lf_line_endings_and_folding() -> None:
@@ -103,10 +111,18 @@ def test_truncated_head_is_parsed_as_far_as_it_goes() -> None:
     assert resp.body == b""
 
 
-@pytest.mark.parametrize("data", [
-    b"", b"garbage", b"\x8f\x00\x01", b"HTTP/1.1 2000 OK\r\n\r\n", b"RTSP/1.0 200 OK\r\n\r\n",
-    b"SSH-2.0-dropbear\r\n", b"HTTP/x.y 200 OK\r\n\r\n",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"garbage",
+        b"\x8f\x00\x01",
+        b"HTTP/1.1 2000 OK\r\n\r\n",
+        b"RTSP/1.0 200 OK\r\n\r\n",
+        b"SSH-2.0-dropbear\r\n",
+        b"HTTP/x.y 200 OK\r\n\r\n",
+    ],
+)
 def test_non_http_raises_parse_error(data: bytes) -> None:
     with pytest.raises(http.ParseError):
         http.parse_http_response(data)
@@ -144,10 +160,11 @@ def test_any_bytes_after_a_status_line_parse(data: bytes) -> None:
 
 def test_requests_carry_no_credentials() -> None:
     for entry in paths.VENDOR_PATHS:
-        req = banners.build_http_request("198.18.0.11", 80, entry.method, entry.path, entry.body,
-                                         entry.content_type)
+        req = banners.build_http_request(
+            "198.18.0.11", 80, entry.method, entry.path, entry.body, entry.content_type
+        )
         assert b"authorization" not in req.lower()
-        assert b"password\":\"\"" in req or b"password" not in req.lower()
+        assert b'password":""' in req or b"password" not in req.lower()
 
 
 def test_path_table_has_no_exploit_paths() -> None:
@@ -167,7 +184,9 @@ def test_rpc2_login_is_deep_only() -> None:
 def test_rpc2_challenge_fields() -> None:
     resp = http.parse_http_response(capture("amcrest-rpc2-challenge.http"))
     assert banners.rpc2_challenge(resp.body) == {
-        "dahua.rpc2_realm": "Login to AMC000N49SSV0M2U46", "dahua.rpc2_mac": "9C8ECD0A1B2C"}
+        "dahua.rpc2_realm": "Login to AMC000N49SSV0M2U46",
+        "dahua.rpc2_mac": "9C8ECD0A1B2C",
+    }
     assert banners.rpc2_challenge(b"not json") == {}
     assert banners.rpc2_challenge(b"[1, 2]") == {}
 
@@ -191,15 +210,19 @@ def test_a_chunk_size_that_is_not_plain_hex_is_a_parse_error(size: bytes) -> Non
     signal.alarm(5)
     try:
         with pytest.raises(http.ParseError):
-            http.parse_http_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                     + size + b"\r\nab\r\n0\r\n\r\n")
+            http.parse_http_response(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + size
+                + b"\r\nab\r\n0\r\n\r\n"
+            )
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
 
 
 def test_one_port_failing_unexpectedly_does_not_orphan_the_others(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import asyncio
     from ipaddress import IPv4Network
 
@@ -218,26 +241,36 @@ def test_one_port_failing_unexpectedly_does_not_orphan_the_others(
     monkeypatch.setattr(banners._HostProbe, "rtsp_port", rtsp_port)
     seen: list[Evidence] = []
     settings = ScanSettings(ports=(80, 554))
-    ctx = ScanContext(settings=settings, interface=None, source_ip=None,
-                      in_scope=IPv4Network("198.18.0.0/24"), emit=seen.append)
+    ctx = ScanContext(
+        settings=settings,
+        interface=None,
+        source_ip=None,
+        in_scope=IPv4Network("198.18.0.0/24"),
+        emit=seen.append,
+    )
     asyncio.run(banners.probe_host(ctx, "198.18.0.9"))
     assert finished == [554]  # ran to its end before probe_host returned
     assert [(ev.key, ev.value) for ev in seen] == [
-        ("probe.error", "80: failed: OSError: [Errno 28] No space left on device")]
+        ("probe.error", "80: failed: OSError: [Errno 28] No space left on device")
+    ]
 
 
-@pytest.mark.parametrize("location", [
-    "/Security/users?auth=YWRtaW46MTEK",
-    "/security/USERS?x=1",  # case: embedded servers often match paths without it
-    "/%53ecurity/users",  # percent-encoded: the device decodes it to the exploit path
-    "/Security%2Fusers",
-    "/%2553DK/webLanguage",  # encoded twice
-    "/sdk/weblanguage",
-    "/onvif-http/snapshot?AUTH=YWRtaW46MTEK",
-    "/x?%61uth=1",
-])
+@pytest.mark.parametrize(
+    "location",
+    [
+        "/Security/users?auth=YWRtaW46MTEK",
+        "/security/USERS?x=1",  # case: embedded servers often match paths without it
+        "/%53ecurity/users",  # percent-encoded: the device decodes it to the exploit path
+        "/Security%2Fusers",
+        "/%2553DK/webLanguage",  # encoded twice
+        "/sdk/weblanguage",
+        "/onvif-http/snapshot?AUTH=YWRtaW46MTEK",
+        "/x?%61uth=1",
+    ],
+)
 def test_a_redirect_to_an_exploit_path_is_never_followed_however_spelled(
-        location: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    location: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import asyncio
     from ipaddress import IPv4Network
 
@@ -250,8 +283,13 @@ def test_a_redirect_to_an_exploit_path_is_never_followed_however_spelled(
         return b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 
     monkeypatch.setattr(banners._HostProbe, "http_exchange", exchange)
-    ctx = ScanContext(settings=ScanSettings(), interface=None, source_ip=None,
-                      in_scope=IPv4Network("198.18.0.0/24"), emit=lambda ev: None)
+    ctx = ScanContext(
+        settings=ScanSettings(),
+        interface=None,
+        source_ip=None,
+        in_scope=IPv4Network("198.18.0.0/24"),
+        emit=lambda ev: None,
+    )
     host = banners._HostProbe(ctx, "198.18.0.9")
     redirect = f"HTTP/1.1 302 Found\r\nLocation: {location}\r\n\r\n".encode()
     asyncio.run(host.follow_redirects(80, False, http.parse_http_response(redirect)))

@@ -28,8 +28,10 @@ def test_dahua_options_401_realm() -> None:
     # RTSP/1.0 401, Digest realm "Login to <serial>" (ws2543/about-multimedia capture)
     assert expand("dahua-options-401.rtsp") == [
         ("rtsp.status", "RTSP/1.0 401 Unauthorized"),
-        ("rtsp.www_authenticate",
-         'Digest realm="Login to 4M0747EPAA1D284", nonce="745449738fdf77164f570c37c9186b52"'),
+        (
+            "rtsp.www_authenticate",
+            'Digest realm="Login to 4M0747EPAA1D284", nonce="745449738fdf77164f570c37c9186b52"',
+        ),
     ]
 
 
@@ -55,8 +57,10 @@ def test_legacy_dahua_and_hikvision() -> None:
 
 def test_build_request_has_no_credentials() -> None:
     req = rtsp.build_request("DESCRIBE", "rtsp://198.18.0.31/", 2)
-    assert req == (b"DESCRIBE rtsp://198.18.0.31/ RTSP/1.0\r\nCSeq: 2\r\nUser-Agent: camscan\r\n"
-                   b"Accept: application/sdp\r\n\r\n")
+    assert req == (
+        b"DESCRIBE rtsp://198.18.0.31/ RTSP/1.0\r\nCSeq: 2\r\nUser-Agent: camscan\r\n"
+        b"Accept: application/sdp\r\n\r\n"
+    )
     assert b"Authorization" not in rtsp.build_request("OPTIONS", "rtsp://h/", 1)
 
 

@@ -23,8 +23,14 @@ def der_of(table: dict[str, object]) -> bytes:
 
 
 def test_recorded_subject_roundtrips() -> None:
-    der = der_of({"cert_subject": HIK_SUBJECT, "cert_serial": "1f2e",
-                  "cert_not_before": "2018-06-11T08:41:00Z", "cert_not_after": "2028-06-08"})
+    der = der_of(
+        {
+            "cert_subject": HIK_SUBJECT,
+            "cert_serial": "1f2e",
+            "cert_not_before": "2018-06-11T08:41:00Z",
+            "cert_not_after": "2028-06-08",
+        }
+    )
     info = tls.parse_certificate(der)
     assert info.subject == HIK_SUBJECT
     assert info.issuer == HIK_SUBJECT
@@ -34,24 +40,39 @@ def test_recorded_subject_roundtrips() -> None:
 
 
 def test_expired_certificate_is_still_read() -> None:
-    info = tls.parse_certificate(der_of({"cert_subject": "CN=old", "cert_issuer": "CN=ca",
-                                         "cert_not_before": "2001-01-01",
-                                         "cert_not_after": "2002-01-01"}))
-    assert (info.subject, info.issuer, info.not_after) == ("CN=old", "CN=ca",
-                                                            "2002-01-01T00:00:00Z")
+    info = tls.parse_certificate(
+        der_of(
+            {
+                "cert_subject": "CN=old",
+                "cert_issuer": "CN=ca",
+                "cert_not_before": "2001-01-01",
+                "cert_not_after": "2002-01-01",
+            }
+        )
+    )
+    assert (info.subject, info.issuer, info.not_after) == (
+        "CN=old",
+        "CN=ca",
+        "2002-01-01T00:00:00Z",
+    )
 
 
 def test_cert_evidence_keys() -> None:
     info = tls.CertInfo("CN=a", "CN=b", "ff", "2020-01-01T00:00:00Z", "2030-01-01T00:00:00Z")
     evs = tls.cert_evidence("198.18.0.15", 443, info)
-    assert [e.key for e in evs] == ["tls.subject", "tls.issuer", "tls.serial", "tls.not_before",
-                                    "tls.not_after"]
+    assert [e.key for e in evs] == [
+        "tls.subject",
+        "tls.issuer",
+        "tls.serial",
+        "tls.not_before",
+        "tls.not_after",
+    ]
     assert all(e.source == "tls" and e.port == 443 for e in evs)
 
 
 def test_hostile_garbage_certificate_is_parse_error() -> None:
     flight = garbage_certificate_flight(b"")
-    junk = flight[flight.index(b"\x30\x82\x01\x00"):][:260]
+    junk = flight[flight.index(b"\x30\x82\x01\x00") :][:260]
     try:
         tls.parse_certificate(junk)
     except tls.ParseError as exc:

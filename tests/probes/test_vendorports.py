@@ -31,7 +31,9 @@ HIK_8000 = bytes.fromhex("000000100000001e0000001e00000000")  # nmap "Hikvision 
 def test_hikvision_greeting_recorded_as_hex() -> None:
     evs = vendorports.port_evidence("198.18.0.11", 8000, HIK_8000)
     assert [(e.key, e.value) for e in evs] == [
-        ("tcp.open.8000", "open"), ("tcp.banner.8000", "000000100000001e0000001e00000000")]
+        ("tcp.open.8000", "open"),
+        ("tcp.banner.8000", "000000100000001e0000001e00000000"),
+    ]
 
 
 def test_text_greeting_kept_as_text_and_silent_port_only_open() -> None:
@@ -47,31 +49,55 @@ def test_favicon_hashes() -> None:
     text = base64.encodebytes(icon)
     assert text.count(b"\n") == -(-len(base64.b64encode(icon)) // 76)
     import mmh3
+
     assert favicon.favicon_mmh3(icon) == mmh3.hash(text)
     assert favicon.favicon_mmh3(icon) != mmh3.hash(base64.b64encode(icon))
 
 
 # ------------------------------------------------------------------ transport (loopback)
 
+
 def loopback(ip: str) -> LabHost:
-    return LabHost(ip, ip, "02:00:00:00:00:01", "lo", "", 8, {},
-                   lambda f, t, p: socket.socket(f, t, p), lambda argv: 0)
+    return LabHost(
+        ip,
+        ip,
+        "02:00:00:00:00:01",
+        "lo",
+        "",
+        8,
+        {},
+        lambda f, t, p: socket.socket(f, t, p),
+        lambda argv: 0,
+    )
 
 
 Serve = Callable[[LabHost, Mapping[str, Any]], Awaitable[Closer]]
 
-DAHUA_ROOT = {"path": "/", "status": "HTTP/1.1 200 OK",
-              "headers": ["CONNECTION: close", "CONTENT-LENGTH: 1", "CONTENT-TYPE: text/html"],
-              "body": "\ufeff<html><head><title>WEB SERVICE</title></head></html>"}
-RPC2 = {"method": "POST", "path": "/RPC2_Login", "body_contains": "global.login",
-        "status": "HTTP/1.1 200 OK", "headers": ["CONTENT-LENGTH: 1"],
-        "body": '{"params":{"realm":"Login to 4M0747EPAA1D284","mac":"3CEF8C6101C0"}}'}
-ICON = {"path": "/favicon.ico", "status": "HTTP/1.1 200 OK", "headers": ["Content-Length: 1"],
-        "body_hex": "0001020304"}
+DAHUA_ROOT = {
+    "path": "/",
+    "status": "HTTP/1.1 200 OK",
+    "headers": ["CONNECTION: close", "CONTENT-LENGTH: 1", "CONTENT-TYPE: text/html"],
+    "body": "\ufeff<html><head><title>WEB SERVICE</title></head></html>",
+}
+RPC2 = {
+    "method": "POST",
+    "path": "/RPC2_Login",
+    "body_contains": "global.login",
+    "status": "HTTP/1.1 200 OK",
+    "headers": ["CONTENT-LENGTH: 1"],
+    "body": '{"params":{"realm":"Login to 4M0747EPAA1D284","mac":"3CEF8C6101C0"}}',
+}
+ICON = {
+    "path": "/favicon.ico",
+    "status": "HTTP/1.1 200 OK",
+    "headers": ["Content-Length: 1"],
+    "body_hex": "0001020304",
+}
 
 
-async def run(services: list[tuple[Serve, str, dict[str, Any]]], targets: list[str],
-              settings: ScanSettings) -> tuple[list[Evidence], ScanContext, float]:
+async def run(
+    services: list[tuple[Serve, str, dict[str, Any]]], targets: list[str], settings: ScanSettings
+) -> tuple[list[Evidence], ScanContext, float]:
     closers = [await serve(loopback(ip), table) for serve, ip, table in services]
     evidence: list[Evidence] = []
     ctx = ScanContext(settings, None, None, [], evidence.append)
@@ -94,8 +120,14 @@ def by_key(evs: list[Evidence], host: str) -> dict[str, list[str]]:
 
 def fast(deep: bool = False, save: Path | None = None) -> ScanSettings:
     """Short timeouts so hostile cases finish quickly."""
-    return ScanSettings(connect_timeout_s=0.5, read_timeout_s=0.6, host_budget_s=4.0,
-                        ports=(80, 443, 554, 8000, 37777), deep=deep, save_captures=save)
+    return ScanSettings(
+        connect_timeout_s=0.5,
+        read_timeout_s=0.6,
+        host_budget_s=4.0,
+        ports=(80, 443, 554, 8000, 37777),
+        deep=deep,
+        save_captures=save,
+    )
 
 
 @pytest.mark.lab
@@ -103,14 +135,37 @@ def test_replayed_device_gives_every_banner_key() -> None:
     ip = "127.0.0.11"
     services: list[tuple[Serve, str, dict[str, Any]]] = [
         (http_personality.serve, ip, {"port": 80, "response": [DAHUA_ROOT, ICON, RPC2]}),
-        (http_personality.serve_tls, ip, {"port": 443, "response": [DAHUA_ROOT],
-                                          "cert_subject": "CN=dahua,O=Dahua"}),
-        (rtsp_personality.serve, ip, {"port": 554, "response": [
-            {"method": "OPTIONS", "status": "RTSP/1.0 200 OK",
-             "headers": ["CSeq: 9", "Server: Rtsp Server/3.0", "Public: OPTIONS, DESCRIBE"]},
-            {"method": "DESCRIBE", "status": "RTSP/1.0 401 Unauthorized",
-             "headers": ["CSeq: 9", 'WWW-Authenticate: Digest realm="Login to 4M0747EPAA1D284"']},
-        ]}),
+        (
+            http_personality.serve_tls,
+            ip,
+            {"port": 443, "response": [DAHUA_ROOT], "cert_subject": "CN=dahua,O=Dahua"},
+        ),
+        (
+            rtsp_personality.serve,
+            ip,
+            {
+                "port": 554,
+                "response": [
+                    {
+                        "method": "OPTIONS",
+                        "status": "RTSP/1.0 200 OK",
+                        "headers": [
+                            "CSeq: 9",
+                            "Server: Rtsp Server/3.0",
+                            "Public: OPTIONS, DESCRIBE",
+                        ],
+                    },
+                    {
+                        "method": "DESCRIBE",
+                        "status": "RTSP/1.0 401 Unauthorized",
+                        "headers": [
+                            "CSeq: 9",
+                            'WWW-Authenticate: Digest realm="Login to 4M0747EPAA1D284"',
+                        ],
+                    },
+                ],
+            },
+        ),
     ]
     evs, ctx, _ = asyncio.run(run(services, [ip], fast()))
     got = by_key(evs, ip)
@@ -132,7 +187,8 @@ def test_replayed_device_gives_every_banner_key() -> None:
 def test_deep_adds_rpc2_challenge() -> None:
     ip = "127.0.0.12"
     services: list[tuple[Serve, str, dict[str, Any]]] = [
-        (http_personality.serve, ip, {"port": 80, "response": [DAHUA_ROOT, RPC2]})]
+        (http_personality.serve, ip, {"port": 80, "response": [DAHUA_ROOT, RPC2]})
+    ]
     evs, _, _ = asyncio.run(run(services, [ip], fast(deep=True)))
     got = by_key(evs, ip)
     assert got["dahua.rpc2_realm"] == ["Login to 4M0747EPAA1D284"]
@@ -145,27 +201,47 @@ def test_redirects_followed_on_same_host_only() -> None:
     chain = [
         {"path": "/", "status": "HTTP/1.1 302 Found", "headers": ["Location: /a"]},
         {"path": "/a", "status": "HTTP/1.1 302 Found", "headers": [f"Location: http://{ip}/b"]},
-        {"path": "/b", "status": "HTTP/1.1 302 Found",
-         "headers": ["Location: http://198.51.100.7/elsewhere"]},
+        {
+            "path": "/b",
+            "status": "HTTP/1.1 302 Found",
+            "headers": ["Location: http://198.51.100.7/elsewhere"],
+        },
     ]
     services: list[tuple[Serve, str, dict[str, Any]]] = [
-        (http_personality.serve, ip, {"port": 80, "response": chain})]
+        (http_personality.serve, ip, {"port": 80, "response": chain})
+    ]
     evs, _, _ = asyncio.run(run(services, [ip], fast()))
-    assert by_key(evs, ip)["http.location"] == ["/a", f"http://{ip}/b",
-                                                "http://198.51.100.7/elsewhere"]
+    assert by_key(evs, ip)["http.location"] == [
+        "/a",
+        f"http://{ip}/b",
+        "http://198.51.100.7/elsewhere",
+    ]
 
 
-HOSTILE = {"127.0.0.21": "silent", "127.0.0.22": "flood", "127.0.0.23": "garbage",
-           "127.0.0.24": "reset", "127.0.0.25": "badcert", "127.0.0.26": "slowloris"}
-EXPECTED = {"silent": "80: timeout", "flood": "80: oversize", "garbage": "80: garbage",
-            "reset": "80: reset", "badcert": "80: garbage", "slowloris": "80: timeout"}
+HOSTILE = {
+    "127.0.0.21": "silent",
+    "127.0.0.22": "flood",
+    "127.0.0.23": "garbage",
+    "127.0.0.24": "reset",
+    "127.0.0.25": "badcert",
+    "127.0.0.26": "slowloris",
+}
+EXPECTED = {
+    "silent": "80: timeout",
+    "flood": "80: oversize",
+    "garbage": "80: garbage",
+    "reset": "80: reset",
+    "badcert": "80: garbage",
+    "slowloris": "80: timeout",
+}
 
 
 @pytest.mark.lab
 def test_hostile_hosts_are_reported_and_bounded_and_others_unharmed() -> None:
     good = "127.0.0.20"
     services: list[tuple[Serve, str, dict[str, Any]]] = [
-        (http_personality.serve, good, {"port": 80, "response": [DAHUA_ROOT]})]
+        (http_personality.serve, good, {"port": 80, "response": [DAHUA_ROOT]})
+    ]
     services += [(hostile.serve, ip, {"port": 80, "mode": mode}) for ip, mode in HOSTILE.items()]
     services.append((hostile.serve, "127.0.0.25", {"port": 443, "mode": "badcert"}))
     evs, _, took = asyncio.run(run(services, [good, *HOSTILE], fast()))
@@ -198,9 +274,18 @@ def test_per_host_connection_limit() -> None:
             writer.close()
 
         servers = [await asyncio.start_server(handle, ip, port) for port in range(9001, 9013)]
-        ctx = ScanContext(ScanSettings(ports=tuple(range(9001, 9013)), connect_timeout_s=0.5,
-                                       read_timeout_s=0.5, max_per_host=16),
-                          None, None, [], lambda ev: None)
+        ctx = ScanContext(
+            ScanSettings(
+                ports=tuple(range(9001, 9013)),
+                connect_timeout_s=0.5,
+                read_timeout_s=0.5,
+                max_per_host=16,
+            ),
+            None,
+            None,
+            [],
+            lambda ev: None,
+        )
         await banners.probe_host(ctx, ip)
         for server in servers:
             server.close()
@@ -229,7 +314,8 @@ def test_tcp_alive() -> None:
 def test_save_captures_writes_replies_as_fixtures(tmp_path: Path) -> None:
     ip = "127.0.0.14"
     services: list[tuple[Serve, str, dict[str, Any]]] = [
-        (http_personality.serve, ip, {"port": 80, "response": [DAHUA_ROOT]})]
+        (http_personality.serve, ip, {"port": 80, "response": [DAHUA_ROOT]})
+    ]
     asyncio.run(run(services, [ip], fast(save=tmp_path)))
     saved = (tmp_path / "http" / f"{ip}_80.http").read_bytes()
     assert saved == http_personality.render(DAHUA_ROOT)
@@ -255,8 +341,10 @@ def test_every_request_is_read_only_and_credential_free(deep: bool) -> None:
                 await writer.drain()
             writer.close()
 
-        servers = [await asyncio.start_server(http_handle, ip, 80),
-                   await asyncio.start_server(rtsp_handle, ip, 554)]
+        servers = [
+            await asyncio.start_server(http_handle, ip, 80),
+            await asyncio.start_server(rtsp_handle, ip, 554),
+        ]
         ctx = ScanContext(fast(deep=deep), None, None, [], lambda ev: None)
         await banners.probe_host(ctx, ip)
         for server in servers:
@@ -276,11 +364,17 @@ def test_every_request_is_read_only_and_credential_free(deep: bool) -> None:
 @pytest.mark.lab
 def test_redirect_to_an_exploit_path_is_not_followed() -> None:
     ip = "127.0.0.15"
-    chain = [{"path": "/", "status": "HTTP/1.1 302 Found",
-              "headers": ["Location: /SDK/webLanguage"]},
-             {"path": "/SDK/webLanguage", "status": "HTTP/1.1 200 OK", "headers": [],
-              "body": "followed"}]
+    chain = [
+        {"path": "/", "status": "HTTP/1.1 302 Found", "headers": ["Location: /SDK/webLanguage"]},
+        {
+            "path": "/SDK/webLanguage",
+            "status": "HTTP/1.1 200 OK",
+            "headers": [],
+            "body": "followed",
+        },
+    ]
     services: list[tuple[Serve, str, dict[str, Any]]] = [
-        (http_personality.serve, ip, {"port": 80, "response": chain})]
+        (http_personality.serve, ip, {"port": 80, "response": chain})
+    ]
     evs, _, _ = asyncio.run(run(services, [ip], fast()))
     assert by_key(evs, ip)["http.status"] == ["HTTP/1.1 302 Found"]

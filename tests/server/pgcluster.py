@@ -57,15 +57,46 @@ def running_cluster(*settings: str) -> Iterator[Cluster]:
         subprocess.run(cmd, check=True, user=user, capture_output=True, timeout=120)
 
     try:
-        run(str(PG_BIN / "initdb"), "-D", str(data), "-U", "camscan", "-A", "trust",
-            "-E", "UTF8", "--locale=C", "--no-sync")
-        options = " ".join([f"-k {base}", "-c listen_addresses=''", "-c fsync=off",
-                            "-c full_page_writes=off", "-c synchronous_commit=off",
-                            *(f"-c {s}" for s in settings)])
-        run(str(PG_BIN / "pg_ctl"), "start", "-w", "-D", str(data), "-l", str(base / "log"),
-            "-o", options)
+        run(
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "camscan",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
+        options = " ".join(
+            [
+                f"-k {base}",
+                "-c listen_addresses=''",
+                "-c fsync=off",
+                "-c full_page_writes=off",
+                "-c synchronous_commit=off",
+                *(f"-c {s}" for s in settings),
+            ]
+        )
+        run(
+            str(PG_BIN / "pg_ctl"),
+            "start",
+            "-w",
+            "-D",
+            str(data),
+            "-l",
+            str(base / "log"),
+            "-o",
+            options,
+        )
         yield Cluster(base)
     finally:
-        subprocess.run([str(PG_BIN / "pg_ctl"), "stop", "-m", "immediate", "-D", str(data)],
-                       user=user, capture_output=True, timeout=60)
+        subprocess.run(
+            [str(PG_BIN / "pg_ctl"), "stop", "-m", "immediate", "-D", str(data)],
+            user=user,
+            capture_output=True,
+            timeout=60,
+        )
         shutil.rmtree(base, ignore_errors=True)

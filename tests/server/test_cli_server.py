@@ -19,8 +19,9 @@ SITE = "Example Council, Town Hall"
 
 
 def camscan(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "camscan", *args], capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "camscan", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def free_port() -> int:
@@ -41,9 +42,24 @@ def test_server_process_over_https_and_push_process(db_url: str, tmp_path: Path)
     port = free_port()
     url = f"https://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [sys.executable, "-m", "camscan", "server", "--db", db_url, "--bind",
-         f"127.0.0.1:{port}", "--cert", str(cert), "--key", str(key)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "camscan",
+            "server",
+            "--db",
+            db_url,
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--cert",
+            str(cert),
+            "--key",
+            str(key),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         probe = Client(url, token, ca_file=cert)
         deadline = time.monotonic() + 30
@@ -56,17 +72,34 @@ def test_server_process_over_https_and_push_process(db_url: str, tmp_path: Path)
             assert server.poll() is None, server.communicate()[1]
             assert time.monotonic() < deadline, "camscan server did not start"
             time.sleep(0.1)
-        untrusted = camscan("push", str(scan), "--server", url, "--token-file",
-                            str(token_file), "--tries", "1")
+        untrusted = camscan(
+            "push", str(scan), "--server", url, "--token-file", str(token_file), "--tries", "1"
+        )
         assert untrusted.returncode == 1
         assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
         assert "Traceback" not in untrusted.stderr
-        pushed = camscan("push", str(scan), "--server", url, "--token-file", str(token_file),
-                         "--ca-file", str(cert))
+        pushed = camscan(
+            "push",
+            str(scan),
+            "--server",
+            url,
+            "--token-file",
+            str(token_file),
+            "--ca-file",
+            str(cert),
+        )
         assert pushed.returncode == 0, pushed.stderr
         assert ": stored as " in pushed.stderr
-        again = camscan("push", str(scan), "--server", url, "--token-file", str(token_file),
-                        "--ca-file", str(cert))
+        again = camscan(
+            "push",
+            str(scan),
+            "--server",
+            url,
+            "--token-file",
+            str(token_file),
+            "--ca-file",
+            str(cert),
+        )
         assert again.returncode == 0 and ": duplicate as " in again.stderr
     finally:
         server.terminate()

@@ -41,7 +41,8 @@ def client(server: LiveServer, token: str, **kw: Any) -> Client:
 
 
 def test_push_from_spool_stores_normalised_rows_and_empties_the_spool(
-        live_server: LiveServer, db_url: str, tmp_path: Path) -> None:
+    live_server: LiveServer, db_url: str, tmp_path: Path
+) -> None:
     doc = sample()
     path = spool_document(doc, tmp_path / "spool")
     sent = path.read_bytes()
@@ -56,14 +57,16 @@ def test_push_from_spool_stores_normalised_rows_and_empties_the_spool(
     engine = make_engine(db_url)
     with engine.connect() as conn:
         body = conn.execute(text("SELECT body FROM documents")).scalar_one()
-        hik = conn.execute(text("SELECT count(*) FROM verdicts WHERE maker = 'Hikvision'")
-                           ).scalar_one()
+        hik = conn.execute(
+            text("SELECT count(*) FROM verdicts WHERE maker = 'Hikvision'")
+        ).scalar_one()
         row = conn.execute(text("SELECT hikvision, dahua, devices FROM scans")).one()
     engine.dispose()
     assert bytes(body) == sent  # the audit trail keeps the bytes the sensor sent
     assert hik == doc["summary"]["hikvision"]
-    long = [ev["value"] for d in doc["devices"] for ev in d["evidence"]
-            if len(str(ev["value"])) > 1000]
+    long = [
+        ev["value"] for d in doc["devices"] for ev in d["evidence"] if len(str(ev["value"])) > 1000
+    ]
     assert long  # the sample holds whole HTTP pages
     engine = make_engine(db_url)
     with engine.connect() as conn:
@@ -71,8 +74,7 @@ def test_push_from_spool_stores_normalised_rows_and_empties_the_spool(
     engine.dispose()
     assert len(cut) == len(long) and all(len(v) == 1000 for v in cut)
     assert sorted(cut) == sorted(str(v)[:1000] for v in long)
-    assert tuple(row) == (doc["summary"]["hikvision"], doc["summary"]["dahua"],
-                          len(doc["devices"]))
+    assert tuple(row) == (doc["summary"]["hikvision"], doc["summary"]["dahua"], len(doc["devices"]))
 
 
 def test_scan_id_ignores_key_order_and_whitespace() -> None:
@@ -82,8 +84,9 @@ def test_scan_id_ignores_key_order_and_whitespace() -> None:
     assert scan_id({**d, "operator": "someone else"}) != scan_id(d)
 
 
-def test_the_same_document_twice_changes_nothing(live_server: LiveServer, db_url: str,
-                                                 tmp_path: Path) -> None:
+def test_the_same_document_twice_changes_nothing(
+    live_server: LiveServer, db_url: str, tmp_path: Path
+) -> None:
     c = client(live_server, sensor(db_url))
     f = tmp_path / "scan.json"
     f.write_text(json.dumps(sample()), encoding="utf-8")
@@ -99,7 +102,8 @@ def test_the_same_document_twice_changes_nothing(live_server: LiveServer, db_url
 
 
 def test_outage_keeps_the_spool_and_backoff_retries_until_the_server_is_back(
-        db_url: str, tmp_path: Path) -> None:
+    db_url: str, tmp_path: Path
+) -> None:
     server = LiveServer(db_url)
     token = sensor(db_url)
     spool = tmp_path / "spool"
@@ -131,8 +135,9 @@ def test_outage_keeps_the_spool_and_backoff_retries_until_the_server_is_back(
         server.app.state.engine.dispose()
 
 
-def test_bad_token_is_refused_and_the_spool_kept(live_server: LiveServer, db_url: str,
-                                                 tmp_path: Path) -> None:
+def test_bad_token_is_refused_and_the_spool_kept(
+    live_server: LiveServer, db_url: str, tmp_path: Path
+) -> None:
     sensor(db_url)
     spool = tmp_path / "spool"
     spool_document(sample(), spool)
@@ -144,20 +149,24 @@ def test_bad_token_is_refused_and_the_spool_kept(live_server: LiveServer, db_url
 
 
 def test_reader_token_cannot_push_and_sensor_token_cannot_read(
-        live_server: LiveServer, db_url: str, tmp_path: Path) -> None:
+    live_server: LiveServer, db_url: str, tmp_path: Path
+) -> None:
     engine = make_engine(db_url)
     reader = add_principal(engine, "auditor", site=None)
     engine.dispose()
     f = tmp_path / "scan.json"
     f.write_text(json.dumps(sample()), encoding="utf-8")
-    assert push_files(client(live_server, reader), [f], spool=False).sent[0][1].outcome \
+    assert (
+        push_files(client(live_server, reader), [f], spool=False).sent[0][1].outcome
         is Outcome.UNAUTHORISED
+    )
     status, _ = client(live_server, sensor(db_url)).request("GET", "/api/v1/rollup")
     assert status == 403
 
 
 def test_invalid_documents_are_refused_moved_aside_and_do_not_block_the_rest(
-        live_server: LiveServer, db_url: str, tmp_path: Path) -> None:
+    live_server: LiveServer, db_url: str, tmp_path: Path
+) -> None:
     spool = tmp_path / "spool"
     broken = copy.deepcopy(sample())
     broken["devices"][0]["verdict"]["confidence"] = "certain"  # not in the schema's enum
@@ -204,8 +213,11 @@ def test_documents_are_append_only(live_server: LiveServer, db_url: str, tmp_pat
     f.write_text(json.dumps(sample()), encoding="utf-8")
     push_files(client(live_server, sensor(db_url)), [f], spool=False)
     engine = make_engine(db_url)
-    for stmt in ("UPDATE documents SET body = 'x'", "DELETE FROM documents",
-                 "TRUNCATE documents CASCADE"):
+    for stmt in (
+        "UPDATE documents SET body = 'x'",
+        "DELETE FROM documents",
+        "TRUNCATE documents CASCADE",
+    ):
         with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
             conn.execute(text(stmt))
     engine.dispose()
@@ -219,14 +231,17 @@ def test_server_refuses_an_unmigrated_database(pg_cluster: Any) -> None:
     engine.dispose()
 
 
-@pytest.mark.parametrize("break_it", [
-    lambda d: d["devices"][3]["verdict"].__setitem__("confidence", "certain"),
-    lambda d: d.pop("summary"),
-    lambda d: d.__setitem__("surprise", 1),
-    lambda d: d["devices"][0].__setitem__("ip", 7),
-    lambda d: d["stats"]["arp"].__setitem__("sent", -1),
-    lambda d: None,  # unbroken: both accept
-])
+@pytest.mark.parametrize(
+    "break_it",
+    [
+        lambda d: d["devices"][3]["verdict"].__setitem__("confidence", "certain"),
+        lambda d: d.pop("summary"),
+        lambda d: d.__setitem__("surprise", 1),
+        lambda d: d["devices"][0].__setitem__("ip", 7),
+        lambda d: d["stats"]["arp"].__setitem__("sent", -1),
+        lambda d: None,  # unbroken: both accept
+    ],
+)
 def test_server_validator_agrees_with_the_published_schema(break_it: Any) -> None:
     """The server's compiled validator and camscan.output.schema judge alike."""
     import jsonschema
@@ -250,8 +265,8 @@ def test_server_validator_agrees_with_the_published_schema(break_it: Any) -> Non
 
 
 def test_bytes_already_stored_are_acknowledged_without_parsing(
-        live_server: LiveServer, db_url: str, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    live_server: LiveServer, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import camscan.server.store as store
 
     c = client(live_server, sensor(db_url))

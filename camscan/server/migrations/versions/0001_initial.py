@@ -54,10 +54,14 @@ def upgrade() -> None:
         BEGIN
             RAISE EXCEPTION 'documents is append-only: % refused', TG_OP;
         END $$""")
-    op.execute("CREATE TRIGGER documents_no_change BEFORE UPDATE OR DELETE ON documents "
-               "FOR EACH ROW EXECUTE FUNCTION documents_append_only()")
-    op.execute("CREATE TRIGGER documents_no_truncate BEFORE TRUNCATE ON documents "
-               "FOR EACH STATEMENT EXECUTE FUNCTION documents_append_only()")
+    op.execute(
+        "CREATE TRIGGER documents_no_change BEFORE UPDATE OR DELETE ON documents "
+        "FOR EACH ROW EXECUTE FUNCTION documents_append_only()"
+    )
+    op.execute(
+        "CREATE TRIGGER documents_no_truncate BEFORE TRUNCATE ON documents "
+        "FOR EACH STATEMENT EXECUTE FUNCTION documents_append_only()"
+    )
     # A scan's row number is its document's id; its scan_id (64 hex digits) is stored once,
     # and the per-device tables carry the 8-byte number instead.
     op.create_table(
