@@ -14,13 +14,11 @@ scan() { camscan lab exec -- python3 -m camscan scan 198.18.0.0/24 --interface e
            --site "Example Council, Town Hall" --operator "IT audit" "$@"; }
 scan -o "$out/scan.json" --report "$out/report.html"
 scan --format ndjson -o "$out/scan.ndjson"
-for profile in csv netbox snipeit; do  # GLPI is an inventory JSON now (camscan export), not a CSV profile
-  camscan lab exec -- python3 -c "
-import sys
-from camscan.output.csv import csv_text
-from camscan.output.jsonout import read_json
-sys.stdout.write(csv_text(read_json('$out/scan.json'), '${profile/csv/generic}'))" > "$out/$profile.csv"
-done
+# The register formats, converted from the saved scan as a user would (camscan export).
+camscan export "$out/scan.json" --format csv -o "$out/csv.csv"
+camscan export "$out/scan.json" --format netbox --only hikvision,dahua -o "$out/netbox.csv"
+camscan export "$out/scan.json" --format snipeit -o "$out/snipeit.csv"
+camscan export "$out/scan.json" --format glpi -o "$out/glpi.jsonl"
 # Next quarter: two devices unplugged (their links taken down in the lab), then a second scan
 # and the diff a removal programme reports on.
 for dev in hik-cam-stairs dahua-cam-yard; do ip -n "${CAMSCAN_LAB_PREFIX}d-$dev" link set eth0 down; done
