@@ -127,6 +127,22 @@ class EvidenceStore:
 
 
 _MAC_KEYS = ("mac", "sadp.mac", "dhip.mac", "wsd.epr_mac", "dahua.rpc2_mac")
+# A host's CPU budget for identification, as text read: matching is linear in it (RE2), so
+# a device that floods evidence costs at most this much; the rest stays in the document.
+IDENTIFY_BUDGET_CHARS = 4 * 1024 * 1024
+
+
+def within_budget(ordered: Sequence[Evidence]) -> tuple[list[Evidence], int]:
+    """The items identification reads (in order, up to the budget) and how many it skips."""
+    kept: list[Evidence] = []
+    used = skipped = 0
+    for ev in ordered:
+        if used + len(ev.value) > IDENTIFY_BUDGET_CHARS:
+            skipped += 1
+            continue
+        used += len(ev.value)
+        kept.append(ev)
+    return kept, skipped
 
 
 def device_mac(evidence: Iterable[Evidence]) -> str | None:
@@ -152,8 +168,14 @@ def build_device(
     mac = device_mac(ordered)
     entry = lookup(mac) if mac else None
     errors = [ev.value for ev in ordered if ev.key == "probe.error"]
+    readable, skipped = within_budget(ordered)
+    if skipped:
+        errors.append(
+            f"identification budget: {skipped} evidence items beyond "
+            f"{IDENTIFY_BUDGET_CHARS:,} characters are kept but were not read"
+        )
     try:
-        verdict = identify(ordered)
+        verdict = identify(readable)
     except Exception as exc:  # one host's odd evidence must not lose every other host
         log.debug("identify %s failed", host, exc_info=True)
         verdict = UNDETERMINED

@@ -503,3 +503,24 @@ def test_identification_runs_off_the_event_loop() -> None:
     result = asyncio.run(scan.run())
     assert result.complete and len(result.devices) == 3
     assert on_loop == [False, False, False]
+
+
+def test_a_host_flooding_evidence_is_identified_within_its_budget() -> None:
+    # Identification is linear in the text it reads; a host that floods evidence gets a bound.
+    seen: list[int] = []
+
+    def identify_measuring(evidence: Sequence[Evidence]) -> Verdict:
+        seen.append(sum(len(ev.value) for ev in evidence))
+        return identify(evidence)
+
+    flood = [
+        Evidence("198.18.0.11", "http", "http.body", f"{i}" + "x" * 1_000_000, 80) for i in range(6)
+    ]
+    items = [Evidence("198.18.0.11", "arp", "mac", "44:19:b6:3a:10:01"), *flood]
+    dev = pipeline.build_device(
+        "198.18.0.11", items, outside_scope=False, first_seen=None, identify=identify_measuring
+    )
+    assert seen and seen[0] <= pipeline.IDENTIFY_BUDGET_CHARS
+    assert len(dev.evidence) == 7, "every item stays in the document"
+    assert dev.verdict.maker == "Hikvision", "what fits the budget is still read"
+    assert any(e.startswith("identification budget: 2 evidence items") for e in dev.errors)
