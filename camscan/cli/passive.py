@@ -13,6 +13,22 @@ import typer
 from camscan.cli.scan import OutputFormat, check_writable, emit_result, fail, fingerprint_version
 from camscan.models import ScanResult
 
+# The options `pcap` and `listen` share with each other (and, in meaning, with `scan`).
+FormatOption = Annotated[
+    OutputFormat, typer.Option("--format", "-f", help="Machine output format.")
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write the machine output here instead of stdout."),
+]
+SiteOption = Annotated[str | None, typer.Option("--site", help="Site label.")]
+OperatorOption = Annotated[str | None, typer.Option("--operator", help="Operator label.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No table.")]
+FailOnFoundOption = Annotated[
+    bool,
+    typer.Option("--fail-on-found", help="Exit 3 when any Hikvision or Dahua device is found."),
+]
+
 
 def _finish(
     result: ScanResult, fmt: OutputFormat, output: Path | None, quiet: bool, fail_on_found: bool
@@ -61,20 +77,12 @@ def pcap(
     files: Annotated[
         list[Path], typer.Argument(help="pcap or pcapng files, gzip-compressed or not.")
     ],
-    fmt: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="Machine output format.")
-    ] = OutputFormat.JSON,
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="Write the machine output here instead of stdout."),
-    ] = None,
-    site: Annotated[str | None, typer.Option("--site", help="Site label.")] = None,
-    operator: Annotated[str | None, typer.Option("--operator", help="Operator label.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table.")] = False,
-    fail_on_found: Annotated[
-        bool,
-        typer.Option("--fail-on-found", help="Exit 3 when any Hikvision or Dahua device is found."),
-    ] = False,
+    fmt: FormatOption = OutputFormat.JSON,
+    output: OutputOption = None,
+    site: SiteOption = None,
+    operator: OperatorOption = None,
+    quiet: QuietOption = False,
+    fail_on_found: FailOnFoundOption = False,
 ) -> None:
     """Find and identify devices in capture files, sending nothing; the scan document out."""
     from camscan.passive.session import CaptureRun
@@ -154,20 +162,12 @@ def listen(
     duration: Annotated[
         str, typer.Option("--duration", "-d", help="How long to listen: 90s, 10m, 2h.")
     ] = "10m",
-    fmt: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="Machine output format.")
-    ] = OutputFormat.JSON,
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="Write the machine output here instead of stdout."),
-    ] = None,
-    site: Annotated[str | None, typer.Option("--site", help="Site label.")] = None,
-    operator: Annotated[str | None, typer.Option("--operator", help="Operator label.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table.")] = False,
-    fail_on_found: Annotated[
-        bool,
-        typer.Option("--fail-on-found", help="Exit 3 when any Hikvision or Dahua device is found."),
-    ] = False,
+    fmt: FormatOption = OutputFormat.JSON,
+    output: OutputOption = None,
+    site: SiteOption = None,
+    operator: OperatorOption = None,
+    quiet: QuietOption = False,
+    fail_on_found: FailOnFoundOption = False,
 ) -> None:
     """Listen on an interface, sending nothing; devices as they become known (needs CAP_NET_RAW)."""
     import time
