@@ -136,14 +136,19 @@ class Client:
         return Result(Outcome.UNREACHABLE, f"{self.tries} tries, last: {last}")
 
 
-def _loopback(url: str) -> bool:
-    host = urllib.parse.urlsplit(url).hostname or ""
+def is_loopback_host(host: str) -> bool:
+    """Whether `host` (a name or an address, brackets allowed) is this machine's loopback."""
+    host = host.strip("[]")
     if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _loopback(url: str) -> bool:
+    return is_loopback_host(urllib.parse.urlsplit(url).hostname or "")
 
 
 def _field(reply: bytes, name: str) -> str | None:

@@ -65,17 +65,6 @@ def _bind(value: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def _is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 @app.callback()
 def serve(
     ctx: typer.Context,
@@ -102,7 +91,9 @@ def serve(
     if (cert is None) != (key is None):
         raise _fail("--cert and --key go together", USAGE_ERROR)
     host, port = _bind(bind)
-    if cert is None and not _is_loopback(host):
+    from camscan.push import is_loopback_host
+
+    if cert is None and not is_loopback_host(host):
         raise _fail(
             f"--bind {bind}: plain HTTP only on loopback (tokens must not cross a "
             "network in clear); give --cert and --key, or bind to 127.0.0.1 behind a "

@@ -85,12 +85,17 @@ def _silent_days(request: Request) -> int | JSONResponse:
     return int(value)
 
 
-async def rollup_json(request: Request) -> Response:
-    """The roll-up figures as JSON."""
+async def _reader_days(request: Request) -> int | Response:
+    """A reader's request: its `silent_days`, or the refusal to send back."""
     who = await _principal(request, "reader")
     if isinstance(who, Response):
         return who
-    days = _silent_days(request)
+    return _silent_days(request)
+
+
+async def rollup_json(request: Request) -> Response:
+    """The roll-up figures as JSON."""
+    days = await _reader_days(request)
     if isinstance(days, Response):
         return days
     r = await run_in_threadpool(compute, request.app.state.engine, days)
@@ -99,10 +104,7 @@ async def rollup_json(request: Request) -> Response:
 
 async def report_html(request: Request) -> Response:
     """The roll-up as HTML, or one site's full FOI report."""
-    who = await _principal(request, "reader")
-    if isinstance(who, Response):
-        return who
-    days = _silent_days(request)
+    days = await _reader_days(request)
     if isinstance(days, Response):
         return days
     engine: Engine = request.app.state.engine
