@@ -8,18 +8,18 @@ complete, at FIN/RST, at its size bound, or when the table is full (oldest first
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
+from camscan import linre
 from camscan.passive import tlscert
 
 MAX_STREAM = 128 * 1024  # head (<= 64 KiB) plus the 64 KiB of body a probe keeps
 MAX_STREAMS = 1024
 MAX_PENDING = 16  # out-of-order segments held per stream
 MAX_REQUESTS = 4096  # flows with a request waiting for its response
-_CLEN = re.compile(rb"(?im)^content-length[ \t]*:[ \t]*(\d{1,9})[ \t]*\r?$")
-_CHUNKED = re.compile(rb"(?im)^transfer-encoding[ \t]*:[^\r\n]*chunked")
+_CLEN = linre.compile(rb"(?im)^content-length[ \t]*:[ \t]*(\d{1,9})[ \t]*\r?$")
+_CHUNKED = linre.compile(rb"(?im)^transfer-encoding[ \t]*:[^\r\n]*chunked")
 REQUEST_METHODS = (
     b"GET ",
     b"POST ",

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from camscan import xmlsafe
+from camscan import linre, xmlsafe
 from camscan.context import ScanContext, ScanSettings, traffic_log
 from camscan.discovery import lazy
 from camscan.discovery.udp import Datagram, save_capture
@@ -62,8 +61,15 @@ DEVICE_INFO_KEYS: dict[str, str] = {
 
 # Cheap cameras send prefixes they never declare (agsh/onvif#165: `<SOAP-ENV:Envelope >`);
 # such replies are read again with every prefix removed.
-_TAG_PREFIX = re.compile(rb"<(/?)[A-Za-z_][\w.-]{0,63}:")
-_ATTR_PREFIX = re.compile(rb"(\s)(?!xmlns)[A-Za-z_][\w.-]{0,63}:([\w.-]{1,64}\s*=)")
+_TAG_PREFIX = linre.compile(rb"<(/?)[A-Za-z_][\w.-]{0,63}:")
+_ATTR_PREFIX = linre.compile(rb"(\s)([A-Za-z_][\w.-]{0,63}):([\w.-]{1,64}\s*=)")
+
+
+def _drop_attr_prefix(m: linre.Match) -> bytes:
+    """An attribute without its prefix; namespace declarations (`xmlns:x=`) stay as they are."""
+    if m.group(2).startswith(b"xmlns"):  # RE2 has no look-ahead to leave them out of the match
+        return bytes(m.group(0))
+    return bytes(m.group(1) + m.group(3))
 
 
 class ParseError(ValueError):
@@ -167,7 +173,7 @@ def _tree(data: bytes) -> ET.Element:
     except xmlsafe.XmlError as exc:
         if type(exc) is not xmlsafe.XmlError or not xmlsafe.is_unbound_prefix(exc):
             raise ParseError(str(exc)) from None
-    bare = _ATTR_PREFIX.sub(rb"\1\2", _TAG_PREFIX.sub(rb"<\1", data))
+    bare = _ATTR_PREFIX.sub(_drop_attr_prefix, _TAG_PREFIX.sub(rb"<\1", data))
     try:
         return xmlsafe.parse(bare)
     except xmlsafe.XmlError as exc:
