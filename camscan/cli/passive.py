@@ -226,7 +226,9 @@ def listen(
         hearing.feed(ts, LINK_ETHERNET, frame)
 
     try:
-        capture(sock, seconds, on_frame, tick=stream.tick if stream else None, stop=stopped.is_set)
+        captured = capture(
+            sock, seconds, on_frame, tick=stream.tick if stream else None, stop=stopped.is_set
+        )
     finally:
         sock.close()
         hearing.finish()
@@ -238,6 +240,7 @@ def listen(
         last_packet=iso(last),
         packets=hearing.frames,
         packets_by_protocol=dict(hearing.packets),
+        problems=captured.problems(),
     )
     errors = (
         ["interrupted: listening stopped before the duration ended"] if stopped.is_set() else []

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from camscan.models import Device, PassiveScope, ScanResult
 from camscan.passive.hearing import LINK_ETHERNET, Hearing
-from camscan.passive.live import capture, open_capture
+from camscan.passive.live import Captured, capture, open_capture
 from camscan.passive.session import iso
 
 MAX_LISTEN_S = 7 * 86400.0
@@ -29,6 +29,7 @@ class Alongside:
         self.first: float | None = None
         self.last: float | None = None
         self._stop = threading.Event()
+        self.captured = Captured(0, 0)
         self._thread = threading.Thread(target=self._run, name="passive-too", daemon=True)
 
     def _on_frame(self, ts: float, frame: bytes) -> None:
@@ -39,7 +40,7 @@ class Alongside:
 
     def _run(self) -> None:
         try:
-            capture(self.sock, MAX_LISTEN_S, self._on_frame, stop=self._stop.is_set)
+            self.captured = capture(self.sock, MAX_LISTEN_S, self._on_frame, stop=self._stop.is_set)
         finally:
             self.sock.close()
 
@@ -74,6 +75,7 @@ class Alongside:
             last_packet=iso(self.last),
             packets=hearing.frames,
             packets_by_protocol=dict(hearing.packets),
+            problems=self.captured.problems(),
         )
         result.devices = [*result.devices, *added]
         return result

@@ -13,6 +13,9 @@ import socket
 import struct
 import time
 from collections.abc import Callable
+from typing import NamedTuple
+
+from camscan.discovery.arp import kernel_drops
 
 ETH_P_ALL = 0x0003
 SOL_PACKET = 263
@@ -52,6 +55,22 @@ def open_capture(interface: str, *, promiscuous: bool = True) -> socket.socket:
     return sock
 
 
+class Captured(NamedTuple):
+    """What one capture read, and what the kernel dropped before it could (buffer full)."""
+
+    frames: int
+    dropped: int
+
+    def problems(self) -> list[str]:
+        """The scope statement's line about lost frames, if any were lost."""
+        if not self.dropped:
+            return []
+        return [
+            f"the kernel dropped {self.dropped} frames on the capture socket (its buffer was "
+            "full): devices heard only in those frames are missing"
+        ]
+
+
 def capture(
     sock: socket.socket,
     duration_s: float,
@@ -60,8 +79,8 @@ def capture(
     tick_s: float = 1.0,
     stop: Callable[[], bool] | None = None,
     outgoing: bool = False,
-) -> int:
-    """Read frames for `duration_s` (the host's own outgoing ones only if asked); frames read."""
+) -> Captured:
+    """Read frames for `duration_s` (the host's own outgoing ones only if asked)."""
     deadline = time.monotonic() + duration_s
     next_tick = time.monotonic() + tick_s
     buf = bytearray(SNAPLEN)
@@ -87,7 +106,8 @@ def capture(
         on_frame(time.time(), bytes(view[:size]))
     if tick is not None:
         tick()
-    return n
+    # The kernel counts since the socket opened (PACKET_STATISTICS resets on read): one read.
+    return Captured(n, kernel_drops(sock))
 
 
 def parse_duration(text: str) -> float:
@@ -102,4 +122,4 @@ def parse_duration(text: str) -> float:
     return value
 
 
-__all__ = ["LiveError", "capture", "open_capture", "parse_duration"]
+__all__ = ["Captured", "LiveError", "capture", "open_capture", "parse_duration"]
