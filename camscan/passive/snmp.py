@@ -1,7 +1,8 @@
-"""SNMP v1/v2c responses and traps: a minimal BER reader for the system group (RFC 3416, 1213).
+"""SNMP v1/v2c responses and traps: a minimal BER reader for the system group (RFC 3416, 1213)
+and the model, firmware and serial scalars of Hikvision's and Dahua's private MIBs.
 
-A dozen lines of BER rather than pysnmp/pyasn1: we read three varbinds out of one message
-shape and must bound every length ourselves anyway. SNMPv3 is encrypted or authenticated and
+A dozen lines of BER rather than pysnmp/pyasn1: we read a few scalar varbinds out of one
+message shape and must bound every length ourselves anyway. SNMPv3 is encrypted or authenticated and
 carries nothing readable here.
 """
 
@@ -20,7 +21,26 @@ PORT = 161
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
 SYS_NAME = "1.3.6.1.2.1.1.5.0"
-KEYS = {SYS_DESCR: "snmp.sysdescr", SYS_OBJECT_ID: "snmp.sysobjectid", SYS_NAME: "snmp.sysname"}
+# HIK-DEVICE-MIB (enterprise 39165, IANA-registered to Hikvision): deviceType holds the model,
+# softwVersion the firmware, manufacturer 'Hikvision' (fingerprints/SOURCES.md#s5-7).
+HIK_MODEL = "1.3.6.1.4.1.39165.1.1.0"
+HIK_FIRMWARE = "1.3.6.1.4.1.39165.1.3.0"
+HIK_MANUFACTURER = "1.3.6.1.4.1.39165.1.6.0"
+# DAHUA-SNMP-MIB (1004849.2, also answered by Dahua-platform OEM units): systemInfo scalars.
+DAHUA_FIRMWARE = "1.3.6.1.4.1.1004849.2.1.1.1.0"
+DAHUA_SERIAL = "1.3.6.1.4.1.1004849.2.1.2.4.0"
+DAHUA_MODEL = "1.3.6.1.4.1.1004849.2.1.2.6.0"
+KEYS = {
+    SYS_DESCR: "snmp.sysdescr",
+    SYS_OBJECT_ID: "snmp.sysobjectid",
+    SYS_NAME: "snmp.sysname",
+    HIK_MODEL: "snmp.hikvision.model",
+    HIK_FIRMWARE: "snmp.hikvision.firmware",
+    HIK_MANUFACTURER: "snmp.hikvision.manufacturer",
+    DAHUA_MODEL: "snmp.dahua.model",
+    DAHUA_FIRMWARE: "snmp.dahua.firmware",
+    DAHUA_SERIAL: "snmp.dahua.serial",
+}
 # PDUs a device sends: GetResponse, SNMPv1 Trap, SNMPv2 Trap, Inform.
 DEVICE_PDUS = frozenset({0xA2, 0xA4, 0xA7, 0xA6})
 
@@ -31,7 +51,7 @@ class ParseError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class SnmpMessage:
-    """The system-group values of one message, OID -> text."""
+    """The system-group and private-MIB values of one message, OID -> text."""
 
     version: int
     pdu: int
@@ -87,7 +107,7 @@ def _value(tag: int, data: bytes) -> str | None:
 
 
 def parse_message(data: bytes) -> SnmpMessage:
-    """The system-group varbinds of a response or trap; ParseError for anything else."""
+    """The varbinds of KEYS in a response or trap; ParseError for anything else."""
     if len(data) > MAX_MESSAGE:
         raise ParseError("message too large")
     tag, pos, end = _tlv(data, 0, len(data))
@@ -133,7 +153,7 @@ def parse_message(data: bytes) -> SnmpMessage:
 
 
 def evidence_of(msg: SnmpMessage, host: str) -> list[Evidence]:
-    """snmp.sysdescr / snmp.sysobjectid / snmp.sysname of one message."""
+    """One evidence item per varbind of KEYS in one message (snmp.sysdescr, snmp.dahua.model …)."""
     return [Evidence(host, SOURCE, KEYS[oid], value, PORT) for oid, value in msg.values.items()]
 
 

@@ -14,6 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from packets import udp_frame, write_pcap
 
+from camscan.identify import identify
+from camscan.keys import is_known_key
 from camscan.output.document import build_document
 from camscan.output.schema import validate_document
 from camscan.passive import cdp, dhcp, lldp, snmp, tlscert, wsdhello
@@ -93,8 +95,10 @@ def test_dhcp_discover_without_address_is_a_host_named_by_its_mac(tmp_path: Path
 
 
 def ber(tag: int, value: bytes) -> bytes:
-    assert len(value) < 128
-    return bytes([tag, len(value)]) + value
+    if len(value) < 128:
+        return bytes([tag, len(value)]) + value
+    assert len(value) < 256
+    return bytes([tag, 0x81, len(value)]) + value  # long form: one length byte
 
 
 def oid(text: str) -> bytes:
@@ -128,6 +132,73 @@ def test_snmp_response_system_group() -> None:
     }
     keys = {e.key for e in snmp.evidence_of(msg, "198.18.0.9")}
     assert keys == {"snmp.sysdescr", "snmp.sysobjectid", "snmp.sysname"}
+
+
+def private_mib_response(binds: list[tuple[str, int, bytes]]) -> bytes:
+    """A GetResponse holding the given (OID, tag, value) varbinds."""
+    varbinds = b"".join(ber(0x30, ber(0x06, oid(o)) + ber(tag, v)) for o, tag, v in binds)
+    body = ber(0x02, b"\x07") + ber(0x02, b"\x00") + ber(0x02, b"\x00") + ber(0x30, varbinds)
+    return ber(0x30, ber(0x02, b"\x01") + ber(0x04, b"public") + ber(0xA2, body))
+
+
+def test_snmp_hikvision_private_mib_scalars() -> None:
+    # librenms tests/snmpsim/hikvision-cam.snmprec: a camera answering HIK-DEVICE-MIB
+    data = private_mib_response(
+        [
+            ("1.3.6.1.4.1.39165.1.1.0", 0x04, b"DS-2CD2185FWD-I"),
+            ("1.3.6.1.4.1.39165.1.3.0", 0x04, b"V5.5.3 build 171025"),
+            ("1.3.6.1.4.1.39165.1.7.0", 0x04, b"15 PERCENT"),  # cpuPercent: not read
+            ("1.3.6.1.4.1.39165.1.6.0", 0x04, b"Hikvision"),
+        ]
+    )
+    found = {e.key: e.value for e in snmp.evidence_of(snmp.parse_message(data), "198.18.0.9")}
+    assert found == {
+        "snmp.hikvision.model": "DS-2CD2185FWD-I",
+        "snmp.hikvision.firmware": "V5.5.3 build 171025",
+        "snmp.hikvision.manufacturer": "Hikvision",
+    }
+    assert all(is_known_key(k) for k in found)
+    verdict = identify(snmp.evidence_of(snmp.parse_message(data), "198.18.0.9"))
+    assert (verdict.maker, verdict.model, verdict.firmware, verdict.device_type) == (
+        "Hikvision",
+        "DS-2CD2185FWD-I",
+        "V5.5.3 build 171025",
+        "camera",
+    )
+
+
+def test_snmp_dahua_private_mib_scalars() -> None:
+    # librenms tests/snmpsim/dahua-nvr.snmprec: the same NVR's DAHUA-SNMP-MIB systemInfo
+    data = private_mib_response(
+        [
+            ("1.3.6.1.4.1.1004849.2.1.1.1.0", 0x04, b"3.212.0000.1"),
+            ("1.3.6.1.4.1.1004849.2.1.2.4.0", 0x04, b"2M00D2APAZTL62J"),
+            ("1.3.6.1.4.1.1004849.2.1.2.6.0", 0x04, b"DH-NVR4108HS-8P-4KS2"),
+            ("1.3.6.1.4.1.1004849.2.1.2.8.0", 0x02, b"\x01"),  # deviceStatus: not read
+        ]
+    )
+    items = snmp.evidence_of(snmp.parse_message(data), "198.18.0.9")
+    assert {e.key: e.value for e in items} == {
+        "snmp.dahua.firmware": "3.212.0000.1",
+        "snmp.dahua.serial": "2M00D2APAZTL62J",
+        "snmp.dahua.model": "DH-NVR4108HS-8P-4KS2",
+    }
+    verdict = identify(items)
+    assert (verdict.maker, verdict.model, verdict.serial, verdict.firmware) == (
+        "Dahua",
+        "DH-NVR4108HS-8P-4KS2",
+        "2M00D2APAZTL62J",
+        "3.212.0000.1",
+    )
+    assert verdict.confidence.value == "likely"  # one protocol, however many of its values
+
+
+def test_snmp_private_mib_exception_values_are_not_evidence() -> None:
+    # An agent without the MIB answers noSuchObject (context tag 0x80) or an empty string.
+    data = private_mib_response(
+        [("1.3.6.1.4.1.39165.1.1.0", 0x80, b""), ("1.3.6.1.4.1.1004849.2.1.2.6.0", 0x04, b"")]
+    )
+    assert snmp.evidence_of(snmp.parse_message(data), "198.18.0.9") == []
 
 
 @pytest.mark.parametrize(
