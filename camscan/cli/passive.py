@@ -12,6 +12,7 @@ import typer
 
 from camscan.cli.scan import OutputFormat, check_writable, emit_result, fail, fingerprint_version
 from camscan.models import ScanResult
+from camscan.output.private import open_private
 
 # The options `pcap` and `listen` share with each other (and, in meaning, with `scan`).
 FormatOption = Annotated[
@@ -47,7 +48,7 @@ def _finish(
         else:
             try:
                 output.parent.mkdir(parents=True, exist_ok=True)
-                with output.open("w", encoding="utf-8") as fh:
+                with open_private(output) as fh:
                     write_all(result, fh, fingerprint_version=version)
             except OSError as exc:
                 typer.echo(
@@ -197,7 +198,7 @@ def listen(
         if output is not None:
             try:
                 output.parent.mkdir(parents=True, exist_ok=True)
-                ndjson_file = ndjson_out = output.open("w", encoding="utf-8")
+                ndjson_file = ndjson_out = open_private(output)
             except OSError as exc:
                 raise fail(f"cannot write {output}: {exc.strerror}") from None
         stream = _LiveStream(

@@ -464,7 +464,7 @@ def scan(
     alongside = _listen_alongside(scan_) if passive_too else None
     ndjson_out: TextIO | None = None
     if fmt is OutputFormat.NDJSON:
-        from camscan.output.jsonout import open_private
+        from camscan.output.private import open_private
 
         ndjson_out = sys.stdout
         if output is not None:

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from camscan.context import ScanContext, traffic_log
 from camscan.models import Evidence, FieldRecord, MethodStats
 from camscan.oui import normalize_mac
+from camscan.output.private import write_private
 
 MAX_PER_SOURCE = 8  # datagrams kept per replying address
 MAX_TOTAL = 4096  # datagrams kept per exchange, whatever their sources
@@ -325,9 +326,12 @@ def save_capture(root: Path, method: str, datagram: Datagram) -> Path:
     while path.exists():
         n += 1
         path = folder / f"{stem}-{n}{suffix}"
-    path.write_text(
-        f"# {method} reply from {datagram.ip}:{datagram.port}, {len(datagram.data)} "
-        f"bytes -- camscan --save-captures {stamp}\n{body}",
-        encoding="utf-8",
+    # Fixtures hold what devices said of themselves (MACs, serials): 0600 like scan outputs.
+    write_private(
+        path,
+        (
+            f"# {method} reply from {datagram.ip}:{datagram.port}, {len(datagram.data)} "
+            f"bytes -- camscan --save-captures {stamp}\n{body}"
+        ).encode(),
     )
     return path

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -63,18 +62,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def open_private(path: Path) -> TextIO:
-    """`path` opened for writing text, truncated, readable by its owner only (0600)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        if stat.S_ISREG(os.fstat(fd).st_mode):  # never chmod a device or FIFO given as -o
-            os.fchmod(fd, 0o600)
-        return os.fdopen(fd, "w", encoding="utf-8")
-    except BaseException:
-        os.close(fd)
         raise
 
 

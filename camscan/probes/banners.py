@@ -23,6 +23,7 @@ from urllib.parse import urljoin, urlsplit
 
 from camscan.context import ScanContext, traffic_log
 from camscan.models import Evidence, excerpt, no_surrogates
+from camscan.output.private import write_private
 from camscan.probes import favicon, http, paths, rtsp, tls, vendorports
 from camscan.targets import is_forbidden
 
@@ -263,7 +264,7 @@ class _HostProbe:
         while path.exists():  # one file per exchange: redirects and vendor paths add more
             n += 1
             path = folder / f"{n}-{stem}"
-        path.write_bytes(raw)
+        write_private(path, raw)
 
     async def follow_redirects(self, port: int, use_tls: bool, resp: http.HttpResponse) -> None:
         """Follow up to MAX_REDIRECTS Location headers that stay on this host."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -76,7 +77,13 @@ def test_reply_macs_are_normalised(text: str, mac: str | None) -> None:
 )
 def test_saved_capture_is_a_fixture_that_reads_back(tmp_path: Path, data: bytes) -> None:
     datagram = udp.Datagram("198.18.0.11", 37020, data)
-    first = udp.save_capture(tmp_path, "sadp", datagram)
-    second = udp.save_capture(tmp_path, "sadp", datagram)
+    old = os.umask(0o022)
+    try:
+        first = udp.save_capture(tmp_path, "sadp", datagram)
+        second = udp.save_capture(tmp_path, "sadp", datagram)
+    finally:
+        os.umask(old)
     assert first != second and first.parent == tmp_path / "sadp"
     assert read(first) == data == read(second)
+    # A fixture holds what a device said of itself (MAC, serial): its owner's only.
+    assert first.stat().st_mode & 0o777 == second.stat().st_mode & 0o777 == 0o600

@@ -224,6 +224,7 @@ def test_listen_sends_nothing_and_streams_devices(
     _, err = listener.communicate(timeout=60)
     assert listener.returncode == 0, err
     assert _tx_packets(quiet_port) == 0, "the listener sent frames"
+    assert out.stat().st_mode & 0o777 == 0o600  # MACs and serials: owner only, like scan outputs
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     for line in lines:
         validate_ndjson_line(line)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,29 @@ def test_pcap_ndjson_lines_validate(tmp_path: Path, capsys: pytest.CaptureFixtur
         validate_ndjson_line(line)
     assert [line["type"] for line in lines] == ["header", "device", "summary"]
     assert code == 0
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson"])
+def test_output_files_are_private(
+    fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Documents hold MACs and serials: 0600 like the inventory, whatever the umask or old mode."""
+    old = os.umask(0o022)
+    try:
+        target = tmp_path / f"heard.{fmt}"
+        target.write_text("old")
+        target.chmod(0o644)
+        code, _, err = run(
+            ["pcap", str(capture(tmp_path)), "-f", fmt, "-q", "-o", str(target)], capsys
+        )
+        fresh = tmp_path / "new" / f"heard.{fmt}"
+        run(["pcap", str(capture(tmp_path)), "-f", fmt, "-q", "-o", str(fresh)], capsys)
+    finally:
+        os.umask(old)
+    assert code == 0, err
+    assert target.read_text() != "old"
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert fresh.stat().st_mode & 0o777 == 0o600
 
 
 def test_damaged_file_keeps_what_was_read_and_warns(

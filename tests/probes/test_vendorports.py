@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -316,9 +317,14 @@ def test_save_captures_writes_replies_as_fixtures(tmp_path: Path) -> None:
     services: list[tuple[Serve, str, dict[str, Any]]] = [
         (http_personality.serve, ip, {"port": 80, "response": [DAHUA_ROOT]})
     ]
-    asyncio.run(run(services, [ip], fast(save=tmp_path)))
-    saved = (tmp_path / "http" / f"{ip}_80.http").read_bytes()
-    assert saved == http_personality.render(DAHUA_ROOT)
+    old = os.umask(0o022)
+    try:
+        asyncio.run(run(services, [ip], fast(save=tmp_path)))
+    finally:
+        os.umask(old)
+    saved = tmp_path / "http" / f"{ip}_80.http"
+    assert saved.read_bytes() == http_personality.render(DAHUA_ROOT)
+    assert saved.stat().st_mode & 0o777 == 0o600  # the device's MAC and serial: owner only
 
 
 @pytest.mark.lab
