@@ -54,6 +54,7 @@ TEST_EXTRA = [
     "libpangoft2-1.0-0",
     "libharfbuzz-subset0",
     "postgresql",
+    "golang-github-gopacket-gopacket-dev",
 ]
 
 
