@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from camscan_lab.captures import recorded
-from camscan_lab.personalities.udp_responder import Reply, hostile_replies, serve_udp
+from camscan_lab.personalities.udp_responder import Reply, hostile_replies, reply_delay_s, serve_udp
 from camscan_lab.personality import Closer, LabHost
 
 # The lab's own statement of where SADP tools listen (UniversalScanner Hikvision.cs, Haicam;
@@ -55,4 +55,5 @@ async def serve(host: LabHost, service: Mapping[str, Any]) -> Closer:
         int(service.get("port", PORT)),
         GROUP,
         lambda data, sender: answer_inquiry(service, data, sender),
+        reply_delay_s(service),
     )

@@ -20,6 +20,7 @@ _MAX_REQUEST = 8192
 SSDP_GROUP = "239.255.255.250"
 SSDP_PORT = 1900
 MAX_DATAGRAM = 8192
+DEFAULT_MAX_DELAY_S = 0.2  # below any MX, so lab scans stay fast; `max_delay_ms` sets it
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,7 @@ class SsdpDevice:
     description_port: int
     description_path: str
     notify_interval_s: float
+    max_delay_s: float = DEFAULT_MAX_DELAY_S  # answers wait up to this, and never past MX
 
 
 def device_from_service(host: LabHost, service: Mapping[str, Any]) -> SsdpDevice:
@@ -62,6 +64,7 @@ def device_from_service(host: LabHost, service: Mapping[str, Any]) -> SsdpDevice
         description_port=port,
         description_path=path,
         notify_interval_s=float(service.get("notify_interval_s", 0)),
+        max_delay_s=float(service.get("max_delay_ms", DEFAULT_MAX_DELAY_S * 1000)) / 1000,
     )
 
 
@@ -149,8 +152,8 @@ class _Responder(asyncio.DatagramProtocol):
             return
         adverts = matching(self.dev, headers["ST"])
         if adverts:
-            # UDA: reply after a random delay below MX; kept short so lab scans stay fast.
-            delay = random.uniform(0, 0.2)
+            # UDA 1.1: reply after a random delay below MX (seconds).
+            delay = random.uniform(0, min(int(headers["MX"]), self.dev.max_delay_s))
             asyncio.get_running_loop().call_later(delay, self._reply, adverts, addr)
 
     def _reply(self, adverts: Sequence[Advert], addr: tuple[str | Any, ...]) -> None:

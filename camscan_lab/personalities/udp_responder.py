@@ -2,13 +2,15 @@
 
 Hostile options of a service table: `flood = N` answers each request with N distinct junk
 datagrams (paced so the scanner's socket buffer, not the kernel, decides what is kept) and
-`oversize_bytes = N` adds one datagram of N bytes.
+`oversize_bytes = N` adds one datagram of N bytes. `max_delay_ms = N` answers after a random
+delay up to N ms (WS-Discovery's APP_MAX_DELAY spreads a crowd's answers; 0 answers at once).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import socket
 from collections.abc import Callable, Mapping
 from typing import Any, cast
@@ -60,9 +62,15 @@ def hostile_replies(
     return out
 
 
+def reply_delay_s(service: Mapping[str, Any]) -> float:
+    """The longest a service waits before answering (`max_delay_ms`), in seconds."""
+    return max(0.0, float(service.get("max_delay_ms", 0))) / 1000
+
+
 class _Responder(asyncio.DatagramProtocol):
-    def __init__(self, answer: Answer) -> None:
+    def __init__(self, answer: Answer, max_delay_s: float = 0.0) -> None:
         self.answer = answer
+        self.max_delay_s = max_delay_s
         self.transport: asyncio.DatagramTransport | None = None
         self.tasks: set[asyncio.Task[None]] = set()
 
@@ -79,6 +87,8 @@ class _Responder(asyncio.DatagramProtocol):
             task.add_done_callback(self.tasks.discard)
 
     async def _send(self, replies: list[Reply]) -> None:
+        if self.max_delay_s:
+            await asyncio.sleep(random.uniform(0, self.max_delay_s))
         for i, (payload, dest) in enumerate(replies):
             if self.transport is None or self.transport.is_closing():
                 return
@@ -99,9 +109,12 @@ class _Closer:
         self.transport.close()
 
 
-async def serve_udp(host: LabHost, port: int, group: str | None, answer: Answer) -> Closer:
-    """Answer every datagram on `port` (and `group`) with what `answer` returns."""
-    responder = _Responder(answer)
+async def serve_udp(
+    host: LabHost, port: int, group: str | None, answer: Answer, max_delay_s: float = 0.0
+) -> Closer:
+    """Answer every datagram on `port` (and `group`) with what `answer` returns, each answer
+    after a random delay up to `max_delay_s`."""
+    responder = _Responder(answer, max_delay_s)
     transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
         lambda: responder, sock=responder_socket(host, port, group)
     )

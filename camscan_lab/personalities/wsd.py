@@ -23,7 +23,7 @@ from typing import Any
 import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
 
-from camscan_lab.personalities.udp_responder import Reply, serve_udp
+from camscan_lab.personalities.udp_responder import Reply, reply_delay_s, serve_udp
 from camscan_lab.personality import Closer, LabHost
 
 # WS-Discovery 1.1 (OASIS): multicast 239.255.255.250, UDP 3702 -- stated here, not taken from
@@ -92,6 +92,7 @@ async def serve(host: LabHost, service: Mapping[str, Any]) -> Closer:
         int(service.get("port", PORT)),
         GROUP,
         lambda data, sender: answer_probe(service, data, sender),
+        reply_delay_s(service),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import subprocess
 import sys
@@ -11,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from camscan.context import ScanContext, ScanSettings
-from camscan.discovery import wsd
+from camscan.context import Method, ScanContext, ScanSettings
+from camscan.discovery import DISCOVERERS, wsd
+from camscan.models import Evidence
+from camscan_lab.crowd import write_crowd_spec
 from camscan_lab.network import Lab, load_spec
 
 pytestmark = pytest.mark.lab
@@ -121,3 +124,51 @@ def test_every_one_of_hundreds_of_simultaneous_answers_is_heard(crowd: Lab) -> N
         assert stat.answered == CROWD, stat
         assert stat.kernel_dropped == 0, stat
         assert stat.sent == 2 * len(wsd.PROBE_TYPES)  # each Probe and its one repeat
+
+
+# The crowd lab: 62 ONVIF devices cloned from the office's real Hikvision, Dahua, OEM and other
+# makers' personalities (with their SADP, DHIP and SSDP services), one namespace each, replies
+# spread over WS-Discovery's APP_MAX_DELAY with every third device answering at once.
+ONVIF_CROWD = 62
+CROWD_KINDS = ("wsd", "sadp", "dhip", "ssdp")
+
+
+@pytest.fixture(scope="module")
+def onvif_crowd(lab_prefix: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """The crowd spec of ONVIF_CROWD devices, up for this module."""
+    spec = write_crowd_spec(tmp_path_factory.mktemp("onvif-crowd"), ONVIF_CROWD)
+    lab = Lab(spec, lab_prefix[:-1] + "o-", owner_pid=os.getpid())
+    try:
+        lab.up()
+        yield lab
+    finally:
+        lab.down()
+
+
+def test_every_device_of_the_onvif_crowd_is_heard_by_every_method(onvif_crowd: Lab) -> None:
+    expected = {
+        kind: {d.ip for d in onvif_crowd.spec.devices for s in d.services if s.kind == kind}
+        for kind in CROWD_KINDS
+    }
+    assert len(expected["wsd"]) == ONVIF_CROWD and min(map(len, expected.values())) >= 3
+    found: list[Evidence] = []
+    ctx = ScanContext(
+        settings=ScanSettings(),
+        interface=onvif_crowd.scanner_interface,
+        source_ip=onvif_crowd.scanner_ip,
+        in_scope=ipaddress.ip_network(onvif_crowd.spec.scan_subnet),
+        emit=found.append,
+    )
+
+    async def all_at_once() -> None:
+        await asyncio.gather(*(DISCOVERERS[Method(kind)](ctx) for kind in CROWD_KINDS))
+
+    with onvif_crowd.in_scanner():
+        asyncio.run(all_at_once())
+    for kind in CROWD_KINDS:
+        stat = ctx.stat(kind)
+        heard = {e.host for e in found if e.source == kind}
+        assert heard == expected[kind], (kind, sorted(expected[kind] - heard), stat)
+        assert stat.answered == len(expected[kind]), stat
+        # nothing lost anywhere the statistics could have hidden it
+        assert (stat.errors, stat.dropped, stat.kernel_dropped) == (0, 0, 0), stat
