@@ -77,3 +77,60 @@ def test_dhcp_vendor_class_names_axis_and_hp() -> None:
     assert (axis.maker, axis.model, axis.firmware) == ("Axis", "P1435-LE", "9.80.1")
     hp = identify([ev("dhcp.vendor_class", "Hewlett-Packard OfficeJet", "dhcp")])
     assert hp.maker == "HP"
+
+
+def test_private_mib_model_names_the_maker_and_the_model_rules_the_brand() -> None:
+    # A Hikvision OEM line answered under Hikvision's registered enterprise (39165): the OID
+    # names Hikvision, the model rule names the brand.
+    v = identify([ev("snmp.hikvision.model", "HWI-B121H", "snmp")])
+    assert (v.maker, v.brand, v.model, v.confidence.value) == (
+        "Hikvision",
+        "HiWatch",
+        "HWI-B121H",
+        "likely",
+    )
+    # An Intelbras model under DAHUA-SNMP-MIB: brand Intelbras, platform Dahua.
+    oem = identify([ev("snmp.dahua.model", "VIP 1230 B", "snmp")])
+    assert (oem.maker, oem.brand) == ("Dahua", "Intelbras")
+    # Neighbouring scalars of the same MIB are not models.
+    for value in ("15 PERCENT", "512 MB", "0"):
+        assert identify([ev("snmp.hikvision.model", value, "snmp")]).maker is None, value
+
+
+def test_snmp_private_mib_and_an_independent_protocol_confirm() -> None:
+    v = identify(
+        [
+            ev("snmp.dahua.model", "DH-NVR4108HS-8P-4KS2", "snmp"),
+            ev("mac", "3c:ef:8c:08:4e:1e", "arp"),
+        ]
+    )
+    assert (v.maker, v.confidence.value) == ("Dahua", "confirmed")
+
+
+def test_telnet_prompts() -> None:
+    v = identify([ev("telnet.banner", "\r\ndvrdvs login: ", "telnet")])
+    assert (v.maker, v.confidence.value) == ("Hikvision", "likely")
+    for generic in ("(none) login: ", "\r\nlogin: ", "IP CAMERA login:", "CAMERA login: "):
+        assert identify([ev("telnet.banner", generic, "telnet")]).maker is None, generic
+
+
+def test_private_upnp_sdk_corroborates_dahua_but_names_nobody_alone() -> None:
+    alone = identify(
+        [
+            ev("upnp.server", "Linux, UPnP/1.0, Private Upnp SDK", "ssdp"),
+            ev("upnp.usn", "uuid:device_3_0-AMC000000000000000::upnp:rootdevice", "ssdp"),
+        ]
+    )
+    assert alone.maker is None
+    assert any("dahua-private-upnp-sdk" in n for n in alone.notes)
+    with_oui = identify(
+        [
+            ev("upnp.server", "Linux, UPnP/1.0, Private Upnp SDK", "ssdp"),
+            ev("mac", "3c:ef:8c:08:4e:1e", "arp"),
+        ]
+    )
+    assert with_oui.maker == "Dahua"
+    generic = identify(
+        [ev("upnp.server", "Linux/3.8.8, UPnP/1.0, Portable SDK for UPnP devices/1.6.18")]
+    )
+    assert generic.maker is None
