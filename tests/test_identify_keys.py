@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from camscan.discovery import ssdp
 from camscan.identify import identify
 from camscan.models import Evidence
 
@@ -134,3 +135,19 @@ def test_private_upnp_sdk_corroborates_dahua_but_names_nobody_alone() -> None:
         [ev("upnp.server", "Linux/3.8.8, UPnP/1.0, Portable SDK for UPnP devices/1.6.18")]
     )
     assert generic.maker is None
+
+
+def test_private_upnp_sdk_reply_bytes_through_the_ssdp_parser() -> None:
+    # The OEM reply shape of SOURCES.md#s5-6, as bytes: the parser yields the keys the rules read.
+    reply = (
+        b"HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=1800\r\nEXT:\r\nX-User-Agent: redsonic\r\n"
+        b"LOCATION: http://198.18.0.19:80/upnp_device_desc.xml\r\n"
+        b"SERVER: Linux, UPnP/1.0, Private Upnp SDK\r\nST: upnp:rootdevice\r\n"
+        b"USN: uuid:device_3_0-AMC000000000000000::upnp:rootdevice\r\n\r\n"
+    )
+    items = ssdp.message_evidence("198.18.0.19", ssdp.parse_ssdp(reply))
+    v = identify(items)
+    assert v.maker is None  # corroborating only
+    (note,) = v.notes
+    assert "upnp.server.dahua-private-upnp-sdk" in note
+    assert "upnp.usn.dahua-platform-device-uuid" in note
