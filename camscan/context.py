@@ -59,6 +59,9 @@ class ScanSettings:
     # --onvif-hosts: addresses/CIDRs credentials may go to (None: every attributed camera)
     onvif_hosts: tuple[str, ...] | None = None
     save_captures: Path | None = None
+    # Listen on the scan's interface while it runs and keep unprobed hosts heard (needs
+    # CAP_NET_RAW; the listener sends nothing): `scan --passive-too`.
+    passive_too: bool = False
 
 
 @dataclass(slots=True)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from camscan import targets as targets_module
 from camscan.context import (
@@ -24,7 +24,15 @@ from camscan.context import (
 from camscan.discovery import DISCOVERERS
 from camscan.fingerprints import default_library
 from camscan.identify import identify
-from camscan.models import UNDETERMINED, Device, Evidence, ScanResult, ScanScope, Verdict
+from camscan.models import (
+    UNDETERMINED,
+    Device,
+    Evidence,
+    PassiveScope,
+    ScanResult,
+    ScanScope,
+    Verdict,
+)
 from camscan.oui import lookup, normalize_mac
 from camscan.probes import LIVENESS, PROBES
 from camscan.targets import (
@@ -38,6 +46,9 @@ from camscan.targets import (
     parse_targets,
     split_specs,
 )
+
+if TYPE_CHECKING:
+    from camscan.passive.alongside import Alongside
 
 __all__ = [
     "ALL_METHODS",
@@ -251,6 +262,7 @@ class Scan:
         self._identifying: set[str] = set()  # hosts whose verdict a worker thread is computing
         self._window_closed = False
         self._spans: dict[str, list[float]] = {}  # probe -> [first start, last end]
+        self.listener: Alongside | None = None  # settings.passive_too: heard, not asked
 
     # -- set-up ---------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -302,6 +314,36 @@ class Scan:
             sweep_targets=self._sweep_targets(),
             host_evidence=lambda host: tuple(self.store.by_host.get(host, ())),
         )
+        if settings.passive_too:
+            self.listener = self._open_listener()
+
+    def _open_listener(self) -> Alongside:
+        """The packet socket `passive_too` listens on, opened before any packet is sent."""
+        from camscan.passive.alongside import Alongside
+        from camscan.passive.live import LiveError
+
+        assert self.scope is not None
+        if self.iface is None:
+            raise ScanError(
+                "--passive-too listens on the scan's interface: the targets are not on a "
+                "local segment (give --interface)"
+            )
+        try:
+            listener = Alongside(self.iface.name)
+        except LiveError as exc:
+            raise ScanError(f"--passive-too: {exc}") from None
+        # In the scope from the start, so the NDJSON header already says it.
+        self.scope.passive = PassiveScope(
+            statement=f"passive: also listened on {self.iface.name} during the scan"
+        )
+        return listener
+
+    def with_heard(self, result: ScanResult) -> ScanResult:
+        """`result` plus the hosts the listener heard but the scan did not probe (once)."""
+        listener, self.listener = self.listener, None
+        if listener is None:
+            return result
+        return listener.merge(result, self._in_scope, self.observer.device_final)
 
     def _sweep_targets(self) -> TargetSet | None:
         """The targets on the local segment, which ARP asks for (streamed by the sweep)."""
@@ -542,6 +584,8 @@ class Scan:
     async def run(self) -> ScanResult:
         """Run every phase; cancellation (SIGINT) returns what was found, marked incomplete."""
         complete = False
+        if self.listener is not None:
+            self.listener.start()
         # Identification's data loads while discovery sits in its listen window.
         warm = asyncio.create_task(asyncio.to_thread(_warm_up))
         workers = self.start_probing()  # hosts are probed while the window is still open
@@ -563,7 +607,7 @@ class Scan:
             for task in workers:  # cut short: no probe outlives the scan
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-        return self.result(complete=complete)
+        return self.with_heard(self.result(complete=complete))
 
     def result(self, *, complete: bool) -> ScanResult:
         """The scan so far; hosts not yet identified are identified from what they have."""

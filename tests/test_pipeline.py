@@ -524,3 +524,26 @@ def test_a_host_flooding_evidence_is_identified_within_its_budget() -> None:
     assert len(dev.evidence) == 7, "every item stays in the document"
     assert dev.verdict.maker == "Hikvision", "what fits the budget is still read"
     assert any(e.startswith("identification budget: 2 evidence items") for e in dev.errors)
+
+
+def test_passive_too_needs_a_local_segment_and_says_so_before_any_packet() -> None:
+    """The library refuses `passive_too` it cannot honour, as the CLI does (one line)."""
+    request = ScanRequest(targets=["203.0.113.0/30"], settings=ScanSettings(passive_too=True))
+    scan = Scan(request, {}, {}, interfaces=lambda: [IFACE])
+    try:
+        scan.prepare()
+    except pipeline.ScanError as exc:
+        assert str(exc) == (
+            "--passive-too listens on the scan's interface: the targets are not on a "
+            "local segment (give --interface)"
+        )
+    else:
+        raise AssertionError("passive_too without a local segment was accepted")
+    assert scan.listener is None
+
+
+def test_without_passive_too_nothing_listens() -> None:
+    scan = make_scan(arp=quiet, listeners={}, probe=quiet, methods=(Method.ARP,))
+    assert scan.listener is None
+    result = asyncio.run(scan.run())
+    assert result.scope.passive is None

@@ -26,9 +26,6 @@ if TYPE_CHECKING:  # the pipeline imports every discoverer: loaded once a scan i
 
 DEFAULTS = ScanSettings()
 
-if TYPE_CHECKING:
-    from camscan.passive.alongside import Alongside
-
 
 class OutputFormat(StrEnum):
     JSON = "json"
@@ -390,6 +387,7 @@ def scan(
         onvif_password=read_secret(onvif_password_file) if onvif_user else None,
         onvif_hosts=allowed,
         save_captures=save_captures,
+        passive_too=passive_too,
         # The per-host budget grows with --timeout (the default 6 s is 4x the default 1.5 s): a
         # budget shorter than one connect would cut every slow host the option was raised for.
         host_budget_s=max(DEFAULTS.host_budget_s, 4 * timeout),
@@ -461,7 +459,6 @@ def scan(
         _check_privileges(scan_)
     except ScanError as exc:
         raise fail(str(exc)) from None
-    alongside = _listen_alongside(scan_) if passive_too else None
     ndjson_out: TextIO | None = None
     if fmt is OutputFormat.NDJSON:
         from camscan.output.private import open_private
@@ -488,8 +485,7 @@ def scan(
             scan_.errors.append("interrupted: the scan was stopped before it finished")
             result = scan_.result(complete=False)
         with _signals_deferred():
-            if alongside is not None:
-                result = alongside.merge(result, scan_._in_scope, observer.device_final)
+            result = scan_.with_heard(result)  # a no-op unless the run was cut short
             observer.summary(result)
     with _signals_deferred():
         if ndjson_out is not None and ndjson_out is not sys.stdout:
@@ -515,29 +511,6 @@ def scan(
     if fail_on_risk and has_risks(doc):
         code = RISK
     raise typer.Exit(code if ok or code in (FOUND, RISK) else RUNTIME_ERROR)
-
-
-def _listen_alongside(scan_: Scan) -> Alongside:
-    """Start `--passive-too`'s listener on the scan's interface (exit 2 if it cannot)."""
-    from camscan.models import PassiveScope
-    from camscan.passive.alongside import Alongside
-    from camscan.passive.live import LiveError
-
-    if scan_.iface is None or scan_.scope is None:
-        raise fail(
-            "--passive-too listens on the scan's interface: the targets are not on a "
-            "local segment (give --interface)"
-        )
-    try:
-        alongside = Alongside(scan_.iface.name)
-    except LiveError as exc:
-        raise fail(f"--passive-too: {exc}") from None
-    # In the scope from the start, so the NDJSON header already says it.
-    scan_.scope.passive = PassiveScope(
-        statement=f"passive: also listened on {scan_.iface.name} during the scan"
-    )
-    alongside.start()
-    return alongside
 
 
 def fingerprint_version() -> str:

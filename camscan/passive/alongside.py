@@ -1,4 +1,4 @@
-"""`scan --passive-too`: listen on the scan's interface while it runs; keep unprobed hosts heard.
+"""Listen on the scan's interface while it runs (`passive_too`); keep unprobed hosts heard.
 
 An active scan only records what answers its own requests. Hosts that announce themselves
 during the scan (gratuitous ARP, SSDP NOTIFY, WS-Discovery Hello, DHCP) but were not probed are
@@ -51,7 +51,10 @@ class Alongside:
     def stop(self) -> Hearing:
         """Stop listening; what was heard."""
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.ident is None:  # never started (the scan stopped before it began)
+            self.sock.close()
+        else:
+            self._thread.join(timeout=5)
         self.hearing.finish()
         return self.hearing
 

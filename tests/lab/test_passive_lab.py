@@ -3,6 +3,7 @@ and `camscan listen` hears devices while sending not one frame."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -16,10 +17,12 @@ from typing import Any
 
 import pytest
 
+from camscan.context import ScanSettings
 from camscan.output.document import build_document
 from camscan.output.schema import validate_document, validate_ndjson_line
 from camscan.passive import capfile
 from camscan.passive.session import CaptureRun
+from camscan.pipeline import ScanRequest, run_scan
 from camscan_lab.network import BRIDGE, Lab, device_netns
 
 pytestmark = pytest.mark.lab
@@ -320,3 +323,30 @@ def test_scan_passive_too_keeps_hosts_it_heard_but_did_not_probe(lab: Lab, tmp_p
     assert all(heard[ip]["outside_scope"] for ip in extra)
     # What the scan probed is its own result, untouched by what was heard.
     assert heard[first.ip]["verdict"] == active[first.ip]["verdict"]
+
+
+def test_run_scan_with_passive_too_keeps_what_it_heard(lab: Lab) -> None:
+    """The library entry point listens too when its settings ask (the CLI only sets them)."""
+    first = sorted(lab.spec.devices, key=lambda d: tuple(map(int, d.ip.split("."))))[0]
+    request = ScanRequest(
+        targets=[first.ip],
+        interface=lab.scanner_interface,
+        settings=ScanSettings(passive_too=True),
+    )
+    with lab.in_scanner():
+        result = asyncio.run(run_scan(request))
+    assert result.scope.passive is not None
+    assert result.scope.passive.statement == (
+        f"passive: also listened on {lab.scanner_interface} during the scan"
+    )
+    assert result.scope.passive.packets and result.scope.passive.packets_by_protocol
+    probed = [d for d in result.devices if not d.outside_scope]
+    heard = [d for d in result.devices if d.outside_scope]
+    assert [d.ip for d in probed] == [first.ip]
+    # The other lab devices answered the scan's multicast queries: heard, never probed. An
+    # active scan alone keeps only SADP/DHIP replies from outside its targets (they carry the
+    # device's own MAC); a host known without them was added from what was heard.
+    kept_by_scan = {"sadp", "dhip", "dhip_legacy"}
+    only_heard = [d.ip for d in heard if not {e.source for e in d.evidence} & kept_by_scan]
+    assert len(only_heard) >= 5, [d.ip for d in heard]
+    validate_document(build_document(result))
