@@ -9,6 +9,12 @@ when the sender is on the segment: a reply routed from a remote address carries 
 MAC, so a MAC is attributed from frames only when that MAC is heard from this one address,
 ARP does not bind it to another, the TTL is not a forwarded one and no payload MAC (SADP, DHIP)
 disagrees. Devices behind a router are named by the MAC inside their SADP/DHIP payload.
+
+IPv6 (mDNS on ff02::fb, SSDP and WS-Discovery on ff02::c, TCP replies) is read the same way,
+after its extension headers. A device has several IPv6 addresses besides its IPv4 one, all
+with one MAC, so the one-address rule cannot hold there: an IPv6 sender is credited with its
+frames' MAC when the address is link-local (routers never forward those), or when the hop
+limit is not a forwarded one and that MAC never carried a forwarded packet (a router's does).
 """
 
 from __future__ import annotations
@@ -50,17 +56,28 @@ MAX_REPLY_PORTS = 256  # ephemeral ports of discovery queries whose replies are 
 GREETING_PORTS = frozenset({8000})  # services that speak first (vendorports: Hikvision SDK)
 INITIAL_TTLS = frozenset({255, 128, 64, 32})  # a sender's own TTL, not yet decremented by a hop
 
+LINK_NULL = 0  # BSD loopback: a 4-byte address family in the capturing host's byte order
 LINK_ETHERNET = 1
 LINK_RAW = 101
+LINK_LOOP = 108  # OpenBSD loopback: the same family word, network byte order
 LINK_SLL = 113
 LINK_IPV4 = 228
+LINK_IPV6 = 229
 LINK_SLL2 = 276
+AF_INET6_VALUES = frozenset({10, 24, 28, 30})  # Linux, NetBSD/OpenBSD, FreeBSD, macOS
 
 ETH_IPV4 = 0x0800
 ETH_ARP = 0x0806
+ETH_IPV6 = 0x86DD
 ETH_VLAN = frozenset({0x8100, 0x88A8, 0x9100})
 # Ethertypes feed reads besides untagged IPv4 (802.3 lengths are LLC frames: CDP).
-LINK_TYPES_READ = frozenset({ETH_IPV4, ETH_ARP, 0x88CC, *ETH_VLAN, *range(0x0600)})
+LINK_TYPES_READ = frozenset({ETH_IPV4, ETH_ARP, ETH_IPV6, 0x88CC, *ETH_VLAN, *range(0x0600)})
+# IPv6 extension headers skipped to reach UDP/TCP: hop-by-hop, routing, destination options
+# (length in 8-octet units after the first 8); fragments and AH are read apart.
+IPV6_OPTION_HEADERS = frozenset({0, 43, 60})
+IPV6_FRAGMENT = 44
+IPV6_AH = 51
+MAX_IPV6_HEADERS = 8  # a longer chain is no device's traffic: dropped, not walked
 
 UDP_PORTS = frozenset({67, 161, 162, 1900, 3702, 5050, 5353, 37020, 37810})
 # First bytes of a TCP payload worth a closer look: a request line (GET, POST, HEAD, PUT,
@@ -91,6 +108,13 @@ def _mac_text(mac: bytes) -> str:
     return ":".join(f"{b:02x}" for b in mac)
 
 
+def _address(raw: bytes) -> str:
+    """An IPv4 (4 bytes) or IPv6 (16 bytes) address as text."""
+    if len(raw) == 4:
+        return socket.inet_ntoa(raw)
+    return socket.inet_ntop(socket.AF_INET6, raw)
+
+
 class Hearing:
     """Feed it frames; it keeps evidence per host and builds devices when asked."""
 
@@ -110,6 +134,8 @@ class Hearing:
         self.ip_mac: dict[str, bytes] = {}  # address -> its frames' source MAC (or AMBIGUOUS)
         self.mac_ips: dict[bytes, set[str]] = {}  # source MAC -> addresses heard from it
         self.routed: set[str] = set()  # addresses heard with a forwarded TTL
+        self.ip6_mac: dict[str, bytes] = {}  # IPv6 address -> its frames' source MAC (or AMBIGUOUS)
+        self.routed_macs: set[bytes] = set()  # source MACs of packets with a forwarded TTL
         self.arp_ip_mac: dict[str, str] = {}
         self.arp_mac_ips: dict[str, set[str]] = {}
         self.mac_labels: dict[str, str] = {}  # MAC label -> address it was seen at (DHCP, LLDP)
@@ -193,17 +219,25 @@ class Hearing:
         """Note the source MAC and TTL of a packet from `ip` that carried something we read."""
         if mac is None or ip == "0.0.0.0":  # a DHCP client without an address yet
             return
-        known = self.ip_mac.get(ip)
-        if known is None:
-            if len(self.ip_mac) < MAX_HOSTS:
-                self.ip_mac[ip] = mac
-        elif known != mac and known != AMBIGUOUS:
-            self.ip_mac[ip] = AMBIGUOUS
+        if ttl not in INITIAL_TTLS and not multicast:
+            self.routed.add(ip)
+            self.routed_macs.add(mac)
+        if ":" in ip:  # IPv6: several addresses per MAC are the rule (see the module doc)
+            self._remember(self.ip6_mac, ip, mac)
+            return
+        self._remember(self.ip_mac, ip, mac)
         ips = self.mac_ips.setdefault(mac, set())
         if len(ips) < 4:
             ips.add(ip)
-        if ttl not in INITIAL_TTLS and not multicast:
-            self.routed.add(ip)
+
+    @staticmethod
+    def _remember(table: dict[str, bytes], ip: str, mac: bytes) -> None:
+        known = table.get(ip)
+        if known is None:
+            if len(table) < MAX_HOSTS:
+                table[ip] = mac
+        elif known != mac and known != AMBIGUOUS:
+            table[ip] = AMBIGUOUS
 
     # -- frames ---------------------------------------------------------------------------
     def feed(self, ts: float, linktype: int, frame: bytes) -> None:
@@ -238,10 +272,17 @@ class Hearing:
             etype, off = (frame[0] << 8) | frame[1], 20
             if frame[11] == 6:
                 mac = frame[12:18]
-        elif linktype in (LINK_RAW, LINK_IPV4):
-            if not frame or frame[0] >> 4 != 4:
+        elif linktype in (LINK_RAW, LINK_IPV4, LINK_IPV6):
+            if not frame:
                 return
-            etype, off = ETH_IPV4, 0
+            version = frame[0] >> 4
+            etype, off = (ETH_IPV4 if version == 4 else ETH_IPV6 if version == 6 else 0), 0
+        elif linktype in (LINK_NULL, LINK_LOOP):
+            if len(frame) < 4:
+                return
+            family = frame[0] | frame[3]  # the family's one non-zero byte, either byte order
+            etype = ETH_IPV4 if family == 2 else ETH_IPV6 if family in AF_INET6_VALUES else 0
+            off = 4
         else:
             return
         self._link(frame, off, etype, mac)
@@ -253,6 +294,8 @@ class Hearing:
             off += 4
         if etype == ETH_IPV4:
             self._ipv4(frame, off, mac)
+        elif etype == ETH_IPV6:
+            self._ipv6(frame, off, mac)
         elif etype == ETH_ARP:
             self._arp(frame[off : off + 28], mac)
         elif etype == lldp.ETHERTYPE:
@@ -280,7 +323,7 @@ class Hearing:
         if proto == 17:
             ports = self.prefilter.udp_ports  # the well-known ones and the askers'
             if sport in ports or dport in ports:
-                self._udp_packet(frame, off, l4, end, sport, dport, mac)
+                self._udp_packet(frame, off + 8, off + 12, 4, l4, end, sport, dport, mac)
             return
         if end < l4 + 20:
             return
@@ -289,21 +332,79 @@ class Hearing:
         payload = frame[l4 + doff : end]
         if not payload and not flags & 0x07:  # nothing said, nothing opened or closed
             return
-        self._tcp_segment(frame, off, l4, sport, dport, flags, payload, mac)
+        self._tcp_segment(frame, off + 8, off + 12, 4, l4, sport, dport, flags, payload, mac)
+
+    def _ipv6(self, frame: bytes, off: int, mac: bytes | None) -> None:
+        """IPv6: past a bounded chain of extension headers to UDP or TCP, read as over IPv4."""
+        if len(frame) < off + 48 or frame[off] >> 4 != 6:
+            return
+        end = min(len(frame), off + 40 + ((frame[off + 4] << 8) | frame[off + 5]))
+        proto, l4 = frame[off + 6], off + 40
+        for _ in range(MAX_IPV6_HEADERS):
+            if proto == 17 or proto == 6:
+                break
+            if end < l4 + 8:
+                return
+            if proto in IPV6_OPTION_HEADERS:
+                proto, l4 = frame[l4], l4 + 8 + frame[l4 + 1] * 8
+            elif proto == IPV6_FRAGMENT:  # read only when unfragmented: offset 0, no more to come
+                if frame[l4 + 2] or frame[l4 + 3] & 0xF9:
+                    return
+                proto, l4 = frame[l4], l4 + 8
+            elif proto == IPV6_AH:  # RFC 4302: length in 4-octet units, minus 2
+                proto, l4 = frame[l4], l4 + (frame[l4 + 1] + 2) * 4
+            else:
+                return  # ICMPv6, ESP, no next header: nothing a reader takes
+        else:
+            return
+        if end < l4 + 8:
+            return
+        sport = (frame[l4] << 8) | frame[l4 + 1]
+        dport = (frame[l4 + 2] << 8) | frame[l4 + 3]
+        # The hop limit is at off + 7; the source address at off + 8, the destination after it.
+        if proto == 17:
+            ports = self.prefilter.udp_ports
+            if sport in ports or dport in ports:
+                self._udp_packet(frame, off + 7, off + 8, 16, l4, end, sport, dport, mac)
+            return
+        if end < l4 + 20:
+            return
+        doff = (frame[l4 + 12] >> 4) * 4
+        flags = frame[l4 + 13]
+        payload = frame[l4 + doff : end]
+        pf = self.prefilter  # the judgement `wants` makes on IPv4 TCP before decoding
+        if not (
+            flags & 0x07
+            or pf.tcp_all
+            or sport in pf.tcp_ports
+            or (payload and payload[0] in pf.tcp_first_bytes)
+        ):
+            return
+        self._tcp_segment(frame, off + 7, off + 8, 16, l4, sport, dport, flags, payload, mac)
 
     def _udp_packet(
-        self, frame: bytes, off: int, l4: int, end: int, sport: int, dport: int, mac: bytes | None
+        self,
+        frame: bytes,
+        t: int,
+        a: int,
+        n: int,
+        l4: int,
+        end: int,
+        sport: int,
+        dport: int,
+        mac: bytes | None,
     ) -> None:
+        """A datagram: TTL/hop limit at `t`, the `n`-byte source address at `a`, then the dest."""
         payload = frame[l4 + 8 : end]
-        src = socket.inet_ntoa(frame[off + 12 : off + 16])
-        multicast = frame[off + 16] >= 224
+        src = _address(frame[a : a + n])
+        multicast = frame[a + n] >= (224 if n == 4 else 0xFF)
         handler = self._udp.get(sport) or self._udp.get(dport)
         if handler is None:
             return
         # Devices repeat themselves (a NOTIFY every 30 s, a reply to every search): a datagram
         # already read from the same sender, MAC and TTL says nothing new and is only counted.
         digest = hashlib.blake2b(
-            frame[off + 8 : off + 9] + frame[off + 12 : off + 16] + (mac or b"") + frame[l4:end],
+            frame[t : t + 1] + frame[a : a + n] + (mac or b"") + frame[l4:end],
             digest_size=16,
         ).digest()
         if self._repeated(digest):
@@ -313,7 +414,7 @@ class Hearing:
         handler(src, sport, dport, payload, mac)
         self._repeats[digest] = name if self.packets[name] != counted else ""
         if len(self._seen) != before:
-            self._heard(src, mac, frame[off + 8], multicast)
+            self._heard(src, mac, frame[t], multicast)
 
     def _repeated(self, digest: bytes) -> bool:
         """True (and counted) when the same bytes were read before."""
@@ -329,7 +430,9 @@ class Hearing:
     def _tcp_segment(
         self,
         frame: bytes,
-        off: int,
+        t: int,
+        a: int,
+        n: int,
         l4: int,
         sport: int,
         dport: int,
@@ -338,7 +441,7 @@ class Hearing:
         mac: bytes | None,
     ) -> None:
         if flags & 0x12 == 0x12:  # SYN-ACK: the sender's port is open
-            src = socket.inet_ntoa(frame[off + 12 : off + 16])
+            src = _address(frame[a : a + n])
             n = self.open_ports.get(src, 0)
             if n < MAX_OPEN_PORTS:
                 before = len(self._seen)
@@ -346,51 +449,52 @@ class Hearing:
                 if len(self._seen) != before:
                     self.open_ports[src] = n + 1
                     self.packets["tcp"] += 1
-                    self._heard(src, mac, frame[off + 8], False)
+                    self._heard(src, mac, frame[t], False)
             return
         # Flow keys are raw bytes (source, destination address; source, destination port):
         # no address is turned into text for a segment that turns out to be of no interest.
         if payload[:1].isalpha() and (req := streams.parse_request(payload)) is not None:
             server_key = (
-                frame[off + 16 : off + 20]
-                + frame[off + 12 : off + 16]
+                frame[a + n : a + 2 * n]
+                + frame[a : a + n]
                 + frame[l4 + 2 : l4 + 4]
                 + frame[l4 : l4 + 2]
             )
             self.tcp.request(server_key, req)
             return
-        key = frame[off + 12 : off + 20] + frame[l4 : l4 + 4]
+        key = frame[a : a + 2 * n] + frame[l4 : l4 + 4]
         if key not in self.tcp.streams and (not payload or streams.reply_kind(payload) is None):
             if sport in GREETING_PORTS and payload:
-                self._greeting(frame, off, sport, payload, mac)
+                self._greeting(frame, t, a, n, sport, payload, mac)
             return
         seq = int.from_bytes(frame[l4 + 4 : l4 + 8], "big")
         fin = bool(flags & 0x05)
-        for reply in self.tcp.feed(key, seq, payload, fin, mac, frame[off + 8]):
+        for reply in self.tcp.feed(key, seq, payload, fin, mac, frame[t]):
             self._reply(reply)
         self.prefilter.tcp_all = bool(self.tcp.streams)
 
     def _greeting(
-        self, frame: bytes, off: int, sport: int, payload: bytes, mac: bytes | None
+        self, frame: bytes, t: int, a: int, n: int, sport: int, payload: bytes, mac: bytes | None
     ) -> None:
         """What a service that speaks first sent (once per host), read as the probe reads it."""
-        src = socket.inet_ntoa(frame[off + 12 : off + 16])
+        src = _address(frame[a : a + n])
         if src in self._greeted or len(payload) > vendorports.MAX_GREETING:
             return
         self._greeted.add(src)
         self.packets["tcp"] += 1
         self._emit_all("tcp", vendorports.port_evidence(src, sport, payload))
-        self._heard(src, mac, frame[off + 8], False)
+        self._heard(src, mac, frame[t], False)
 
     def _reply(self, reply: streams.Reply) -> None:
-        ip, port = socket.inet_ntoa(reply.key[0:4]), int.from_bytes(reply.key[8:10], "big")
+        n = (len(reply.key) - 4) // 2  # address length: 4 (IPv4) or 16 (IPv6)
+        ip, port = _address(reply.key[0:n]), int.from_bytes(reply.key[2 * n : 2 * n + 2], "big")
         name = reply.kind
         request = reply.request
         digest = hashlib.blake2b(
             b"%b%b%d%b%s\0%b"
             % (
-                reply.key[0:4],
-                reply.key[8:10],
+                reply.key[0:n],
+                reply.key[2 * n : 2 * n + 2],
                 reply.ttl,
                 reply.mac or b"",
                 (request.method + " " + request.path).encode("utf-8", "replace")
@@ -586,6 +690,8 @@ class Hearing:
 
     def frame_mac(self, ip: str, evidence: list[Evidence]) -> str | None:
         """The source MAC of `ip`'s frames, when it can only be `ip`'s own (see module doc)."""
+        if ":" in ip:
+            return self._frame_mac6(ip, evidence)
         if ip in self.arp_ip_mac:
             return None  # ARP said it already
         mac = self.ip_mac.get(ip)
@@ -594,10 +700,17 @@ class Hearing:
         text = _mac_text(mac)
         if any(other != ip for other in self.arp_mac_ips.get(text, ())):
             return None  # ARP binds this MAC to another address: a router's
-        for ev in evidence:
-            if ev.key in PAYLOAD_MAC_KEYS and normalize_mac(ev.value) not in (None, text):
-                return None
-        return text
+        return None if _payload_mac_disagrees(text, evidence) else text
+
+    def _frame_mac6(self, ip: str, evidence: list[Evidence]) -> str | None:
+        """An IPv6 sender's frame MAC: link-local, or never a forwarded packet's (module doc)."""
+        mac = self.ip6_mac.get(ip)
+        if not mac or ip in self.routed:
+            return None
+        if not ip.lower().startswith(("fe8", "fe9", "fea", "feb")) and mac in self.routed_macs:
+            return None  # fe80::/10 is never forwarded; any other address may come via a router
+        text = _mac_text(mac)
+        return None if _payload_mac_disagrees(text, evidence) else text
 
     def host_evidence(self) -> dict[str, list[Evidence]]:
         """Evidence per host, MAC-labelled items moved to their address, frame MACs added."""
@@ -653,6 +766,13 @@ class Hearing:
             build_device(host, items, outside_scope=False, first_seen=self.first_seen.get(host))
             for host, items in self.host_evidence().items()
         ]
+
+
+def _payload_mac_disagrees(mac: str, evidence: list[Evidence]) -> bool:
+    """True when a SADP/DHIP payload names another MAC than the frames' (a router's, then)."""
+    return any(
+        ev.key in PAYLOAD_MAC_KEYS and normalize_mac(ev.value) not in (None, mac) for ev in evidence
+    )
 
 
 __all__ = ["PROTOCOLS", "UDP_PORTS", "Hearing"]

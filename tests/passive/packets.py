@@ -171,3 +171,107 @@ def pcapng_bytes(
             6, struct.pack("<IIIII", 0, ticks >> 32, ticks & 0xFFFFFFFF, len(f), len(f)) + f
         )
     return out
+
+
+def ipv6(src: str, dst: str, nxt: int, body: bytes, hop: int = 64) -> bytes:
+    """An IPv6 packet whose first next-header is `nxt` (UDP, TCP or an extension header)."""
+    return (
+        struct.pack("!IHBB", 6 << 28, len(body), nxt, hop)
+        + socket.inet_pton(socket.AF_INET6, src)
+        + socket.inet_pton(socket.AF_INET6, dst)
+        + body
+    )
+
+
+def ext_headers(kinds: list[int], proto: int) -> bytes:
+    """Extension headers of `kinds` in order, the last pointing at `proto`.
+
+    Options headers (0, 43, 60) are 8 bytes with PadN; a fragment header (44) says offset 0
+    and no more fragments (an atomic fragment); AH (51) is 12 bytes.
+    """
+    out = b""
+    for i, kind in enumerate(kinds):
+        nxt = kinds[i + 1] if i + 1 < len(kinds) else proto
+        if kind == 51:
+            out += struct.pack("!BBH", nxt, 1, 0) + b"\0" * 8
+        elif kind == 44:
+            out += struct.pack("!BBHI", nxt, 0, 0, 1)
+        else:
+            out += struct.pack("!BB", nxt, 0) + b"\x01\x04\0\0\0\0"  # PadN
+    return out
+
+
+def udp6_frame(
+    src: str,
+    sport: int,
+    dst: str,
+    dport: int,
+    data: bytes,
+    *,
+    src_mac: str,
+    dst_mac: str = "33:33:00:00:00:fb",
+    hop: int = 255,
+    headers: list[int] | None = None,
+) -> bytes:
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(data), 0) + data
+    if headers:
+        return ether(
+            src_mac,
+            dst_mac,
+            0x86DD,
+            ipv6(src, dst, headers[0], ext_headers(headers, 17) + udp, hop),
+        )
+    return ether(src_mac, dst_mac, 0x86DD, ipv6(src, dst, 17, udp, hop))
+
+
+def tcp6_frame(
+    src: str,
+    sport: int,
+    dst: str,
+    dport: int,
+    data: bytes,
+    *,
+    seq: int,
+    flags: int = 0x18,
+    src_mac: str,
+    dst_mac: str = SCANNER_MAC,
+    hop: int = 64,
+) -> bytes:
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, 1, 5 << 4, flags, 65535, 0, 0) + data
+    return ether(src_mac, dst_mac, 0x86DD, ipv6(src, dst, 6, tcp, hop))
+
+
+def tcp6_reply(
+    server: str,
+    sport: int,
+    client: str,
+    cport: int,
+    data: bytes,
+    *,
+    src_mac: str,
+    request: bytes | None = None,
+    hop: int = 64,
+) -> list[bytes]:
+    """A request (optional), the whole reply in one segment, and the server's FIN, over IPv6."""
+    frames = []
+    if request is not None:
+        frames.append(
+            tcp6_frame(client, cport, server, sport, request, seq=1000, src_mac=SCANNER_MAC)
+        )
+    frames.append(
+        tcp6_frame(server, sport, client, cport, data, seq=5000, src_mac=src_mac, hop=hop)
+    )
+    frames.append(
+        tcp6_frame(
+            server,
+            sport,
+            client,
+            cport,
+            b"",
+            seq=5000 + len(data),
+            flags=0x11,
+            src_mac=src_mac,
+            hop=hop,
+        )
+    )
+    return frames

@@ -98,7 +98,8 @@ FRAMES: list[tuple[str, bytes, bool]] = [
     ("udp cut before the destination port", _udp(1900, 40000)[:37], False),
     ("ipv4 header only", _udp(1900, 40000)[:34], False),
     ("icmp", ether(CAM_MAC, ME_MAC, 0x0800, ipv4(CAM, ME, 1, b"\x08\0" + b"\0" * 30)), False),
-    ("ipv6", ether(CAM_MAC, "33:33:00:00:00:01", 0x86DD, b"\x60" + b"\0" * 60), False),
+    # Kept whole: the decoder judges IPv6 past its extension headers.
+    ("ipv6", ether(CAM_MAC, "33:33:00:00:00:01", 0x86DD, b"\x60" + b"\0" * 60), True),
     ("runt", b"\xff" * 12, False),
 ]
 

@@ -117,3 +117,15 @@ def test_tls_certificate_of_a_real_server(gopacket: Path) -> None:
     )
     assert "tcp.open.443" in keys(dev)
     no_camera_maker(devices)
+
+
+def test_http_over_ipv6_on_a_bsd_loopback(gopacket: Path) -> None:
+    """Link type NULL, IPv6, TCP: a Go web server's page on [::1]:8080, read like any reply."""
+    _, devices = read(gopacket / "pcap" / "test_loopback.pcap")
+    (dev,) = devices.values()
+    assert dev.ip == "::1" and dev.mac is None  # a loopback capture carries no MAC
+    values = {ev.key: ev.value for ev in dev.evidence}
+    assert values["http.title"] == "gopacket - The Go Programming Language"
+    assert values["http.status"] == "HTTP/1.1 200 OK"
+    assert "tcp.open.8080" in values
+    no_camera_maker(devices)
