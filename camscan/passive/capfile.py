@@ -59,6 +59,12 @@ class ReadReport:
 Record = tuple[float, int, bytes]
 
 
+ETH_IPV6 = 0x86DD
+# IPv6 next headers that are extension headers (hop-by-hop, routing, fragment, AH, destination
+# options): kept, since what follows them is only known once the decoder has walked them.
+IPV6_EXTENSIONS = frozenset({0, 43, 44, 51, 60})
+
+
 class Prefilter:
     """Which Ethernet frames are worth decoding, judged in place on the read buffer.
 
@@ -100,7 +106,10 @@ class Prefilter:
         if end - f < 14:
             return False
         if buf[f + 12] != 8 or buf[f + 13] != 0:
-            return (buf[f + 12] << 8 | buf[f + 13]) in self.ethertypes
+            etype = buf[f + 12] << 8 | buf[f + 13]
+            if etype == ETH_IPV6 and etype in self.ethertypes:
+                return self._wants_ipv6(buf, f, end)
+            return etype in self.ethertypes
         if end - f < 24:
             return False
         proto = buf[f + 23]
@@ -125,6 +134,31 @@ class Prefilter:
             or (end > first and buf[first] in self.tcp_first_bytes)
         )
 
+    def _wants_ipv6(self, buf: bytes, f: int, end: int) -> bool:
+        """`wants` for IPv6: the same port and first-byte rules on UDP/TCP right after the
+        fixed header; extension headers are kept for the decoder to walk."""
+        if end - f < 21:
+            return False
+        nxt = buf[f + 20]
+        if nxt == 17:
+            return end - f >= 58 and (
+                (buf[f + 54] << 8 | buf[f + 55]) in self.udp_ports
+                or (buf[f + 56] << 8 | buf[f + 57]) in self.udp_ports
+            )
+        if nxt == 6:
+            if self.tcp_all:
+                return True
+            l4 = f + 54
+            if end < l4 + 14:
+                return False
+            first = l4 + (buf[l4 + 12] >> 4) * 4
+            return bool(
+                buf[l4 + 13] & 0x07
+                or (buf[l4] << 8 | buf[l4 + 1]) in self.tcp_ports
+                or (end > first and buf[first] in self.tcp_first_bytes)
+            )
+        return nxt in IPV6_EXTENSIONS
+
     def bpf(self, *, tcp_all: bool | None = None) -> str:
         """`wants` as a libpcap filter expression (Ethernet), for the current ports and state.
 
@@ -133,7 +167,7 @@ class Prefilter:
         37), the TCP tests load the flags byte (l4 + 13) before anything else.
         """
         wide = self.tcp_all if tcp_all is None else tcp_all
-        other = [_any_range("ether[12:2]", sorted(self.ethertypes - {0x0800}))]
+        other = [_any_range("ether[12:2]", sorted(self.ethertypes - {0x0800, ETH_IPV6}))]
         udp = sorted(self.udp_ports)
         ipv4 = ["(ether[20:2] & 0x3fff != 0 and ether[23] = 17)"]
         if udp:
@@ -151,10 +185,33 @@ class Prefilter:
             if self.tcp_first_bytes:
                 tcp.append(_any_range("tcp[((tcp[12] & 0xf0) >> 2)]", sorted(self.tcp_first_bytes)))
             ipv4.append(f"(ether[20:2] & 0x3fff = 0 and ether[23] = 6 and ({' or '.join(tcp)}))")
-        return (
+        both = (
             f"(ether[12:2] != 0x0800 and {' or '.join(other)}) or "
             f"(ether[12:2] = 0x0800 and ({' or '.join(ipv4)}))"
         )
+        if ETH_IPV6 not in self.ethertypes:
+            return both
+        # IPv6 at fixed offsets (libpcap's tcp[] does not reach past an IPv6 header).
+        ipv6 = [_any_range("ether[20]", sorted(IPV6_EXTENSIONS))]
+        if udp:
+            ipv6.append(
+                f"(ether[20] = 17 and ({_any_range('ether[56:2]', udp)} or "
+                f"{_any_range('ether[54:2]', udp)}))"
+            )
+        if wide:
+            ipv6.append("ether[20] = 6")
+        else:
+            tcp6 = ["ether[67] & 7 != 0"]
+            if self.tcp_ports:
+                tcp6.append(_any_range("ether[54:2]", sorted(self.tcp_ports)))
+            if self.tcp_first_bytes:
+                tcp6.append(
+                    _any_range(
+                        "ether[54 + ((ether[66] & 0xf0) >> 2)]", sorted(self.tcp_first_bytes)
+                    )
+                )
+            ipv6.append(f"(ether[20] = 6 and ({' or '.join(tcp6)}))")
+        return f"{both} or (ether[12:2] = 0x86dd and ({' or '.join(ipv6)}))"
 
 
 def _any_range(field: str, values: list[int]) -> str:
@@ -481,7 +538,7 @@ def _pcap(stream: _Stream, report: ReadReport, pf: Prefilter | None) -> Iterator
                     elif (
                         caplen < 14
                         or (buf[f + 12] << 8 | buf[f + 13]) not in ethertypes
-                        or (caplen < 38 and not pf.wants(buf, f, end))
+                        or ((caplen < 38 or buf[f + 12] == 0x86) and not pf.wants(buf, f, end))
                     ):
                         pos = end
                         continue
@@ -615,7 +672,10 @@ def _epb_run(
                 elif (
                     caplen < 14
                     or (buf[f + 12] << 8 | buf[f + 13]) not in ethertypes
-                    or (caplen < 38 and not pf.wants(buf, f, end))  # type: ignore[union-attr]
+                    or (
+                        (caplen < 38 or buf[f + 12] == 0x86)  # short, or IPv6: judged whole
+                        and not pf.wants(buf, f, end)  # type: ignore[union-attr]
+                    )
                 ):
                     pos = nxt
                     continue

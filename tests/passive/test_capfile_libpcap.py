@@ -16,8 +16,10 @@ from packets import (
     ipv4,
     pcap_bytes,
     pcapng_bytes,
+    tcp6_frame,
     tcp_frame,
     tcp_reply,
+    udp6_frame,
     udp_frame,
 )
 
@@ -41,6 +43,17 @@ def _udp(sport: int, dport: int, data: bytes = b"x" * 40) -> bytes:
 
 def _tcp(sport: int, dport: int, data: bytes, flags: int = 0x18) -> bytes:
     return tcp_frame(CAM, sport, ME, dport, data, seq=1, flags=flags, src_mac=CAM_MAC)
+
+
+CAM6, ME6 = "fe80::4619:b6ff:fe00:20", "fe80::1"
+
+
+def _udp6(sport: int, dport: int, data: bytes = b"x" * 40, **kw: list[int]) -> bytes:
+    return udp6_frame(CAM6, sport, ME6, dport, data, src_mac=CAM_MAC, **kw)
+
+
+def _tcp6(sport: int, dport: int, data: bytes, flags: int = 0x18) -> bytes:
+    return tcp6_frame(CAM6, sport, ME6, dport, data, seq=1, flags=flags, src_mac=CAM_MAC)
 
 
 def _fragment(frame: bytes, flags_offset: int) -> bytes:
@@ -98,8 +111,25 @@ FRAMES: list[tuple[str, bytes, bool]] = [
     ("udp cut before the destination port", _udp(1900, 40000)[:37], False),
     ("ipv4 header only", _udp(1900, 40000)[:34], False),
     ("icmp", ether(CAM_MAC, ME_MAC, 0x0800, ipv4(CAM, ME, 1, b"\x08\0" + b"\0" * 30)), False),
-    # Kept whole: the decoder judges IPv6 past its extension headers.
-    ("ipv6", ether(CAM_MAC, "33:33:00:00:00:01", 0x86DD, b"\x60" + b"\0" * 60), True),
+    (
+        "ipv6 hop-by-hop (walked by the decoder)",
+        ether(CAM_MAC, ME_MAC, 0x86DD, b"\x60" + b"\0" * 60),
+        True,
+    ),
+    ("ipv6 mdns", _udp6(5353, 5353), True),
+    ("ipv6 ssdp reply", _udp6(1900, 40000), True),
+    ("ipv6 destination options, then udp", _udp6(53, 53, headers=[60]), True),
+    ("ipv6 syn-ack", _tcp6(554, 40000, b"", 0x12), True),
+    ("ipv6 http response", _tcp6(80, 40000, b"HTTP/1.1 200 OK\r\n\r\n"), True),
+    ("ipv6 tls handshake", _tcp6(443, 40000, b"\x16\x03\x03\x00\x10" + b"\0" * 16), True),
+    ("ipv6 sdk-port greeting", _tcp6(8000, 40000, b"\0\0\0\x10"), True),
+    ("ipv6 dns", _udp6(53, 41000), False),
+    ("ipv6 tls application data", _tcp6(443, 40000, b"\x17\x03\x03" + b"\0" * 64), False),
+    ("ipv6 bare ack", _tcp6(40000, 443, b"", 0x10), False),
+    ("ipv6 udp cut before the destination port", _udp6(1900, 40000)[:57], False),
+    ("ipv6 tcp header cut short", _tcp6(80, 40000, b"", 0x11)[: 14 + 40 + 10], False),
+    ("icmpv6", ether(CAM_MAC, ME_MAC, 0x86DD, b"\x60\0\0\0\0\x08\x3a\xff" + b"\0" * 40), False),
+    ("ipv6 header cut short", ether(CAM_MAC, ME_MAC, 0x86DD, b"\x60\0\0\0"), False),
     ("runt", b"\xff" * 12, False),
 ]
 
@@ -177,7 +207,9 @@ def _mixed() -> list[bytes]:
         CAM, 37810, "239.255.255.251", 37810, dhip.build_packet(doc.encode()), src_mac=CAM_MAC
     )
     noise = [f for _, f, wanted in FRAMES if not wanted]
-    out = [f for _, f, _ in FRAMES] + [probe, *noise, match, dh]
+    # The IPv6 replies of FRAMES end (FIN) before the rest, so the filter can narrow at the end.
+    ends = [_tcp6(80, 40000, b"", 0x11), _tcp6(443, 40000, b"", 0x11)]
+    out = [f for _, f, _ in FRAMES] + ends + [probe, *noise, match, dh]
     for i in range(300):
         out += noise
         out += (
