@@ -179,12 +179,18 @@ class Library:
     _brand_alias: dict[str, str] = field(default_factory=dict)
     _by_key: dict[str, tuple[FingerprintFile, ...]] = field(default_factory=dict)
     _by_id: dict[str, Fingerprint] = field(default_factory=dict)
+    _unbranded: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         for b in self.brands.values():
             for alias in (b.name, *b.aliases):
                 self._brand_alias[alias.casefold()] = b.name
         self._by_id.update((fp.id, fp) for fp in self.fingerprints())
+        self._unbranded.update(fp.id for fp in self.fingerprints() if fp.unbranded)
+
+    def sold_unbranded(self, fingerprint_id: str) -> bool:
+        """True when the fingerprint says its platform is sold without a brand."""
+        return fingerprint_id in self._unbranded
 
     def fingerprint(self, fingerprint_id: str) -> Fingerprint | None:
         """The fingerprint with this id (OUI groups and registrant rules have none here)."""

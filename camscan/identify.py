@@ -44,6 +44,7 @@ MODEL_KEYS = (
 FIRMWARE_KEYS = ("sadp.firmware", "dhip.firmware", "onvif.firmware")
 SERIAL_KEYS = ("sadp.serial", "dhip.serial", "onvif.serial", "upnp.serial")
 _UNKNOWN_TYPE = DeviceType.UNKNOWN.value
+_OTHER_TYPE = DeviceType.OTHER.value
 
 
 # The steps' own records are named tuples: built several times per host, a tuple is cheaper
@@ -53,15 +54,13 @@ class _Claim(NamedTuple):
 
     match: Match
     group: str  # independence group: the protocol that carried the evidence
+    rank: int  # 3 conclusive, 2 strong, 1 corroborating (STRENGTH_RANK), read by every step
 
-    @property
-    def strength(self) -> Strength:
-        return self.match.strength
 
-    @property
-    def rank(self) -> int:
-        """3 conclusive, 2 strong, 1 corroborating."""
-        return STRENGTH_RANK[self.match.strength]
+_CONCLUSIVE, _CORROBORATING = (
+    STRENGTH_RANK[Strength.CONCLUSIVE],
+    STRENGTH_RANK[Strength.CORROBORATING],
+)
 
 
 _SAME_GROUP = {"https": "http", "rtsps": "rtsp", "arp": "mac"}
@@ -79,48 +78,43 @@ def _group(ev: Evidence) -> str:
     return ev.key.split(".", 1)[0]
 
 
-def _mac_matches(lib: Library, ev: Evidence, mac: str) -> list[Match]:
-    """The curated OUI claim of a MAC, else the library's registrant rules (mac.toml)."""
-    entry = oui.lookup(mac)  # once: the claim and the registrant rules both read it
-    if entry is None:
+def _mac_matches(
+    lib: Library, ev: Evidence, mac: str, notes: list[str] | None = None
+) -> list[Match]:
+    """The curated OUI claim of a MAC, else the library's registrant rules (mac.toml); what
+    the tables say beyond a claim (group flags, look-alike registrants) goes to `notes`."""
+    # The registrant alone, once: the claim, the notes and the registrant rules all read it.
+    registrant = oui.registrant(mac)
+    if registrant is None:
         return []
-    claim = lib.oui.claim(entry)
-    if claim is not None:
-        device_type = DeviceType.OTHER.value if "machine-vision" in claim.flags else None
+    group = lib.oui.by_registrant.get(registrant)
+    if group is not None:
+        if group.flags and notes is not None:
+            notes.append(f"{group.id} ({', '.join(group.flags)}): {group.note}")
+        device_type = _OTHER_TYPE if "machine-vision" in group.flags else None
         return [
             Match(
-                fingerprint_id=claim.fingerprint_id,
-                strength=claim.strength,
+                fingerprint_id=group.id,
+                strength=group.strength,
                 evidence=ev,
-                maker=claim.maker,
-                brand=claim.brand or claim.maker,
+                maker=group.maker,
+                brand=group.brand or group.maker,
                 device_type=device_type,
             )
         ]
-    if entry.registrant in lib.oui.excluded:
+    look_alike = lib.oui.excluded.get(registrant)
+    if look_alike is not None:
+        if notes is not None:
+            notes.append(f"MAC registrant {registrant!r}: {look_alike}")
         return []
-    return lib.match(ev, registrant=entry.registrant)
+    return lib.match(ev, registrant=registrant)
 
 
-def _oui_notes(lib: Library, items: list[Evidence]) -> list[str]:
-    """What the OUI tables say beyond a claim: group flags, and look-alike registrants."""
-    out = []
-    excluded = lib.oui.excluded
-    for ev in items:
-        if ev.key not in MAC_KEYS or (entry := oui.lookup(ev.value)) is None:
-            continue
-        claim = lib.oui.claim(entry)
-        if claim is not None and claim.flags:
-            out.append(f"{claim.fingerprint_id} ({', '.join(claim.flags)}): {claim.note}")
-        if claim is None and entry.registrant in excluded:
-            out.append(f"MAC registrant {entry.registrant!r}: {excluded[entry.registrant]}")
-    return out
-
-
-def match_evidence(lib: Library, ev: Evidence) -> list[Match]:
-    """Every match one evidence item produces (fingerprints by key, OUI tables for MACs)."""
+def match_evidence(lib: Library, ev: Evidence, oui_notes: list[str] | None = None) -> list[Match]:
+    """Every match one evidence item produces (fingerprints by key, OUI tables for MACs); the
+    OUI tables' notes on a MAC item go to `oui_notes`."""
     if ev.key in MAC_KEYS:
-        return _mac_matches(lib, ev, ev.value)
+        return _mac_matches(lib, ev, ev.value, oui_notes)
     out = lib.match(ev)
     if ev.value.endswith(")") and (annotated := _ANNOTATED_MODEL.match(ev.value)) is not None:
         for fp_file in lib.files_for(ev.key):
@@ -145,20 +139,25 @@ def match_evidence(lib: Library, ev: Evidence) -> list[Match]:
     return out
 
 
-def gather_claims(lib: Library, items: list[Evidence]) -> list[_Claim]:
-    """Step 1: every match of every item, weighed (PC/NIC vendor OUIs dropped, see below)."""
+def gather_claims(lib: Library, items: list[Evidence]) -> tuple[list[_Claim], list[str]]:
+    """Step 1: every match of every item, weighed (PC/NIC vendor OUIs dropped, see below),
+    and the OUI tables' notes on the MACs."""
     claims: list[_Claim] = []
+    notes: list[str] = []
     for ev in items:
-        if matches := match_evidence(lib, ev):  # every match of an item carries that item
+        if matches := match_evidence(lib, ev, notes):  # every match of an item carries that item
             group = _group(ev)
-            claims.extend(_Claim(m, group) for m in matches)
-    return _drop_it_vendor_ouis(lib, claims)
+            for m in matches:
+                claims.append(_Claim(m, group, STRENGTH_RANK[m.strength]))
+    return _drop_it_vendor_ouis(lib, claims), notes
 
 
 def _drop_it_vendor_ouis(lib: Library, claims: list[_Claim]) -> list[_Claim]:
     """Drop the maker of MAC claims naming PC/NIC vendors outside the maker vocabulary (Dell,
     Intel, ASUS) when any device evidence names a maker: a commodity NIC says nothing about
     the platform (a TruVision recorder on a Dell OUI), while it is all we know of a bare PC."""
+    if len(claims) < 2:
+        return claims  # one claim is either the device evidence or all there is
     makers = lib.makers
     if all(c.match.maker is None or c.match.maker in makers for c in claims) or not any(
         c.match.maker in makers for c in claims
@@ -174,9 +173,12 @@ def maker_confidence(claims: list[_Claim], maker: str) -> Confidence:
     Likely: strong claims from one protocol. Possible: corroborating claims only, except that
     one corroborating protocol alone never names Hikvision or Dahua (undetermined then).
     """
-    if any(c.strength is Strength.CONCLUSIVE for c in claims):
-        return Confidence.CONFIRMED
-    strong_groups = {c.group for c in claims if c.strength is not Strength.CORROBORATING}
+    strong_groups = set()
+    for c in claims:
+        if c.rank == _CONCLUSIVE:
+            return Confidence.CONFIRMED
+        if c.rank != _CORROBORATING:
+            strong_groups.add(c.group)
     if len(strong_groups) >= 2:
         return Confidence.CONFIRMED
     if strong_groups:
@@ -192,8 +194,9 @@ def _order(m: Match) -> tuple[int, str, tuple[str, str, str, str, int]]:
 
 def _pick(claims: list[_Claim], attr: str) -> tuple[str | None, list[_Claim]]:
     """Strongest value of one field (then most claims, then first by name); its claims."""
-    if not claims:
-        return None, []
+    if len(claims) < 2:
+        value = getattr(claims[0].match, attr) if claims else None
+        return (value, claims) if value else (None, [])
     best: dict[str, list[_Claim]] = {}
     for c in claims:
         value = getattr(c.match, attr)
@@ -248,7 +251,7 @@ def decide_maker(claims: list[_Claim]) -> MakerDecision:
         m
         for m in ranked[1:]
         if levels[m] is not Confidence.UNDETERMINED
-        or any(c.strength is not Strength.CORROBORATING for c in by_maker[m])
+        or any(c.rank != _CORROBORATING for c in by_maker[m])
     ]
     notes = [
         f"ignored weak {m} claim from "
@@ -353,9 +356,7 @@ def assume_brand(
     unless brands conflict or a fingerprint says the platform is sold unbranded."""
     if brand.brand is not None or maker is None or brand.conflicts:
         return brand.brand, []
-    if any(
-        (fp := lib.fingerprint(c.match.fingerprint_id)) is not None and fp.unbranded for c in usable
-    ):
+    if any(lib.sold_unbranded(c.match.fingerprint_id) for c in usable):
         return None, []
     return maker, [f"brand {maker} assumed: no brand evidence (white-label units show theirs)"]
 
@@ -411,8 +412,10 @@ def decide_fields(
       a rule's capture of a serial is read out of free text and may be a part of it.
     """
     setting = [c for c in usable if (m := c.match).device_type or m.model or m.firmware or m.serial]
-    device_type, type_claims = _pick(setting, "device_type")
     reported = _reported(items)
+    if not setting and not reported:
+        return _NO_FIELDS
+    device_type, type_claims = _pick(setting, "device_type")
     model, model_claims = _pick(setting, "model")
     model = model or _first_reported(reported, MODEL_KEYS)
     firmware, firmware_claims = _pick(setting, "firmware")
@@ -428,6 +431,9 @@ def decide_fields(
         serial,
         (*type_claims, *model_claims, *firmware_claims, *serial_claims),
     )
+
+
+_NO_FIELDS = Fields(None, None, None, None, ())
 
 
 def decided_by(
@@ -451,10 +457,12 @@ def identify(evidence: Iterable[Evidence], lib: Library | None = None) -> Verdic
     `evidence` already, as every probe emits them (offline input: `rawkeys.expand` first).
     """
     lib = lib or default_library()
-    items = list(set(evidence))
+    items = list(evidence)
     if len(items) > 1:
-        items.sort(key=Evidence.sort_key)
-    claims = gather_claims(lib, items)
+        items = sorted(set(items), key=Evidence.sort_key)
+    claims, oui_notes = gather_claims(lib, items)
+    if not claims and not oui_notes and not _reported(items):
+        return _NOTHING  # nothing matched, nothing reported: the common case of a MAC table
     maker = decide_maker(claims)
     usable = [c for c in claims if c.match.maker in (None, maker.maker)]
     brand = decide_brand(lib, usable, maker.maker)
@@ -473,7 +481,7 @@ def identify(evidence: Iterable[Evidence], lib: Library | None = None) -> Verdic
         *maker.notes,
         *_brand_chain_notes(lib, claims, maker.maker),
         *brand_notes,
-        *_oui_notes(lib, items),
+        *oui_notes,
     )
     return Verdict(
         maker=maker.maker,
@@ -487,6 +495,17 @@ def identify(evidence: Iterable[Evidence], lib: Library | None = None) -> Verdic
         matches=matches,
         notes=tuple(sorted(set(notes))) if notes else (),
     )
+
+
+_NOTHING = Verdict(
+    maker=None,
+    brand=None,
+    device_type=_UNKNOWN_TYPE,
+    model=None,
+    firmware=None,
+    serial=None,
+    confidence=Confidence.UNDETERMINED,
+)
 
 
 def identify_hosts(evidence: Iterable[Evidence], lib: Library | None = None) -> dict[str, Verdict]:

@@ -127,6 +127,15 @@ class OuiTable:
 
     def lookup(self, mac: str) -> OuiEntry | None:
         """The longest IEEE prefix containing `mac`, or None (unassigned, local, not a MAC)."""
+        parts = self._row(mac)
+        return None if parts is None else OuiEntry(parts[0], parts[1], parts[2])
+
+    def registrant(self, mac: str) -> str | None:
+        """The registrant of `mac`'s longest IEEE prefix, or None (identification reads only it)."""
+        parts = self._row(mac)
+        return None if parts is None else parts[2]
+
+    def _row(self, mac: str) -> list[str] | None:
         value = mac_to_int(mac)
         if value is None:
             return None
@@ -139,7 +148,7 @@ class OuiTable:
             if i < len(rows) and rows[i].startswith(needle):
                 parts = rows[i].split("\t", 2)
                 if len(parts) == 3:
-                    return OuiEntry(parts[0], parts[1], parts[2])
+                    return parts
         return None
 
 
@@ -268,6 +277,11 @@ def exclusions() -> dict[str, str]:
 def lookup(mac: str) -> OuiEntry | None:
     """The IEEE assignment (longest prefix) of `mac`, or None."""
     return table().lookup(mac)
+
+
+def registrant(mac: str) -> str | None:
+    """The IEEE registrant (longest prefix) of `mac`, or None."""
+    return table().registrant(mac)
 
 
 def classify(mac: str) -> OuiClaim | None:
