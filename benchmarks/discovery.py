@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -91,7 +92,7 @@ def inner(window: float, subnet: str, interface: str) -> None:
 
 
 def outer(runs: int, window: float, onvif: int) -> None:
-    from camscan_lab.crowd import HOSTILE_ROLES, write_crowd_spec
+    from camscan_lab.crowd import write_crowd_spec
     from camscan_lab.network import DEFAULT_SPEC, Lab, default_prefix
 
     with tempfile.TemporaryDirectory(prefix="camscan-crowd-") as tmp:
@@ -100,21 +101,21 @@ def outer(runs: int, window: float, onvif: int) -> None:
         lab.down()
         lab.up()
         try:
-            measure(lab, runs, window, HOSTILE_ROLES)
+            measure(lab, runs, window)
         finally:
             lab.down()
 
 
-def measure(lab: object, runs: int, window: float, hostile: frozenset[str]) -> None:
+def measure(lab: object, runs: int, window: float) -> None:
     from camscan_lab.network import Lab
 
     assert isinstance(lab, Lab)
     # Devices each multicast method should hear: those the spec gives that kind of service,
-    # but for the hostile ones, whose replies are unreadable by design (counted as errors).
+    # but for role "hostile" ones, whose replies are unreadable by design (counted as errors).
     expected: dict[str, dict[str, str]] = {}
     for device in lab.spec.devices:
         for service in device.services:
-            if service.kind in KINDS and device.role not in hostile:
+            if service.kind in KINDS and device.role != "hostile":
                 expected.setdefault(KINDS[service.kind], {})[device.ip] = device.name
     makers = {d.ip: d.expect.get("maker") for d in lab.spec.devices if d.expect.get("maker")}
     every = dict.fromkeys(expected, 0)
@@ -123,7 +124,7 @@ def measure(lab: object, runs: int, window: float, hostile: frozenset[str]) -> N
     identified: list[int] = []
     phase, whole = [], []
     print(
-        f"lab {lab.spec.path.name}: {len(lab.spec.devices)} devices; expected per method: "
+        f"lab: {len(lab.spec.devices)} devices; expected to be heard per method: "
         + ", ".join(f"{m} {len(ips)}" for m, ips in sorted(expected.items()))
     )
     for i in range(runs):
@@ -170,9 +171,9 @@ def measure(lab: object, runs: int, window: float, hostile: frozenset[str]) -> N
             for m, v in r["methods"].items()
         )
         print(
-            f"run {i + 1}: discovery phase {r['discovery_s']:.2f} s, whole process "
-            f"{wall:.2f} s, {r['devices']} devices, {identified[-1]}/{len(makers)} of the "
-            f"spec's makers named; per method (s/answered): {per}"
+            f"run {i + 1} (load {os.getloadavg()[0]:.1f}): discovery phase "
+            f"{r['discovery_s']:.2f} s, whole process {wall:.2f} s, {r['devices']} devices, "
+            f"{identified[-1]}/{len(makers)} of the spec's makers named; per method (s/answered): {per}"
             + ("; " + "; ".join(missed) if missed else ""),
             flush=True,
         )
@@ -188,7 +189,10 @@ def measure(lab: object, runs: int, window: float, hostile: frozenset[str]) -> N
             f"{'/'.join(map(str, counts[m]))}; all heard in {every[m]} of {runs} runs; "
             f"kernel drops {kernel[m]}"
         )
-    print(f"maker named as in the spec: {'/'.join(map(str, identified))} of {len(makers)}")
+    print(
+        f"maker named as in the spec from discovery evidence alone: "
+        f"{'/'.join(map(str, identified))} of {len(makers)}"
+    )
 
 
 def main() -> None:

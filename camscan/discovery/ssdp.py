@@ -310,6 +310,7 @@ async def discover(ctx: ScanContext) -> None:
                 groups=[SSDP_GROUP],
                 max_per_source=MAX_PER_SOURCE,
                 resend_at=RESEND_AT_S,
+                reply_within=MX_S,  # UDA 1.1: devices answer within MX seconds
             )
             # One device's failed fetch is that device's error; the others' fetches go on.
             for result in await asyncio.gather(*fetches, return_exceptions=True):

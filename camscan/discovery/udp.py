@@ -29,6 +29,9 @@ MAX_PER_SOURCE = 8  # datagrams kept per replying address
 MAX_TOTAL = 4096  # datagrams kept per exchange, whatever their sources
 MAX_NOTES = 32  # a flood of unreadable replies is counted, not described one by one
 RESEND_AT_S: tuple[float, ...] = (0.0, 0.4)  # when each payload is sent (settings.retries > 0)
+# How long after a request its answers may still come. SADP and DHIP publish no bound; their
+# devices answer at once, and this leaves them WS-Discovery's (APP_MAX_DELAY, 500 ms).
+REPLY_WITHIN_S = 0.5
 # Hundreds of devices answer one multicast within milliseconds; at ~8 KB of kernel memory per
 # 4 KB ProbeMatch the default 208 KB buffer holds about 26 of them and the kernel drops the rest.
 RCVBUF = 8 * 1024 * 1024
@@ -164,6 +167,63 @@ class _Collector(asyncio.DatagramProtocol):
         self.stats.notes.append(f"receive error: {exc}")
 
 
+def send_offsets(
+    resend_at: Sequence[float], window_s: float, reply_within_s: float, retries: int
+) -> tuple[list[float], str | None]:
+    """When to send each copy of a request, and a note if answers may outlast the window.
+
+    The first copy goes at once; a repeat (only with retries) goes only if the answers it draws,
+    due within `reply_within_s` of it, still land inside the window -- a later one would only
+    draw answers nobody waits for.
+    """
+    first, *repeats = sorted(resend_at)
+    kept = [first] + [o for o in repeats if retries > 0 and o + reply_within_s <= window_s]
+    if first + reply_within_s <= window_s:
+        return kept, None
+    return kept, (
+        f"devices may answer up to {reply_within_s:g} s after the request; the "
+        f"{window_s:g} s listen window closes before the late ones arrive"
+    )
+
+
+def buffer_note(granted: int, wanted: int = RCVBUF) -> str | None:
+    """A note when the kernel granted a smaller receive buffer than a crowd of replies needs."""
+    if granted >= wanted:
+        return None
+    return (
+        f"receive buffer {granted // 1024} KB, not {wanted // 1024} KB (net.core.rmem_max; "
+        "root or CAP_NET_ADMIN lifts it): replies arriving at once may overflow it"
+    )
+
+
+def snmp_counters(text: str) -> dict[str, int]:
+    """`Proto.Field` -> value of /proc/net/snmp (header line, then value line, per protocol)."""
+    out: dict[str, int] = {}
+    lines = text.splitlines()
+    for head, values in zip(lines[::2], lines[1::2], strict=False):
+        proto, _, names = head.partition(":")
+        vproto, _, nums = values.partition(":")
+        if proto != vproto:
+            continue
+        for name, num in zip(names.split(), nums.split(), strict=False):
+            try:
+                out[f"{proto}.{name}"] = int(num)
+            except ValueError:
+                continue
+    return out
+
+
+def reassembly_failures() -> int | None:
+    """IP datagrams the kernel could not reassemble so far (Ip ReasmFails of the namespace)."""
+    # A 4 KB ProbeMatch travels in three fragments; one lost fragment loses the reply before
+    # it reaches any socket, so no socket's drop counter sees it.
+    try:
+        with open("/proc/net/snmp", encoding="ascii") as table:
+            return snmp_counters(table.read()).get("Ip.ReasmFails")
+    except OSError:
+        return None
+
+
 def open_socket(
     interface: str | None,
     source_ip: str | None,
@@ -181,6 +241,10 @@ def open_socket(
             sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, RCVBUF)
         except OSError:  # unprivileged: as much as net.core.rmem_max allows
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+        # socket(7): the kernel doubles the value set and reports the doubled size.
+        granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2
+        if notes is not None and (note := buffer_note(granted)):
+            notes.append(note)
         if interface:
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
@@ -245,11 +309,13 @@ async def exchange(
     broadcast: bool = False,
     max_per_source: int = MAX_PER_SOURCE,
     resend_at: Sequence[float] = RESEND_AT_S,
+    reply_within: float = REPLY_WITHIN_S,
 ) -> None:
     """Send each payload at each `resend_at` offset, hand replies to `on_datagram` for the window.
 
     Offsets past the first are used only when settings.retries > 0; the protocol's own rules
-    set them (how often, how far apart a client may repeat itself).
+    set them (how often, how far apart a client may repeat itself) and how long after a
+    request its answers may come (`reply_within`): see send_offsets.
     """
     stats = ctx.stat(method)
     try:
@@ -280,11 +346,13 @@ async def exchange(
     transport, _ = await loop.create_datagram_endpoint(
         lambda: _Collector(limits, stats, on_datagram), sock=sock
     )
+    window = ctx.settings.listen_window_s
+    offsets, late = send_offsets(resend_at, window, reply_within, ctx.settings.retries)
+    if late:
+        stats.notes.append(late)
+    reasm_before = reassembly_failures()
     started = loop.time()
     try:
-        offsets = sorted(resend_at) if ctx.settings.retries > 0 else sorted(resend_at)[:1]
-        # A copy sent as the window closes would only draw answers nobody waits for.
-        offsets = offsets[:1] + [o for o in offsets[1:] if o < ctx.settings.listen_window_s / 2]
         for offset in offsets:
             if (delay := started + offset - loop.time()) > 0:
                 await asyncio.sleep(delay)
@@ -296,7 +364,7 @@ async def exchange(
                 except OSError as exc:
                     stats.errors += 1
                     stats.notes.append(f"send to {dest[0]}:{dest[1]} failed: {exc}")
-        remaining = ctx.settings.listen_window_s - (loop.time() - started)
+        remaining = window - (loop.time() - started)
         if remaining > 0:
             await asyncio.sleep(remaining)
     finally:
@@ -305,6 +373,12 @@ async def exchange(
             if drops:
                 stats.notes.append(f"the kernel dropped {drops} datagrams: receive buffer full")
         transport.close()
+    reasm_after = reassembly_failures()
+    if reasm_before is not None and reasm_after is not None and reasm_after > reasm_before:
+        stats.notes.append(
+            f"the kernel could not reassemble {reasm_after - reasm_before} fragmented "
+            "datagrams while listening (a host-wide count): a reply may have been lost"
+        )
 
 
 def save_capture(root: Path, method: str, datagram: Datagram) -> Path:

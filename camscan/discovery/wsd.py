@@ -36,6 +36,9 @@ WSD = "http://schemas.xmlsoap.org/ws/2005/04/discovery"
 DN = "http://www.onvif.org/ver10/network/wsdl"
 TDS = "http://www.onvif.org/ver10/device/wsdl"
 PROBE_TYPES = ("dn:NetworkVideoTransmitter", "tds:Device")
+# WS-Discovery 1.1: a target service waits a random time up to APP_MAX_DELAY before answering
+# a multicast Probe, so a crowd's ProbeMatches spread over this long after each Probe.
+APP_MAX_DELAY_S = 0.5
 
 
 class ParseError(ValueError):
@@ -261,7 +264,13 @@ async def discover(ctx: ScanContext) -> None:
 
     probes = [(build_probe(t), (GROUP, PORT)) for t in PROBE_TYPES]
     await exchange(
-        ctx, SOURCE, probes, on_datagram, max_size=MAX_REPLY, resend_at=resend_schedule()
+        ctx,
+        SOURCE,
+        probes,
+        on_datagram,
+        max_size=MAX_REPLY,
+        resend_at=resend_schedule(),
+        reply_within=APP_MAX_DELAY_S,
     )
 
 

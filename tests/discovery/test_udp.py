@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import random
+import socket
 from pathlib import Path
 
 import pytest
 from capture_files import read
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from camscan.discovery import udp
+from camscan.context import ScanSettings
+from camscan.discovery import dhip, sadp, ssdp, udp, wsd
 from camscan.models import MethodStats
 from camscan.oui import normalize_mac
 
@@ -87,3 +92,91 @@ def test_saved_capture_is_a_fixture_that_reads_back(tmp_path: Path, data: bytes)
     assert read(first) == data == read(second)
     # A fixture holds what a device said of itself (MAC, serial): its owner's only.
     assert first.stat().st_mode & 0o777 == second.stat().st_mode & 0o777 == 0o600
+
+
+# ---- when copies are sent, and what the kernel says it lost ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("resend_at", "reply_within"),
+    [
+        (udp.RESEND_AT_S, udp.REPLY_WITHIN_S),
+        (wsd.resend_schedule(random.Random(1)), wsd.APP_MAX_DELAY_S),
+        (ssdp.RESEND_AT_S, ssdp.MX_S),
+        (sadp.RESEND_AT_S, udp.REPLY_WITHIN_S),
+        (dhip.RESEND_AT_S, udp.REPLY_WITHIN_S),
+    ],
+)
+def test_the_default_window_keeps_every_copy_and_waits_for_its_answers(
+    resend_at: tuple[float, ...], reply_within: float
+) -> None:
+    window = ScanSettings().listen_window_s
+    assert udp.send_offsets(resend_at, window, reply_within, 1) == (sorted(resend_at), None)
+    assert udp.send_offsets(resend_at, window, reply_within, 0) == ([0.0], None)
+
+
+def test_a_copy_whose_answers_would_outlast_the_window_is_not_sent() -> None:
+    # SSDP's copies at 0, 0.5 and 1.0 s, answers within MX = 1 s: a 1.6 s window keeps two
+    assert udp.send_offsets((0.0, 0.5, 1.0), 1.6, 1.0, 1) == ([0.0, 0.5], None)
+
+
+def test_a_window_shorter_than_the_protocols_answer_time_says_so() -> None:
+    offsets, note = udp.send_offsets((0.0, 0.1), 0.3, 0.5, 1)
+    assert offsets == [0.0]  # the first copy always goes
+    assert note is not None and "0.5 s" in note and "0.3 s listen window" in note
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(st.floats(0, 5), min_size=1, max_size=5),
+    st.floats(0.05, 10),
+    st.floats(0, 3),
+    st.integers(0, 3),
+)
+def test_every_repeat_leaves_its_answers_time_to_arrive(
+    resend_at: list[float], window: float, reply_within: float, retries: int
+) -> None:
+    offsets, note = udp.send_offsets(resend_at, window, reply_within, retries)
+    assert offsets[0] == min(resend_at) and offsets == sorted(offsets)
+    assert all(o + reply_within <= window for o in offsets[1:])
+    assert retries > 0 or len(offsets) == 1
+    assert (note is None) == (min(resend_at) + reply_within <= window)
+
+
+def test_a_receive_buffer_smaller_than_asked_is_stated() -> None:
+    assert udp.buffer_note(udp.RCVBUF) is None
+    note = udp.buffer_note(212992)
+    assert note is not None and "208 KB" in note and "rmem_max" in note
+
+
+SNMP = """\
+Ip: Forwarding DefaultTTL InReceives ReasmTimeout ReasmReqds ReasmOKs ReasmFails FragOKs
+Ip: 2 64 114359 1 30 8 3 0
+Icmp: InMsgs InErrors
+Icmp: 2 0
+Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors
+Udp: 900 4 12 800 12
+"""
+
+
+def test_proc_net_snmp_counters_are_read_by_name() -> None:
+    counters = udp.snmp_counters(SNMP)
+    assert counters["Ip.ReasmFails"] == 3 and counters["Udp.RcvbufErrors"] == 12
+    assert counters["Icmp.InMsgs"] == 2
+    assert udp.snmp_counters("Ip: A B\nUdp: 1 2\n") == {}  # misaligned lines give nothing
+    assert udp.reassembly_failures() is not None  # this kernel's own table has the counter
+
+
+def test_datagrams_the_kernel_dropped_on_a_full_buffer_are_counted() -> None:
+    # The suite's own namespace, loopback only: a receiver that never reads, a tiny buffer.
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx,
+    ):
+        rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        rx.bind(("127.0.0.1", 0))
+        assert udp.kernel_drops(rx) == 0
+        for _ in range(64):
+            tx.sendto(b"x" * 1024, rx.getsockname())
+        drops = udp.kernel_drops(rx)
+        assert drops is not None and 0 < drops < 64

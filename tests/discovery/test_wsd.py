@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import random
 import time
 
 import pytest
@@ -10,6 +11,7 @@ from capture_files import load
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from camscan.context import ScanSettings
 from camscan.discovery import wsd
 from camscan.keys import is_known_key
 from camscan.models import Evidence
@@ -175,3 +177,12 @@ def test_an_xaddr_on_an_exploit_path_is_not_queried() -> None:
         "1",
     )
     assert xaddrs_asked(match, "198.18.0.5") == ["http://198.18.0.5/onvif/device_service"]
+
+
+@pytest.mark.parametrize("seed", range(50))
+def test_the_probe_repeats_once_after_udp_min_to_max_delay(seed: int) -> None:
+    # SOAP-over-UDP 1.1 Appendix I: MULTICAST_UDP_REPEAT 1, UDP_MIN_DELAY 50 ms, UDP_MAX_DELAY 250
+    first, repeat = wsd.resend_schedule(random.Random(seed))
+    assert first == 0.0 and 0.05 <= repeat <= 0.25
+    # answers to the repeat (within APP_MAX_DELAY) still land inside the default window
+    assert repeat + wsd.APP_MAX_DELAY_S <= ScanSettings().listen_window_s
