@@ -173,8 +173,8 @@ def measure(lab: object, runs: int, window: float) -> None:
         print(
             f"run {i + 1} (load {os.getloadavg()[0]:.1f}): discovery phase "
             f"{r['discovery_s']:.2f} s, whole process {wall:.2f} s, {r['devices']} devices, "
-            f"{identified[-1]}/{len(makers)} of the spec's makers named; per method (s/answered): {per}"
-            + ("; " + "; ".join(missed) if missed else ""),
+            f"{identified[-1]}/{len(makers)} of the spec's makers named; "
+            f"per method (s/answered): {per}" + ("; " + "; ".join(missed) if missed else ""),
             flush=True,
         )
     mid = sorted(phase)[len(phase) // 2]
