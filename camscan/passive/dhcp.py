@@ -31,6 +31,7 @@ class DhcpRequest:
     hostname: str | None  # option 12
     vendor_class: str | None  # option 60
     parameter_list: tuple[int, ...]  # option 55, in the client's order
+    relayed: bool = False  # giaddr set: a relay agent sent it on, from its own address
 
 
 def _text(value: bytes) -> str:
@@ -68,6 +69,7 @@ def parse_request(data: bytes) -> DhcpRequest:
     if mac is None:
         raise ParseError("no client hardware address")
     ciaddr = data[12:16]
+    giaddr = data[24:28]
     requested = options.get(50, b"")
     return DhcpRequest(
         mac=mac,
@@ -79,12 +81,17 @@ def parse_request(data: bytes) -> DhcpRequest:
         hostname=_text(options[12]) or None if 12 in options else None,
         vendor_class=_text(options[60]) or None if 60 in options else None,
         parameter_list=tuple(options.get(55, b"")[:64]),
+        relayed=any(giaddr),
     )
 
 
 def client_address(req: DhcpRequest, sender_ip: str) -> str | None:
-    """The address the client holds or asks for; None when it has none yet (a DISCOVER)."""
-    if sender_ip != "0.0.0.0":
+    """The address the client holds or asks for; None when it has none yet (a DISCOVER).
+
+    A relayed request (RFC 1542) comes from the relay agent's address, through its MAC: the
+    client is then known only by what the message itself says.
+    """
+    if sender_ip != "0.0.0.0" and not req.relayed:
         return sender_ip
     return req.client_ip or req.requested_ip
 

@@ -94,6 +94,19 @@ def test_dhcp_discover_without_address_is_a_host_named_by_its_mac(tmp_path: Path
     assert dev["ip"] == MAC and dev["mac"] == MAC
 
 
+def test_relayed_dhcp_request_is_the_clients_not_the_relays(tmp_path: Path) -> None:
+    """A relay agent (giaddr) sends the request on from its own address and MAC (RFC 1542)."""
+    relay, relay_mac = "198.18.5.1", "02:00:00:00:05:01"
+    data = bytearray(dhcp_request(ciaddr="198.18.7.23", options=DISCOVER_OPTIONS))
+    data[24:28] = socket.inet_aton(relay)
+    assert dhcp.parse_request(bytes(data)).relayed
+    frame = udp_frame(relay, 67, "198.18.0.2", 67, bytes(data), src_mac=relay_mac, dst_mac=MAC)
+    doc = build_document(read_captures([str(write_pcap(tmp_path / "r.pcap", [frame]))]))
+    (dev,) = doc["devices"]
+    assert (dev["ip"], dev["mac"]) == ("198.18.7.23", MAC)  # not the relay's, nor its MAC
+    assert "HIKVISION1" in {e["value"] for e in dev["evidence"]}
+
+
 def ber(tag: int, value: bytes) -> bytes:
     if len(value) < 128:
         return bytes([tag, len(value)]) + value
