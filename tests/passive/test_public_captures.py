@@ -14,6 +14,13 @@ captures of real traffic, and these tests read them where the package puts them:
 
 Source: https://github.com/gopacket/gopacket (pcap/, pcapgo/tests/), BSD licence; Debian
 package golang-github-gopacket-gopacket-dev 1.0.0-1 (bookworm).
+
+`scripts/fetch-test-captures` (run by .ci/run) unpacks the upstream tarball of Debian's
+`tcpdump` source package (4.99.3 in bookworm; https://www.tcpdump.org, BSD licence), whose
+tests/ holds 667 captures: real LLDP and CDP from Cisco Catalyst 3560 switches
+(LLDP_and_CDP.pcap, 3560_CDP.pcap), DHCP (dhcp-rfc3004/4388/5859, a relayed request in
+dhcp-mud.pcap), IPv6 with extension headers, and files made to crash dissectors
+(*-oobr, *-heapoverflow, *-infinite-loop, *_asan).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from camscan.models import Device
 from camscan.passive.session import CaptureRun
 
 ROOT = Path("/usr/share/gocode/src/github.com/gopacket/gopacket")
+FETCHED = Path(os.environ.get("CAMSCAN_TEST_CAPTURES", "/var/cache/camscan/test-captures"))
 TARGET_MAKERS = {"Hikvision", "Dahua"}
 
 
@@ -40,6 +48,20 @@ def gopacket() -> Path:
             )
         pytest.skip("Debian's golang-github-gopacket-gopacket-dev is not installed")
     return ROOT
+
+
+@pytest.fixture(scope="module")
+def tcpdump_tests() -> Path:
+    found = sorted(FETCHED.glob("tcpdump-*/tests"))
+    if not found:
+        if os.environ.get("CI"):
+            pytest.fail(
+                f"no tcpdump test captures under {FETCHED}: run scripts/fetch-test-captures"
+            )
+        pytest.skip(
+            f"tcpdump's test captures are not fetched ({FETCHED}): scripts/fetch-test-captures"
+        )
+    return found[-1]
 
 
 def read(*paths: Path) -> tuple[CaptureRun, dict[str, Device]]:
@@ -129,3 +151,57 @@ def test_http_over_ipv6_on_a_bsd_loopback(gopacket: Path) -> None:
     assert values["http.status"] == "HTTP/1.1 200 OK"
     assert "tcp.open.8080" in values
     no_camera_maker(devices)
+
+
+def test_every_tcpdump_test_capture_is_read_and_none_names_a_camera_maker(
+    tcpdump_tests: Path,
+) -> None:
+    """Hundreds of real and hostile captures: no exception, no false Hikvision or Dahua."""
+    files = sorted([*tcpdump_tests.glob("*.pcap"), *tcpdump_tests.glob("*.pcapng")])
+    assert len(files) >= 600
+    heard = 0
+    for path in files:
+        run = CaptureRun([str(path)])
+        result = run.run()  # damage is a problem or an error line, never an exception
+        heard += len(result.devices)
+        for dev in result.devices:
+            assert dev.verdict.maker not in TARGET_MAKERS, (path.name, dev.ip, dev.verdict)
+    assert heard > 100  # the corpus is real traffic: ARP, DHCP, LLDP, CDP, HTTP were heard
+
+
+def test_lldp_and_cdp_of_two_cisco_switches(tcpdump_tests: Path) -> None:
+    run, devices = read(tcpdump_tests / "LLDP_and_CDP.pcap")
+    assert run.hearing.packets == {"cdp": 4, "lldp": 8}
+    assert set(devices) == {"00:18:ba:98:68:8f", "00:19:2f:a7:b2:8d"}  # no management address
+    s1 = {ev.key: ev.value for ev in devices["00:18:ba:98:68:8f"].evidence}
+    assert s1["lldp.system_name"] == "S1.cisco.com"
+    assert s1["cdp.device_id"] == "S1"
+    assert s1["cdp.platform"] == "cisco WS-C3560-24TS"
+    assert s1["lldp.system_description"].startswith("Cisco IOS Software, C3560 Software")
+    no_camera_maker(devices)
+
+
+def test_cdp_with_a_management_address(tcpdump_tests: Path) -> None:
+    _, devices = read(tcpdump_tests / "3560_CDP.pcap")
+    (dev,) = devices.values()
+    assert (dev.ip, dev.mac) == ("192.168.0.1", "00:19:06:ea:b8:85")
+    values = {ev.key: ev.value for ev in dev.evidence}
+    assert (values["cdp.device_id"], values["cdp.platform"]) == ("Switch", "cisco WS-C3560G-24PS")
+
+
+def test_relayed_dhcp_request_names_the_client(tcpdump_tests: Path) -> None:
+    """A Raspberry Pi's request relayed by a Cisco router: the Pi's address, not the relay's."""
+    _, devices = read(tcpdump_tests / "dhcp-mud.pcap")
+    (dev,) = devices.values()
+    assert (dev.ip, dev.mac) == ("62.12.173.123", "b8:27:eb:b8:53:c8")
+    values = {ev.key: ev.value for ev in dev.evidence}
+    assert values["dhcp.hostname"] == "raspberrypi"
+    assert values["dhcp.vendor_class"] == "dhcpcd-6.11.5:Linux-4.1.18-v7+:armv7l:BCM2709"
+    assert not [ev for ev in dev.evidence if ev.source == "frame"]  # the relay's MAC is not its
+
+
+def test_dhcp_client_with_vendor_options(tcpdump_tests: Path) -> None:
+    _, devices = read(tcpdump_tests / "dhcp-rfc3004.pcap")
+    (dev,) = devices.values()
+    assert (dev.ip, dev.mac) == ("192.168.1.4", "00:0c:29:1f:74:06")
+    assert {ev.value for ev in dev.evidence if ev.key == "dhcp.param_list"} == {"1,28,2,3,15,6,12"}
