@@ -12,14 +12,21 @@ several sections and interfaces; if_tsresol).
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, BinaryIO
 
-try:  # libpcap, through a maintained binding: the irrelevant-packet path runs in C
+try:  # the record walk in C (_recwalk.c): one pass, no Python call per irrelevant packet
+    from camscan.passive import _recwalk as _built
+except ImportError:  # built where a C compiler was at hand; without it, libpcap or Python
+    _built = None  # type: ignore[assignment]
+_recwalk: ModuleType | None = _built
+try:  # libpcap, through a maintained binding: two passes in C when _recwalk is not built
     import pcapy
 except ImportError:  # pragma: no cover - a declared dependency; the pure reader still works
     pcapy = None
@@ -75,7 +82,15 @@ class Prefilter:
     `wants` and `bpf` frame by frame).
     """
 
-    __slots__ = ("ethertypes", "generation", "tcp_all", "tcp_first_bytes", "tcp_ports", "udp_ports")
+    __slots__ = (
+        "_bitmaps",
+        "ethertypes",
+        "generation",
+        "tcp_all",
+        "tcp_first_bytes",
+        "tcp_ports",
+        "udp_ports",
+    )
 
     def __init__(
         self,
@@ -90,6 +105,7 @@ class Prefilter:
         self.ethertypes = ethertypes  # non-IPv4 ethertypes kept whole (ARP, LLDP, VLAN, ...)
         self.tcp_all = False  # the decoder sets it while a TCP reply is being rebuilt
         self.generation = 0  # bumped when udp_ports changes (the C filter is rebuilt)
+        self._bitmaps: tuple[int, bytes, bytes] | None = None  # generation, all, all but UDP
 
     def add_udp_port(self, port: int) -> None:
         """Keep UDP frames to or from `port` too."""
@@ -100,6 +116,22 @@ class Prefilter:
         """No longer keep UDP frames for `port` (unless it is another rule's)."""
         self.udp_ports.discard(port)
         self.generation += 1
+
+    def bitmaps(self) -> bytes:
+        """The rules as _recwalk reads them: bitmaps of UDP ports, ethertypes, TCP source
+        ports (8 KiB each) and first bytes of a TCP payload (32 bytes); `tcp_all` apart."""
+        cached = self._bitmaps
+        if cached is None or cached[0] != self.generation:
+            rest = (
+                cached[2]
+                if cached is not None
+                else _bitmap(self.ethertypes, 8192)
+                + _bitmap(self.tcp_ports, 8192)
+                + _bitmap(self.tcp_first_bytes, 32)
+            )
+            udp = _bitmap(self.udp_ports, 8192)
+            cached = self._bitmaps = (self.generation, udp + rest, rest)
+        return cached[1]
 
     def wants(self, buf: bytes, f: int, end: int) -> bool:
         """True when the Ethernet frame buf[f:end] may carry something a reader takes."""
@@ -214,6 +246,14 @@ class Prefilter:
         return f"{both} or (ether[12:2] = 0x86dd and ({' or '.join(ipv6)}))"
 
 
+def _bitmap(values: Iterable[int], size: int) -> bytes:
+    """One bit per value (value v is bit v % 8 of byte v // 8)."""
+    out = bytearray(size)
+    for v in values:
+        out[v >> 3] |= 1 << (v & 7)
+    return bytes(out)
+
+
 def _any_range(field: str, values: list[int]) -> str:
     """A filter term true when `field` is one of the sorted `values` (runs become ranges)."""
     terms = []
@@ -313,6 +353,7 @@ def read_records(
         magic = stream.buf[:4]
         if (
             prefilter is not None
+            and _recwalk is None
             and pcapy is not None
             and not isinstance(fh, gzip.GzipFile)
             and _libpcap_suits(stream.buf, magic)
@@ -449,6 +490,42 @@ def _filtered(reader: Any, report: ReadReport, pf: Prefilter) -> Iterator[Record
                 return
 
 
+def _tally(report: ReadReport, count: int, cut: int, tmin: float, tmax: float) -> None:
+    """Add what _recwalk counted (count > 0) to the report."""
+    report.packets += count
+    report.cut += cut
+    if report.first_ts is None or tmin < report.first_ts:
+        report.first_ts = tmin
+    if report.last_ts is None or tmax > report.last_ts:
+        report.last_ts = tmax
+
+
+def _pcap_walk(
+    stream: _Stream, report: ReadReport, pf: Prefilter | None, order: str, unit: float, link: int
+) -> Iterator[Record]:
+    """The pcap records whole in the buffer, walked in C; returns where Python must read on."""
+    assert _recwalk is not None
+    walk, unpack = _recwalk.pcap, struct.Struct(order + "III").unpack_from
+    big = order == ">"
+    buf, pos = stream.buf, stream.pos
+    while True:
+        if pf is None:
+            got = walk(buf, pos, big, unit, None, False)
+        else:
+            got = walk(buf, pos, big, unit, pf.bitmaps(), pf.tcp_all)
+        pos, wanted, count, cut, tmin, tmax = got
+        if count:
+            _tally(report, count, cut, tmin, tmax)
+        if not wanted:
+            stream.pos = pos
+            return
+        sec, frac, caplen = unpack(buf, pos)
+        end = pos + 16 + caplen
+        stream.pos = end
+        yield sec + frac * unit, link, buf[pos + 16 : end]
+        pos = end
+
+
 def _note(report: ReadReport, ts: float | None, caplen: int, origlen: int) -> None:
     report.packets += 1
     if ts is not None:  # a simple packet block has no timestamp
@@ -481,11 +558,13 @@ def _pcap(stream: _Stream, report: ReadReport, pf: Prefilter | None) -> Iterator
     ethertypes = pf.ethertypes if pf is not None else frozenset()
     tcp_ports = pf.tcp_ports if pf is not None else frozenset()
     while True:
+        if _recwalk is not None:
+            yield from _pcap_walk(stream, report, pf, order, unit, linktype)
         buf, pos = stream.buf, stream.pos
         # The fast path: whole records in the buffer, counted without a call per record,
         # unwanted ones (Prefilter.wants, inlined) skipped before anything is copied.
         count = cut = 0
-        first_pos = last_pos = -1
+        tmin, tmax = math.inf, -math.inf  # the span is earliest..latest, in whatever order
         n = len(buf)
         limit = n - 16
         try:
@@ -498,9 +577,11 @@ def _pcap(stream: _Stream, report: ReadReport, pf: Prefilter | None) -> Iterator
                 count += 1
                 if caplen < origlen:
                     cut += 1
-                if first_pos < 0:
-                    first_pos = pos
-                last_pos = pos
+                ts = sec + frac * unit
+                if ts < tmin:
+                    tmin = ts
+                if ts > tmax:
+                    tmax = ts
                 if pf is not None:
                     if caplen >= 38 and buf[f + 12] == 8 and buf[f + 13] == 0:
                         proto = buf[f + 23]
@@ -543,20 +624,12 @@ def _pcap(stream: _Stream, report: ReadReport, pf: Prefilter | None) -> Iterator
                         pos = end
                         continue
                 stream.pos = end
-                yield sec + frac * unit, linktype, buf[f:end]
+                yield ts, linktype, buf[f:end]
                 pos = end
         finally:
             stream.pos = pos
             if count:
-                report.packets += count
-                report.cut += cut
-                t1 = unpack(buf, first_pos)
-                t2 = unpack(buf, last_pos)
-                first_ts, last_ts = t1[0] + t1[1] * unit, t2[0] + t2[1] * unit
-                report.first_ts = (
-                    first_ts if report.first_ts is None else min(report.first_ts, first_ts)
-                )
-                report.last_ts = last_ts if report.last_ts is None else max(report.last_ts, last_ts)
+                _tally(report, count, cut, tmin, tmax)
         # The slow path: a record that crosses the buffer's end, is huge, or is damaged.
         if not stream.fill(16):
             if stream.remaining():
@@ -625,6 +698,9 @@ def _epb_run(
     Returns at anything else (another block type, a block crossing the buffer's end, a bad or
     huge packet), which the block loop then reads. The prefilter is inlined as in `_pcap`.
     """
+    if _recwalk is not None:
+        yield from _epb_walk(stream, report, interfaces, order, pf)
+        return
     head = struct.Struct(order + "II").unpack_from
     epb = struct.Struct(order + "IIIII").unpack_from
     udp = pf.udp_ports if pf is not None else set()
@@ -633,7 +709,7 @@ def _epb_run(
     buf, pos = stream.buf, stream.pos
     n = len(buf)
     count = cut = 0
-    first = last = -1
+    tmin, tmax = math.inf, -math.inf
     try:
         while pos + 32 <= n:
             btype, blen = head(buf, pos)
@@ -645,9 +721,11 @@ def _epb_run(
             count += 1
             if caplen < origlen:
                 cut += 1
-            if first < 0:
-                first = pos
-            last = pos
+            ts = ((hi << 32) | lo) * interfaces[iface].unit
+            if ts < tmin:
+                tmin = ts
+            if ts > tmax:
+                tmax = ts
             f = pos + 28
             end = f + caplen
             nxt = pos + blen
@@ -680,18 +758,45 @@ def _epb_run(
                     pos = nxt
                     continue
             stream.pos = nxt
-            yield ((hi << 32) | lo) * interfaces[iface].unit, interfaces[iface].linktype, buf[f:end]
+            yield ts, interfaces[iface].linktype, buf[f:end]
             pos = nxt
     finally:
         stream.pos = pos
         if count:
-            report.packets += count
-            report.cut += cut
-            for at in (first, last):
-                iface, hi, lo = epb(buf, at + 8)[:3]
-                ts = ((hi << 32) | lo) * interfaces[iface].unit
-                report.first_ts = ts if report.first_ts is None else min(report.first_ts, ts)
-                report.last_ts = ts if report.last_ts is None else max(report.last_ts, ts)
+            _tally(report, count, cut, tmin, tmax)
+
+
+def _epb_walk(
+    stream: _Stream,
+    report: ReadReport,
+    interfaces: list[_Interface],
+    order: str,
+    pf: Prefilter | None,
+) -> Iterator[Record]:
+    """_epb_run's loop in C."""
+    assert _recwalk is not None
+    walk, epb = _recwalk.epb, struct.Struct(order + "IIIII").unpack_from
+    big = order == ">"
+    units = struct.pack(f"={len(interfaces)}d", *(i.unit for i in interfaces))
+    ethernet = bytes(i.linktype == 1 for i in interfaces)
+    buf, pos = stream.buf, stream.pos
+    while True:
+        if pf is None:
+            got = walk(buf, pos, big, units, ethernet, None, False)
+        else:
+            got = walk(buf, pos, big, units, ethernet, pf.bitmaps(), pf.tcp_all)
+        pos, wanted, count, cut, tmin, tmax = got
+        if count:
+            _tally(report, count, cut, tmin, tmax)
+        if not wanted:
+            stream.pos = pos
+            return
+        iface, hi, lo, caplen, _ = epb(buf, pos + 8)
+        itf = interfaces[iface]
+        nxt = pos + struct.unpack_from(order + "I", buf, pos + 4)[0]
+        stream.pos = nxt
+        yield ((hi << 32) | lo) * itf.unit, itf.linktype, buf[pos + 28 : pos + 28 + caplen]
+        pos = nxt
 
 
 def _pcapng(stream: _Stream, report: ReadReport, prefilter: Prefilter | None) -> Iterator[Record]:

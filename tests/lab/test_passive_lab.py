@@ -107,6 +107,7 @@ def test_capture_of_a_lab_scan_gives_the_scans_verdicts(
     # Besides the devices, only the scanner itself is heard (its own ARP requests).
     assert set(heard) - set(scanned) == {lab.scanner_ip}
     # The same capture read by libpcap with its filter (large files go that way): the same.
+    monkeypatch.setattr(capfile, "_recwalk", None)  # libpcap is the path without the C walk
     monkeypatch.setattr(capfile, "LIBPCAP_MIN_BYTES", 0)
     used, real = [], capfile._libpcap
 
@@ -119,6 +120,11 @@ def test_capture_of_a_lab_scan_gives_the_scans_verdicts(
     fast = build_document(CaptureRun([str(pcap)]).run())
     assert used == [str(pcap)]
     assert verdicts(fast) == heard
+    # And by the pure-Python reader (neither the C walk nor libpcap): the same again.
+    monkeypatch.setattr(capfile, "pcapy", None)
+    pure = build_document(CaptureRun([str(pcap)]).run())
+    assert verdicts(pure) == heard
+    assert pure["scope"]["passive"] == passive["scope"]["passive"]
 
 
 @pytest.fixture

@@ -11,10 +11,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from packets import arp_frame, pcap_bytes, pcapng_bytes
 
+from camscan.passive import capfile
 from camscan.passive.capfile import MAX_FRAME, CaptureError, ReadReport, read_records
 from camscan.passive.pcapwrite import file_header, record
 
 FRAMES = [arp_frame(f"44:19:b6:00:00:{i:02x}", f"198.18.0.{i}", "198.18.0.1") for i in range(1, 6)]
+
+
+@pytest.fixture(autouse=True, params=["c-walk", "python"])
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test reads with the record walk in C and again with the pure-Python loop."""
+    if request.param == "python":
+        monkeypatch.setattr(capfile, "_recwalk", None)
+    elif capfile._recwalk is None:
+        pytest.skip("camscan.passive._recwalk is not built (no C compiler at install)")
+    return str(request.param)
 
 
 def read(path: Path) -> tuple[list[tuple[float, int, bytes]], ReadReport]:
@@ -129,7 +140,11 @@ def test_not_a_capture_is_one_error(tmp_path: Path) -> None:
         read(empty)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(tail=st.binary(max_size=600), fmt=st.sampled_from(["pcap", "pcapng"]))
 def test_any_bytes_after_a_header_never_raise(
     tmp_path_factory: pytest.TempPathFactory, tail: bytes, fmt: str

@@ -159,6 +159,7 @@ def test_libpcap_filter_and_prefilter_agree_frame_by_frame() -> None:
 
 def _pure(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(capfile, "pcapy", None)
+    monkeypatch.setattr(capfile, "_recwalk", None)
 
 
 def _read(path: Path, pf: Prefilter) -> tuple[list[tuple[float, int, bytes]], ReadReport]:
@@ -178,6 +179,7 @@ def libpcap_always(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             used.append(path)
         return got
 
+    monkeypatch.setattr(capfile, "_recwalk", None)  # libpcap is the path without the C walk
     monkeypatch.setattr(capfile, "LIBPCAP_MIN_BYTES", 0)
     monkeypatch.setattr(capfile, "SAMPLE_EVERY", 3)
     monkeypatch.setattr(capfile, "_libpcap", spy)
