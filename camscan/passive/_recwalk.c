@@ -13,6 +13,8 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -56,25 +58,48 @@ static int wants(const unsigned char *flt, int tcp_all, const unsigned char *f, 
            (n > pay && bit(first, f[pay]));
 }
 
+/* What the walks counted, kept between calls: capfile adds it to the file's report. */
 typedef struct {
-    Py_ssize_t count, cut;
+    PyObject_HEAD
+    Py_ssize_t packets, cut;
     double tmin, tmax;
 } Tally;
 
+static PyMemberDef tally_members[] = {
+    {"packets", T_PYSSIZET, offsetof(Tally, packets), 0, "records walked"},
+    {"cut", T_PYSSIZET, offsetof(Tally, cut), 0, "records shorter than the frame on the wire"},
+    {"tmin", T_DOUBLE, offsetof(Tally, tmin), 0, "earliest time stamp (when packets > 0)"},
+    {"tmax", T_DOUBLE, offsetof(Tally, tmax), 0, "latest time stamp (when packets > 0)"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject TallyType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "camscan.passive._recwalk.Tally",
+    .tp_basicsize = sizeof(Tally),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Records walked: packets, cut, tmin, tmax (all writable, to reset).",
+    .tp_new = PyType_GenericNew,
+    .tp_members = tally_members,
+};
+
 static inline void note(Tally *t, double ts, uint32_t caplen, uint32_t origlen)
 {
-    if (t->count == 0 || ts < t->tmin)
+    if (t->packets == 0 || ts < t->tmin)
         t->tmin = ts;
-    if (t->count == 0 || ts > t->tmax)
+    if (t->packets == 0 || ts > t->tmax)
         t->tmax = ts;
-    t->count++;
+    t->packets++;
     if (caplen < origlen)
         t->cut++;
 }
 
-static PyObject *result(Py_ssize_t pos, int wanted, const Tally *t)
+/* (next position, time stamp, link type, frame) for a wanted record; (position, 0.0, 0, None)
+   where Python reads on. */
+static PyObject *result(size_t pos, double ts, long link, const unsigned char *frame, size_t len)
 {
-    return Py_BuildValue("(nnnndd)", pos, (Py_ssize_t)wanted, t->count, t->cut, t->tmin, t->tmax);
+    if (frame == NULL)
+        return Py_BuildValue("(ndlO)", (Py_ssize_t)pos, 0.0, 0L, Py_None);
+    return Py_BuildValue("(ndly#)", (Py_ssize_t)pos, ts, link, (const char *)frame, (Py_ssize_t)len);
 }
 
 static int check_filter(const Py_buffer *flt)
@@ -87,70 +112,77 @@ static int check_filter(const Py_buffer *flt)
 }
 
 PyDoc_STRVAR(pcap_doc,
-             "pcap(buf, pos, big_endian, unit, filter, tcp_all) -> (pos, wanted, packets, cut, "
-             "tmin, tmax)\n\nWalk pcap records whole in buf from pos; stop at a wanted one "
-             "(counted, pos at its header) or at one to read in Python (not counted).");
+             "pcap(buf, pos, big_endian, unit, link, filter, tcp_all, tally) -> (pos, ts, link, "
+             "frame)\n\nWalk pcap records whole in buf from pos, counting each into tally; "
+             "return the first one the filter wants (frame bytes, pos after it), or stop where "
+             "Python must read on (frame None, pos at that record, not counted).");
 
 static PyObject *walk_pcap(PyObject *self, PyObject *args)
 {
     Py_buffer b, flt = {0};
     Py_ssize_t pos;
     int big, tcp_all;
+    long link;
     double unit;
-    if (!PyArg_ParseTuple(args, "y*npdz*p", &b, &pos, &big, &unit, &flt, &tcp_all))
+    Tally *t;
+    if (!PyArg_ParseTuple(args, "y*npdlz*pO!", &b, &pos, &big, &unit, &link, &flt, &tcp_all,
+                          &TallyType, &t))
         return NULL;
-    if (check_filter(&flt) < 0 || pos < 0) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_ValueError, "negative position");
-        PyBuffer_Release(&b);
-        PyBuffer_Release(&flt);
-        return NULL;
+    PyObject *out = NULL;
+    if (check_filter(&flt) < 0)
+        goto done;
+    if (pos < 0) {
+        PyErr_SetString(PyExc_ValueError, "negative position");
+        goto done;
     }
     const unsigned char *buf = b.buf, *fl = flt.buf;
     size_t n = (size_t)b.len, p = (size_t)pos;
-    Tally t = {0, 0, 0.0, 0.0};
-    int wanted = 0;
     while (p + 16 <= n) {
         const unsigned char *h = buf + p;
         uint32_t caplen = u32(h + 8, big);
         if (caplen > MAX_FRAME || n - p - 16 < caplen)
             break;
-        note(&t, (double)u32(h, big) + (double)u32(h + 4, big) * unit, caplen, u32(h + 12, big));
-        if (fl == NULL || wants(fl, tcp_all, h + 16, caplen)) {
-            wanted = 1;
-            break;
-        }
+        double ts = (double)u32(h, big) + (double)u32(h + 4, big) * unit;
+        note(t, ts, caplen, u32(h + 12, big));
         p += 16 + (size_t)caplen;
+        if (fl == NULL || wants(fl, tcp_all, h + 16, caplen)) {
+            out = result(p, ts, link, h + 16, caplen);
+            goto done;
+        }
     }
+    out = result(p, 0.0, 0, NULL, 0);
+done:
     PyBuffer_Release(&b);
     PyBuffer_Release(&flt);
-    return result((Py_ssize_t)p, wanted, &t);
+    return out;
 }
 
 PyDoc_STRVAR(epb_doc,
-             "epb(buf, pos, big_endian, units, ethernet, filter, tcp_all) -> (pos, wanted, "
-             "packets, cut, tmin, tmax)\n\nThe same over pcapng enhanced packet blocks; units "
-             "holds each interface's seconds per tick (doubles), ethernet a byte per interface "
-             "(1: the filter applies).");
+             "epb(buf, pos, big_endian, units, links, filter, tcp_all, tally) -> (pos, ts, link, "
+             "frame)\n\nThe same over pcapng enhanced packet blocks; units holds each "
+             "interface's seconds per tick (doubles), links its link type (native int32); the "
+             "filter applies to Ethernet (1) interfaces.");
 
 static PyObject *walk_epb(PyObject *self, PyObject *args)
 {
-    Py_buffer b, units, eth, flt = {0};
+    Py_buffer b, units, links, flt = {0};
     Py_ssize_t pos;
     int big, tcp_all;
-    if (!PyArg_ParseTuple(args, "y*npy*y*z*p", &b, &pos, &big, &units, &eth, &flt, &tcp_all))
+    Tally *t;
+    if (!PyArg_ParseTuple(args, "y*npy*y*z*pO!", &b, &pos, &big, &units, &links, &flt,
+                          &tcp_all, &TallyType, &t))
         return NULL;
     PyObject *out = NULL;
     if (check_filter(&flt) < 0)
         goto done;
-    if (pos < 0 || units.len != eth.len * (Py_ssize_t)sizeof(double)) {
+    if (pos < 0 || units.len % (Py_ssize_t)sizeof(double) ||
+        links.len / (Py_ssize_t)sizeof(int32_t) != units.len / (Py_ssize_t)sizeof(double) ||
+        links.len % (Py_ssize_t)sizeof(int32_t)) {
         PyErr_SetString(PyExc_ValueError, "bad position or interface table");
         goto done;
     }
-    const unsigned char *buf = b.buf, *fl = flt.buf, *ethernet = eth.buf;
-    size_t n = (size_t)b.len, p = (size_t)pos, nif = (size_t)eth.len;
-    Tally t = {0, 0, 0.0, 0.0};
-    int wanted = 0;
+    const unsigned char *buf = b.buf, *fl = flt.buf;
+    size_t n = (size_t)b.len, p = (size_t)pos, nif = (size_t)units.len / sizeof(double);
     while (p + 32 <= n) {
         const unsigned char *h = buf + p;
         uint32_t btype = u32(h, big), blen = u32(h + 4, big);
@@ -160,20 +192,23 @@ static PyObject *walk_epb(PyObject *self, PyObject *args)
         if (iface >= nif || caplen > blen - 32 || caplen > MAX_FRAME)
             break;
         double unit;
-        memcpy(&unit, (const char *)units.buf + iface * sizeof(double), sizeof unit);
+        int32_t link;
+        memcpy(&unit, (const char *)units.buf + iface * sizeof unit, sizeof unit);
+        memcpy(&link, (const char *)links.buf + iface * sizeof link, sizeof link);
         uint64_t ticks = (uint64_t)u32(h + 12, big) << 32 | u32(h + 16, big);
-        note(&t, (double)ticks * unit, caplen, u32(h + 24, big));
-        if (fl == NULL || !ethernet[iface] || wants(fl, tcp_all, h + 28, caplen)) {
-            wanted = 1;
-            break;
-        }
+        double ts = (double)ticks * unit;
+        note(t, ts, caplen, u32(h + 24, big));
         p += blen;
+        if (fl == NULL || link != 1 || wants(fl, tcp_all, h + 28, caplen)) {
+            out = result(p, ts, link, h + 28, caplen);
+            goto done;
+        }
     }
-    out = result((Py_ssize_t)p, wanted, &t);
+    out = result(p, 0.0, 0, NULL, 0);
 done:
     PyBuffer_Release(&b);
     PyBuffer_Release(&units);
-    PyBuffer_Release(&eth);
+    PyBuffer_Release(&links);
     PyBuffer_Release(&flt);
     return out;
 }
@@ -202,7 +237,22 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_recwalk", "The capture reader's record walk, in C.", -1, methods,
+    PyModuleDef_HEAD_INIT, .m_name = "_recwalk", .m_doc = "The capture reader's record walk, in C.",
+    .m_size = -1, .m_methods = methods,
 };
 
-PyMODINIT_FUNC PyInit__recwalk(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__recwalk(void)
+{
+    if (PyType_Ready(&TallyType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&TallyType);
+    if (PyModule_AddObject(m, "Tally", (PyObject *)&TallyType) < 0) {
+        Py_DECREF(&TallyType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

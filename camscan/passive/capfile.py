@@ -277,6 +277,7 @@ class _Stream:
 
     def __init__(self, fh: BinaryIO) -> None:
         self.fh = fh
+        self.read = getattr(fh, "read1", fh.read)  # one system call (or gzip block) a read
         self.buf = b""
         self.pos = 0
         self.base = 0  # file offset of buf[0]
@@ -292,8 +293,11 @@ class _Stream:
         while len(self.buf) - self.pos < need:
             if self.eof:
                 return False
+            # A record that crosses the buffer's end: read only the bytes it lacks, so that
+            # the next big read starts a buffer of its own rather than being copied behind it.
+            rem = len(self.buf) - self.pos
             try:
-                chunk = self.fh.read1(max(CHUNK, need))  # type: ignore[attr-defined]
+                chunk = self.read(need - rem if rem else max(CHUNK, need))
             except (EOFError, OSError, zlib.error) as exc:  # gzip cut short or corrupt
                 self.damage = str(exc) or type(exc).__name__
                 chunk = b""
@@ -325,7 +329,9 @@ class _Stream:
 
 def open_capture(path: str) -> BinaryIO:
     """The file, decompressed on the fly when it is gzip."""
-    fh = open(path, "rb")  # noqa: SIM115 - returned to the caller, closed by read_records
+    # Unbuffered: _Stream reads large chunks itself, and a short read must not leave the
+    # rest of a buffer behind to be returned, and copied, piecemeal.
+    fh = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by read_records
     if fh.read(2) == GZIP_MAGIC:
         fh.close()
         return gzip.GzipFile(path, "rb")  # type: ignore[return-value]
@@ -491,7 +497,7 @@ def _filtered(reader: Any, report: ReadReport, pf: Prefilter) -> Iterator[Record
 
 
 def _tally(report: ReadReport, count: int, cut: int, tmin: float, tmax: float) -> None:
-    """Add what _recwalk counted (count > 0) to the report."""
+    """Add `count` (> 0) records, `cut` of them short, spanning tmin..tmax, to the report."""
     report.packets += count
     report.cut += cut
     if report.first_ts is None or tmin < report.first_ts:
@@ -505,25 +511,22 @@ def _pcap_walk(
 ) -> Iterator[Record]:
     """The pcap records whole in the buffer, walked in C; returns where Python must read on."""
     assert _recwalk is not None
-    walk, unpack = _recwalk.pcap, struct.Struct(order + "III").unpack_from
-    big = order == ">"
-    buf, pos = stream.buf, stream.pos
-    while True:
-        if pf is None:
-            got = walk(buf, pos, big, unit, None, False)
-        else:
-            got = walk(buf, pos, big, unit, pf.bitmaps(), pf.tcp_all)
-        pos, wanted, count, cut, tmin, tmax = got
-        if count:
-            _tally(report, count, cut, tmin, tmax)
-        if not wanted:
+    walk, tally, big, buf = _recwalk.pcap, _recwalk.Tally(), order == ">", stream.buf
+    try:
+        while True:
+            if pf is None:
+                pos, ts, _, frame = walk(buf, stream.pos, big, unit, link, None, False, tally)
+            else:
+                pos, ts, _, frame = walk(
+                    buf, stream.pos, big, unit, link, pf.bitmaps(), pf.tcp_all, tally
+                )
             stream.pos = pos
-            return
-        sec, frac, caplen = unpack(buf, pos)
-        end = pos + 16 + caplen
-        stream.pos = end
-        yield sec + frac * unit, link, buf[pos + 16 : end]
-        pos = end
+            if frame is None:
+                return
+            yield ts, link, frame
+    finally:
+        if tally.packets:
+            _tally(report, tally.packets, tally.cut, tally.tmin, tally.tmax)
 
 
 def _note(report: ReadReport, ts: float | None, caplen: int, origlen: int) -> None:
@@ -775,28 +778,24 @@ def _epb_walk(
 ) -> Iterator[Record]:
     """_epb_run's loop in C."""
     assert _recwalk is not None
-    walk, epb = _recwalk.epb, struct.Struct(order + "IIIII").unpack_from
-    big = order == ">"
+    walk, tally, big, buf = _recwalk.epb, _recwalk.Tally(), order == ">", stream.buf
     units = struct.pack(f"={len(interfaces)}d", *(i.unit for i in interfaces))
-    ethernet = bytes(i.linktype == 1 for i in interfaces)
-    buf, pos = stream.buf, stream.pos
-    while True:
-        if pf is None:
-            got = walk(buf, pos, big, units, ethernet, None, False)
-        else:
-            got = walk(buf, pos, big, units, ethernet, pf.bitmaps(), pf.tcp_all)
-        pos, wanted, count, cut, tmin, tmax = got
-        if count:
-            _tally(report, count, cut, tmin, tmax)
-        if not wanted:
+    links = struct.pack(f"={len(interfaces)}i", *(i.linktype for i in interfaces))
+    try:
+        while True:
+            if pf is None:
+                pos, ts, link, frame = walk(buf, stream.pos, big, units, links, None, False, tally)
+            else:
+                pos, ts, link, frame = walk(
+                    buf, stream.pos, big, units, links, pf.bitmaps(), pf.tcp_all, tally
+                )
             stream.pos = pos
-            return
-        iface, hi, lo, caplen, _ = epb(buf, pos + 8)
-        itf = interfaces[iface]
-        nxt = pos + struct.unpack_from(order + "I", buf, pos + 4)[0]
-        stream.pos = nxt
-        yield ((hi << 32) | lo) * itf.unit, itf.linktype, buf[pos + 28 : pos + 28 + caplen]
-        pos = nxt
+            if frame is None:
+                return
+            yield ts, link, frame
+    finally:
+        if tally.packets:
+            _tally(report, tally.packets, tally.cut, tally.tmin, tally.tmax)
 
 
 def _pcapng(stream: _Stream, report: ReadReport, prefilter: Prefilter | None) -> Iterator[Record]:

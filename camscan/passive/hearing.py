@@ -240,8 +240,8 @@ class Hearing:
             table[ip] = AMBIGUOUS
 
     # -- frames ---------------------------------------------------------------------------
-    def feed(self, ts: float, linktype: int, frame: bytes) -> None:
-        """One captured frame."""
+    def feed(self, ts: float, linktype: int, frame: bytes, judged: bool = False) -> None:
+        """One captured frame (`judged`: the reader's prefilter already wanted it)."""
         self.frames += 1
         self.now = ts
         if self.t0 is None:
@@ -256,7 +256,7 @@ class Hearing:
                 self._link(frame, 14, (frame[12] << 8) | frame[13], frame[6:12])
                 return
             # The same judgement as Prefilter.wants, for frames that did not pass through it.
-            if self.prefilter.wants(frame, 0, len(frame)):
+            if judged or self.prefilter.wants(frame, 0, len(frame)):
                 self._ipv4(frame, 14, frame[6:12])
             return
         mac: bytes | None = None
@@ -395,20 +395,21 @@ class Hearing:
         mac: bytes | None,
     ) -> None:
         """A datagram: TTL/hop limit at `t`, the `n`-byte source address at `a`, then the dest."""
-        payload = frame[l4 + 8 : end]
-        src = _address(frame[a : a + n])
-        multicast = frame[a + n] >= (224 if n == 4 else 0xFF)
         handler = self._udp.get(sport) or self._udp.get(dport)
         if handler is None:
             return
         # Devices repeat themselves (a NOTIFY every 30 s, a reply to every search): a datagram
         # already read from the same sender, MAC and TTL says nothing new and is only counted.
+        # Judged before anything else is taken out of the frame: most datagrams are repeats.
         digest = hashlib.blake2b(
             frame[t : t + 1] + frame[a : a + n] + (mac or b"") + frame[l4:end],
             digest_size=16,
         ).digest()
         if self._repeated(digest):
             return
+        payload = frame[l4 + 8 : end]
+        src = _address(frame[a : a + n])
+        multicast = frame[a + n] >= (224 if n == 4 else 0xFF)
         name = handler.__name__[1:]
         counted, before = self.packets[name], len(self._seen)
         handler(src, sport, dport, payload, mac)

@@ -72,7 +72,7 @@ class CaptureRun:
                 self.reports.append(report)
                 try:
                     for ts, linktype, frame in read_records(path, report, prefilter):
-                        feed(ts, linktype, frame)
+                        feed(ts, linktype, frame, True)  # the prefilter wanted it
                 except CaptureError as exc:
                     self.errors.append(str(exc))
                     complete = False

@@ -70,6 +70,8 @@ def _both(monkeypatch: pytest.MonkeyPatch, read: Any, *, used: bool = True) -> t
     real_pcap, real_epb = recwalk.pcap, recwalk.epb
 
     class Spy:
+        Tally = recwalk.Tally
+
         @staticmethod
         def pcap(*args: Any) -> Any:
             calls.append(1)
@@ -158,14 +160,18 @@ def test_damaged_and_odd_files_read_the_same_by_the_walk(
 
 @needs_walk
 def test_bad_arguments_are_errors_not_crashes() -> None:
+    tally = recwalk.Tally()
     with pytest.raises(ValueError):
-        recwalk.pcap(b"\0" * 64, 0, False, 1e-6, b"short", False)
+        recwalk.pcap(b"\0" * 64, 0, False, 1e-6, 1, b"short", False, tally)
     with pytest.raises(ValueError):
-        recwalk.pcap(b"\0" * 64, -1, False, 1e-6, None, False)
+        recwalk.pcap(b"\0" * 64, -1, False, 1e-6, 1, None, False, tally)
     with pytest.raises(ValueError):
-        recwalk.epb(b"\0" * 64, 0, False, b"\0" * 8, b"\1\1", None, False)
-    # A position past the end walks nothing.
-    assert recwalk.pcap(b"\0" * 64, 100, False, 1e-6, None, False)[:3] == (100, 0, 0)
+        recwalk.epb(b"\0" * 64, 0, False, b"\0" * 8, b"\1\0\0\0" * 2, None, False, tally)
+    with pytest.raises(TypeError):
+        recwalk.pcap(b"\0" * 64, 0, False, 1e-6, 1, None, False, object())
+    # A position past the end walks nothing and counts nothing.
+    assert recwalk.pcap(b"\0" * 64, 100, False, 1e-6, 1, None, False, tally) == (100, 0.0, 0, None)
+    assert tally.packets == 0
 
 
 @needs_walk
