@@ -150,12 +150,15 @@ class StreamTable:
             kind = reply_kind(payload) if payload else None
             if kind is None:
                 return out
+            queue = self.requests.get(key)
+            req = queue.popleft() if queue else None
+            if fin or complete(kind, payload):  # the whole reply in one segment, as most are
+                out.append(Reply(key, kind, payload[:MAX_STREAM], req, mac, ttl))
+                return out
             if len(self.streams) >= MAX_STREAMS:
                 old_key, old = self.streams.popitem(last=False)
                 self.evicted += 1
                 out.append(self._reply(old_key, old))
-            queue = self.requests.get(key)
-            req = queue.popleft() if queue else None
             stream = Stream(kind, seq, mac, ttl, request=req)
             self.streams[key] = stream
         if payload:
