@@ -54,7 +54,7 @@ static int wants(const unsigned char *flt, int tcp_all, const unsigned char *f, 
     if (n < l4 + 14)
         return 0;
     size_t pay = l4 + (size_t)(f[l4 + 12] >> 4) * 4;
-    return (f[l4 + 13] & 0x07) || bit(tports, (unsigned)f[l4] << 8 | f[l4 + 1]) ||
+    return (f[l4 + 13] & 0x12) == 0x12 || bit(tports, (unsigned)f[l4] << 8 | f[l4 + 1]) ||
            (n > pay && bit(first, f[pay]));
 }
 

@@ -76,10 +76,13 @@ class Prefilter:
     """Which Ethernet frames are worth decoding, judged in place on the read buffer.
 
     Most of a large capture is traffic no reader wants; judging it on a few header bytes,
-    before a frame is copied out or a function called, is what makes reading fast. The pcap
-    loops inline `wants` for that reason, and `bpf` says the same in libpcap's filter
-    language for the C path; keep the three in step (tests/passive/test_capfile.py compares
-    `wants` and `bpf` frame by frame).
+    before a frame is copied out or a function called, is what makes reading fast. The same
+    judgement is made in four places, to be kept in step: `wants`, the Python loops (inlined),
+    `bpf` (libpcap's filter language) and `_recwalk.c`; tests/passive/test_capfile_libpcap.py
+    and test_recwalk.py compare them frame by frame. TCP is wanted for a SYN-ACK (an open
+    port), a payload that may open a request or reply, or a port that speaks first; a bare
+    SYN, FIN or RST says nothing unless a reply is being rebuilt, and then `tcp_all` passes
+    every segment.
     """
 
     __slots__ = (
@@ -161,7 +164,7 @@ class Prefilter:
             return False
         first = l4 + (buf[l4 + 12] >> 4) * 4
         return bool(
-            buf[l4 + 13] & 0x07
+            buf[l4 + 13] & 0x12 == 0x12  # a SYN-ACK: the port is open
             or (buf[l4] << 8 | buf[l4 + 1]) in self.tcp_ports
             or (end > first and buf[first] in self.tcp_first_bytes)
         )
@@ -211,7 +214,7 @@ class Prefilter:
         if wide:
             ipv4.append("(ether[20:2] & 0x3fff = 0 and ether[23] = 6)")
         else:
-            tcp = ["tcp[13] & 7 != 0"]
+            tcp = ["tcp[13] & 0x12 = 0x12"]
             if self.tcp_ports:
                 tcp.append(_any_range("tcp[0:2]", sorted(self.tcp_ports)))
             if self.tcp_first_bytes:
@@ -607,7 +610,7 @@ def _pcap(stream: _Stream, report: ReadReport, pf: Prefilter | None) -> Iterator
                                     continue
                                 first = l4 + (buf[l4 + 12] >> 4) * 4
                                 if not (
-                                    buf[l4 + 13] & 0x07
+                                    buf[l4 + 13] & 0x12 == 0x12
                                     or (end > first and buf[first] in tcp_first)
                                     or (buf[l4] << 8 | buf[l4 + 1]) in tcp_ports
                                 ):
