@@ -8,7 +8,8 @@
    the records it drops, so counting them took libpcap a second pass (benchmarks/pcap.py).
 
    The prefilter arrives as bitmaps (Prefilter.bitmaps: UDP ports, ethertypes, TCP source
-   ports, first bytes of a TCP payload) and is the same test as Prefilter.wants, byte for byte;
+   ports, first bytes of a TCP payload, IPv6 extension headers) and is the same test as
+   Prefilter.wants, byte for byte;
    tests/passive/test_recwalk.py compares the two frame by frame. */
 
 #define PY_SSIZE_T_CLEAN
@@ -20,7 +21,8 @@
 
 #define MAX_FRAME 262144u
 #define MAP_BYTES 8192 /* one bit per 16-bit value */
-#define FILTER_BYTES (3 * MAP_BYTES + 32)
+#define FILTER_BYTES (3 * MAP_BYTES + 64)
+#define ETH_IPV6 0x86DD
 
 static inline int bit(const unsigned char *map, unsigned v) { return map[v >> 3] >> (v & 7) & 1; }
 
@@ -30,15 +32,43 @@ static inline uint32_t u32(const unsigned char *p, int big)
                : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
 }
 
+/* The TCP rule of Prefilter.wants on a TCP header at f[l4:], the frame ending at n. */
+static int wants_tcp(const unsigned char *flt, const unsigned char *f, size_t l4, size_t n)
+{
+    const unsigned char *tports = flt + 2 * MAP_BYTES, *first = flt + 3 * MAP_BYTES;
+    if (n < l4 + 14)
+        return 0;
+    size_t pay = l4 + (size_t)(f[l4 + 12] >> 4) * 4;
+    return (f[l4 + 13] & 0x12) == 0x12 || bit(tports, (unsigned)f[l4] << 8 | f[l4 + 1]) ||
+           (n > pay && bit(first, f[pay]));
+}
+
+/* Prefilter._wants_ipv6: UDP and TCP right after the fixed header; extension headers kept. */
+static int wants_ipv6(const unsigned char *flt, int tcp_all, const unsigned char *f, size_t n)
+{
+    const unsigned char *udp = flt, *ext = flt + 3 * MAP_BYTES + 32;
+    if (n < 21)
+        return 0;
+    unsigned nxt = f[20];
+    if (nxt == 17)
+        return n >= 58 && (bit(udp, (unsigned)f[54] << 8 | f[55]) || bit(udp, (unsigned)f[56] << 8 | f[57]));
+    if (nxt == 6)
+        return tcp_all || wants_tcp(flt, f, 54, n);
+    return bit(ext, nxt);
+}
+
 /* Prefilter.wants on the Ethernet frame f[0:n]. */
 static int wants(const unsigned char *flt, int tcp_all, const unsigned char *f, size_t n)
 {
-    const unsigned char *udp = flt, *eth = flt + MAP_BYTES, *tports = flt + 2 * MAP_BYTES,
-                        *first = flt + 3 * MAP_BYTES;
+    const unsigned char *udp = flt, *eth = flt + MAP_BYTES;
     if (n < 14)
         return 0;
-    if (f[12] != 8 || f[13] != 0)
-        return bit(eth, (unsigned)f[12] << 8 | f[13]);
+    if (f[12] != 8 || f[13] != 0) {
+        unsigned etype = (unsigned)f[12] << 8 | f[13];
+        if (etype == ETH_IPV6 && bit(eth, etype))
+            return wants_ipv6(flt, tcp_all, f, n);
+        return bit(eth, etype);
+    }
     if (n < 24)
         return 0;
     unsigned proto = f[23];
@@ -50,12 +80,7 @@ static int wants(const unsigned char *flt, int tcp_all, const unsigned char *f, 
         return 0;
     if (tcp_all)
         return 1;
-    size_t l4 = 14 + (size_t)(f[14] & 0x0F) * 4;
-    if (n < l4 + 14)
-        return 0;
-    size_t pay = l4 + (size_t)(f[l4 + 12] >> 4) * 4;
-    return (f[l4 + 13] & 0x12) == 0x12 || bit(tports, (unsigned)f[l4] << 8 | f[l4 + 1]) ||
-           (n > pay && bit(first, f[pay]));
+    return wants_tcp(flt, f, 14 + (size_t)(f[14] & 0x0F) * 4, n);
 }
 
 /* What the walks counted, kept between calls: capfile adds it to the file's report. */

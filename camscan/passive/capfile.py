@@ -122,7 +122,8 @@ class Prefilter:
 
     def bitmaps(self) -> bytes:
         """The rules as _recwalk reads them: bitmaps of UDP ports, ethertypes, TCP source
-        ports (8 KiB each) and first bytes of a TCP payload (32 bytes); `tcp_all` apart."""
+        ports (8 KiB each), first bytes of a TCP payload and IPv6 extension headers (32 bytes
+        each); `tcp_all` apart."""
         cached = self._bitmaps
         if cached is None or cached[0] != self.generation:
             rest = (
@@ -131,6 +132,7 @@ class Prefilter:
                 else _bitmap(self.ethertypes, 8192)
                 + _bitmap(self.tcp_ports, 8192)
                 + _bitmap(self.tcp_first_bytes, 32)
+                + _bitmap(IPV6_EXTENSIONS, 32)
             )
             udp = _bitmap(self.udp_ports, 8192)
             cached = self._bitmaps = (self.generation, udp + rest, rest)
@@ -188,7 +190,7 @@ class Prefilter:
                 return False
             first = l4 + (buf[l4 + 12] >> 4) * 4
             return bool(
-                buf[l4 + 13] & 0x07
+                buf[l4 + 13] & 0x12 == 0x12  # a SYN-ACK: the port is open
                 or (buf[l4] << 8 | buf[l4 + 1]) in self.tcp_ports
                 or (end > first and buf[first] in self.tcp_first_bytes)
             )
@@ -236,7 +238,7 @@ class Prefilter:
         if wide:
             ipv6.append("ether[20] = 6")
         else:
-            tcp6 = ["ether[67] & 7 != 0"]
+            tcp6 = ["ether[67] & 0x12 = 0x12"]
             if self.tcp_ports:
                 tcp6.append(_any_range("ether[54:2]", sorted(self.tcp_ports)))
             if self.tcp_first_bytes:

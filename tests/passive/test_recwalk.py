@@ -50,14 +50,14 @@ def test_c_wants_what_the_prefilter_wants(name: str, frame: bytes, _wanted: bool
 
 
 @needs_walk
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(
     frame=st.binary(max_size=80),
-    head=st.sampled_from([b"", b"\0" * 12 + b"\x08\x00\x45"]),
+    head=st.sampled_from([b"", b"\0" * 12 + b"\x08\x00\x45", b"\0" * 12 + b"\x86\xdd\x60"]),
     tcp_all=st.booleans(),
 )
 def test_c_and_python_agree_on_any_bytes(frame: bytes, head: bytes, tcp_all: bool) -> None:
-    frame = head + frame  # half of them start as Ethernet + IPv4, to reach the deep branches
+    frame = head + frame  # most start as Ethernet + IPv4 or IPv6, to reach the deep branches
     pf = Hearing().prefilter
     pf.tcp_all = tcp_all
     assert recwalk.wants(frame, pf.bitmaps(), tcp_all) == pf.wants(frame, 0, len(frame))
