@@ -4,6 +4,7 @@ and `camscan listen` hears devices while sending not one frame."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import os
 import signal
@@ -23,7 +24,10 @@ from camscan.output.schema import validate_document, validate_ndjson_line
 from camscan.passive import capfile
 from camscan.passive.session import CaptureRun
 from camscan.pipeline import ScanRequest, run_scan
-from camscan_lab.network import BRIDGE, Lab, device_netns
+from camscan_lab.network import BRIDGE, IFNAME, Lab, device_netns
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "passive"))
+from packets import udp6_frame
 
 pytestmark = pytest.mark.lab
 
@@ -215,6 +219,28 @@ def test_listen_sends_nothing_and_streams_devices(
         "s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1); "
         f"s.sendto({notify.encode()!r}, ('239.255.255.250', 1900))"
     )
+    # And over IPv6 (the lab's stacks are IPv4 only, so the frame is sent raw): a NOTIFY to
+    # ff02::c from the device's EUI-64 link-local address.
+    octets = bytes.fromhex(device.mac.replace(":", ""))
+    eui = bytes([octets[0] ^ 2]) + octets[1:3] + b"\xff\xfe" + octets[3:]
+    link_local = str(ipaddress.IPv6Address(b"\xfe\x80" + bytes(6) + eui))
+    notify6 = notify.replace(f"http://{device.ip}/", f"http://[{link_local}]/").replace(
+        "passive-test", "passive-test-v6"
+    )
+    frame6 = udp6_frame(
+        link_local,
+        1900,
+        "ff02::c",
+        1900,
+        notify6.encode(),
+        src_mac=device.mac,
+        dst_mac="33:33:00:00:00:0c",
+        hop=255,
+    )
+    sender6 = (
+        "import socket; s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); "
+        f"s.bind(({IFNAME!r}, 0)); s.send(bytes.fromhex({frame6.hex()!r}))"
+    )
     _wait_for_packet_socket(quiet_port)
     for _ in range(2):
         subprocess.run(
@@ -230,6 +256,19 @@ def test_listen_sends_nothing_and_streams_devices(
             check=True,
             timeout=20,
         )
+    subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            device_netns(lab.prefix, device.name),
+            sys.executable,
+            "-c",
+            sender6,
+        ],
+        check=True,
+        timeout=20,
+    )
     _, err = listener.communicate(timeout=60)
     assert listener.returncode == 0, err
     assert _tx_packets(quiet_port) == 0, "the listener sent frames"
@@ -242,6 +281,11 @@ def test_listen_sends_nothing_and_streams_devices(
     devices = [line for line in lines if line["type"] == "device"]
     got = {(e["key"], e["value"]) for d in devices if d["ip"] == device.ip for e in d["evidence"]}
     assert ("upnp.usn", "uuid:passive-test::upnp:rootdevice") in got, lines
+    (v6,) = [d for d in devices if d["ip"] == link_local]
+    assert v6["mac"] == device.mac  # link-local: the frame's source MAC is the sender's
+    assert ("upnp.usn", "uuid:passive-test-v6::upnp:rootdevice") in {
+        (e["key"], e["value"]) for e in v6["evidence"]
+    }
 
 
 def _as_nobody(lab: Lab, caps: str, out: Path) -> subprocess.CompletedProcess[str]:
