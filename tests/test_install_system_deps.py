@@ -55,6 +55,9 @@ TEST_EXTRA = [
     "libharfbuzz-subset0",
     "postgresql",
     "golang-github-gopacket-gopacket-dev",
+    "gcc",
+    "python3-dev",
+    "tshark",
 ]
 
 
