@@ -12,7 +12,7 @@ from typing import Any
 
 from camscan import linre
 from camscan.keys import is_known_key
-from camscan.models import TARGET_MAKERS, DeviceType, Evidence, Match, Strength
+from camscan.models import TARGET_MAKERS, DeviceType, Evidence, Match, Strength, new_match
 from camscan.oui import CuratedGroups, OuiDataError, read_groups
 from camscan.resources import data_path
 
@@ -261,16 +261,16 @@ class Library:
         device_type = fp.device_type
         if "device_type" in groups:
             device_type = self.normalise_type(groups["device_type"])
-        return Match(
-            fingerprint_id=fp.id,
-            strength=fp.strength,
-            evidence=ev,
-            maker=maker,
-            brand=brand,
-            device_type=device_type,
-            model=groups.get("model"),
-            firmware=groups.get("firmware"),
-            serial=groups.get("serial"),
+        return new_match(  # Match's fields in order
+            fp.id,
+            fp.strength,
+            ev,
+            maker,
+            brand,
+            device_type,
+            groups.get("model"),
+            groups.get("firmware"),
+            groups.get("serial"),
         )
 
     def match(self, ev: Evidence, *, registrant: str | None = None) -> list[Match]:

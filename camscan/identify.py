@@ -18,6 +18,8 @@ from camscan.models import (
     Match,
     Strength,
     Verdict,
+    new_match,
+    new_verdict,
 )
 
 # Evidence keys whose value is a MAC address: matched through the OUI tables.
@@ -93,13 +95,8 @@ def _mac_matches(
             notes.append(f"{group.id} ({', '.join(group.flags)}): {group.note}")
         device_type = _OTHER_TYPE if "machine-vision" in group.flags else None
         return [
-            Match(
-                fingerprint_id=group.id,
-                strength=group.strength,
-                evidence=ev,
-                maker=group.maker,
-                brand=group.brand or group.maker,
-                device_type=device_type,
+            new_match(
+                group.id, group.strength, ev, group.maker, group.brand or group.maker, device_type
             )
         ]
     look_alike = lib.oui.excluded.get(registrant)
@@ -483,17 +480,17 @@ def identify(evidence: Iterable[Evidence], lib: Library | None = None) -> Verdic
         *brand_notes,
         *oui_notes,
     )
-    return Verdict(
-        maker=maker.maker,
-        brand=brand_name,
-        device_type=fields.device_type or _UNKNOWN_TYPE,
-        model=fields.model,
-        firmware=fields.firmware,
-        serial=fields.serial,
-        confidence=confidence,
-        conflicts=(*maker.conflicts, *brand.conflicts),
-        matches=matches,
-        notes=tuple(sorted(set(notes))) if notes else (),
+    return new_verdict(  # Verdict's fields in order
+        maker.maker,
+        brand_name,
+        fields.device_type or _UNKNOWN_TYPE,
+        fields.model,
+        fields.firmware,
+        fields.serial,
+        confidence,
+        (*maker.conflicts, *brand.conflicts),
+        matches,
+        tuple(sorted(set(notes))) if notes else (),
     )
 
 
