@@ -191,9 +191,8 @@ def _order(m: Match) -> tuple[int, str, tuple[str, str, str, str, int]]:
 
 def _pick(claims: list[_Claim], attr: str) -> tuple[str | None, list[_Claim]]:
     """Strongest value of one field (then most claims, then first by name); its claims."""
-    if len(claims) < 2:
-        value = getattr(claims[0].match, attr) if claims else None
-        return (value, claims) if value else (None, [])
+    if not claims:
+        return None, []
     best: dict[str, list[_Claim]] = {}
     for c in claims:
         value = getattr(c.match, attr)
@@ -222,8 +221,8 @@ def decide_maker(claims: list[_Claim]) -> MakerDecision:
     """
     by_maker: dict[str, list[_Claim]] = {}
     for c in claims:
-        if c.match.maker:
-            by_maker.setdefault(c.match.maker, []).append(c)
+        if maker := c.match.maker:
+            by_maker.setdefault(maker, []).append(c)
     if not by_maker:
         return _NO_MAKER
     if len(by_maker) == 1:  # no rival: the maker at its own confidence, if it reaches one
@@ -231,18 +230,14 @@ def decide_maker(claims: list[_Claim]) -> MakerDecision:
         level = maker_confidence(top_claims, top)
         if level is not Confidence.UNDETERMINED:
             return MakerDecision(top, level)
+        return MakerDecision(None, level, notes=(_weak_note(top, top_claims),))
     levels = {m: maker_confidence(cs, m) for m, cs in by_maker.items()}
     ranked = sorted(
         by_maker, key=lambda m: (-levels[m].rank, -len({c.group for c in by_maker[m]}), m)
     )
     if not ranked or levels[ranked[0]] is Confidence.UNDETERMINED:
-        notes = [
-            f"{m} suggested by "
-            f"{', '.join(sorted(c.match.fingerprint_id for c in by_maker[m]))} only "
-            "(corroborating, not enough alone)"
-            for m in ranked
-        ]
-        return MakerDecision(None, Confidence.UNDETERMINED, notes=tuple(notes))
+        notes = tuple(_weak_note(m, by_maker[m]) for m in ranked)
+        return MakerDecision(None, Confidence.UNDETERMINED, notes=notes)
     top = ranked[0]
     rivals = [
         m
@@ -269,6 +264,11 @@ def decide_maker(claims: list[_Claim]) -> MakerDecision:
 
 
 _NO_MAKER = MakerDecision(None, Confidence.UNDETERMINED)
+
+
+def _weak_note(maker: str, claims: list[_Claim]) -> str:
+    ids = ", ".join(sorted(c.match.fingerprint_id for c in claims))
+    return f"{maker} suggested by {ids} only (corroborating, not enough alone)"
 
 
 class BrandDecision(NamedTuple):
@@ -382,8 +382,6 @@ def _reported(items: list[Evidence]) -> dict[str, str]:
 
 def _first_reported(reported: dict[str, str], keys: tuple[str, ...]) -> str | None:
     """The value of the first of `keys` the device reported."""
-    if not reported:
-        return None
     return next((reported[k] for k in keys if k in reported), None)
 
 
@@ -412,22 +410,23 @@ def decide_fields(
     reported = _reported(items)
     if not setting and not reported:
         return _NO_FIELDS
-    device_type, type_claims = _pick(setting, "device_type")
-    model, model_claims = _pick(setting, "model")
-    model = model or _first_reported(reported, MODEL_KEYS)
-    firmware, firmware_claims = _pick(setting, "firmware")
-    firmware = firmware or _first_reported(reported, FIRMWARE_KEYS)
-    serial, serial_claims = _pick(setting, "serial")
-    serial = _first_reported(reported, SERIAL_KEYS) or serial
+    if len(setting) == 1:  # one claim sets what it sets: nothing to rank
+        m = setting[0].match
+        device_type, model, firmware, serial = m.device_type, m.model, m.firmware, m.serial
+        deciding: tuple[_Claim, ...] = (setting[0],)
+    else:
+        device_type, type_claims = _pick(setting, "device_type")
+        model, model_claims = _pick(setting, "model")
+        firmware, firmware_claims = _pick(setting, "firmware")
+        serial, serial_claims = _pick(setting, "serial")
+        deciding = (*type_claims, *model_claims, *firmware_claims, *serial_claims)
+    if reported:
+        model = model or _first_reported(reported, MODEL_KEYS)
+        firmware = firmware or _first_reported(reported, FIRMWARE_KEYS)
+        serial = _first_reported(reported, SERIAL_KEYS) or serial
     if device_type is None and model is not None and maker is not None:
         device_type = _type_from_model(lib, model, maker)
-    return Fields(
-        device_type,
-        model,
-        firmware,
-        serial,
-        (*type_claims, *model_claims, *firmware_claims, *serial_claims),
-    )
+    return Fields(device_type, model, firmware, serial, deciding)
 
 
 _NO_FIELDS = Fields(None, None, None, None, ())
@@ -439,9 +438,10 @@ def decided_by(
     """Step 6: the matches behind the verdict: all naming its maker, and those that set a
     field; strongest first."""
     chosen = {id(c) for c in deciding}
-    matches = [
-        c.match for c in usable if (maker is not None and c.match.maker == maker) or id(c) in chosen
-    ]
+    matches = []
+    for c in usable:
+        if (maker is not None and c.match.maker == maker) or id(c) in chosen:
+            matches.append(c.match)
     if len(matches) > 1:
         matches.sort(key=_order)
     return tuple(matches)
