@@ -240,14 +240,13 @@ class Library:
 
     def to_match(self, fp: Fingerprint, m: linre.Match, ev: Evidence) -> Match:
         """The Match record for `fp` having matched `ev` (named groups fill fields)."""
-        groups = (
-            {k: v for k, v in m.groupdict().items() if v and k in GROUP_FIELDS}
-            if fp.regex.groupindex
-            else {}
-        )
+        if not fp.regex.groupindex:  # most rules capture nothing: the fingerprint says it all
+            return new_match(fp.id, fp.strength, ev, fp.maker, fp.brand, fp.device_type)
+        # Every named group is one of GROUP_FIELDS (checked at load); an empty one sets nothing.
+        groups = m.groupdict()
         brand, maker = fp.brand, fp.maker
-        if "brand" in groups:
-            brand = self.normalise_brand(groups["brand"])
+        if raw_brand := groups.get("brand"):
+            brand = self.normalise_brand(raw_brand)
             info = self.brands.get(brand)
             # A captured maker's own name ("AXIS") names that maker; never a target maker,
             # whose claims must be declared in the fingerprint itself.
@@ -259,8 +258,8 @@ class Library:
             ):
                 maker = info.maker
         device_type = fp.device_type
-        if "device_type" in groups:
-            device_type = self.normalise_type(groups["device_type"])
+        if raw_type := groups.get("device_type"):
+            device_type = self.normalise_type(raw_type)
         return new_match(  # Match's fields in order
             fp.id,
             fp.strength,
@@ -268,15 +267,15 @@ class Library:
             maker,
             brand,
             device_type,
-            groups.get("model"),
-            groups.get("firmware"),
-            groups.get("serial"),
+            groups.get("model") or None,
+            groups.get("firmware") or None,
+            groups.get("serial") or None,
         )
 
     def match(self, ev: Evidence, *, registrant: str | None = None) -> list[Match]:
         """Every file's first matching fingerprint for one evidence item."""
         out: list[Match] = []
-        for fp_file in self.files_for(ev.key):
+        for fp_file in self._by_key.get(ev.key) or self.files_for(ev.key):
             value = registrant if fp_file.matches == "registrant" else ev.value
             if value is None:
                 continue

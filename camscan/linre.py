@@ -72,7 +72,7 @@ NO_GROUPS: Match = _SpanMatch("", [(0, 0)], {})  # stands for a match without ca
 class Regex:
     """One compiled RE2 pattern with the `re` methods camscan uses."""
 
-    __slots__ = ("_re", "groupindex", "pattern")
+    __slots__ = ("_match", "_re", "groupindex", "pattern")
 
     def __init__(self, pattern: str | bytes) -> None:
         self.pattern = pattern
@@ -81,16 +81,21 @@ class Regex:
         except re2.error as exc:
             raise PatternError(_message(exc)) from None
         self.groupindex: dict[str, int] = dict(self._re.groupindex)  # named groups' numbers
+        self._match = self._re._regexp.Match  # the bindings' own call, looked up once
 
     def _spans(self, anchor: Any, text: Any) -> Match | None:
         # Bytes and ASCII text skip the bindings' offset translation (several times faster).
         data = text if isinstance(text, bytes) else text.encode("ascii")
-        spans = self._re._regexp.Match(anchor, data, 0, len(data))
+        spans = self._match(anchor, data, 0, len(data))
         return None if spans[0][0] < 0 else _SpanMatch(text, spans, self.groupindex)
 
     def search(self, text: Any) -> Match | None:
         """The first match anywhere in `text`, or None."""
-        if isinstance(text, bytes) or text.isascii():
+        if isinstance(text, str) and text.isascii():  # _spans inlined: fingerprints' hot path
+            data = text.encode("ascii")
+            spans = self._match(_UNANCHORED, data, 0, len(data))
+            return None if spans[0][0] < 0 else _SpanMatch(text, spans, self.groupindex)
+        if isinstance(text, bytes):
             return self._spans(_UNANCHORED, text)
         m: Match | None = self._re.search(text)
         return m
@@ -121,7 +126,7 @@ class Regex:
 class RegexSet:
     """Patterns searched together in one pass; says which of them match."""
 
-    __slots__ = ("_set",)
+    __slots__ = ("_match", "_set")
 
     def __init__(self, patterns: Sequence[str | bytes]) -> None:
         # Many-match DFAs never give up on a hard input (they only reset their cache), so a
@@ -133,12 +138,13 @@ class RegexSet:
             self._set.Compile()
         except re2.error as exc:
             raise PatternError(_message(exc)) from None
+        self._match = self._set._set.Match  # the bindings' own call, looked up once
 
     def matching(self, text: str | bytes) -> list[int]:
         """Indexes of the patterns that match somewhere in `text`, in ascending order."""
         data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
-        hits = self._set._set.Match(data)
-        return sorted(hits) if hits else []
+        hits = self._match(data)
+        return sorted(hits) if len(hits) > 1 else hits
 
 
 def _message(exc: Exception) -> str:
