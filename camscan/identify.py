@@ -236,8 +236,8 @@ def decide_maker(claims: list[_Claim]) -> MakerDecision:
         by_maker, key=lambda m: (-levels[m].rank, -len({c.group for c in by_maker[m]}), m)
     )
     if not ranked or levels[ranked[0]] is Confidence.UNDETERMINED:
-        notes = tuple(_weak_note(m, by_maker[m]) for m in ranked)
-        return MakerDecision(None, Confidence.UNDETERMINED, notes=notes)
+        weak = tuple(_weak_note(m, by_maker[m]) for m in ranked)
+        return MakerDecision(None, Confidence.UNDETERMINED, notes=weak)
     top = ranked[0]
     rivals = [
         m
