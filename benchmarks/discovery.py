@@ -10,7 +10,8 @@ of the spec that answers it was heard, which it missed, and what the kernel drop
 `--onvif N` scans a crowd lab instead (camscan_lab.crowd: N ONVIF devices cloned from the office's
 real personalities, with their SADP/DHIP/SSDP, replies spread over WS-Discovery's 500 ms
 APP_MAX_DELAY, every third device at once); it also counts the clones identified as their
-spec's maker.
+spec's maker. `--lose-replies N` makes those devices ignore a repeated Probe (SOAP-over-UDP
+duplicate detection) and lose their first N answers, as behind a lossy link.
 """
 
 from __future__ import annotations
@@ -91,12 +92,14 @@ def inner(window: float, subnet: str, interface: str) -> None:
     )
 
 
-def outer(runs: int, window: float, onvif: int) -> None:
+def outer(runs: int, window: float, onvif: int, lose: int) -> None:
     from camscan_lab.crowd import write_crowd_spec
     from camscan_lab.network import DEFAULT_SPEC, Lab, default_prefix
 
     with tempfile.TemporaryDirectory(prefix="camscan-crowd-") as tmp:
-        spec = write_crowd_spec(Path(tmp), onvif) if onvif else DEFAULT_SPEC
+        # --lose-replies: devices that ignore a repeated Probe and lose their first answers
+        options = {"ignore_repeats": True, "lose_replies": lose} if lose else None
+        spec = write_crowd_spec(Path(tmp), onvif, wsd_options=options) if onvif else DEFAULT_SPEC
         lab = Lab(spec, default_prefix() + "disc-")
         lab.down()
         lab.up()
@@ -200,6 +203,12 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--window", type=float, default=2.5)
     ap.add_argument("--onvif", type=int, default=0, help="scan a crowd of N ONVIF devices")
+    ap.add_argument(
+        "--lose-replies",
+        type=int,
+        default=0,
+        help="with --onvif: devices ignore repeated Probes and lose their first N answers",
+    )
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--subnet", help=argparse.SUPPRESS)
     ap.add_argument("--interface", help=argparse.SUPPRESS)
@@ -207,7 +216,7 @@ def main() -> None:
     if args.inner:
         inner(args.window, args.subnet, args.interface)
     else:
-        outer(args.runs, args.window, args.onvif)
+        outer(args.runs, args.window, args.onvif, args.lose_replies)
 
 
 if __name__ == "__main__":

@@ -110,8 +110,11 @@ def max_delay_ms(kind: str, index: int) -> int:
     return SSDP_MAX_DELAY_MS if kind == "ssdp" else APP_MAX_DELAY_MS
 
 
-def crowd_tables(spec: LabSpec, onvif: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """([[device]] and [[service]] tables of `onvif` clones, cycling through the personalities."""
+def crowd_tables(
+    spec: LabSpec, onvif: int, wsd_options: Mapping[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """([[device]] and [[service]] tables of `onvif` clones, cycling through the personalities;
+    `wsd_options` are added to every clone's `wsd` service (`ignore_repeats`, `lose_replies`)."""
     if not 1 <= onvif <= 240:
         raise ValueError(f"a crowd of {onvif} ONVIF devices: 1..240 fit the lab's /24")
     sources = personalities(spec)
@@ -134,14 +137,21 @@ def crowd_tables(spec: LabSpec, onvif: int) -> tuple[list[dict[str, Any]], list[
                 port=service.port,
                 max_delay_ms=max_delay_ms(service.kind, index),
             )
+            if service.kind == "wsd":
+                table.update(wsd_options or {})
             services.append(table)
     return devices, services
 
 
-def write_crowd_spec(root: Path, onvif: int = 62, source: Path | None = None) -> Path:
+def write_crowd_spec(
+    root: Path,
+    onvif: int = 62,
+    source: Path | None = None,
+    wsd_options: Mapping[str, Any] | None = None,
+) -> Path:
     """Write a spec directory of `onvif` ONVIF clones of `source` (the office) under `root`."""
     spec = load_spec(source or lab_data("office"))
-    devices, services = crowd_tables(spec, onvif)
+    devices, services = crowd_tables(spec, onvif, wsd_options)
     root.mkdir(parents=True, exist_ok=True)
     lab = dict(spec.settings.table)
     header = f"# {onvif} ONVIF devices cloned from {spec.path.name} by camscan_lab.crowd\n"

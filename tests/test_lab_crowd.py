@@ -13,6 +13,7 @@ from camscan_lab import crowd
 from camscan_lab.crowd import Identity, rewrite
 from camscan_lab.network import DEFAULT_SPEC
 from camscan_lab.personalities.udp_responder import reply_delay_s
+from camscan_lab.personalities.wsd import Answerer
 from camscan_lab.spec import load_spec
 
 OLD = Identity("hik-cam-lobby", "198.18.0.11", "58:50:ed:1f:e3:85")
@@ -88,3 +89,24 @@ def test_hostile_and_foreign_personalities_are_not_cloned() -> None:
 def test_a_crowd_larger_than_the_subnet_is_refused() -> None:
     with pytest.raises(ValueError, match=r"1\.\.240"):
         crowd.crowd_tables(load_spec(DEFAULT_SPEC), 241)
+
+
+def test_a_device_that_ignores_repeats_answers_each_probe_once_and_can_lose_answers() -> None:
+    reply = next(
+        str(s.table["reply"])
+        for d in load_spec(DEFAULT_SPEC).devices
+        for s in d.services
+        if d.name == "hik-cam-lobby" and s.kind == "wsd"
+    )
+    probe = wsd.build_probe("dn:NetworkVideoTransmitter", "urn:uuid:1")
+    again = wsd.build_probe("dn:NetworkVideoTransmitter", "urn:uuid:2")
+    sender = ("198.18.0.2", 40000)
+    plain = Answerer({"reply": reply})
+    assert [len(plain(p, sender)) for p in (probe, probe, again)] == [1, 1, 1]
+    strict = Answerer({"reply": reply, "ignore_repeats": True})
+    assert [len(strict(p, sender)) for p in (probe, probe, again, again)] == [1, 0, 1, 0]
+    lossy = Answerer({"reply": reply, "ignore_repeats": True, "lose_replies": 1})
+    assert [len(lossy(p, sender)) for p in (probe, probe, again)] == [0, 0, 1]
+    assert lossy(b"not a probe", sender) == []
+    (body, dest), *_ = strict(wsd.build_probe("tds:Device", "urn:uuid:3"), sender)
+    assert dest == sender and wsd.parse_probe_matches(body).relates_to == "urn:uuid:3"

@@ -310,12 +310,16 @@ async def exchange(
     max_per_source: int = MAX_PER_SOURCE,
     resend_at: Sequence[float] = RESEND_AT_S,
     reply_within: float = REPLY_WITHIN_S,
+    fresh_at: Sequence[float] = (),
+    fresh: Callable[[], Sequence[tuple[bytes, tuple[str, int]]]] | None = None,
 ) -> None:
     """Send each payload at each `resend_at` offset, hand replies to `on_datagram` for the window.
 
     Offsets past the first are used only when settings.retries > 0; the protocol's own rules
     set them (how often, how far apart a client may repeat itself) and how long after a
-    request its answers may come (`reply_within`): see send_offsets.
+    request its answers may come (`reply_within`): see send_offsets. At each `fresh_at`
+    offset (also one of the copies) `fresh()` gives new payloads, sent then and at the offsets
+    after it: a new request, not a repeat, for protocols whose devices ignore repeats.
     """
     stats = ctx.stat(method)
     try:
@@ -347,7 +351,10 @@ async def exchange(
         lambda: _Collector(limits, stats, on_datagram), sock=sock
     )
     window = ctx.settings.listen_window_s
-    offsets, late = send_offsets(resend_at, window, reply_within, ctx.settings.retries)
+    new_requests = frozenset(fresh_at) if fresh is not None else frozenset()
+    offsets, late = send_offsets(
+        [*resend_at, *new_requests], window, reply_within, ctx.settings.retries
+    )
     if late:
         stats.notes.append(late)
     reasm_before = reassembly_failures()
@@ -356,6 +363,8 @@ async def exchange(
         for offset in offsets:
             if (delay := started + offset - loop.time()) > 0:
                 await asyncio.sleep(delay)
+            if offset in new_requests and fresh is not None:
+                sends = fresh()
             for payload, dest in sends:
                 try:
                     transport.sendto(payload, dest)

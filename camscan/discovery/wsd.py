@@ -39,6 +39,11 @@ PROBE_TYPES = ("dn:NetworkVideoTransmitter", "tds:Device")
 # WS-Discovery 1.1: a target service waits a random time up to APP_MAX_DELAY before answering
 # a multicast Probe, so a crowd's ProbeMatches spread over this long after each Probe.
 APP_MAX_DELAY_S = 0.5
+# New Probes (fresh MessageIDs) once every answer to the first ones is due: the last repeat
+# (UDP_MAX_DELAY, 250 ms) plus APP_MAX_DELAY.
+FRESH_ROUND_S = 0.25 + APP_MAX_DELAY_S
+# A device answers each of the two Probe types, each sent twice, in two rounds: 8 replies.
+MAX_PER_SOURCE = 16
 
 
 class ParseError(ValueError):
@@ -221,18 +226,21 @@ def foreign_xaddrs(match: ProbeMatch, host: str) -> list[str]:
     return [x for x in match.xaddrs if names_other_host(x, host)]
 
 
-def resend_schedule(rng: random.Random | None = None) -> tuple[float, float]:
-    """When each Probe is sent: now, and its one repeat after a random delay."""
+def resend_schedule(rng: random.Random | None = None) -> tuple[float, float, float]:
+    """When Probes are sent: now and its repeat, then new Probes at FRESH_ROUND_S and theirs."""
     # SOAP-over-UDP 1.1 Appendix I: MULTICAST_UDP_REPEAT 1, the first repeat after a delay
     # drawn from [UDP_MIN_DELAY, UDP_MAX_DELAY] = [50, 250] ms. The repeat is the same message
-    # (MessageID): a device that heard the first copy ignores it, one that missed it answers.
-    return (0.0, (rng or random).uniform(0.05, 0.25))
+    # (MessageID): a device that heard the first copy ignores it (duplicate detection), so it
+    # recovers a lost Probe, never a lost answer; the new Probes ask every device once more.
+    rng = rng or random.Random()
+    return (0.0, rng.uniform(0.05, 0.25), FRESH_ROUND_S + rng.uniform(0.05, 0.25))
 
 
 async def discover(ctx: ScanContext) -> None:
     """Probe; emit every ProbeMatch (the ONVIF probe later asks the devices' XAddrs)."""
     stats = ctx.stat(SOURCE)
     answered: set[str] = set()
+    seen: set[tuple[str, tuple[ProbeMatch, ...]]] = set()
 
     def on_datagram(datagram: Datagram) -> None:
         try:
@@ -243,6 +251,9 @@ async def discover(ctx: ScanContext) -> None:
         if datagram.ip not in answered:
             answered.add(datagram.ip)
             stats.answered += 1
+        if (datagram.ip, message.matches) in seen:
+            return  # the same matches again, answering another Probe: nothing new to say
+        seen.add((datagram.ip, message.matches))
         text = datagram.data.decode("utf-8", "replace")
         ctx.emit(
             Evidence(datagram.ip, SOURCE, "wsd.probe_match", text, PORT, excerpt(datagram.data))
@@ -262,15 +273,20 @@ async def discover(ctx: ScanContext) -> None:
                     )
                 )
 
-    probes = [(build_probe(t), (GROUP, PORT)) for t in PROBE_TYPES]
+    def probes() -> list[tuple[bytes, tuple[str, int]]]:
+        return [(build_probe(t), (GROUP, PORT)) for t in PROBE_TYPES]
+
     await exchange(
         ctx,
         SOURCE,
-        probes,
+        probes(),
         on_datagram,
         max_size=MAX_REPLY,
+        max_per_source=MAX_PER_SOURCE,
         resend_at=resend_schedule(),
         reply_within=APP_MAX_DELAY_S,
+        fresh_at=(FRESH_ROUND_S,),
+        fresh=probes,
     )
 
 

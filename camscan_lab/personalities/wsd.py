@@ -85,14 +85,44 @@ def answer_probe(service: Mapping[str, Any], data: bytes, sender: tuple[str, int
     return [(body.encode("utf-8"), sender)]
 
 
+class Answerer:
+    """Answers Probes as one device does over time.
+
+    `ignore_repeats = true`: a Probe whose MessageID was answered already is ignored
+    (SOAP-over-UDP 1.1 duplicate detection: a repeat only stands in for a lost Probe).
+    `lose_replies = N`: the device's first N answers never arrive (a lossy link).
+    """
+
+    REMEMBERED = 256  # MessageIDs kept for duplicate detection
+
+    def __init__(self, service: Mapping[str, Any]) -> None:
+        self.service = service
+        self.ignore_repeats = bool(service.get("ignore_repeats", False))
+        self.to_lose = int(service.get("lose_replies", 0))
+        self.answered: dict[str, None] = {}  # insertion-ordered: the oldest goes first
+
+    def __call__(self, data: bytes, sender: tuple[str, int]) -> list[Reply]:
+        """The answers to one datagram, after duplicate detection and loss."""
+        replies = answer_probe(self.service, data, sender)
+        probe = read_probe(data) if replies else None
+        if probe is None:
+            return replies
+        if self.ignore_repeats:
+            if probe[0] in self.answered:
+                return []
+            self.answered[probe[0]] = None
+            if len(self.answered) > self.REMEMBERED:
+                del self.answered[next(iter(self.answered))]
+        if self.to_lose > 0:
+            self.to_lose -= 1
+            return []
+        return replies
+
+
 async def serve(host: LabHost, service: Mapping[str, Any]) -> Closer:
     """Listen on UDP 3702 joined to 239.255.255.250 and answer Probes."""
     return await serve_udp(
-        host,
-        int(service.get("port", PORT)),
-        GROUP,
-        lambda data, sender: answer_probe(service, data, sender),
-        reply_delay_s(service),
+        host, int(service.get("port", PORT)), GROUP, Answerer(service), reply_delay_s(service)
     )
 
 

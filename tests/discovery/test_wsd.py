@@ -180,9 +180,12 @@ def test_an_xaddr_on_an_exploit_path_is_not_queried() -> None:
 
 
 @pytest.mark.parametrize("seed", range(50))
-def test_the_probe_repeats_once_after_udp_min_to_max_delay(seed: int) -> None:
+def test_each_round_of_probes_repeats_once_after_udp_min_to_max_delay(seed: int) -> None:
     # SOAP-over-UDP 1.1 Appendix I: MULTICAST_UDP_REPEAT 1, UDP_MIN_DELAY 50 ms, UDP_MAX_DELAY 250
-    first, repeat = wsd.resend_schedule(random.Random(seed))
+    first, repeat, second_repeat = wsd.resend_schedule(random.Random(seed))
     assert first == 0.0 and 0.05 <= repeat <= 0.25
-    # answers to the repeat (within APP_MAX_DELAY) still land inside the default window
-    assert repeat + wsd.APP_MAX_DELAY_S <= ScanSettings().listen_window_s
+    # new Probes once every answer to the first is due (APP_MAX_DELAY after the repeat at the
+    # latest), repeated the same way; their answers still land inside the default window
+    assert wsd.FRESH_ROUND_S >= 0.25 + wsd.APP_MAX_DELAY_S
+    assert 0.05 <= second_repeat - wsd.FRESH_ROUND_S <= 0.25
+    assert second_repeat + wsd.APP_MAX_DELAY_S <= ScanSettings().listen_window_s

@@ -123,7 +123,8 @@ def test_every_one_of_hundreds_of_simultaneous_answers_is_heard(crowd: Lab) -> N
         stat = ctx.stat("wsd")
         assert stat.answered == CROWD, stat
         assert stat.kernel_dropped == 0, stat
-        assert stat.sent == 2 * len(wsd.PROBE_TYPES)  # each Probe and its one repeat
+        # each Probe and its one repeat, then new Probes and their repeat
+        assert stat.sent == 4 * len(wsd.PROBE_TYPES)
 
 
 # The crowd lab: 62 ONVIF devices cloned from the office's real Hikvision, Dahua, OEM and other
@@ -172,3 +173,44 @@ def test_every_device_of_the_onvif_crowd_is_heard_by_every_method(onvif_crowd: L
         assert stat.answered == len(expected[kind]), stat
         # nothing lost anywhere the statistics could have hidden it
         assert (stat.errors, stat.dropped, stat.kernel_dropped) == (0, 0, 0), stat
+
+
+# Devices as SOAP-over-UDP means them: each MessageID answered once (a repeat of the Probe is
+# ignored), behind a link that loses each one's first two answers -- both first-round replies.
+LOSSY = 20
+
+
+@pytest.fixture(scope="module")
+def lossy_crowd(lab_prefix: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """LOSSY ONVIF clones that ignore repeated Probes and lose their first two answers."""
+    spec = write_crowd_spec(
+        tmp_path_factory.mktemp("lossy-crowd"),
+        LOSSY,
+        wsd_options={"ignore_repeats": True, "lose_replies": 2},
+    )
+    lab = Lab(spec, lab_prefix[:-1] + "l-", owner_pid=os.getpid())
+    try:
+        lab.up()
+        yield lab
+    finally:
+        lab.down()
+
+
+def test_answers_lost_to_the_first_probes_are_asked_for_again(lossy_crowd: Lab) -> None:
+    found: list[Evidence] = []
+    ctx = ScanContext(
+        settings=ScanSettings(),
+        interface=lossy_crowd.scanner_interface,
+        source_ip=lossy_crowd.scanner_ip,
+        in_scope=ipaddress.ip_network(lossy_crowd.spec.scan_subnet),
+        emit=found.append,
+    )
+    with lossy_crowd.in_scanner():
+        asyncio.run(wsd.discover(ctx))
+    # The repeat of the first Probes cannot bring the lost answers back (the devices ignore
+    # it); the new Probes, sent once every first answer was due, do.
+    heard = {e.host for e in found if e.source == "wsd"}
+    assert heard == {d.ip for d in lossy_crowd.spec.devices}
+    # one raw ProbeMatch per device, however many Probes it answered
+    raw = [e.host for e in found if e.key == "wsd.probe_match"]
+    assert sorted(raw) == sorted(heard)
