@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import re
 import signal
@@ -54,8 +55,11 @@ def _local(name: str) -> str:
     return name.rsplit("}", 1)[-1].rsplit(":", 1)[-1]
 
 
-def read_probe(data: bytes) -> tuple[str, set[str]] | None:
+@functools.lru_cache(maxsize=256)
+def read_probe(data: bytes) -> tuple[str, frozenset[str]] | None:
     """(MessageID, local names of the probed Types) of a Probe; None for anything else."""
+    # Cached: one multicast Probe reaches every device the runner serves, and parsing it once
+    # per device would make a crowd's answers wait on the runner rather than on their delays.
     try:
         root = DET.fromstring(data, forbid_dtd=True)
     except (ET.ParseError, DefusedXmlException, ValueError):
@@ -65,7 +69,7 @@ def read_probe(data: bytes) -> tuple[str, set[str]] | None:
     if not action.strip().endswith("/Probe") or not message_id.strip():
         return None
     types = next((e.text or "" for e in root.iter() if _local(str(e.tag)) == "Types"), "")
-    return message_id.strip(), {_local(t) for t in types.split()}
+    return message_id.strip(), frozenset(_local(t) for t in types.split())
 
 
 def answer_probe(service: Mapping[str, Any], data: bytes, sender: tuple[str, int]) -> list[Reply]:
