@@ -281,6 +281,25 @@ def open_socket(
     return sock
 
 
+def drain(
+    sock: socket.socket,
+    receive: Callable[[bytes, tuple[str, int]], None],
+    limit: int = 4 * MAX_TOTAL,
+) -> int:
+    """Hand every datagram already queued on non-blocking `sock` to `receive`; reads made."""
+    count = 0
+    while count < limit:
+        count += 1
+        try:
+            data, addr = sock.recvfrom(65535)
+        except BlockingIOError:
+            break
+        except OSError:  # an ICMP error reported on the socket; datagrams may follow it
+            continue
+        receive(data, addr)
+    return count
+
+
 def kernel_drops(sock: socket.socket) -> int | None:
     """Datagrams the kernel dropped on this UDP socket (its `drops` in /proc/net/udp)."""
     # The counter (sk_drops) counts receive-buffer overflows; SO_RXQ_OVFL would report it
@@ -347,9 +366,8 @@ async def exchange(
             handle(datagram)
 
     loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_datagram_endpoint(
-        lambda: _Collector(limits, stats, on_datagram), sock=sock
-    )
+    collector = _Collector(limits, stats, on_datagram)
+    transport, _ = await loop.create_datagram_endpoint(lambda: collector, sock=sock)
     window = ctx.settings.listen_window_s
     new_requests = frozenset(fresh_at) if fresh is not None else frozenset()
     offsets, late = send_offsets(
@@ -377,6 +395,9 @@ async def exchange(
         if remaining > 0:
             await asyncio.sleep(remaining)
     finally:
+        # A busy event loop reads one datagram per turn: answers that arrived in the window may
+        # still wait in the socket, and closing it would discard them without a trace.
+        drain(sock, collector.datagram_received)
         if (drops := kernel_drops(sock)) is not None:
             stats.kernel_dropped = (stats.kernel_dropped or 0) + drops
             if drops:

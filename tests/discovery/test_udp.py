@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,7 @@ from capture_files import read
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from camscan.context import ScanSettings
+from camscan.context import ScanContext, ScanSettings
 from camscan.discovery import dhip, sadp, ssdp, udp, wsd
 from camscan.models import MethodStats
 from camscan.oui import normalize_mac
@@ -180,3 +183,66 @@ def test_datagrams_the_kernel_dropped_on_a_full_buffer_are_counted() -> None:
             tx.sendto(b"x" * 1024, rx.getsockname())
         drops = udp.kernel_drops(rx)
         assert drops is not None and 0 < drops < 64
+
+
+def test_answers_queued_when_the_window_closes_are_read_not_discarded() -> None:
+    # A busy event loop reads one datagram per turn. Here the first answer's handler holds
+    # the loop past the end of the window while 40 more answers wait in the socket.
+    answers = 40
+    echo = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    echo.bind(("127.0.0.1", 0))
+    echo.settimeout(5)
+
+    def answer() -> None:
+        _, sender = echo.recvfrom(100)
+        for i in range(answers):
+            echo.sendto(b"answer %d" % i, sender)
+
+    responder = threading.Thread(target=answer)
+    responder.start()
+    got: list[bytes] = []
+
+    def on_datagram(datagram: udp.Datagram) -> None:
+        if not got:
+            time.sleep(0.6)  # the loop is busy elsewhere until after the window
+        got.append(datagram.data)
+
+    ctx = ScanContext(
+        settings=ScanSettings(listen_window_s=0.3, retries=0),
+        interface=None,
+        source_ip=None,
+        in_scope=(),
+        emit=lambda ev: None,
+    )
+    try:
+        asyncio.run(
+            udp.exchange(
+                ctx,
+                "x",
+                [(b"ask", echo.getsockname())],
+                on_datagram,
+                max_size=100,
+                max_per_source=answers,
+            )
+        )
+    finally:
+        responder.join()
+        echo.close()
+    assert sorted(got) == sorted(b"answer %d" % i for i in range(answers))
+    assert ctx.stat("x").kernel_dropped == 0
+
+
+def test_drain_reads_everything_queued_and_stops_when_empty() -> None:
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx,
+    ):
+        rx.bind(("127.0.0.1", 0))
+        rx.setblocking(False)
+        for i in range(5):
+            tx.sendto(b"%d" % i, rx.getsockname())
+        time.sleep(0.05)
+        seen: list[bytes] = []
+        assert udp.drain(rx, lambda data, addr: seen.append(data)) == 6  # 5 reads, 1 empty
+        assert seen == [b"0", b"1", b"2", b"3", b"4"]
+        assert udp.drain(rx, lambda data, addr: seen.append(data)) == 1
