@@ -45,7 +45,11 @@ class ScanSettings:
 
     rate: int = 1000  # ARP packets per second at most (the sweep adapts below it)
     retries: int = 1
-    arp_timeout_s: float = 0.25  # wait for an ARP answer until answers' latency is measured
+    # Wait for an ARP answer until answers' latency is measured (then RFC 6298 over the samples,
+    # at least 0.25 s). Hosts on a LAN answer ARP in milliseconds: this is the floor nmap puts
+    # under its own timeout (--min-rtt-timeout, 100 ms). A slower answer still counts while the
+    # sweep listens, and stretches every later wait.
+    arp_timeout_s: float = 0.1
     listen_window_s: float = 2.5  # discovery listen window
     ports: tuple[int, ...] = (80, 443, 554, 8000, 8080, 8443, 8899, 37777, 34567)
     connect_timeout_s: float = 1.5

@@ -474,3 +474,104 @@ def test_an_answer_after_giving_up_stretches_the_waits_and_cuts_the_rate() -> No
     sweep.control(2.0)
     assert sweep.rate < 1000
     assert any("given up" in n for n in sweep.result.notes())
+
+
+# -------------------------------------------------------------------------- the policy, pure
+
+
+def test_the_timeout_is_the_initial_one_until_an_answer_is_measured() -> None:
+    from camscan.discovery.arp import retransmit_timeout
+
+    assert retransmit_timeout(-1.0, 0.0, 0.1) == 0.1
+    assert retransmit_timeout(0.001, 0.0005, 0.1) == 0.25  # measured and fast: the floor
+    assert retransmit_timeout(1.0, 0.25, 0.1) == 2.0  # srtt + 4 rttvar
+    assert retransmit_timeout(30.0, 5.0, 0.1) == 10.0  # bounded
+
+
+def test_loss_rate_is_the_share_of_answers_that_needed_a_repeat() -> None:
+    from camscan.discovery.arp import loss_rate
+
+    assert loss_rate(0, 0) == 0.0
+    assert loss_rate(2, 306) == pytest.approx(0.00654, abs=1e-5)
+    assert loss_rate(5, 3) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("loss", "retries", "tries"),
+    [
+        (0.0, 1, 2),  # nothing lost: --retries as given
+        (2 / 306, 1, 2),  # a stray loss: two requests already miss a host 1 in 23,000 times
+        (0.05, 1, 3),  # 1 in 400 with two: one more
+        (0.2, 1, 5),  # heavy loss: up to three more
+        (0.9, 1, 5),
+        (1.0, 1, 5),
+        (0.5, 0, 1),  # --retries 0 means one request, whatever is lost
+        (0.05, 3, 4),  # a higher --retries is never lowered
+    ],
+)
+def test_silent_addresses_get_as_many_requests_as_the_loss_calls_for(
+    loss: float, retries: int, tries: int
+) -> None:
+    from camscan.discovery.arp import tries_needed
+
+    assert tries_needed(loss, retries) == tries
+
+
+def test_listening_ends_when_the_last_wait_does() -> None:
+    from camscan.discovery.arp import listen_deadline
+
+    assert listen_deadline(5.0, 0.0, 0.1, None) == 5.1
+    assert listen_deadline(5.0, 5.05, 0.25, None) == 5.3  # a recent answer: wait after it
+    assert listen_deadline(5.0, 0.0, 0.1, 4.95) == 4.95  # a request still waited for
+
+
+def test_an_empty_range_ends_one_initial_wait_after_the_last_request() -> None:
+    sweep, _ = make_sweep(["198.18.0.9", "198.18.0.10"], retries=1, arp_timeout_s=0.1)
+    first, second = ask(sweep, 0.0), ask(sweep, 0.001)  # in random order
+    assert first and second
+    sweep.last_send = 0.001
+    sweep.expire(0.1)
+    assert ask(sweep, 0.1) == (first[0], 1)
+    sweep.expire(0.101)
+    assert ask(sweep, 0.101) == (second[0], 1)
+    sweep.last_send = 0.101
+    assert sweep.deadline() == pytest.approx(0.2)  # the first retry's wait
+    sweep.expire(0.2)
+    assert not sweep.done_listening(0.2)  # the second retry is still waited for
+    sweep.expire(0.201)
+    assert sweep.done_listening(0.201) and not sweep.inflight  # both given up, no more tries
+
+
+def test_a_stray_loss_does_not_ask_every_silent_address_a_third_time() -> None:
+    # A sparse /16: hundreds answer first time, one only to the repeat. Asking each of the
+    # 65,000 silent addresses a third time would add a third to the sweep for nothing.
+    live = [f"198.18.1.{i}" for i in range(1, 201)]
+    sweep, _ = make_sweep([*live, "198.18.0.9"], retries=1, arp_timeout_s=0.1)
+    for _ in range(201):
+        ask(sweep, 0.0)
+    for n, ip in enumerate(live[1:]):
+        sweep.on_frame(reply_from(ip, n % 250 + 1), 0.002)
+    sweep.expire(0.6)
+    retried = {ask(sweep, 0.6), ask(sweep, 0.6)}
+    assert {p for p, _ in retried if p} == {
+        IPv4Address(live[0]).packed,
+        IPv4Address("198.18.0.9").packed,
+    }
+    sweep.on_frame(reply_from(live[0], 251), 0.61)  # answered only the repeat: one loss
+    assert sweep.tries() == 2
+    sweep.expire(1.2)
+    assert ask(sweep, 1.2) is None and not sweep.order  # 198.18.0.9 given up after two
+
+
+def test_retries_and_first_requests_take_turns() -> None:
+    # Retries first would starve the first requests, then idle at the end waiting for the
+    # last retries to fall due: an empty /24 took one wait longer than its requests need.
+    addresses = [f"198.18.2.{i}" for i in range(1, 11)]
+    sweep, _ = make_sweep(addresses, retries=1, arp_timeout_s=0.1)
+    for i in range(4):
+        ask(sweep, i * 0.001)
+    sweep.expire(0.2)  # the four are due again
+    kinds = [ask(sweep, 0.2)[1] for _ in range(8)]  # type: ignore[index]
+    assert kinds == [1, 0, 1, 0, 1, 0, 1, 0]
+    assert [ask(sweep, 0.2)[1] for _ in range(2)] == [0, 0]  # type: ignore[index]
+    assert ask(sweep, 0.2) is None

@@ -1,4 +1,4 @@
-"""The suite's own isolation check, and the shared neighbour-limit raise of overlapping runs."""
+"""The suite's own isolation check, and the shared raise of global limits by overlapping runs."""
 
 from __future__ import annotations
 
@@ -51,7 +51,13 @@ def _limits(proc: Path) -> list[int]:
 
 
 def _neigh(action: str, pid: int, state: Path, proc: Path) -> None:
-    env = {**os.environ, "CAMSCAN_NEIGH_STATE": str(state), "CAMSCAN_NEIGH_PROC": str(proc)}
+    # The receive-queue limit is read beside the fake neighbour limits (absent: left alone).
+    env = {
+        **os.environ,
+        "CAMSCAN_NEIGH_STATE": str(state),
+        "CAMSCAN_NEIGH_PROC": str(proc),
+        "CAMSCAN_CORE_PROC": str(proc.parent / "core"),
+    }
     subprocess.run(
         [str(ROOT / "scripts" / "neigh-limits"), action, str(pid)], env=env, check=True, timeout=30
     )
@@ -116,6 +122,80 @@ def test_higher_machine_values_are_never_lowered(
     assert _limits(fake_proc) == [4096, 8192, 65536]
     _neigh("release", a, tmp_path / "state", fake_proc)
     assert _limits(fake_proc) == [128, 512, 65536]
+
+
+def _backlog(proc: Path) -> int:
+    return int((proc.parent / "core" / "netdev_max_backlog").read_text())
+
+
+@pytest.fixture
+def fake_core(fake_proc: Path) -> Path:
+    core = fake_proc.parent / "core"
+    core.mkdir()
+    (core / "netdev_max_backlog").write_text("1000\n")
+    return core
+
+
+def test_the_receive_queue_limit_is_raised_while_any_run_holds_it(
+    tmp_path: Path, fake_proc: Path, fake_core: Path, live: Callable[[], int]
+) -> None:
+    state, a, b = tmp_path / "state", live(), live()
+    _neigh("hold", a, state, fake_proc)
+    assert _backlog(fake_proc) == 65536
+    _neigh("hold", b, state, fake_proc)  # sees the raised value: must not save it
+    _neigh("release", a, state, fake_proc)
+    assert _backlog(fake_proc) == 65536  # b still needs it
+    _neigh("release", b, state, fake_proc)
+    assert _backlog(fake_proc) == 1000
+    assert _limits(fake_proc) == [128, 512, 1024]
+
+
+def test_a_killed_run_does_not_keep_the_receive_queue_raised(
+    tmp_path: Path, fake_proc: Path, fake_core: Path, live: Callable[[], int]
+) -> None:
+    state = tmp_path / "state"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    _neigh("hold", dead.pid, state, fake_proc)
+    c = live()
+    _neigh("hold", c, state, fake_proc)
+    _neigh("release", c, state, fake_proc)
+    assert _backlog(fake_proc) == 1000
+
+
+def test_the_receive_queue_limit_is_apart_from_an_older_holder(
+    tmp_path: Path, fake_proc: Path, fake_core: Path, live: Callable[[], int]
+) -> None:
+    """A run of an older copy of the script holds only the neighbour limits."""
+    state, old, new = tmp_path / "state", live(), live()
+    _neigh("hold", new, state, fake_proc)
+    (state / f"holder.{old}").touch()  # what the older copy leaves for its own hold
+    _neigh("release", new, state, fake_proc)
+    assert _backlog(fake_proc) == 1000  # nobody else asked for it
+    assert _limits(fake_proc) == [4096, 8192, 16384]  # the older run still needs these
+
+
+def test_a_higher_receive_queue_limit_is_never_lowered(
+    tmp_path: Path, fake_proc: Path, fake_core: Path, live: Callable[[], int]
+) -> None:
+    (fake_core / "netdev_max_backlog").write_text("200000\n")
+    a = live()
+    _neigh("hold", a, tmp_path / "state", fake_proc)
+    assert _backlog(fake_proc) == 200000
+    _neigh("release", a, tmp_path / "state", fake_proc)
+    assert _backlog(fake_proc) == 200000
+
+
+def test_without_the_receive_queue_limit_the_neighbour_limits_still_work(
+    tmp_path: Path, fake_proc: Path, live: Callable[[], int]
+) -> None:
+    """Inside a network namespace net/core/netdev_max_backlog does not exist."""
+    a = live()
+    _neigh("hold", a, tmp_path / "state", fake_proc)
+    assert _limits(fake_proc) == [4096, 8192, 16384]
+    _neigh("release", a, tmp_path / "state", fake_proc)
+    assert _limits(fake_proc) == [128, 512, 1024]
+    assert not (fake_proc.parent / "core").exists()
 
 
 @pytest.mark.lab

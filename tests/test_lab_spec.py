@@ -326,6 +326,17 @@ def test_each_macvlan_filler_gets_its_own_mac_address_and_reply_route() -> None:
     assert f"rule add from {hosts[1].ip} table 1001 pref 1001" in lines
 
 
+def test_input_lookups_skip_the_fillers_reply_rules() -> None:
+    # An ARP request for an address no filler holds reaches every filler; each input lookup
+    # walked every per-filler rule before: quadratic in the fillers, per request.
+    hosts = plan_fillers(3)
+    lines = macvlan_commands(hosts)
+    skip = "rule add not iif lo table main pref 999"
+    assert skip in lines
+    prefs = [int(line.rsplit(" ", 1)[1]) for line in lines if line.startswith("rule add from")]
+    assert prefs and min(prefs) > 999
+
+
 # ---- namespace names ----------------------------------------------------------------------
 
 

@@ -55,9 +55,13 @@ _MIN_WAIT_S = 0.25
 _MAX_WAIT_S = 10.0  # however late answers come, one address is not waited for longer
 _MAX_DRAIN_S = 30.0  # nor does the sweep listen longer than this after its last request
 # Once losses are seen they come in bursts (a queue overflowing, a host busy): a silent address
-# is then asked again no sooner than this, and once more than --retries says.
+# is then asked again no sooner than this, and as many more times as the loss seen calls for.
 _LOSSY_RETRY_GAP_S = 0.5
-_LOSSY_EXTRA_RETRIES = 1
+# Each live host is missed only if every request to it (or its answer) is lost: with a loss
+# rate p per request and k requests, p**k. Silent addresses get as many requests as keep that
+# under _MISS_TARGET, never fewer than --retries + 1 nor more than _MAX_EXTRA_RETRIES beyond.
+_MISS_TARGET = 1e-3
+_MAX_EXTRA_RETRIES = 3
 _GIVEN_UP_KEPT = 100_000  # addresses given up on, remembered to recognise their late answers
 _RCVBUF = 4 * 1024 * 1024
 _RECV_BATCH = 512  # frames drained per wake-up before yielding to the sender
@@ -284,6 +288,47 @@ def _first(ips: Sequence[IPv4Address], shown: int = MAX_MACS_PER_IP) -> str:
     return ", ".join(map(str, ips[:shown])) + more
 
 
+# ---------------------------------------------------------------------------- policy
+
+
+def retransmit_timeout(srtt: float, rttvar: float, initial: float) -> float:
+    """How long to wait for an answer: RFC 6298's srtt + 4 rttvar, bounded; `initial` unmeasured.
+
+    `srtt` below zero means no answer has been measured yet.
+    """
+    if srtt < 0:
+        return initial
+    return min(_MAX_WAIT_S, max(_MIN_WAIT_S, srtt + 4 * rttvar))
+
+
+def loss_rate(lost: int, answered: int) -> float:
+    """The share of requests lost, from answered addresses of which `lost` needed a repeat."""
+    return min(1.0, lost / answered) if answered > 0 else 0.0
+
+
+def tries_needed(loss: float, retries: int) -> int:
+    """Requests per silent address so that a live one is missed with odds under _MISS_TARGET."""
+    base = retries + 1
+    if loss <= 0 or retries == 0:  # --retries 0: the user asked for exactly one request
+        return base
+    most = base + _MAX_EXTRA_RETRIES
+    if loss >= 1:
+        return most
+    tries = base
+    while tries < most and loss**tries > _MISS_TARGET:
+        tries += 1
+    return tries
+
+
+def listen_deadline(
+    last_send: float, last_answer: float, wait: float, oldest_due: float | None
+) -> float:
+    """When the sweep may stop listening (or must look again): the next request's wait ends."""
+    if oldest_due is not None:
+        return oldest_due
+    return max(last_send, last_answer) + wait
+
+
 # ---------------------------------------------------------------------------- transport
 
 
@@ -368,6 +413,8 @@ class _Sweep:
         self.order: deque[tuple[float, bytes, int]] = deque()
         self.inflight: dict[bytes, tuple[float, int]] = {}
         self.retry_ready: deque[tuple[bytes, int]] = deque()
+        self.retry_turn = False  # whether a due retry goes before the next first request
+        self.source_done = False
         self.given_up: dict[bytes, float] = {}  # silent after every try -> last send, oldest first
         self.answered: set[bytes] = set()
         self.seen: set[tuple[bytes, str]] = set()
@@ -474,9 +521,17 @@ class _Sweep:
 
     def wait(self) -> float:
         """How long a request is waited for before its address counts as silent."""
-        if self.srtt < 0:
-            return self.timeout
-        return min(_MAX_WAIT_S, max(_MIN_WAIT_S, self.srtt + 4 * self.rttvar))
+        return retransmit_timeout(self.srtt, self.rttvar, self.timeout)
+
+    def tries(self) -> int:
+        """Requests each silent address gets, given the losses seen so far."""
+        return tries_needed(loss_rate(self.losses, len(self.answered)), self.retries)
+
+    def retry_wait(self) -> float:
+        """How long after a request its address is asked again (or given up)."""
+        if self.losses and self.retries:
+            return max(self.wait(), _LOSSY_RETRY_GAP_S)
+        return self.wait()
 
     def control(self, now: float) -> None:
         """Back the rate off while answers queue up; climb back to the ceiling once they don't."""
@@ -502,9 +557,7 @@ class _Sweep:
     # -- sending --------------------------------------------------------------------------
     def expire(self, now: float) -> None:
         """Addresses waited for long enough: queue a retry, or give them up as silent."""
-        wait, retries = self.wait(), self.retries
-        if self.losses and retries:
-            wait, retries = max(wait, _LOSSY_RETRY_GAP_S), retries + _LOSSY_EXTRA_RETRIES
+        wait, retries = self.retry_wait(), self.tries() - 1
         while self.order and self.order[0][0] + wait <= now:
             sent, packed, attempt = self.order.popleft()
             latest = self.inflight.get(packed)
@@ -519,14 +572,27 @@ class _Sweep:
                     del self.given_up[next(iter(self.given_up))]  # the oldest
 
     def next_frame(self) -> tuple[bytes, int] | None:
-        """The next address to ask (due retries first), or None when none is due."""
+        """The next address to ask, or None when none is due.
+
+        Due retries and first requests take turns: served first, retries would hold the first
+        requests back until the sending idles at the end, waiting for the last retries to fall
+        due; by turns, the last first request goes out while retries are still owed.
+        """
+        self.retry_turn = not self.retry_turn
+        if (self.retry_turn or self.source_done) and (retry := self.due_retry()):
+            return retry
+        for value in self.source:
+            self.first_tries += 1
+            return value.to_bytes(4, "big"), 0
+        self.source_done = True
+        return self.due_retry()
+
+    def due_retry(self) -> tuple[bytes, int] | None:
+        """The oldest due retry of an address still silent."""
         while self.retry_ready:
             packed, attempt = self.retry_ready.popleft()
             if packed not in self.answered:
                 return packed, attempt
-        for value in self.source:
-            self.first_tries += 1
-            return value.to_bytes(4, "big"), 0
         return None
 
     def send_one(self, sock: socket.socket, packed: bytes, attempt: int) -> bool:
@@ -549,11 +615,16 @@ class _Sweep:
         self.order.append((now, packed, attempt))
         return True
 
+    def deadline(self) -> float:
+        """When the oldest request's wait ends, or (none left) when listening may stop."""
+        oldest = self.order[0][0] + self.retry_wait() if self.order else None
+        return listen_deadline(self.last_send, self.last_answer, self.wait(), oldest)
+
     def done_listening(self, now: float) -> bool:
         """Nothing left to ask, every request waited for, and no answer lately."""
         if self.retry_ready or self.order:
             return False
-        return now - max(self.last_answer, self.last_send) >= self.wait()
+        return now >= self.deadline()
 
     async def run(self, sock: socket.socket) -> ArpResult:
         loop = asyncio.get_running_loop()
@@ -605,7 +676,9 @@ class _Sweep:
                         )
                         break
                     exhausted = False  # a retry may fall due: look again next round
-                    await asyncio.sleep(_IDLE_POLL_S if not self.retry_ready else _TICK_S)
+                    # Wake when the next wait ends, not up to a poll period after it.
+                    idle = min(_IDLE_POLL_S, max(0.0, self.deadline() - time.monotonic()))
+                    await asyncio.sleep(_TICK_S if self.retry_ready else idle)
                     continue
                 await asyncio.sleep(_TICK_S)
         finally:
