@@ -43,6 +43,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from camscan.context import MAX_RATE, ScanSettings
 from camscan_lab.network import Lab
@@ -69,6 +70,7 @@ class Run:
     wall_s: float
     found: set[str]
     peak_rss_mb: float
+    sweep: str = ""  # camscan: how its ARP sweep went (sent, retried, rate used, cuts)
 
 
 def timed(
@@ -115,14 +117,29 @@ def nmap(lab: Lab, cidr: str) -> Run:
     return Run(wall, found, rss)
 
 
-def camscan(lab: Lab, cidr: str, *args: str, rate: int | None = None) -> Run:
+def camscan(lab: Lab, cidr: str, *args: str, rate: int | None = None, cached: bool = True) -> Run:
+    env = CAMSCAN_ENV if cached else {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     with tempfile.NamedTemporaryFile(suffix=".json") as doc:
         argv = [*camscan_argv(), "scan", cidr, "--quiet", "-o", doc.name, *args]
         if rate is not None:
             argv += ["--rate", str(rate)]
-        wall, _, rss = timed(in_scanner(lab, argv), env=CAMSCAN_ENV)
+        wall, _, rss = timed(in_scanner(lab, argv), env=env)
         data = json.loads(Path(doc.name).read_text())
-    return Run(wall, {d["ip"] for d in data["devices"] if not d["outside_scope"]}, rss)
+    found = {d["ip"] for d in data["devices"] if not d["outside_scope"]}
+    return Run(wall, found, rss, _sweep_summary(data["stats"].get("arp")))
+
+
+def _sweep_summary(arp: dict[str, Any] | None) -> str:
+    """sent/retried, the rate used, the rate cuts and the kernel drops of one camscan sweep."""
+    if not arp:
+        return ""
+    cuts = next(
+        (n.split(" times")[0].split()[-1] for n in arp["notes"] if "rate was cut" in n), "0"
+    )
+    return (
+        f"{arp['sent']}/{arp.get('retried') or 0}r {arp.get('rate_used')}/s "
+        f"{cuts}cut {arp.get('kernel_dropped') or 0}kd"
+    )
 
 
 def live_hosts(lab: Lab, cidr: str) -> set[str]:
@@ -148,6 +165,7 @@ def compare(
     *,
     peer: str = "arp-scan",
     warm_up: bool = True,
+    each_run: bool = False,
 ) -> list[str]:
     """Interleaved rounds of every tool; one line per tool: median wall, found, RSS, ratio."""
     runs: dict[str, list[Run]] = {name: [] for name in tools}
@@ -156,9 +174,16 @@ def compare(
             tool()
     drops = softnet_drops()
     loads = [load()]
-    for _ in range(reps):
+    for i in range(reps):
         for name, tool in tools.items():
-            runs[name].append(tool())
+            runs[name].append(run := tool())
+            if each_run:  # long figures: every run on its own line as it ends
+                print(
+                    f"    round {i + 1}: {name}: {run.wall_s:.1f} s, "
+                    f"{len(run.found & want)}/{len(want)} found, {run.peak_rss_mb:.0f} MB "
+                    f"{run.sweep}; {load()}",
+                    flush=True,
+                )
         loads.append(load())
     drops = softnet_drops() - drops
     peers = [name for name in runs if peer and name.startswith(peer)]
@@ -179,6 +204,11 @@ def compare(
             f"  {name:34} {wall:7.2f} {ratio} {each:>24} {every:>5} of {len(rs)} "
             f"{max(r.peak_rss_mb for r in rs):11.1f}"
         )
+        if any(r.sweep for r in rs):
+            lines.append(
+                "      sweeps (sent/retried, rate used, cuts, kernel drops): "
+                + "; ".join(r.sweep for r in rs)
+            )
     return lines
 
 
@@ -255,10 +285,13 @@ def run(args: argparse.Namespace, wanted: set[str]) -> None:
                     flush=True,
                 )
             if "empty" in wanted:
+                tools = arp_tools(lab, EMPTY_24)
+                # Start-up is most of this figure: also as a checkout without cached bytecode.
+                tools[f"camscan --rate {DEFAULT_RATE}, sources compiled each run"] = lambda: (
+                    camscan(lab, EMPTY_24, "--probes", "arp", cached=False)
+                )
                 print(
-                    "\n".join(
-                        compare(f"{EMPTY_24} (empty)", set(), arp_tools(lab, EMPTY_24), args.reps)
-                    ),
+                    "\n".join(compare(f"{EMPTY_24} (empty)", set(), tools, args.reps)),
                     flush=True,
                 )
             if "audit" in wanted:
@@ -286,6 +319,7 @@ def run(args: argparse.Namespace, wanted: set[str]) -> None:
                             arp_tools(lab, SUBNET_16, with_nmap=False),
                             args.reps_16,
                             warm_up=False,  # minutes a round; the /24 figures warmed it
+                            each_run=True,
                         )
                     ),
                     flush=True,

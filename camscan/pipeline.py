@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -34,7 +35,7 @@ from camscan.models import (
     Verdict,
 )
 from camscan.oui import lookup, normalize_mac
-from camscan.probes import LIVENESS, PROBES
+from camscan.probes import LIVENESS, PROBES, tls
 from camscan.targets import (
     InterfaceInfo,
     TargetError,
@@ -214,9 +215,11 @@ def _most_targets(candidates: Iterable[InterfaceInfo], targets: TargetSet) -> In
     return best if best is not None and held(best) > 0 else None
 
 
-def _warm_up() -> None:
+def _warm_up(certificates: bool) -> None:
     default_library()
     lookup("00:00:00:00:00:00")
+    if certificates:
+        tls.preload()
 
 
 class Scan:
@@ -262,6 +265,7 @@ class Scan:
         self._identifying: set[str] = set()  # hosts whose verdict a worker thread is computing
         self._window_closed = False
         self._spans: dict[str, list[float]] = {}  # probe -> [first start, last end]
+        self._warm: asyncio.Future[None] | None = None  # identification's data, loading
         self.listener: Alongside | None = None  # settings.passive_too: heard, not asked
 
     # -- set-up ---------------------------------------------------------------------------
@@ -456,7 +460,15 @@ class Scan:
         }
 
     def _host_found(self, host: str) -> None:
-        """A host's first evidence: queue its probes now if it is in scope."""
+        """A host's first evidence: load what identifies it, queue its probes if in scope."""
+        if self._warm is None:
+            # Identification's data loads in a thread from the first host on, while
+            # discovery goes on: a range where nobody answers never pays for it. (Off the
+            # loop, identification loads it when it first needs it.)
+            with contextlib.suppress(RuntimeError):
+                self._warm = asyncio.get_running_loop().run_in_executor(
+                    None, _warm_up, Method.BANNERS in self.request.methods
+                )
         if self._to_probe is not None and self._in_scope(host):
             self._to_probe.put_nowait(host)
 
@@ -477,7 +489,6 @@ class Scan:
             return []
         queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._to_probe = queue
-        self.store.on_new_host = self._host_found
         for host in list(self.store.by_host):  # anything heard before the workers started
             self._host_found(host)
         self.observer.start_phase("probes", None)
@@ -581,20 +592,25 @@ class Scan:
         self.devices[dev.ip] = dev
         self.observer.device_final(dev)
 
+    async def _warmed(self) -> None:
+        """Identification's data is loaded, if any host started loading it."""
+        if self._warm is not None:
+            await self._warm
+
     async def run(self) -> ScanResult:
         """Run every phase; cancellation (SIGINT) returns what was found, marked incomplete."""
         complete = False
         if self.listener is not None:
             self.listener.start()
-        # Identification's data loads while discovery sits in its listen window.
-        warm = asyncio.create_task(asyncio.to_thread(_warm_up))
+        self.store.on_new_host = self._host_found
         workers = self.start_probing()  # hosts are probed while the window is still open
         try:
             await self.discover()
-            await warm
+            await self._warmed()
             await self.close_window()
             if (routed := self.routed_addresses()) is not None:
                 await self.find_routed(routed)
+                await self._warmed()
             await self.finish_probing(workers)
             complete = True
         except asyncio.CancelledError:
@@ -603,7 +619,8 @@ class Scan:
             log.debug("scan failed", exc_info=True)
             self.errors.append(f"fatal error: {type(exc).__name__}: {exc}")
         finally:
-            warm.cancel()
+            if self._warm is not None:
+                self._warm.cancel()
             for task in workers:  # cut short: no probe outlives the scan
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)

@@ -338,35 +338,35 @@ def test_wait_follows_measured_latency_not_a_fixed_timeout() -> None:
     sweep, _ = make_sweep(["198.18.0.9"], arp_timeout_s=0.25)
     assert sweep.wait() == 0.25  # nothing measured yet
     for _ in range(20):
-        sweep.measure(0.002)
+        sweep.measure(0.002, 0.0)
     assert sweep.wait() == 0.25  # a fast segment: the floor
     for _ in range(40):
-        sweep.measure(1.5)  # answers queueing up for 1.5 s: wait for them
+        sweep.measure(1.5, 0.0)  # answers queueing up for 1.5 s: wait for them
     assert 1.5 < sweep.wait() <= 10.0
 
 
 def test_rate_backs_off_when_latency_rises_and_recovers_to_the_ceiling() -> None:
     sweep, _ = make_sweep(["198.18.0.9"], rate=1000)
     for _ in range(20):
-        sweep.measure(0.001)
+        sweep.measure(0.001, 1.0)
     sweep.control(1.0)
     assert sweep.rate == 1000  # fast answers: the ceiling
-    for _ in range(30):
-        sweep.measure(0.2)
     t = 1.0
-    for _ in range(20):
+    for _ in range(20):  # slow answers keep coming
         t += 0.05
+        sweep.measure(0.2, t)
         sweep.control(t)
     assert sweep.rate < 500 and sweep.result.backoffs >= 2
     assert sweep.result.rate_min == sweep.rate
     low = sweep.rate
-    for _ in range(60):
-        sweep.measure(0.001)
+    for _ in range(4):
+        sweep.measure(0.001, t)
     t += 0.05
     sweep.control(t)
     assert sweep.rate == low  # calm: no increase right after a cut
     for _ in range(120):
         t += 0.05
+        sweep.measure(0.001, t)
         sweep.control(t)
     assert sweep.rate == 1000 > low  # recovered, slowly, never above the ceiling
     assert any("rate was cut" in n for n in sweep.result.notes())
@@ -376,12 +376,45 @@ def test_rate_never_below_the_floor() -> None:
     from camscan.discovery.arp import MIN_RATE
 
     sweep, _ = make_sweep(["198.18.0.9"], rate=100)
-    sweep.measure(0.001)
-    for _ in range(50):
-        sweep.measure(3.0)
+    sweep.measure(0.001, 1.0)
     for i in range(200):
+        sweep.measure(3.0, 1.0 + i * 4)
         sweep.control(1.0 + i * 4)
     assert sweep.rate == MIN_RATE
+
+
+def test_the_same_slow_answers_cut_the_rate_once_and_old_ones_not_at_all() -> None:
+    # A sparse range: a few slow answers, then none for a while. Cutting again on them at
+    # every look took the rate to the floor, where a /16 takes almost an hour.
+    sweep, _ = make_sweep(["198.18.0.9"], rate=1000)
+    sweep.measure(0.001, 1.0)
+    for _ in range(4):
+        sweep.measure(0.4, 1.0)
+    t = 1.0
+    for _ in range(18):  # 0.9 s, no new answer
+        t += 0.05
+        sweep.control(t)
+    assert sweep.result.backoffs == 1 and sweep.rate == 700
+    for _ in range(40):  # two more: the answers no longer say anything; climb back
+        t += 0.05
+        sweep.control(t)
+    assert sweep.rate == 1000 and sweep.result.backoffs == 1
+
+
+@pytest.mark.parametrize(
+    ("queueing", "lost", "fresh", "step"),
+    [
+        (0.0, False, True, 1),
+        (0.0, True, False, -1),  # a loss always cuts
+        (0.3, False, True, -1),
+        (0.3, False, False, 0),  # slow, but nothing new since the last cut: hold
+        (0.07, False, True, 0),  # between half the target and the target: hold
+    ],
+)
+def test_rate_steps(queueing: float, lost: bool, fresh: bool, step: int) -> None:
+    from camscan.discovery.arp import rate_step
+
+    assert rate_step(queueing, lost, fresh) == step
 
 
 def test_retries_go_only_to_silent_addresses_after_their_wait() -> None:

@@ -37,3 +37,48 @@ print(seen, "aiohttp" in sys.modules)
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[False] True"
+
+
+def test_a_scan_loads_zeroconf_and_the_certificate_reader_only_when_it_uses_them() -> None:
+    # ~90 ms of start-up together: an ARP-only scan (or one without mDNS) never needs them.
+    code = (
+        "import sys, camscan.cli.scan, camscan.pipeline, camscan.discovery; "
+        "print(sorted(m for m in ('zeroconf', 'cryptography.x509') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_lazy_mdns_discoverer_runs_mdns_discovery() -> None:
+    code = """
+import asyncio, sys, threading
+import camscan.discovery as d
+from camscan.context import Method
+calls = []
+async def fake(ctx):
+    calls.append((ctx, threading.current_thread() is threading.main_thread()))
+import camscan.discovery.mdns as mdns
+mdns.discover = fake
+asyncio.run(d.DISCOVERERS[Method.MDNS]("ctx"))
+print(calls)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[('ctx', True)]"
+
+
+def test_the_documents_fingerprint_version_is_had_without_loading_the_library() -> None:
+    code = """
+from camscan.cli.scan import fingerprint_version
+from camscan.fingerprints import default_library
+version = fingerprint_version()
+loaded = default_library.cache_info().currsize
+print(loaded, version == default_library().version)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "0 True"

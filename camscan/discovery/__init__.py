@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
-from camscan.context import Discoverer, Expander, Method
-from camscan.discovery import arp, dhip, mdns, sadp, ssdp, wsd
+import asyncio
+from types import ModuleType
+
+from camscan.context import Discoverer, Expander, Method, ScanContext
+from camscan.discovery import arp, dhip, sadp, ssdp, wsd
+
+
+def _import_mdns() -> ModuleType:
+    from camscan.discovery import mdns
+
+    return mdns
+
+
+async def _mdns(ctx: ScanContext) -> None:
+    """mDNS discovery; python-zeroconf (~30 ms to import) loads in a thread when it is asked."""
+    mdns = await asyncio.to_thread(_import_mdns)
+    await mdns.discover(ctx)
+
 
 # What each `--probes` method runs in the discovery phase, in the order they are started.
 DISCOVERERS: dict[Method, Discoverer] = {
     Method.ARP: arp.discover,
-    Method.MDNS: mdns.discover,
+    Method.MDNS: _mdns,
     Method.SSDP: ssdp.discover,
     Method.WSD: wsd.discover,
     Method.SADP: sadp.discover,

@@ -48,6 +48,10 @@ _DELAY_TARGET_S = 0.1  # queueing delay tolerated before backing off
 _DECREASE = 0.7  # multiplicative decrease per back-off
 _INCREASE = 0.05  # additive increase per control period, as a fraction of the ceiling
 _CALM_S = 0.5  # no increase for this long after a cut: losses are rare signals on a sparse range
+# On a sparse range answers are rare: the last few can be seconds old. Each answer is acted on
+# once (a cut needs an answer newer than the last cut), and answers older than this (or two
+# smoothed round trips) no longer speak for the segment: the rate climbs back.
+_STALE_S = 1.0
 # How long a silent address is waited for: the retransmission timeout of RFC 6298 over the
 # measured latencies (srtt + 4 * rttvar), not under _MIN_WAIT_S; settings.arp_timeout_s until
 # the first answer is measured.
@@ -320,6 +324,20 @@ def tries_needed(loss: float, retries: int) -> int:
     return tries
 
 
+def rate_step(queueing: float, lost: bool, fresh: bool) -> int:
+    """-1 to cut the rate, +1 to raise it, 0 to hold (LEDBAT-like, RFC 6817).
+
+    `queueing` is the delay above the fastest answer (0 when the answers are too old to say),
+    `lost` whether a loss was seen since the last look, `fresh` whether an answer came since
+    the last cut: the same slow answers do not cut the rate again and again.
+    """
+    if lost or (fresh and queueing > _DELAY_TARGET_S):
+        return -1
+    if queueing < _DELAY_TARGET_S / 2:
+        return 1
+    return 0
+
+
 def listen_deadline(
     last_send: float, last_answer: float, wait: float, oldest_due: float | None
 ) -> float:
@@ -427,6 +445,8 @@ class _Sweep:
         self.recent: deque[float] = deque(maxlen=_CURRENT_FILTER)
         self.losses = 0  # answers that came only to a repeated request
         self.losses_seen = 0  # of those, already acted on
+        self.last_sample = 0.0  # when the latest measured answer arrived
+        self.samples_at_cut = 0  # latencies measured when the rate was last cut
         self.next_control = 0.0
         self.hold_until = 0.0
         self.calm_until = 0.0
@@ -481,7 +501,7 @@ class _Sweep:
         if sent is not None and sent[1] == 0:
             # Only answers to a single request: after a retry, which one was answered is
             # unknown (Karn's algorithm).
-            self.measure(max(0.0, arrived - sent[0]))
+            self.measure(max(0.0, arrived - sent[0]), arrived)
         elif sent is not None:
             self.losses += 1
             self.result.answered_on_retry += 1
@@ -491,7 +511,7 @@ class _Sweep:
             # folded in, the waits (and the final listening) grow to match, and the rate is cut.
             self.result.late += 1
             self.losses += 1
-            self.measure(max(0.0, arrived - given_up))
+            self.measure(max(0.0, arrived - given_up), arrived)
         if known is None:
             self.result.hosts[reply.sender_ip] = ArpHost(
                 reply.sender_ip, reply.sender_mac, round(arrived - self.t0, 6)
@@ -508,9 +528,10 @@ class _Sweep:
             )
         )
 
-    def measure(self, rtt: float) -> None:
-        """Fold one answer's latency into the estimates (RFC 6298 section 2)."""
+    def measure(self, rtt: float, at: float) -> None:
+        """Fold the latency of one answer that arrived `at` into the estimates (RFC 6298 §2)."""
         self.result.latencies.append(rtt)
+        self.last_sample = at
         self.base = min(self.base, rtt)
         self.recent.append(rtt)
         if self.srtt < 0:
@@ -543,15 +564,18 @@ class _Sweep:
         if not self.recent and not lost:
             return
         # One slow answer on a busy machine is noise; queueing shows in every recent one.
-        queueing = min(self.recent) - self.base if self.recent else 0.0
-        if queueing > _DELAY_TARGET_S or lost:
-            if now >= self.hold_until:  # one cut per round trip: let the last one take effect
-                self.rate = max(float(MIN_RATE), self.rate * _DECREASE)
-                self.result.backoffs += 1
-                self.result.rate_min = min(self.result.rate_min, self.rate)
-                self.hold_until = now + max(_CONTROL_S, self.srtt)
-                self.calm_until = now + _CALM_S
-        elif queueing < _DELAY_TARGET_S / 2 and self.rate < self.ceiling and now >= self.calm_until:
+        stale = now - self.last_sample > max(_STALE_S, 2 * self.srtt)
+        queueing = 0.0 if stale else min(self.recent) - self.base
+        fresh = len(self.result.latencies) > self.samples_at_cut
+        step = rate_step(queueing, lost, fresh)
+        if step < 0 and now >= self.hold_until:  # one cut per round trip: let it take effect
+            self.rate = max(float(MIN_RATE), self.rate * _DECREASE)
+            self.result.backoffs += 1
+            self.result.rate_min = min(self.result.rate_min, self.rate)
+            self.hold_until = now + max(_CONTROL_S, self.srtt)
+            self.calm_until = now + _CALM_S
+            self.samples_at_cut = len(self.result.latencies)
+        elif step > 0 and self.rate < self.ceiling and now >= self.calm_until:
             self.rate = min(float(self.ceiling), self.rate + self.ceiling * _INCREASE)
 
     # -- sending --------------------------------------------------------------------------

@@ -7,8 +7,6 @@ import ssl
 from dataclasses import dataclass
 from datetime import datetime
 
-from cryptography import x509
-
 from camscan.models import Evidence
 
 
@@ -33,6 +31,10 @@ def _iso(when: datetime) -> str:
 
 def parse_certificate(der: bytes) -> CertInfo:
     """The subject, issuer, serial and validity of a DER certificate."""
+    # cryptography's X.509 package takes ~60 ms to import: a scan pays it only if it reads a
+    # certificate (the scan's warm-up thread loads it while discovery runs).
+    from cryptography import x509
+
     try:
         cert = x509.load_der_x509_certificate(der)
         return CertInfo(
@@ -44,6 +46,11 @@ def parse_certificate(der: bytes) -> CertInfo:
         )
     except Exception as exc:  # cryptography raises ValueError and friends on malformed DER
         raise ParseError(f"bad certificate: {exc}") from None
+
+
+def preload() -> None:
+    """Import the certificate reader now (from a worker thread, before any certificate)."""
+    from cryptography import x509  # noqa: F401
 
 
 def cert_evidence(host: str, port: int, info: CertInfo) -> list[Evidence]:
