@@ -372,9 +372,9 @@ class Hearing:
         doff = (frame[l4 + 12] >> 4) * 4
         flags = frame[l4 + 13]
         payload = frame[l4 + doff : end]
-        pf = self.prefilter  # the judgement `wants` makes on IPv4 TCP before decoding
+        pf = self.prefilter  # Prefilter.wants' judgement, for IPv6 that did not pass through it
         if not (
-            flags & 0x07
+            flags & 0x12 == 0x12
             or pf.tcp_all
             or sport in pf.tcp_ports
             or (payload and payload[0] in pf.tcp_first_bytes)
