@@ -7,6 +7,7 @@ import ipaddress
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -214,3 +215,29 @@ def test_answers_lost_to_the_first_probes_are_asked_for_again(lossy_crowd: Lab) 
     # one raw ProbeMatch per device, however many Probes it answered
     raw = [e.host for e in found if e.key == "wsd.probe_match"]
     assert sorted(raw) == sorted(heard)
+
+
+def test_a_scan_too_busy_to_read_during_the_window_still_hears_the_crowd(
+    onvif_crowd: Lab,
+) -> None:
+    # The first answer's evidence holds the event loop past the end of the window (as a flood
+    # or a slow identification can): every other answer is still waiting in the socket.
+    found: list[Evidence] = []
+
+    def busy_emit(ev: Evidence) -> None:
+        if not found:
+            time.sleep(ScanSettings().listen_window_s + 0.5)
+        found.append(ev)
+
+    ctx = ScanContext(
+        settings=ScanSettings(),
+        interface=onvif_crowd.scanner_interface,
+        source_ip=onvif_crowd.scanner_ip,
+        in_scope=ipaddress.ip_network(onvif_crowd.spec.scan_subnet),
+        emit=busy_emit,
+    )
+    with onvif_crowd.in_scanner():
+        asyncio.run(wsd.discover(ctx))
+    assert {e.host for e in found} == {d.ip for d in onvif_crowd.spec.devices}
+    stat = ctx.stat("wsd")
+    assert (stat.answered, stat.kernel_dropped) == (ONVIF_CROWD, 0), stat
