@@ -608,3 +608,18 @@ def test_retries_and_first_requests_take_turns() -> None:
     assert kinds == [1, 0, 1, 0, 1, 0, 1, 0]
     assert [ask(sweep, 0.2)[1] for _ in range(2)] == [0, 0]  # type: ignore[index]
     assert ask(sweep, 0.2) is None
+
+
+def test_addresses_given_up_are_remembered_boundedly_and_a_forgotten_one_still_counts() -> None:
+    from camscan.discovery.arp import _GIVEN_UP_KEPT
+
+    n = _GIVEN_UP_KEPT + 500
+    addresses = [str(IPv4Address("198.18.64.0") + i) for i in range(n)]
+    sweep, emitted = make_sweep(addresses, retries=0, arp_timeout_s=0.1)
+    asked = [ask(sweep, 0.0) for _ in range(n)]
+    sweep.expire(1.0)
+    assert len(sweep.given_up) == _GIVEN_UP_KEPT  # a /16's worth would be megabytes
+    forgotten = next(p for p, _ in asked if p not in sweep.given_up)  # type: ignore[misc]
+    sweep.on_frame(reply_from(str(IPv4Address(forgotten))), 30.0)
+    assert [e.host for e in emitted] == [str(IPv4Address(forgotten))]
+    assert sweep.result.late == 0  # too late to learn from, not too late to count

@@ -66,7 +66,9 @@ _LOSSY_RETRY_GAP_S = 0.5
 # under _MISS_TARGET, never fewer than --retries + 1 nor more than _MAX_EXTRA_RETRIES beyond.
 _MISS_TARGET = 1e-3
 _MAX_EXTRA_RETRIES = 3
-_GIVEN_UP_KEPT = 100_000  # addresses given up on, remembered to recognise their late answers
+# Addresses given up on, remembered to learn from their late answers: 20 s of give-ups at the
+# maximum rate. An answer later than that still records its host; only its delay goes unlearnt.
+_GIVEN_UP_KEPT = 20_000
 _RCVBUF = 4 * 1024 * 1024
 _RECV_BATCH = 512  # frames drained per wake-up before yielding to the sender
 _SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # kernel receive time of each frame
