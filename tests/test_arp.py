@@ -623,3 +623,9 @@ def test_addresses_given_up_are_remembered_boundedly_and_a_forgotten_one_still_c
     sweep.on_frame(reply_from(str(IPv4Address(forgotten))), 30.0)
     assert [e.host for e in emitted] == [str(IPv4Address(forgotten))]
     assert sweep.result.late == 0  # too late to learn from, not too late to count
+
+
+def test_latency_median_of_an_odd_count_is_the_middle_answer() -> None:
+    result = ArpResult()
+    result.latencies.extend([0.003, 0.001, 0.002])
+    assert result.latency_ms() == {"min": 1.0, "median": 2.0, "p95": 3.0, "max": 3.0}

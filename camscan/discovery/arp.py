@@ -6,7 +6,6 @@ import asyncio
 import ctypes
 import errno
 import socket
-import statistics
 import struct
 import time
 from array import array
@@ -236,7 +235,7 @@ class ArpResult:
             name: round(v * 1000, 3)
             for name, v in (
                 ("min", ordered[0]),
-                ("median", statistics.median(ordered)),
+                ("median", _median(ordered)),
                 ("p95", p95),
                 ("max", ordered[-1]),
             )
@@ -286,6 +285,12 @@ class ArpResult:
         if self.kernel_dropped:
             out.append(f"the kernel dropped {self.kernel_dropped} frames on the ARP socket")
         return out
+
+
+def _median(ordered: Sequence[float]) -> float:
+    """The median of sorted values (the statistics module pulls in decimal and fractions)."""
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def _first(ips: Sequence[IPv4Address], shown: int = MAX_MACS_PER_IP) -> str:
