@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
-from typing import NamedTuple
+from dataclasses import dataclass, replace
 from urllib.parse import unquote
 
 from camscan import linre, oui
@@ -49,9 +48,11 @@ _UNKNOWN_TYPE = DeviceType.UNKNOWN.value
 _OTHER_TYPE = DeviceType.OTHER.value
 
 
-# The steps' own records are named tuples: built several times per host, a tuple is cheaper
-# than a frozen dataclass, whose __init__ sets each field through object.__setattr__.
-class _Claim(NamedTuple):
+# The steps' own records are plain slotted dataclasses, made and read within one call: built
+# several times per host, they cost half a named tuple (whose __new__ is Python) and a
+# fraction of a frozen dataclass (whose __init__ sets each field through object.__setattr__).
+@dataclass(slots=True)
+class _Claim:
     """One match, weighed: how strong it is and which protocol carried its evidence."""
 
     match: Match
@@ -63,6 +64,12 @@ _CONCLUSIVE, _CORROBORATING = (
     STRENGTH_RANK[Strength.CONCLUSIVE],
     STRENGTH_RANK[Strength.CORROBORATING],
 )
+# Confidence levels as module constants: reading an Enum member off its class costs five
+# times a global on Python 3.11, and the steps read them for every host.
+_CONFIRMED = Confidence.CONFIRMED
+_LIKELY = Confidence.LIKELY
+_POSSIBLE = Confidence.POSSIBLE
+_UNDETERMINED = Confidence.UNDETERMINED
 
 
 _SAME_GROUP = {"https": "http", "rtsps": "rtsp", "arp": "mac"}
@@ -173,16 +180,16 @@ def maker_confidence(claims: list[_Claim], maker: str) -> Confidence:
     strong_groups = set()
     for c in claims:
         if c.rank == _CONCLUSIVE:
-            return Confidence.CONFIRMED
+            return _CONFIRMED
         if c.rank != _CORROBORATING:
             strong_groups.add(c.group)
     if len(strong_groups) >= 2:
-        return Confidence.CONFIRMED
+        return _CONFIRMED
     if strong_groups:
-        return Confidence.LIKELY
+        return _LIKELY
     if maker in TARGET_MAKERS and len({c.group for c in claims}) < 2:
-        return Confidence.UNDETERMINED
-    return Confidence.POSSIBLE
+        return _UNDETERMINED
+    return _POSSIBLE
 
 
 def _order(m: Match) -> tuple[int, str, tuple[str, str, str, str, int]]:
@@ -204,7 +211,8 @@ def _pick(claims: list[_Claim], attr: str) -> tuple[str | None, list[_Claim]]:
     return value, best[value]
 
 
-class MakerDecision(NamedTuple):
+@dataclass(slots=True)
+class MakerDecision:
     """Who made the device (None: undetermined), how sure, and what was set aside."""
 
     maker: str | None
@@ -228,22 +236,21 @@ def decide_maker(claims: list[_Claim]) -> MakerDecision:
     if len(by_maker) == 1:  # no rival: the maker at its own confidence, if it reaches one
         ((top, top_claims),) = by_maker.items()
         level = maker_confidence(top_claims, top)
-        if level is not Confidence.UNDETERMINED:
+        if level is not _UNDETERMINED:
             return MakerDecision(top, level)
         return MakerDecision(None, level, notes=(_weak_note(top, top_claims),))
     levels = {m: maker_confidence(cs, m) for m, cs in by_maker.items()}
     ranked = sorted(
         by_maker, key=lambda m: (-levels[m].rank, -len({c.group for c in by_maker[m]}), m)
     )
-    if not ranked or levels[ranked[0]] is Confidence.UNDETERMINED:
+    if not ranked or levels[ranked[0]] is _UNDETERMINED:
         weak = tuple(_weak_note(m, by_maker[m]) for m in ranked)
-        return MakerDecision(None, Confidence.UNDETERMINED, notes=weak)
+        return MakerDecision(None, _UNDETERMINED, notes=weak)
     top = ranked[0]
     rivals = [
         m
         for m in ranked[1:]
-        if levels[m] is not Confidence.UNDETERMINED
-        or any(c.rank != _CORROBORATING for c in by_maker[m])
+        if levels[m] is not _UNDETERMINED or any(c.rank != _CORROBORATING for c in by_maker[m])
     ]
     notes = [
         f"ignored weak {m} claim from "
@@ -260,10 +267,10 @@ def decide_maker(claims: list[_Claim]) -> MakerDecision:
         notes.append(f"maker {top} outweighs {', '.join(rivals)}; confidence lowered")
         return MakerDecision(top, levels[top].lowered(), conflict, tuple(notes))
     notes.append(f"maker left undetermined: {' vs '.join(sides)} equally supported")
-    return MakerDecision(None, Confidence.UNDETERMINED, conflict, tuple(notes))
+    return MakerDecision(None, _UNDETERMINED, conflict, tuple(notes))
 
 
-_NO_MAKER = MakerDecision(None, Confidence.UNDETERMINED)
+_NO_MAKER = MakerDecision(None, _UNDETERMINED)
 
 
 def _weak_note(maker: str, claims: list[_Claim]) -> str:
@@ -271,7 +278,8 @@ def _weak_note(maker: str, claims: list[_Claim]) -> str:
     return f"{maker} suggested by {ids} only (corroborating, not enough alone)"
 
 
-class BrandDecision(NamedTuple):
+@dataclass(slots=True)
+class BrandDecision:
     """The brand the device is sold under (None: none shown, or a conflict), and its claims."""
 
     brand: str | None
@@ -358,7 +366,8 @@ def assume_brand(
     return maker, [f"brand {maker} assumed: no brand evidence (white-label units show theirs)"]
 
 
-class Fields(NamedTuple):
+@dataclass(slots=True)
+class Fields:
     """Device type, model, firmware and serial, with the claims that set them."""
 
     device_type: str | None
@@ -437,7 +446,7 @@ def decided_by(
 ) -> tuple[Match, ...]:
     """Step 6: the matches behind the verdict: all naming its maker, and those that set a
     field; strongest first."""
-    chosen = {id(c) for c in deciding}
+    chosen = set(map(id, deciding))
     matches = []
     for c in usable:
         if (maker is not None and c.match.maker == maker) or id(c) in chosen:
@@ -468,10 +477,10 @@ def identify(evidence: Iterable[Evidence], lib: Library | None = None) -> Verdic
     if maker.maker is not None:
         confidence = maker.confidence
     else:  # a brand alone (a white-label name with no maker behind it) is only possible
-        confidence = Confidence.POSSIBLE if brand_name is not None else Confidence.UNDETERMINED
+        confidence = _POSSIBLE if brand_name is not None else _UNDETERMINED
     matches = (
         ()
-        if confidence is Confidence.UNDETERMINED
+        if confidence is _UNDETERMINED
         else decided_by(usable, maker.maker, (*brand.claims, *fields.claims))
     )
     notes = (
