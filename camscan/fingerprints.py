@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -285,12 +286,38 @@ class Library:
         return out
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path, digest: Any = None) -> dict[str, Any]:
+    """The TOML document at `path`; its name and bytes go into `digest` when one is given."""
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raw = path.read_bytes()
+        if digest is not None:
+            digest.update(path.name.encode() + b"\0" + raw + b"\0")
+        return tomllib.loads(raw.decode())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise LibraryError(f"{path}: {exc}") from exc
+
+
+def _validated_marker(digest: Any) -> Path | None:
+    """The cache file whose existence says content with this digest passed the schemas."""
+    import platformdirs
+
+    # The schemas are part of the key: a camscan whose schemas changed validates again.
+    digest.update(json.dumps([FILE_SCHEMA, BRANDS_SCHEMA], sort_keys=True).encode())
+    try:
+        cache: Path = platformdirs.user_cache_path("camscan")
+    except (OSError, RuntimeError):  # no home directory to find a cache in
+        return None
+    return cache / "fingerprints-valid" / digest.hexdigest()
+
+
+def _remember_validated(marker: Path | None) -> None:
+    if marker is None:
+        return
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:  # a read-only or missing cache only costs validating on each run
+        pass
 
 
 # jsonschema.validate() re-checks the schema on every call; one validator per schema makes
@@ -367,8 +394,21 @@ def _load_vocabulary(root: Path) -> tuple[frozenset[str], dict[str, str], frozen
 def load(root: Path = DEFAULT_DIR) -> Library:
     """Read, validate and compile the library under `root`; raise LibraryError if malformed."""
     makers, type_aliases, brand_vocab = _load_vocabulary(root)
-    brands_raw = _read_toml(root / "brands.toml")
-    _validate(brands_raw, BRANDS_SCHEMA, root / "brands.toml")
+    # The JSON-schema check (~0.25 s with jsonschema's import) runs only on content not seen
+    # valid before: the digest covers exactly the bytes parsed here, whoever's files they are.
+    digest = hashlib.sha256()
+    brands_raw = _read_toml(root / "brands.toml", digest)
+    documents = [
+        (path, _read_toml(path, digest))
+        for path in sorted(root.glob("*.toml"))
+        if path.name != "brands.toml"
+    ]
+    marker = _validated_marker(digest)
+    if marker is None or not marker.exists():
+        _validate(brands_raw, BRANDS_SCHEMA, root / "brands.toml")
+        for path, data in documents:
+            _validate(data, FILE_SCHEMA, path)
+        _remember_validated(marker)
     brands: dict[str, Brand] = {}
     for b in brands_raw["brand"]:
         if b["name"] not in brand_vocab:
@@ -379,11 +419,7 @@ def load(root: Path = DEFAULT_DIR) -> Library:
             b["name"], b.get("maker"), b["relation"], tuple(b.get("aliases", ()))
         )
     files: list[FingerprintFile] = []
-    for path in sorted(root.glob("*.toml")):
-        if path.name == "brands.toml":
-            continue
-        data = _read_toml(path)
-        _validate(data, FILE_SCHEMA, path)
+    for path, data in documents:
         key = data["key"]
         if path.stem != key.rstrip("."):
             raise LibraryError(f"{path}: file name must be the key it reads ({key!r})")

@@ -1,0 +1,100 @@
+"""The library's schema check runs on content not seen valid before, and only then."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from camscan import fingerprints
+from camscan.fingerprints import LibraryError
+
+
+@pytest.fixture
+def validations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """A cache of our own, and the paths the schema check is run on."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    seen: list[Path] = []
+    real = fingerprints._validate
+
+    def spy(data: dict[str, Any], schema: dict[str, Any], path: Path) -> None:
+        seen.append(path)
+        real(data, schema, path)
+
+    monkeypatch.setattr(fingerprints, "_validate", spy)
+    return seen
+
+
+def _copy(tmp_path: Path) -> Path:
+    root = tmp_path / "fp"
+    shutil.copytree(fingerprints.DEFAULT_DIR, root, ignore=shutil.ignore_patterns("ieee.tsv"))
+    return root
+
+
+def test_content_seen_valid_is_not_checked_again(tmp_path: Path, validations: list[Path]) -> None:
+    root = _copy(tmp_path)
+    first = fingerprints.load(root)
+    assert root / "brands.toml" in validations and root / "http.server.toml" in validations
+    validations.clear()
+    again = fingerprints.load(root)
+    assert validations == []
+    assert again.version == first.version
+    assert [fp.id for fp in again.fingerprints()] == [fp.id for fp in first.fingerprints()]
+
+
+def test_an_edited_file_is_checked_and_its_error_is_one_line(
+    tmp_path: Path, validations: list[Path]
+) -> None:
+    root = _copy(tmp_path)
+    fingerprints.load(root)  # this content is now known valid
+    path = root / "rtsp.sdp.toml"
+    path.write_text(path.read_text().replace('strength = "strong"', 'strength = "huge"', 1))
+    with pytest.raises(LibraryError, match="strength") as caught:
+        fingerprints.load(root)
+    assert "\n" not in str(caught.value)
+    with pytest.raises(LibraryError, match="strength"):  # invalid content is never remembered
+        fingerprints.load(root)
+
+
+def test_a_file_missing_a_required_field_is_a_library_error_not_a_key_error(
+    tmp_path: Path, validations: list[Path]
+) -> None:
+    root = _copy(tmp_path)
+    fingerprints.load(root)
+    path = root / "rtsp.sdp.toml"
+    path.write_text(path.read_text().replace('key = "rtsp.sdp"', "", 1))
+    with pytest.raises(LibraryError, match="'key' is a required property"):
+        fingerprints.load(root)
+
+
+def test_without_a_writable_cache_every_load_is_checked(
+    tmp_path: Path, validations: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    root = _copy(tmp_path)
+    fingerprints.load(root)
+    validations.clear()
+    fingerprints.load(root)
+    assert root / "brands.toml" in validations
+
+
+def test_bad_user_data_is_one_line_on_the_command_line(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    path = root / "rtsp.sdp.toml"
+    path.write_text(path.read_text().replace('strength = "strong"', 'strength = "huge"', 1))
+    out = subprocess.run(
+        [sys.executable, "-m", "camscan", "fingerprints", "list", "--dir", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"XDG_CACHE_HOME": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"},
+    )
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith("camscan: error: ")
+    assert "rtsp.sdp.toml" in out.stderr and "strength" in out.stderr
