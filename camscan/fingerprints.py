@@ -307,7 +307,8 @@ def _validated_marker(digest: Any) -> Path | None:
         cache: Path = platformdirs.user_cache_path("camscan")
     except (OSError, RuntimeError):  # no home directory to find a cache in
         return None
-    return cache / "fingerprints-valid" / digest.hexdigest()
+    name: str = digest.hexdigest()
+    return cache / "fingerprints-valid" / name
 
 
 def _remember_validated(marker: Path | None) -> None:
