@@ -8,7 +8,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
-from camscan import pipeline
+from camscan import devices, pipeline
 from camscan.context import HostProbe, ScanContext, ScanSettings
 from camscan.identify import identify
 from camscan.models import Confidence, Device, Evidence, Verdict
@@ -520,7 +520,7 @@ def test_a_host_flooding_evidence_is_identified_within_its_budget() -> None:
     dev = pipeline.build_device(
         "198.18.0.11", items, outside_scope=False, first_seen=None, identify=identify_measuring
     )
-    assert seen and seen[0] <= pipeline.IDENTIFY_BUDGET_CHARS
+    assert seen and seen[0] <= devices.IDENTIFY_BUDGET_CHARS
     assert len(dev.evidence) == 7, "every item stays in the document"
     assert dev.verdict.maker == "Hikvision", "what fits the budget is still read"
     assert any(e.startswith("identification budget: 2 evidence items") for e in dev.errors)

@@ -37,7 +37,6 @@ def _finish(
     from camscan.output.document import build_document
     from camscan.output.exitcodes import FOUND, RUNTIME_ERROR, exit_code_for
     from camscan.output.ndjson import write_all
-    from camscan.output.table import print_table
 
     version = fingerprint_version()
     doc = build_document(result, fingerprint_version=version)
@@ -61,6 +60,8 @@ def _finish(
     else:
         written = emit_result(doc, fmt, output)
     if not quiet:
+        from camscan.output.table import print_table  # rich: ~50 ms, for the table alone
+
         print_table(doc)
     code = exit_code_for(result, fail_on_found)
     raise typer.Exit(code if written or code == FOUND else RUNTIME_ERROR)

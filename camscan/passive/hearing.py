@@ -748,7 +748,7 @@ class Hearing:
 
     def device(self, host: str) -> Device:
         """One host as known now (a live capture's interim view; `devices` is the final one)."""
-        from camscan.pipeline import build_device
+        from camscan.devices import build_device
 
         items = list(self.by_host.get(host, []))
         if (mac := self.frame_mac(host, items)) is not None:
@@ -761,7 +761,7 @@ class Hearing:
 
     def devices(self) -> list[Device]:
         """Every host heard, identified."""
-        from camscan.pipeline import build_device
+        from camscan.devices import build_device
 
         return [
             build_device(host, items, outside_scope=False, first_seen=self.first_seen.get(host))

@@ -7,7 +7,7 @@ import asyncio
 from camscan.context import ScanContext, ScanSettings
 from camscan.models import Evidence
 from camscan.output.document import device_to_dict, uncited
-from camscan.pipeline import build_device
+from camscan.devices import build_device
 from camscan.probes import banners
 
 IP = "127.0.0.61"
