@@ -42,7 +42,7 @@ _GROUPS = {
 
 
 def build_app(command: str | None = None) -> typer.Typer:
-    """The typer app with `command`'s module, or with every command when None/unknown."""
+    """The typer app with `command`'s module, none for "--version", else every command."""
     app = typer.Typer(
         name="camscan",
         no_args_is_help=True,
@@ -64,9 +64,12 @@ def build_app(command: str | None = None) -> typer.Typer:
     ) -> None:
         """Find Hikvision, Dahua and white-label surveillance devices, with evidence."""
 
-    wanted = (
-        [_PROVIDERS[command]] if command in _PROVIDERS else list(dict.fromkeys(_PROVIDERS.values()))
-    )
+    if command == "--version":  # the eager option answers before any command is looked at
+        wanted = []
+    elif command in _PROVIDERS:
+        wanted = [_PROVIDERS[command]]
+    else:
+        wanted = list(dict.fromkeys(_PROVIDERS.values()))
     for name in wanted:
         try:
             module = importlib.import_module(name)
@@ -122,7 +125,9 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: every failure is one line on stderr and an exit code."""
     try:
         args = sys.argv[1:] if argv is None else argv
-        app = build_app(_command(args))
+        command = _command(args)
+        version_only = command is None and "--version" in args and "--help" not in args
+        app = build_app("--version" if version_only else command)
         code = app(args=args, standalone_mode=False)
         if code == 130:  # typer turns a KeyboardInterrupt inside a command into exit code 130
             print("camscan: interrupted", file=sys.stderr)
