@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -286,38 +287,62 @@ class Library:
         return out
 
 
-def _read_toml(path: Path, digest: Any = None) -> dict[str, Any]:
-    """The TOML document at `path`; its name and bytes go into `digest` when one is given."""
+def _read_toml(path: Path) -> dict[str, Any]:
+    return _parse_toml(path, _read_bytes(path))
+
+
+def _read_bytes(path: Path) -> bytes:
     try:
-        raw = path.read_bytes()
-        if digest is not None:
-            digest.update(path.name.encode() + b"\0" + raw + b"\0")
-        return tomllib.loads(raw.decode())
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return path.read_bytes()
+    except OSError as exc:
         raise LibraryError(f"{path}: {exc}") from exc
 
 
-def _validated_marker(digest: Any) -> Path | None:
-    """The cache file whose existence says content with this digest passed the schemas."""
+def _parse_toml(path: Path, raw: bytes) -> dict[str, Any]:
+    try:
+        return tomllib.loads(raw.decode())
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise LibraryError(f"{path}: {exc}") from exc
+
+
+def _checked_cache(paths: list[Path], raws: list[bytes]) -> Path | None:
+    """Where the parsed documents of exactly these bytes are kept once they passed the schemas."""
     import platformdirs
 
-    # The schemas are part of the key: a camscan whose schemas changed validates again.
+    digest = hashlib.sha256()
+    for path, raw in zip(paths, raws, strict=True):
+        digest.update(path.name.encode() + b"\0" + raw + b"\0")
+    # The schemas are part of the key: a camscan whose schemas changed checks again.
     digest.update(json.dumps([FILE_SCHEMA, BRANDS_SCHEMA], sort_keys=True).encode())
     try:
         cache: Path = platformdirs.user_cache_path("camscan")
     except (OSError, RuntimeError):  # no home directory to find a cache in
         return None
     name: str = digest.hexdigest()
-    return cache / "fingerprints-valid" / name
+    return cache / "fingerprints-checked" / f"{name}.json"
 
 
-def _remember_validated(marker: Path | None) -> None:
-    if marker is None:
+def _cached_documents(cache: Path | None, count: int) -> list[dict[str, Any]] | None:
+    if cache is None:
+        return None
+    try:
+        docs = json.loads(cache.read_bytes())
+    except (OSError, ValueError):  # absent, or left half-written: parse and check again
+        return None
+    if not isinstance(docs, list) or len(docs) != count:
+        return None
+    return docs
+
+
+def _remember_checked(cache: Path | None, docs: list[dict[str, Any]]) -> None:
+    if cache is None:
         return
     try:
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.touch()
-    except OSError:  # a read-only or missing cache only costs validating on each run
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        part = cache.with_suffix(f".{os.getpid()}.part")
+        part.write_text(json.dumps(docs))
+        os.replace(part, cache)
+    except OSError:  # a read-only or missing cache only costs parsing and checking each run
         pass
 
 
@@ -395,21 +420,23 @@ def _load_vocabulary(root: Path) -> tuple[frozenset[str], dict[str, str], frozen
 def load(root: Path = DEFAULT_DIR) -> Library:
     """Read, validate and compile the library under `root`; raise LibraryError if malformed."""
     makers, type_aliases, brand_vocab = _load_vocabulary(root)
-    # The JSON-schema check (~0.25 s with jsonschema's import) runs only on content not seen
-    # valid before: the digest covers exactly the bytes parsed here, whoever's files they are.
-    digest = hashlib.sha256()
-    brands_raw = _read_toml(root / "brands.toml", digest)
-    documents = [
-        (path, _read_toml(path, digest))
-        for path in sorted(root.glob("*.toml"))
-        if path.name != "brands.toml"
+    # Parsing the TOML (~0.1 s) and the JSON-schema check (~0.25 s with jsonschema's import)
+    # run only on content not seen valid before: the cache is keyed by exactly the bytes
+    # read here, whoever's files they are, and holds the documents they parse to.
+    paths = [
+        root / "brands.toml",
+        *(p for p in sorted(root.glob("*.toml")) if p.name != "brands.toml"),
     ]
-    marker = _validated_marker(digest)
-    if marker is None or not marker.exists():
-        _validate(brands_raw, BRANDS_SCHEMA, root / "brands.toml")
-        for path, data in documents:
+    raws = [_read_bytes(p) for p in paths]
+    cache = _checked_cache(paths, raws)
+    docs = _cached_documents(cache, len(paths))
+    if docs is None:
+        docs = [_parse_toml(p, raw) for p, raw in zip(paths, raws, strict=True)]
+        _validate(docs[0], BRANDS_SCHEMA, paths[0])
+        for path, data in zip(paths[1:], docs[1:], strict=True):
             _validate(data, FILE_SCHEMA, path)
-        _remember_validated(marker)
+        _remember_checked(cache, docs)
+    brands_raw, documents = docs[0], list(zip(paths[1:], docs[1:], strict=True))
     brands: dict[str, Brand] = {}
     for b in brands_raw["brand"]:
         if b["name"] not in brand_vocab:

@@ -1,4 +1,4 @@
-"""The library's schema check runs on content not seen valid before, and only then."""
+"""The library's TOML parse and schema check run on content not seen valid before, and only then."""
 
 from __future__ import annotations
 
@@ -29,6 +29,16 @@ def validations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     return seen
 
 
+def _shape(lib: fingerprints.Library) -> list[tuple[object, ...]]:
+    return [
+        (
+            *(fp.id, fp.key, fp.regex.pattern, fp.strength, fp.maker, fp.brand, fp.examples),
+            *(fp.counter_examples, tuple(r.pattern for r in (*fp.all_of, *fp.none_of))),
+        )
+        for fp in lib.fingerprints()
+    ]
+
+
 def _copy(tmp_path: Path) -> Path:
     root = tmp_path / "fp"
     shutil.copytree(fingerprints.DEFAULT_DIR, root, ignore=shutil.ignore_patterns("ieee.tsv"))
@@ -44,6 +54,37 @@ def test_content_seen_valid_is_not_checked_again(tmp_path: Path, validations: li
     assert validations == []
     assert again.version == first.version
     assert [fp.id for fp in again.fingerprints()] == [fp.id for fp in first.fingerprints()]
+
+
+def test_a_cached_load_parses_no_toml_and_gives_the_same_library(
+    tmp_path: Path, validations: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _copy(tmp_path)
+    parsed = fingerprints.load(root)
+    calls: list[Path] = []
+    real = fingerprints._parse_toml
+
+    def spy(path: Path, raw: bytes) -> dict[str, Any]:
+        calls.append(path)
+        return real(path, raw)
+
+    monkeypatch.setattr(fingerprints, "_parse_toml", spy)
+    cached = fingerprints.load(root)
+    assert {p.parent.name for p in calls} == {"vocabulary"}  # three small files
+    assert _shape(cached) == _shape(parsed) and cached.brands == parsed.brands
+    assert fingerprints.self_test(cached) == []
+
+
+def test_a_damaged_cache_is_parsed_and_checked_again(
+    tmp_path: Path, validations: list[Path]
+) -> None:
+    root = _copy(tmp_path)
+    fingerprints.load(root)
+    (entry,) = (tmp_path / "cache" / "camscan" / "fingerprints-checked").iterdir()
+    entry.write_text(entry.read_text()[:1000])  # as if the writer had been killed
+    validations.clear()
+    assert fingerprints.load(root).version
+    assert root / "brands.toml" in validations
 
 
 def test_an_edited_file_is_checked_and_its_error_is_one_line(
