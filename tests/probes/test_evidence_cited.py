@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from camscan.context import ScanContext, ScanSettings
+from camscan.devices import build_device
 from camscan.models import Evidence
 from camscan.output.document import device_to_dict, uncited
-from camscan.devices import build_device
 from camscan.probes import banners
 
 IP = "127.0.0.61"
