@@ -3,7 +3,8 @@
 Run: python benchmarks/identify.py [--seconds 3]   (the goal is measured in CPU seconds)
 Each record is one host with one evidence item (the `camscan identify` use case for a MAC
 table or an exported banner list); the mix covers every fingerprint key and the OUI path.
-The peer measured in the same run is the fingerprint matching alone (Library.match).
+The peer measured in the same run is the matching alone (match_evidence: the fingerprints of
+the item's key, the OUI tables for a MAC), without the steps that fuse matches into a verdict.
 
 On a loaded machine even CPU time is inflated (shared caches and cores). `--passes N` runs
 the mix exactly N times and prints no rate, for an instruction count that load cannot skew:
