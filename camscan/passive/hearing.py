@@ -25,7 +25,7 @@ import socket
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 
-from camscan.discovery import dhip, dhip_legacy, mdns, sadp, ssdp, wsd
+from camscan.discovery import dhip, dhip_legacy, sadp, ssdp, wsd
 from camscan.discovery.udp import Datagram
 from camscan.models import Device, Evidence, MethodStats, excerpt
 from camscan.oui import normalize_mac
@@ -572,6 +572,9 @@ class Hearing:
         self.packets["mdns"] += 1
         if len(data) < 12 or not data[2] & 0x80:
             return  # a query
+        # python-zeroconf's parser (~30 ms to import) loads with the first mDNS answer heard.
+        from camscan.discovery import mdns
+
         try:
             services = mdns.services_from_packet(data)
         except mdns.ParseError:

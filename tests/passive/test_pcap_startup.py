@@ -11,8 +11,9 @@ from pathlib import Path
 from packets import arp_frame, write_pcap
 
 # Each of these costs tens of milliseconds to import and serves only the active scan (the
-# pipeline and its HTTP client), the schema check of unseen library content, or the table.
-HEAVY = ("camscan.pipeline", "aiohttp", "jsonschema", "rich.console")
+# pipeline and its HTTP client), the schema check of unseen library content, the table, or
+# mDNS answers (python-zeroconf's parser; this capture has none).
+HEAVY = ("camscan.pipeline", "aiohttp", "jsonschema", "rich.console", "zeroconf")
 
 RUN = """
 import json, sys
