@@ -8,6 +8,7 @@ core, `camscan pcap FILE -q -o DOC` (read, filter, decode, identify, write the d
 CPU time is the process's user + system time (os.wait4), start-up included for both; each is
 also run on a 10-packet capture, and "beyond start-up" rates divide by CPU minus that. Runs
 alternate between the tools, --reps times; medians are printed, with the load average.
+camscan is byte-compiled and run once untimed first, as an installed camscan would be.
 camscan is timed on each of its paths: the C record walk (default), libpcap's two passes
 (without the C walk) and the pure-Python loop, and on a pcapng copy of the file.
 Goal: >= 100,000 packets/s on one core, not less than tshark's rate.
