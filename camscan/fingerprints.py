@@ -334,6 +334,9 @@ def _cached_documents(cache: Path | None, count: int) -> list[dict[str, Any]] | 
     return docs
 
 
+_CACHE_KEPT = 8  # library contents whose parsed documents stay cached
+
+
 def _remember_checked(cache: Path | None, docs: list[dict[str, Any]]) -> None:
     if cache is None:
         return
@@ -342,6 +345,10 @@ def _remember_checked(cache: Path | None, docs: list[dict[str, Any]]) -> None:
         part = cache.with_suffix(f".{os.getpid()}.part")
         part.write_text(json.dumps(docs))
         os.replace(part, cache)
+        # Each edit of a library is new content: keep the most recent few, not every one.
+        entries = sorted(cache.parent.glob("*.json"), key=lambda e: e.stat().st_mtime)
+        for old in entries[:-_CACHE_KEPT]:
+            old.unlink(missing_ok=True)
     except OSError:  # a read-only or missing cache only costs parsing and checking each run
         pass
 

@@ -139,3 +139,19 @@ def test_bad_user_data_is_one_line_on_the_command_line(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and out.stderr.startswith("camscan: error: ")
     assert "rtsp.sdp.toml" in out.stderr and "strength" in out.stderr
+
+
+def test_the_cache_keeps_only_the_most_recent_contents(
+    tmp_path: Path, validations: list[Path]
+) -> None:
+    root = _copy(tmp_path)
+    path = root / "rtsp.sdp.toml"
+    text = path.read_text()
+    for n in range(fingerprints._CACHE_KEPT + 3):  # each a library content of its own
+        path.write_text(text + f"\n# edit {n}\n")
+        fingerprints.load(root)
+    kept = list((tmp_path / "cache" / "camscan" / "fingerprints-checked").iterdir())
+    assert len(kept) == fingerprints._CACHE_KEPT
+    validations.clear()
+    fingerprints.load(root)  # the latest content is among those kept
+    assert validations == []
