@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import pytest
+
+_OWN_CACHE: str | None = None
 
 
 def _lab_allowed() -> str | None:
@@ -17,6 +21,11 @@ def _lab_allowed() -> str | None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """The variable alone proves nothing: check the namespace really has no way out."""
+    global _OWN_CACHE
+    # camscan caches checked fingerprint data in the user's cache directory; the suite loads
+    # many edited libraries, and a test run must leave the user's cache as it found it.
+    _OWN_CACHE = tempfile.mkdtemp(prefix="camscan-test-cache-")
+    os.environ["XDG_CACHE_HOME"] = _OWN_CACHE
     if not os.environ.get("CAMSCAN_IN_TEST_NETNS"):
         return
     from isolation import current_problems
@@ -27,6 +36,11 @@ def pytest_configure(config: pytest.Config) -> None:
             "CAMSCAN_IN_TEST_NETNS is set but this network namespace is "
             "not isolated: " + "; ".join(found)
         )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _OWN_CACHE is not None:
+        shutil.rmtree(_OWN_CACHE, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
