@@ -16,7 +16,7 @@ import math
 import os
 import struct
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, BinaryIO
@@ -511,19 +511,24 @@ def _tally(report: ReadReport, count: int, cut: int, tmin: float, tmax: float) -
         report.last_ts = tmax
 
 
-def _pcap_walk(
-    stream: _Stream, report: ReadReport, pf: Prefilter | None, order: str, unit: float, link: int
+def _c_walk(
+    stream: _Stream,
+    report: ReadReport,
+    pf: Prefilter | None,
+    walk: Callable[..., tuple[int, float, int, bytes | None]],
+    *layout: object,
 ) -> Iterator[Record]:
-    """The pcap records whole in the buffer, walked in C; returns where Python must read on."""
+    """Records whole in the buffer, walked in C (`walk` and its record `layout` arguments:
+    pcap's or pcapng's); returns where Python must read on."""
     assert _recwalk is not None
-    walk, tally, big, buf = _recwalk.pcap, _recwalk.Tally(), order == ">", stream.buf
+    tally, buf = _recwalk.Tally(), stream.buf
     try:
         while True:
             if pf is None:
-                pos, ts, _, frame = walk(buf, stream.pos, big, unit, link, None, False, tally)
+                pos, ts, link, frame = walk(buf, stream.pos, *layout, None, False, tally)
             else:
-                pos, ts, _, frame = walk(
-                    buf, stream.pos, big, unit, link, pf.bitmaps(), pf.tcp_all, tally
+                pos, ts, link, frame = walk(
+                    buf, stream.pos, *layout, pf.bitmaps(), pf.tcp_all, tally
                 )
             stream.pos = pos
             if frame is None:
@@ -567,7 +572,7 @@ def _pcap(stream: _Stream, report: ReadReport, pf: Prefilter | None) -> Iterator
     tcp_ports = pf.tcp_ports if pf is not None else frozenset()
     while True:
         if _recwalk is not None:
-            yield from _pcap_walk(stream, report, pf, order, unit, linktype)
+            yield from _c_walk(stream, report, pf, _recwalk.pcap, order == ">", unit, linktype)
         buf, pos = stream.buf, stream.pos
         # The fast path: whole records in the buffer, counted without a call per record,
         # unwanted ones (Prefilter.wants, inlined) skipped before anything is copied.
@@ -707,7 +712,9 @@ def _epb_run(
     huge packet), which the block loop then reads. The prefilter is inlined as in `_pcap`.
     """
     if _recwalk is not None:
-        yield from _epb_walk(stream, report, interfaces, order, pf)
+        units = struct.pack(f"={len(interfaces)}d", *(i.unit for i in interfaces))
+        links = struct.pack(f"={len(interfaces)}i", *(i.linktype for i in interfaces))
+        yield from _c_walk(stream, report, pf, _recwalk.epb, order == ">", units, links)
         return
     head = struct.Struct(order + "II").unpack_from
     epb = struct.Struct(order + "IIIII").unpack_from
@@ -772,35 +779,6 @@ def _epb_run(
         stream.pos = pos
         if count:
             _tally(report, count, cut, tmin, tmax)
-
-
-def _epb_walk(
-    stream: _Stream,
-    report: ReadReport,
-    interfaces: list[_Interface],
-    order: str,
-    pf: Prefilter | None,
-) -> Iterator[Record]:
-    """_epb_run's loop in C."""
-    assert _recwalk is not None
-    walk, tally, big, buf = _recwalk.epb, _recwalk.Tally(), order == ">", stream.buf
-    units = struct.pack(f"={len(interfaces)}d", *(i.unit for i in interfaces))
-    links = struct.pack(f"={len(interfaces)}i", *(i.linktype for i in interfaces))
-    try:
-        while True:
-            if pf is None:
-                pos, ts, link, frame = walk(buf, stream.pos, big, units, links, None, False, tally)
-            else:
-                pos, ts, link, frame = walk(
-                    buf, stream.pos, big, units, links, pf.bitmaps(), pf.tcp_all, tally
-                )
-            stream.pos = pos
-            if frame is None:
-                return
-            yield ts, link, frame
-    finally:
-        if tally.packets:
-            _tally(report, tally.packets, tally.cut, tally.tmin, tally.tmax)
 
 
 def _pcapng(stream: _Stream, report: ReadReport, prefilter: Prefilter | None) -> Iterator[Record]:
