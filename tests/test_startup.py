@@ -6,6 +6,14 @@ import subprocess
 import sys
 
 
+def _fresh_python(code: str) -> str:
+    """What `code` prints in a new interpreter (its imports start from nothing)."""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    return out.stdout.strip()
+
+
 def test_discovery_modules_do_not_import_aiohttp_until_used() -> None:
     # aiohttp builds two TLS contexts on import (~0.2 s): done on the loop, it stalled the
     # ARP sweep and every listener at the start of each scan.
@@ -13,10 +21,7 @@ def test_discovery_modules_do_not_import_aiohttp_until_used() -> None:
         "import sys, camscan.discovery.ssdp, camscan.probes.onvif, camscan.pipeline; "
         "print('aiohttp' in sys.modules)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert out.stdout.strip() == "False"
+    assert _fresh_python(code) == "False"
 
 
 def test_the_lazy_import_runs_in_a_thread() -> None:
@@ -33,10 +38,7 @@ asyncio.run(lazy.load_aiohttp())
 asyncio.run(lazy.load_aiohttp())  # already there: no second import
 print(seen, "aiohttp" in sys.modules)
 """
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert out.stdout.strip() == "[False] True"
+    assert _fresh_python(code) == "[False] True"
 
 
 def test_a_scan_loads_zeroconf_and_the_certificate_reader_only_when_it_uses_them() -> None:
@@ -45,10 +47,7 @@ def test_a_scan_loads_zeroconf_and_the_certificate_reader_only_when_it_uses_them
         "import sys, camscan.cli.scan, camscan.pipeline, camscan.discovery; "
         "print(sorted(m for m in ('zeroconf', 'cryptography.x509') if m in sys.modules))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert out.stdout.strip() == "[]"
+    assert _fresh_python(code) == "[]"
 
 
 def test_the_lazy_mdns_discoverer_runs_mdns_discovery() -> None:
@@ -64,10 +63,7 @@ mdns.discover = fake
 asyncio.run(d.DISCOVERERS[Method.MDNS]("ctx"))
 print(calls)
 """
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert out.stdout.strip() == "[('ctx', True)]"
+    assert _fresh_python(code) == "[('ctx', True)]"
 
 
 def test_the_documents_fingerprint_version_is_had_without_loading_the_library() -> None:
@@ -78,7 +74,4 @@ version = fingerprint_version()
 loaded = default_library.cache_info().currsize
 print(loaded, version == default_library().version)
 """
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert out.stdout.strip() == "0 True"
+    assert _fresh_python(code) == "0 True"
