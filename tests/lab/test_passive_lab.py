@@ -242,33 +242,9 @@ def test_listen_sends_nothing_and_streams_devices(
         f"s.bind(({IFNAME!r}, 0)); s.send(bytes.fromhex({frame6.hex()!r}))"
     )
     _wait_for_packet_socket(quiet_port)
-    for _ in range(2):
-        subprocess.run(
-            [
-                "ip",
-                "netns",
-                "exec",
-                device_netns(lab.prefix, device.name),
-                sys.executable,
-                "-c",
-                sender,
-            ],
-            check=True,
-            timeout=20,
-        )
-    subprocess.run(
-        [
-            "ip",
-            "netns",
-            "exec",
-            device_netns(lab.prefix, device.name),
-            sys.executable,
-            "-c",
-            sender6,
-        ],
-        check=True,
-        timeout=20,
-    )
+    in_device = ["ip", "netns", "exec", device_netns(lab.prefix, device.name), sys.executable]
+    for code in (sender, sender, sender6):
+        subprocess.run([*in_device, "-c", code], check=True, timeout=20)
     _, err = listener.communicate(timeout=60)
     assert listener.returncode == 0, err
     assert _tx_packets(quiet_port) == 0, "the listener sent frames"
