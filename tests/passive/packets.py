@@ -49,6 +49,14 @@ def ether(src_mac: str, dst_mac: str, ethertype: int, payload: bytes) -> bytes:
     return mac(dst_mac) + mac(src_mac) + struct.pack("!H", ethertype) + payload
 
 
+def udp_segment(sport: int, dport: int, data: bytes) -> bytes:
+    return struct.pack("!HHHH", sport, dport, 8 + len(data), 0) + data
+
+
+def tcp_segment(sport: int, dport: int, seq: int, flags: int, data: bytes) -> bytes:
+    return struct.pack("!HHIIBBHHH", sport, dport, seq, 1, 5 << 4, flags, 65535, 0, 0) + data
+
+
 def udp_frame(
     src: str,
     sport: int,
@@ -60,7 +68,7 @@ def udp_frame(
     dst_mac: str = "01:00:5e:7f:ff:fa",
     ttl: int = 64,
 ) -> bytes:
-    udp = struct.pack("!HHHH", sport, dport, 8 + len(data), 0) + data
+    udp = udp_segment(sport, dport, data)
     return ether(src_mac, dst_mac, 0x0800, ipv4(src, dst, 17, udp, ttl))
 
 
@@ -77,7 +85,7 @@ def tcp_frame(
     dst_mac: str = SCANNER_MAC,
     ttl: int = 64,
 ) -> bytes:
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, 1, 5 << 4, flags, 65535, 0, 0) + data
+    tcp = tcp_segment(sport, dport, seq, flags, data)
     return ether(src_mac, dst_mac, 0x0800, ipv4(src, dst, 6, tcp, ttl))
 
 
@@ -213,7 +221,7 @@ def udp6_frame(
     hop: int = 255,
     headers: list[int] | None = None,
 ) -> bytes:
-    udp = struct.pack("!HHHH", sport, dport, 8 + len(data), 0) + data
+    udp = udp_segment(sport, dport, data)
     if headers:
         return ether(
             src_mac,
@@ -237,7 +245,7 @@ def tcp6_frame(
     dst_mac: str = SCANNER_MAC,
     hop: int = 64,
 ) -> bytes:
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, 1, 5 << 4, flags, 65535, 0, 0) + data
+    tcp = tcp_segment(sport, dport, seq, flags, data)
     return ether(src_mac, dst_mac, 0x86DD, ipv6(src, dst, 6, tcp, hop))
 
 
