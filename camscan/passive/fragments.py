@@ -32,7 +32,8 @@ class Fragments:
         start = (flags_off & 0x1FFF) * 8
         data = frame[off + ihl : off + total]
         if len(data) != total - ihl or start + len(data) > MAX_DATAGRAM:
-            return None  # cut by the snap length, or impossible
+            self.dropped += 1  # cut by the snap length, or impossible
+            return None
         key = frame[off + 12 : off + 20] + frame[off + 4 : off + 6] + frame[off + 9 : off + 10]
         parts = self.pending.get(key)
         if parts is None:
@@ -48,6 +49,11 @@ class Fragments:
         if not more:
             self.lengths[key] = start + len(data)
         return self._whole(key)
+
+    @property
+    def unread(self) -> int:
+        """Fragments given up, and datagrams still incomplete: what reassembly did not deliver."""
+        return self.dropped + len(self.pending)
 
     def _whole(self, key: bytes) -> bytes | None:
         length = self.lengths.get(key)

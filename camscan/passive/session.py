@@ -155,6 +155,11 @@ def build_result(
             f"{hearing.hosts_dropped} evidence items from addresses beyond the first "
             "65,536 were not kept"
         )
+    if hearing.fragments_unread:
+        notes.append(
+            f"{hearing.fragments_unread} UDP datagrams that came in fragments were not read "
+            "(IPv4: a piece missing, cut or over the reassembly bound; IPv6: not reassembled)"
+        )
     if hearing.tcp.evicted:
         notes.append(
             f"{hearing.tcp.evicted} TCP replies were read before they ended (too many open at once)"

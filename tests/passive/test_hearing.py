@@ -260,7 +260,8 @@ def test_hikvision_sdk_port_greeting_is_read_like_the_probe() -> None:
     assert ("tcp.banner.8000", greeting.hex()) in got
 
 
-def test_fragmented_probe_match_from_an_ephemeral_port_is_reassembled() -> None:
+def _probe_and_fragmented_match() -> tuple[bytes, list[bytes]]:
+    """A Probe from an ephemeral port, and its ProbeMatch in 800-byte IPv4 fragments."""
     body = load("wsd", "hikvision-ds-2cd2385g1-i.xml")
     probe = udp_frame(
         "198.18.0.1",
@@ -289,8 +290,21 @@ def test_fragmented_probe_match_from_an_ephemeral_port_is_reassembled() -> None:
         head[2:4] = (20 + len(piece)).to_bytes(2, "big")
         head[6:8] = ((0x2000 if more else 0) | start // 8).to_bytes(2, "big")
         frags.append(whole[:14] + bytes(head) + piece)
+    return probe, frags
+
+
+def test_fragmented_probe_match_from_an_ephemeral_port_is_reassembled() -> None:
+    probe, frags = _probe_and_fragmented_match()
     h = hear([probe, *reversed(frags)])
     assert "wsd.probe_match" in keys(h.by_host["198.18.0.90"])
+    assert h.fragments_unread == 0
+
+
+def test_a_datagram_missing_a_fragment_is_counted_unread() -> None:
+    probe, frags = _probe_and_fragmented_match()
+    h = hear([probe, *frags[1:]])
+    assert "198.18.0.90" not in h.by_host
+    assert h.fragments_unread == 1
 
 
 def test_vlan_tagged_frame_is_read() -> None:

@@ -233,6 +233,33 @@ def test_what_cannot_be_read_safely_is_dropped() -> None:
     assert h.by_host == {} and not h.packets
 
 
+def test_fragmented_ipv6_datagrams_a_reader_wanted_are_said_to_be_unread(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """IPv6 fragments are not reassembled: the document counts each wanted datagram lost."""
+    data = camera_mdns()
+    first = bytearray(udp6_frame(CAM_LL, 5353, MDNS6, 5353, data, src_mac=CAM_MAC, headers=[44]))
+    first[14 + 40 + 3] |= 1
+    later = bytearray(udp6_frame(CAM_LL, 5353, MDNS6, 5353, data, src_mac=CAM_MAC, headers=[44]))
+    later[14 + 40 + 2] = 0x01
+    unread_port = bytearray(
+        udp6_frame(CAM_LL, 40000, "fe80::1", 40001, data, src_mac=CAM_MAC, headers=[44])
+    )
+    unread_port[14 + 40 + 3] |= 1
+    frames = [bytes(first), bytes(later), bytes(unread_port)]
+    assert hear(frames).fragments_unread == 1  # the mDNS answer, once; port 40001 is no reader's
+    path = write_pcap(tmp_path / "fragments.pcap", frames)
+    with pytest.raises(SystemExit) as exc:
+        main(["pcap", str(path), "-q"])
+    out, err = capsys.readouterr()
+    assert exc.value.code == 0, err
+    doc = json.loads(out)
+    assert doc["devices"] == []
+    assert any(
+        e.startswith("1 UDP datagrams that came in fragments were not read") for e in doc["errors"]
+    )
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=120), st.integers(0, 255))
 def test_any_ipv6_bytes_are_read_or_dropped_never_raise(tail: bytes, nxt: int) -> None:
