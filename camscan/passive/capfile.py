@@ -77,7 +77,7 @@ class Prefilter:
 
     Most of a large capture is traffic no reader wants; judging it on a few header bytes,
     before a frame is copied out or a function called, is what makes reading fast. The same
-    judgement is made in four places, to be kept in step: `wants`, the Python loops (inlined),
+    judgement is made in three places, to be kept in step: `wants` (the Python readers'),
     `bpf` (libpcap's filter language) and `_recwalk.c`; tests/passive/test_capfile_libpcap.py
     and test_recwalk.py compare them frame by frame. TCP is wanted for a SYN-ACK (an open
     port), a payload that may open a request or reply, or a port that speaks first; a bare
@@ -566,16 +566,12 @@ def _pcap(stream: _Stream, report: ReadReport, pf: Prefilter | None) -> Iterator
     unpack = struct.Struct(order + "IIII").unpack_from
     if linktype != 1:
         pf = None
-    udp = pf.udp_ports if pf is not None else set()
-    tcp_first = pf.tcp_first_bytes if pf is not None else frozenset()
-    ethertypes = pf.ethertypes if pf is not None else frozenset()
-    tcp_ports = pf.tcp_ports if pf is not None else frozenset()
     while True:
         if _recwalk is not None:
             yield from _c_walk(stream, report, pf, _recwalk.pcap, order == ">", unit, linktype)
         buf, pos = stream.buf, stream.pos
-        # The fast path: whole records in the buffer, counted without a call per record,
-        # unwanted ones (Prefilter.wants, inlined) skipped before anything is copied.
+        # Without the C walk, or after a record it left to Python: whole records in the
+        # buffer, unwanted ones skipped before anything is copied.
         count = cut = 0
         tmin, tmax = math.inf, -math.inf  # the span is earliest..latest, in whatever order
         n = len(buf)
@@ -595,47 +591,9 @@ def _pcap(stream: _Stream, report: ReadReport, pf: Prefilter | None) -> Iterator
                     tmin = ts
                 if ts > tmax:
                     tmax = ts
-                if pf is not None:
-                    if caplen >= 38 and buf[f + 12] == 8 and buf[f + 13] == 0:
-                        proto = buf[f + 23]
-                        if proto == 17:
-                            if (
-                                not (buf[f + 20] & 0x3F or buf[f + 21])
-                                and (buf[f + 34] << 8 | buf[f + 35]) not in udp
-                                and (buf[f + 36] << 8 | buf[f + 37]) not in udp
-                            ):
-                                pos = end
-                                continue
-                        elif proto == 6:
-                            if not pf.tcp_all:
-                                if buf[f + 20] & 0x3F or buf[f + 21]:
-                                    pos = end
-                                    continue
-                                l4 = f + 14 + (buf[f + 14] & 0x0F) * 4
-                                if end < l4 + 14:
-                                    pos = end
-                                    continue
-                                first = l4 + (buf[l4 + 12] >> 4) * 4
-                                if not (
-                                    buf[l4 + 13] & 0x12 == 0x12
-                                    or (end > first and buf[first] in tcp_first)
-                                    or (buf[l4] << 8 | buf[l4 + 1]) in tcp_ports
-                                ):
-                                    pos = end
-                                    continue
-                            elif buf[f + 20] & 0x3F or buf[f + 21]:
-                                pos = end
-                                continue
-                        else:
-                            pos = end
-                            continue
-                    elif (
-                        caplen < 14
-                        or (buf[f + 12] << 8 | buf[f + 13]) not in ethertypes
-                        or ((caplen < 38 or buf[f + 12] == 0x86) and not pf.wants(buf, f, end))
-                    ):
-                        pos = end
-                        continue
+                if pf is not None and not pf.wants(buf, f, end):
+                    pos = end
+                    continue
                 stream.pos = end
                 yield ts, linktype, buf[f:end]
                 pos = end
@@ -709,7 +667,7 @@ def _epb_run(
     """The fast path of pcapng: enhanced packet blocks whole in the buffer, one after another.
 
     Returns at anything else (another block type, a block crossing the buffer's end, a bad or
-    huge packet), which the block loop then reads. The prefilter is inlined as in `_pcap`.
+    huge packet), which the block loop then reads.
     """
     if _recwalk is not None:
         units = struct.pack(f"={len(interfaces)}d", *(i.unit for i in interfaces))
@@ -718,8 +676,6 @@ def _epb_run(
         return
     head = struct.Struct(order + "II").unpack_from
     epb = struct.Struct(order + "IIIII").unpack_from
-    udp = pf.udp_ports if pf is not None else set()
-    ethertypes = pf.ethertypes if pf is not None else frozenset()
     ethernet = [pf is not None and i.linktype == 1 for i in interfaces]
     buf, pos = stream.buf, stream.pos
     n = len(buf)
@@ -744,34 +700,9 @@ def _epb_run(
             f = pos + 28
             end = f + caplen
             nxt = pos + blen
-            if ethernet[iface]:
-                if caplen >= 38 and buf[f + 12] == 8 and buf[f + 13] == 0:
-                    proto = buf[f + 23]
-                    if proto == 17:
-                        if (
-                            not (buf[f + 20] & 0x3F or buf[f + 21])
-                            and (buf[f + 34] << 8 | buf[f + 35]) not in udp
-                            and (buf[f + 36] << 8 | buf[f + 37]) not in udp
-                        ):
-                            pos = nxt
-                            continue
-                    elif proto == 6:
-                        if not pf.wants(buf, f, end):  # type: ignore[union-attr]
-                            pos = nxt
-                            continue
-                    else:
-                        pos = nxt
-                        continue
-                elif (
-                    caplen < 14
-                    or (buf[f + 12] << 8 | buf[f + 13]) not in ethertypes
-                    or (
-                        (caplen < 38 or buf[f + 12] == 0x86)  # short, or IPv6: judged whole
-                        and not pf.wants(buf, f, end)  # type: ignore[union-attr]
-                    )
-                ):
-                    pos = nxt
-                    continue
+            if ethernet[iface] and not pf.wants(buf, f, end):  # type: ignore[union-attr]
+                pos = nxt
+                continue
             stream.pos = nxt
             yield ts, interfaces[iface].linktype, buf[f:end]
             pos = nxt
