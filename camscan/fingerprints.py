@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
-from camscan import linre
+from camscan import datacache, linre
 from camscan.keys import is_known_key
 from camscan.models import TARGET_MAKERS, DeviceType, Evidence, Match, Strength, new_match
-from camscan.oui import CuratedGroups, OuiDataError, read_groups
+from camscan.oui import CuratedGroups, OuiDataError, curated_groups, groups_data
 from camscan.resources import data_path
 
 DEFAULT_DIR = data_path("fingerprints")
@@ -287,10 +286,6 @@ class Library:
         return out
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    return _parse_toml(path, _read_bytes(path))
-
-
 def _read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
@@ -305,52 +300,39 @@ def _parse_toml(path: Path, raw: bytes) -> dict[str, Any]:
         raise LibraryError(f"{path}: {exc}") from exc
 
 
-def _checked_cache(paths: list[Path], raws: list[bytes]) -> Path | None:
-    """Where the parsed documents of exactly these bytes are kept once they passed the schemas."""
-    import platformdirs
+_CACHE_KIND = "fingerprints-checked"
+_CACHE_KEPT = datacache.KEPT  # library contents whose checked data stay cached
+# What a load of content already checked skips: the TOML parse, the schema check and RE2's
+# compiling of every pattern and set. The key holds what those checks depend on (the bytes,
+# the schemas, the RE2 build); bump this when a check that a cached load skips changes.
+_SKIPPED_CHECKS = b"toml+jsonschema+re2/1"
 
+
+def _library_files(root: Path) -> list[Path]:
+    """Every data file of the library (not the generated OUI table), in a stable order."""
+    return sorted(
+        [*root.glob("*.toml"), *(root / "vocabulary").glob("*.toml"), root / "oui" / "groups.toml"]
+    )
+
+
+def _cache_key(root: Path, files: list[Path], raws: list[bytes]) -> str:
+    return datacache.digest(
+        _SKIPPED_CHECKS,
+        json.dumps([FILE_SCHEMA, BRANDS_SCHEMA], sort_keys=True).encode(),
+        linre.engine().encode(),
+        *(
+            part
+            for path, raw in zip(files, raws, strict=True)
+            for part in (path.relative_to(root).as_posix().encode(), raw)
+        ),
+    )
+
+
+def _content_version(root: Path, files: list[Path], raws: list[bytes]) -> str:
     digest = hashlib.sha256()
-    for path, raw in zip(paths, raws, strict=True):
-        digest.update(path.name.encode() + b"\0" + raw + b"\0")
-    # The schemas are part of the key: a camscan whose schemas changed checks again.
-    digest.update(json.dumps([FILE_SCHEMA, BRANDS_SCHEMA], sort_keys=True).encode())
-    try:
-        cache: Path = platformdirs.user_cache_path("camscan")
-    except (OSError, RuntimeError):  # no home directory to find a cache in
-        return None
-    name: str = digest.hexdigest()
-    return cache / "fingerprints-checked" / f"{name}.json"
-
-
-def _cached_documents(cache: Path | None, count: int) -> list[dict[str, Any]] | None:
-    if cache is None:
-        return None
-    try:
-        docs = json.loads(cache.read_bytes())
-    except (OSError, ValueError):  # absent, or left half-written: parse and check again
-        return None
-    if not isinstance(docs, list) or len(docs) != count:
-        return None
-    return docs
-
-
-_CACHE_KEPT = 8  # library contents whose parsed documents stay cached
-
-
-def _remember_checked(cache: Path | None, docs: list[dict[str, Any]]) -> None:
-    if cache is None:
-        return
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        part = cache.with_suffix(f".{os.getpid()}.part")
-        part.write_text(json.dumps(docs))
-        os.replace(part, cache)
-        # Each edit of a library is new content: keep the most recent few, not every one.
-        entries = sorted(cache.parent.glob("*.json"), key=lambda e: e.stat().st_mtime)
-        for old in entries[:-_CACHE_KEPT]:
-            old.unlink(missing_ok=True)
-    except OSError:  # a read-only or missing cache only costs parsing and checking each run
-        pass
+    for path, raw in zip(files, raws, strict=True):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + raw)
+    return "sha256:" + digest.hexdigest()[:16]
 
 
 # jsonschema.validate() re-checks the schema on every call; one validator per schema makes
@@ -380,10 +362,13 @@ def _compile(pattern: str, fp_id: str, path: Path) -> linre.Regex:
         ) from None
 
 
-def _compile_fp(raw: dict[str, Any], key: str, path: Path) -> Fingerprint:
-    regex = _compile(raw["pattern"], raw["id"], path)
-    all_of = tuple(_compile(p, raw["id"], path) for p in raw.get("all_of", ()))
-    none_of = tuple(_compile(p, raw["id"], path) for p in raw.get("none_of", ()))
+Compiler = Callable[[str, str, Path], linre.Regex]
+
+
+def _compile_fp(raw: dict[str, Any], key: str, path: Path, compile: Compiler) -> Fingerprint:
+    regex = compile(raw["pattern"], raw["id"], path)
+    all_of = tuple(compile(p, raw["id"], path) for p in raw.get("all_of", ()))
+    none_of = tuple(compile(p, raw["id"], path) for p in raw.get("none_of", ()))
     unknown = set(regex.groupindex) - GROUP_FIELDS
     if unknown:
         raise LibraryError(f"{path}: {raw['id']}: unknown named groups {sorted(unknown)}")
@@ -411,11 +396,10 @@ def _compile_fp(raw: dict[str, Any], key: str, path: Path) -> Fingerprint:
     )
 
 
-def _load_vocabulary(root: Path) -> tuple[frozenset[str], dict[str, str], frozenset[str]]:
-    vocab = root / "vocabulary"
-    makers = _read_toml(vocab / "makers.toml")
-    types = _read_toml(vocab / "device_types.toml")
-    brands = _read_toml(vocab / "brands.toml")
+def _vocabulary(docs: dict[str, Any]) -> tuple[frozenset[str], dict[str, str], frozenset[str]]:
+    makers = docs["vocabulary/makers.toml"]
+    types = docs["vocabulary/device_types.toml"]
+    brands = docs["vocabulary/brands.toml"]
     aliases: dict[str, str] = {}
     for entry in types["device_type"]:
         value = DeviceType(entry["value"]).value
@@ -424,28 +408,77 @@ def _load_vocabulary(root: Path) -> tuple[frozenset[str], dict[str, str], frozen
     return (frozenset(m["name"] for m in makers["maker"]), aliases, frozenset(brands["brands"]))
 
 
+def _parse_and_check(root: Path, files: list[Path], raws: list[bytes]) -> dict[str, Any]:
+    """Every file's parsed TOML by relative path, the fingerprint files checked by schema."""
+    docs: dict[str, Any] = {}
+    for path, raw in zip(files, raws, strict=True):
+        name = path.relative_to(root).as_posix()
+        if name == "oui/groups.toml":
+            try:
+                docs[name] = groups_data(path, raw)
+            except OuiDataError as exc:
+                raise LibraryError(str(exc)) from None
+            continue
+        docs[name] = _parse_toml(path, raw)
+    _validate(docs["brands.toml"], BRANDS_SCHEMA, root / "brands.toml")
+    for name in _fingerprint_files(docs):
+        _validate(docs[name], FILE_SCHEMA, root / name)
+    return docs
+
+
+def _fingerprint_files(docs: dict[str, Any]) -> list[str]:
+    return [n for n in docs if "/" not in n and n != "brands.toml"]
+
+
 def load(root: Path = DEFAULT_DIR) -> Library:
     """Read, validate and compile the library under `root`; raise LibraryError if malformed."""
-    makers, type_aliases, brand_vocab = _load_vocabulary(root)
-    # Parsing the TOML (~0.1 s) and the JSON-schema check (~0.25 s with jsonschema's import)
-    # run only on content not seen valid before: the cache is keyed by exactly the bytes
-    # read here, whoever's files they are, and holds the documents they parse to.
-    paths = [
-        root / "brands.toml",
-        *(p for p in sorted(root.glob("*.toml")) if p.name != "brands.toml"),
-    ]
-    raws = [_read_bytes(p) for p in paths]
-    cache = _checked_cache(paths, raws)
-    docs = _cached_documents(cache, len(paths))
-    if docs is None:
-        docs = [_parse_toml(p, raw) for p, raw in zip(paths, raws, strict=True)]
-        _validate(docs[0], BRANDS_SCHEMA, paths[0])
-        for path, data in zip(paths[1:], docs[1:], strict=True):
-            _validate(data, FILE_SCHEMA, path)
-        _remember_checked(cache, docs)
-    brands_raw, documents = docs[0], list(zip(paths[1:], docs[1:], strict=True))
+    files = _library_files(root)
+    for required in ("vocabulary/makers.toml", "vocabulary/device_types.toml", "brands.toml"):
+        if root / required not in files:
+            files.append(root / required)  # absent: reading it says so in the usual words
+    files.sort()
+    raws = [_read_bytes(p) for p in files]
+    # Content seen valid before (the cache is keyed by exactly these bytes, whoever's files
+    # they are) skips the TOML parse (~25 ms), the schema check (~0.25 s with jsonschema's
+    # import) and RE2's compiling of ~250 patterns (~35 ms): each pattern then compiles on
+    # its first use. Any other content is checked in full here, before anything matches.
+    key = _cache_key(root, files, raws)
+    kept = datacache.read(_CACHE_KIND, key)
+    if _is_kept_library(kept, files, root):
+        docs, group_names = kept["docs"], kept["groups"]
+
+        def compile(pattern: str, fp_id: str, path: Path) -> linre.Regex:
+            return linre.Regex.deferred(pattern, group_names[pattern])
+
+        lib = _build(root, docs, compile, _content_version(root, files, raws), checked=True)
+    else:
+        docs = _parse_and_check(root, files, raws)
+        lib = _build(root, docs, _compile, _content_version(root, files, raws), checked=False)
+        group_names = {
+            r.pattern: dict(r.groupindex)
+            for fp in lib.fingerprints()
+            for r in (fp.regex, *fp.all_of, *fp.none_of)
+        }
+        datacache.write(_CACHE_KIND, key, {"docs": docs, "groups": group_names})
+    return lib
+
+
+def _is_kept_library(kept: Any, files: list[Path], root: Path) -> TypeGuard[dict[str, Any]]:
+    return (
+        isinstance(kept, dict)
+        and isinstance(kept.get("docs"), dict)
+        and isinstance(kept.get("groups"), dict)
+        and sorted(kept["docs"]) == sorted(p.relative_to(root).as_posix() for p in files)
+    )
+
+
+def _build(
+    root: Path, docs: dict[str, Any], compile: Compiler, version: str, *, checked: bool
+) -> Library:
+    """The library from parsed documents; RE2 sets are built and tried unless `checked`."""
+    makers, type_aliases, brand_vocab = _vocabulary(docs)
     brands: dict[str, Brand] = {}
-    for b in brands_raw["brand"]:
+    for b in docs["brands.toml"]["brand"]:
         if b["name"] not in brand_vocab:
             raise LibraryError(f"brands.toml: brand {b['name']!r} not in the vocabulary")
         if b.get("maker") is not None and b["maker"] not in makers:
@@ -453,8 +486,10 @@ def load(root: Path = DEFAULT_DIR) -> Library:
         brands[b["name"]] = Brand(
             b["name"], b.get("maker"), b["relation"], tuple(b.get("aliases", ()))
         )
+    device_types = set(type_aliases.values())
     files: list[FingerprintFile] = []
-    for path, data in documents:
+    for name in _fingerprint_files(docs):
+        path, data = root / name, docs[name]
         key = data["key"]
         if path.stem != key.rstrip("."):
             raise LibraryError(f"{path}: file name must be the key it reads ({key!r})")
@@ -462,39 +497,43 @@ def load(root: Path = DEFAULT_DIR) -> Library:
         for k in keys:
             if not is_known_key(k) and k not in ("http.path.", "tcp.banner."):
                 raise LibraryError(f"{path}: unknown evidence key {k!r}")
-        fps = tuple(_compile_fp(raw, key, path) for raw in data["fingerprint"])
+        fps = tuple(_compile_fp(raw, key, path, compile) for raw in data["fingerprint"])
         for fp in fps:
             if fp.maker is not None and fp.maker not in makers:
                 raise LibraryError(f"{path}: {fp.id}: maker {fp.maker!r} not in the vocabulary")
             if fp.brand is not None and fp.brand not in brand_vocab:
                 raise LibraryError(f"{path}: {fp.id}: brand {fp.brand!r} not in the vocabulary")
-            if fp.device_type is not None and fp.device_type not in set(type_aliases.values()):
+            if fp.device_type is not None and fp.device_type not in device_types:
                 raise LibraryError(f"{path}: {fp.id}: device type {fp.device_type!r} unknown")
-        try:
-            patterns = linre.RegexSet([fp.regex.pattern for fp in fps])
-        except linre.PatternError as exc:
-            raise LibraryError(
-                f"{path}: the file's patterns do not compile together: {exc}"
-            ) from None
-        # A set whose automaton exceeds its memory budget matches nothing: say so at load time.
-        if 0 not in patterns.matching(fps[0].examples[0].value):
-            raise LibraryError(f"{path}: {fps[0].id}: the file's pattern set misses its example")
-        files.append(FingerprintFile(path, key, keys, data.get("matches", "value"), fps, patterns))
+        patterns = [fp.regex.pattern for fp in fps]
+        if checked:
+            pattern_set = linre.RegexSet.deferred(patterns)
+        else:
+            try:
+                pattern_set = linre.RegexSet(patterns)
+            except linre.PatternError as exc:
+                raise LibraryError(
+                    f"{path}: the file's patterns do not compile together: {exc}"
+                ) from None
+            # A set whose automaton exceeds its memory budget matches nothing: say so now.
+            if 0 not in pattern_set.matching(fps[0].examples[0].value):
+                raise LibraryError(
+                    f"{path}: {fps[0].id}: the file's pattern set misses its example"
+                )
+        files.append(
+            FingerprintFile(path, key, keys, data.get("matches", "value"), fps, pattern_set)
+        )
     try:
-        groups = read_groups(root / "oui" / "groups.toml")
+        groups = curated_groups(docs["oui/groups.toml"])
     except OuiDataError as exc:
         raise LibraryError(str(exc)) from None
-    return Library(tuple(files), makers, brands, type_aliases, groups, content_version(root))
+    return Library(tuple(files), makers, brands, type_aliases, groups, version)
 
 
 def content_version(root: Path) -> str:
     """A short content hash of the library's data files (not the generated OUI table)."""
-    digest = hashlib.sha256()
-    for path in sorted(
-        [*root.glob("*.toml"), *(root / "vocabulary").glob("*.toml"), root / "oui" / "groups.toml"]
-    ):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    return "sha256:" + digest.hexdigest()[:16]
+    files = _library_files(root)
+    return _content_version(root, files, [p.read_bytes() for p in files])
 
 
 @cache

@@ -76,12 +76,30 @@ class Regex:
 
     def __init__(self, pattern: str | bytes) -> None:
         self.pattern = pattern
+        self._compile()
+        self.groupindex: dict[str, int] = dict(self._re.groupindex)  # named groups' numbers
+
+    @classmethod
+    def deferred(cls, pattern: str | bytes, groupindex: dict[str, int]) -> Regex:
+        """A pattern known to compile, with its named groups: RE2 compiles it on first use."""
+        self = cls.__new__(cls)
+        self.pattern, self.groupindex = pattern, groupindex
+        return self
+
+    def _compile(self) -> None:
         try:
-            self._re = re2.compile(pattern, _options())
+            self._re = re2.compile(self.pattern, _options())
         except re2.error as exc:
             raise PatternError(_message(exc)) from None
-        self.groupindex: dict[str, int] = dict(self._re.groupindex)  # named groups' numbers
         self._match = self._re._regexp.Match  # the bindings' own call, looked up once
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached while a deferred pattern's compiled slots are still empty: once filled,
+        # they are read directly and matching costs what it does for a pattern compiled early.
+        if name not in ("_match", "_re"):
+            raise AttributeError(name)
+        self._compile()
+        return getattr(self, name)
 
     def _spans(self, anchor: Any, text: Any) -> Match | None:
         # Bytes and ASCII text skip the bindings' offset translation (several times faster).
@@ -126,19 +144,37 @@ class Regex:
 class RegexSet:
     """Patterns searched together in one pass; says which of them match."""
 
-    __slots__ = ("_match", "_set")
+    __slots__ = ("_match", "_set", "patterns")
 
     def __init__(self, patterns: Sequence[str | bytes]) -> None:
+        self.patterns = tuple(patterns)
+        self._compile()
+
+    @classmethod
+    def deferred(cls, patterns: Sequence[str | bytes]) -> RegexSet:
+        """Patterns known to compile together: RE2 builds the set on its first search."""
+        self = cls.__new__(cls)
+        self.patterns = tuple(patterns)
+        return self
+
+    def _compile(self) -> None:
         # Many-match DFAs never give up on a hard input (they only reset their cache), so a
         # miss is a real miss; a program too large for the budget fails at the first search.
         self._set = re2.Set.SearchSet(_options(max_mem=64 << 20))
         try:
-            for p in patterns:
+            for p in self.patterns:
                 self._set.Add(p)
             self._set.Compile()
         except re2.error as exc:
             raise PatternError(_message(exc)) from None
         self._match = self._set._set.Match  # the bindings' own call, looked up once
+
+    def __getattr__(self, name: str) -> Any:
+        # As Regex.__getattr__: reached only until a deferred set is built.
+        if name not in ("_match", "_set"):
+            raise AttributeError(name)
+        self._compile()
+        return getattr(self, name)
 
     def matching(self, text: str | bytes) -> list[int]:
         """Indexes of the patterns that match somewhere in `text`, in ascending order."""
@@ -150,6 +186,15 @@ class RegexSet:
 def _message(exc: Exception) -> str:
     arg = exc.args[0] if exc.args else exc
     return arg.decode("utf-8", "replace") if isinstance(arg, bytes) else str(arg)
+
+
+def engine() -> str:
+    """The RE2 build in use: a pattern that compiled with it once compiles with it again."""
+    import os
+
+    path = re2._re2.__file__
+    st = os.stat(path)
+    return f"{path}:{st.st_size}:{st.st_mtime_ns}"
 
 
 def compile(pattern: str | bytes) -> Regex:

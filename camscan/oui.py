@@ -246,9 +246,22 @@ class CuratedGroups:
 def read_groups(path: Path) -> CuratedGroups:
     """The curated map in `path` (a groups.toml); OuiDataError if unreadable or inconsistent."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
         raise OuiDataError(f"cannot load {path}: {exc}") from exc
+    return curated_groups(groups_data(path, raw))
+
+
+def groups_data(path: Path, raw: bytes) -> dict[str, Any]:
+    """The parsed TOML of a groups.toml's bytes; OuiDataError if it is not TOML."""
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise OuiDataError(f"cannot load {path}: {exc}") from exc
+
+
+def curated_groups(data: dict[str, Any]) -> CuratedGroups:
+    """The curated map from a groups.toml's parsed data; OuiDataError if inconsistent."""
     groups, excluded = parse_groups(data)
     by_name: dict[str, OuiGroup] = {}
     for group in groups:
