@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from camscan import fingerprints
+from camscan import fingerprints, linre
 from camscan.fingerprints import LibraryError
+from camscan.models import Evidence
 
 
 @pytest.fixture
@@ -70,8 +71,9 @@ def test_a_cached_load_parses_no_toml_and_gives_the_same_library(
 
     monkeypatch.setattr(fingerprints, "_parse_toml", spy)
     cached = fingerprints.load(root)
-    assert {p.parent.name for p in calls} == {"vocabulary"}  # three small files
+    assert calls == []
     assert _shape(cached) == _shape(parsed) and cached.brands == parsed.brands
+    assert cached.oui == parsed.oui and cached.device_types == parsed.device_types
     assert fingerprints.self_test(cached) == []
 
 
@@ -81,9 +83,103 @@ def test_a_damaged_cache_is_parsed_and_checked_again(
     root = _copy(tmp_path)
     fingerprints.load(root)
     (entry,) = (tmp_path / "cache" / "camscan" / "fingerprints-checked").iterdir()
-    entry.write_text(entry.read_text()[:1000])  # as if the writer had been killed
+    entry.write_bytes(entry.read_bytes()[:1000])  # as if the writer had been killed
     validations.clear()
     assert fingerprints.load(root).version
+    assert root / "brands.toml" in validations
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda raw: raw[:-40] + bytes(40),  # the body changed on disk: its checksum says so
+        lambda raw: b"X" + raw[1:],  # not a cache entry of this format
+        lambda raw: b"",
+    ],
+)
+def test_a_corrupt_cache_entry_is_checked_again_and_rewritten(
+    tmp_path: Path, validations: list[Path], damage: Any
+) -> None:
+    root = _copy(tmp_path)
+    first = fingerprints.load(root)
+    (entry,) = (tmp_path / "cache" / "camscan" / "fingerprints-checked").iterdir()
+    entry.write_bytes(damage(entry.read_bytes()))
+    validations.clear()
+    again = fingerprints.load(root)
+    assert root / "brands.toml" in validations
+    assert _shape(again) == _shape(first)
+    validations.clear()
+    fingerprints.load(root)  # the entry was written anew
+    assert validations == []
+
+
+def test_the_cache_entry_of_other_content_is_not_taken(
+    tmp_path: Path, validations: list[Path]
+) -> None:
+    root = _copy(tmp_path)
+    fingerprints.load(root)
+    (entry,) = (tmp_path / "cache" / "camscan" / "fingerprints-checked").iterdir()
+    path = root / "rtsp.sdp.toml"
+    path.write_text(path.read_text() + "\n# edited\n")
+    validations.clear()
+    fingerprints.load(root)
+    assert path in validations
+    assert len(list(entry.parent.iterdir())) == 2
+    assert entry.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_cached_load_compiles_no_pattern_and_matches_as_a_checked_one(
+    tmp_path: Path, validations: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _copy(tmp_path)
+    checked = fingerprints.load(root)
+    compiled: list[object] = []
+    real = linre.Regex._compile
+
+    def spy(self: linre.Regex) -> None:
+        compiled.append(self.pattern)
+        real(self)
+
+    monkeypatch.setattr(linre.Regex, "_compile", spy)
+    cached = fingerprints.load(root)
+    assert compiled == []
+    values = [
+        (fp.key, v)
+        for fp in checked.fingerprints()
+        for v in (*(e.value for e in fp.examples), *fp.counter_examples)
+    ]
+    values += [(k, v + "\u00e9 x") for k, v in values]  # non-ASCII text takes RE2's own path
+    for key, value in values:
+        ev = Evidence("h", "t", key, value)
+        assert cached.match(ev, registrant=value) == checked.match(ev, registrant=value)
+    assert 0 < len(compiled) <= sum(1 for _ in checked.fingerprints()) * 3
+    assert fingerprints.self_test(cached) == []
+
+
+def test_a_pattern_re2_rejects_fails_at_load_though_the_library_was_cached_before(
+    tmp_path: Path, validations: list[Path]
+) -> None:
+    root = _copy(tmp_path)
+    fingerprints.load(root)
+    path = root / "rtsp.sdp.toml"
+    text = path.read_text()
+    pattern = next(line for line in text.splitlines() if line.startswith("pattern = "))
+    path.write_text(text.replace(pattern, "pattern = '(?<=x)y'", 1))
+    for _ in range(2):  # a library that fails its checks is never remembered as checked
+        with pytest.raises(LibraryError, match="pattern RE2 cannot compile") as caught:
+            fingerprints.load(root)
+        assert "\n" not in str(caught.value) and "rtsp.sdp.toml" in str(caught.value)
+
+
+def test_a_value_marshal_cannot_keep_leaves_no_cache_and_still_loads(
+    tmp_path: Path, validations: list[Path]
+) -> None:
+    root = _copy(tmp_path)
+    path = root / "vocabulary" / "makers.toml"
+    path.write_text(path.read_text() + "\nupdated = 2024-01-02\n")  # a TOML date
+    fingerprints.load(root)
+    validations.clear()
+    assert fingerprints.load(root).makers
     assert root / "brands.toml" in validations
 
 
