@@ -10,7 +10,14 @@
    The prefilter arrives as bitmaps (Prefilter.bitmaps: UDP ports, ethertypes, TCP source
    ports, first bytes of a TCP payload, IPv6 extension headers) and is the same test as
    Prefilter.wants, byte for byte;
-   tests/passive/test_recwalk.py compares the two frame by frame. */
+   tests/passive/test_recwalk.py compares the two frame by frame.
+
+   Devices repeat themselves (an SSDP NOTIFY every few seconds, DHIP and SADP announcements,
+   ARP), and the decoder reads a repeat only to count it. So the walk also takes the decoder's
+   table of what it has read (Hearing._repeats: key -> protocol), builds a wanted frame's key
+   the way hearing.py builds it, and counts a frame found there under its protocol instead of
+   handing it over. Only keys the decoder put there are found, so the walk never judges a
+   frame the decoder has not judged the same way before. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -86,13 +93,15 @@ static int wants(const unsigned char *flt, int tcp_all, const unsigned char *f, 
 /* What the walks counted, kept between calls: capfile adds it to the file's report. */
 typedef struct {
     PyObject_HEAD
-    Py_ssize_t packets, cut;
+    Py_ssize_t packets, cut, repeats;
     double tmin, tmax;
 } Tally;
 
 static PyMemberDef tally_members[] = {
     {"packets", T_PYSSIZET, offsetof(Tally, packets), 0, "records walked"},
     {"cut", T_PYSSIZET, offsetof(Tally, cut), 0, "records shorter than the frame on the wire"},
+    {"repeats", T_PYSSIZET, offsetof(Tally, repeats), 0,
+     "wanted records found in the decoder's repeats (counted, not handed over)"},
     {"tmin", T_DOUBLE, offsetof(Tally, tmin), 0, "earliest time stamp (when packets > 0)"},
     {"tmax", T_DOUBLE, offsetof(Tally, tmax), 0, "latest time stamp (when packets > 0)"},
     {NULL, 0, 0, 0, NULL},
@@ -102,7 +111,7 @@ static PyTypeObject TallyType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "camscan.passive._recwalk.Tally",
     .tp_basicsize = sizeof(Tally),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Records walked: packets, cut, tmin, tmax (all writable, to reset).",
+    .tp_doc = "Records walked: packets, cut, repeats, tmin, tmax (all writable, to reset).",
     .tp_new = PyType_GenericNew,
     .tp_members = tally_members,
 };
@@ -116,6 +125,86 @@ static inline void note(Tally *t, double ts, uint32_t caplen, uint32_t origlen)
     t->packets++;
     if (caplen < origlen)
         t->cut++;
+}
+
+/* The decoder's key for an untagged Ethernet frame it would only count if read again, as
+   hearing.py builds it (_udp_key, _arp_key): IPv4 UDP b"u" + TTL + source address + source
+   MAC + the datagram from its header to the IP length's end; ARP b"a" + opcode, sender MAC
+   and sender address. NULL without an error when the frame has no such key. */
+static PyObject *repeat_key(const unsigned char *f, size_t n)
+{
+    if (n < 14 || f[12] != 8)
+        return NULL;
+    if (f[13] == 6) {
+        static const unsigned char arp[6] = {0, 1, 8, 0, 6, 4};
+        if (n < 42 || memcmp(f + 14, arp, sizeof arp) != 0)
+            return NULL;
+        PyObject *key = PyBytes_FromStringAndSize(NULL, 13);
+        if (key != NULL) {
+            char *k = PyBytes_AS_STRING(key);
+            k[0] = 'a';
+            memcpy(k + 1, f + 20, 12);
+        }
+        return key;
+    }
+    if (f[13] != 0 || n < 34 || f[23] != 17 || (f[20] & 0x3F) || f[21])
+        return NULL;
+    size_t l4 = 14 + (size_t)(f[14] & 0x0F) * 4, end = 14 + ((size_t)f[16] << 8 | f[17]);
+    if (end > n)
+        end = n;
+    if (end < l4 + 8)
+        return NULL;
+    PyObject *key = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(12 + end - l4));
+    if (key != NULL) {
+        char *k = PyBytes_AS_STRING(key);
+        k[0] = 'u';
+        k[1] = (char)f[22];
+        memcpy(k + 2, f + 26, 4);
+        memcpy(k + 6, f + 6, 6);
+        memcpy(k + 12, f + l4, end - l4);
+    }
+    return key;
+}
+
+/* 1 when the frame is in `repeats` (and then counted under its protocol in `counts` unless
+   that is ""), 0 when not, -1 on an error. */
+static int repeated(PyObject *repeats, PyObject *counts, Tally *t, const unsigned char *f, size_t n)
+{
+    if (repeats == Py_None)
+        return 0;
+    PyObject *key = repeat_key(f, n);
+    if (key == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    PyObject *name = PyDict_GetItemWithError(repeats, key); /* borrowed */
+    Py_DECREF(key);
+    if (name == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    if (PyUnicode_Check(name) && PyUnicode_GET_LENGTH(name) > 0) {
+        Py_INCREF(name);
+        PyObject *old = PyDict_GetItemWithError(counts, name);
+        long long v = 0;
+        if (old != NULL)
+            v = PyLong_AsLongLong(old);
+        PyObject *new = (old == NULL && PyErr_Occurred()) || (v == -1 && PyErr_Occurred())
+                            ? NULL
+                            : PyLong_FromLongLong(v + 1);
+        int bad = new == NULL || PyDict_SetItem(counts, name, new) < 0;
+        Py_XDECREF(new);
+        Py_DECREF(name);
+        if (bad)
+            return -1;
+    }
+    t->repeats++;
+    return 1;
+}
+
+static int check_repeats(PyObject *repeats, PyObject *counts)
+{
+    if (repeats != Py_None && (!PyDict_Check(repeats) || !PyDict_Check(counts))) {
+        PyErr_SetString(PyExc_TypeError, "repeats and counts must be dicts (or repeats None)");
+        return -1;
+    }
+    return 0;
 }
 
 /* (next position, time stamp, link type, frame) for a wanted record; (position, 0.0, 0, None)
@@ -137,10 +226,11 @@ static int check_filter(const Py_buffer *flt)
 }
 
 PyDoc_STRVAR(pcap_doc,
-             "pcap(buf, pos, big_endian, unit, link, filter, tcp_all, tally) -> (pos, ts, link, "
-             "frame)\n\nWalk pcap records whole in buf from pos, counting each into tally; "
-             "return the first one the filter wants (frame bytes, pos after it), or stop where "
-             "Python must read on (frame None, pos at that record, not counted).");
+             "pcap(buf, pos, big_endian, unit, link, filter, tcp_all, tally, repeats=None, "
+             "counts=None) -> (pos, ts, link, frame)\n\nWalk pcap records whole in buf from "
+             "pos, counting each into tally; return the first one the filter wants and repeats "
+             "does not hold (frame bytes, pos after it), or stop where Python must read on "
+             "(frame None, pos at that record, not counted).");
 
 static PyObject *walk_pcap(PyObject *self, PyObject *args)
 {
@@ -150,11 +240,12 @@ static PyObject *walk_pcap(PyObject *self, PyObject *args)
     long link;
     double unit;
     Tally *t;
-    if (!PyArg_ParseTuple(args, "y*npdlz*pO!", &b, &pos, &big, &unit, &link, &flt, &tcp_all,
-                          &TallyType, &t))
+    PyObject *repeats = Py_None, *counts = Py_None;
+    if (!PyArg_ParseTuple(args, "y*npdlz*pO!|OO", &b, &pos, &big, &unit, &link, &flt, &tcp_all,
+                          &TallyType, &t, &repeats, &counts))
         return NULL;
     PyObject *out = NULL;
-    if (check_filter(&flt) < 0)
+    if (check_filter(&flt) < 0 || check_repeats(repeats, counts) < 0)
         goto done;
     if (pos < 0) {
         PyErr_SetString(PyExc_ValueError, "negative position");
@@ -171,8 +262,13 @@ static PyObject *walk_pcap(PyObject *self, PyObject *args)
         note(t, ts, caplen, u32(h + 12, big));
         p += 16 + (size_t)caplen;
         if (fl == NULL || wants(fl, tcp_all, h + 16, caplen)) {
-            out = result(p, ts, link, h + 16, caplen);
-            goto done;
+            int r = link == 1 ? repeated(repeats, counts, t, h + 16, caplen) : 0;
+            if (r < 0)
+                goto done;
+            if (r == 0) {
+                out = result(p, ts, link, h + 16, caplen);
+                goto done;
+            }
         }
     }
     out = result(p, 0.0, 0, NULL, 0);
@@ -183,8 +279,8 @@ done:
 }
 
 PyDoc_STRVAR(epb_doc,
-             "epb(buf, pos, big_endian, units, links, filter, tcp_all, tally) -> (pos, ts, link, "
-             "frame)\n\nThe same over pcapng enhanced packet blocks; units holds each "
+             "epb(buf, pos, big_endian, units, links, filter, tcp_all, tally, repeats=None, "
+             "counts=None) -> (pos, ts, link, frame)\n\nThe same over pcapng enhanced packet blocks; units holds each "
              "interface's seconds per tick (doubles), links its link type (native int32); the "
              "filter applies to Ethernet (1) interfaces.");
 
@@ -194,11 +290,12 @@ static PyObject *walk_epb(PyObject *self, PyObject *args)
     Py_ssize_t pos;
     int big, tcp_all;
     Tally *t;
-    if (!PyArg_ParseTuple(args, "y*npy*y*z*pO!", &b, &pos, &big, &units, &links, &flt,
-                          &tcp_all, &TallyType, &t))
+    PyObject *repeats = Py_None, *counts = Py_None;
+    if (!PyArg_ParseTuple(args, "y*npy*y*z*pO!|OO", &b, &pos, &big, &units, &links, &flt,
+                          &tcp_all, &TallyType, &t, &repeats, &counts))
         return NULL;
     PyObject *out = NULL;
-    if (check_filter(&flt) < 0)
+    if (check_filter(&flt) < 0 || check_repeats(repeats, counts) < 0)
         goto done;
     if (pos < 0 || units.len % (Py_ssize_t)sizeof(double) ||
         links.len / (Py_ssize_t)sizeof(int32_t) != units.len / (Py_ssize_t)sizeof(double) ||
@@ -225,8 +322,13 @@ static PyObject *walk_epb(PyObject *self, PyObject *args)
         note(t, ts, caplen, u32(h + 24, big));
         p += blen;
         if (fl == NULL || link != 1 || wants(fl, tcp_all, h + 28, caplen)) {
-            out = result(p, ts, link, h + 28, caplen);
-            goto done;
+            int r = link == 1 ? repeated(repeats, counts, t, h + 28, caplen) : 0;
+            if (r < 0)
+                goto done;
+            if (r == 0) {
+                out = result(p, ts, link, h + 28, caplen);
+                goto done;
+            }
         }
     }
     out = result(p, 0.0, 0, NULL, 0);

@@ -57,6 +57,7 @@ class ReadReport:
     packets: int = 0
     cut: int = 0  # records shorter than the frame on the wire (snaplen)
     oversize: int = 0  # records over MAX_FRAME, skipped without being kept in memory
+    repeats: int = 0  # wanted records the C walk counted as repeats instead of handing over
     first_ts: float | None = None
     last_ts: float | None = None
     problems: list[str] = field(default_factory=list)
@@ -87,8 +88,10 @@ class Prefilter:
 
     __slots__ = (
         "_bitmaps",
+        "counts",
         "ethertypes",
         "generation",
+        "repeats",
         "tcp_all",
         "tcp_first_bytes",
         "tcp_ports",
@@ -109,6 +112,10 @@ class Prefilter:
         self.tcp_all = False  # the decoder sets it while a TCP reply is being rebuilt
         self.generation = 0  # bumped when udp_ports changes (the C filter is rebuilt)
         self._bitmaps: tuple[int, bytes, bytes] | None = None  # generation, all, all but UDP
+        # The decoder's table of frames it has read (key -> protocol, "" when uncounted) and
+        # its per-protocol counts: the C walk counts a repeat there rather than hand it over.
+        self.repeats: dict[bytes, str] | None = None
+        self.counts: dict[str, int] = {}
 
     def add_udp_port(self, port: int) -> None:
         """Keep UDP frames to or from `port` too."""
@@ -528,7 +535,7 @@ def _c_walk(
                 pos, ts, link, frame = walk(buf, stream.pos, *layout, None, False, tally)
             else:
                 pos, ts, link, frame = walk(
-                    buf, stream.pos, *layout, pf.bitmaps(), pf.tcp_all, tally
+                    buf, stream.pos, *layout, pf.bitmaps(), pf.tcp_all, tally, pf.repeats, pf.counts
                 )
             stream.pos = pos
             if frame is None:
@@ -537,6 +544,7 @@ def _c_walk(
     finally:
         if tally.packets:
             _tally(report, tally.packets, tally.cut, tally.tmin, tally.tmax)
+        report.repeats += tally.repeats
 
 
 def _note(report: ReadReport, ts: float | None, caplen: int, origlen: int) -> None:

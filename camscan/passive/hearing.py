@@ -51,7 +51,8 @@ RAW_KEYS = frozenset(
     }
 )
 MAX_OPEN_PORTS = 64  # tcp.open.<port> items per host
-MAX_REPEATS = 65536  # digests of datagrams already read (then forgotten all at once)
+MAX_REPEATS = 65536  # keys of datagrams already read (then forgotten all at once)
+MAX_REPEAT_BYTES = 32 << 20  # their total size: a datagram's key holds the datagram
 MAX_REPLY_PORTS = 256  # ephemeral ports of discovery queries whose replies are read
 GREETING_PORTS = frozenset({8000})  # services that speak first (vendorports: Hikvision SDK)
 INITIAL_TTLS = frozenset({255, 128, 64, 32})  # a sender's own TTL, not yet decremented by a hop
@@ -124,7 +125,9 @@ class Hearing:
         self._seen: set[Evidence] = set()
         self.first_seen: dict[str, float] = {}
         self._raw_count: dict[str, int] = {}
-        self._repeats: dict[bytes, str] = {}  # digest of a datagram read -> its protocol
+        # Key of a frame read -> its protocol ("" when no reader counted it): see _repeated.
+        self._repeats: dict[bytes, str] = {}
+        self._repeat_bytes = 0
         self.t0: float | None = None
         self.now = 0.0
         self.packets: Counter[str] = Counter()  # packets per protocol that reached a reader
@@ -143,6 +146,7 @@ class Hearing:
         self.open_ports: dict[str, int] = {}
         self.tcp = streams.StreamTable()
         self.prefilter = Prefilter(set(UDP_PORTS), TCP_FIRST_BYTES, LINK_TYPES_READ, GREETING_PORTS)
+        self.prefilter.repeats, self.prefilter.counts = self._repeats, self.packets
         self._reply_ports: OrderedDict[int, None] = OrderedDict()  # asker ports, oldest first
         self._fragments = Fragments()
         self._greeted: set[str] = set()  # hosts whose SDK-port greeting is kept
@@ -212,6 +216,9 @@ class Hearing:
         self._reply_ports[sport] = None
         self._udp[sport] = self._udp[dport]
         self.prefilter.add_udp_port(sport)
+        # A repeat is counted under the protocol its port named when it was first read, by
+        # the C walk without asking this table again: the ports' meaning changed, so start over.
+        self._forget_repeats()
 
     def _bad(self, name: str) -> None:
         self.stat(name).dropped += 1
@@ -413,11 +420,9 @@ class Hearing:
         # Devices repeat themselves (a NOTIFY every 30 s, a reply to every search): a datagram
         # already read from the same sender, MAC and TTL says nothing new and is only counted.
         # Judged before anything else is taken out of the frame: most datagrams are repeats.
-        digest = hashlib.blake2b(
-            frame[t : t + 1] + frame[a : a + n] + (mac or b"") + frame[l4:end],
-            digest_size=16,
-        ).digest()
-        if self._repeated(digest):
+        # The key is built byte for byte as _recwalk.c's repeat_key builds it.
+        key = b"u" + frame[t : t + 1] + frame[a : a + n] + (mac or b"") + frame[l4:end]
+        if self._repeated(key):
             return
         payload = frame[l4 + 8 : end]
         src = _address(frame[a : a + n])
@@ -425,20 +430,29 @@ class Hearing:
         name = handler.__name__[1:]
         counted, before = self.packets[name], len(self._seen)
         handler(src, sport, dport, payload, mac)
-        self._repeats[digest] = name if self.packets[name] != counted else ""
+        self._remember_read(key, name if self.packets[name] != counted else "")
         if len(self._seen) != before:
             self._heard(src, mac, frame[t], multicast)
 
-    def _repeated(self, digest: bytes) -> bool:
-        """True (and counted) when the same bytes were read before."""
-        name = self._repeats.get(digest)
+    def _repeated(self, key: bytes) -> bool:
+        """True (and counted) when the frame with this key was read before."""
+        name = self._repeats.get(key)
         if name is None:
-            if len(self._repeats) >= MAX_REPEATS:
-                self._repeats.clear()
             return False
         if name:
             self.packets[name] += 1
         return True
+
+    def _remember_read(self, key: bytes, name: str) -> None:
+        """Note a frame read (`name`: the protocol its repeats count under, or "")."""
+        if len(self._repeats) >= MAX_REPEATS or self._repeat_bytes >= MAX_REPEAT_BYTES:
+            self._forget_repeats()
+        self._repeats[key] = name
+        self._repeat_bytes += len(key)
+
+    def _forget_repeats(self) -> None:
+        self._repeats.clear()  # in place: the prefilter hands the same table to the C walk
+        self._repeat_bytes = 0
 
     def _tcp_segment(
         self,
@@ -503,23 +517,26 @@ class Hearing:
         ip, port = _address(reply.key[0:n]), int.from_bytes(reply.key[2 * n : 2 * n + 2], "big")
         name = reply.kind
         request = reply.request
-        digest = hashlib.blake2b(
-            b"%b%b%d%b%s\0%b"
-            % (
-                reply.key[0:n],
-                reply.key[2 * n : 2 * n + 2],
-                reply.ttl,
-                reply.mac or b"",
-                (request.method + " " + request.path).encode("utf-8", "replace")
-                if request
-                else b"-",
-                reply.data,
-            ),
-            digest_size=16,
-        ).digest()
+        digest = (
+            b"t"
+            + hashlib.blake2b(
+                b"%b%b%d%b%s\0%b"
+                % (
+                    reply.key[0:n],
+                    reply.key[2 * n : 2 * n + 2],
+                    reply.ttl,
+                    reply.mac or b"",
+                    (request.method + " " + request.path).encode("utf-8", "replace")
+                    if request
+                    else b"-",
+                    reply.data,
+                ),
+                digest_size=16,
+            ).digest()
+        )
         if self._repeated(digest):
             return
-        self._repeats[digest] = name
+        self._remember_read(digest, name)
         self.packets[name] += 1
         items = reply_evidence(ip, port, reply)
         if items is None:
@@ -534,10 +551,10 @@ class Hearing:
     def _arp(self, arp: bytes, mac: bytes | None) -> None:
         if len(arp) < 28 or arp[0:6] != b"\x00\x01\x08\x00\x06\x04":
             return
-        digest = arp[6:18] + b"arp"  # opcode, sender MAC and address: all that is read
-        if self._repeated(digest):
+        key = b"a" + arp[6:18]  # opcode, sender MAC and address: all that is read
+        if self._repeated(key):
             return
-        self._repeats[digest] = "arp"
+        self._remember_read(key, "arp")
         self.packets["arp"] += 1
         sender_mac, sender_ip = arp[8:14], arp[14:18]
         if sender_ip == b"\0\0\0\0" or sender_mac[0] & 1 or not any(sender_mac):

@@ -113,7 +113,10 @@ def test_walk_reads_what_the_python_loop_reads(
     (fast_doc, fast, fast_frames), (pure_doc, pure, pure_frames) = _both(monkeypatch, run)
     assert fast_doc["devices"] == pure_doc["devices"]
     assert fast_doc["scope"]["passive"] == pure_doc["scope"]["passive"]
-    assert fast_frames == pure_frames
+    # Repeats the decoder had read were counted by the walk (under the same protocols: the
+    # scopes above are equal) instead of being handed over.
+    assert fast.repeats > 0 and pure.repeats == 0
+    assert fast_frames + fast.repeats == pure_frames
     assert fast.packets == pure.packets == len(frames)
     assert (fast.first_ts, fast.last_ts, fast.cut, fast.problems) == (
         pure.first_ts,
@@ -158,6 +161,70 @@ def test_damaged_and_odd_files_read_the_same_by_the_walk(
         assert (fast_report.first_ts, fast_report.last_ts) == (1_700_000_010.0, 1_700_000_099.5)
 
 
+def _variant(frame: bytes, ihl: int, cut: int, ttl: int, last: int) -> bytes:
+    """An IPv4 frame with its header length, IP total length, TTL or last byte changed."""
+    f = bytearray(frame)
+    if f[12:14] == b"\x08\x00":
+        f[14] = 0x40 | ihl
+        total = max(0, (f[16] << 8 | f[17]) - cut)
+        f[16:18] = total.to_bytes(2, "big")
+        f[22] = ttl
+    f[-1] = last
+    return bytes(f)
+
+
+@needs_walk
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    picks=st.lists(
+        st.tuples(
+            st.integers(0, 3),  # which frame
+            st.sampled_from([5, 5, 5, 6, 0, 15]),  # IPv4 header length (words)
+            st.sampled_from([0, 0, 0, 1, 30, 2000]),  # bytes taken off the IP total length
+            st.sampled_from([64, 64, 63]),  # TTL: a routed copy is another key
+            st.sampled_from([0, 0, 1]),  # last byte: another datagram
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_repeats_counted_by_the_walk_are_what_the_decoder_counts(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, picks: list[Any]
+) -> None:
+    """Datagrams and ARP, repeated and varied where the repeat key is built: the walk keeps
+    back exactly the frames the decoder would only count, under the same protocols."""
+    notify = (
+        b"NOTIFY * HTTP/1.1\r\nNT: upnp:rootdevice\r\nUSN: uuid:1::upnp:rootdevice\r\n"
+        b"SERVER: Linux UPnP/1.0 App-webs/\r\n\r\n"
+    )
+    pool = [
+        udp_frame(CAM, 1900, "239.255.255.250", 1900, notify, src_mac=CAM_MAC),
+        udp_frame(CAM, 37810, "239.255.255.251", 37810, b"\x20" + b"x" * 60, src_mac=CAM_MAC),
+        arp_frame(CAM_MAC, CAM, ME),
+        udp_frame(CAM, 5353, "224.0.0.251", 5353, b"\0" * 12, src_mac=CAM_MAC),
+    ]
+    frames = [_variant(pool[i], *rest) for i, *rest in picks]
+    path = tmp_path_factory.mktemp("rep") / "rep.pcap"
+    path.write_bytes(pcap_bytes(frames + frames))
+
+    def run() -> tuple[dict[str, Any], ReadReport, int]:
+        r = CaptureRun([str(path)])
+        doc = build_document(r.run())
+        return doc, r.reports[0], r.hearing.frames
+
+    with monkeypatch.context() as m:
+        (fast_doc, fast, fast_frames), (pure_doc, pure, pure_frames) = _both(m, run)
+    assert fast_doc["scope"]["passive"] == pure_doc["scope"]["passive"]
+    assert fast_doc["devices"] == pure_doc["devices"]
+    assert fast_frames + fast.repeats == pure_frames
+    if any(tuple(p[1:]) == (5, 0, 64, 0) for p in picks):  # an unchanged frame, sent twice
+        assert fast.repeats > 0
+
+
 @needs_walk
 def test_bad_arguments_are_errors_not_crashes() -> None:
     tally = recwalk.Tally()
@@ -169,6 +236,8 @@ def test_bad_arguments_are_errors_not_crashes() -> None:
         recwalk.epb(b"\0" * 64, 0, False, b"\0" * 8, b"\1\0\0\0" * 2, None, False, tally)
     with pytest.raises(TypeError):
         recwalk.pcap(b"\0" * 64, 0, False, 1e-6, 1, None, False, object())
+    with pytest.raises(TypeError):  # the decoder's repeats table and counts are dicts
+        recwalk.pcap(b"\0" * 64, 24, False, 1e-6, 1, None, False, tally, [], {})
     # A position past the end walks nothing and counts nothing.
     assert recwalk.pcap(b"\0" * 64, 100, False, 1e-6, 1, None, False, tally) == (100, 0.0, 0, None)
     assert tally.packets == 0
