@@ -217,7 +217,7 @@ def test_repeats_counted_by_the_walk_are_what_the_decoder_counts(
         return doc, r.reports[0], r.hearing.frames
 
     with monkeypatch.context() as m:
-        (fast_doc, fast, fast_frames), (pure_doc, pure, pure_frames) = _both(m, run)
+        (fast_doc, fast, fast_frames), (pure_doc, _pure, pure_frames) = _both(m, run)
     assert fast_doc["scope"]["passive"] == pure_doc["scope"]["passive"]
     assert fast_doc["devices"] == pure_doc["devices"]
     assert fast_frames + fast.repeats == pure_frames
