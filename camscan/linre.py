@@ -79,10 +79,10 @@ class Regex:
         self._compile()
         self.groupindex: dict[str, int] = dict(self._re.groupindex)  # named groups' numbers
 
-    @classmethod
-    def deferred(cls, pattern: str | bytes, groupindex: dict[str, int]) -> Regex:
+    @staticmethod
+    def deferred(pattern: str | bytes, groupindex: dict[str, int]) -> Regex:
         """A pattern known to compile, with its named groups: RE2 compiles it on first use."""
-        self = cls.__new__(cls)
+        self = _DeferredRegex.__new__(_DeferredRegex)
         self.pattern, self.groupindex = pattern, groupindex
         return self
 
@@ -92,14 +92,6 @@ class Regex:
         except re2.error as exc:
             raise PatternError(_message(exc)) from None
         self._match = self._re._regexp.Match  # the bindings' own call, looked up once
-
-    def __getattr__(self, name: str) -> Any:
-        # Only reached while a deferred pattern's compiled slots are still empty: once filled,
-        # they are read directly and matching costs what it does for a pattern compiled early.
-        if name not in ("_match", "_re"):
-            raise AttributeError(name)
-        self._compile()
-        return getattr(self, name)
 
     def _spans(self, anchor: Any, text: Any) -> Match | None:
         # Bytes and ASCII text skip the bindings' offset translation (several times faster).
@@ -150,10 +142,10 @@ class RegexSet:
         self.patterns = tuple(patterns)
         self._compile()
 
-    @classmethod
-    def deferred(cls, patterns: Sequence[str | bytes]) -> RegexSet:
+    @staticmethod
+    def deferred(patterns: Sequence[str | bytes]) -> RegexSet:
         """Patterns known to compile together: RE2 builds the set on its first search."""
-        self = cls.__new__(cls)
+        self = _DeferredSet.__new__(_DeferredSet)
         self.patterns = tuple(patterns)
         return self
 
@@ -169,18 +161,48 @@ class RegexSet:
             raise PatternError(_message(exc)) from None
         self._match = self._set._set.Match  # the bindings' own call, looked up once
 
-    def __getattr__(self, name: str) -> Any:
-        # As Regex.__getattr__: reached only until a deferred set is built.
-        if name not in ("_match", "_set"):
-            raise AttributeError(name)
-        self._compile()
-        return getattr(self, name)
-
     def matching(self, text: str | bytes) -> list[int]:
         """Indexes of the patterns that match somewhere in `text`, in ascending order."""
         data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
         hits = self._match(data)
         return sorted(hits) if len(hits) > 1 else hits
+
+
+# A deferred pattern or set is one of these until its first use compiles it and makes it a
+# plain Regex or RegexSet (same slots): from then on it costs exactly what an early one does.
+
+
+class _DeferredRegex(Regex):
+    __slots__ = ()
+
+    def _compiled(self) -> Regex:
+        self._compile()
+        self.__class__ = Regex  # type: ignore[assignment]
+        return self
+
+    def search(self, text: Any) -> Match | None:
+        return self._compiled().search(text)
+
+    def match(self, text: Any) -> Match | None:
+        return self._compiled().match(text)
+
+    def fullmatch(self, text: Any) -> Match | None:
+        return self._compiled().fullmatch(text)
+
+    def finditer(self, text: Any) -> Iterator[Match]:
+        return self._compiled().finditer(text)
+
+    def sub(self, repl: Any, text: Any) -> Any:
+        return self._compiled().sub(repl, text)
+
+
+class _DeferredSet(RegexSet):
+    __slots__ = ()
+
+    def matching(self, text: str | bytes) -> list[int]:
+        self._compile()
+        self.__class__ = RegexSet  # type: ignore[assignment]
+        return self.matching(text)
 
 
 def _message(exc: Exception) -> str:
