@@ -7,8 +7,9 @@ import tomllib
 from bisect import bisect_left
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
+from camscan import datacache
 from camscan.models import Strength
 from camscan.resources import data_path
 
@@ -91,33 +92,40 @@ def is_locally_administered(mac: str) -> bool:
 
 
 class OuiTable:
-    """The generated table's sorted lines, searched in place: loads in milliseconds."""
+    """The generated table's sorted lines, searched in place: loads in milliseconds.
 
-    def __init__(self, text: str) -> None:
-        lines = text.splitlines()
-        first = 0
-        while first < len(lines) and lines[first].startswith("#"):
-            first += 1
-        self.header = [line[1:].strip() for line in lines[:first]]
-        # Rows sort as `prefix<TAB>…`; TAB sorts before every hex digit, so a prefix's row
-        # sorts before the rows of longer prefixes that extend it and bisect finds it.
-        self._rows = lines[first:]
-        if self._rows != sorted(self._rows):
-            raise OuiDataError("OUI table rows are not sorted")
-        if self._rows and (self._rows[0] == "" or self._rows[0].count("\t") != 2):
-            raise OuiDataError("OUI table rows are malformed")
+    Rows are kept as the file's bytes and split into text one block (rows sharing their first
+    two characters) at a time, when a lookup first needs that block. `index` is where each
+    block lies; without it the whole table is checked (sorted, well-formed) and indexed.
+    """
+
+    def __init__(self, data: str | bytes, index: dict[str, list[int]] | None = None) -> None:
+        raw = data.encode("utf-8") if isinstance(data, str) else data
+        first, header = 0, []
+        while raw.startswith(b"#", first):
+            end = raw.find(b"\n", first)
+            end = len(raw) if end < 0 else end
+            header.append(raw[first + 1 : end].decode("utf-8").strip())
+            first = end + 1
+        self.header: list[str] = header
+        self._raw = raw
+        self.index = _checked_index(raw, first) if index is None else index
+        self._blocks: dict[str, list[str]] = {}
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return sum(len(self._block(b)) for b in self.index)
 
     def entries(self) -> list[OuiEntry]:
         """Every row as an OuiEntry (for checks and tools, not the lookup path)."""
         out = []
-        for lineno, row in enumerate(self._rows, start=len(self.header) + 1):
-            parts = row.split("\t")
-            if len(parts) != 3 or len(parts[0]) not in PREFIX_DIGITS:
-                raise OuiDataError(f"OUI table line {lineno}: malformed")
-            out.append(OuiEntry(*parts))
+        lineno = len(self.header)
+        for block in self.index:
+            for row in self._block(block):
+                lineno += 1
+                parts = row.split("\t")
+                if len(parts) != 3 or len(parts[0]) not in PREFIX_DIGITS:
+                    raise OuiDataError(f"OUI table line {lineno}: malformed")
+                out.append(OuiEntry(*parts))
         return out
 
     @functools.cached_property
@@ -135,12 +143,19 @@ class OuiTable:
         parts = self._row(mac)
         return None if parts is None else parts[2]
 
+    def _block(self, block: str) -> list[str]:
+        rows = self._blocks.get(block)
+        if rows is None:
+            start, end = self.index.get(block, (0, 0))
+            rows = self._blocks[block] = self._raw[start:end].decode("utf-8").split("\n")[:-1]
+        return rows
+
     def _row(self, mac: str) -> list[str] | None:
         value = mac_to_int(mac)
         if value is None:
             return None
         digits12 = f"{value:012X}"
-        rows = self._rows
+        rows = self._blocks.get(digits12[:2]) or self._block(digits12[:2])
         for digits in PREFIX_DIGITS:
             # The IEEE lists a few MA-L blocks twice (e.g. 080030); the first row wins.
             needle = digits12[:digits] + "\t"
@@ -150,6 +165,36 @@ class OuiTable:
                 if len(parts) == 3:
                     return parts
         return None
+
+
+def _checked_index(raw: bytes, first: int) -> dict[str, list[int]]:
+    """Where each block of rows lies in `raw`, once the rows are found sorted and well-formed."""
+    body = raw[first:]
+    text = body.decode("utf-8")
+    if not body.endswith(b"\n"):
+        body += b"\n"
+    rows = body.split(b"\n")[:-1]
+    if b"\r" in body or len(rows) != len(text.splitlines()):
+        raise OuiDataError("OUI table rows are malformed (a line break other than LF)")
+    # Rows sort as `prefix<TAB>…`; TAB sorts before every hex digit, so a prefix's row sorts
+    # before the rows of longer prefixes that extend it and bisect finds it. UTF-8 bytes sort
+    # as the text they encode.
+    if rows != sorted(rows):
+        raise OuiDataError("OUI table rows are not sorted")
+    if rows and (rows[0] == b"" or rows[0].count(b"\t") != 2):
+        raise OuiDataError("OUI table rows are malformed")
+    index: dict[str, list[int]] = {}
+    at, block, start = first, None, first
+    for row in rows:
+        head = row[:2].decode("utf-8", "replace")
+        if head != block:
+            if block is not None:
+                index[block] = [start, at]
+            block, start = head, at
+        at += len(row) + 1
+    if block is not None:
+        index[block] = [start, at]
+    return index
 
 
 def _str(row: dict[str, Any], key: str, where: str, required: bool = True) -> str | None:
@@ -204,13 +249,32 @@ def parse_groups(data: dict[str, Any]) -> tuple[list[OuiGroup], dict[str, str]]:
     return groups, excluded
 
 
+_CACHE_KIND = "oui-checked"
+
+
 @functools.cache
 def table() -> OuiTable:
     """The generated IEEE table, loaded on first use."""
     try:
-        return OuiTable(TABLE_PATH.read_text(encoding="utf-8"))
+        raw = TABLE_PATH.read_bytes()
     except OSError as exc:
         raise OuiDataError(f"cannot read {TABLE_PATH}: {exc.strerror}") from exc
+    # Checking 57,000 rows costs ~10 ms: a table's bytes seen sorted and well-formed before
+    # keep their block index in the user's cache, keyed by exactly those bytes.
+    key = datacache.digest(b"oui-table/1", raw)
+    index = datacache.read(_CACHE_KIND, key)
+    if _is_index(index, len(raw)):
+        return OuiTable(raw, index)
+    checked = OuiTable(raw)
+    datacache.write(_CACHE_KIND, key, checked.index)
+    return checked
+
+
+def _is_index(index: Any, size: int) -> TypeGuard[dict[str, list[int]]]:
+    return isinstance(index, dict) and all(
+        isinstance(k, str) and isinstance(v, list) and len(v) == 2 and 0 <= v[0] <= v[1] <= size
+        for k, v in index.items()
+    )
 
 
 @dataclass(frozen=True)

@@ -395,3 +395,93 @@ def test_groups_schema_errors() -> None:
             parse_groups({"group": [bad]})
     with pytest.raises(OuiDataError, match="'source'"):
         parse_groups({"exclude": [{"registrant": "X", "note": "n"}]})
+
+
+# -------------------------------------------------------------------------- load
+
+
+def _table_file(tmp_path: Path, rows: list[str]) -> Path:
+    path = tmp_path / "ieee.tsv"
+    path.write_text("# test table\n" + "".join(f"{r}\n" for r in sorted(rows)), encoding="utf-8")
+    return path
+
+
+ROWS = [
+    "001122\tMA-L\tFirst",
+    "0011FF\tMA-L\tLast of its block",
+    "0011FF5\tMA-M\tLonger prefix",
+    "0011FF5AB\tMA-S\tLongest prefix",
+    "010000\tMA-L\tNext block",
+    "4419B6\tMA-L\tHangzhou Hikvision Digital Technology Co.,Ltd.",
+    "FFFFFF\tMA-L\tLast row – non-ASCII",
+]
+MACS = [
+    "00:11:22:00:00:00",
+    "00:11:ff:00:00:00",
+    "00:11:ff:50:00:00",
+    "00:11:ff:5a:b0:00",
+    "00:11:ff:5a:c0:00",
+    "01:00:00:12:34:56",
+    "44:19:b6:3a:10:01",
+    "ff:ff:ff:ff:ff:ff",
+    "00:11:23:00:00:00",
+    "fe:00:00:00:00:00",
+]
+
+
+def test_a_table_seen_before_loads_its_index_unchecked_and_looks_up_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(oui, "TABLE_PATH", _table_file(tmp_path, ROWS))
+    checks: list[int] = []
+    real = oui._checked_index
+
+    def spy(raw: bytes, first: int) -> dict[str, list[int]]:
+        checks.append(first)
+        return real(raw, first)
+
+    monkeypatch.setattr(oui, "_checked_index", spy)
+    fresh = oui.table.__wrapped__()
+    assert len(checks) == 1
+    cached = oui.table.__wrapped__()
+    assert len(checks) == 1  # the bytes were seen sorted and well-formed before
+    assert [cached.lookup(m) for m in MACS] == [fresh.lookup(m) for m in MACS]
+    assert fresh.lookup(MACS[3]) == OuiEntry("0011FF5AB", "MA-S", "Longest prefix")
+    assert fresh.lookup(MACS[4]) == OuiEntry("0011FF5", "MA-M", "Longer prefix")
+    assert fresh.registrant(MACS[7]) == "Last row – non-ASCII"
+    assert fresh.lookup(MACS[8]) is None and fresh.lookup(MACS[9]) is None
+    assert cached.entries() == fresh.entries() == [OuiEntry(*r.split("\t")) for r in ROWS]
+    assert len(cached) == len(ROWS) and cached.header == ["test table"]
+
+
+def test_a_damaged_index_or_an_edited_table_is_checked_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = _table_file(tmp_path, ROWS)
+    monkeypatch.setattr(oui, "TABLE_PATH", path)
+    oui.table.__wrapped__()
+    (entry,) = (tmp_path / "cache" / "camscan" / "oui-checked").iterdir()
+    entry.write_bytes(entry.read_bytes()[:-3] + b"\0\0\0")
+    checks: list[int] = []
+    real = oui._checked_index
+
+    def spy(raw: bytes, first: int) -> dict[str, list[int]]:
+        checks.append(1)
+        return real(raw, first)
+
+    monkeypatch.setattr(oui, "_checked_index", spy)
+    assert oui.table.__wrapped__().lookup(MACS[0]) == OuiEntry("001122", "MA-L", "First")
+    assert checks == [1]
+    # Edited by hand out of order: the new bytes are checked, and refused.
+    path.write_text(path.read_text().replace("001122", "FFFFFF0", 1), encoding="utf-8")
+    with pytest.raises(OuiDataError, match="not sorted"):
+        oui.table.__wrapped__()
+
+
+def test_a_table_with_other_line_breaks_is_refused() -> None:
+    with pytest.raises(OuiDataError, match="malformed"):
+        OuiTable("# h\r\nAAAAAA\tMA-L\tA\r\nAAAAAB\tMA-L\tB\r\n")
+    with pytest.raises(OuiDataError, match="malformed"):
+        OuiTable("# h\nAAAAAA\tMA-L\tA\u2028B\nAAAAAB\tMA-L\tB\n")
