@@ -7,13 +7,13 @@ The advisory file is data with examples that must and must not match; `self_test
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from camscan import linre
+from camscan import datacache, linre
 from camscan.resources import data_path
 
 DEFAULT_FILE = data_path("fingerprints", "risks", "advisories.toml")
@@ -134,20 +134,25 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in text.split(".") if p.isdigit())
 
 
-def _regex(entry: Mapping[str, Any], name: str, text: str | None) -> linre.Regex | None:
+Compiler = Callable[[str], linre.Regex]
+
+
+def _regex(
+    entry: Mapping[str, Any], name: str, text: str | None, compile: Compiler
+) -> linre.Regex | None:
     if text is None:
         return None
     try:
-        return linre.compile(text)
+        return compile(text)
     except linre.PatternError as exc:
         raise RiskDataError(f"advisory {entry.get('id')!r}: {name}: {exc}") from None
 
 
-def _range(entry: Mapping[str, Any], r: Mapping[str, Any]) -> Range:
+def _range(entry: Mapping[str, Any], r: Mapping[str, Any], compile: Compiler) -> Range:
     versions = r.get("versions")
     builds = r.get("builds")
     return Range(
-        model=_regex(entry, "model", r.get("model")),
+        model=_regex(entry, "model", r.get("model"), compile),
         versions=(_version(versions[0]), _version(versions[1])) if versions else None,
         builds=(str(builds[0]), str(builds[1])) if builds else None,
     )
@@ -166,7 +171,7 @@ REQUIRED = (
 )
 
 
-def parse(data: Mapping[str, Any]) -> tuple[Advisory, ...]:
+def parse(data: Mapping[str, Any], compile: Compiler = linre.compile) -> tuple[Advisory, ...]:
     """Advisories from the file's TOML data, validated."""
     out: list[Advisory] = []
     seen: set[str] = set()
@@ -189,9 +194,9 @@ def parse(data: Mapping[str, Any]) -> tuple[Advisory, ...]:
         makers = frozenset(entry.get("makers", ())) | (
             {entry["maker"]} if "maker" in entry else set()
         )
-        ranges = tuple(_range(entry, r) for r in entry.get("ranges", ()))
+        ranges = tuple(_range(entry, r, compile) for r in entry.get("ranges", ()))
         if entry["kind"] == "firmware" and not ranges:
-            ranges = (_range(entry, entry),)
+            ranges = (_range(entry, entry, compile),)
         if entry["kind"] == "firmware" and "firmware" not in entry:
             raise RiskDataError(f"advisory {entry['id']!r}: a firmware advisory needs firmware")
         if entry["kind"] == "evidence" and ("key" not in entry or "pattern" not in entry):
@@ -210,10 +215,10 @@ def parse(data: Mapping[str, Any]) -> tuple[Advisory, ...]:
                 cves=tuple(entry.get("cves", ())),
                 makers=makers,
                 model_required=bool(entry.get("model_required", False)),
-                firmware=_regex(entry, "firmware", entry.get("firmware")),
+                firmware=_regex(entry, "firmware", entry.get("firmware"), compile),
                 ranges=ranges,
                 key=entry.get("key"),
-                pattern=_regex(entry, "pattern", entry.get("pattern")),
+                pattern=_regex(entry, "pattern", entry.get("pattern"), compile),
                 in_raw=bool(entry.get("in_raw", False)),
                 must_match=tuple(entry["must_match"]),
                 must_not_match=tuple(entry["must_not_match"]),
@@ -224,13 +229,39 @@ def parse(data: Mapping[str, Any]) -> tuple[Advisory, ...]:
     return tuple(out)
 
 
+_CACHE_KIND = "advisories-checked"
+
+
 def load(path: Path = DEFAULT_FILE) -> tuple[Advisory, ...]:
     """The advisories in `path`."""
     try:
-        with path.open("rb") as fh:
-            return parse(tomllib.load(fh))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
         raise RiskDataError(f"{path}: {exc}") from None
+    # Bytes seen valid before skip the TOML parse and RE2's compiling (each pattern compiles
+    # on first use); the entries' own checks run on every load.
+    key = datacache.digest(b"advisories/1", linre.engine().encode(), raw)
+    kept = datacache.read(_CACHE_KIND, key)
+    if isinstance(kept, dict) and isinstance(kept.get("groups"), dict) and "data" in kept:
+        groups: dict[str, dict[str, int]] = kept["groups"]
+        return parse(kept["data"], lambda text: linre.Regex.deferred(text, groups[text]))
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise RiskDataError(f"{path}: {exc}") from None
+    advisories = parse(data)
+    patterns = (
+        r
+        for a in advisories
+        for r in (a.firmware, a.pattern, *(x.model for x in a.ranges))
+        if r is not None
+    )
+    datacache.write(
+        _CACHE_KIND,
+        key,
+        {"data": data, "groups": {r.pattern: dict(r.groupindex) for r in patterns}},
+    )
+    return advisories
 
 
 @cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import tomllib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from camscan import risks
+from camscan import linre, risks
 from camscan.cli import app
 from camscan.models import Confidence, Device, Evidence, Verdict
 from camscan.output.csv import csv_text
@@ -173,3 +174,58 @@ def test_fingerprints_test_command_runs_the_risk_examples_too(tmp_path: Path) ->
     result = CliRunner().invoke(app, ["fingerprints", "test", "--dir", str(root)])
     assert result.exit_code == 1
     assert "hikvision-cve-2021-36260: must match" in result.stderr
+
+
+def _notes(advisories: tuple[risks.Advisory, ...]) -> list[list[str]]:
+    out = []
+    for adv in advisories:
+        for ex in (*adv.must_match, *adv.must_not_match):
+            out.append([n.detail for n in risk_notes_of(ex, advisories)])
+    return out
+
+
+def risk_notes_of(example: Any, advisories: tuple[risks.Advisory, ...]) -> list[risks.RiskNote]:
+    return risks.risk_notes(risks.example_device(example), advisories)
+
+
+def test_advisories_seen_valid_load_without_parsing_or_compiling_and_note_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = tmp_path / "advisories.toml"
+    shutil.copy(risks.DEFAULT_FILE, path)
+    checked = risks.load(path)
+    compiled: list[object] = []
+    real = linre.Regex._compile
+
+    def spy(self: linre.Regex) -> None:
+        compiled.append(self.pattern)
+        real(self)
+
+    monkeypatch.setattr(linre.Regex, "_compile", spy)
+
+    def no_parse(text: str) -> dict[str, Any]:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(tomllib, "loads", no_parse)
+    cached = risks.load(path)
+    assert compiled == []
+    assert [a.id for a in cached] == [a.id for a in checked]
+    assert risks.self_test(cached) == [] and compiled
+    assert _notes(cached) == _notes(checked)
+
+
+def test_an_edited_advisory_file_is_checked_again_with_its_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = tmp_path / "advisories.toml"
+    shutil.copy(risks.DEFAULT_FILE, path)
+    risks.load(path)
+    text = path.read_text()
+    first = next(line for line in text.splitlines() if line.startswith("firmware = "))
+    path.write_text(text.replace(first, "firmware = '(?<=V)5'", 1))
+    for _ in range(2):
+        with pytest.raises(risks.RiskDataError, match="firmware") as caught:
+            risks.load(path)
+        assert "\n" not in str(caught.value)
