@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
+from camscan.cli.common import OutputFormat
 from camscan.cli.report import DbOption, _fail, _resolve
-from camscan.cli.scan import OutputFormat
 from camscan.models import Confidence
 from camscan.output.exitcodes import USAGE_ERROR
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from camscan.cli.scan import OutputFormat, check_writable, emit_result, fail, fingerprint_version
+from camscan.cli.common import OutputFormat, check_writable, emit_result, fail, fingerprint_version
 from camscan.models import ScanResult
 from camscan.output.private import open_private
 

@@ -23,16 +23,18 @@ def render(
     NetBox to a file writes its companion CSVs beside it (`<stem>-1-site.csv` …), GLPI to a
     directory one inventory file per device; every other case is one text.
     """
-    from camscan.output.csv import csv_text
-    from camscan.output.glpi import glpi_documents, glpi_text
-    from camscan.output.jsonout import dumps_document
-    from camscan.output.ndjson import document_ndjson
-
+    # Each writer only for its own format: a JSON document never loads the CSV machinery.
     if fmt == "json":
+        from camscan.output.jsonout import dumps_document
+
         return [(output, dumps_document(doc))]
     if fmt == "ndjson":
+        from camscan.output.ndjson import document_ndjson
+
         return [(output, document_ndjson(doc))]
     if fmt == "glpi":
+        from camscan.output.glpi import glpi_documents, glpi_text
+
         if output is not None and (output.is_dir() or str(output).endswith("/")):
             return [
                 (
@@ -55,6 +57,8 @@ def render(
             (output, devices),
         ]
     if fmt in ("csv", "snipeit"):
+        from camscan.output.csv import csv_text
+
         return [(output, csv_text(doc, "generic" if fmt == "csv" else fmt))]
     raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
 
