@@ -36,10 +36,10 @@ KINDS = {"wsd": "wsd", "wsd_thirdparty": "wsd", "sadp": "sadp", "dhip": "dhip", 
 def inner(window: float, subnet: str, interface: str) -> None:
     """Inside the scanner namespace: one scan of the discovery methods, timed per phase."""
     from camscan.context import ScanSettings
-    from camscan.discovery import DISCOVERERS
+    from camscan.discovery.registry import DISCOVERERS
     from camscan.models import Device
     from camscan.pipeline import Method, NullObserver, Scan, ScanRequest
-    from camscan.probes import PROBES
+    from camscan.probes.registry import PROBES
 
     phases: dict[str, float] = {}
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-import logging
 import time
 from collections.abc import Awaitable, Callable, Container, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,10 +14,9 @@ from typing import TYPE_CHECKING, NamedTuple
 from camscan.models import Evidence, EvidenceSink, MethodStats
 
 if TYPE_CHECKING:
-    from camscan.targets import InterfaceInfo, TargetSet
+    import asyncio
 
-# Raw packets in and out, for turning a field device into a test fixture (--debug-traffic).
-traffic_log = logging.getLogger("camscan.traffic")
+    from camscan.targets import InterfaceInfo, TargetSet
 
 
 class Method(StrEnum):
@@ -68,6 +65,14 @@ class ScanSettings:
     passive_too: bool = False
 
 
+def _semaphore(value: int) -> asyncio.Semaphore:
+    # asyncio (~40 ms with ssl) is imported by the scan that makes a context, not by every
+    # parser that names ScanContext or Method.
+    import asyncio
+
+    return asyncio.Semaphore(value)
+
+
 @dataclass(slots=True)
 class ScanContext:
     """Shared state of one running scan, handed to discoverers and probes."""
@@ -78,7 +83,7 @@ class ScanContext:
     in_scope: Container[ipaddress.IPv4Address]  # the scan's targets
     emit: EvidenceSink
     stats: dict[str, MethodStats] = field(default_factory=dict)
-    connections: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(64))
+    connections: asyncio.Semaphore = field(default_factory=lambda: _semaphore(64))
     # (phase, done, total): how far a long method has got, for progress bars.
     progress: Callable[[str, int, int | None], None] = lambda phase, done, total: None
     iface: InterfaceInfo | None = None  # the local segment swept, if any target is on one

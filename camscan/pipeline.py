@@ -23,7 +23,7 @@ from camscan.context import (
     ScanSettings,
 )
 from camscan.devices import build_device, device_mac
-from camscan.discovery import DISCOVERERS
+from camscan.discovery.registry import DISCOVERERS
 from camscan.fingerprints import default_library
 from camscan.identify import identify
 from camscan.models import (
@@ -35,7 +35,8 @@ from camscan.models import (
     Verdict,
 )
 from camscan.oui import lookup
-from camscan.probes import LIVENESS, PROBES, tls
+from camscan.probes import tls
+from camscan.probes.registry import LIVENESS, PROBES
 from camscan.targets import (
     InterfaceInfo,
     TargetError,

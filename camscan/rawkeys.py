@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from camscan import discovery, probes
 from camscan.context import Expander
+from camscan.discovery.registry import EXPANDERS as DISCOVERY_EXPANDERS
 from camscan.models import Evidence
+from camscan.probes.registry import EXPANDERS as PROBE_EXPANDERS
 
 # Every raw key with the function that expands it; the tables live beside the protocols.
-EXPANDERS: Mapping[str, Expander] = discovery.EXPANDERS | probes.EXPANDERS
+EXPANDERS: Mapping[str, Expander] = DISCOVERY_EXPANDERS | PROBE_EXPANDERS
 
 
 def expand(evidence: Iterable[Evidence]) -> list[Evidence]:

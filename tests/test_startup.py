@@ -44,7 +44,7 @@ print(seen, "aiohttp" in sys.modules)
 def test_a_scan_loads_zeroconf_and_the_certificate_reader_only_when_it_uses_them() -> None:
     # ~90 ms of start-up together: an ARP-only scan (or one without mDNS) never needs them.
     code = (
-        "import sys, camscan.cli.scan, camscan.pipeline, camscan.discovery; "
+        "import sys, camscan.cli.scan, camscan.pipeline, camscan.discovery.registry; "
         "print(sorted(m for m in ('zeroconf', 'cryptography.x509') if m in sys.modules))"
     )
     assert _fresh_python(code) == "[]"
@@ -53,7 +53,7 @@ def test_a_scan_loads_zeroconf_and_the_certificate_reader_only_when_it_uses_them
 def test_the_lazy_mdns_discoverer_runs_mdns_discovery() -> None:
     code = """
 import asyncio, sys, threading
-import camscan.discovery as d
+import camscan.discovery.registry as d
 from camscan.context import Method
 calls = []
 async def fake(ctx):
@@ -68,10 +68,22 @@ print(calls)
 
 def test_the_documents_fingerprint_version_is_had_without_loading_the_library() -> None:
     code = """
-from camscan.cli.scan import fingerprint_version
+from camscan.cli.common import fingerprint_version
 from camscan.fingerprints import default_library
 version = fingerprint_version()
 loaded = default_library.cache_info().currsize
 print(loaded, version == default_library().version)
 """
     assert _fresh_python(code) == "0 True"
+
+
+def test_what_camscan_pcap_imports_leaves_asyncio_and_the_transports_out() -> None:
+    # Reading a capture sends nothing: asyncio (~40 ms with ssl), the UDP and TCP transports
+    # and `camscan scan` only slowed the start of every `camscan pcap`.
+    code = (
+        "import sys, camscan.cli.passive, camscan.passive.session, camscan.devices; "
+        "print(sorted(m for m in ('asyncio', 'ssl', 'camscan.cli.scan', 'camscan.discovery.udp', "
+        "'camscan.discovery.arp', 'camscan.probes.banners', 'camscan.pipeline') "
+        "if m in sys.modules))"
+    )
+    assert _fresh_python(code) == "[]"

@@ -14,9 +14,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
-from camscan.context import MAX_RATE, ScanContext, traffic_log
+from camscan.context import MAX_RATE, ScanContext
 from camscan.models import Evidence
 from camscan.targets import InterfaceInfo, TargetSet, from_addresses
+from camscan.traffic import traffic_log
 
 # ---------------------------------------------------------------------------- constants
 

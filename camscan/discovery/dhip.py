@@ -8,14 +8,16 @@ theweefies/ethodump-ng dhip.py, Phenomite/AMP-Research, Rapid7 LOREX_DISCOVER.rb
 
 from __future__ import annotations
 
-import asyncio
 import json
 import struct
+from typing import TYPE_CHECKING
 
-from camscan.context import ScanContext
 from camscan.discovery import dhip_legacy
-from camscan.discovery.udp import Datagram, exchange, record_evidence, reply_handler
+from camscan.discovery.datagram import Datagram, record_evidence, reply_handler
 from camscan.models import Evidence, FieldRecord, excerpt, no_surrogates
+
+if TYPE_CHECKING:
+    from camscan.context import ScanContext
 
 GROUP = "239.255.255.251"
 BROADCAST = "255.255.255.255"
@@ -155,6 +157,8 @@ def _is_search(data: bytes) -> bool:
 
 async def discover(ctx: ScanContext) -> None:
     """DHIP and the legacy UDP 5050 discovery together; every device answering, in scope or not."""
+    import asyncio  # loaded by a scan, not by the parsers' users
+
     await asyncio.gather(search(ctx), legacy(ctx))
 
 
@@ -166,6 +170,8 @@ async def legacy(ctx: ScanContext) -> None:
 
 async def search(ctx: ScanContext) -> None:
     """Search by multicast and broadcast; emit every device that answers, in scope or not."""
+    from camscan.discovery.udp import exchange  # the asyncio transport: a scan's alone
+
     on_datagram = reply_handler(ctx, SOURCE, reply_evidence, ParseError, _is_search)
     packet = build_search()
     sends = [(packet, (GROUP, PORT))]

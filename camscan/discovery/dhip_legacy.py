@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import socket
 import struct
+from typing import TYPE_CHECKING
 
-from camscan.context import ScanContext
-from camscan.discovery.udp import Datagram, exchange, record_evidence, reply_handler
+from camscan.discovery.datagram import Datagram, record_evidence, reply_handler
 from camscan.models import Evidence, FieldRecord
 from camscan.oui import normalize_mac
+
+if TYPE_CHECKING:
+    from camscan.context import ScanContext
 
 PORT = 5050
 BROADCAST = "255.255.255.255"
@@ -104,6 +107,8 @@ def evidence_of(reply: LegacyReply, host: str) -> list[Evidence]:
 
 async def discover(ctx: ScanContext) -> None:
     """Broadcast the request on the scan interface; emit every device that answers."""
+    from camscan.discovery.udp import exchange  # the asyncio transport: a scan's alone
+
     stats = ctx.stat(METHOD)
     if not ctx.interface:
         stats.notes.append("skipped: a limited broadcast needs the scan interface")

@@ -14,10 +14,11 @@ from zeroconf._dns import DNSAddress, DNSPointer, DNSService, DNSText
 from zeroconf._protocol.incoming import DNSIncoming  # the sans-I/O parser; no public alias
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from camscan.context import ScanContext, traffic_log
+from camscan.context import ScanContext
 from camscan.keys import NAMES_OTHER
 from camscan.models import Evidence
 from camscan.targets import in_scope
+from camscan.traffic import traffic_log
 
 SERVICES_META = "_services._dns-sd._udp.local."
 MAX_PACKET = 9000  # RFC 6762 §17: an mDNS message fits an Ethernet jumbo frame at most

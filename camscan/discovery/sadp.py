@@ -8,11 +8,14 @@ golang/discovery.go, MatrixEditor/hiktools, theweefies/ethodump-ng hikvision.py)
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from camscan import linre, xmlsafe
-from camscan.context import ScanContext
-from camscan.discovery.udp import Datagram, exchange, record_evidence, reply_handler
+from camscan.discovery.datagram import Datagram, record_evidence, reply_handler
 from camscan.models import Evidence, FieldRecord, excerpt
+
+if TYPE_CHECKING:
+    from camscan.context import ScanContext
 
 GROUP = "239.255.255.250"
 PORT = 37020
@@ -128,6 +131,8 @@ def _is_inquiry(data: bytes) -> bool:
 
 async def discover(ctx: ScanContext) -> None:
     """Send the inquiry, emit every device that answers, in scope or not (the pipeline flags)."""
+    from camscan.discovery.udp import exchange  # the asyncio transport: a scan's alone
+
     on_datagram = reply_handler(ctx, SOURCE, reply_evidence, ParseError, _is_inquiry)
     await exchange(
         ctx,

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from camscan import xmlsafe
-from camscan.context import ScanContext, traffic_log
 from camscan.discovery import lazy
-from camscan.discovery.udp import Datagram, exchange, names_other_host
+from camscan.discovery.datagram import Datagram, names_other_host
 from camscan.keys import NAMES_OTHER
 from camscan.models import Evidence, excerpt
 from camscan.targets import in_scope, url_on_host
+from camscan.traffic import traffic_log
 
 if TYPE_CHECKING:
     import aiohttp
+
+    from camscan.context import ScanContext
 
 
 SSDP_GROUP = "239.255.255.250"
@@ -277,6 +278,10 @@ async def _fetch_description(
 
 async def discover(ctx: ScanContext) -> None:
     """M-SEARCH ssdp:all from the scan interface, hear replies and NOTIFYs, fetch descriptions."""
+    import asyncio  # the transport's own imports: a scan's alone, not the parsers' users'
+
+    from camscan.discovery.udp import exchange
+
     stats = ctx.stat("ssdp")
     if not ctx.source_ip:
         stats.notes.append("no source address: SSDP needs a local interface")

@@ -13,13 +13,16 @@ import random
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from camscan import xmlsafe
-from camscan.context import ScanContext
-from camscan.discovery.udp import Datagram, exchange, names_other_host
+from camscan.discovery.datagram import Datagram, names_other_host
 from camscan.keys import NAMES_OTHER
 from camscan.models import Evidence, excerpt
 from camscan.oui import normalize_mac
+
+if TYPE_CHECKING:
+    from camscan.context import ScanContext
 
 GROUP = "239.255.255.250"
 PORT = 3702
@@ -238,6 +241,8 @@ def resend_schedule(rng: random.Random | None = None) -> tuple[float, float, flo
 
 async def discover(ctx: ScanContext) -> None:
     """Probe; emit every ProbeMatch (the ONVIF probe later asks the devices' XAddrs)."""
+    from camscan.discovery.udp import exchange  # the asyncio transport: a scan's alone
+
     stats = ctx.stat(SOURCE)
     answered: set[str] = set()
     seen: set[tuple[str, tuple[ProbeMatch, ...]]] = set()

@@ -12,8 +12,7 @@ from camscan.discovery import ssdp
 from camscan.models import Evidence, excerpt
 from camscan.passive import tlscert
 from camscan.passive.streams import Reply
-from camscan.probes import favicon, http, onvif, paths, rtsp, tls
-from camscan.probes.banners import PATH_EXCERPT, rpc2_challenge
+from camscan.probes import favicon, http, onvif, paths, rpc2, rtsp, tls
 
 _VENDOR = {(p.method, p.path): p for p in paths.VENDOR_PATHS}
 _PAGE_STATUSES = frozenset({200, 301, 302, 303, 307, 308, 401, 403})
@@ -63,14 +62,14 @@ def _http(ip: str, port: int, reply: Reply) -> list[Evidence]:
                 ip,
                 "http",
                 f"http.path.{entry.name}",
-                raw[: head_len + PATH_EXCERPT].decode("utf-8", "replace"),
+                raw[: head_len + paths.PATH_EXCERPT].decode("utf-8", "replace"),
                 port,
                 excerpt(raw),
             )
         )
         if entry.name == "dahua_rpc2_login":
             items += [
-                Evidence(ip, "http", k, v, port) for k, v in rpc2_challenge(resp.body).items()
+                Evidence(ip, "http", k, v, port) for k, v in rpc2.parse_challenge(resp.body).items()
             ]
     elif path == "/favicon.ico":
         icon = resp.body

@@ -26,7 +26,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 
 from camscan.discovery import dhip, dhip_legacy, sadp, ssdp, wsd
-from camscan.discovery.udp import Datagram
+from camscan.discovery.datagram import Datagram
 from camscan.models import Device, Evidence, MethodStats, excerpt
 from camscan.oui import normalize_mac
 from camscan.passive import cdp, dhcp, lldp, snmp, streams, wsdhello

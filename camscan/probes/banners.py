@@ -15,17 +15,17 @@ A port that accepted a connection and then misbehaved yields `probe.error` "<por
 from __future__ import annotations
 
 import asyncio
-import json
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from urllib.parse import urljoin, urlsplit
 
-from camscan.context import ScanContext, traffic_log
-from camscan.models import Evidence, excerpt, no_surrogates
+from camscan.context import ScanContext
+from camscan.models import Evidence, excerpt
 from camscan.output.private import write_private
-from camscan.probes import favicon, http, paths, rtsp, tls, vendorports
+from camscan.probes import favicon, http, paths, rpc2, rtsp, tls, vendorports
 from camscan.targets import is_forbidden
+from camscan.traffic import traffic_log
 
 HTTP_PORTS = frozenset({80, 81, 8080, 8081, 8899, 88})
 HTTPS_PORTS = frozenset({443, 8443})
@@ -33,7 +33,6 @@ RTSP_PORTS = frozenset({554, 8554})
 MAX_REDIRECTS = 3
 MAX_PER_HOST = 4
 GREETING_WAIT_S = 1.0  # how long a vendor port gets to speak first
-PATH_EXCERPT = 8 * 1024  # http.path.<name> values: head + this much body
 USER_AGENT = "camscan/0.1 (read-only inventory)"
 
 
@@ -320,12 +319,12 @@ class _HostProbe:
         if resp.status == 404:
             return
         head_len = len(raw) - len(resp.body)
-        value = raw[: head_len + PATH_EXCERPT].decode("utf-8", "replace")
+        value = raw[: head_len + paths.PATH_EXCERPT].decode("utf-8", "replace")
         source = "https" if use_tls else "http"
         self.emit(source, f"http.path.{entry.name}", value, port, excerpt(raw))
         self.save("http", f"{port}_{entry.name}.http", raw)
         if entry.name == "dahua_rpc2_login":
-            for key, found in rpc2_challenge(resp.body).items():
+            for key, found in rpc2.parse_challenge(resp.body).items():
                 self.emit(source, key, found, port)
 
     async def rtsp_port(self, port: int) -> None:
@@ -397,34 +396,6 @@ class _HostProbe:
             self.error(port, str(exc))
         except Exception as exc:  # e.g. --save-captures on a full disk: this port only
             self.error(port, f"failed: {type(exc).__name__}: {exc}")
-
-
-def rpc2_challenge(body: bytes) -> dict[str, str]:
-    """`dahua.rpc2_realm` / `dahua.rpc2_mac` of an RPC2_Login challenge body (empty if none)."""
-    try:
-        doc = json.loads(body.decode("utf-8", "replace"))
-    except (ValueError, RecursionError):
-        return {}
-    params = doc.get("params") if isinstance(doc, dict) else None
-    if not isinstance(params, dict):
-        return {}
-    out: dict[str, str] = {}
-    for key, field in (("dahua.rpc2_realm", "realm"), ("dahua.rpc2_mac", "mac")):
-        value = params.get(field)
-        if isinstance(value, str) and value:
-            out[key] = no_surrogates(value[:256])
-    return out
-
-
-def expand_body(ev: Evidence) -> list[Evidence]:
-    """An RPC2_Login challenge given as an `http.body` (pasted offline) -> its dahua.rpc2_* keys,
-    read as if it had come from /RPC2_Login; any other body -> nothing."""
-    if "268632079" not in ev.value and "login challenge" not in ev.value:
-        return []
-    found = rpc2_challenge(ev.value.encode("utf-8", "surrogatepass"))
-    return [
-        Evidence(ev.host, ev.source, key, value, ev.port) for key, value in sorted(found.items())
-    ]
 
 
 async def probe_host(ctx: ScanContext, ip: str) -> None:

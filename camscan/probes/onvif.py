@@ -16,7 +16,6 @@ the environment (`CAMSCAN_ONVIF_PASSWORD`) or a file, never from the command lin
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import os
 import xml.etree.ElementTree as ET
@@ -28,14 +27,16 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from camscan import linre, xmlsafe
-from camscan.context import ScanContext, ScanSettings, traffic_log
 from camscan.discovery import lazy
-from camscan.discovery.udp import Datagram, save_capture
+from camscan.discovery.datagram import Datagram, save_capture
 from camscan.models import Confidence, DeviceType, Evidence, FieldRecord, Verdict, excerpt
 from camscan.targets import url_on_host
+from camscan.traffic import traffic_log
 
 if TYPE_CHECKING:
     import aiohttp
+
+    from camscan.context import ScanContext, ScanSettings
 
 
 SOAP_ENV = "http://www.w3.org/2003/05/soap-envelope"
@@ -376,6 +377,8 @@ async def _credentials_if_attributed(
 ) -> None:
     """The authenticated GetDeviceInformation, only for a host identification (on everything
     heard of it so far, in a worker thread) calls a camera or recorder; our clock signs it."""
+    import asyncio
+
     from camscan.identify import identify
 
     settings = ctx.settings
@@ -428,6 +431,8 @@ async def probe_host(ctx: ScanContext, host: str) -> None:
 
     A host that advertised none is not contacted. The calls of one host share one deadline.
     """
+    import asyncio  # the transport's alone: the passive reader of ONVIF replies needs none
+
     xaddrs = advertised(ctx.host_evidence(host), host)
     budget = ctx.settings.connect_timeout_s + 2 * ctx.settings.read_timeout_s
     try:

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+PATH_EXCERPT = 8 * 1024  # http.path.<name> values: head + this much body
+
 
 @dataclass(frozen=True, slots=True)
 class VendorPath:

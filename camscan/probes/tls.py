@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import functools
-import ssl
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from camscan.models import Evidence
+
+if TYPE_CHECKING:
+    import ssl
 
 
 class ParseError(ValueError):
@@ -64,6 +67,8 @@ def cert_evidence(host: str, port: int, info: CertInfo) -> list[Evidence]:
 @functools.cache
 def client_context() -> ssl.SSLContext:
     """A client context (shared) accepting any certificate and the old versions cameras use."""
+    import ssl  # the banner probe's alone: a passive reader of certificates never needs it
+
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE

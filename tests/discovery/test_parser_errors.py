@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from camscan.context import ScanContext, ScanSettings
 from camscan.discovery import sadp, ssdp, udp, wsd
-from camscan.discovery.udp import Datagram
+from camscan.discovery.datagram import Datagram
 from camscan.models import Evidence, MethodStats
 from camscan.probes import onvif
 
@@ -130,7 +130,7 @@ def test_one_failed_description_fetch_leaves_the_others_alone(
         await asyncio.sleep(0.2)  # still running when the other one fails
         ctx.emit(Evidence(host, "ssdp", "upnp.manufacturer", "Dahua"))
 
-    monkeypatch.setattr(ssdp, "exchange", exchange)
+    monkeypatch.setattr(udp, "exchange", exchange)
     monkeypatch.setattr(ssdp, "_fetch_description", fetch)
     found: list[Evidence] = []
     ctx = ScanContext(

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from camscan.discovery import sadp
-from camscan.discovery.udp import Datagram
+from camscan.discovery.datagram import Datagram
 from camscan.keys import is_known_key
 from camscan.models import Evidence
 

@@ -189,8 +189,8 @@ def test_a_forbidden_path_on_the_sender_itself_is_no_note() -> None:
 
 
 def test_wsd_xaddrs_elsewhere_are_a_note_and_never_queried(monkeypatch: pytest.MonkeyPatch) -> None:
-    from camscan.discovery import wsd
-    from camscan.discovery.udp import Datagram
+    from camscan.discovery import udp, wsd
+    from camscan.discovery.datagram import Datagram
     from camscan.probes import onvif
 
     xaddrs = (
@@ -215,7 +215,7 @@ def test_wsd_xaddrs_elsewhere_are_a_note_and_never_queried(monkeypatch: pytest.M
     async def query(ctx: ScanContext, host: str, xaddr: str) -> None:
         queried.append((host, xaddr))
 
-    monkeypatch.setattr(wsd, "exchange", exchange)
+    monkeypatch.setattr(udp, "exchange", exchange)
     monkeypatch.setattr(onvif, "query", query)
     found: list[Evidence] = []
     ctx = _ctx(found)

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from camscan import rawkeys
-from camscan.discovery import ssdp
+from camscan.discovery import ssdp, udp
 from camscan.discovery.ssdp import (
     MAX_DATAGRAM,
     MAX_DESCRIPTION,
@@ -274,7 +274,7 @@ def _ctx(found: list[Evidence]) -> Any:
 
 
 def test_hearing_dedupes_keeps_scope_and_asks_for_each_location_once() -> None:
-    from camscan.discovery.udp import Datagram
+    from camscan.discovery.datagram import Datagram
 
     found: list[Evidence] = []
     asked: list[tuple[str, str]] = []
@@ -294,7 +294,7 @@ def test_hearing_dedupes_keeps_scope_and_asks_for_each_location_once() -> None:
 
 
 def test_hearing_bounds_locations_under_a_flood() -> None:
-    from camscan.discovery.udp import Datagram
+    from camscan.discovery.datagram import Datagram
 
     asked: list[tuple[str, str]] = []
     hearing = ssdp.SsdpHearing(_ctx([]), lambda host, loc: asked.append((host, loc)))
@@ -314,7 +314,7 @@ def test_an_interrupted_discovery_ends_its_description_fetches_first(
     from ipaddress import IPv4Network
 
     from camscan.context import ScanContext, ScanSettings
-    from camscan.discovery.udp import Datagram
+    from camscan.discovery.datagram import Datagram
 
     reply = (
         b"HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\nUSN: uuid:1::upnp:rootdevice\r\n"
@@ -334,7 +334,7 @@ def test_an_interrupted_discovery_ends_its_description_fetches_first(
         finally:
             ended.append(location)
 
-    monkeypatch.setattr(ssdp, "exchange", exchange)
+    monkeypatch.setattr(udp, "exchange", exchange)
     monkeypatch.setattr(ssdp, "_fetch_description", fetch)
 
     async def main() -> list[str]:

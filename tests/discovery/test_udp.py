@@ -16,15 +16,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from camscan.context import ScanContext, ScanSettings
-from camscan.discovery import dhip, sadp, ssdp, udp, wsd
+from camscan.discovery import datagram, dhip, sadp, ssdp, udp, wsd
 from camscan.models import MethodStats
 from camscan.oui import normalize_mac
 
 
 def collector(
     max_size: int = 100, per_source: int = 3, total: int = 10, ignore: frozenset[str] = frozenset()
-) -> tuple[udp._Collector, list[udp.Datagram]]:
-    kept: list[udp.Datagram] = []
+) -> tuple[udp._Collector, list[datagram.Datagram]]:
+    kept: list[datagram.Datagram] = []
     limits = udp._Limits(max_size, per_source, total, ignore)
     return udp._Collector(limits, MethodStats("x"), kept.append), kept
 
@@ -84,11 +84,11 @@ def test_reply_macs_are_normalised(text: str, mac: str | None) -> None:
     ],
 )
 def test_saved_capture_is_a_fixture_that_reads_back(tmp_path: Path, data: bytes) -> None:
-    datagram = udp.Datagram("198.18.0.11", 37020, data)
+    reply = datagram.Datagram("198.18.0.11", 37020, data)
     old = os.umask(0o022)
     try:
-        first = udp.save_capture(tmp_path, "sadp", datagram)
-        second = udp.save_capture(tmp_path, "sadp", datagram)
+        first = datagram.save_capture(tmp_path, "sadp", reply)
+        second = datagram.save_capture(tmp_path, "sadp", reply)
     finally:
         os.umask(old)
     assert first != second and first.parent == tmp_path / "sadp"
@@ -202,7 +202,7 @@ def test_answers_queued_when_the_window_closes_are_read_not_discarded() -> None:
     responder.start()
     got: list[bytes] = []
 
-    def on_datagram(datagram: udp.Datagram) -> None:
+    def on_datagram(datagram: datagram.Datagram) -> None:
         if not got:
             time.sleep(0.6)  # the loop is busy elsewhere until after the window
         got.append(datagram.data)

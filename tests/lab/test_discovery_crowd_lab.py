@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from camscan.context import Method, ScanContext, ScanSettings
-from camscan.discovery import DISCOVERERS, wsd
+from camscan.discovery import wsd
+from camscan.discovery.registry import DISCOVERERS
 from camscan.models import Evidence
 from camscan_lab.crowd import write_crowd_spec
 from camscan_lab.network import Lab, load_spec

@@ -13,7 +13,7 @@ from discovery_runs import WINDOW_S, Run, run_discoverer
 from camscan import targets
 from camscan.context import ScanContext, ScanSettings
 from camscan.discovery import dhip, sadp, wsd
-from camscan.discovery.udp import Datagram
+from camscan.discovery.datagram import Datagram
 from camscan.identify import identify
 from camscan.models import Evidence
 from camscan.probes import onvif

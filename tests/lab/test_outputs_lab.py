@@ -24,12 +24,12 @@ from typing import Any
 import pytest
 
 from camscan.diff import diff_documents
-from camscan.discovery import DISCOVERERS
+from camscan.discovery.registry import DISCOVERERS
 from camscan.output.document import TARGET_MAKERS, build_document
 from camscan.output.report import write_report
 from camscan.output.schema import validate_document, validate_ndjson_line
 from camscan.pipeline import Scan, ScanRequest
-from camscan.probes import PROBES
+from camscan.probes.registry import PROBES
 from camscan.progress import make_observer
 from camscan_lab.network import IFNAME, Lab
 

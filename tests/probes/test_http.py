@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from camscan import rawkeys, targets
 from camscan.models import Evidence
-from camscan.probes import banners, http, paths
+from camscan.probes import banners, http, paths, rpc2
 
 CAPTURES = Path(__file__).parents[1] / "captures" / "http"
 
@@ -183,17 +183,17 @@ def test_rpc2_login_is_deep_only() -> None:
 
 def test_rpc2_challenge_fields() -> None:
     resp = http.parse_http_response(capture("amcrest-rpc2-challenge.http"))
-    assert banners.rpc2_challenge(resp.body) == {
+    assert rpc2.parse_challenge(resp.body) == {
         "dahua.rpc2_realm": "Login to AMC000N49SSV0M2U46",
         "dahua.rpc2_mac": "9C8ECD0A1B2C",
     }
-    assert banners.rpc2_challenge(b"not json") == {}
-    assert banners.rpc2_challenge(b"[1, 2]") == {}
+    assert rpc2.parse_challenge(b"not json") == {}
+    assert rpc2.parse_challenge(b"[1, 2]") == {}
 
 
 def test_rpc2_challenge_survives_hostile_json() -> None:
-    assert banners.rpc2_challenge(b"[" * 100_000) == {}  # nesting deeper than the recursion limit
-    found = banners.rpc2_challenge(b'{"params": {"realm": "Login to \\ud800X", "mac": "\\udc80"}}')
+    assert rpc2.parse_challenge(b"[" * 100_000) == {}  # nesting deeper than the recursion limit
+    found = rpc2.parse_challenge(b'{"params": {"realm": "Login to \\ud800X", "mac": "\\udc80"}}')
     assert found == {"dahua.rpc2_realm": "Login to \ufffdX", "dahua.rpc2_mac": "\ufffd"}
 
 
