@@ -21,7 +21,8 @@ def digest(*parts: bytes) -> str:
     """The key of a content made of `parts` (each part length-prefixed, so none can blur)."""
     h = hashlib.sha256(_FORMAT)
     for part in parts:
-        h.update(len(part).to_bytes(8, "little") + part)
+        h.update(len(part).to_bytes(8, "little"))
+        h.update(part)
     return h.hexdigest()
 
 

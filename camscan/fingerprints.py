@@ -318,7 +318,7 @@ def _library_files(root: Path) -> list[Path]:
 def _cache_key(root: Path, files: list[Path], raws: list[bytes]) -> str:
     return datacache.digest(
         _SKIPPED_CHECKS,
-        json.dumps([FILE_SCHEMA, BRANDS_SCHEMA], sort_keys=True).encode(),
+        _schemas_text(),
         linre.engine().encode(),
         *(
             part
@@ -326,6 +326,11 @@ def _cache_key(root: Path, files: list[Path], raws: list[bytes]) -> str:
             for part in (path.relative_to(root).as_posix().encode(), raw)
         ),
     )
+
+
+@cache
+def _schemas_text() -> bytes:
+    return json.dumps([FILE_SCHEMA, BRANDS_SCHEMA], sort_keys=True).encode()
 
 
 def _content_version(root: Path, files: list[Path], raws: list[bytes]) -> str:
@@ -532,6 +537,8 @@ def _build(
 
 def content_version(root: Path) -> str:
     """A short content hash of the library's data files (not the generated OUI table)."""
+    if root == DEFAULT_DIR and default_library.cache_info().currsize:
+        return default_library().version  # hashed from the bytes it was built from
     files = _library_files(root)
     return _content_version(root, files, [p.read_bytes() for p in files])
 

@@ -251,3 +251,17 @@ def test_the_cache_keeps_only_the_most_recent_contents(
     validations.clear()
     fingerprints.load(root)  # the latest content is among those kept
     assert validations == []
+
+
+def test_the_content_version_is_the_loaded_librarys_and_follows_the_files(
+    tmp_path: Path, validations: list[Path]
+) -> None:
+    root = _copy(tmp_path)
+    before = fingerprints.content_version(root)
+    assert before == fingerprints.load(root).version == fingerprints.load(root).version
+    path = root / "vocabulary" / "makers.toml"
+    path.write_text(path.read_text() + "\n# edited\n")
+    assert fingerprints.content_version(root) == fingerprints.load(root).version != before
+    shipped = fingerprints.content_version(fingerprints.DEFAULT_DIR)
+    assert shipped == fingerprints.default_library().version
+    assert shipped == fingerprints.content_version(fingerprints.DEFAULT_DIR)

@@ -16,6 +16,7 @@ from camscan.models import (
     frozen_builder,
     new_match,
     new_verdict,
+    no_surrogates,
 )
 
 EV = Evidence("198.18.0.5", "http", "http.server", "App-webs/", 80)
@@ -71,3 +72,10 @@ def test_builder_refuses_what_its_class_refuses() -> None:
     assert build(1) == Pair(1) and type(build(1, 3)) is Pair
     with pytest.raises(TypeError):
         build(1, 2, 3)
+
+
+def test_no_surrogates_replaces_each_lone_surrogate_and_keeps_the_rest() -> None:
+    assert no_surrogates("plain ascii") == "plain ascii"
+    assert no_surrogates("caf\u00e9 \ud800x\udfff") == "caf\u00e9 \ufffdx\ufffd"
+    assert no_surrogates("\ud83d\ude00") == "\ufffd\ufffd"  # a pair in a str is two halves
+    assert no_surrogates("\U0001f600") == "\U0001f600"
