@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Sequence
 
 from camscan.identify import identify
 from camscan.models import UNDETERMINED, Device, Evidence, Verdict
 from camscan.oui import lookup, normalize_mac
-
-log = logging.getLogger("camscan.pipeline")
 
 _MAC_KEYS = ("mac", "sadp.mac", "dhip.mac", "wsd.epr_mac", "dahua.rpc2_mac")
 # A host's CPU budget for identification, as text read: matching is linear in it (RE2), so
@@ -62,7 +59,9 @@ def build_device(
     try:
         verdict = identify(readable)
     except Exception as exc:  # one host's odd evidence must not lose every other host
-        log.debug("identify %s failed", host, exc_info=True)
+        import logging  # for this rare path alone: `camscan pcap` otherwise never loads it
+
+        logging.getLogger("camscan.pipeline").debug("identify %s failed", host, exc_info=True)
         verdict = UNDETERMINED
         errors.append(f"identification failed: {type(exc).__name__}: {exc}")
     return Device(

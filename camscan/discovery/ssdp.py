@@ -12,7 +12,6 @@ from camscan.discovery.datagram import Datagram, names_other_host
 from camscan.keys import NAMES_OTHER
 from camscan.models import Evidence, excerpt
 from camscan.targets import in_scope, url_on_host
-from camscan.traffic import traffic_log
 
 if TYPE_CHECKING:
     import aiohttp
@@ -217,6 +216,8 @@ async def _fetch_description(
     ctx: ScanContext, session: aiohttp.ClientSession, host: str, location: str
 ) -> None:
     import aiohttp  # loaded by discover(), off the loop
+
+    from camscan.traffic import traffic_log  # logging: the transport's, not the parsers'
 
     stats = ctx.stat("ssdp")
     port = same_host_location(location, host)

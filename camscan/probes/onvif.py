@@ -31,7 +31,6 @@ from camscan.discovery import lazy
 from camscan.discovery.datagram import Datagram, save_capture
 from camscan.models import Confidence, DeviceType, Evidence, FieldRecord, Verdict, excerpt
 from camscan.targets import url_on_host
-from camscan.traffic import traffic_log
 
 if TYPE_CHECKING:
     import aiohttp
@@ -242,6 +241,8 @@ async def _call(
 ) -> SoapReply | None:
     """One call; emits what it learns. The reply when the operation answered with data."""
     import aiohttp  # loaded by query(), off the loop
+
+    from camscan.traffic import traffic_log  # logging: the transport's, not the parsers'
 
     stats = ctx.stat(SOURCE)
     port = urlsplit(url).port or (443 if url.startswith("https") else 80)
