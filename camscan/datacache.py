@@ -26,14 +26,27 @@ def digest(*parts: bytes) -> str:
     return h.hexdigest()
 
 
-def _entry(kind: str, key: str) -> Path | None:
+def cache_dir() -> Path | None:
+    """The user's cache directory for camscan, as platformdirs names it; None without a home."""
+    if sys.platform.startswith("linux"):
+        # Importing platformdirs costs ~4 ms of every start; on Linux its answer is the XDG
+        # rule (an absolute $XDG_CACHE_HOME, else ~/.cache), which a test holds it to.
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        if os.path.isabs(xdg):
+            return Path(xdg, "camscan")
+        home = os.path.expanduser("~")
+        return Path(home, ".cache", "camscan") if os.path.isabs(home) else None
     import platformdirs
 
     try:
-        cache: Path = platformdirs.user_cache_path("camscan")
+        return platformdirs.user_cache_path("camscan")
     except (OSError, RuntimeError):  # no home directory to find a cache in
         return None
-    return cache / kind / f"{key}{_SUFFIX}"
+
+
+def _entry(kind: str, key: str) -> Path | None:
+    cache = cache_dir()
+    return None if cache is None else cache / kind / f"{key}{_SUFFIX}"
 
 
 def read(kind: str, key: str) -> Any | None:
@@ -71,8 +84,11 @@ def write(kind: str, key: str, data: Any) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(_MAGIC + _sha(body) + body)
         os.replace(part, entry)
-        entries = sorted(entry.parent.glob(f"*{_SUFFIX}"), key=lambda e: e.stat().st_mtime)
-        for old in entries[:-KEPT]:
+        # The entry just written stays whatever the clock's grain: the oldest others go.
+        others = [e for e in entry.parent.glob(f"*{_SUFFIX}") if e != entry]
+        for old in sorted(others, key=lambda e: e.stat().st_mtime_ns)[
+            : max(len(others) - KEPT + 1, 0)
+        ]:
             old.unlink(missing_ok=True)
     except OSError:  # read-only or missing: the data is checked again next time
         with contextlib.suppress(OSError):
