@@ -157,7 +157,7 @@ def _is_search(data: bytes) -> bool:
 
 async def discover(ctx: ScanContext) -> None:
     """DHIP and the legacy UDP 5050 discovery together; every device answering, in scope or not."""
-    import asyncio  # loaded by a scan, not by the parsers' users
+    import asyncio  # loaded by a scan, not with the parsers
 
     await asyncio.gather(search(ctx), legacy(ctx))
 
@@ -170,7 +170,7 @@ async def legacy(ctx: ScanContext) -> None:
 
 async def search(ctx: ScanContext) -> None:
     """Search by multicast and broadcast; emit every device that answers, in scope or not."""
-    from camscan.discovery.udp import exchange  # the asyncio transport: a scan's alone
+    from camscan.discovery.udp import exchange  # asyncio: loaded by a scan, not with the parsers
 
     on_datagram = reply_handler(ctx, SOURCE, reply_evidence, ParseError, _is_search)
     packet = build_search()

@@ -107,7 +107,7 @@ def evidence_of(reply: LegacyReply, host: str) -> list[Evidence]:
 
 async def discover(ctx: ScanContext) -> None:
     """Broadcast the request on the scan interface; emit every device that answers."""
-    from camscan.discovery.udp import exchange  # the asyncio transport: a scan's alone
+    from camscan.discovery.udp import exchange  # asyncio: loaded by a scan, not with the parsers
 
     stats = ctx.stat(METHOD)
     if not ctx.interface:

@@ -12,7 +12,7 @@ def import_aiohttp() -> None:
 
 async def load_aiohttp() -> None:
     """Import aiohttp in a worker thread; at once if it is already imported."""
-    import asyncio  # a running scan has it; the parsers importing this module need not
+    import asyncio  # loaded by a scan, not with the parsers (ssdp and onvif import this module)
 
     # aiohttp takes ~0.2 s to import (it builds two TLS contexts, loading the CA store, on
     # import). Loaded on the event loop it would stall the ARP sweep and every listener.

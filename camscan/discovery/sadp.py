@@ -131,7 +131,7 @@ def _is_inquiry(data: bytes) -> bool:
 
 async def discover(ctx: ScanContext) -> None:
     """Send the inquiry, emit every device that answers, in scope or not (the pipeline flags)."""
-    from camscan.discovery.udp import exchange  # the asyncio transport: a scan's alone
+    from camscan.discovery.udp import exchange  # asyncio: loaded by a scan, not with the parsers
 
     on_datagram = reply_handler(ctx, SOURCE, reply_evidence, ParseError, _is_inquiry)
     await exchange(

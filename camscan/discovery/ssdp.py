@@ -217,7 +217,7 @@ async def _fetch_description(
 ) -> None:
     import aiohttp  # loaded by discover(), off the loop
 
-    from camscan.traffic import traffic_log  # logging: the transport's, not the parsers'
+    from camscan.traffic import traffic_log  # logging: loaded by a scan, not with the parsers
 
     stats = ctx.stat("ssdp")
     port = same_host_location(location, host)
@@ -279,7 +279,8 @@ async def _fetch_description(
 
 async def discover(ctx: ScanContext) -> None:
     """M-SEARCH ssdp:all from the scan interface, hear replies and NOTIFYs, fetch descriptions."""
-    import asyncio  # the transport's own imports: a scan's alone, not the parsers' users'
+    # asyncio and the UDP transport are loaded by a scan, not with the parsers.
+    import asyncio
 
     from camscan.discovery.udp import exchange
 

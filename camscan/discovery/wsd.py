@@ -241,7 +241,7 @@ def resend_schedule(rng: random.Random | None = None) -> tuple[float, float, flo
 
 async def discover(ctx: ScanContext) -> None:
     """Probe; emit every ProbeMatch (the ONVIF probe later asks the devices' XAddrs)."""
-    from camscan.discovery.udp import exchange  # the asyncio transport: a scan's alone
+    from camscan.discovery.udp import exchange  # asyncio: loaded by a scan, not with the parsers
 
     stats = ctx.stat(SOURCE)
     answered: set[str] = set()

@@ -242,7 +242,7 @@ async def _call(
     """One call; emits what it learns. The reply when the operation answered with data."""
     import aiohttp  # loaded by query(), off the loop
 
-    from camscan.traffic import traffic_log  # logging: the transport's, not the parsers'
+    from camscan.traffic import traffic_log  # logging: loaded by a scan, not with the parsers
 
     stats = ctx.stat(SOURCE)
     port = urlsplit(url).port or (443 if url.startswith("https") else 80)
@@ -378,7 +378,7 @@ async def _credentials_if_attributed(
 ) -> None:
     """The authenticated GetDeviceInformation, only for a host identification (on everything
     heard of it so far, in a worker thread) calls a camera or recorder; our clock signs it."""
-    import asyncio
+    import asyncio  # loaded by a scan, not with the parsers
 
     from camscan.identify import identify
 
@@ -432,7 +432,7 @@ async def probe_host(ctx: ScanContext, host: str) -> None:
 
     A host that advertised none is not contacted. The calls of one host share one deadline.
     """
-    import asyncio  # the transport's alone: the passive reader of ONVIF replies needs none
+    import asyncio  # loaded by a scan, not with the parsers
 
     xaddrs = advertised(ctx.host_evidence(host), host)
     budget = ctx.settings.connect_timeout_s + 2 * ctx.settings.read_timeout_s
