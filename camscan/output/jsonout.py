@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Mapping
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -16,7 +17,83 @@ from camscan.output.document import as_document
 
 def dumps_document(doc: Mapping[str, Any]) -> str:
     """The document as indented UTF-8 JSON text, key order kept, ending in a newline."""
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return indented_json(doc) + "\n"
+
+
+class _Unusual(Exception):
+    """A value the fast path leaves to json itself (a non-string key, an unknown type)."""
+
+
+def indented_json(obj: Any) -> str:
+    """Exactly `json.dumps(obj, indent=2, ensure_ascii=False)`, about twice as fast.
+
+    The standard library's C encoder does not indent: with `indent` json falls back to its
+    pure-Python encoder, ~5 ms for a 21-device document. This walk writes the same text with
+    json's own string encoder; any value it does not know goes to json.dumps whole."""
+    parts: list[str] = []
+    add = parts.append
+
+    def walk(o: Any, pad: str) -> None:
+        # json's order of tests: a str subclass is a string, bool before int, then float.
+        if isinstance(o, str):
+            add(encode_basestring(o))
+        elif o is None:
+            add("null")
+        elif o is True:
+            add("true")
+        elif o is False:
+            add("false")
+        elif isinstance(o, int):
+            add(int.__repr__(o))
+        elif isinstance(o, float):
+            add(_float_text(o))
+        elif isinstance(o, dict):
+            if not o:
+                add("{}")
+                return
+            inner = pad + "  "
+            sep = "{" + inner
+            for k, v in o.items():
+                if not isinstance(k, str):
+                    raise _Unusual
+                add(sep)
+                add(encode_basestring(k))
+                add(": ")
+                walk(v, inner)
+                sep = "," + inner
+            add(pad + "}")
+        elif isinstance(o, (list, tuple)):
+            if not o:
+                add("[]")
+                return
+            inner = pad + "  "
+            sep = "[" + inner
+            for v in o:
+                add(sep)
+                walk(v, inner)
+                sep = "," + inner
+            add(pad + "]")
+        else:
+            raise _Unusual
+
+    try:
+        walk(obj, "\n")
+    except (_Unusual, RecursionError):  # json says what is wrong, or writes what it allows
+        return json.dumps(obj, indent=2, ensure_ascii=False)
+    return "".join(parts)
+
+
+def _float_text(o: float) -> str:
+    if o != o:
+        return "NaN"
+    if o == _INF:
+        return "Infinity"
+    if o == -_INF:
+        return "-Infinity"
+    return float.__repr__(o)
+
+
+_INF = float("inf")
 
 
 def write_json(
