@@ -490,13 +490,16 @@ class Hearing:
             self.tcp.request(server_key, req)
             return
         key = frame[a : a + 2 * n] + frame[l4 : l4 + 4]
-        if key not in self.tcp.streams and (not payload or streams.reply_kind(payload) is None):
-            if sport in GREETING_PORTS and payload:
-                self._greeting(frame, t, a, n, sport, payload, mac)
-            return
+        kind = None
+        if key not in self.tcp.streams:
+            kind = streams.reply_kind(payload) if payload else None
+            if kind is None:
+                if sport in GREETING_PORTS and payload:
+                    self._greeting(frame, t, a, n, sport, payload, mac)
+                return
         seq = int.from_bytes(frame[l4 + 4 : l4 + 8], "big")
         fin = bool(flags & 0x05)
-        for reply in self.tcp.feed(key, seq, payload, fin, mac, frame[t]):
+        for reply in self.tcp.feed(key, seq, payload, fin, mac, frame[t], kind):
             self._reply(reply)
         self.prefilter.tcp_all = bool(self.tcp.streams)
 
@@ -514,7 +517,6 @@ class Hearing:
 
     def _reply(self, reply: streams.Reply) -> None:
         n = (len(reply.key) - 4) // 2  # address length: 4 (IPv4) or 16 (IPv6)
-        ip, port = _address(reply.key[0:n]), int.from_bytes(reply.key[2 * n : 2 * n + 2], "big")
         name = reply.kind
         request = reply.request
         digest = (
@@ -538,6 +540,7 @@ class Hearing:
             return
         self._remember_read(digest, name)
         self.packets[name] += 1
+        ip, port = _address(reply.key[0:n]), int.from_bytes(reply.key[2 * n : 2 * n + 2], "big")
         items = reply_evidence(ip, port, reply)
         if items is None:
             self._bad(name)

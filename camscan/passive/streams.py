@@ -86,8 +86,8 @@ def parse_request(payload: bytes) -> Request | None:
     """Method and path of a request line, if the segment starts one."""
     if not payload.startswith(REQUEST_METHODS):
         return None
-    line = payload[: payload.find(b"\n")] if b"\n" in payload[:4096] else payload[:4096]
-    parts = line.strip().split(b" ")
+    nl = payload.find(b"\n", 0, 4096)
+    parts = payload[: nl if nl >= 0 else 4096].strip().split(b" ")
     if len(parts) < 2:
         return None
     return Request(
@@ -141,13 +141,23 @@ class StreamTable:
         queue.append(req)
 
     def feed(
-        self, key: FlowKey, seq: int, payload: bytes, fin: bool, mac: bytes | None, ttl: int
+        self,
+        key: FlowKey,
+        seq: int,
+        payload: bytes,
+        fin: bool,
+        mac: bytes | None,
+        ttl: int,
+        kind: str | None = None,
     ) -> list[Reply]:
-        """One server-to-client segment; the replies it completes (possibly evicted ones too)."""
+        """One server-to-client segment; the replies it completes (possibly evicted ones too).
+
+        `kind`: reply_kind(payload), when the caller has already asked it."""
         out: list[Reply] = []
         stream = self.streams.get(key)
         if stream is None:
-            kind = reply_kind(payload) if payload else None
+            if kind is None:
+                kind = reply_kind(payload) if payload else None
             if kind is None:
                 return out
             queue = self.requests.get(key)
