@@ -87,3 +87,18 @@ def test_what_camscan_pcap_imports_leaves_asyncio_and_the_transports_out() -> No
         "if m in sys.modules))"
     )
     assert _fresh_python(code) == "[]"
+
+
+def test_the_command_line_freezes_what_start_up_made_before_running_a_command() -> None:
+    # Start-up's objects live until exit; frozen, no collection during the run walks them.
+    code = (
+        "import gc\n"
+        "from camscan.cli import main\n"
+        "before = gc.get_freeze_count()\n"
+        "try:\n"
+        "    main(['--version'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(before == 0, gc.get_freeze_count() > 1000)\n"
+    )
+    assert _fresh_python(code).splitlines()[-1] == "True True"
