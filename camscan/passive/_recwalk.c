@@ -1,11 +1,13 @@
 /* The inner loop of camscan's capture reader (capfile.py), in C.
 
-   It walks packet records that lie whole in a buffer, counts them (packets, records cut by the
-   snap length, earliest and latest time stamp) and stops at the first record the prefilter
-   wants, or at anything it does not handle (a record crossing the buffer's end, a huge or
-   damaged one, another pcapng block type), which the Python reader then reads as before. So
-   irrelevant packets cost no Python call, in one pass over the file: libpcap's filter hides
-   the records it drops, so counting them took libpcap a second pass (benchmarks/pcap.py).
+   A walk (pcap() or epb()) is an iterator over the packet records that lie whole in a buffer:
+   it counts every record (packets, records cut by the snap length, earliest and latest time
+   stamp) and yields only those the prefilter wants, stopping at anything it does not handle (a
+   record crossing the buffer's end, a huge or damaged one, another pcapng block type), which
+   the Python reader then reads as before. So irrelevant packets cost no Python call, in one
+   pass over the file: libpcap's filter hides the records it drops, so counting them took
+   libpcap a second pass (benchmarks/pcap.py). The walk reads the prefilter's state itself
+   before each record it yields (the decoder widens and narrows it as it reads).
 
    The prefilter arrives as bitmaps (Prefilter.bitmaps: UDP ports, ethertypes, TCP source
    ports, first bytes of a TCP payload, IPv6 extension headers) and is the same test as
@@ -170,7 +172,7 @@ static PyObject *repeat_key(const unsigned char *f, size_t n)
    that is ""), 0 when not, -1 on an error. */
 static int repeated(PyObject *repeats, PyObject *counts, Tally *t, const unsigned char *f, size_t n)
 {
-    if (repeats == Py_None)
+    if (repeats == NULL || repeats == Py_None) /* no prefilter, or no decoder's table */
         return 0;
     PyObject *key = repeat_key(f, n);
     if (key == NULL)
@@ -198,24 +200,6 @@ static int repeated(PyObject *repeats, PyObject *counts, Tally *t, const unsigne
     return 1;
 }
 
-static int check_repeats(PyObject *repeats, PyObject *counts)
-{
-    if (repeats != Py_None && (!PyDict_Check(repeats) || !PyDict_Check(counts))) {
-        PyErr_SetString(PyExc_TypeError, "repeats and counts must be dicts (or repeats None)");
-        return -1;
-    }
-    return 0;
-}
-
-/* (next position, time stamp, link type, frame) for a wanted record; (position, 0.0, 0, None)
-   where Python reads on. */
-static PyObject *result(size_t pos, double ts, long link, const unsigned char *frame, size_t len)
-{
-    if (frame == NULL)
-        return Py_BuildValue("(ndlO)", (Py_ssize_t)pos, 0.0, 0L, Py_None);
-    return Py_BuildValue("(ndly#)", (Py_ssize_t)pos, ts, link, (const char *)frame, (Py_ssize_t)len);
-}
-
 static int check_filter(const Py_buffer *flt)
 {
     if (flt->buf != NULL && flt->len != FILTER_BYTES) {
@@ -225,119 +209,280 @@ static int check_filter(const Py_buffer *flt)
     return 0;
 }
 
-PyDoc_STRVAR(pcap_doc,
-             "pcap(buf, pos, big_endian, unit, link, filter, tcp_all, tally, repeats=None, "
-             "counts=None) -> (pos, ts, link, frame)\n\nWalk pcap records whole in buf from "
-             "pos, counting each into tally; return the first one the filter wants and repeats "
-             "does not hold (frame bytes, pos after it), or stop where Python must read on "
-             "(frame None, pos at that record, not counted).");
-
-static PyObject *walk_pcap(PyObject *self, PyObject *args)
-{
-    Py_buffer b, flt = {0};
-    Py_ssize_t pos;
-    int big, tcp_all;
-    long link;
-    double unit;
+/* One walk over pcap records or pcapng enhanced packet blocks lying whole in a buffer. */
+typedef struct {
+    PyObject_HEAD
+    Py_buffer b;       /* the buffer walked */
+    Py_ssize_t pos;    /* where the next record starts */
+    int epb, big;
+    double unit;       /* pcap: seconds per time stamp fraction */
+    long link;         /* pcap: the file's link type */
+    Py_buffer units;   /* pcapng: each interface's seconds per tick (doubles) */
+    Py_buffer links;   /* pcapng: each interface's link type (native int32) */
+    PyObject *pf;      /* the Prefilter, or NULL: every record is wanted */
+    PyObject *gen;     /* pf.generation when flt was fetched */
+    Py_buffer flt;     /* pf.bitmaps() of that generation */
+    PyObject *repeats; /* pf.repeats (a dict, or None) */
+    PyObject *counts;  /* pf.counts */
     Tally *t;
-    PyObject *repeats = Py_None, *counts = Py_None;
-    if (!PyArg_ParseTuple(args, "y*npdlz*pO!|OO", &b, &pos, &big, &unit, &link, &flt, &tcp_all,
-                          &TallyType, &t, &repeats, &counts))
-        return NULL;
-    PyObject *out = NULL;
-    if (check_filter(&flt) < 0 || check_repeats(repeats, counts) < 0)
-        goto done;
-    if (pos < 0) {
-        PyErr_SetString(PyExc_ValueError, "negative position");
-        goto done;
+} Walk;
+
+static PyObject *s_generation, *s_bitmaps, *s_tcp_all, *s_repeats, *s_counts;
+
+static int fetch_filter(Walk *w)
+{
+    PyObject *gen = PyObject_GetAttr(w->pf, s_generation);
+    if (gen == NULL)
+        return -1;
+    int same = w->gen != NULL ? PyObject_RichCompareBool(gen, w->gen, Py_EQ) : 0;
+    if (same != 0) {
+        Py_DECREF(gen);
+        return same < 0 ? -1 : 0;
     }
-    const unsigned char *buf = b.buf, *fl = flt.buf;
-    size_t n = (size_t)b.len, p = (size_t)pos;
-    while (p + 16 <= n) {
-        const unsigned char *h = buf + p;
-        uint32_t caplen = u32(h + 8, big);
-        if (caplen > MAX_FRAME || n - p - 16 < caplen)
-            break;
-        double ts = (double)u32(h, big) + (double)u32(h + 4, big) * unit;
-        note(t, ts, caplen, u32(h + 12, big));
-        p += 16 + (size_t)caplen;
-        if (fl == NULL || wants(fl, tcp_all, h + 16, caplen)) {
-            int r = link == 1 ? repeated(repeats, counts, t, h + 16, caplen) : 0;
-            if (r < 0)
-                goto done;
-            if (r == 0) {
-                out = result(p, ts, link, h + 16, caplen);
-                goto done;
-            }
-        }
+    PyObject *flt = PyObject_CallMethodNoArgs(w->pf, s_bitmaps);
+    Py_buffer view;
+    if (flt == NULL || PyObject_GetBuffer(flt, &view, PyBUF_SIMPLE) < 0) {
+        Py_XDECREF(flt);
+        Py_DECREF(gen);
+        return -1;
     }
-    out = result(p, 0.0, 0, NULL, 0);
-done:
-    PyBuffer_Release(&b);
-    PyBuffer_Release(&flt);
-    return out;
+    Py_DECREF(flt); /* the view holds it */
+    if (check_filter(&view) < 0) {
+        PyBuffer_Release(&view);
+        Py_DECREF(gen);
+        return -1;
+    }
+    if (w->gen != NULL)
+        PyBuffer_Release(&w->flt);
+    Py_XSETREF(w->gen, gen);
+    w->flt = view;
+    return 0;
 }
 
-PyDoc_STRVAR(epb_doc,
-             "epb(buf, pos, big_endian, units, links, filter, tcp_all, tally, repeats=None, "
-             "counts=None) -> (pos, ts, link, frame)\n\nThe same over pcapng enhanced packet blocks; units holds each "
-             "interface's seconds per tick (doubles), links its link type (native int32); the "
-             "filter applies to Ethernet (1) interfaces.");
-
-static PyObject *walk_epb(PyObject *self, PyObject *args)
+static PyObject *walk_next(Walk *w)
 {
-    Py_buffer b, units, links, flt = {0};
-    Py_ssize_t pos;
-    int big, tcp_all;
-    Tally *t;
-    PyObject *repeats = Py_None, *counts = Py_None;
-    if (!PyArg_ParseTuple(args, "y*npy*y*z*pO!|OO", &b, &pos, &big, &units, &links, &flt,
-                          &tcp_all, &TallyType, &t, &repeats, &counts))
-        return NULL;
-    PyObject *out = NULL;
-    if (check_filter(&flt) < 0 || check_repeats(repeats, counts) < 0)
-        goto done;
-    if (pos < 0 || units.len % (Py_ssize_t)sizeof(double) ||
-        links.len / (Py_ssize_t)sizeof(int32_t) != units.len / (Py_ssize_t)sizeof(double) ||
-        links.len % (Py_ssize_t)sizeof(int32_t)) {
-        PyErr_SetString(PyExc_ValueError, "bad position or interface table");
-        goto done;
+    const unsigned char *fl = NULL;
+    int tcp_all = 0;
+    if (w->pf != NULL) {
+        if (fetch_filter(w) < 0)
+            return NULL;
+        PyObject *ta = PyObject_GetAttr(w->pf, s_tcp_all);
+        if (ta == NULL)
+            return NULL;
+        tcp_all = PyObject_IsTrue(ta);
+        Py_DECREF(ta);
+        if (tcp_all < 0)
+            return NULL;
+        fl = w->flt.buf;
     }
-    const unsigned char *buf = b.buf, *fl = flt.buf;
-    size_t n = (size_t)b.len, p = (size_t)pos, nif = (size_t)units.len / sizeof(double);
+    const unsigned char *buf = w->b.buf;
+    size_t n = (size_t)w->b.len, p = (size_t)w->pos;
+    if (!w->epb) {
+        while (p + 16 <= n) {
+            const unsigned char *h = buf + p;
+            uint32_t caplen = u32(h + 8, w->big);
+            if (caplen > MAX_FRAME || n - p - 16 < caplen)
+                break;
+            double ts = (double)u32(h, w->big) + (double)u32(h + 4, w->big) * w->unit;
+            note(w->t, ts, caplen, u32(h + 12, w->big));
+            p += 16 + (size_t)caplen;
+            w->pos = (Py_ssize_t)p;
+            if (fl == NULL || wants(fl, tcp_all, h + 16, caplen)) {
+                int r = w->link == 1 ? repeated(w->repeats, w->counts, w->t, h + 16, caplen) : 0;
+                if (r < 0)
+                    return NULL;
+                if (r == 0)
+                    return Py_BuildValue("(dly#)", ts, w->link, (const char *)h + 16,
+                                         (Py_ssize_t)caplen);
+            }
+        }
+        return NULL; /* StopIteration: Python reads on from pos */
+    }
+    size_t nif = (size_t)w->units.len / sizeof(double);
     while (p + 32 <= n) {
         const unsigned char *h = buf + p;
-        uint32_t btype = u32(h, big), blen = u32(h + 4, big);
+        uint32_t btype = u32(h, w->big), blen = u32(h + 4, w->big);
         if (btype != 6 || blen < 32 || n - p < blen)
             break;
-        uint32_t iface = u32(h + 8, big), caplen = u32(h + 20, big);
+        uint32_t iface = u32(h + 8, w->big), caplen = u32(h + 20, w->big);
         if (iface >= nif || caplen > blen - 32 || caplen > MAX_FRAME)
             break;
         double unit;
         int32_t link;
-        memcpy(&unit, (const char *)units.buf + iface * sizeof unit, sizeof unit);
-        memcpy(&link, (const char *)links.buf + iface * sizeof link, sizeof link);
-        uint64_t ticks = (uint64_t)u32(h + 12, big) << 32 | u32(h + 16, big);
+        memcpy(&unit, (const char *)w->units.buf + iface * sizeof unit, sizeof unit);
+        memcpy(&link, (const char *)w->links.buf + iface * sizeof link, sizeof link);
+        uint64_t ticks = (uint64_t)u32(h + 12, w->big) << 32 | u32(h + 16, w->big);
         double ts = (double)ticks * unit;
-        note(t, ts, caplen, u32(h + 24, big));
+        note(w->t, ts, caplen, u32(h + 24, w->big));
         p += blen;
+        w->pos = (Py_ssize_t)p;
         if (fl == NULL || link != 1 || wants(fl, tcp_all, h + 28, caplen)) {
-            int r = link == 1 ? repeated(repeats, counts, t, h + 28, caplen) : 0;
+            int r = link == 1 ? repeated(w->repeats, w->counts, w->t, h + 28, caplen) : 0;
             if (r < 0)
-                goto done;
-            if (r == 0) {
-                out = result(p, ts, link, h + 28, caplen);
-                goto done;
-            }
+                return NULL;
+            if (r == 0)
+                return Py_BuildValue("(dly#)", ts, (long)link, (const char *)h + 28,
+                                     (Py_ssize_t)caplen);
         }
     }
-    out = result(p, 0.0, 0, NULL, 0);
-done:
-    PyBuffer_Release(&b);
-    PyBuffer_Release(&units);
-    PyBuffer_Release(&links);
-    PyBuffer_Release(&flt);
-    return out;
+    return NULL;
+}
+
+static void walk_dealloc(Walk *w)
+{
+    PyBuffer_Release(&w->b);
+    if (w->epb) {
+        PyBuffer_Release(&w->units);
+        PyBuffer_Release(&w->links);
+    }
+    if (w->gen != NULL)
+        PyBuffer_Release(&w->flt);
+    Py_XDECREF(w->gen);
+    Py_XDECREF(w->pf);
+    Py_XDECREF(w->repeats);
+    Py_XDECREF(w->counts);
+    Py_XDECREF(w->t);
+    Py_TYPE(w)->tp_free((PyObject *)w);
+}
+
+static PyMemberDef walk_members[] = {
+    {"pos", T_PYSSIZET, offsetof(Walk, pos), READONLY,
+     "where the next record starts: after the last one walked"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject WalkType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "camscan.passive._recwalk.Walk",
+    .tp_basicsize = sizeof(Walk),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Iterator of (time stamp, link type, frame) over the wanted records; made by "
+              "pcap() or epb().",
+    .tp_dealloc = (destructor)walk_dealloc,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)walk_next,
+    .tp_members = walk_members,
+};
+
+/* The prefilter's tables, or none; the decoder's repeats and counts come with it. */
+static int take_prefilter(Walk *w, PyObject *pf)
+{
+    if (pf == Py_None)
+        return 0;
+    Py_INCREF(pf);
+    w->pf = pf;
+    w->repeats = PyObject_GetAttr(pf, s_repeats);
+    w->counts = w->repeats != NULL ? PyObject_GetAttr(pf, s_counts) : NULL;
+    if (w->counts == NULL || fetch_filter(w) < 0)
+        return -1;
+    if (w->repeats != Py_None && (!PyDict_Check(w->repeats) || !PyDict_Check(w->counts))) {
+        PyErr_SetString(PyExc_TypeError, "repeats and counts must be dicts (or repeats None)");
+        return -1;
+    }
+    return 0;
+}
+
+static Walk *new_walk(PyObject *tally)
+{
+    if (!PyObject_TypeCheck(tally, &TallyType)) {
+        PyErr_SetString(PyExc_TypeError, "tally must be a Tally");
+        return NULL;
+    }
+    Walk *w = PyObject_New(Walk, &WalkType);
+    if (w == NULL)
+        return NULL;
+    memset((char *)w + sizeof(PyObject), 0, sizeof(Walk) - sizeof(PyObject));
+    Py_INCREF(tally);
+    w->t = (Tally *)tally;
+    return w;
+}
+
+PyDoc_STRVAR(pcap_doc,
+             "pcap(buf, pos, big_endian, unit, link, prefilter, tally) -> Walk\n\nIterate the "
+             "pcap records whole in buf from pos, counting each into tally, yielding (ts, link, "
+             "frame) for those the prefilter (None: every record) wants and the decoder's "
+             "repeats do not hold; it stops where Python must read on (a record crossing the "
+             "buffer's end, a huge or damaged one), its pos there.");
+
+static PyObject *walk_pcap(PyObject *self, PyObject *args)
+{
+    PyObject *bufobj, *pf, *tally;
+    Py_ssize_t pos;
+    int big;
+    double unit;
+    long link;
+    if (!PyArg_ParseTuple(args, "OnpdlOO", &bufobj, &pos, &big, &unit, &link, &pf, &tally))
+        return NULL;
+    if (pos < 0) {
+        PyErr_SetString(PyExc_ValueError, "negative position");
+        return NULL;
+    }
+    Walk *w = new_walk(tally);
+    if (w == NULL)
+        return NULL;
+    w->pos = pos, w->big = big, w->unit = unit, w->link = link;
+    if (PyObject_GetBuffer(bufobj, &w->b, PyBUF_SIMPLE) < 0) {
+        w->b.obj = NULL;
+        Py_DECREF(w);
+        return NULL;
+    }
+    if (take_prefilter(w, link == 1 ? pf : Py_None) < 0) {
+        Py_DECREF(w);
+        return NULL;
+    }
+    return (PyObject *)w;
+}
+
+PyDoc_STRVAR(epb_doc,
+             "epb(buf, pos, big_endian, units, links, prefilter, tally) -> Walk\n\nThe same over "
+             "pcapng enhanced packet blocks; units holds each interface's seconds per tick "
+             "(doubles), links its link type (native int32); the prefilter applies to Ethernet "
+             "(1) interfaces.");
+
+static PyObject *walk_epb(PyObject *self, PyObject *args)
+{
+    PyObject *bufobj, *units, *links, *pf, *tally;
+    Py_ssize_t pos;
+    int big;
+    if (!PyArg_ParseTuple(args, "OnpOOOO", &bufobj, &pos, &big, &units, &links, &pf, &tally))
+        return NULL;
+    if (pos < 0) {
+        PyErr_SetString(PyExc_ValueError, "negative position");
+        return NULL;
+    }
+    Walk *w = new_walk(tally);
+    if (w == NULL)
+        return NULL;
+    w->pos = pos, w->big = big, w->epb = 1;
+    int got = 0;
+    if (PyObject_GetBuffer(bufobj, &w->b, PyBUF_SIMPLE) == 0) {
+        got = 1;
+        if (PyObject_GetBuffer(units, &w->units, PyBUF_SIMPLE) == 0) {
+            got = 2;
+            if (PyObject_GetBuffer(links, &w->links, PyBUF_SIMPLE) == 0)
+                got = 3;
+        }
+    }
+    if (got < 3) {
+        /* dealloc releases what an epb walk holds: hand it only what was taken */
+        if (got >= 2)
+            PyBuffer_Release(&w->units);
+        if (got >= 1)
+            PyBuffer_Release(&w->b);
+        w->b.obj = NULL, w->epb = 0;
+        Py_DECREF(w);
+        return NULL;
+    }
+    if (w->units.len % (Py_ssize_t)sizeof(double) || w->links.len % (Py_ssize_t)sizeof(int32_t) ||
+        w->links.len / (Py_ssize_t)sizeof(int32_t) != w->units.len / (Py_ssize_t)sizeof(double)) {
+        PyErr_SetString(PyExc_ValueError, "bad interface table");
+        Py_DECREF(w);
+        return NULL;
+    }
+    if (take_prefilter(w, pf) < 0) {
+        Py_DECREF(w);
+        return NULL;
+    }
+    return (PyObject *)w;
 }
 
 PyDoc_STRVAR(wants_doc, "wants(frame, filter, tcp_all) -> bool: Prefilter.wants in C.");
@@ -370,14 +515,20 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__recwalk(void)
 {
-    if (PyType_Ready(&TallyType) < 0)
+    if (PyType_Ready(&TallyType) < 0 || PyType_Ready(&WalkType) < 0)
+        return NULL;
+    s_generation = PyUnicode_InternFromString("generation");
+    s_bitmaps = PyUnicode_InternFromString("bitmaps");
+    s_tcp_all = PyUnicode_InternFromString("tcp_all");
+    s_repeats = PyUnicode_InternFromString("repeats");
+    s_counts = PyUnicode_InternFromString("counts");
+    if (!s_generation || !s_bitmaps || !s_tcp_all || !s_repeats || !s_counts)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;
-    Py_INCREF(&TallyType);
-    if (PyModule_AddObject(m, "Tally", (PyObject *)&TallyType) < 0) {
-        Py_DECREF(&TallyType);
+    if (PyModule_AddObjectRef(m, "Tally", (PyObject *)&TallyType) < 0 ||
+        PyModule_AddObjectRef(m, "Walk", (PyObject *)&WalkType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

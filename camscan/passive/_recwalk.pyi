@@ -7,10 +7,16 @@ class Tally:
 
     packets: int
     cut: int
+    repeats: int
     tmin: float
     tmax: float
 
-Walked = tuple[int, float, int, bytes | None]  # next position, time stamp, link type, frame
+class Walk:
+    """(time stamp, link type, frame) of each wanted record; `pos`: where Python reads on."""
+
+    pos: int
+    def __iter__(self) -> Walk: ...
+    def __next__(self) -> tuple[float, int, bytes]: ...
 
 def pcap(
     buf: Buffer,
@@ -18,18 +24,16 @@ def pcap(
     big_endian: bool,
     unit: float,
     link: int,
-    filter: Buffer | None,
-    tcp_all: bool,
+    prefilter: object | None,
     tally: Tally,
-) -> Walked: ...
+) -> Walk: ...
 def epb(
     buf: Buffer,
     pos: int,
     big_endian: bool,
     units: Buffer,
     links: Buffer,
-    filter: Buffer | None,
-    tcp_all: bool,
+    prefilter: object | None,
     tally: Tally,
-) -> Walked: ...
+) -> Walk: ...
 def wants(frame: Buffer, filter: Buffer, tcp_all: bool) -> bool: ...

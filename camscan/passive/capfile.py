@@ -522,26 +522,18 @@ def _c_walk(
     stream: _Stream,
     report: ReadReport,
     pf: Prefilter | None,
-    walk: Callable[..., tuple[int, float, int, bytes | None]],
+    walk: Callable[..., Iterator[Record]],
     *layout: object,
 ) -> Iterator[Record]:
     """Records whole in the buffer, walked in C (`walk` and its record `layout` arguments:
     pcap's or pcapng's); returns where Python must read on."""
     assert _recwalk is not None
-    tally, buf = _recwalk.Tally(), stream.buf
+    tally = _recwalk.Tally()
+    records = walk(stream.buf, stream.pos, *layout, pf, tally)
     try:
-        while True:
-            if pf is None:
-                pos, ts, link, frame = walk(buf, stream.pos, *layout, None, False, tally)
-            else:
-                pos, ts, link, frame = walk(
-                    buf, stream.pos, *layout, pf.bitmaps(), pf.tcp_all, tally, pf.repeats, pf.counts
-                )
-            stream.pos = pos
-            if frame is None:
-                return
-            yield ts, link, frame
+        yield from records
     finally:
+        stream.pos = records.pos  # type: ignore[attr-defined]
         if tally.packets:
             _tally(report, tally.packets, tally.cut, tally.tmin, tally.tmax)
         report.repeats += tally.repeats

@@ -71,6 +71,7 @@ def _both(monkeypatch: pytest.MonkeyPatch, read: Any, *, used: bool = True) -> t
 
     class Spy:
         Tally = recwalk.Tally
+        Walk = recwalk.Walk
 
         @staticmethod
         def pcap(*args: Any) -> Any:
@@ -228,18 +229,28 @@ def test_repeats_counted_by_the_walk_are_what_the_decoder_counts(
 @needs_walk
 def test_bad_arguments_are_errors_not_crashes() -> None:
     tally = recwalk.Tally()
+    pf = Hearing().prefilter
     with pytest.raises(ValueError):
-        recwalk.pcap(b"\0" * 64, 0, False, 1e-6, 1, b"short", False, tally)
+        recwalk.pcap(b"\0" * 64, -1, False, 1e-6, 1, None, tally)
     with pytest.raises(ValueError):
-        recwalk.pcap(b"\0" * 64, -1, False, 1e-6, 1, None, False, tally)
-    with pytest.raises(ValueError):
-        recwalk.epb(b"\0" * 64, 0, False, b"\0" * 8, b"\1\0\0\0" * 2, None, False, tally)
+        recwalk.epb(b"\0" * 64, 0, False, b"\0" * 8, b"\1\0\0\0" * 2, None, tally)
     with pytest.raises(TypeError):
-        recwalk.pcap(b"\0" * 64, 0, False, 1e-6, 1, None, False, object())
+        recwalk.pcap(b"\0" * 64, 0, False, 1e-6, 1, None, object())
+    with pytest.raises(TypeError):
+        recwalk.epb(b"\0" * 64, 0, False, object(), b"", None, tally)
+    pf.repeats = []  # type: ignore[assignment]
     with pytest.raises(TypeError):  # the decoder's repeats table and counts are dicts
-        recwalk.pcap(b"\0" * 64, 24, False, 1e-6, 1, None, False, tally, [], {})
+        recwalk.pcap(b"\0" * 64, 24, False, 1e-6, 1, pf, tally)
+
+    class Short(Prefilter):
+        def bitmaps(self) -> bytes:
+            return b"short"
+
+    with pytest.raises(ValueError):
+        recwalk.pcap(b"\0" * 64, 24, False, 1e-6, 1, Short(set(), frozenset(), frozenset()), tally)
     # A position past the end walks nothing and counts nothing.
-    assert recwalk.pcap(b"\0" * 64, 100, False, 1e-6, 1, None, False, tally) == (100, 0.0, 0, None)
+    records = recwalk.pcap(b"\0" * 64, 100, False, 1e-6, 1, None, tally)
+    assert list(records) == [] and records.pos == 100
     assert tally.packets == 0
 
 
