@@ -134,7 +134,6 @@ class Hearing:
         self.stats: dict[str, MethodStats] = {}
         self.frames = 0
         self.hosts_dropped = 0
-        self._ipv6_fragmented = 0  # fragmented IPv6 UDP datagrams to a read port (not reassembled)
         self.ip_mac: dict[str, bytes] = {}  # address -> its frames' source MAC (or AMBIGUOUS)
         self.mac_ips: dict[bytes, set[str]] = {}  # source MAC -> addresses heard from it
         self.routed: set[str] = set()  # addresses heard with a forwarded TTL
@@ -355,9 +354,9 @@ class Hearing:
                 return
             if proto in IPV6_OPTION_HEADERS:
                 proto, l4 = frame[l4], l4 + 8 + frame[l4 + 1] * 8
-            elif proto == IPV6_FRAGMENT:  # read only when unfragmented: offset 0, no more to come
+            elif proto == IPV6_FRAGMENT:  # an atomic fragment (offset 0, no more) is read in place
                 if frame[l4 + 2] or frame[l4 + 3] & 0xF9:
-                    self._ipv6_fragment(frame, l4, end)
+                    self._ipv6_fragment(frame, off, l4, end, mac)
                     return
                 proto, l4 = frame[l4], l4 + 8
             elif proto == IPV6_AH:  # RFC 4302: length in 4-octet units, minus 2
@@ -391,15 +390,11 @@ class Hearing:
             return
         self._tcp_segment(frame, off + 7, off + 8, 16, l4, sport, dport, flags, payload, mac)
 
-    def _ipv6_fragment(self, frame: bytes, l4: int, end: int) -> None:
-        """Count a fragmented UDP datagram to a port a reader takes (its first fragment carries
-        the ports): it is not reassembled, so the document says it went unread."""
-        if frame[l4] != 17 or frame[l4 + 2] or frame[l4 + 3] & 0xF8 or end < l4 + 12:
-            return
-        sport = (frame[l4 + 8] << 8) | frame[l4 + 9]
-        dport = (frame[l4 + 10] << 8) | frame[l4 + 11]
-        if sport in self.prefilter.udp_ports or dport in self.prefilter.udp_ports:
-            self._ipv6_fragmented += 1
+    def _ipv6_fragment(self, frame: bytes, off: int, fh: int, end: int, mac: bytes | None) -> None:
+        """Hold a fragment of a UDP datagram a reader may take; read the datagram once whole."""
+        got = self._fragments.add6(frame, off, fh, end, mac, self.prefilter.udp_ports)
+        if got is not None:
+            self._ipv6(got[0], 0, got[1])
 
     def _udp_packet(
         self,
@@ -727,7 +722,7 @@ class Hearing:
     @property
     def fragments_unread(self) -> int:
         """UDP datagrams that came in fragments and were not read whole."""
-        return self._fragments.unread + self._ipv6_fragmented
+        return self._fragments.unread
 
     def frame_mac(self, ip: str, evidence: list[Evidence]) -> str | None:
         """The source MAC of `ip`'s frames, when it can only be `ip`'s own (see module doc)."""

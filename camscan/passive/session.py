@@ -158,7 +158,7 @@ def build_result(
     if hearing.fragments_unread:
         notes.append(
             f"{hearing.fragments_unread} UDP datagrams that came in fragments were not read "
-            "(IPv4: a piece missing, cut or over the reassembly bound; IPv6: not reassembled)"
+            "(a piece missing or cut, pieces overlapping over IPv6, or over the reassembly bounds)"
         )
     if hearing.tcp.evicted:
         notes.append(

@@ -222,7 +222,7 @@ def test_extension_headers_are_skipped(headers: list[int]) -> None:
 def test_what_cannot_be_read_safely_is_dropped() -> None:
     data = camera_mdns()
     too_long = udp6_frame(CAM_LL, 5353, MDNS6, 5353, data, src_mac=CAM_MAC, headers=[60] * 9)
-    # A first fragment (more to come) and a later one: fragments are not reassembled.
+    # A first fragment (more to come) and a later one overlapping it (RFC 5722: both lost).
     first = bytearray(udp6_frame(CAM_LL, 5353, MDNS6, 5353, data, src_mac=CAM_MAC, headers=[44]))
     first[14 + 40 + 3] |= 1
     later = bytearray(udp6_frame(CAM_LL, 5353, MDNS6, 5353, data, src_mac=CAM_MAC, headers=[44]))
@@ -231,33 +231,6 @@ def test_what_cannot_be_read_safely_is_dropped() -> None:
     cut = udp6_frame(CAM_LL, 5353, MDNS6, 5353, data, src_mac=CAM_MAC, headers=[0, 60])[: 14 + 44]
     h = hear([too_long, bytes(first), bytes(later), esp, cut])
     assert h.by_host == {} and not h.packets
-
-
-def test_fragmented_ipv6_datagrams_a_reader_wanted_are_said_to_be_unread(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """IPv6 fragments are not reassembled: the document counts each wanted datagram lost."""
-    data = camera_mdns()
-    first = bytearray(udp6_frame(CAM_LL, 5353, MDNS6, 5353, data, src_mac=CAM_MAC, headers=[44]))
-    first[14 + 40 + 3] |= 1
-    later = bytearray(udp6_frame(CAM_LL, 5353, MDNS6, 5353, data, src_mac=CAM_MAC, headers=[44]))
-    later[14 + 40 + 2] = 0x01
-    unread_port = bytearray(
-        udp6_frame(CAM_LL, 40000, "fe80::1", 40001, data, src_mac=CAM_MAC, headers=[44])
-    )
-    unread_port[14 + 40 + 3] |= 1
-    frames = [bytes(first), bytes(later), bytes(unread_port)]
-    assert hear(frames).fragments_unread == 1  # the mDNS answer, once; port 40001 is no reader's
-    path = write_pcap(tmp_path / "fragments.pcap", frames)
-    with pytest.raises(SystemExit) as exc:
-        main(["pcap", str(path), "-q"])
-    out, err = capsys.readouterr()
-    assert exc.value.code == 0, err
-    doc = json.loads(out)
-    assert doc["devices"] == []
-    assert any(
-        e.startswith("1 UDP datagrams that came in fragments were not read") for e in doc["errors"]
-    )
 
 
 @settings(max_examples=300, deadline=None)
