@@ -307,6 +307,26 @@ def test_a_datagram_missing_a_fragment_is_counted_unread() -> None:
     assert h.fragments_unread == 1
 
 
+def test_overlapping_ipv4_pieces_cannot_hold_more_than_the_byte_bound() -> None:
+    """RFC 791 lets pieces overlap; 5,000 of 1,400 bytes at distinct offsets would hold 7 MB."""
+    from camscan.passive import fragments
+
+    probe, frags = _probe_and_fragmented_match()
+    head = bytearray(frags[0][:34])
+    head[2 + 14 : 4 + 14] = (20 + 1400).to_bytes(2, "big")
+    h = Hearing()
+    for i in range(5000):
+        head[18:20] = (i // 2000).to_bytes(2, "big")  # three datagrams
+        head[20:22] = (0x2000 | (i % 2000)).to_bytes(2, "big")
+        h.feed(1.0, 1, bytes(head) + bytes(1400))
+        assert h._fragments.size <= fragments.MAX_BYTES
+    assert h._fragments.size == sum(d.size for d in h._fragments.pending.values())
+    assert h.fragments_unread >= 1
+    for f in [probe, *frags]:
+        h.feed(2.0, 1, f)
+    assert "wsd.probe_match" in keys(h.by_host["198.18.0.90"])
+
+
 def test_vlan_tagged_frame_is_read() -> None:
     sadp = load("sadp", "ds-2cd2385g1-i.xml")
     plain = udp_frame("198.18.0.60", 37020, "239.255.255.250", 37020, sadp, src_mac=CAM_MAC)
