@@ -87,7 +87,14 @@ def _http(ip: str, port: int, reply: Reply) -> list[Evidence]:
         response = Evidence(
             ip, "http", "http.response", raw.decode("utf-8", "replace"), port, excerpt(raw)
         )
-        items += [response, *http.expand(response)]  # the parsed items too, as the probe emits
+        # The parsed items too, as the probe's expander reads them out of the decoded text;
+        # for ASCII that text is the bytes already parsed, so they are not parsed twice.
+        parsed = (
+            http.response_evidence(resp, ip, "http", port)
+            if raw.isascii()
+            else http.expand(response)
+        )
+        items += [response, *parsed]
     return items
 
 

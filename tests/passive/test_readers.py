@@ -338,3 +338,32 @@ def test_dhcp_discover_joins_the_address_its_mac_takes_later(tmp_path: Path) -> 
         e["key"] for e in dev["evidence"]
     }
     assert all(e["host"] == "198.18.0.77" for e in dev["evidence"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    server=st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=255), max_size=30),
+    title=st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FF), max_size=30),
+)
+def test_an_http_reply_heard_gives_the_items_the_probes_expander_gives(
+    server: str, title: str
+) -> None:
+    """The parsed http.* items of a reply read passively are those the active path's expander
+    reads out of the decoded http.response item, ASCII (parsed once) or not."""
+    from camscan.passive.exchanges import reply_evidence
+    from camscan.passive.streams import Reply, Request
+    from camscan.probes import http
+
+    body = f"<html><title>{title}</title></html>".encode()
+    raw = (
+        b"HTTP/1.1 200 OK\r\nServer: "
+        + server.encode("latin-1")
+        + b"\r\nContent-Length: %d\r\n\r\n" % len(body)
+        + body
+    )
+    key = socket.inet_aton("198.18.0.20") + socket.inet_aton("198.18.0.1") + b"\0\x50\x9c\x40"
+    reply = Reply(key, "http", raw, Request("GET", "/", b"GET / HTTP/1.1\r\n\r\n"), None, 64)
+    items = reply_evidence("198.18.0.20", 80, reply)
+    assert items is not None
+    (response,) = [ev for ev in items if ev.key == "http.response"]
+    assert [ev for ev in items if ev.key != "http.response"] == http.expand(response)
