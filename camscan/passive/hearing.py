@@ -55,6 +55,10 @@ MAX_REPEATS = 65536  # keys of datagrams already read (then forgotten all at onc
 MAX_REPEAT_BYTES = 32 << 20  # their total size: a datagram's key holds the datagram
 MAX_REPLY_PORTS = 256  # ephemeral ports of discovery queries whose replies are read
 GREETING_PORTS = frozenset({8000})  # services that speak first (vendorports: Hikvision SDK)
+# Capture seconds after which a reply still being rebuilt is read as far as it goes: it lost
+# a segment the capture missed (retransmissions come within seconds), and while any reply is
+# open every TCP segment of the capture is decoded (Prefilter.tcp_all).
+STREAM_IDLE = 10.0
 INITIAL_TTLS = frozenset({255, 128, 64, 32})  # a sender's own TTL, not yet decremented by a hop
 
 LINK_NULL = 0  # BSD loopback: a 4-byte address family in the capturing host's byte order
@@ -144,6 +148,7 @@ class Hearing:
         self.mac_labels: dict[str, str] = {}  # MAC label -> address it was seen at (DHCP, LLDP)
         self.open_ports: dict[str, int] = {}
         self.tcp = streams.StreamTable()
+        self._swept = 0.0  # capture time the open replies were last checked for silence
         self.prefilter = Prefilter(set(UDP_PORTS), TCP_FIRST_BYTES, LINK_TYPES_READ, GREETING_PORTS)
         self.prefilter.repeats, self.prefilter.counts = self._repeats, self.packets
         self._reply_ports: OrderedDict[int, None] = OrderedDict()  # asker ports, oldest first
@@ -462,6 +467,8 @@ class Hearing:
         payload: bytes,
         mac: bytes | None,
     ) -> None:
+        if self.tcp.streams and abs(self.now - self._swept) >= 1.0:
+            self._expire_streams()
         if flags & 0x12 == 0x12:  # SYN-ACK: the sender's port is open
             src = _address(frame[a : a + n])
             n = self.open_ports.get(src, 0)
@@ -494,7 +501,7 @@ class Hearing:
                 return
         seq = int.from_bytes(frame[l4 + 4 : l4 + 8], "big")
         fin = bool(flags & 0x05)
-        for reply in self.tcp.feed(key, seq, payload, fin, mac, frame[t], kind):
+        for reply in self.tcp.feed(key, seq, payload, fin, mac, frame[t], kind, self.now):
             self._reply(reply)
         self.prefilter.tcp_all = bool(self.tcp.streams)
 
@@ -713,6 +720,12 @@ class Hearing:
         self._emit_all("dhcp", dhcp.evidence_of(req, host or req.mac))
 
     # -- the end --------------------------------------------------------------------------
+    def _expire_streams(self) -> None:
+        self._swept = self.now
+        for reply in self.tcp.expire(self.now, STREAM_IDLE):
+            self._reply(reply)
+        self.prefilter.tcp_all = bool(self.tcp.streams)
+
     def finish(self) -> None:
         """Replies still open at the end of the capture are read as far as they go."""
         for reply in self.tcp.flush():

@@ -57,6 +57,7 @@ class Stream:
     data: bytearray = field(default_factory=bytearray)
     pending: dict[int, bytes] = field(default_factory=dict)
     request: Request | None = None
+    last: float = 0.0  # capture time of its latest segment
 
 
 @dataclass(slots=True)
@@ -149,8 +150,10 @@ class StreamTable:
         mac: bytes | None,
         ttl: int,
         kind: str | None = None,
+        now: float = 0.0,
     ) -> list[Reply]:
-        """One server-to-client segment; the replies it completes (possibly evicted ones too).
+        """One server-to-client segment, heard at capture time `now`; the replies it
+        completes (possibly evicted ones too).
 
         `kind`: reply_kind(payload), when the caller has already asked it."""
         out: list[Reply] = []
@@ -171,6 +174,7 @@ class StreamTable:
                 out.append(self._reply(old_key, old))
             stream = Stream(kind, seq, mac, ttl, request=req)
             self.streams[key] = stream
+        stream.last = now
         if payload:
             self._add(stream, seq, payload)
         if fin or complete(stream.kind, stream.data):
@@ -200,6 +204,12 @@ class StreamTable:
     @staticmethod
     def _reply(key: FlowKey, stream: Stream) -> Reply:
         return Reply(key, stream.kind, bytes(stream.data), stream.request, stream.mac, stream.ttl)
+
+    def expire(self, now: float, idle: float) -> list[Reply]:
+        """The replies of streams silent for over `idle` seconds of capture time, as far as
+        they go: a segment the capture missed would keep them open, and waiting for it."""
+        stale = [k for k, s in self.streams.items() if now - s.last > idle]
+        return [self._reply(k, self.streams.pop(k)) for k in stale]
 
     def flush(self) -> list[Reply]:
         """Every reply still open (end of capture): what was heard is kept."""

@@ -220,6 +220,29 @@ def test_http_reply_reassembled_from_out_of_order_segments() -> None:
     assert raw.value.encode() == http and raw.port == 80
 
 
+def test_a_reply_that_lost_a_segment_is_read_when_silent_and_stops_widening_the_filter() -> None:
+    """A segment the capture missed would hold a reply open, and with it every TCP segment
+    of the capture going to the decoder; after STREAM_IDLE seconds it is read as it stands."""
+    http = (CAPTURES / "http" / "hikvision-webs-302.http").read_bytes()
+    frames = tcp_reply("198.18.0.50", 80, "198.18.0.1", 40000, http, src_mac=CAM_MAC, mss=40)[
+        :-1
+    ]  # no FIN
+    del frames[3]  # the segment the capture missed
+    h = Hearing()
+    for i, f in enumerate(frames):
+        h.feed(1_700_000_000 + i * 0.01, 1, f)
+    assert h.prefilter.tcp_all and "198.18.0.50" not in h.by_host
+    other = tcp_frame(
+        "10.0.0.1", 443, "10.0.0.2", 50000, b"\x17\x03\x03" + b"x" * 50, seq=1, src_mac=ROUTER_MAC
+    )
+    h.feed(1_700_000_005.0, 1, other)  # still within STREAM_IDLE: still waiting
+    assert h.prefilter.tcp_all and "198.18.0.50" not in h.by_host
+    h.feed(1_700_000_011.0, 1, other)
+    assert not h.prefilter.tcp_all and not h.tcp.streams
+    (raw,) = [ev for ev in h.by_host["198.18.0.50"] if ev.key == "http.response"]
+    assert http.startswith(raw.value.encode()[:120])  # read as far as it went
+
+
 def test_vendor_path_reply_is_http_path_evidence() -> None:
     http = (CAPTURES / "http" / "hikvision-usercheck-401.http").read_bytes()
     frames = tcp_reply(
