@@ -310,9 +310,11 @@ def main() -> None:
 
         def line(name: str, s: Series, startup: float) -> tuple[float, float]:
             whole, beyond = n / s.cpu, n / max(s.cpu - startup, 1e-9)
+            runs = sorted(r[1] for r in s.runs)
             print(
-                f"{name}: {s.cpu:.2f} s CPU ({s.wall:.2f} s wall), {whole:,.0f} packets/s "
-                f"whole process, {beyond:,.0f} packets/s beyond start-up, peak RSS {s.rss:.0f} MB"
+                f"{name}: {s.cpu:.2f} s CPU (runs {runs[0]:.2f}-{runs[-1]:.2f}; {s.wall:.2f} s "
+                f"wall), {whole:,.0f} packets/s whole process, {beyond:,.0f} packets/s beyond "
+                f"start-up, peak RSS {s.rss:.0f} MB"
             )
             return whole, beyond
 

@@ -130,7 +130,7 @@ static inline void note(Tally *t, double ts, uint32_t caplen, uint32_t origlen)
 }
 
 /* The decoder's key for an untagged Ethernet frame it would only count if read again, as
-   hearing.py builds it (_udp_key, _arp_key): IPv4 UDP b"u" + TTL + source address + source
+   hearing.py's _udp_packet and _arp build it: IPv4 UDP b"u" + TTL + source address + source
    MAC + the datagram from its header to the IP length's end; ARP b"a" + opcode, sender MAC
    and sender address. NULL without an error when the frame has no such key. */
 static PyObject *repeat_key(const unsigned char *f, size_t n)

@@ -3,7 +3,7 @@
 from _typeshed import ReadableBuffer as Buffer
 
 class Tally:
-    """Records walked: packets, cut, tmin, tmax."""
+    """Records walked: packets, cut, repeats (counted, not handed over), tmin, tmax."""
 
     packets: int
     cut: int
