@@ -54,3 +54,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "lab" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def compiled_patterns(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The patterns RE2 compiles from here on, in order (deferred ones at their first use)."""
+    from camscan import linre
+
+    compiled: list[object] = []
+    real = linre.Regex._compile
+
+    def spy(self: linre.Regex) -> None:
+        compiled.append(self.pattern)
+        real(self)
+
+    monkeypatch.setattr(linre.Regex, "_compile", spy)
+    return compiled

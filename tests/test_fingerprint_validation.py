@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from camscan import fingerprints, linre
+from camscan import fingerprints
 from camscan.fingerprints import LibraryError
 from camscan.models import Evidence
 
@@ -129,18 +129,12 @@ def test_the_cache_entry_of_other_content_is_not_taken(
 
 
 def test_a_cached_load_compiles_no_pattern_and_matches_as_a_checked_one(
-    tmp_path: Path, validations: list[Path], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, validations: list[Path], compiled_patterns: list[object]
 ) -> None:
     root = _copy(tmp_path)
     checked = fingerprints.load(root)
-    compiled: list[object] = []
-    real = linre.Regex._compile
-
-    def spy(self: linre.Regex) -> None:
-        compiled.append(self.pattern)
-        real(self)
-
-    monkeypatch.setattr(linre.Regex, "_compile", spy)
+    compiled = compiled_patterns
+    compiled.clear()  # from here on: the cached load's, then the matches'
     cached = fingerprints.load(root)
     assert compiled == []
     values = [

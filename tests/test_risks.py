@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from camscan import linre, risks
+from camscan import risks
 from camscan.cli import app
 from camscan.models import Confidence, Device, Evidence, Verdict
 from camscan.output.csv import csv_text
@@ -189,20 +189,14 @@ def risk_notes_of(example: Any, advisories: tuple[risks.Advisory, ...]) -> list[
 
 
 def test_advisories_seen_valid_load_without_parsing_or_compiling_and_note_the_same(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compiled_patterns: list[object]
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     path = tmp_path / "advisories.toml"
     shutil.copy(risks.DEFAULT_FILE, path)
     checked = risks.load(path)
-    compiled: list[object] = []
-    real = linre.Regex._compile
-
-    def spy(self: linre.Regex) -> None:
-        compiled.append(self.pattern)
-        real(self)
-
-    monkeypatch.setattr(linre.Regex, "_compile", spy)
+    compiled = compiled_patterns
+    compiled.clear()  # from here on: the cached load's, then the notes'
 
     def no_parse(text: str) -> dict[str, Any]:
         raise AssertionError("parsed again")
