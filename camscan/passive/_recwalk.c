@@ -252,8 +252,7 @@ static int fetch_filter(Walk *w)
         Py_DECREF(gen);
         return -1;
     }
-    if (w->gen != NULL)
-        PyBuffer_Release(&w->flt);
+    PyBuffer_Release(&w->flt);
     Py_XSETREF(w->gen, gen);
     w->flt = view;
     return 0;
@@ -330,13 +329,11 @@ static PyObject *walk_next(Walk *w)
 
 static void walk_dealloc(Walk *w)
 {
+    /* A view never taken holds no object: releasing it does nothing (see view()). */
     PyBuffer_Release(&w->b);
-    if (w->epb) {
-        PyBuffer_Release(&w->units);
-        PyBuffer_Release(&w->links);
-    }
-    if (w->gen != NULL)
-        PyBuffer_Release(&w->flt);
+    PyBuffer_Release(&w->units);
+    PyBuffer_Release(&w->links);
+    PyBuffer_Release(&w->flt);
     Py_XDECREF(w->gen);
     Py_XDECREF(w->pf);
     Py_XDECREF(w->repeats);
@@ -381,10 +378,25 @@ static int take_prefilter(Walk *w, PyObject *pf)
     return 0;
 }
 
-static Walk *new_walk(PyObject *tally)
+/* A view of o's bytes, or -1 with an error; a failed view holds no object, so that the
+   walk's dealloc may release every view, taken or not. */
+static int view(PyObject *o, Py_buffer *v)
+{
+    if (PyObject_GetBuffer(o, v, PyBUF_SIMPLE) == 0)
+        return 0;
+    v->obj = NULL;
+    return -1;
+}
+
+/* A walk over buf from pos, counting into tally; the caller adds its record layout. */
+static Walk *new_walk(PyObject *buf, Py_ssize_t pos, int big, PyObject *tally)
 {
     if (!PyObject_TypeCheck(tally, &TallyType)) {
         PyErr_SetString(PyExc_TypeError, "tally must be a Tally");
+        return NULL;
+    }
+    if (pos < 0) {
+        PyErr_SetString(PyExc_ValueError, "negative position");
         return NULL;
     }
     Walk *w = PyObject_New(Walk, &WalkType);
@@ -393,6 +405,11 @@ static Walk *new_walk(PyObject *tally)
     memset((char *)w + sizeof(PyObject), 0, sizeof(Walk) - sizeof(PyObject));
     Py_INCREF(tally);
     w->t = (Tally *)tally;
+    w->pos = pos, w->big = big;
+    if (view(buf, &w->b) < 0) {
+        Py_DECREF(w);
+        return NULL;
+    }
     return w;
 }
 
@@ -412,19 +429,10 @@ static PyObject *walk_pcap(PyObject *self, PyObject *args)
     long link;
     if (!PyArg_ParseTuple(args, "OnpdlOO", &bufobj, &pos, &big, &unit, &link, &pf, &tally))
         return NULL;
-    if (pos < 0) {
-        PyErr_SetString(PyExc_ValueError, "negative position");
-        return NULL;
-    }
-    Walk *w = new_walk(tally);
+    Walk *w = new_walk(bufobj, pos, big, tally);
     if (w == NULL)
         return NULL;
-    w->pos = pos, w->big = big, w->unit = unit, w->link = link;
-    if (PyObject_GetBuffer(bufobj, &w->b, PyBUF_SIMPLE) < 0) {
-        w->b.obj = NULL;
-        Py_DECREF(w);
-        return NULL;
-    }
+    w->unit = unit, w->link = link;
     if (take_prefilter(w, link == 1 ? pf : Py_None) < 0) {
         Py_DECREF(w);
         return NULL;
@@ -445,30 +453,11 @@ static PyObject *walk_epb(PyObject *self, PyObject *args)
     int big;
     if (!PyArg_ParseTuple(args, "OnpOOOO", &bufobj, &pos, &big, &units, &links, &pf, &tally))
         return NULL;
-    if (pos < 0) {
-        PyErr_SetString(PyExc_ValueError, "negative position");
-        return NULL;
-    }
-    Walk *w = new_walk(tally);
+    Walk *w = new_walk(bufobj, pos, big, tally);
     if (w == NULL)
         return NULL;
-    w->pos = pos, w->big = big, w->epb = 1;
-    int got = 0;
-    if (PyObject_GetBuffer(bufobj, &w->b, PyBUF_SIMPLE) == 0) {
-        got = 1;
-        if (PyObject_GetBuffer(units, &w->units, PyBUF_SIMPLE) == 0) {
-            got = 2;
-            if (PyObject_GetBuffer(links, &w->links, PyBUF_SIMPLE) == 0)
-                got = 3;
-        }
-    }
-    if (got < 3) {
-        /* dealloc releases what an epb walk holds: hand it only what was taken */
-        if (got >= 2)
-            PyBuffer_Release(&w->units);
-        if (got >= 1)
-            PyBuffer_Release(&w->b);
-        w->b.obj = NULL, w->epb = 0;
+    w->epb = 1;
+    if (view(units, &w->units) < 0 || view(links, &w->links) < 0) {
         Py_DECREF(w);
         return NULL;
     }
