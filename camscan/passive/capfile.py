@@ -19,7 +19,10 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+if TYPE_CHECKING:
+    from camscan.passive._recwalk import Walk
 
 try:  # the record walk in C (_recwalk.c): one pass, no Python call per irrelevant packet
     from camscan.passive import _recwalk as _built
@@ -166,17 +169,7 @@ class Prefilter:
             )
         if proto != 6:
             return False
-        if self.tcp_all:
-            return True
-        l4 = f + 14 + (buf[f + 14] & 0x0F) * 4
-        if end < l4 + 14:
-            return False
-        first = l4 + (buf[l4 + 12] >> 4) * 4
-        return bool(
-            buf[l4 + 13] & 0x12 == 0x12  # a SYN-ACK: the port is open
-            or (buf[l4] << 8 | buf[l4 + 1]) in self.tcp_ports
-            or (end > first and buf[first] in self.tcp_first_bytes)
-        )
+        return self.tcp_all or self._wants_tcp(buf, f + 14 + (buf[f + 14] & 0x0F) * 4, end)
 
     def _wants_ipv6(self, buf: bytes, f: int, end: int) -> bool:
         """`wants` for IPv6: the same port and first-byte rules on UDP/TCP right after the
@@ -190,18 +183,19 @@ class Prefilter:
                 or (buf[f + 56] << 8 | buf[f + 57]) in self.udp_ports
             )
         if nxt == 6:
-            if self.tcp_all:
-                return True
-            l4 = f + 54
-            if end < l4 + 14:
-                return False
-            first = l4 + (buf[l4 + 12] >> 4) * 4
-            return bool(
-                buf[l4 + 13] & 0x12 == 0x12  # a SYN-ACK: the port is open
-                or (buf[l4] << 8 | buf[l4 + 1]) in self.tcp_ports
-                or (end > first and buf[first] in self.tcp_first_bytes)
-            )
+            return self.tcp_all or self._wants_tcp(buf, f + 54, end)
         return nxt in IPV6_EXTENSIONS
+
+    def _wants_tcp(self, buf: bytes, l4: int, end: int) -> bool:
+        """The TCP rule on a header at buf[l4:], the frame ending at `end` (tcp_all apart)."""
+        if end < l4 + 14:
+            return False
+        first = l4 + (buf[l4 + 12] >> 4) * 4
+        return bool(
+            buf[l4 + 13] & 0x12 == 0x12  # a SYN-ACK: the port is open
+            or (buf[l4] << 8 | buf[l4 + 1]) in self.tcp_ports
+            or (end > first and buf[first] in self.tcp_first_bytes)
+        )
 
     def bpf(self, *, tcp_all: bool | None = None) -> str:
         """`wants` as a libpcap filter expression (Ethernet), for the current ports and state.
@@ -522,7 +516,7 @@ def _c_walk(
     stream: _Stream,
     report: ReadReport,
     pf: Prefilter | None,
-    walk: Callable[..., Iterator[Record]],
+    walk: Callable[..., Walk],
     *layout: object,
 ) -> Iterator[Record]:
     """Records whole in the buffer, walked in C (`walk` and its record `layout` arguments:
@@ -533,7 +527,7 @@ def _c_walk(
     try:
         yield from records
     finally:
-        stream.pos = records.pos  # type: ignore[attr-defined]
+        stream.pos = records.pos
         if tally.packets:
             _tally(report, tally.packets, tally.cut, tally.tmin, tally.tmax)
         report.repeats += tally.repeats
